@@ -1,0 +1,53 @@
+/* ticketctl: parse the command name, dispatch through the table, nothing more. */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"dev", cmd_dev, "start/stop/inspect the private local stack (MariaDB, Redis, Kafka)"},
+    {"migrate", cmd_migrate, "apply the versioned schema migrations"},
+    {"serve", cmd_serve, "run the reservation HTTP API"},
+    {"seed", cmd_seed, "bulk-load users, concerts, schedules and seats"},
+    {"bench", cmd_bench, "run virtual users through the booking flow"},
+    {"report", cmd_report, "render a results JSON as HTML + Markdown"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: ticketctl <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'ticketctl <command> --help' for a command's options.\n"
+                 "Backends: --mysql URL, --redis URL, --kafka-brokers LIST, or TICKETCTL_MYSQL,\n"
+                 "TICKETCTL_REDIS, TICKETCTL_KAFKA_BROKERS; with none, the dev stack in\n"
+                 "TICKETCTL_STATE (default ./.ticketctl) is used and started if needed.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("ticketctl 0.1.0\n");
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "ticketctl: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
