@@ -1,9 +1,196 @@
-/* PLACEHOLDER: replaced by the real command in this session. */
+/* ticketctl serve: parse flags, resolve backends, run the server. */
 #include "commands.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "ticketctl/backend.h"
+#include "ticketctl/common.h"
+#include "ticketctl/db.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ticketctl serve [options]\n\n"
+            "Run the reservation HTTP API (docs/API.md) on MariaDB + Redis.\n\n"
+            "  --host ADDR            listen address (default 127.0.0.1)\n"
+            "  --port N               listen port (default 8080; 0 = any free port)\n"
+            "  --port-file FILE       write the bound port to FILE once listening\n"
+            "  --loops N              event loops (default: one per CPU)\n"
+            "  --workers N            database worker threads (default 16)\n"
+            "  --hold-ttl SECONDS     how long a hold lasts before it expires (default 600)\n"
+            "  --sweep-interval DUR   how often expired holds are freed (default 1s)\n"
+            "  --cache-ttl DUR        response cache lifetime (default 5s)\n"
+            "  --token-ttl SECONDS    access token lifetime (default 3600)\n"
+            "  --jwt-secret-file FILE HS256 key file (default: TICKETCTL_JWT_SECRET, else\n"
+            "                         <state>/jwt.secret, created on first use)\n"
+            "  --mysql URL --redis URL --kafka-brokers LIST --state DIR\n"
+            "                         backends (default: the dev stack, started if needed)\n"
+            "  --no-migrate           do not apply schema migrations at start\n"
+            "  --quiet                no log lines\n"
+            "  -h, --help\n");
+}
+
+/* Load or create the HS256 key: 32 random bytes, hex in a 0600 file. */
+static int load_secret(const char *path, unsigned char *key, size_t *keylen, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char hex[129] = "";
+    if (f) {
+        if (!fgets(hex, sizeof hex, f))
+            hex[0] = '\0';
+        fclose(f);
+        hex[strcspn(hex, "\r\n")] = '\0';
+    } else if (errno == ENOENT) {
+        unsigned char raw[32];
+        randombytes_buf(raw, sizeof raw);
+        sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (fd < 0)
+            return tk_err(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        dprintf(fd, "%s\n", hex);
+        close(fd);
+    } else {
+        return tk_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    }
+    if (strlen(hex) < 32)
+        return tk_err(err, errlen, "%s: the key must be at least 32 hex characters", path);
+    memcpy(key, hex, strlen(hex));
+    *keylen = strlen(hex);
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "%s: not built yet\n", argv[0]);
-    return 1;
+    static const struct option opts[] = {
+        {"host", required_argument, NULL, 'H'},       {"port", required_argument, NULL, 'p'},
+        {"port-file", required_argument, NULL, 'P'},  {"loops", required_argument, NULL, 'l'},
+        {"workers", required_argument, NULL, 'w'},    {"hold-ttl", required_argument, NULL, 't'},
+        {"sweep-interval", required_argument, NULL, 's'}, {"cache-ttl", required_argument, NULL, 'c'},
+        {"token-ttl", required_argument, NULL, 'T'},  {"jwt-secret-file", required_argument, NULL, 'j'},
+        {"mysql", required_argument, NULL, 'm'},      {"redis", required_argument, NULL, 'r'},
+        {"kafka-brokers", required_argument, NULL, 'k'}, {"state", required_argument, NULL, 'S'},
+        {"no-migrate", no_argument, NULL, 'n'},       {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+    };
+    tk_server_config cfg = {.port = 8080};
+    const char *mysql = NULL, *redis = NULL, *kafka = NULL, *state = NULL, *secret_file = NULL;
+    int migrate = 1, c;
+    int64_t v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': cfg.host = optarg; break;
+        case 'p':
+            if (tk_parse_i64(optarg, 0, 65535, &v)) goto bad;
+            cfg.port = (int)v;
+            break;
+        case 'P': cfg.port_file = optarg; break;
+        case 'l':
+            if (tk_parse_i64(optarg, 1, 64, &v)) goto bad;
+            cfg.loops = (int)v;
+            break;
+        case 'w':
+            if (tk_parse_i64(optarg, 1, 512, &v)) goto bad;
+            cfg.workers = (int)v;
+            break;
+        case 't':
+            if (tk_parse_i64(optarg, 1, 86400, &v)) goto bad;
+            cfg.hold_ttl_s = (int)v;
+            break;
+        case 's':
+            if (tk_parse_duration_ms(optarg, &v) || v < 10 || v > 3600000) goto bad;
+            cfg.sweep_interval_ms = (int)v;
+            break;
+        case 'c':
+            if (tk_parse_duration_ms(optarg, &v) || v < 1 || v > 3600000) goto bad;
+            cfg.cache_ttl_ms = (int)v;
+            break;
+        case 'T':
+            if (tk_parse_i64(optarg, 1, 30 * 86400, &v)) goto bad;
+            cfg.token_ttl_s = (int)v;
+            break;
+        case 'j': secret_file = optarg; break;
+        case 'm': mysql = optarg; break;
+        case 'r': redis = optarg; break;
+        case 'k': kafka = optarg; break;
+        case 'S': state = optarg; break;
+        case 'n': migrate = 0; break;
+        case 'q': cfg.quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "serve: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+
+    char err[512];
+    tk_backend b;
+    if (tk_backend_resolve(&b, mysql, redis, kafka, state, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "serve: %s\n", err);
+        return 1;
+    }
+    if (migrate) {
+        MYSQL *db = tk_db_connect(b.mysql, err, sizeof err);
+        if (!db || tk_db_migrate(db, err, sizeof err) < 0) {
+            fprintf(stderr, "serve: %s\n", err);
+            if (db)
+                mysql_close(db);
+            return 1;
+        }
+        mysql_close(db);
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "serve: libsodium failed to initialise\n");
+        return 1;
+    }
+    unsigned char key[128];
+    size_t keylen = 0;
+    const char *env_secret = getenv("TICKETCTL_JWT_SECRET");
+    if (!secret_file && env_secret && *env_secret) {
+        if (strlen(env_secret) < 32 || strlen(env_secret) > sizeof key) {
+            fprintf(stderr, "serve: TICKETCTL_JWT_SECRET must be 32 to 128 characters\n");
+            return 1;
+        }
+        keylen = strlen(env_secret);
+        memcpy(key, env_secret, keylen);
+    } else {
+        char path[1024];
+        if (secret_file)
+            snprintf(path, sizeof path, "%s", secret_file);
+        else {
+            mkdir(b.state_dir, 0700);
+            snprintf(path, sizeof path, "%s/jwt.secret", b.state_dir);
+        }
+        if (load_secret(path, key, &keylen, err, sizeof err) != 0) {
+            fprintf(stderr, "serve: %s\n", err);
+            return 1;
+        }
+    }
+    cfg.mysql_url = b.mysql;
+    cfg.redis_url = b.redis;
+    cfg.kafka_brokers = b.kafka[0] ? b.kafka : NULL;
+    cfg.jwt_key = key;
+    cfg.jwt_key_len = keylen;
+    int rc = tk_server_run(&cfg, err, sizeof err);
+    sodium_memzero(key, sizeof key);
+    if (rc != 0) {
+        fprintf(stderr, "serve: %s\n", err);
+        return 1;
+    }
+    return 0;
+bad:
+    fprintf(stderr, "serve: bad option value '%s'\n", optarg);
+    usage(stderr);
+    return 2;
 }

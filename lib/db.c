@@ -15,6 +15,7 @@
 #include "ticketctl/common.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct migration {
@@ -129,7 +130,7 @@ MYSQL *tk_db_connect(const char *url, char *err, size_t errlen)
     mysql_optionsv(db, MYSQL_OPT_LOCAL_INFILE, &on);
     mysql_optionsv(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_optionsv(db, MYSQL_INIT_COMMAND,
-                   "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, time_zone='+00:00'");
+                   "SET SESSION tx_isolation = 'READ-COMMITTED', time_zone = '+00:00'");
     if (!mysql_real_connect(db, u.host, u.user, u.pass, u.db, u.port, NULL, CLIENT_FOUND_ROWS)) {
         tk_err(err, errlen, "cannot connect to MariaDB at %s:%u: %s", u.host, u.port, mysql_error(db));
         mysql_close(db);

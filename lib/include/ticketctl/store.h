@@ -1,0 +1,116 @@
+/* The reservation store: every domain operation of DESIGN.md on MariaDB.
+ *
+ * One tk_store wraps one blocking MariaDB connection; it is not thread-safe
+ * (use one per thread). Every call returns a tk_rc; on failure the API error
+ * code ("SEAT_TAKEN", "INSUFFICIENT_POINTS", ...) and a readable message are
+ * on the store (tk_store_errcode / tk_store_errmsg) until the next call.
+ *
+ * Correctness rests on the database, not on the caller:
+ *  - a seat is held by a conditional UPDATE (status AVAILABLE -> HELD) and a
+ *    reservation row whose UNIQUE live_seat_id forbids a second live one;
+ *  - points move only inside transactions that also write point_history with
+ *    the balance after the change, so balance == SUM(history) always;
+ *  - payment is idempotent by UNIQUE (user_id, idempotency_key) and
+ *    UNIQUE (reservation_id).
+ * Deadlocks and lock-wait timeouts are retried (3 attempts) then TK_EBUSY.
+ * Amounts are KRW points (int64). Times are ms since the epoch (UTC). */
+#ifndef TICKETCTL_STORE_H
+#define TICKETCTL_STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "ticketctl/auth.h"
+#include "ticketctl/common.h"
+
+/* Largest single charge and largest balance, KRW points. */
+#define TK_CHARGE_MAX 100000000LL
+#define TK_BALANCE_MAX 1000000000000LL
+
+typedef struct tk_store tk_store;
+
+/* Connect (see tk_db_connect). Returns NULL with a message in err. */
+tk_store *tk_store_open(const char *mysql_url, char *err /* OUT */, size_t errlen);
+/* Close; NULL is a no-op. */
+void tk_store_close(tk_store *s);
+/* API error code and message of the last failed call; owned by the store. */
+const char *tk_store_errcode(const tk_store *s);
+const char *tk_store_errmsg(const tk_store *s);
+/* 0 when the connection answers a ping (reconnecting if needed), else -1. */
+int tk_store_ping(tk_store *s);
+
+typedef struct tk_user {
+    uint64_t id;
+    char email[191];
+    char name[101];
+    char password_hash[TK_PW_HASH_MAX];
+    int64_t points;
+    int admin;
+} tk_user;
+
+/* Create a USER. TK_EEXISTS when the e-mail is taken. Fills *out. */
+tk_rc tk_store_user_create(tk_store *s, const char *email, const char *name, const char *pw_hash, tk_user *out);
+/* Look up by e-mail / id. TK_ENOTFOUND when absent. */
+tk_rc tk_store_user_by_email(tk_store *s, const char *email, tk_user *out);
+tk_rc tk_store_user_get(tk_store *s, uint64_t id, tk_user *out);
+
+/* Add `amount` (1..TK_CHARGE_MAX) points; TK_EINVAL past TK_BALANCE_MAX.
+ * Stores the new balance and the point_history id. */
+tk_rc tk_store_points_charge(tk_store *s, uint64_t user_id, int64_t amount, int64_t *balance, uint64_t *history_id);
+
+/* Point history, newest first: {"items":[{id,amount,type,balance_after,created_at}],"page","size","total"}.
+ * *out is a new reference the caller json_decref()s. */
+tk_rc tk_store_points_history(tk_store *s, uint64_t user_id, int page, int size, json_t **out);
+
+/* Concert list, `keyword` (may be NULL/empty) matched in title or venue:
+ * {"items":[{id,title,venue,sale_opens_at}],"page","size","total"}. */
+tk_rc tk_store_concerts_list(tk_store *s, const char *keyword, int page, int size, json_t **out);
+/* One concert {id,title,venue,sale_opens_at}; TK_ENOTFOUND. */
+tk_rc tk_store_concert_get(tk_store *s, uint64_t id, json_t **out);
+/* Future schedules of a concert with seats left:
+ * {"concert_id","items":[{id,starts_at,total_seats,available_seats}]}; TK_ENOTFOUND for an unknown concert. */
+tk_rc tk_store_schedules_available(tk_store *s, uint64_t concert_id, json_t **out);
+/* AVAILABLE seats of a schedule, optionally one grade ("VIP","R","S","A"):
+ * {"schedule_id","items":[{id,section,row,number,grade,price}]}; TK_ENOTFOUND for an unknown schedule. */
+tk_rc tk_store_seats_available(tk_store *s, uint64_t schedule_id, const char *grade, json_t **out);
+
+typedef struct tk_reservation {
+    uint64_t id, user_id, seat_id, schedule_id, concert_id;
+    int64_t price;
+    char status[12];
+    int64_t expires_at_ms, created_at_ms;
+} tk_reservation;
+
+/* Reservation as API JSON (new reference). */
+json_t *tk_reservation_json(const tk_reservation *r);
+
+/* Hold a seat for hold_ttl_s seconds: PENDING reservation. TK_ENOTFOUND
+ * (unknown seat), TK_ECONFLICT (SEAT_TAKEN, SHOW_STARTED). */
+tk_rc tk_store_reserve(tk_store *s, uint64_t user_id, uint64_t seat_id, int hold_ttl_s, tk_reservation *out);
+/* The user's reservations, newest first, at most 100: {"items":[...]}. */
+tk_rc tk_store_reservations_of(tk_store *s, uint64_t user_id, json_t **out);
+/* Cancel a PENDING or CONFIRMED reservation of this user before the show;
+ * a CONFIRMED one is refunded in full (*refunded, points). TK_ENOTFOUND
+ * (unknown or another user's), TK_ECONFLICT (INVALID_STATE, SHOW_STARTED). */
+tk_rc tk_store_cancel(tk_store *s, uint64_t user_id, uint64_t reservation_id, tk_reservation *out, int64_t *refunded);
+
+typedef struct tk_payment {
+    uint64_t id, reservation_id;
+    int64_t amount, balance;
+    int replay; /* 1 when this idempotency key had already paid: nothing charged now */
+} tk_payment;
+
+/* Pay a PENDING reservation with points. Idempotency key 1..64 bytes.
+ * TK_ENOTFOUND, TK_ECONFLICT (ALREADY_PAID, INVALID_STATE), TK_EEXPIRED
+ * (HOLD_EXPIRED), TK_EFUNDS (INSUFFICIENT_POINTS: the hold is released, as
+ * the compensating step of a failed payment). On success *out->replay says
+ * whether it was a replay. out->schedule/concert of the reservation go to *res. */
+tk_rc tk_store_pay(tk_store *s, uint64_t user_id, uint64_t reservation_id, const char *idem_key,
+                   tk_payment *out, tk_reservation *res);
+
+/* Expire up to `limit` PENDING holds whose expires_at has passed, freeing
+ * their seats. Fills up to `limit` entries of `out` (may be NULL) with the
+ * expired reservations. Returns the number expired (>= 0) or -1. */
+int tk_store_expire_holds(tk_store *s, int limit, tk_reservation *out);
+
+#endif

@@ -1,0 +1,849 @@
+/* The reservation store: domain operations as MariaDB transactions.
+ *
+ * Statements use the text protocol with integers formatted by us and every
+ * string escaped by mysql_real_escape_string; one connection per store.
+ * Each write operation is one transaction run by run_txn(), which retries
+ * deadlocks (1213) and lock-wait timeouts (1205) up to TXN_ATTEMPTS times. */
+#include "ticketctl/store.h"
+#include "ticketctl/db.h"
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TXN_ATTEMPTS 3
+/* ISO-8601 UTC; doubled % because it goes through printf first. */
+#define TS_FMT "'%%Y-%%m-%%dT%%H:%%i:%%sZ'"
+
+struct tk_store {
+    MYSQL *db;
+    char code[32];
+    char msg[256];
+    char sql[2048];
+};
+
+/* Outcome of one attempt of a transaction body. */
+enum { BODY_OK = 0, BODY_FAIL = 1, BODY_DBERR = 2 };
+
+static tk_rc fail(tk_store *s, tk_rc rc, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static tk_rc fail(tk_store *s, tk_rc rc, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    snprintf(s->code, sizeof s->code, "%s", code);
+    va_start(ap, fmt);
+    vsnprintf(s->msg, sizeof s->msg, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static tk_rc db_fail(tk_store *s)
+{
+    unsigned e = mysql_errno(s->db);
+    if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT)
+        return fail(s, TK_EBUSY, "BUSY", "database busy: %s", mysql_error(s->db));
+    return fail(s, TK_EBACKEND, "BACKEND_UNAVAILABLE", "database error %u: %s", e, mysql_error(s->db));
+}
+
+/* Format and run one statement. Returns 0 or -1 (error left on s->db). */
+static int q(tk_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int q(tk_store *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(s->sql, sizeof s->sql, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof s->sql)
+        return -1;
+    return mysql_real_query(s->db, s->sql, (unsigned long)n) == 0 ? 0 : -1;
+}
+
+/* Run a query and store its result; NULL on error (check mysql_errno). */
+static MYSQL_RES *qr(tk_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static MYSQL_RES *qr(tk_store *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(s->sql, sizeof s->sql, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof s->sql)
+        return NULL;
+    if (mysql_real_query(s->db, s->sql, (unsigned long)n) != 0)
+        return NULL;
+    return mysql_store_result(s->db);
+}
+
+static void esc(tk_store *s, char *dst, const char *src, size_t maxsrc)
+{
+    size_t n = strnlen(src, maxsrc);
+    mysql_real_escape_string(s->db, dst, src, (unsigned long)n);
+}
+
+static int64_t i64(const char *v) { return v ? strtoll(v, NULL, 10) : 0; }
+static uint64_t u64(const char *v) { return v ? strtoull(v, NULL, 10) : 0; }
+
+/* Run body(s, arg) inside START TRANSACTION .. COMMIT, retrying deadlocks. */
+static tk_rc run_txn(tk_store *s, int (*body)(tk_store *, void *, tk_rc *), void *arg)
+{
+    tk_rc rc = TK_OK;
+    for (int attempt = 0; attempt < TXN_ATTEMPTS; attempt++) {
+        if (q(s, "START TRANSACTION") != 0)
+            return db_fail(s);
+        int r = body(s, arg, &rc);
+        if (r == BODY_OK) {
+            if (q(s, "COMMIT") == 0)
+                return TK_OK;
+        } else {
+            /* keep the body's error; ROLLBACK must not overwrite it */
+            unsigned e = mysql_errno(s->db);
+            tk_rc saved = r == BODY_DBERR ? db_fail(s) : rc;
+            q(s, "ROLLBACK");
+            if (r == BODY_FAIL)
+                return saved;
+            if (e != ER_LOCK_DEADLOCK && e != ER_LOCK_WAIT_TIMEOUT)
+                return saved;
+            rc = saved;
+            continue;
+        }
+        unsigned e = mysql_errno(s->db);
+        rc = db_fail(s);
+        q(s, "ROLLBACK");
+        if (e != ER_LOCK_DEADLOCK && e != ER_LOCK_WAIT_TIMEOUT)
+            return rc;
+    }
+    return rc == TK_OK ? fail(s, TK_EBUSY, "BUSY", "retries exhausted") : rc;
+}
+
+tk_store *tk_store_open(const char *mysql_url, char *err, size_t errlen)
+{
+    tk_store *s = calloc(1, sizeof *s);
+    if (!s) {
+        tk_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->db = tk_db_connect(mysql_url, err, errlen);
+    if (!s->db) {
+        free(s);
+        return NULL;
+    }
+    my_bool reconnect = 1;
+    mysql_optionsv(s->db, MYSQL_OPT_RECONNECT, &reconnect);
+    return s;
+}
+
+void tk_store_close(tk_store *s)
+{
+    if (!s)
+        return;
+    mysql_close(s->db);
+    free(s);
+}
+
+const char *tk_store_errcode(const tk_store *s) { return s->code[0] ? s->code : "INTERNAL"; }
+const char *tk_store_errmsg(const tk_store *s) { return s->msg; }
+
+int tk_store_ping(tk_store *s) { return mysql_ping(s->db) == 0 ? 0 : -1; }
+
+/* ---- users ------------------------------------------------------------ */
+
+static tk_rc user_query(tk_store *s, tk_user *out, const char *where)
+{
+    MYSQL_RES *res = qr(s, "SELECT id, email, name, password_hash, points, role FROM users WHERE %s", where);
+    if (!res)
+        return db_fail(s);
+    MYSQL_ROW row = mysql_fetch_row(res);
+    if (!row) {
+        mysql_free_result(res);
+        return fail(s, TK_ENOTFOUND, "NOT_FOUND", "no such user");
+    }
+    memset(out, 0, sizeof *out);
+    out->id = u64(row[0]);
+    snprintf(out->email, sizeof out->email, "%s", row[1]);
+    snprintf(out->name, sizeof out->name, "%s", row[2]);
+    snprintf(out->password_hash, sizeof out->password_hash, "%s", row[3]);
+    out->points = i64(row[4]);
+    out->admin = !strcmp(row[5], "ADMIN");
+    mysql_free_result(res);
+    return TK_OK;
+}
+
+tk_rc tk_store_user_by_email(tk_store *s, const char *email, tk_user *out)
+{
+    char e[400], where[420];
+    esc(s, e, email, 190);
+    snprintf(where, sizeof where, "email = '%s'", e);
+    return user_query(s, out, where);
+}
+
+tk_rc tk_store_user_get(tk_store *s, uint64_t id, tk_user *out)
+{
+    char where[64];
+    snprintf(where, sizeof where, "id = %llu", (unsigned long long)id);
+    return user_query(s, out, where);
+}
+
+tk_rc tk_store_user_create(tk_store *s, const char *email, const char *name, const char *pw_hash, tk_user *out)
+{
+    char e[400], n[210], h[2 * TK_PW_HASH_MAX + 1];
+    esc(s, e, email, 190);
+    esc(s, n, name, 100);
+    esc(s, h, pw_hash, TK_PW_HASH_MAX);
+    if (q(s, "INSERT INTO users (email, name, password_hash) VALUES ('%s', '%s', '%s')", e, n, h) != 0) {
+        if (mysql_errno(s->db) == ER_DUP_ENTRY)
+            return fail(s, TK_EEXISTS, "EMAIL_TAKEN", "that e-mail is already registered");
+        return db_fail(s);
+    }
+    return tk_store_user_get(s, mysql_insert_id(s->db), out);
+}
+
+/* ---- points ----------------------------------------------------------- */
+
+/* Add delta to a balance (locked row) and write its history line.
+ * Returns BODY_* and fills balance/history id. */
+static int points_move(tk_store *s, uint64_t user_id, int64_t delta, const char *type, uint64_t ref_id,
+                       int64_t *balance, uint64_t *hist_id, tk_rc *rc)
+{
+    MYSQL_RES *res = qr(s, "SELECT points FROM users WHERE id = %llu FOR UPDATE", (unsigned long long)user_id);
+    if (!res)
+        return BODY_DBERR;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    if (!row) {
+        mysql_free_result(res);
+        *rc = fail(s, TK_ENOTFOUND, "NOT_FOUND", "no such user");
+        return BODY_FAIL;
+    }
+    int64_t before = i64(row[0]);
+    mysql_free_result(res);
+    if (delta < 0 && before + delta < 0) {
+        *rc = fail(s, TK_EFUNDS, "INSUFFICIENT_POINTS", "balance %lld is less than %lld", (long long)before,
+                   (long long)-delta);
+        return BODY_FAIL;
+    }
+    if (delta > 0 && before > TK_BALANCE_MAX - delta) {
+        *rc = fail(s, TK_EINVAL, "VALIDATION", "balance would exceed %lld points", TK_BALANCE_MAX);
+        return BODY_FAIL;
+    }
+    int64_t after = before + delta;
+    if (q(s, "UPDATE users SET points = %lld WHERE id = %llu", (long long)after, (unsigned long long)user_id) != 0)
+        return BODY_DBERR;
+    char ref[32] = "NULL";
+    if (ref_id)
+        snprintf(ref, sizeof ref, "%llu", (unsigned long long)ref_id);
+    if (q(s, "INSERT INTO point_history (user_id, amount, type, balance_after, ref_id) VALUES (%llu, %lld, '%s', %lld, %s)",
+          (unsigned long long)user_id, (long long)delta, type, (long long)after, ref) != 0)
+        return BODY_DBERR;
+    if (balance)
+        *balance = after;
+    if (hist_id)
+        *hist_id = mysql_insert_id(s->db);
+    return BODY_OK;
+}
+
+struct charge_args {
+    uint64_t user_id;
+    int64_t amount, balance;
+    uint64_t hist_id;
+};
+
+static int charge_body(tk_store *s, void *arg, tk_rc *rc)
+{
+    struct charge_args *a = arg;
+    return points_move(s, a->user_id, a->amount, "CHARGE", 0, &a->balance, &a->hist_id, rc);
+}
+
+tk_rc tk_store_points_charge(tk_store *s, uint64_t user_id, int64_t amount, int64_t *balance, uint64_t *history_id)
+{
+    if (amount <= 0 || amount > TK_CHARGE_MAX)
+        return fail(s, TK_EINVAL, "VALIDATION", "amount must be between 1 and %lld points", TK_CHARGE_MAX);
+    struct charge_args a = {.user_id = user_id, .amount = amount};
+    tk_rc rc = run_txn(s, charge_body, &a);
+    if (rc == TK_OK) {
+        *balance = a.balance;
+        if (history_id)
+            *history_id = a.hist_id;
+    }
+    return rc;
+}
+
+static json_t *page_object(json_t *items, int page, int size, long long total)
+{
+    return json_pack("{s:o, s:i, s:i, s:I}", "items", items, "page", page, "size", size, "total", (json_int_t)total);
+}
+
+tk_rc tk_store_points_history(tk_store *s, uint64_t user_id, int page, int size, json_t **out)
+{
+    long long total = 0;
+    char e[256];
+    snprintf(s->sql, sizeof s->sql, "SELECT COUNT(*) FROM point_history WHERE user_id = %llu",
+             (unsigned long long)user_id);
+    if (tk_db_query_i64(s->db, s->sql, &total, e, sizeof e) < 0)
+        return db_fail(s);
+    MYSQL_RES *res = qr(s,
+                        "SELECT id, amount, type, balance_after, DATE_FORMAT(created_at, " TS_FMT ")"
+                        " FROM point_history WHERE user_id = %llu ORDER BY id DESC LIMIT %d OFFSET %lld",
+                        (unsigned long long)user_id, size, (long long)(page - 1) * size);
+    if (!res)
+        return db_fail(s);
+    json_t *items = json_array();
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res)))
+        json_array_append_new(items, json_pack("{s:I, s:I, s:s, s:I, s:s}", "id", (json_int_t)u64(row[0]),
+                                               "amount", (json_int_t)i64(row[1]), "type", row[2],
+                                               "balance_after", (json_int_t)i64(row[3]), "created_at", row[4]));
+    mysql_free_result(res);
+    *out = page_object(items, page, size, total);
+    return TK_OK;
+}
+
+/* ---- catalogue -------------------------------------------------------- */
+
+static json_t *concert_json(MYSQL_ROW row)
+{
+    return json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)u64(row[0]), "title", row[1], "venue", row[2],
+                     "sale_opens_at", row[3]);
+}
+
+#define CONCERT_COLS "id, title, venue, DATE_FORMAT(sale_opens_at, " TS_FMT ")"
+
+tk_rc tk_store_concerts_list(tk_store *s, const char *keyword, int page, int size, json_t **out)
+{
+    char where[1000] = "1";
+    if (keyword && *keyword) {
+        /* LIKE pattern: escape the SQL string, then the LIKE wildcards. */
+        char raw[210], e[430];
+        size_t j = 0;
+        for (size_t i = 0; keyword[i] && j + 2 < sizeof raw && i < 100; i++) {
+            if (keyword[i] == '%' || keyword[i] == '_' || keyword[i] == '\\')
+                raw[j++] = '\\';
+            raw[j++] = keyword[i];
+        }
+        raw[j] = '\0';
+        esc(s, e, raw, sizeof raw);
+        snprintf(where, sizeof where, "(title LIKE '%%%s%%' OR venue LIKE '%%%s%%')", e, e);
+    }
+    long long total = 0;
+    char err[256];
+    snprintf(s->sql, sizeof s->sql, "SELECT COUNT(*) FROM concerts WHERE %s", where);
+    if (tk_db_query_i64(s->db, s->sql, &total, err, sizeof err) < 0)
+        return db_fail(s);
+    MYSQL_RES *res = qr(s, "SELECT " CONCERT_COLS " FROM concerts WHERE %s ORDER BY id LIMIT %d OFFSET %lld", where,
+                        size, (long long)(page - 1) * size);
+    if (!res)
+        return db_fail(s);
+    json_t *items = json_array();
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res)))
+        json_array_append_new(items, concert_json(row));
+    mysql_free_result(res);
+    *out = page_object(items, page, size, total);
+    return TK_OK;
+}
+
+tk_rc tk_store_concert_get(tk_store *s, uint64_t id, json_t **out)
+{
+    MYSQL_RES *res = qr(s, "SELECT " CONCERT_COLS " FROM concerts WHERE id = %llu", (unsigned long long)id);
+    if (!res)
+        return db_fail(s);
+    MYSQL_ROW row = mysql_fetch_row(res);
+    tk_rc rc = TK_OK;
+    if (row)
+        *out = concert_json(row);
+    else
+        rc = fail(s, TK_ENOTFOUND, "NOT_FOUND", "no concert %llu", (unsigned long long)id);
+    mysql_free_result(res);
+    return rc;
+}
+
+static int exists(tk_store *s, const char *table, uint64_t id)
+{
+    MYSQL_RES *res = qr(s, "SELECT 1 FROM %s WHERE id = %llu", table, (unsigned long long)id);
+    if (!res)
+        return -1;
+    int found = mysql_num_rows(res) > 0;
+    mysql_free_result(res);
+    return found;
+}
+
+tk_rc tk_store_schedules_available(tk_store *s, uint64_t concert_id, json_t **out)
+{
+    int ex = exists(s, "concerts", concert_id);
+    if (ex < 0)
+        return db_fail(s);
+    if (!ex)
+        return fail(s, TK_ENOTFOUND, "NOT_FOUND", "no concert %llu", (unsigned long long)concert_id);
+    MYSQL_RES *res = qr(s,
+                        "SELECT id, DATE_FORMAT(starts_at, " TS_FMT "), total_seats, available_seats"
+                        " FROM concert_schedules WHERE concert_id = %llu AND starts_at > UTC_TIMESTAMP(3)"
+                        " AND available_seats > 0 ORDER BY starts_at",
+                        (unsigned long long)concert_id);
+    if (!res)
+        return db_fail(s);
+    json_t *items = json_array();
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res)))
+        json_array_append_new(items, json_pack("{s:I, s:s, s:I, s:I}", "id", (json_int_t)u64(row[0]), "starts_at",
+                                               row[1], "total_seats", (json_int_t)i64(row[2]), "available_seats",
+                                               (json_int_t)i64(row[3])));
+    mysql_free_result(res);
+    *out = json_pack("{s:I, s:o}", "concert_id", (json_int_t)concert_id, "items", items);
+    return TK_OK;
+}
+
+tk_rc tk_store_seats_available(tk_store *s, uint64_t schedule_id, const char *grade, json_t **out)
+{
+    char gradecond[64] = "";
+    if (grade && *grade) {
+        if (strcmp(grade, "VIP") && strcmp(grade, "R") && strcmp(grade, "S") && strcmp(grade, "A"))
+            return fail(s, TK_EINVAL, "VALIDATION", "grade must be one of VIP, R, S, A");
+        snprintf(gradecond, sizeof gradecond, " AND grade = '%s'", grade);
+    }
+    int ex = exists(s, "concert_schedules", schedule_id);
+    if (ex < 0)
+        return db_fail(s);
+    if (!ex)
+        return fail(s, TK_ENOTFOUND, "NOT_FOUND", "no schedule %llu", (unsigned long long)schedule_id);
+    MYSQL_RES *res = qr(s,
+                        "SELECT id, section, row_label, number, grade, price FROM seats"
+                        " WHERE schedule_id = %llu AND status = 'AVAILABLE'%s ORDER BY id",
+                        (unsigned long long)schedule_id, gradecond);
+    if (!res)
+        return db_fail(s);
+    json_t *items = json_array();
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res)))
+        json_array_append_new(items, json_pack("{s:I, s:s, s:s, s:I, s:s, s:I}", "id", (json_int_t)u64(row[0]),
+                                               "section", row[1], "row", row[2], "number", (json_int_t)i64(row[3]),
+                                               "grade", row[4], "price", (json_int_t)i64(row[5])));
+    mysql_free_result(res);
+    *out = json_pack("{s:I, s:o}", "schedule_id", (json_int_t)schedule_id, "items", items);
+    return TK_OK;
+}
+
+/* ---- reservations ----------------------------------------------------- */
+
+static void iso_ms(int64_t ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
+}
+
+json_t *tk_reservation_json(const tk_reservation *r)
+{
+    char exp[40], created[40];
+    iso_ms(r->expires_at_ms, exp, sizeof exp);
+    iso_ms(r->created_at_ms, created, sizeof created);
+    return json_pack("{s:I, s:I, s:I, s:I, s:s, s:s, s:s}", "id", (json_int_t)r->id, "seat_id",
+                     (json_int_t)r->seat_id, "schedule_id", (json_int_t)r->schedule_id, "price",
+                     (json_int_t)r->price, "status", r->status, "expires_at", exp, "created_at", created);
+}
+
+#define RES_COLS                                                                                            \
+    "r.id, r.user_id, r.seat_id, r.schedule_id, cs.concert_id, r.price, r.status,"                         \
+    " CAST(UNIX_TIMESTAMP(r.expires_at) * 1000 AS SIGNED), CAST(UNIX_TIMESTAMP(r.created_at) * 1000 AS SIGNED)," \
+    " r.expires_at <= UTC_TIMESTAMP(3), cs.starts_at <= UTC_TIMESTAMP(3)"
+#define RES_FROM " FROM reservations r JOIN concert_schedules cs ON cs.id = r.schedule_id"
+
+static void reservation_from_row(MYSQL_ROW row, tk_reservation *r)
+{
+    memset(r, 0, sizeof *r);
+    r->id = u64(row[0]);
+    r->user_id = u64(row[1]);
+    r->seat_id = u64(row[2]);
+    r->schedule_id = u64(row[3]);
+    r->concert_id = u64(row[4]);
+    r->price = i64(row[5]);
+    snprintf(r->status, sizeof r->status, "%s", row[6]);
+    r->expires_at_ms = i64(row[7]);
+    r->created_at_ms = i64(row[8]);
+}
+
+/* Load (and lock, FOR UPDATE) one reservation of a user. */
+static int load_reservation(tk_store *s, uint64_t user_id, uint64_t id, tk_reservation *r, int *expired,
+                            int *started, tk_rc *rc)
+{
+    MYSQL_RES *res = qr(s, "SELECT " RES_COLS RES_FROM " WHERE r.id = %llu FOR UPDATE", (unsigned long long)id);
+    if (!res)
+        return BODY_DBERR;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    if (!row || u64(row[1]) != user_id) {
+        mysql_free_result(res);
+        *rc = fail(s, TK_ENOTFOUND, "NOT_FOUND", "no reservation %llu", (unsigned long long)id);
+        return BODY_FAIL;
+    }
+    reservation_from_row(row, r);
+    *expired = (int)i64(row[9]);
+    *started = (int)i64(row[10]);
+    mysql_free_result(res);
+    return BODY_OK;
+}
+
+/* Free a held/sold seat and give it back to its schedule's count. */
+static int release_seat(tk_store *s, const tk_reservation *r, const char *new_status)
+{
+    if (q(s, "UPDATE reservations SET status = '%s', live_seat_id = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = %llu",
+          new_status, (unsigned long long)r->id) != 0)
+        return -1;
+    if (q(s, "UPDATE seats SET status = 'AVAILABLE', version = version + 1 WHERE id = %llu",
+          (unsigned long long)r->seat_id) != 0)
+        return -1;
+    if (q(s, "UPDATE concert_schedules SET available_seats = available_seats + 1 WHERE id = %llu",
+          (unsigned long long)r->schedule_id) != 0)
+        return -1;
+    return 0;
+}
+
+struct reserve_args {
+    uint64_t user_id, seat_id;
+    int ttl_s;
+    tk_reservation r;
+};
+
+static int reserve_body(tk_store *s, void *arg, tk_rc *rc)
+{
+    struct reserve_args *a = arg;
+    /* The conditional UPDATE is the arbiter: of N racing holders, exactly
+     * one sees affected_rows == 1; the rest wait for its row lock, then see 0. */
+    if (q(s, "UPDATE seats SET status = 'HELD', version = version + 1 WHERE id = %llu AND status = 'AVAILABLE'",
+          (unsigned long long)a->seat_id) != 0)
+        return BODY_DBERR;
+    if (mysql_affected_rows(s->db) != 1) {
+        int ex = exists(s, "seats", a->seat_id);
+        if (ex < 0)
+            return BODY_DBERR;
+        *rc = ex ? fail(s, TK_ECONFLICT, "SEAT_TAKEN", "seat %llu is already held or sold",
+                        (unsigned long long)a->seat_id)
+                 : fail(s, TK_ENOTFOUND, "NOT_FOUND", "no seat %llu", (unsigned long long)a->seat_id);
+        return BODY_FAIL;
+    }
+    MYSQL_RES *res = qr(s,
+                        "SELECT s.schedule_id, s.price, cs.concert_id, cs.starts_at <= UTC_TIMESTAMP(3)"
+                        " FROM seats s JOIN concert_schedules cs ON cs.id = s.schedule_id WHERE s.id = %llu",
+                        (unsigned long long)a->seat_id);
+    if (!res)
+        return BODY_DBERR;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    if (!row) {
+        mysql_free_result(res);
+        *rc = fail(s, TK_ENOTFOUND, "NOT_FOUND", "seat %llu has no schedule", (unsigned long long)a->seat_id);
+        return BODY_FAIL;
+    }
+    tk_reservation *r = &a->r;
+    memset(r, 0, sizeof *r);
+    r->user_id = a->user_id;
+    r->seat_id = a->seat_id;
+    r->schedule_id = u64(row[0]);
+    r->price = i64(row[1]);
+    r->concert_id = u64(row[2]);
+    int started = (int)i64(row[3]);
+    mysql_free_result(res);
+    if (started) {
+        *rc = fail(s, TK_ECONFLICT, "SHOW_STARTED", "the show has already started");
+        return BODY_FAIL;
+    }
+    if (q(s,
+          "INSERT INTO reservations (user_id, seat_id, schedule_id, price, status, live_seat_id, expires_at, created_at, updated_at)"
+          " VALUES (%llu, %llu, %llu, %lld, 'PENDING', %llu, UTC_TIMESTAMP(3) + INTERVAL %d SECOND, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
+          (unsigned long long)a->user_id, (unsigned long long)a->seat_id, (unsigned long long)r->schedule_id,
+          (long long)r->price, (unsigned long long)a->seat_id, a->ttl_s) != 0) {
+        if (mysql_errno(s->db) == ER_DUP_ENTRY) {
+            *rc = fail(s, TK_ECONFLICT, "SEAT_TAKEN", "seat %llu already has a live reservation",
+                       (unsigned long long)a->seat_id);
+            return BODY_FAIL;
+        }
+        return BODY_DBERR;
+    }
+    r->id = mysql_insert_id(s->db);
+    if (q(s, "UPDATE concert_schedules SET available_seats = available_seats - 1 WHERE id = %llu",
+          (unsigned long long)r->schedule_id) != 0)
+        return BODY_DBERR;
+    res = qr(s,
+             "SELECT CAST(UNIX_TIMESTAMP(expires_at) * 1000 AS SIGNED), CAST(UNIX_TIMESTAMP(created_at) * 1000 AS SIGNED)"
+             " FROM reservations WHERE id = %llu",
+             (unsigned long long)r->id);
+    if (!res)
+        return BODY_DBERR;
+    row = mysql_fetch_row(res);
+    if (row) {
+        r->expires_at_ms = i64(row[0]);
+        r->created_at_ms = i64(row[1]);
+    }
+    mysql_free_result(res);
+    snprintf(r->status, sizeof r->status, "PENDING");
+    return BODY_OK;
+}
+
+tk_rc tk_store_reserve(tk_store *s, uint64_t user_id, uint64_t seat_id, int hold_ttl_s, tk_reservation *out)
+{
+    struct reserve_args a = {.user_id = user_id, .seat_id = seat_id, .ttl_s = hold_ttl_s};
+    tk_rc rc = run_txn(s, reserve_body, &a);
+    if (rc == TK_OK)
+        *out = a.r;
+    return rc;
+}
+
+tk_rc tk_store_reservations_of(tk_store *s, uint64_t user_id, json_t **out)
+{
+    MYSQL_RES *res =
+        qr(s, "SELECT " RES_COLS RES_FROM " WHERE r.user_id = %llu ORDER BY r.id DESC LIMIT 100", (unsigned long long)user_id);
+    if (!res)
+        return db_fail(s);
+    json_t *items = json_array();
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res))) {
+        tk_reservation r;
+        reservation_from_row(row, &r);
+        json_array_append_new(items, tk_reservation_json(&r));
+    }
+    mysql_free_result(res);
+    *out = json_pack("{s:o}", "items", items);
+    return TK_OK;
+}
+
+struct cancel_args {
+    uint64_t user_id, id;
+    tk_reservation r;
+    int64_t refunded;
+};
+
+static int cancel_body(tk_store *s, void *arg, tk_rc *rc)
+{
+    struct cancel_args *a = arg;
+    int expired, started;
+    int b = load_reservation(s, a->user_id, a->id, &a->r, &expired, &started, rc);
+    if (b != BODY_OK)
+        return b;
+    int confirmed = !strcmp(a->r.status, "CONFIRMED");
+    if (strcmp(a->r.status, "PENDING") && !confirmed) {
+        *rc = fail(s, TK_ECONFLICT, "INVALID_STATE", "reservation is %s", a->r.status);
+        return BODY_FAIL;
+    }
+    if (started) {
+        *rc = fail(s, TK_ECONFLICT, "SHOW_STARTED", "the show has already started");
+        return BODY_FAIL;
+    }
+    a->refunded = 0;
+    if (confirmed) {
+        MYSQL_RES *res = qr(s, "SELECT id, amount FROM payments WHERE reservation_id = %llu AND status = 'COMPLETED' FOR UPDATE",
+                            (unsigned long long)a->id);
+        if (!res)
+            return BODY_DBERR;
+        MYSQL_ROW row = mysql_fetch_row(res);
+        uint64_t pay_id = row ? u64(row[0]) : 0;
+        int64_t amount = row ? i64(row[1]) : 0;
+        mysql_free_result(res);
+        if (pay_id) {
+            if (points_move(s, a->user_id, amount, "REFUND", a->id, NULL, NULL, rc) != BODY_OK)
+                return BODY_DBERR;
+            if (q(s, "UPDATE payments SET status = 'REFUNDED' WHERE id = %llu", (unsigned long long)pay_id) != 0)
+                return BODY_DBERR;
+            a->refunded = amount;
+        }
+    }
+    if (release_seat(s, &a->r, "CANCELED") != 0)
+        return BODY_DBERR;
+    snprintf(a->r.status, sizeof a->r.status, "CANCELED");
+    return BODY_OK;
+}
+
+tk_rc tk_store_cancel(tk_store *s, uint64_t user_id, uint64_t reservation_id, tk_reservation *out, int64_t *refunded)
+{
+    struct cancel_args a = {.user_id = user_id, .id = reservation_id};
+    tk_rc rc = run_txn(s, cancel_body, &a);
+    if (rc == TK_OK) {
+        *out = a.r;
+        *refunded = a.refunded;
+    }
+    return rc;
+}
+
+/* ---- payments --------------------------------------------------------- */
+
+struct pay_args {
+    uint64_t user_id, id;
+    char key[130];
+    tk_payment p;
+    tk_reservation r;
+    int released; /* the failed payment released the hold (compensation) */
+};
+
+static int find_payment(tk_store *s, struct pay_args *a, int *found)
+{
+    MYSQL_RES *res = qr(s, "SELECT id, reservation_id, amount FROM payments WHERE user_id = %llu AND idempotency_key = '%s'",
+                        (unsigned long long)a->user_id, a->key);
+    if (!res)
+        return -1;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    *found = row != NULL;
+    if (row) {
+        a->p.id = u64(row[0]);
+        a->p.reservation_id = u64(row[1]);
+        a->p.amount = i64(row[2]);
+    }
+    mysql_free_result(res);
+    return 0;
+}
+
+static int pay_body(tk_store *s, void *arg, tk_rc *rc)
+{
+    struct pay_args *a = arg;
+    int expired, started, found;
+    memset(&a->p, 0, sizeof a->p);
+    a->released = 0;
+    /* Lock the reservation first: concurrent payments of it serialise here,
+     * so the idempotency lookup below sees any payment that committed. */
+    int b = load_reservation(s, a->user_id, a->id, &a->r, &expired, &started, rc);
+    if (b != BODY_OK)
+        return b;
+    if (find_payment(s, a, &found) != 0)
+        return BODY_DBERR;
+    if (found) {
+        if (a->p.reservation_id != a->id) {
+            *rc = fail(s, TK_ECONFLICT, "IDEMPOTENCY_KEY_REUSED",
+                       "this Idempotency-Key already paid another reservation");
+            return BODY_FAIL;
+        }
+        MYSQL_RES *res = qr(s, "SELECT points FROM users WHERE id = %llu", (unsigned long long)a->user_id);
+        if (!res)
+            return BODY_DBERR;
+        MYSQL_ROW row = mysql_fetch_row(res);
+        a->p.balance = row ? i64(row[0]) : 0;
+        mysql_free_result(res);
+        a->p.replay = 1;
+        return BODY_OK;
+    }
+    if (!strcmp(a->r.status, "CONFIRMED")) {
+        *rc = fail(s, TK_ECONFLICT, "ALREADY_PAID", "reservation %llu is already paid", (unsigned long long)a->id);
+        return BODY_FAIL;
+    }
+    if (strcmp(a->r.status, "PENDING")) {
+        *rc = fail(s, TK_ECONFLICT, "INVALID_STATE", "reservation is %s", a->r.status);
+        return BODY_FAIL;
+    }
+    if (expired) {
+        /* The sweeper has not reached it yet; expire it now. */
+        if (release_seat(s, &a->r, "EXPIRED") != 0)
+            return BODY_DBERR;
+        a->released = 1;
+        *rc = fail(s, TK_EEXPIRED, "HOLD_EXPIRED", "the hold expired before payment");
+        return BODY_OK; /* commit the expiry, report the failure */
+    }
+    int64_t balance = 0;
+    b = points_move(s, a->user_id, -a->r.price, "PAY", a->id, &balance, NULL, rc);
+    if (b == BODY_FAIL && *rc == TK_EFUNDS) {
+        /* Compensation: a failed payment releases the hold. */
+        if (release_seat(s, &a->r, "CANCELED") != 0)
+            return BODY_DBERR;
+        a->released = 1;
+        return BODY_OK; /* commit the release, report TK_EFUNDS */
+    }
+    if (b != BODY_OK)
+        return b;
+    if (q(s, "INSERT INTO payments (reservation_id, user_id, amount, idempotency_key, status) VALUES (%llu, %llu, %lld, '%s', 'COMPLETED')",
+          (unsigned long long)a->id, (unsigned long long)a->user_id, (long long)a->r.price, a->key) != 0)
+        return BODY_DBERR;
+    a->p.id = mysql_insert_id(s->db);
+    a->p.reservation_id = a->id;
+    a->p.amount = a->r.price;
+    a->p.balance = balance;
+    if (q(s, "UPDATE reservations SET status = 'CONFIRMED', updated_at = UTC_TIMESTAMP(3) WHERE id = %llu",
+          (unsigned long long)a->id) != 0)
+        return BODY_DBERR;
+    if (q(s, "UPDATE seats SET status = 'SOLD', version = version + 1 WHERE id = %llu", (unsigned long long)a->r.seat_id) != 0)
+        return BODY_DBERR;
+    snprintf(a->r.status, sizeof a->r.status, "CONFIRMED");
+    return BODY_OK;
+}
+
+tk_rc tk_store_pay(tk_store *s, uint64_t user_id, uint64_t reservation_id, const char *idem_key, tk_payment *out,
+                   tk_reservation *res)
+{
+    size_t klen = idem_key ? strlen(idem_key) : 0;
+    if (klen == 0 || klen > 64)
+        return fail(s, TK_EINVAL, "VALIDATION", "Idempotency-Key header of 1 to 64 characters is required");
+    struct pay_args a = {.user_id = user_id, .id = reservation_id};
+    esc(s, a.key, idem_key, 64);
+    s->code[0] = '\0';
+    tk_rc body_rc = TK_OK;
+    /* pay_body reports TK_EFUNDS / TK_EEXPIRED through s->code while still
+     * committing the compensation, so read it back from there. */
+    tk_rc rc = run_txn(s, pay_body, &a);
+    if (res)
+        *res = a.r;
+    if (rc != TK_OK)
+        return rc;
+    if (a.released) {
+        body_rc = !strcmp(s->code, "HOLD_EXPIRED") ? TK_EEXPIRED : TK_EFUNDS;
+        return body_rc;
+    }
+    *out = a.p;
+    return TK_OK;
+}
+
+/* ---- sweeper ---------------------------------------------------------- */
+
+struct expire_args {
+    uint64_t id;
+    tk_reservation r;
+    int done;
+};
+
+static int expire_body(tk_store *s, void *arg, tk_rc *rc)
+{
+    struct expire_args *a = arg;
+    MYSQL_RES *res = qr(s, "SELECT " RES_COLS RES_FROM " WHERE r.id = %llu FOR UPDATE", (unsigned long long)a->id);
+    if (!res)
+        return BODY_DBERR;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    a->done = 0;
+    if (row && !strcmp(row[6], "PENDING") && i64(row[9])) {
+        reservation_from_row(row, &a->r);
+        a->done = 1;
+    }
+    mysql_free_result(res);
+    (void)rc;
+    if (a->done && release_seat(s, &a->r, "EXPIRED") != 0)
+        return BODY_DBERR;
+    snprintf(a->r.status, sizeof a->r.status, "EXPIRED");
+    return BODY_OK;
+}
+
+int tk_store_expire_holds(tk_store *s, int limit, tk_reservation *out)
+{
+    MYSQL_RES *res = qr(s, "SELECT id FROM reservations WHERE status = 'PENDING' AND expires_at <= UTC_TIMESTAMP(3)"
+                           " ORDER BY expires_at LIMIT %d", limit);
+    if (!res) {
+        db_fail(s);
+        return -1;
+    }
+    int n = (int)mysql_num_rows(res);
+    uint64_t *ids = calloc((size_t)n + 1, sizeof *ids);
+    MYSQL_ROW row;
+    for (int i = 0; ids && (row = mysql_fetch_row(res)); i++)
+        ids[i] = u64(row[0]);
+    mysql_free_result(res);
+    if (!ids)
+        return -1;
+    int expired = 0;
+    for (int i = 0; i < n; i++) {
+        struct expire_args a = {.id = ids[i]};
+        if (run_txn(s, expire_body, &a) != TK_OK) {
+            free(ids);
+            return expired > 0 ? expired : -1;
+        }
+        if (a.done && out)
+            out[expired] = a.r;
+        expired += a.done;
+    }
+    free(ids);
+    return expired;
+}

@@ -1,0 +1,156 @@
+/* Server internals shared by server.c (threads, dispatch), routes.c
+ * (handlers) and metrics.c. Not for use outside server/. */
+#ifndef TICKETCTL_SERVER_INTERNAL_H
+#define TICKETCTL_SERVER_INTERNAL_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "server.h"
+#include "ticketctl/auth.h"
+#include "ticketctl/cache.h"
+#include "ticketctl/store.h"
+
+#define TK_MAX_BODY (64 * 1024) /* bytes; larger bodies get 413 */
+
+typedef struct tk_server tk_server;
+typedef struct tk_loop tk_loop;
+typedef struct tk_job tk_job;
+typedef struct tk_worker tk_worker;
+
+/* Route flags. */
+enum {
+    R_AUTH = 1 << 0,   /* needs a valid bearer token */
+    R_INLINE = 1 << 1, /* runs on the loop thread (no MariaDB/Redis) */
+};
+
+/* A handler: on a worker (w != NULL) or inline on the loop (w == NULL).
+ * It must set a response with job_reply_json/job_reply_error. */
+typedef void (*tk_handler)(tk_job *j, tk_worker *w);
+/* Fills j->cache_key for a cacheable GET, or leaves it empty. */
+typedef void (*tk_cache_key_fn)(tk_job *j);
+
+typedef struct tk_route {
+    const char *method;  /* "GET", "POST" */
+    const char *pattern; /* "/api/v1/concerts/{id}/schedules" */
+    tk_handler fn;
+    unsigned flags;
+    tk_cache_key_fn cache_key;
+    const char *summary;  /* for openapi.json */
+    const char *body;     /* request body fields for openapi.json, or NULL */
+    const char *responds; /* success status and shape */
+} tk_route;
+
+extern const tk_route tk_routes[];
+extern const size_t tk_nroutes;
+
+struct tk_job {
+    tk_loop *loop;
+    struct evhttp_request *req; /* touched only on the loop thread */
+    const tk_route *route;
+    int route_index;
+    uint64_t ids[2];
+    int nids;
+    tk_claims claims;
+    char *body; /* NUL-terminated copy of the request body */
+    size_t body_len;
+    struct evkeyvalq *query; /* parsed query string (owned) */
+    char idem_key[80];
+    char cache_key[160];
+    uint64_t cache_seq;
+    int status;
+    char *resp; /* response body (malloc'd) */
+    size_t resp_len;
+    uint64_t t_start_us;
+    tk_job *next;
+};
+
+struct tk_worker {
+    tk_server *srv;
+    tk_store *store;
+    redisContext *redis;
+    char redis_url[512];
+    pthread_t thread;
+};
+
+struct tk_loop {
+    tk_server *srv;
+    int index;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    struct event *done_ev; /* activated by workers when jobs complete */
+    struct event *ctl_ev;  /* activated to stop accepting */
+    pthread_mutex_t mu;
+    tk_job *done_head, *done_tail;
+    pthread_t thread;
+};
+
+/* Metrics (server/metrics.c). Latency buckets in ms. */
+#define TK_LAT_BUCKETS 12
+typedef struct tk_metrics {
+    _Atomic uint64_t requests[64];  /* per route index; last slot: unmatched */
+    _Atomic uint64_t status_class[6]; /* 1xx..5xx */
+    _Atomic uint64_t lat_bucket[64][TK_LAT_BUCKETS + 1];
+    _Atomic uint64_t lat_sum_us[64];
+    _Atomic int64_t inflight;
+    _Atomic int64_t queued;
+    _Atomic uint64_t queue_waits; /* jobs that found every worker busy */
+    _Atomic uint64_t holds_redis_rejected;
+    _Atomic uint64_t holds_expired;
+} tk_metrics;
+
+struct tk_server {
+    tk_server_config cfg;
+    tk_loop *loops;
+    int nloops;
+    tk_worker *workers;
+    int nworkers;
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    tk_job *q_head, *q_tail;
+    _Atomic int busy_workers;
+    _Atomic int stopping;
+    _Atomic int workers_stop;
+    _Atomic uint64_t data_gen; /* Redis tk:cache:gen: namespaces hold keys */
+    tk_cache *cache;
+    tk_metrics metrics;
+    pthread_t sweeper;
+    pthread_mutex_t sweep_mu;
+    pthread_cond_t sweep_cv;
+    char *openapi;
+    size_t openapi_len;
+    struct event *sig_term, *sig_int, *drain_timer;
+    uint64_t drain_deadline_us;
+    int64_t started_ms;
+    pthread_mutex_t pwhash_mu; /* argon2id at 64 MiB: bounded concurrency */
+    pthread_cond_t pwhash_cv;
+    int pwhash_running;
+};
+
+/* Responses (server/reply.c). Both take ownership/consume their inputs. */
+void job_reply_json(tk_job *j, int status, json_t *obj /* stolen */);
+void job_reply_error(tk_job *j, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Map a store failure to status + the store's code/message. */
+void job_reply_store(tk_job *j, tk_rc rc, tk_store *s);
+/* HTTP status for a tk_rc. */
+int tk_rc_http_status(tk_rc rc);
+
+/* Parse the JSON object body or reply 400/413 and return NULL. */
+json_t *job_body_object(tk_job *j);
+/* Query parameter or NULL. */
+const char *job_query(tk_job *j, const char *name);
+
+/* Metrics (server/metrics.c). */
+void tk_metrics_observe(tk_metrics *m, int route_index, int status, uint64_t us);
+char *tk_metrics_render(tk_server *srv, size_t *len);
+
+/* openapi.json generated from the route table (server/openapi.c). */
+char *tk_openapi_render(size_t *len);
+
+#endif

@@ -1,0 +1,471 @@
+/* HTTP routes: the table, and one thin handler per route over lib/.
+ * A handler validates input, calls the store, and replies; the error
+ * shape and status mapping live in reply.c. */
+#include "internal.h"
+
+#include <ctype.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ticketctl/hold.h"
+
+/* ---- input helpers (reply and return in one step) ------------------------ */
+
+/* A string field of 1..max bytes, or reply 422 and return NULL. */
+static const char *want_string(tk_job *j, json_t *o, const char *name, size_t min, size_t max)
+{
+    json_t *v = json_object_get(o, name);
+    if (!json_is_string(v)) {
+        job_reply_error(j, 422, "VALIDATION", "'%s' must be a string", name);
+        return NULL;
+    }
+    size_t n = json_string_length(v);
+    if (n < min || n > max || strlen(json_string_value(v)) != n) {
+        job_reply_error(j, 422, "VALIDATION", "'%s' must be %zu to %zu characters", name, min, max);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+/* A positive integer field in [1, max], or reply 422 and return -1. */
+static int want_int(tk_job *j, json_t *o, const char *name, int64_t max, int64_t *out)
+{
+    json_t *v = json_object_get(o, name);
+    if (!json_is_integer(v)) {
+        job_reply_error(j, 422, "VALIDATION", "'%s' must be an integer", name);
+        return -1;
+    }
+    json_int_t x = json_integer_value(v);
+    if (x < 1 || x > max) {
+        job_reply_error(j, 422, "VALIDATION", "'%s' must be between 1 and %lld", name, (long long)max);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* page/size query parameters: page >= 1, 1 <= size <= 100. */
+static int want_page(tk_job *j, int *page, int *size)
+{
+    int64_t p = 1, s = 20;
+    const char *ps = job_query(j, "page"), *ss = job_query(j, "size");
+    if ((ps && tk_parse_i64(ps, 1, 1000000, &p) != 0) || (ss && tk_parse_i64(ss, 1, 100, &s) != 0)) {
+        job_reply_error(j, 400, "BAD_REQUEST", "page must be >= 1 and size between 1 and 100");
+        return -1;
+    }
+    *page = (int)p;
+    *size = (int)s;
+    return 0;
+}
+
+static int valid_email(const char *e)
+{
+    const char *at = strchr(e, '@');
+    if (!at || at == e || strchr(at + 1, '@') || !strchr(at + 1, '.'))
+        return 0;
+    for (const char *c = e; *c; c++)
+        if (isspace((unsigned char)*c) || iscntrl((unsigned char)*c))
+            return 0;
+    return 1;
+}
+
+static json_t *user_json(const tk_user *u)
+{
+    return json_pack("{s:I, s:s, s:s, s:I, s:s}", "id", (json_int_t)u->id, "email", u->email, "name", u->name,
+                     "points", (json_int_t)u->points, "role", u->admin ? "ADMIN" : "USER");
+}
+
+/* After any change to a schedule's seats, its cached reads are stale. */
+static void invalidate_seat_views(tk_server *srv, uint64_t concert_id, uint64_t schedule_id)
+{
+    char key[64];
+    snprintf(key, sizeof key, "dates:%llu", (unsigned long long)concert_id);
+    tk_cache_invalidate(srv->cache, key);
+    snprintf(key, sizeof key, "seats:%llu", (unsigned long long)schedule_id);
+    tk_cache_invalidate(srv->cache, key);
+}
+
+/* Store the successful response of a cacheable read. */
+static void cache_fill(tk_job *j, tk_server *srv)
+{
+    if (j->cache_key[0] && j->status == 200 && j->resp)
+        tk_cache_put(srv->cache, j->cache_key, j->resp, j->resp_len, j->cache_seq);
+}
+
+/* ---- auth ----------------------------------------------------------------- */
+
+static void h_signup(tk_job *j, tk_worker *w)
+{
+    tk_server *srv = w->srv;
+    json_t *b = job_body_object(j);
+    if (!b)
+        return;
+    const char *email, *password, *name;
+    if (!(email = want_string(j, b, "email", 3, 190)) || !(password = want_string(j, b, "password", 8, 128)) ||
+        !(name = want_string(j, b, "name", 1, 100)))
+        goto out;
+    if (!valid_email(email)) {
+        job_reply_error(j, 422, "VALIDATION", "'email' is not an e-mail address");
+        goto out;
+    }
+    char hash[TK_PW_HASH_MAX];
+    /* argon2id at 64 MiB: at most two at once keeps memory bounded. */
+    pthread_mutex_lock(&srv->pwhash_mu);
+    while (srv->pwhash_running >= 2)
+        pthread_cond_wait(&srv->pwhash_cv, &srv->pwhash_mu);
+    srv->pwhash_running++;
+    pthread_mutex_unlock(&srv->pwhash_mu);
+    int hrc = tk_pw_hash(password, hash);
+    pthread_mutex_lock(&srv->pwhash_mu);
+    srv->pwhash_running--;
+    pthread_cond_signal(&srv->pwhash_cv);
+    pthread_mutex_unlock(&srv->pwhash_mu);
+    if (hrc != 0) {
+        job_reply_error(j, 503, "BUSY", "cannot hash the password now");
+        goto out;
+    }
+    tk_user u;
+    tk_rc rc = tk_store_user_create(w->store, email, name, hash, &u);
+    if (rc != TK_OK)
+        job_reply_store(j, rc, w->store);
+    else
+        job_reply_json(j, 201, user_json(&u));
+out:
+    json_decref(b);
+}
+
+static void h_login(tk_job *j, tk_worker *w)
+{
+    json_t *b = job_body_object(j);
+    if (!b)
+        return;
+    const char *email, *password;
+    if (!(email = want_string(j, b, "email", 1, 190)) || !(password = want_string(j, b, "password", 1, 128)))
+        goto out;
+    tk_user u;
+    tk_rc rc = tk_store_user_by_email(w->store, email, &u);
+    if (rc == TK_ENOTFOUND || (rc == TK_OK && tk_pw_verify(u.password_hash, password) != 0)) {
+        job_reply_error(j, 401, "UNAUTHORIZED", "wrong e-mail or password");
+        goto out;
+    }
+    if (rc != TK_OK) {
+        job_reply_store(j, rc, w->store);
+        goto out;
+    }
+    const tk_server_config *cfg = &w->srv->cfg;
+    char *tok = tk_jwt_issue(cfg->jwt_key, cfg->jwt_key_len, u.id, u.admin, cfg->token_ttl_s);
+    if (!tok) {
+        job_reply_error(j, 503, "BUSY", "cannot issue a token now");
+        goto out;
+    }
+    job_reply_json(j, 200, json_pack("{s:s, s:s, s:i}", "token", tok, "token_type", "Bearer", "expires_in",
+                                     cfg->token_ttl_s));
+    free(tok);
+out:
+    json_decref(b);
+}
+
+static void h_me(tk_job *j, tk_worker *w)
+{
+    tk_user u;
+    tk_rc rc = tk_store_user_get(w->store, j->claims.user_id, &u);
+    if (rc == TK_ENOTFOUND)
+        job_reply_error(j, 401, "UNAUTHORIZED", "the token's user no longer exists");
+    else if (rc != TK_OK)
+        job_reply_store(j, rc, w->store);
+    else
+        job_reply_json(j, 200, user_json(&u));
+}
+
+/* ---- points --------------------------------------------------------------- */
+
+static void h_balance(tk_job *j, tk_worker *w)
+{
+    tk_user u;
+    tk_rc rc = tk_store_user_get(w->store, j->claims.user_id, &u);
+    if (rc == TK_ENOTFOUND)
+        job_reply_error(j, 401, "UNAUTHORIZED", "the token's user no longer exists");
+    else if (rc != TK_OK)
+        job_reply_store(j, rc, w->store);
+    else
+        job_reply_json(j, 200, json_pack("{s:I}", "balance", (json_int_t)u.points));
+}
+
+static void h_charge(tk_job *j, tk_worker *w)
+{
+    json_t *b = job_body_object(j);
+    if (!b)
+        return;
+    int64_t amount, balance;
+    uint64_t hist;
+    if (want_int(j, b, "amount", TK_CHARGE_MAX, &amount) == 0) {
+        tk_rc rc = tk_store_points_charge(w->store, j->claims.user_id, amount, &balance, &hist);
+        if (rc != TK_OK)
+            job_reply_store(j, rc, w->store);
+        else
+            job_reply_json(j, 200, json_pack("{s:I, s:I}", "balance", (json_int_t)balance, "history_id",
+                                             (json_int_t)hist));
+    }
+    json_decref(b);
+}
+
+static void h_history(tk_job *j, tk_worker *w)
+{
+    int page, size;
+    if (want_page(j, &page, &size) != 0)
+        return;
+    json_t *out;
+    tk_rc rc = tk_store_points_history(w->store, j->claims.user_id, page, size, &out);
+    if (rc != TK_OK)
+        job_reply_store(j, rc, w->store);
+    else
+        job_reply_json(j, 200, out);
+}
+
+/* ---- catalogue (cached) --------------------------------------------------- */
+
+static void k_concerts(tk_job *j)
+{
+    const char *kw = job_query(j, "keyword"), *p = job_query(j, "page"), *s = job_query(j, "size");
+    if ((kw && strlen(kw) > 100) || (p && strlen(p) > 8) || (s && strlen(s) > 4))
+        return; /* not cached; the handler validates */
+    snprintf(j->cache_key, sizeof j->cache_key, "concerts:%s:%s:%s", kw ? kw : "", p ? p : "1", s ? s : "20");
+}
+
+static void h_concerts(tk_job *j, tk_worker *w)
+{
+    int page, size;
+    if (want_page(j, &page, &size) != 0)
+        return;
+    const char *kw = job_query(j, "keyword");
+    if (kw && strlen(kw) > 100) {
+        job_reply_error(j, 422, "VALIDATION", "keyword is at most 100 characters");
+        return;
+    }
+    json_t *out;
+    tk_rc rc = tk_store_concerts_list(w->store, kw, page, size, &out);
+    if (rc != TK_OK) {
+        job_reply_store(j, rc, w->store);
+        return;
+    }
+    job_reply_json(j, 200, out);
+    cache_fill(j, w->srv);
+}
+
+static void h_concert(tk_job *j, tk_worker *w)
+{
+    json_t *out;
+    tk_rc rc = tk_store_concert_get(w->store, j->ids[0], &out);
+    if (rc != TK_OK)
+        job_reply_store(j, rc, w->store);
+    else
+        job_reply_json(j, 200, out);
+}
+
+static void k_dates(tk_job *j)
+{
+    snprintf(j->cache_key, sizeof j->cache_key, "dates:%llu", (unsigned long long)j->ids[0]);
+}
+
+static void h_dates(tk_job *j, tk_worker *w)
+{
+    json_t *out;
+    tk_rc rc = tk_store_schedules_available(w->store, j->ids[0], &out);
+    if (rc != TK_OK) {
+        job_reply_store(j, rc, w->store);
+        return;
+    }
+    job_reply_json(j, 200, out);
+    cache_fill(j, w->srv);
+}
+
+static void k_seats(tk_job *j)
+{
+    if (!job_query(j, "grade")) /* the unfiltered list only */
+        snprintf(j->cache_key, sizeof j->cache_key, "seats:%llu", (unsigned long long)j->ids[0]);
+}
+
+static void h_seats(tk_job *j, tk_worker *w)
+{
+    json_t *out;
+    tk_rc rc = tk_store_seats_available(w->store, j->ids[0], job_query(j, "grade"), &out);
+    if (rc != TK_OK) {
+        job_reply_store(j, rc, w->store);
+        return;
+    }
+    job_reply_json(j, 200, out);
+    cache_fill(j, w->srv);
+}
+
+/* ---- reservations and payments -------------------------------------------- */
+
+static void h_reserve(tk_job *j, tk_worker *w)
+{
+    tk_server *srv = w->srv;
+    json_t *b = job_body_object(j);
+    if (!b)
+        return;
+    int64_t seat_id;
+    if (want_int(j, b, "seat_id", INT64_MAX, &seat_id) != 0)
+        goto out;
+    uint64_t gen = atomic_load(&srv->data_gen);
+    int64_t ttl_ms = (int64_t)srv->cfg.hold_ttl_s * 1000 + 5000;
+    tk_rc hold = tk_hold_acquire(w->redis, gen, (uint64_t)seat_id, j->claims.user_id, ttl_ms);
+    if (hold == TK_ECONFLICT) { /* someone holds it: no database work at all */
+        atomic_fetch_add(&srv->metrics.holds_redis_rejected, 1);
+        job_reply_error(j, 409, "SEAT_TAKEN", "seat %lld is already held or sold", (long long)seat_id);
+        goto out;
+    }
+    tk_reservation r;
+    tk_rc rc = tk_store_reserve(w->store, j->claims.user_id, (uint64_t)seat_id, srv->cfg.hold_ttl_s, &r);
+    if (rc != TK_OK) {
+        if (hold == TK_OK)
+            tk_hold_release(w->redis, gen, (uint64_t)seat_id, j->claims.user_id);
+        job_reply_store(j, rc, w->store);
+        goto out;
+    }
+    invalidate_seat_views(srv, r.concert_id, r.schedule_id);
+    job_reply_json(j, 201, tk_reservation_json(&r));
+out:
+    json_decref(b);
+}
+
+static void h_my_reservations(tk_job *j, tk_worker *w)
+{
+    json_t *out;
+    tk_rc rc = tk_store_reservations_of(w->store, j->claims.user_id, &out);
+    if (rc != TK_OK)
+        job_reply_store(j, rc, w->store);
+    else
+        job_reply_json(j, 200, out);
+}
+
+static void h_cancel(tk_job *j, tk_worker *w)
+{
+    tk_reservation r;
+    int64_t refunded = 0;
+    tk_rc rc = tk_store_cancel(w->store, j->claims.user_id, j->ids[0], &r, &refunded);
+    if (rc != TK_OK) {
+        job_reply_store(j, rc, w->store);
+        return;
+    }
+    tk_hold_release(w->redis, atomic_load(&w->srv->data_gen), r.seat_id, r.user_id);
+    invalidate_seat_views(w->srv, r.concert_id, r.schedule_id);
+    json_t *o = tk_reservation_json(&r);
+    json_object_set_new(o, "refunded", json_integer(refunded));
+    job_reply_json(j, 200, o);
+}
+
+static void h_pay(tk_job *j, tk_worker *w)
+{
+    json_t *b = job_body_object(j);
+    if (!b)
+        return;
+    int64_t res_id;
+    if (want_int(j, b, "reservation_id", INT64_MAX, &res_id) != 0)
+        goto out;
+    if (!j->idem_key[0]) {
+        job_reply_error(j, 422, "VALIDATION", "an Idempotency-Key header (1 to 64 characters) is required");
+        goto out;
+    }
+    tk_payment p;
+    tk_reservation r;
+    memset(&r, 0, sizeof r);
+    tk_rc rc = tk_store_pay(w->store, j->claims.user_id, (uint64_t)res_id, j->idem_key, &p, &r);
+    uint64_t gen = atomic_load(&w->srv->data_gen);
+    if (rc == TK_EFUNDS || rc == TK_EEXPIRED) { /* the hold was released */
+        tk_hold_release(w->redis, gen, r.seat_id, r.user_id);
+        invalidate_seat_views(w->srv, r.concert_id, r.schedule_id);
+    }
+    if (rc != TK_OK) {
+        job_reply_store(j, rc, w->store);
+        goto out;
+    }
+    if (!p.replay)
+        tk_hold_persist(w->redis, gen, r.seat_id);
+    job_reply_json(j, p.replay ? 200 : 201,
+                   json_pack("{s:I, s:I, s:I, s:s, s:I}", "id", (json_int_t)p.id, "reservation_id",
+                             (json_int_t)p.reservation_id, "amount", (json_int_t)p.amount, "status", "COMPLETED",
+                             "balance", (json_int_t)p.balance));
+out:
+    json_decref(b);
+}
+
+/* ---- operations ----------------------------------------------------------- */
+
+static void h_health(tk_job *j, tk_worker *w)
+{
+    (void)w;
+    job_reply_json(j, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void h_ready(tk_job *j, tk_worker *w)
+{
+    int db = tk_store_ping(w->store) == 0;
+    int redis = 0;
+    if (w->redis) {
+        redisReply *r = redisCommand(w->redis, "PING");
+        redis = r && r->type == REDIS_REPLY_STATUS;
+        if (r)
+            freeReplyObject(r);
+    }
+    json_t *o = json_pack("{s:s, s:s, s:s}", "status", db && redis ? "ready" : "unavailable", "mariadb",
+                          db ? "up" : "down", "redis", redis ? "up" : "down");
+    if (db && redis)
+        job_reply_json(j, 200, o);
+    else
+        job_reply_json(j, 503, json_pack("{s:{s:s, s:s}, s:o}", "error", "code", "BACKEND_UNAVAILABLE", "message",
+                                         "a backend is down", "backends", o));
+}
+
+static void h_metrics(tk_job *j, tk_worker *w)
+{
+    (void)w;
+    free(j->resp);
+    j->resp = tk_metrics_render(j->loop->srv, &j->resp_len);
+    j->status = j->resp ? 200 : 503;
+}
+
+static void h_openapi(tk_job *j, tk_worker *w)
+{
+    (void)w;
+    tk_server *srv = j->loop->srv;
+    free(j->resp);
+    j->resp = malloc(srv->openapi_len + 1);
+    if (j->resp) {
+        memcpy(j->resp, srv->openapi, srv->openapi_len + 1);
+        j->resp_len = srv->openapi_len;
+    }
+    j->status = j->resp ? 200 : 503;
+}
+
+/* The route table. Order matters only for readability: paths are exact. */
+const tk_route tk_routes[] = {
+    {"POST", "/api/v1/auth/signup", h_signup, 0, NULL, "Create an account", "email,password,name", "201 user"},
+    {"POST", "/api/v1/auth/login", h_login, 0, NULL, "Log in; returns a JWT", "email,password", "200 token"},
+    {"GET", "/api/v1/users/me", h_me, R_AUTH, NULL, "The caller's account", NULL, "200 user"},
+    {"GET", "/api/v1/points", h_balance, R_AUTH, NULL, "Point balance", NULL, "200 balance"},
+    {"POST", "/api/v1/points/charge", h_charge, R_AUTH, NULL, "Charge points", "amount", "200 balance"},
+    {"GET", "/api/v1/points/history", h_history, R_AUTH, NULL, "Point history (page, size)", NULL, "200 page"},
+    {"GET", "/api/v1/concerts", h_concerts, 0, k_concerts, "Concert list (keyword, page, size)", NULL, "200 page"},
+    {"GET", "/api/v1/concerts/{id}", h_concert, 0, NULL, "One concert", NULL, "200 concert"},
+    {"GET", "/api/v1/concerts/{id}/schedules", h_dates, 0, k_dates, "Available dates of a concert", NULL,
+     "200 schedules"},
+    {"GET", "/api/v1/schedules/{id}/seats", h_seats, 0, k_seats, "Available seats of a schedule (grade)", NULL,
+     "200 seats"},
+    {"POST", "/api/v1/reservations", h_reserve, R_AUTH, NULL, "Hold a seat for 10 minutes", "seat_id",
+     "201 reservation"},
+    {"GET", "/api/v1/reservations", h_my_reservations, R_AUTH, NULL, "The caller's reservations", NULL,
+     "200 reservations"},
+    {"POST", "/api/v1/reservations/{id}/cancel", h_cancel, R_AUTH, NULL, "Cancel before the show (refund)", NULL,
+     "200 reservation"},
+    {"POST", "/api/v1/payments", h_pay, R_AUTH, NULL, "Pay a held reservation (Idempotency-Key header)",
+     "reservation_id", "201 payment"},
+    {"GET", "/healthz", h_health, R_INLINE, NULL, "Liveness", NULL, "200 status"},
+    {"GET", "/readyz", h_ready, 0, NULL, "Readiness: MariaDB and Redis answer", NULL, "200 status"},
+    {"GET", "/metrics", h_metrics, R_INLINE, NULL, "Prometheus metrics", NULL, "200 text"},
+    {"GET", "/api/v1/openapi.json", h_openapi, R_INLINE, NULL, "This API as OpenAPI 3.0", NULL, "200 document"},
+};
+const size_t tk_nroutes = sizeof tk_routes / sizeof tk_routes[0];

@@ -1,0 +1,663 @@
+/* The server's threads and request dispatch (see server.h for the model).
+ *
+ * Life of a request: a loop thread's evhttp calls on_request(), which
+ * matches the route table, checks the bearer token, answers from the
+ * response cache when it can, and otherwise copies what the handler needs
+ * (ids, body, query, headers) into a tk_job and queues it. A worker runs the
+ * handler against its own MariaDB/Redis connections and pushes the job onto
+ * its loop's completion list; the loop sends the reply. Workers never touch
+ * the evhttp_request. If the client disconnects meanwhile, libevent detaches
+ * the request from its connection (evhttp_connection_incoming_fail) and our
+ * evhttp_send_reply later just frees it. */
+#include "internal.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ticketctl/hold.h"
+
+#define DRAIN_MAX_US (10 * 1000000ULL)
+
+/* ---- jobs ----------------------------------------------------------------- */
+
+static void job_free(tk_job *j)
+{
+    if (!j)
+        return;
+    if (j->query) {
+        evhttp_clear_headers(j->query);
+        free(j->query);
+    }
+    free(j->body);
+    free(j->resp);
+    free(j);
+}
+
+/* Send the job's response (loop thread) and free it. */
+static void job_finish(tk_job *j)
+{
+    tk_server *srv = j->loop->srv;
+    int status = j->status ? j->status : 500;
+    if (j->req) {
+        struct evkeyvalq *h = evhttp_request_get_output_headers(j->req);
+        const char *ctype = "application/json";
+        if (j->route && j->route->fn && j->route->pattern && !strcmp(j->route->pattern, "/metrics"))
+            ctype = "text/plain; version=0.0.4";
+        evhttp_add_header(h, "Content-Type", ctype);
+        struct evbuffer *out = evbuffer_new();
+        if (out && j->resp)
+            evbuffer_add(out, j->resp, j->resp_len);
+        evhttp_send_reply(j->req, status, NULL, out);
+        evbuffer_free(out);
+    }
+    tk_metrics_observe(&srv->metrics, j->route ? j->route_index : 63, status, tk_mono_us() - j->t_start_us);
+    atomic_fetch_sub(&srv->metrics.inflight, 1);
+    job_free(j);
+}
+
+static void on_jobs_done(evutil_socket_t fd, short what, void *arg)
+{
+    tk_loop *l = arg;
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&l->mu);
+    tk_job *j = l->done_head;
+    l->done_head = l->done_tail = NULL;
+    pthread_mutex_unlock(&l->mu);
+    while (j) {
+        tk_job *next = j->next;
+        job_finish(j);
+        j = next;
+    }
+}
+
+static void post_done(tk_job *j)
+{
+    tk_loop *l = j->loop;
+    j->next = NULL;
+    pthread_mutex_lock(&l->mu);
+    if (l->done_tail)
+        l->done_tail->next = j;
+    else
+        l->done_head = j;
+    l->done_tail = j;
+    pthread_mutex_unlock(&l->mu);
+    event_active(l->done_ev, EV_READ, 0);
+}
+
+static void enqueue(tk_server *srv, tk_job *j)
+{
+    j->next = NULL;
+    pthread_mutex_lock(&srv->qmu);
+    if (atomic_load(&srv->busy_workers) >= srv->nworkers)
+        atomic_fetch_add(&srv->metrics.queue_waits, 1);
+    if (srv->q_tail)
+        srv->q_tail->next = j;
+    else
+        srv->q_head = j;
+    srv->q_tail = j;
+    atomic_fetch_add(&srv->metrics.queued, 1);
+    pthread_cond_signal(&srv->qcv);
+    pthread_mutex_unlock(&srv->qmu);
+}
+
+/* ---- workers -------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    tk_worker *w = arg;
+    tk_server *srv = w->srv;
+    for (;;) {
+        pthread_mutex_lock(&srv->qmu);
+        while (!srv->q_head && !atomic_load(&srv->workers_stop))
+            pthread_cond_wait(&srv->qcv, &srv->qmu);
+        tk_job *j = srv->q_head;
+        if (!j) {
+            pthread_mutex_unlock(&srv->qmu);
+            break;
+        }
+        srv->q_head = j->next;
+        if (!srv->q_head)
+            srv->q_tail = NULL;
+        atomic_fetch_sub(&srv->metrics.queued, 1);
+        atomic_fetch_add(&srv->busy_workers, 1);
+        pthread_mutex_unlock(&srv->qmu);
+
+        if (w->redis && w->redis->err) { /* reconnect after a Redis failure */
+            redisFree(w->redis);
+            w->redis = tk_redis_connect(w->redis_url, NULL, 0);
+        } else if (!w->redis) {
+            w->redis = tk_redis_connect(w->redis_url, NULL, 0);
+        }
+        j->route->fn(j, w);
+        atomic_fetch_sub(&srv->busy_workers, 1);
+        post_done(j);
+    }
+    return NULL;
+}
+
+/* ---- sweeper: expires unpaid holds, follows the data generation ----------- */
+
+static void *sweeper_main(void *arg)
+{
+    tk_server *srv = arg;
+    char err[256];
+    tk_store *s = tk_store_open(srv->cfg.mysql_url, err, sizeof err);
+    redisContext *rc = tk_redis_connect(srv->cfg.redis_url, NULL, 0);
+    tk_reservation expired[500];
+    pthread_mutex_lock(&srv->sweep_mu);
+    while (!atomic_load(&srv->workers_stop)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        long ns = ts.tv_nsec + (long)(srv->cfg.sweep_interval_ms % 1000) * 1000000L;
+        ts.tv_sec += srv->cfg.sweep_interval_ms / 1000 + ns / 1000000000L;
+        ts.tv_nsec = ns % 1000000000L;
+        pthread_cond_timedwait(&srv->sweep_cv, &srv->sweep_mu, &ts);
+        if (atomic_load(&srv->workers_stop))
+            break;
+        pthread_mutex_unlock(&srv->sweep_mu);
+
+        if (!rc || rc->err) {
+            if (rc)
+                redisFree(rc);
+            rc = tk_redis_connect(srv->cfg.redis_url, NULL, 0);
+        }
+        long long gen = tk_data_gen(rc);
+        if (gen >= 0 && (uint64_t)gen != atomic_load(&srv->data_gen)) {
+            atomic_store(&srv->data_gen, (uint64_t)gen);
+            tk_cache_clear(srv->cache); /* data reloaded (seed) */
+        }
+        if (!s)
+            s = tk_store_open(srv->cfg.mysql_url, err, sizeof err);
+        if (s) {
+            int n = tk_store_expire_holds(s, 500, expired);
+            for (int i = 0; i < n; i++) {
+                char key[64];
+                tk_hold_release(rc, atomic_load(&srv->data_gen), expired[i].seat_id, expired[i].user_id);
+                snprintf(key, sizeof key, "dates:%llu", (unsigned long long)expired[i].concert_id);
+                tk_cache_invalidate(srv->cache, key);
+                snprintf(key, sizeof key, "seats:%llu", (unsigned long long)expired[i].schedule_id);
+                tk_cache_invalidate(srv->cache, key);
+            }
+            if (n > 0)
+                atomic_fetch_add(&srv->metrics.holds_expired, (uint64_t)n);
+        }
+        pthread_mutex_lock(&srv->sweep_mu);
+    }
+    pthread_mutex_unlock(&srv->sweep_mu);
+    tk_store_close(s);
+    if (rc)
+        redisFree(rc);
+    return NULL;
+}
+
+/* ---- routing ---------------------------------------------------------------- */
+
+/* Match path against pattern; {id} segments must be positive integers. */
+static int path_match(const char *pattern, const char *path, uint64_t ids[2], int *nids)
+{
+    *nids = 0;
+    while (*pattern && *path) {
+        if (*pattern != '/' || *path != '/')
+            return 0;
+        pattern++;
+        path++;
+        const char *pe = strchrnul(pattern, '/');
+        const char *se = strchrnul(path, '/');
+        if (pe - pattern == 4 && !strncmp(pattern, "{id}", 4)) {
+            if (se == path || se - path > 15 || *nids >= 2)
+                return 0;
+            uint64_t v = 0;
+            for (const char *c = path; c < se; c++) {
+                if (*c < '0' || *c > '9')
+                    return 0;
+                v = v * 10 + (uint64_t)(*c - '0');
+            }
+            if (v == 0)
+                return 0;
+            ids[(*nids)++] = v;
+        } else if (pe - pattern != se - path || strncmp(pattern, path, (size_t)(pe - pattern))) {
+            return 0;
+        }
+        pattern = pe;
+        path = se;
+    }
+    return *pattern == '\0' && (*path == '\0' || !strcmp(path, "/"));
+}
+
+static const char *method_name(enum evhttp_cmd_type t)
+{
+    switch (t) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_TRACE: return "TRACE";
+    case EVHTTP_REQ_CONNECT: return "CONNECT";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    }
+    return "?";
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    tk_loop *l = arg;
+    tk_server *srv = l->srv;
+    tk_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        evhttp_send_error(req, 503, "out of memory");
+        return;
+    }
+    j->loop = l;
+    j->req = req;
+    j->t_start_us = tk_mono_us();
+    j->route_index = 63;
+    atomic_fetch_add(&srv->metrics.inflight, 1);
+
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *method = method_name(evhttp_request_get_command(req));
+    if (!path || !*path) {
+        job_reply_error(j, 400, "BAD_REQUEST", "bad request URI");
+        job_finish(j);
+        return;
+    }
+    int path_found = 0;
+    for (size_t i = 0; i < tk_nroutes; i++) {
+        uint64_t ids[2];
+        int nids;
+        if (!path_match(tk_routes[i].pattern, path, ids, &nids))
+            continue;
+        path_found = 1;
+        if (strcmp(tk_routes[i].method, method))
+            continue;
+        j->route = &tk_routes[i];
+        j->route_index = (int)i;
+        memcpy(j->ids, ids, sizeof ids);
+        j->nids = nids;
+        break;
+    }
+    if (!j->route) {
+        if (path_found)
+            job_reply_error(j, 405, "METHOD_NOT_ALLOWED", "%s is not allowed on %s", method, path);
+        else
+            job_reply_error(j, 404, "NOT_FOUND", "no route for %s %s", method, path);
+        job_finish(j);
+        return;
+    }
+
+    struct evkeyvalq *hin = evhttp_request_get_input_headers(req);
+    if (j->route->flags & R_AUTH) {
+        const char *auth = evhttp_find_header(hin, "Authorization");
+        if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
+            job_reply_error(j, 401, "UNAUTHORIZED", "an Authorization: Bearer token is required");
+            job_finish(j);
+            return;
+        }
+        if (tk_jwt_verify(srv->cfg.jwt_key, srv->cfg.jwt_key_len, auth + 7, &j->claims) != TK_OK) {
+            job_reply_error(j, 401, "UNAUTHORIZED", "the token is invalid or expired");
+            job_finish(j);
+            return;
+        }
+    }
+    const char *idem = evhttp_find_header(hin, "Idempotency-Key");
+    if (idem) {
+        if (strlen(idem) >= sizeof j->idem_key) {
+            job_reply_error(j, 422, "VALIDATION", "Idempotency-Key must be 1 to 64 characters");
+            job_finish(j);
+            return;
+        }
+        snprintf(j->idem_key, sizeof j->idem_key, "%s", idem);
+    }
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (query && *query) {
+        j->query = calloc(1, sizeof *j->query);
+        if (!j->query || evhttp_parse_query_str(query, j->query) != 0) {
+            job_reply_error(j, 400, "BAD_REQUEST", "malformed query string");
+            job_finish(j);
+            return;
+        }
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t blen = evbuffer_get_length(in);
+    j->body_len = blen;
+    if (blen > TK_MAX_BODY) {
+        job_reply_error(j, 413, "PAYLOAD_TOO_LARGE", "request body over %d bytes", TK_MAX_BODY);
+        job_finish(j);
+        return;
+    }
+    if (blen) {
+        j->body = malloc(blen + 1);
+        if (!j->body) {
+            job_reply_error(j, 503, "BUSY", "out of memory");
+            job_finish(j);
+            return;
+        }
+        evbuffer_remove(in, j->body, blen);
+        j->body[blen] = '\0';
+    }
+
+    if (j->route->cache_key) {
+        j->route->cache_key(j);
+        if (j->cache_key[0]) {
+            char *body;
+            size_t len;
+            if (tk_cache_get(srv->cache, j->cache_key, &body, &len) == 1) {
+                j->status = 200;
+                j->resp = body;
+                j->resp_len = len;
+                job_finish(j);
+                return;
+            }
+            j->cache_seq = tk_cache_seq(srv->cache);
+        }
+    }
+    if (j->route->flags & R_INLINE) {
+        j->route->fn(j, NULL);
+        job_finish(j);
+        return;
+    }
+    if (atomic_load(&srv->stopping)) {
+        job_reply_error(j, 503, "BUSY", "server is shutting down");
+        job_finish(j);
+        return;
+    }
+    enqueue(srv, j);
+}
+
+/* ---- loops, listening sockets, shutdown ----------------------------------- */
+
+static evutil_socket_t listen_socket(const char *host, int port, char *err, size_t errlen)
+{
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)port);
+    if (evutil_inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+        tk_err(err, errlen, "bad listen address '%s' (IPv4 expected)", host);
+        return -1;
+    }
+    evutil_socket_t fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        tk_err(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0 || listen(fd, 4096) != 0) {
+        tk_err(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void on_ctl(evutil_socket_t fd, short what, void *arg)
+{
+    tk_loop *l = arg;
+    (void)fd;
+    (void)what;
+    if (l->bound) { /* stop accepting; open connections finish */
+        evhttp_del_accept_socket(l->http, l->bound);
+        l->bound = NULL;
+    }
+}
+
+static void *loop_main(void *arg)
+{
+    tk_loop *l = arg;
+    event_base_dispatch(l->base);
+    return NULL;
+}
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    tk_server *srv = arg;
+    (void)fd;
+    (void)what;
+    int64_t inflight = atomic_load(&srv->metrics.inflight);
+    if (inflight > 0 && tk_mono_us() < srv->drain_deadline_us)
+        return;
+    if (!srv->cfg.quiet)
+        fprintf(stderr, "serve: drained (%lld request(s) still in flight), exiting\n", (long long)inflight);
+    for (int i = 0; i < srv->nloops; i++)
+        event_base_loopexit(srv->loops[i].base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    tk_server *srv = arg;
+    (void)what;
+    if (atomic_exchange(&srv->stopping, 1))
+        return;
+    if (!srv->cfg.quiet)
+        fprintf(stderr, "serve: %s, draining in-flight requests\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    for (int i = 0; i < srv->nloops; i++)
+        event_active(srv->loops[i].ctl_ev, EV_READ, 0);
+    srv->drain_deadline_us = tk_mono_us() + DRAIN_MAX_US;
+    struct timeval tv = {0, 20000};
+    srv->drain_timer = event_new(srv->loops[0].base, -1, EV_PERSIST, on_drain_tick, srv);
+    event_add(srv->drain_timer, &tv);
+}
+
+static int write_port_file(const char *path, int port)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%d\n", port);
+    fclose(f);
+    return rename(tmp, path);
+}
+
+int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
+{
+    tk_server *srv = calloc(1, sizeof *srv);
+    int rc = -1, started_loops = 0, started_workers = 0, sweeper_started = 0;
+    if (!srv)
+        return tk_err(err, errlen, "out of memory");
+    srv->cfg = *cfg_in;
+    tk_server_config *cfg = &srv->cfg;
+    if (!cfg->host)
+        cfg->host = "127.0.0.1";
+    if (cfg->loops <= 0)
+        cfg->loops = (int)sysconf(_SC_NPROCESSORS_ONLN) > 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) : 1;
+    if (cfg->workers <= 0)
+        cfg->workers = 16;
+    if (cfg->hold_ttl_s <= 0)
+        cfg->hold_ttl_s = 600;
+    if (cfg->sweep_interval_ms <= 0)
+        cfg->sweep_interval_ms = 1000;
+    if (cfg->cache_ttl_ms <= 0)
+        cfg->cache_ttl_ms = 5000;
+    if (cfg->token_ttl_s <= 0)
+        cfg->token_ttl_s = 3600;
+    srv->started_ms = tk_wall_ms();
+    pthread_mutex_init(&srv->qmu, NULL);
+    pthread_cond_init(&srv->qcv, NULL);
+    pthread_mutex_init(&srv->sweep_mu, NULL);
+    pthread_cond_init(&srv->sweep_cv, NULL);
+    pthread_mutex_init(&srv->pwhash_mu, NULL);
+    pthread_cond_init(&srv->pwhash_cv, NULL);
+
+    evthread_use_pthreads();
+    signal(SIGPIPE, SIG_IGN);
+    tk_raise_nofile(65536);
+    if (tk_auth_init() != 0) {
+        tk_err(err, errlen, "libsodium failed to initialise");
+        goto out;
+    }
+    srv->cache = tk_cache_new(100000, cfg->cache_ttl_ms);
+    srv->openapi = tk_openapi_render(&srv->openapi_len);
+    if (!srv->cache || !srv->openapi) {
+        tk_err(err, errlen, "out of memory");
+        goto out;
+    }
+
+    /* Workers first: they prove the backends answer before we listen. */
+    srv->nworkers = cfg->workers;
+    srv->workers = calloc((size_t)srv->nworkers, sizeof *srv->workers);
+    if (!srv->workers) {
+        tk_err(err, errlen, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < srv->nworkers; i++) {
+        tk_worker *w = &srv->workers[i];
+        w->srv = srv;
+        snprintf(w->redis_url, sizeof w->redis_url, "%s", cfg->redis_url);
+        w->store = tk_store_open(cfg->mysql_url, err, errlen);
+        if (!w->store)
+            goto out;
+        w->redis = tk_redis_connect(cfg->redis_url, err, errlen);
+        if (!w->redis)
+            goto out;
+    }
+    {
+        long long gen = tk_data_gen(srv->workers[0].redis);
+        atomic_store(&srv->data_gen, gen > 0 ? (uint64_t)gen : 0);
+    }
+
+    srv->nloops = cfg->loops;
+    srv->loops = calloc((size_t)srv->nloops, sizeof *srv->loops);
+    if (!srv->loops) {
+        tk_err(err, errlen, "out of memory");
+        goto out;
+    }
+    int port = cfg->port;
+    for (int i = 0; i < srv->nloops; i++) {
+        tk_loop *l = &srv->loops[i];
+        l->srv = srv;
+        l->index = i;
+        pthread_mutex_init(&l->mu, NULL);
+        l->base = event_base_new();
+        l->http = l->base ? evhttp_new(l->base) : NULL;
+        if (!l->http) {
+            tk_err(err, errlen, "libevent: cannot create an event loop");
+            goto out;
+        }
+        evhttp_set_gencb(l->http, on_request, l);
+        evhttp_set_max_body_size(l->http, 8 * 1024 * 1024);
+        evhttp_set_max_headers_size(l->http, 16 * 1024);
+        evhttp_set_timeout(l->http, 120);
+        evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                                EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+        l->done_ev = event_new(l->base, -1, EV_READ, on_jobs_done, l);
+        l->ctl_ev = event_new(l->base, -1, EV_READ, on_ctl, l);
+        evutil_socket_t fd = listen_socket(cfg->host, port, err, errlen);
+        if (fd < 0)
+            goto out;
+        if (port == 0) {
+            struct sockaddr_in sin;
+            socklen_t sl = sizeof sin;
+            getsockname(fd, (struct sockaddr *)&sin, &sl);
+            port = ntohs(sin.sin_port);
+        }
+        l->bound = evhttp_accept_socket_with_handle(l->http, fd);
+        if (!l->bound) {
+            close(fd);
+            tk_err(err, errlen, "evhttp cannot accept on port %d", port);
+            goto out;
+        }
+    }
+    srv->sig_term = evsignal_new(srv->loops[0].base, SIGTERM, on_signal, srv);
+    srv->sig_int = evsignal_new(srv->loops[0].base, SIGINT, on_signal, srv);
+    event_add(srv->sig_term, NULL);
+    event_add(srv->sig_int, NULL);
+
+    for (; started_workers < srv->nworkers; started_workers++)
+        if (pthread_create(&srv->workers[started_workers].thread, NULL, worker_main, &srv->workers[started_workers])) {
+            tk_err(err, errlen, "cannot start worker threads");
+            goto out;
+        }
+    if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) == 0)
+        sweeper_started = 1;
+    for (; started_loops < srv->nloops; started_loops++)
+        if (pthread_create(&srv->loops[started_loops].thread, NULL, loop_main, &srv->loops[started_loops])) {
+            tk_err(err, errlen, "cannot start loop threads");
+            goto out;
+        }
+    if (!cfg->quiet)
+        fprintf(stderr, "serve: listening on http://%s:%d (%d loops, %d workers, hold %d s)\n", cfg->host, port,
+                srv->nloops, srv->nworkers, cfg->hold_ttl_s);
+    if (cfg->port_file)
+        write_port_file(cfg->port_file, port);
+    rc = 0;
+
+out:
+    if (rc != 0 && started_loops > 0) /* a late failure: stop what runs */
+        for (int i = 0; i < started_loops; i++)
+            event_base_loopexit(srv->loops[i].base, NULL);
+    for (int i = 0; i < started_loops; i++)
+        pthread_join(srv->loops[i].thread, NULL);
+    atomic_store(&srv->workers_stop, 1);
+    pthread_mutex_lock(&srv->qmu);
+    pthread_cond_broadcast(&srv->qcv);
+    pthread_mutex_unlock(&srv->qmu);
+    for (int i = 0; i < started_workers; i++)
+        pthread_join(srv->workers[i].thread, NULL);
+    pthread_mutex_lock(&srv->sweep_mu);
+    pthread_cond_broadcast(&srv->sweep_cv);
+    pthread_mutex_unlock(&srv->sweep_mu);
+    if (sweeper_started)
+        pthread_join(srv->sweeper, NULL);
+    /* Jobs that finished after their loop stopped. */
+    for (int i = 0; srv->loops && i < srv->nloops; i++) {
+        tk_loop *l = &srv->loops[i];
+        for (tk_job *j = l->done_head, *n; j; j = n) {
+            n = j->next;
+            job_free(j);
+        }
+        if (l->done_ev)
+            event_free(l->done_ev);
+        if (l->ctl_ev)
+            event_free(l->ctl_ev);
+        if (l->http)
+            evhttp_free(l->http);
+        pthread_mutex_destroy(&l->mu);
+    }
+    if (srv->drain_timer)
+        event_free(srv->drain_timer);
+    if (srv->sig_term)
+        event_free(srv->sig_term);
+    if (srv->sig_int)
+        event_free(srv->sig_int);
+    for (int i = 0; srv->loops && i < srv->nloops; i++)
+        if (srv->loops[i].base)
+            event_base_free(srv->loops[i].base);
+    for (int i = 0; srv->workers && i < srv->nworkers; i++) {
+        tk_store_close(srv->workers[i].store);
+        if (srv->workers[i].redis)
+            redisFree(srv->workers[i].redis);
+    }
+    for (tk_job *j = srv->q_head, *n; j; j = n) {
+        n = j->next;
+        job_free(j);
+    }
+    free(srv->loops);
+    free(srv->workers);
+    tk_cache_free(srv->cache);
+    free(srv->openapi);
+    pthread_mutex_destroy(&srv->qmu);
+    pthread_cond_destroy(&srv->qcv);
+    pthread_mutex_destroy(&srv->sweep_mu);
+    pthread_cond_destroy(&srv->sweep_cv);
+    pthread_mutex_destroy(&srv->pwhash_mu);
+    pthread_cond_destroy(&srv->pwhash_cv);
+    free(srv);
+    libevent_global_shutdown();
+    return rc;
+}

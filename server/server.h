@@ -1,0 +1,39 @@
+/* The reservation HTTP API server (see docs/API.md).
+ *
+ * Threads: `loops` libevent loops, each with its own evhttp bound to the
+ * same port (SO_REUSEPORT: the kernel spreads connections); `workers`
+ * threads each owning one blocking MariaDB connection and one Redis
+ * connection. A loop thread never blocks on the network: it parses the
+ * request, checks the token and the response cache, and hands anything that
+ * needs MariaDB or Redis to a worker, which posts the finished response back
+ * to the loop (event_active on the loop's completion event). */
+#ifndef TICKETCTL_SERVER_H
+#define TICKETCTL_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tk_server_config {
+    const char *mysql_url;
+    const char *redis_url;
+    const char *kafka_brokers; /* may be NULL; events are a later issue */
+    const char *host;          /* default 127.0.0.1 */
+    int port;                  /* 0: ephemeral */
+    int loops;                 /* 0: one per CPU */
+    int workers;               /* 0: default 16 */
+    int hold_ttl_s;            /* default 600 (10 minutes) */
+    int sweep_interval_ms;     /* default 1000 */
+    int cache_ttl_ms;          /* default 5000 */
+    int token_ttl_s;           /* default 3600 */
+    const unsigned char *jwt_key;
+    size_t jwt_key_len;
+    const char *port_file; /* if set, the bound port is written here once listening */
+    int quiet;
+} tk_server_config;
+
+/* Run until SIGTERM or SIGINT, then drain in-flight requests (at most 10 s)
+ * and return. Returns 0 on a clean stop, -1 with a message in err if the
+ * server could not start (port in use, database unreachable, ...). */
+int tk_server_run(const tk_server_config *cfg, char *err /* OUT */, size_t errlen);
+
+#endif
