@@ -6,6 +6,7 @@
  * deadlocks (1213) and lock-wait timeouts (1205) up to TXN_ATTEMPTS times. */
 #include "ticketctl/store.h"
 #include "ticketctl/db.h"
+#include "ticketctl/domain.h"
 
 #include <errmsg.h>
 #include <mysqld_error.h>
@@ -623,7 +624,7 @@ static int cancel_body(tk_store *s, void *arg, tk_rc *rc)
     if (b != BODY_OK)
         return b;
     int confirmed = !strcmp(a->r.status, "CONFIRMED");
-    if (strcmp(a->r.status, "PENDING") && !confirmed) {
+    if (tk_res_next(tk_res_parse(a->r.status), TK_EV_CANCEL) == TK_RES_INVALID) {
         *rc = fail(s, TK_ECONFLICT, "INVALID_STATE", "reservation is %s", a->r.status);
         return BODY_FAIL;
     }
@@ -725,7 +726,7 @@ static int pay_body(tk_store *s, void *arg, tk_rc *rc)
         *rc = fail(s, TK_ECONFLICT, "ALREADY_PAID", "reservation %llu is already paid", (unsigned long long)a->id);
         return BODY_FAIL;
     }
-    if (strcmp(a->r.status, "PENDING")) {
+    if (tk_res_next(tk_res_parse(a->r.status), TK_EV_PAY) == TK_RES_INVALID) {
         *rc = fail(s, TK_ECONFLICT, "INVALID_STATE", "reservation is %s", a->r.status);
         return BODY_FAIL;
     }
@@ -805,7 +806,7 @@ static int expire_body(tk_store *s, void *arg, tk_rc *rc)
         return BODY_DBERR;
     MYSQL_ROW row = mysql_fetch_row(res);
     a->done = 0;
-    if (row && !strcmp(row[6], "PENDING") && i64(row[9])) {
+    if (row && tk_res_next(tk_res_parse(row[6]), TK_EV_EXPIRE) != TK_RES_INVALID && i64(row[9])) {
         reservation_from_row(row, &a->r);
         a->done = 1;
     }

@@ -1,0 +1,221 @@
+/* Integration-test harness (see itest_util.h). */
+#include "itest_util.h"
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ticketctl/common.h"
+#include "ticketctl/db.h"
+#include "ticketctl/devstack.h"
+
+int itest_stack(itest_env *e)
+{
+    char err[512];
+    memset(e, 0, sizeof *e);
+    const char *bin = getenv("TICKETCTL_BIN");
+    const char *state = getenv("TICKETCTL_TEST_STATE");
+    if (!bin || !state) {
+        fprintf(stderr, "itest: TICKETCTL_BIN and TICKETCTL_TEST_STATE must be set (run through ctest)\n");
+        return -1;
+    }
+    snprintf(e->bin, sizeof e->bin, "%s", bin);
+    snprintf(e->state, sizeof e->state, "%s", state);
+    if (tk_backend_resolve(&e->b, NULL, NULL, NULL, e->state, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "itest: %s\n", err);
+        return -1;
+    }
+    e->db = tk_db_connect(e->b.mysql, err, sizeof err);
+    if (!e->db || tk_db_migrate(e->db, err, sizeof err) < 0) {
+        fprintf(stderr, "itest: %s\n", err);
+        return -1;
+    }
+    curl_global_init(CURL_GLOBAL_ALL);
+    return 0;
+}
+
+int itest_run(itest_env *e, const char *fmt, ...)
+{
+    char args[2048], cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s --state '%s'", e->bin, args, e->state);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int itest_seed(itest_env *e, const char *args)
+{
+    return itest_run(e, "seed --reset %s", args);
+}
+
+int itest_server_start(itest_env *e, const char *extra)
+{
+    char portfile[1100], cmd[8192];
+    snprintf(portfile, sizeof portfile, "%s/itest-port.%d", e->state, (int)getpid());
+    unlink(portfile);
+    snprintf(cmd, sizeof cmd, "exec '%s' serve --quiet --port 0 --port-file '%s' --state '%s' %s", e->bin, portfile,
+             e->state, extra ? extra : "");
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    e->server_pid = pid;
+    for (int i = 0; i < 600; i++) { /* up to 60 s (ASan builds start slowly) */
+        FILE *f = fopen(portfile, "r");
+        if (f) {
+            int ok = fscanf(f, "%d", &e->port) == 1;
+            fclose(f);
+            if (ok) {
+                itest_resp r;
+                itest_http(e, "GET", "/readyz", NULL, NULL, NULL, &r);
+                long st = r.status;
+                itest_resp_free(&r);
+                if (st == 200) {
+                    unlink(portfile);
+                    return 0;
+                }
+            }
+        }
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            fprintf(stderr, "itest: server exited early (status %d)\n", status);
+            e->server_pid = 0;
+            return -1;
+        }
+        usleep(100000);
+    }
+    fprintf(stderr, "itest: server did not become ready\n");
+    return -1;
+}
+
+int itest_server_stop(itest_env *e)
+{
+    if (e->server_pid <= 0)
+        return -1;
+    kill(e->server_pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 300; i++) {
+        if (waitpid(e->server_pid, &status, WNOHANG) == e->server_pid) {
+            e->server_pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        usleep(100000);
+    }
+    kill(e->server_pid, SIGKILL);
+    waitpid(e->server_pid, &status, 0);
+    e->server_pid = 0;
+    return -1;
+}
+
+void itest_close(itest_env *e)
+{
+    if (e->server_pid > 0)
+        itest_server_stop(e);
+    if (e->db)
+        mysql_close(e->db);
+    e->db = NULL;
+    curl_global_cleanup();
+}
+
+typedef struct buf {
+    char *p;
+    size_t n;
+} buf;
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    buf *b = ud;
+    size_t add = size * nmemb;
+    char *np = realloc(b->p, b->n + add + 1);
+    if (!np)
+        return 0;
+    memcpy(np + b->n, ptr, add);
+    b->n += add;
+    np[b->n] = '\0';
+    b->p = np;
+    return add;
+}
+
+int itest_http(itest_env *e, const char *method, const char *path, const char *token, const char *body,
+               const char *header, itest_resp *out)
+{
+    memset(out, 0, sizeof *out);
+    CURL *c = curl_easy_init();
+    if (!c)
+        return -1;
+    char url[1024], auth[2048];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", e->port, path);
+    struct curl_slist *h = NULL;
+    h = curl_slist_append(h, "Content-Type: application/json");
+    if (token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        h = curl_slist_append(h, auth);
+    }
+    if (header)
+        h = curl_slist_append(h, header);
+    buf b = {NULL, 0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    int rc = curl_easy_perform(c) == CURLE_OK ? 0 : -1;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    out->body = b.p ? b.p : strdup("");
+    out->json = json_loads(out->body, 0, NULL);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+void itest_resp_free(itest_resp *r)
+{
+    free(r->body);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+char *itest_login(itest_env *e, int user_n)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"email\":\"user%d@bench.ticketctl\",\"password\":\"bench-password\"}", user_n);
+    itest_resp r;
+    itest_http(e, "POST", "/api/v1/auth/login", NULL, body, NULL, &r);
+    char *tok = NULL;
+    if (r.status == 200 && r.json && json_is_string(json_object_get(r.json, "token")))
+        tok = strdup(json_string_value(json_object_get(r.json, "token")));
+    itest_resp_free(&r);
+    return tok;
+}
+
+long long itest_sql_i64(itest_env *e, const char *fmt, ...)
+{
+    char sql[2048], err[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    long long v = 0;
+    int rc = tk_db_query_i64(e->db, sql, &v, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "itest: %s: %s\n", sql, err);
+        return -1;
+    }
+    return rc == 1 ? 0 : v;
+}

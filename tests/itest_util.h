@@ -1,0 +1,51 @@
+/* Integration-test harness: the real local stack (MariaDB, Redis, Kafka
+ * broker) started by `ticketctl dev up` in TICKETCTL_TEST_STATE, data
+ * loaded by `ticketctl seed`, and `ticketctl serve` run as a child process
+ * on a free port. HTTP through libcurl; checks straight in MariaDB. */
+#ifndef TICKETCTL_ITEST_UTIL_H
+#define TICKETCTL_ITEST_UTIL_H
+
+#include <jansson.h>
+#include <mysql.h>
+#include <sys/types.h>
+
+#include "ticketctl/backend.h"
+
+typedef struct itest_env {
+    tk_backend b;
+    char bin[1024];   /* the ticketctl binary */
+    char state[1024]; /* the stack's state dir */
+    int port;
+    pid_t server_pid;
+    MYSQL *db;
+} itest_env;
+
+typedef struct itest_resp {
+    long status; /* HTTP status, 0 on a transport error */
+    char *body;  /* NUL-terminated, malloc'd */
+    json_t *json; /* parsed body or NULL */
+} itest_resp;
+
+/* Start (or reuse) the stack, migrate, connect e->db. 0 or -1. */
+int itest_stack(itest_env *e);
+/* `ticketctl seed --reset <args>` against the stack. Returns its exit code. */
+int itest_seed(itest_env *e, const char *args);
+/* Start `ticketctl serve --port 0 <extra>` and wait until /readyz answers 200. 0 or -1. */
+int itest_server_start(itest_env *e, const char *extra);
+/* SIGTERM the server and wait; returns its exit status (0 = clean) or -1. */
+int itest_server_stop(itest_env *e);
+/* Close e->db (the stack keeps running for the next test binary). */
+void itest_close(itest_env *e);
+
+/* One request. token/body/header may be NULL; header is "Name: value". */
+int itest_http(itest_env *e, const char *method, const char *path, const char *token, const char *body,
+               const char *header, itest_resp *out);
+void itest_resp_free(itest_resp *r);
+/* Log in seeded user N; returns a malloc'd token or NULL. */
+char *itest_login(itest_env *e, int user_n);
+/* First column of the first row as an integer (-1 on error, 0 if no row). */
+long long itest_sql_i64(itest_env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Run a ticketctl subcommand line (appends --state); returns its exit code. */
+int itest_run(itest_env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
