@@ -1,9 +1,180 @@
-/* PLACEHOLDER: replaced by the real command in this session. */
+/* ticketctl dev: start, stop and inspect the private local stack.
+ * All the work is in lib/devstack.c; this file parses and prints. */
 #include "commands.h"
+#include "ticketctl/devstack.h"
+
+#include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <string.h>
+
+typedef struct dev_opts {
+    const char *state;
+    int json;
+    int purge;
+} dev_opts;
+
+typedef struct dev_sub {
+    const char *name;
+    int (*fn)(const dev_opts *o);
+    const char *summary; /* NULL: hidden */
+} dev_sub;
+
+static int print_env(const tk_dev_env *env)
+{
+    char buf[8192];
+    if (tk_dev_env_format(env, 1, buf, sizeof buf) < 0) {
+        fprintf(stderr, "dev: environment too long\n");
+        return 1;
+    }
+    fputs(buf, stdout);
+    return 0;
+}
+
+static int dev_up(const dev_opts *o)
+{
+    char err[1024];
+    tk_dev_env env;
+    int started = tk_dev_up(o->state, &env, err, sizeof err);
+    if (started < 0) {
+        fprintf(stderr, "dev up: %s\n", err);
+        return 1;
+    }
+    if (started == 0)
+        fprintf(stderr, "dev stack already running in %s\n", env.state_dir);
+    else
+        fprintf(stderr, "dev stack: started %d component(s) in %s\n", started, env.state_dir);
+    return print_env(&env);
+}
+
+static int dev_down(const dev_opts *o)
+{
+    char err[1024], st[TK_URL_MAX];
+    if (tk_dev_state_dir(o->state, st, sizeof st, err, sizeof err) != 0 ||
+        tk_dev_down(o->state, o->purge, err, sizeof err) != 0) {
+        fprintf(stderr, "dev down: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr, "dev stack stopped%s in %s\n", o->purge ? " and purged" : "", st);
+    return 0;
+}
+
+static int dev_status(const dev_opts *o)
+{
+    char err[1024];
+    tk_dev_report st;
+    if (tk_dev_status(o->state, &st, err, sizeof err) != 0) {
+        fprintf(stderr, "dev status: %s\n", err);
+        return 1;
+    }
+    if (o->json) {
+        json_t *root = json_object(), *comps = json_object();
+        json_object_set_new(root, "state_dir", json_string(st.state_dir));
+        json_object_set_new(root, "all_running", json_boolean(st.all_running));
+        for (int i = 0; i < TK_DEV_NCOMP; i++) {
+            const tk_dev_comp *c = &st.comp[i];
+            json_object_set_new(comps, c->name,
+                                json_pack("{s:b, s:I, s:s, s:b, s:b}", "running", c->running, "pid",
+                                          (json_int_t)c->pid, "address", c->addr, "pid_alive",
+                                          c->pid_alive, "port_open", c->port_open));
+        }
+        json_object_set_new(root, "components", comps);
+        json_dumpf(root, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(root);
+    } else {
+        printf("state %s%s\n", st.state_dir, st.have_env ? "" : " (no stack.env)");
+        for (int i = 0; i < TK_DEV_NCOMP; i++) {
+            const tk_dev_comp *c = &st.comp[i];
+            printf("%-6s %-8s pid %-8ld %s\n", c->name, c->running ? "running" : "stopped", c->pid,
+                   c->addr[0] ? c->addr : "-");
+        }
+    }
+    return st.all_running ? 0 : 3;
+}
+
+static int dev_env(const dev_opts *o)
+{
+    char err[1024];
+    tk_dev_env env;
+    int rc = tk_dev_env_read(o->state, &env, err, sizeof err);
+    if (rc != 0) {
+        if (rc > 0)
+            fprintf(stderr, "dev env: no stack.env in %s: run 'ticketctl dev up'\n", env.state_dir);
+        else
+            fprintf(stderr, "dev env: %s\n", err);
+        return 1;
+    }
+    return print_env(&env);
+}
+
+static int dev_kafka_broker(const dev_opts *o)
+{
+    char err[1024];
+    if (tk_dev_kafka_broker_run(o->state, err, sizeof err) != 0) {
+        fprintf(stderr, "dev kafka-broker: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+static const dev_sub subs[] = {
+    {"up", dev_up, "start the stack (no-op if running); prints the env"},
+    {"down", dev_down, "stop the processes the stack started (--purge: delete data)"},
+    {"status", dev_status, "per component running/stopped; exit 3 unless all run (--json)"},
+    {"env", dev_env, "print the stack's settings as shell export lines"},
+    {"kafka-broker", dev_kafka_broker, NULL}, /* internal: the broker process */
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: ticketctl dev <up|down|status|env> [--state DIR] [--json] [--purge]\n\n");
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+        if (subs[i].summary)
+            fprintf(out, "  %-8s %s\n", subs[i].name, subs[i].summary);
+    fprintf(out, "\noptions:\n"
+                 "  --state DIR  state dir (default $TICKETCTL_STATE or ./.ticketctl)\n"
+                 "  --json       status: machine-readable output\n"
+                 "  --purge      down: also delete data and logs\n"
+                 "  -h, --help   this text\n\n"
+                 "Use it from a shell with: eval \"$(ticketctl dev up)\"\n");
+}
+
 int cmd_dev(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "%s: not built yet\n", argv[0]);
-    return 1;
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},
+        {"purge", no_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    dev_opts o = {0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's': o.state = optarg; break;
+        case 'j': o.json = 1; break;
+        case 'p': o.purge = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "ticketctl dev: %s\n", optind >= argc ? "missing subcommand" : "too many arguments");
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[optind];
+    if ((o.json && strcmp(name, "status") != 0) || (o.purge && strcmp(name, "down") != 0)) {
+        fprintf(stderr, "ticketctl dev %s: %s does not apply\n", name, o.json ? "--json" : "--purge");
+        return 2;
+    }
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+        if (!strcmp(name, subs[i].name))
+            return subs[i].fn(&o);
+    fprintf(stderr, "ticketctl dev: unknown subcommand '%s'\n", name);
+    usage(stderr);
+    return 2;
 }

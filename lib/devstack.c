@@ -1,0 +1,1230 @@
+/* The private local stack (MariaDB, Redis, embedded Kafka) and backend
+ * resolution (flag > environment > stack.env, starting the stack on demand).
+ *
+ * Servers are started from the system binaries into a state dir, each on a
+ * free loopback port picked by binding port 0, and detached with a double
+ * fork so they outlive the command that started them. Their pids and URLs
+ * go to <state>/stack.env; `down` stops exactly those pids (checking the
+ * process name first, so a recycled pid is never killed). Kafka has no
+ * standalone server here: a child process hosts librdkafka's mock cluster.
+ *
+ * A zombie counts as stopped: in some containers nobody reaps orphans, and
+ * kill(pid, 0) alone would call a dead server alive. */
+#include "ticketctl/devstack.h"
+#include "ticketctl/backend.h"
+#include "ticketctl/common.h"
+#include "ticketctl/db.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <hiredis/hiredis.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <limits.h>
+#include <mysql.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_STATE "./.ticketctl"
+#define MYSQL_START_MS 60000
+#define REDIS_START_MS 30000
+#define KAFKA_START_MS 30000
+#define STOP_TERM_MS 30000
+#define STOP_KILL_MS 5000
+#define KAFKA_COMM "tk-kafka"
+
+static const char *const comp_names[TK_DEV_NCOMP] = {"mysql", "redis", "kafka"};
+/* /proc/<pid>/comm of each component, checked before signalling a pid. */
+static const char *const comp_comms[TK_DEV_NCOMP] = {"mariadbd", "redis-server", KAFKA_COMM};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* snprintf that reports truncation: 0 or -1. */
+static int fmt_path(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fmt_path(char *out, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(out, n, fmt, ap);
+    va_end(ap);
+    return (len < 0 || (size_t)len >= n) ? -1 : 0;
+}
+
+static int copy_str(char *dst, size_t n, const char *src)
+{
+    size_t len = strlen(src);
+    if (len >= n)
+        return -1;
+    memcpy(dst, src, len + 1);
+    return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[PATH_MAX];
+    if (copy_str(tmp, sizeof tmp, path) != 0)
+        return -1;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* Find an executable in $PATH or the sbin dirs (mariadbd lives in /usr/sbin,
+ * which a non-root PATH often lacks). */
+static int find_bin(const char *name, char *out, size_t outlen)
+{
+    const char *path = getenv("PATH");
+    char dirs[4096];
+    snprintf(dirs, sizeof dirs, "%s:/usr/sbin:/usr/local/sbin:/sbin:/usr/bin:/bin", path ? path : "");
+    char *save = NULL;
+    for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        if (fmt_path(out, outlen, "%s/%s", d, name) == 0 && access(out, X_OK) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+/* Read the first line of a small file into buf (newline stripped). */
+static int read_line(const char *path, char *buf, size_t n)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    char *ok = fgets(buf, (int)n, f);
+    fclose(f);
+    if (!ok)
+        return -1;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+static long read_pidfile(const char *path)
+{
+    char line[32];
+    int64_t pid = 0;
+    if (read_line(path, line, sizeof line) != 0 || tk_parse_i64(line, 1, INT_MAX, &pid) != 0)
+        return 0;
+    return (long)pid;
+}
+
+/* Write a whole file atomically (tmp + rename). */
+static int write_file(const char *path, const char *content)
+{
+    char tmp[PATH_MAX];
+    if (fmt_path(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) != 0)
+        return -1;
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return -1;
+    int bad = fputs(content, f) < 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* The last non-empty line of a log, to quote in an error message. */
+static void log_tail(const char *path, char *out, size_t n)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0])
+            snprintf(out, n, "%s", line);
+    }
+    fclose(f);
+}
+
+/* ---- processes ---------------------------------------------------------- */
+
+/* Alive = exists and is not a zombie. */
+static int pid_alive(long pid)
+{
+    if (pid <= 0)
+        return 0;
+    if (kill((pid_t)pid, 0) != 0 && errno != EPERM)
+        return 0;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 1; /* no /proc: trust kill() */
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');
+    if (rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'))
+        return 0;
+    return 1;
+}
+
+static int pid_is(long pid, const char *comm)
+{
+    char path[64], name[64];
+    snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+    if (read_line(path, name, sizeof name) != 0)
+        return 1; /* no /proc: cannot tell, assume ours */
+    return strcmp(name, comm) == 0;
+}
+
+/* Stop one of our servers: SIGTERM, wait, SIGKILL. A pid that is gone or
+ * now names another program is left alone. Returns 0 if it is gone. */
+static int stop_pid(long pid, const char *comm)
+{
+    if (!pid_alive(pid) || !pid_is(pid, comm))
+        return 0;
+    kill((pid_t)pid, SIGTERM);
+    uint64_t until = tk_mono_ms() + STOP_TERM_MS;
+    int sent_kill = 0;
+    for (;;) {
+        waitpid((pid_t)pid, NULL, WNOHANG); /* reap if it happens to be our child */
+        if (!pid_alive(pid))
+            return 0;
+        if (tk_mono_ms() >= until) {
+            if (sent_kill)
+                return -1;
+            kill((pid_t)pid, SIGKILL);
+            sent_kill = 1;
+            until = tk_mono_ms() + STOP_KILL_MS;
+        }
+        sleep_ms(50);
+    }
+}
+
+typedef int (*spawn_fn)(void *arg);
+
+/* Start argv[0] (or fn(arg) when argv is NULL) detached: double fork, new
+ * session, stdin from /dev/null, stdout+stderr appended to logpath, no
+ * inherited descriptors. Returns the server's pid, or -1 with err set
+ * (including when exec fails, e.g. binary missing). */
+static long spawn_detached(char *const argv[], spawn_fn fn, void *arg, const char *logpath,
+                           char *err, size_t errlen)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return tk_err(err, errlen, "pipe: %s", strerror(errno));
+    pid_t c1 = fork();
+    if (c1 < 0) {
+        close(p[0]);
+        close(p[1]);
+        return tk_err(err, errlen, "fork: %s", strerror(errno));
+    }
+    if (c1 == 0) {
+        close(p[0]);
+        pid_t c2 = fork();
+        if (c2 == 0) {
+            setsid();
+            int in = open("/dev/null", O_RDONLY);
+            int out = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (in >= 0)
+                dup2(in, 0);
+            if (out >= 0) {
+                dup2(out, 1);
+                dup2(out, 2);
+            }
+            /* keep the report pipe as fd 3 (close-on-exec), drop the rest */
+            if (p[1] != 3) {
+                dup3(p[1], 3, O_CLOEXEC);
+            }
+            closefrom(4);
+            signal(SIGPIPE, SIG_DFL);
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            if (!argv) {
+                close(3);
+                _exit(fn(arg) == 0 ? 0 : 1);
+            }
+            execv(argv[0], argv);
+            int e = errno;
+            ssize_t w = write(3, &e, sizeof e);
+            (void)w;
+            _exit(127);
+        }
+        long pid = c2;
+        ssize_t w = write(p[1], &pid, sizeof pid);
+        (void)w;
+        _exit(c2 > 0 ? 0 : 1);
+    }
+    close(p[1]);
+    int status = 0;
+    while (waitpid(c1, &status, 0) < 0 && errno == EINTR) {
+    }
+    long pid = -1;
+    int e = 0;
+    ssize_t n = read(p[0], &pid, sizeof pid);
+    if (n != (ssize_t)sizeof pid || pid <= 0) {
+        close(p[0]);
+        return tk_err(err, errlen, "fork: cannot start %s", argv ? argv[0] : "helper");
+    }
+    n = read(p[0], &e, sizeof e); /* EOF on successful exec */
+    close(p[0]);
+    if (n == (ssize_t)sizeof e)
+        return tk_err(err, errlen, "cannot run %s: %s", argv[0], strerror(e));
+    return pid;
+}
+
+/* Run argv to completion with output appended to logpath; returns its exit
+ * status (0 = success), or -1 if it could not run. */
+static int run_wait(char *const argv[], const char *logpath)
+{
+    pid_t c = fork();
+    if (c < 0)
+        return -1;
+    if (c == 0) {
+        int in = open("/dev/null", O_RDONLY);
+        int out = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (in >= 0)
+            dup2(in, 0);
+        if (out >= 0) {
+            dup2(out, 1);
+            dup2(out, 2);
+        }
+        closefrom(3);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(c, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* ---- network ------------------------------------------------------------ */
+
+/* A free loopback port: bind 127.0.0.1:0, read the port, close. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+/* Does host:port (IPv4 literal) accept a TCP connection within timeout_ms? */
+static int tcp_probe(const char *host, int port, int timeout_ms)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (port <= 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return 0;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return 0;
+    int ok = 0;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+        ok = 1;
+    } else if (errno == EINPROGRESS) {
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (poll(&pfd, 1, timeout_ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
+            soerr == 0)
+            ok = 1;
+    }
+    close(fd);
+    return ok;
+}
+
+/* "host:port" → host, port. Only the first entry of a Kafka list is used. */
+static int split_addr(const char *addr, char *host, size_t hostlen, int *port)
+{
+    char first[TK_URL_MAX];
+    if (copy_str(first, sizeof first, addr) != 0)
+        return -1;
+    first[strcspn(first, ",")] = '\0';
+    char *colon = strrchr(first, ':');
+    int64_t p = 0;
+    if (!colon || tk_parse_i64(colon + 1, 1, 65535, &p) != 0)
+        return -1;
+    *colon = '\0';
+    if (copy_str(host, hostlen, first) != 0)
+        return -1;
+    *port = (int)p;
+    return 0;
+}
+
+/* ---- URL parsing -------------------------------------------------------- */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode s[0..n) into out; rejects bad escapes, %00 and overflow. */
+static int pct_decode(const char *s, size_t n, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            if (n - i < 3)
+                return -1;
+            int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
+            if (h < 0 || l < 0 || (h == 0 && l == 0))
+                return -1;
+            c = h * 16 + l;
+            i += 2;
+        }
+        if (o + 1 >= outlen)
+            return -1;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* host[:port] or [v6]:port in s[0..n). */
+static int parse_hostport(const char *s, size_t n, char *host, size_t hostlen, unsigned *port,
+                          unsigned defport, char *err, size_t errlen)
+{
+    const char *hs = s, *he, *portp = NULL;
+    if (n > 0 && s[0] == '[') {
+        const char *close = memchr(s, ']', n);
+        if (!close)
+            return tk_err(err, errlen, "unterminated '[' in host");
+        hs = s + 1;
+        he = close;
+        if (close + 1 < s + n) {
+            if (close[1] != ':')
+                return tk_err(err, errlen, "unexpected characters after ']'");
+            portp = close + 2;
+        }
+    } else {
+        const char *colon = memchr(s, ':', n);
+        he = colon ? colon : s + n;
+        if (colon) {
+            if (memchr(colon + 1, ':', (size_t)(s + n - colon - 1)))
+                return tk_err(err, errlen, "IPv6 hosts must be written in brackets");
+            portp = colon + 1;
+        }
+    }
+    size_t hl = (size_t)(he - hs);
+    if (hl == 0)
+        return tk_err(err, errlen, "empty host");
+    if (hl >= hostlen)
+        return tk_err(err, errlen, "host too long");
+    for (size_t i = 0; i < hl; i++)
+        if (hs[i] == '@' || hs[i] == '/' || hs[i] == '?' || hs[i] == '#' || hs[i] == ' ')
+            return tk_err(err, errlen, "bad character '%c' in host", hs[i]);
+    memcpy(host, hs, hl);
+    host[hl] = '\0';
+    *port = defport;
+    if (portp) {
+        size_t pl = (size_t)(s + n - portp);
+        unsigned v = 0;
+        if (pl == 0 || pl > 5)
+            return tk_err(err, errlen, "bad port");
+        for (size_t i = 0; i < pl; i++) {
+            if (portp[i] < '0' || portp[i] > '9')
+                return tk_err(err, errlen, "bad port");
+            v = v * 10 + (unsigned)(portp[i] - '0');
+        }
+        if (v == 0 || v > 65535)
+            return tk_err(err, errlen, "port out of range (1-65535)");
+        *port = v;
+    }
+    return 0;
+}
+
+int tk_mysql_url_parse(const char *url, tk_mysql_url *out, char *err, size_t errlen)
+{
+    char e[128];
+    if (!url || !out)
+        return tk_err(err, errlen, "mysql URL: missing");
+    memset(out, 0, sizeof *out);
+    const char *p;
+    if (!strncmp(url, "mysql://", 8))
+        p = url + 8;
+    else if (!strncmp(url, "mariadb://", 10))
+        p = url + 10;
+    else
+        return tk_err(err, errlen, "mysql URL '%s': must start with mysql://", url);
+    const char *slash = strchr(p, '/');
+    if (!slash)
+        return tk_err(err, errlen, "mysql URL '%s': missing /database", url);
+    const char *at = memrchr(p, '@', (size_t)(slash - p));
+    if (!at)
+        return tk_err(err, errlen, "mysql URL '%s': missing user@", url);
+    const char *colon = memchr(p, ':', (size_t)(at - p));
+    const char *ue = colon ? colon : at;
+    if (ue == p)
+        return tk_err(err, errlen, "mysql URL '%s': empty user", url);
+    if (pct_decode(p, (size_t)(ue - p), out->user, sizeof out->user) != 0)
+        return tk_err(err, errlen, "mysql URL '%s': bad or too long user", url);
+    if (colon && pct_decode(colon + 1, (size_t)(at - colon - 1), out->pass, sizeof out->pass) != 0)
+        return tk_err(err, errlen, "mysql URL '%s': bad or too long password", url);
+    if (parse_hostport(at + 1, (size_t)(slash - at - 1), out->host, sizeof out->host, &out->port, 3306,
+                       e, sizeof e) != 0)
+        return tk_err(err, errlen, "mysql URL '%s': %s", url, e);
+    const char *db = slash + 1;
+    if (!*db)
+        return tk_err(err, errlen, "mysql URL '%s': empty database name", url);
+    if (strpbrk(db, "/?#@: "))
+        return tk_err(err, errlen, "mysql URL '%s': bad database name", url);
+    if (copy_str(out->db, sizeof out->db, db) != 0)
+        return tk_err(err, errlen, "mysql URL '%s': database name too long", url);
+    return 0;
+}
+
+int tk_redis_url_parse(const char *url, char *host, size_t hostlen, int *port)
+{
+    if (!url || !host || !port || strncmp(url, "redis://", 8) != 0)
+        return -1;
+    const char *p = url + 8;
+    size_t n = strlen(p);
+    if (n > 0 && p[n - 1] == '/')
+        n--; /* "redis://h:p/" */
+    if (memchr(p, '/', n) || memchr(p, '@', n))
+        return -1; /* no database index, no credentials */
+    unsigned v = 0;
+    if (parse_hostport(p, n, host, hostlen, &v, 6379, NULL, 0) != 0)
+        return -1;
+    *port = (int)v;
+    return 0;
+}
+
+/* ---- state dir and stack.env -------------------------------------------- */
+
+int tk_dev_state_dir(const char *arg, char *out, size_t outlen, char *err, size_t errlen)
+{
+    const char *s = (arg && *arg) ? arg : getenv("TICKETCTL_STATE");
+    if (!s || !*s)
+        s = DEFAULT_STATE;
+    if (s[0] == '/') {
+        if (copy_str(out, outlen, s) != 0)
+            return tk_err(err, errlen, "state dir path too long: %s", s);
+    } else {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof cwd))
+            return tk_err(err, errlen, "getcwd: %s", strerror(errno));
+        if (!strncmp(s, "./", 2))
+            s += 2;
+        if (fmt_path(out, outlen, "%s/%s", cwd, s) != 0)
+            return tk_err(err, errlen, "state dir path too long: %s/%s", cwd, s);
+    }
+    size_t n = strlen(out);
+    while (n > 1 && out[n - 1] == '/')
+        out[--n] = '\0';
+    return 0;
+}
+
+typedef struct env_key {
+    const char *key;
+    size_t off;  /* string field offset, or (size_t)-1 for a pid */
+    int pid_idx; /* index into pid[] when off == -1 */
+} env_key;
+
+#define ENV_STR(k, f) {k, offsetof(tk_dev_env, f), -1}
+#define ENV_PID(k, i) {k, (size_t)-1, i}
+static const env_key env_keys[] = {
+    ENV_STR("TICKETCTL_STATE", state_dir),
+    ENV_STR("TICKETCTL_MYSQL", mysql),
+    ENV_STR("TICKETCTL_REDIS", redis),
+    ENV_STR("TICKETCTL_KAFKA_BROKERS", kafka),
+    ENV_STR("TICKETCTL_MYSQL_SOCKET", mysql_socket),
+    ENV_PID("TICKETCTL_MYSQL_PID", TK_DEV_MYSQL),
+    ENV_PID("TICKETCTL_REDIS_PID", TK_DEV_REDIS),
+    ENV_PID("TICKETCTL_KAFKA_PID", TK_DEV_KAFKA),
+};
+#define N_ENV_KEYS (sizeof env_keys / sizeof env_keys[0])
+
+int tk_dev_env_read(const char *state_dir, tk_dev_env *env, char *err, size_t errlen)
+{
+    memset(env, 0, sizeof *env);
+    if (tk_dev_state_dir(state_dir, env->state_dir, sizeof env->state_dir, err, errlen) != 0)
+        return -1;
+    char path[PATH_MAX];
+    if (fmt_path(path, sizeof path, "%s/stack.env", env->state_dir) != 0)
+        return tk_err(err, errlen, "state dir path too long");
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        if (errno == ENOENT)
+            return 1;
+        return tk_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    }
+    char line[TK_URL_MAX + 64];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *eq = strchr(line, '=');
+        if (line[0] == '#' || !eq)
+            continue;
+        *eq = '\0';
+        const char *val = eq + 1;
+        for (size_t i = 0; i < N_ENV_KEYS; i++) {
+            if (strcmp(line, env_keys[i].key) != 0)
+                continue;
+            if (env_keys[i].off != (size_t)-1) {
+                if (strcmp(line, "TICKETCTL_STATE") != 0) /* keep the resolved path */
+                    copy_str((char *)env + env_keys[i].off, TK_URL_MAX, val);
+            } else {
+                int64_t pid = 0;
+                if (tk_parse_i64(val, 1, INT_MAX, &pid) == 0)
+                    env->pid[env_keys[i].pid_idx] = (long)pid;
+            }
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+int tk_dev_env_format(const tk_dev_env *env, int shell_export, char *buf, size_t buflen)
+{
+    size_t o = 0;
+    if (buflen == 0)
+        return -1;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_ENV_KEYS; i++) {
+        char val[TK_URL_MAX];
+        if (env_keys[i].off != (size_t)-1)
+            snprintf(val, sizeof val, "%s", (const char *)env + env_keys[i].off);
+        else if (env->pid[env_keys[i].pid_idx] > 0)
+            snprintf(val, sizeof val, "%ld", env->pid[env_keys[i].pid_idx]);
+        else
+            continue;
+        if (!val[0])
+            continue;
+        int n;
+        if (shell_export) {
+            /* single-quote the value; a ' becomes '\'' */
+            char q[TK_URL_MAX * 4 + 1];
+            size_t qo = 0;
+            for (const char *c = val; *c; c++) {
+                if (*c == '\'') {
+                    memcpy(q + qo, "'\\''", 4);
+                    qo += 4;
+                } else {
+                    q[qo++] = *c;
+                }
+            }
+            q[qo] = '\0';
+            n = snprintf(buf + o, buflen - o, "export %s='%s'\n", env_keys[i].key, q);
+        } else {
+            n = snprintf(buf + o, buflen - o, "%s=%s\n", env_keys[i].key, val);
+        }
+        if (n < 0 || (size_t)n >= buflen - o)
+            return -1;
+        o += (size_t)n;
+    }
+    return (int)o;
+}
+
+static int env_write(const tk_dev_env *env, char *err, size_t errlen)
+{
+    char path[PATH_MAX], body[8192];
+    if (fmt_path(path, sizeof path, "%s/stack.env", env->state_dir) != 0 ||
+        tk_dev_env_format(env, 0, body, sizeof body) < 0)
+        return tk_err(err, errlen, "stack.env: path or content too long");
+    if (write_file(path, body) != 0)
+        return tk_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* ---- status ------------------------------------------------------------- */
+
+static void probe_comp(const tk_dev_env *env, int i, tk_dev_comp *c)
+{
+    char host[128] = "";
+    int port = 0;
+    memset(c, 0, sizeof *c);
+    c->name = comp_names[i];
+    c->pid = env->pid[i];
+    if (i == TK_DEV_MYSQL) {
+        tk_mysql_url u;
+        if (env->mysql[0] && tk_mysql_url_parse(env->mysql, &u, NULL, 0) == 0) {
+            snprintf(host, sizeof host, "%s", u.host);
+            port = (int)u.port;
+        }
+    } else if (i == TK_DEV_REDIS) {
+        if (env->redis[0] && tk_redis_url_parse(env->redis, host, sizeof host, &port) != 0)
+            port = 0;
+    } else if (env->kafka[0] && split_addr(env->kafka, host, sizeof host, &port) != 0) {
+        port = 0;
+    }
+    if (port > 0)
+        fmt_path(c->addr, sizeof c->addr, "%s:%d", host, port);
+    c->pid_alive = pid_alive(c->pid) && pid_is(c->pid, comp_comms[i]);
+    c->port_open = port > 0 && tcp_probe(host, port, 500);
+    c->running = c->pid_alive && c->port_open;
+}
+
+int tk_dev_status(const char *state_dir, tk_dev_report *st, char *err, size_t errlen)
+{
+    tk_dev_env env;
+    memset(st, 0, sizeof *st);
+    int rc = tk_dev_env_read(state_dir, &env, err, errlen);
+    if (rc < 0)
+        return -1;
+    snprintf(st->state_dir, sizeof st->state_dir, "%s", env.state_dir);
+    st->have_env = rc == 0;
+    st->all_running = st->have_env;
+    for (int i = 0; i < TK_DEV_NCOMP; i++) {
+        probe_comp(&env, i, &st->comp[i]);
+        if (!st->comp[i].running)
+            st->all_running = 0;
+    }
+    return 0;
+}
+
+/* ---- MariaDB ------------------------------------------------------------ */
+
+static int mysql_setup(const char *sock, char *err, size_t errlen)
+{
+    static const char *const sql[] = {
+        "CREATE DATABASE IF NOT EXISTS ticketctl CHARACTER SET utf8mb4",
+        "CREATE USER IF NOT EXISTS 'ticketctl'@'127.0.0.1' IDENTIFIED BY 'ticketctl'",
+        "CREATE USER IF NOT EXISTS 'ticketctl'@'localhost' IDENTIFIED BY 'ticketctl'",
+        "GRANT ALL PRIVILEGES ON ticketctl.* TO 'ticketctl'@'127.0.0.1'",
+        "GRANT ALL PRIVILEGES ON ticketctl.* TO 'ticketctl'@'localhost'",
+        NULL,
+    };
+    char e[256];
+    MYSQL *db = mysql_init(NULL);
+    if (!db)
+        return tk_err(err, errlen, "mysql_init: out of memory");
+    if (!mysql_real_connect(db, NULL, "root", "", NULL, 0, sock, 0)) {
+        tk_err(err, errlen, "MariaDB setup: cannot connect as root via %s: %s", sock, mysql_error(db));
+        mysql_close(db);
+        return -1;
+    }
+    for (int i = 0; sql[i]; i++) {
+        if (tk_db_exec(db, sql[i], e, sizeof e) != 0) {
+            mysql_close(db);
+            return tk_err(err, errlen, "MariaDB setup: %s: %s", sql[i], e);
+        }
+    }
+    mysql_close(db);
+    return 0;
+}
+
+static int mysql_accepts(const char *sock)
+{
+    MYSQL *db = mysql_init(NULL);
+    if (!db)
+        return 0;
+    unsigned timeout = 2;
+    mysql_optionsv(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    int ok = mysql_real_connect(db, NULL, "root", "", NULL, 0, sock, 0) != NULL;
+    mysql_close(db);
+    return ok;
+}
+
+static int mysql_start(tk_dev_env *env, char *err, size_t errlen)
+{
+    const char *st = env->state_dir;
+    char dir[PATH_MAX], data[PATH_MAX], sysdb[PATH_MAX], sock[PATH_MAX], pidf[PATH_MAX];
+    char errlog[PATH_MAX], outlog[PATH_MAX], instlog[PATH_MAX], bin[PATH_MAX], inst[PATH_MAX];
+    if (fmt_path(dir, sizeof dir, "%s/mysql", st) || fmt_path(data, sizeof data, "%s/data", dir) ||
+        fmt_path(sysdb, sizeof sysdb, "%s/mysql", data) || fmt_path(pidf, sizeof pidf, "%s/mysqld.pid", dir) ||
+        fmt_path(errlog, sizeof errlog, "%s/error.log", dir) ||
+        fmt_path(outlog, sizeof outlog, "%s/mysqld.out", dir) ||
+        fmt_path(instlog, sizeof instlog, "%s/install.log", dir))
+        return tk_err(err, errlen, "state dir path too long: %s", st);
+    if (find_bin("mariadbd", bin, sizeof bin) != 0)
+        return tk_err(err, errlen, "mariadbd not found: run scripts/install-deps");
+    if (mkdir_p(data) != 0)
+        return tk_err(err, errlen, "cannot create %s: %s", data, strerror(errno));
+
+    /* A unix socket path must fit sun_path (108 bytes): long state dirs get
+     * a per-state-dir name in /tmp instead. */
+    struct sockaddr_un sun;
+    if (fmt_path(sock, sizeof sock, "%s/mysqld.sock", dir) != 0 || strlen(sock) >= sizeof sun.sun_path) {
+        uint32_t h = 2166136261u; /* FNV-1a of the state dir */
+        for (const char *c = st; *c; c++)
+            h = (h ^ (unsigned char)*c) * 16777619u;
+        snprintf(sock, sizeof sock, "/tmp/ticketctl-mysqld-%08x.sock", h);
+    }
+
+    /* a server left by a crashed run holds the datadir: stop it first */
+    stop_pid(read_pidfile(pidf), comp_comms[TK_DEV_MYSQL]);
+
+    if (!file_exists(sysdb)) {
+        if (find_bin("mariadb-install-db", inst, sizeof inst) != 0)
+            return tk_err(err, errlen, "mariadb-install-db not found: run scripts/install-deps");
+        char a_data[PATH_MAX + 16];
+        snprintf(a_data, sizeof a_data, "--datadir=%s", data);
+        char *argv[] = {inst, "--no-defaults", a_data, "--user=root",
+                        "--auth-root-authentication-method=normal", "--skip-test-db", NULL};
+        int rc = run_wait(argv, instlog);
+        if (rc != 0)
+            return tk_err(err, errlen, "mariadb-install-db failed (exit %d); see %s", rc, instlog);
+    }
+
+    int port = free_port();
+    if (port <= 0)
+        return tk_err(err, errlen, "no free TCP port on 127.0.0.1");
+    char a_data[PATH_MAX + 16], a_port[32], a_sock[PATH_MAX + 16], a_pid[PATH_MAX + 16],
+        a_log[PATH_MAX + 16];
+    snprintf(a_data, sizeof a_data, "--datadir=%s", data);
+    snprintf(a_port, sizeof a_port, "--port=%d", port);
+    snprintf(a_sock, sizeof a_sock, "--socket=%s", sock);
+    snprintf(a_pid, sizeof a_pid, "--pid-file=%s", pidf);
+    snprintf(a_log, sizeof a_log, "--log-error=%s", errlog);
+    char *argv[] = {bin, "--no-defaults", a_data, a_port, "--bind-address=127.0.0.1", a_sock, a_pid,
+                    "--user=root", a_log, "--skip-name-resolve", "--innodb-buffer-pool-size=1G",
+                    "--innodb-flush-log-at-trx-commit=2", "--innodb-log-file-size=256M",
+                    "--max-connections=1000", "--skip-log-bin", "--local-infile=1",
+                    "--max-allowed-packet=64M", NULL};
+    long pid = spawn_detached(argv, NULL, NULL, outlog, err, errlen);
+    if (pid < 0)
+        return -1;
+
+    uint64_t until = tk_mono_ms() + MYSQL_START_MS;
+    while (!mysql_accepts(sock)) {
+        if (!pid_alive(pid)) {
+            char tail[512];
+            log_tail(errlog, tail, sizeof tail);
+            return tk_err(err, errlen, "mariadbd exited during start-up (%s); see %s", tail, errlog);
+        }
+        if (tk_mono_ms() >= until) {
+            stop_pid(pid, comp_comms[TK_DEV_MYSQL]);
+            return tk_err(err, errlen, "mariadbd did not accept connections within %d s; see %s",
+                          MYSQL_START_MS / 1000, errlog);
+        }
+        sleep_ms(200);
+    }
+    if (mysql_setup(sock, err, errlen) != 0) {
+        stop_pid(pid, comp_comms[TK_DEV_MYSQL]);
+        return -1;
+    }
+    env->pid[TK_DEV_MYSQL] = pid;
+    copy_str(env->mysql_socket, sizeof env->mysql_socket, sock);
+    snprintf(env->mysql, sizeof env->mysql, "mysql://ticketctl:ticketctl@127.0.0.1:%d/ticketctl", port);
+    return 0;
+}
+
+/* ---- Redis -------------------------------------------------------------- */
+
+static int redis_pings(int port)
+{
+    struct timeval tv = {1, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+    int ok = 0;
+    if (c && !c->err) {
+        redisReply *r = redisCommand(c, "PING");
+        ok = r && r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "PONG");
+        if (r)
+            freeReplyObject(r);
+    }
+    if (c)
+        redisFree(c);
+    return ok;
+}
+
+static int redis_start(tk_dev_env *env, char *err, size_t errlen)
+{
+    const char *st = env->state_dir;
+    char dir[PATH_MAX], pidf[PATH_MAX], log[PATH_MAX], bin[PATH_MAX];
+    if (fmt_path(dir, sizeof dir, "%s/redis", st) || fmt_path(pidf, sizeof pidf, "%s/redis.pid", dir) ||
+        fmt_path(log, sizeof log, "%s/redis.log", dir))
+        return tk_err(err, errlen, "state dir path too long: %s", st);
+    if (find_bin("redis-server", bin, sizeof bin) != 0)
+        return tk_err(err, errlen, "redis-server not found: run scripts/install-deps");
+    if (mkdir_p(dir) != 0)
+        return tk_err(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+    stop_pid(read_pidfile(pidf), comp_comms[TK_DEV_REDIS]);
+    int port = free_port();
+    if (port <= 0)
+        return tk_err(err, errlen, "no free TCP port on 127.0.0.1");
+    char a_port[16];
+    snprintf(a_port, sizeof a_port, "%d", port);
+    /* Detached by spawn_detached() rather than --daemonize, so the pid is
+     * known at once and a failed exec is reported. */
+    char *argv[] = {bin, "--port", a_port, "--bind", "127.0.0.1", "--dir", dir, "--daemonize", "no",
+                    "--pidfile", pidf, "--logfile", log, "--save", "", "--appendonly", "no",
+                    "--protected-mode", "no", "--maxclients", "20000", NULL};
+    long pid = spawn_detached(argv, NULL, NULL, log, err, errlen);
+    if (pid < 0)
+        return -1;
+    uint64_t until = tk_mono_ms() + REDIS_START_MS;
+    while (!redis_pings(port)) {
+        if (!pid_alive(pid)) {
+            char tail[512];
+            log_tail(log, tail, sizeof tail);
+            return tk_err(err, errlen, "redis-server exited during start-up (%s); see %s", tail, log);
+        }
+        if (tk_mono_ms() >= until) {
+            stop_pid(pid, comp_comms[TK_DEV_REDIS]);
+            return tk_err(err, errlen, "redis-server did not answer PING within %d s; see %s",
+                          REDIS_START_MS / 1000, log);
+        }
+        sleep_ms(100);
+    }
+    env->pid[TK_DEV_REDIS] = pid;
+    snprintf(env->redis, sizeof env->redis, "redis://127.0.0.1:%d", port);
+    return 0;
+}
+
+/* ---- Kafka (librdkafka mock cluster in a child process) ----------------- */
+
+int tk_dev_kafka_broker_run(const char *state_dir, char *err, size_t errlen)
+{
+    char st[TK_URL_MAX], dir[PATH_MAX], boot[PATH_MAX], pidf[PATH_MAX], errstr[512];
+    if (tk_dev_state_dir(state_dir, st, sizeof st, err, errlen) != 0)
+        return -1;
+    if (fmt_path(dir, sizeof dir, "%s/kafka", st) || fmt_path(boot, sizeof boot, "%s/bootstrap", dir) ||
+        fmt_path(pidf, sizeof pidf, "%s/broker.pid", dir))
+        return tk_err(err, errlen, "state dir path too long: %s", st);
+    if (mkdir_p(dir) != 0)
+        return tk_err(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+    prctl(PR_SET_NAME, KAFKA_COMM, 0, 0, 0);
+
+    /* block the stop signals before librdkafka starts threads, so they all
+     * inherit the mask and sigwait() below receives them */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "client.id", "ticketctl-mock-broker", errstr, sizeof errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return tk_err(err, errlen, "rd_kafka_new: %s", errstr);
+    }
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, 1);
+    if (!mc) {
+        rd_kafka_destroy(rk);
+        return tk_err(err, errlen, "cannot create the Kafka mock cluster");
+    }
+    char line[TK_URL_MAX + 2], pidline[32];
+    snprintf(line, sizeof line, "%s\n", rd_kafka_mock_cluster_bootstraps(mc));
+    snprintf(pidline, sizeof pidline, "%ld\n", (long)getpid());
+    int rc = 0;
+    if (write_file(pidf, pidline) != 0 || write_file(boot, line) != 0) {
+        rc = tk_err(err, errlen, "cannot write %s: %s", boot, strerror(errno));
+    } else {
+        fprintf(stderr, "kafka mock broker %ld listening on %s", (long)getpid(), line);
+        int sig = 0;
+        sigwait(&stop, &sig);
+        fprintf(stderr, "kafka mock broker: signal %d, shutting down\n", sig);
+    }
+    unlink(boot);
+    unlink(pidf);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+static int broker_fn(void *arg)
+{
+    char e[256];
+    if (tk_dev_kafka_broker_run(arg, e, sizeof e) != 0) {
+        fprintf(stderr, "kafka broker: %s\n", e);
+        return -1;
+    }
+    return 0;
+}
+
+static int kafka_start(tk_dev_env *env, char *err, size_t errlen)
+{
+    const char *st = env->state_dir;
+    char dir[PATH_MAX], boot[PATH_MAX], pidf[PATH_MAX], log[PATH_MAX], exe[PATH_MAX];
+    if (fmt_path(dir, sizeof dir, "%s/kafka", st) || fmt_path(boot, sizeof boot, "%s/bootstrap", dir) ||
+        fmt_path(pidf, sizeof pidf, "%s/broker.pid", dir) || fmt_path(log, sizeof log, "%s/broker.log", dir))
+        return tk_err(err, errlen, "state dir path too long: %s", st);
+    if (mkdir_p(dir) != 0)
+        return tk_err(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+    stop_pid(read_pidfile(pidf), comp_comms[TK_DEV_KAFKA]);
+    unlink(boot);
+
+    /* Re-exec ticketctl when we are it (a clean process image); from
+     * another program (a test binary) use $TICKETCTL_BIN, else run the
+     * broker in the forked child directly. */
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    const char *base = strrchr(exe, '/');
+    base = base ? base + 1 : exe;
+    if (strncmp(base, "ticketctl", 9) != 0) {
+        const char *b = getenv("TICKETCTL_BIN");
+        if (b && access(b, X_OK) == 0)
+            snprintf(exe, sizeof exe, "%s", b);
+        else
+            exe[0] = '\0';
+    }
+    char a_state[TK_URL_MAX];
+    snprintf(a_state, sizeof a_state, "%s", st);
+    char *argv[] = {exe, "dev", "kafka-broker", "--state", a_state, NULL};
+    long pid = spawn_detached(exe[0] ? argv : NULL, broker_fn, a_state, log, err, errlen);
+    if (pid < 0)
+        return -1;
+
+    char addr[TK_URL_MAX] = "";
+    uint64_t until = tk_mono_ms() + KAFKA_START_MS;
+    while (read_line(boot, addr, sizeof addr) != 0 || !addr[0]) {
+        if (!pid_alive(pid)) {
+            char tail[512];
+            log_tail(log, tail, sizeof tail);
+            return tk_err(err, errlen, "kafka mock broker exited during start-up (%s); see %s", tail, log);
+        }
+        if (tk_mono_ms() >= until) {
+            stop_pid(pid, comp_comms[TK_DEV_KAFKA]);
+            return tk_err(err, errlen, "kafka mock broker did not start within %d s; see %s",
+                          KAFKA_START_MS / 1000, log);
+        }
+        sleep_ms(50);
+    }
+    env->pid[TK_DEV_KAFKA] = pid;
+    snprintf(env->kafka, sizeof env->kafka, "%s", addr);
+    return 0;
+}
+
+/* ---- up / down ---------------------------------------------------------- */
+
+/* Take <state>/lock; returns the fd (close to release) or -1. */
+static int lock_state(const char *st, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    if (fmt_path(path, sizeof path, "%s/lock", st) != 0)
+        return tk_err(err, errlen, "state dir path too long: %s", st);
+    if (mkdir_p(st) != 0)
+        return tk_err(err, errlen, "cannot create state dir %s: %s", st, strerror(errno));
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return tk_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            close(fd);
+            return tk_err(err, errlen, "flock %s: %s", path, strerror(errno));
+        }
+    }
+    return fd;
+}
+
+typedef int (*start_fn)(tk_dev_env *env, char *err, size_t errlen);
+static const start_fn starters[TK_DEV_NCOMP] = {mysql_start, redis_start, kafka_start};
+
+int tk_dev_up(const char *state_dir, tk_dev_env *out, char *err, size_t errlen)
+{
+    tk_dev_env env;
+    int started[TK_DEV_NCOMP] = {0};
+    char st[TK_URL_MAX];
+    if (tk_dev_state_dir(state_dir, st, sizeof st, err, errlen) != 0)
+        return -1;
+    int lock = lock_state(st, err, errlen);
+    if (lock < 0)
+        return -1;
+    int rc = tk_dev_env_read(st, &env, err, errlen);
+    if (rc < 0)
+        goto fail;
+    int changed = rc == 1;
+    for (int i = 0; i < TK_DEV_NCOMP; i++) {
+        tk_dev_comp c;
+        probe_comp(&env, i, &c);
+        if (c.running)
+            continue;
+        if (c.pid_alive) /* recorded but not answering: replace it */
+            stop_pid(c.pid, comp_comms[i]);
+        env.pid[i] = 0;
+        if (starters[i](&env, err, errlen) != 0)
+            goto fail;
+        started[i] = 1;
+        changed = 1;
+    }
+    if (changed && env_write(&env, err, errlen) != 0)
+        goto fail;
+    close(lock);
+    if (out)
+        *out = env;
+    int n = 0;
+    for (int i = 0; i < TK_DEV_NCOMP; i++)
+        n += started[i];
+    return n;
+fail:
+    /* leave nothing running that stack.env does not record */
+    for (int i = 0; i < TK_DEV_NCOMP; i++)
+        if (started[i])
+            stop_pid(env.pid[i], comp_comms[i]);
+    close(lock);
+    return -1;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int tk_dev_down(const char *state_dir, int purge, char *err, size_t errlen)
+{
+    static const char *const pidfiles[TK_DEV_NCOMP] = {"mysql/mysqld.pid", "redis/redis.pid",
+                                                        "kafka/broker.pid"};
+    tk_dev_env env;
+    char st[TK_URL_MAX], path[PATH_MAX];
+    if (tk_dev_state_dir(state_dir, st, sizeof st, err, errlen) != 0)
+        return -1;
+    if (!file_exists(st))
+        return 0;
+    int lock = lock_state(st, err, errlen);
+    if (lock < 0)
+        return -1;
+    int rc = 0;
+    if (tk_dev_env_read(st, &env, err, errlen) < 0)
+        memset(env.pid, 0, sizeof env.pid);
+    /* reverse start order; then whatever a crashed run left in pid files */
+    for (int i = TK_DEV_NCOMP - 1; i >= 0; i--) {
+        long pids[2] = {env.pid[i], 0};
+        if (fmt_path(path, sizeof path, "%s/%s", st, pidfiles[i]) == 0)
+            pids[1] = read_pidfile(path);
+        for (int k = 0; k < 2; k++)
+            if (stop_pid(pids[k], comp_comms[i]) != 0)
+                rc = tk_err(err, errlen, "%s (pid %ld) did not stop", comp_names[i], pids[k]);
+    }
+    if (rc == 0) {
+        if (env.mysql_socket[0] && !strncmp(env.mysql_socket, "/tmp/ticketctl-", 15))
+            unlink(env.mysql_socket);
+        if (fmt_path(path, sizeof path, "%s/stack.env", st) == 0)
+            unlink(path);
+    }
+    if (rc == 0 && purge) {
+        /* only what the stack created: never rm -rf a user-supplied dir */
+        static const char *const ours[] = {"mysql", "redis", "kafka", "stack.env", "lock"};
+        for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
+            if (fmt_path(path, sizeof path, "%s/%s", st, ours[i]) == 0 &&
+                nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+                rc = tk_err(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+        rmdir(st); /* fails harmlessly if anything else lives there */
+    }
+    close(lock);
+    return rc;
+}
+
+/* ---- backend resolution ------------------------------------------------- */
+
+int tk_backend_resolve_some(tk_backend *b, unsigned need, const char *mysql, const char *redis,
+                            const char *kafka, const char *state_dir, int autostart, char *err,
+                            size_t errlen)
+{
+    static const char *const envs[TK_DEV_NCOMP] = {"TICKETCTL_MYSQL", "TICKETCTL_REDIS",
+                                                    "TICKETCTL_KAFKA_BROKERS"};
+    static const char *const flags[TK_DEV_NCOMP] = {"--mysql", "--redis", "--kafka-brokers"};
+    static const char *const what[TK_DEV_NCOMP] = {"MariaDB URL", "Redis URL", "Kafka brokers"};
+    const char *given[TK_DEV_NCOMP] = {mysql, redis, kafka};
+    char *dst[TK_DEV_NCOMP];
+    memset(b, 0, sizeof *b);
+    dst[TK_DEV_MYSQL] = b->mysql;
+    dst[TK_DEV_REDIS] = b->redis;
+    dst[TK_DEV_KAFKA] = b->kafka;
+    if (tk_dev_state_dir(state_dir, b->state_dir, sizeof b->state_dir, err, errlen) != 0)
+        return -1;
+
+    int missing_needed = 0, missing_any = 0;
+    for (int i = 0; i < TK_DEV_NCOMP; i++) {
+        const char *v = (given[i] && *given[i]) ? given[i] : getenv(envs[i]);
+        if (v && *v && copy_str(dst[i], TK_URL_MAX, v) != 0)
+            return tk_err(err, errlen, "%s too long (max %d bytes)", what[i], TK_URL_MAX - 1);
+        if (!dst[i][0]) {
+            missing_any = 1;
+            if (need & (1u << i))
+                missing_needed = 1;
+        }
+    }
+    if (missing_any) {
+        tk_dev_env env;
+        int have = tk_dev_env_read(b->state_dir, &env, err, errlen);
+        if (have < 0)
+            return -1;
+        if (missing_needed) {
+            tk_dev_report st;
+            if (tk_dev_status(b->state_dir, &st, err, errlen) != 0)
+                return -1;
+            if (!st.all_running) {
+                if (!autostart) {
+                    for (int i = 0; i < TK_DEV_NCOMP; i++)
+                        if ((need & (1u << i)) && !dst[i][0])
+                            return tk_err(err, errlen,
+                                          "no %s: pass %s, set %s, or start the stack with "
+                                          "'ticketctl dev up' (state %s)",
+                                          what[i], flags[i], envs[i], b->state_dir);
+                }
+                if (tk_dev_up(b->state_dir, &env, err, errlen) < 0)
+                    return -1;
+                have = 0;
+            }
+        }
+        if (have == 0) {
+            const char *from[TK_DEV_NCOMP] = {env.mysql, env.redis, env.kafka};
+            for (int i = 0; i < TK_DEV_NCOMP; i++)
+                if (!dst[i][0])
+                    snprintf(dst[i], TK_URL_MAX, "%s", from[i]);
+        }
+    }
+    tk_mysql_url mu;
+    char host[128];
+    int port;
+    if (b->mysql[0] && tk_mysql_url_parse(b->mysql, &mu, err, errlen) != 0)
+        return -1;
+    if (b->redis[0] && tk_redis_url_parse(b->redis, host, sizeof host, &port) != 0)
+        return tk_err(err, errlen, "bad Redis URL '%s' (want redis://host[:port])", b->redis);
+    return 0;
+}
+
+int tk_backend_resolve(tk_backend *b, const char *mysql, const char *redis, const char *kafka,
+                       const char *state_dir, int autostart, char *err, size_t errlen)
+{
+    return tk_backend_resolve_some(b, TK_NEED_ALL, mysql, redis, kafka, state_dir, autostart, err, errlen);
+}
