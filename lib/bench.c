@@ -1,0 +1,1313 @@
+/* The load generator: closed-model virtual users over libcurl multi + libevent.
+ *
+ * Layout (after wrk): N threads, each with its own event_base, CURLM, VUs,
+ * per-step histograms and counters. libcurl is driven by the hiper pattern:
+ * CURLMOPT_SOCKETFUNCTION turns curl's interest in a socket into a libevent
+ * event, CURLMOPT_TIMERFUNCTION into a libevent timer, and both call
+ * curl_multi_socket_action() back. Each VU owns one easy handle (re-added
+ * for every request, so its connection stays alive), a response buffer
+ * that only grows, its request body and a timer for start/think time.
+ * Hot-path allocations are libcurl's own (URL copy) and jansson's parse
+ * tree; everything of ours is preallocated per thread.
+ *
+ * Once a second each thread folds its "current second" histogram and
+ * counters into a shared ring slot under a mutex (one lock per thread per
+ * second, never per request); the calling thread reads finished seconds for
+ * the progress line. Per-step results are merged after the threads end.
+ *
+ * Not done (trade-off): no coordinated-omission correction. The model is
+ * closed (a VU waits for its answer), so a slow server lowers the offered
+ * load instead of queueing requests; the report says so by its TPS. */
+#include "ticketctl/bench.h"
+#include "ticketctl/common.h"
+#include "ticketctl/hist.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef TK_VERSION
+#define TK_VERSION "0.1.0"
+#endif
+#ifndef TK_BUILD_TYPE
+#ifdef __OPTIMIZE__
+#define TK_BUILD_TYPE "optimized"
+#else
+#define TK_BUILD_TYPE "Debug"
+#endif
+#endif
+
+#define CHARGE_AMOUNT 200000
+#define PAGE_SIZE 20
+#define MAX_PAGES 5          /* "a random page within the first few" */
+#define SEAT_TAKEN_RETRIES 3 /* re-read seats after a 409 at most this often */
+#define CONCERT_TRIES 3      /* other concerts tried when one has no seats */
+#define BUF_KEEP (64 * 1024) /* response buffers above this are released after use */
+#define BUF_MAX (32 * 1024 * 1024)
+#define RING 16 /* seconds in flight between the fastest and slowest thread */
+#define IDEM_PREFIX "Idempotency-Key: "
+#define IDEM_LEN 34 /* "%08x-%08x-%016llx" */
+
+static const char *step_names[TK_BENCH_NSTEPS] = {
+    [TK_STEP_BALANCE] = "balance", [TK_STEP_CHARGE] = "charge", [TK_STEP_CONCERTS] = "concerts",
+    [TK_STEP_DATES] = "dates",     [TK_STEP_SEATS] = "seats",   [TK_STEP_RESERVE] = "reserve",
+    [TK_STEP_PAY] = "pay",         [TK_STEP_LOGIN] = "login",
+};
+
+static const char *kind_names[TK_BENCH_NERRKINDS] = {"connect", "timeout", "read", "status"};
+
+struct thr;
+
+typedef struct sockctx {
+    struct event ev;
+    struct thr *t;
+    struct sockctx *next_free;
+    int heap;   /* malloc'ed because the pool ran dry */
+    int active; /* ev is added */
+} sockctx;
+
+typedef struct vu {
+    struct thr *t;
+    CURL *easy;
+    struct event timer;  /* start, think time */
+    struct curl_slist *hdrs;     /* Content-Type, Expect, Authorization */
+    struct curl_slist *hdrs_pay; /* the same + Idempotency-Key */
+    char *idem;                  /* points at the key inside hdrs_pay (rewritten in place) */
+    uint64_t rng;
+    uint64_t t_start; /* µs, of the request in flight */
+    uint64_t concert_ids[PAGE_SIZE];
+    uint64_t concert_id, schedule_id, seat_id, reservation_id;
+    uint64_t pay_seq;
+    char *buf;
+    size_t len, cap;
+    uint32_t id; /* seeded user number, 1-based */
+    uint8_t step, nconcerts, seat_retries, concert_tries;
+    uint8_t logged_in, in_flight, started;
+    char body[96];
+} vu;
+
+typedef struct thr {
+    int idx;
+    struct bench *b;
+    pthread_t tid;
+    int joinable;
+    struct event_base *base;
+    CURLM *multi;
+    struct event curl_timer, tick, stop;
+    int running;
+    vu *vus;
+    int nvu, started_vus;
+    sockctx *socks, *free_socks;
+    struct curl_slist *hdrs_login;
+    int concert_pages; /* learned from the list's total */
+    char url[600];     /* scratch: CURLOPT_URL copies it */
+    /* results, merged after the run */
+    tk_hist *step_hist[TK_BENCH_NSTEPS];
+    tk_hist *steady_hist, *sec_hist, *empty_hist;
+    uint64_t step_req[TK_BENCH_NSTEPS], step_err[TK_BENCH_NSTEPS];
+    uint64_t by_kind[TK_BENCH_NERRKINDS], by_status[TK_BENCH_MAX_STATUS];
+    uint64_t seat_taken, sold_out, flows, steady_req, steady_err;
+    uint64_t sec_req, sec_err;
+    int next_sec; /* next second to hand over, 1-based */
+    int failed;
+    char err[256];
+} thr;
+
+typedef struct slot {
+    int sec, reporters, vus;
+    uint64_t req, err;
+    tk_hist *h;
+} slot;
+
+typedef struct bench {
+    const tk_bench_config *cfg;
+    char target[512];
+    uint64_t t0, ramp_end, end; /* mono µs */
+    int nthreads, nsec;
+    uint32_t nonce;
+    thr *thr;
+    int abort;
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* threads -> caller: ready / done */
+    pthread_cond_t gate; /* caller -> threads: t0 is set, go */
+    int ready_threads, go, done_threads;
+    slot ring[RING];
+    tk_bench_point *series;
+    int last_final; /* highest finished second */
+    uint64_t total_req, total_err;
+} bench;
+
+/* ---------- small helpers ---------- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 2685821657736338717ULL;
+}
+
+static uint64_t splitmix(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+static struct timeval tv_us(int64_t us)
+{
+    if (us < 0)
+        us = 0;
+    struct timeval tv = {.tv_sec = us / 1000000, .tv_usec = us % 1000000};
+    return tv;
+}
+
+static void evtimer_in_us(struct event *ev, int64_t us)
+{
+    struct timeval tv = tv_us(us);
+    evtimer_add(ev, &tv);
+}
+
+static double us_to_ms(uint64_t us) { return (double)us / 1000.0; }
+
+static void fill_latency(tk_bench_latency *l, const tk_hist *h)
+{
+    l->p50 = us_to_ms(tk_hist_percentile(h, 50));
+    l->p90 = us_to_ms(tk_hist_percentile(h, 90));
+    l->p95 = us_to_ms(tk_hist_percentile(h, 95));
+    l->p99 = us_to_ms(tk_hist_percentile(h, 99));
+    l->max = us_to_ms(tk_hist_max(h));
+    l->mean = tk_hist_mean(h) / 1000.0;
+}
+
+/* ---------- time series (one lock per thread per second) ---------- */
+
+static void slot_finish(bench *b, slot *s)
+{
+    if (s->sec < 1 || s->sec > b->nsec)
+        return;
+    tk_bench_point *p = &b->series[s->sec - 1];
+    double secs = 1.0;
+    double left = (double)(b->end - b->t0) / 1e6 - (double)(s->sec - 1);
+    if (left > 0 && left < 1.0)
+        secs = left; /* last, partial second */
+    p->t = s->sec;
+    p->vus = s->vus;
+    p->rps = (double)s->req / secs;
+    p->errors = s->err;
+    p->p50 = us_to_ms(tk_hist_percentile(s->h, 50));
+    p->p95 = us_to_ms(tk_hist_percentile(s->h, 95));
+    p->p99 = us_to_ms(tk_hist_percentile(s->h, 99));
+    if (s->sec > b->last_final)
+        b->last_final = s->sec;
+    s->sec = 0;
+}
+
+/* Hand second `sec` of thread t over to the shared ring; with data == 0 it
+ * only reports the second as done (a late tick skipping seconds). */
+static void thr_flush_second(thr *t, int sec, int data)
+{
+    bench *b = t->b;
+    if (!data) {
+        tk_hist *keep = t->sec_hist;
+        uint64_t rq = t->sec_req, er = t->sec_err;
+        t->sec_hist = t->empty_hist;
+        t->sec_req = t->sec_err = 0;
+        thr_flush_second(t, sec, 1);
+        t->sec_hist = keep;
+        t->sec_req = rq;
+        t->sec_err = er;
+        return;
+    }
+    pthread_mutex_lock(&b->mu);
+    slot *s = &b->ring[sec % RING];
+    b->total_req += t->sec_req;
+    b->total_err += t->sec_err;
+    if (b->series[sec - 1].t != 0 || s->sec > sec) {
+        /* this thread lagged more than RING seconds: keep its counts only */
+        tk_bench_point *p = &b->series[sec - 1];
+        p->rps += (double)t->sec_req;
+        p->errors += t->sec_err;
+    } else {
+        if (s->sec != sec) {
+            slot_finish(b, s); /* an older second some thread never handed over */
+            s->sec = sec;
+            s->reporters = 0;
+            s->vus = 0;
+            s->req = s->err = 0;
+            tk_hist_reset(s->h);
+        }
+        tk_hist_merge(s->h, t->sec_hist);
+        s->req += t->sec_req;
+        s->err += t->sec_err;
+        s->vus += t->started_vus;
+        if (++s->reporters == b->nthreads)
+            slot_finish(b, s);
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (t->sec_hist != t->empty_hist)
+        tk_hist_reset(t->sec_hist);
+    t->sec_req = t->sec_err = 0;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    thr *t = arg;
+    /* A tick can run late when the loop was busy: attribute what completed
+     * to the second we are in, and report the skipped ones as empty. */
+    int cur = (int)((tk_mono_us() - t->b->t0) / 1000000u);
+    if (cur > t->b->nsec)
+        cur = t->b->nsec;
+    while (t->next_sec < cur)
+        thr_flush_second(t, t->next_sec++, 0);
+    if (t->next_sec <= t->b->nsec)
+        thr_flush_second(t, t->next_sec++, 1);
+    if (t->next_sec <= t->b->nsec)
+        evtimer_in_us(&t->tick, (int64_t)(t->b->t0 + (uint64_t)t->next_sec * 1000000u) - (int64_t)tk_mono_us());
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    thr *t = arg;
+    while (t->next_sec < t->b->nsec)
+        thr_flush_second(t, t->next_sec++, 0);
+    if (t->next_sec <= t->b->nsec)
+        thr_flush_second(t, t->next_sec++, 1);
+    event_base_loopbreak(t->base);
+}
+
+/* ---------- the hiper pattern: curl multi on libevent ---------- */
+
+static void check_multi_info(thr *t);
+static void vu_done(vu *v, CURLcode res);
+
+static void on_curl_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    thr *t = arg;
+    curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &t->running);
+    check_multi_info(t);
+}
+
+static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    thr *t = userp;
+    if (timeout_ms < 0)
+        evtimer_del(&t->curl_timer);
+    else
+        evtimer_in_us(&t->curl_timer, (int64_t)timeout_ms * 1000);
+    return 0;
+}
+
+static void on_sock_event(evutil_socket_t fd, short what, void *arg)
+{
+    thr *t = arg;
+    int action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+    curl_multi_socket_action(t->multi, fd, action, &t->running);
+    check_multi_info(t);
+}
+
+static sockctx *sock_get(thr *t)
+{
+    sockctx *s = t->free_socks;
+    if (s) {
+        t->free_socks = s->next_free;
+        return s;
+    }
+    s = calloc(1, sizeof *s); /* pool ran dry: more sockets than VUs + slack */
+    if (s)
+        s->heap = 1;
+    return s;
+}
+
+static void sock_put(thr *t, sockctx *s)
+{
+    if (s->active)
+        event_del(&s->ev);
+    s->active = 0;
+    if (s->heap) {
+        free(s);
+        return;
+    }
+    s->next_free = t->free_socks;
+    t->free_socks = s;
+}
+
+static int curl_sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    thr *t = userp;
+    sockctx *s = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) {
+            curl_multi_assign(t->multi, fd, NULL);
+            sock_put(t, s);
+        }
+        return 0;
+    }
+    if (!s) {
+        s = sock_get(t);
+        if (!s)
+            return -1;
+        s->t = t;
+        curl_multi_assign(t->multi, fd, s);
+    } else if (s->active) {
+        event_del(&s->ev);
+    }
+    short kind = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0) | EV_PERSIST);
+    event_assign(&s->ev, t->base, fd, kind, on_sock_event, t);
+    event_add(&s->ev, NULL);
+    s->active = 1;
+    return 0;
+}
+
+static void check_multi_info(thr *t)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(t->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURL *easy = msg->easy_handle;
+        CURLcode res = msg->data.result;
+        vu *v = NULL;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&v);
+        curl_multi_remove_handle(t->multi, easy);
+        v->in_flight = 0;
+        vu_done(v, res);
+    }
+}
+
+/* ---------- virtual users ---------- */
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    vu *v = ud;
+    size_t n = size * nmemb;
+    if (v->len + n + 1 > v->cap) {
+        size_t cap = v->cap ? v->cap : 4096;
+        while (cap < v->len + n + 1)
+            cap *= 2;
+        if (cap > BUF_MAX)
+            return 0; /* fails the transfer: counted as a read error */
+        char *nb = realloc(v->buf, cap);
+        if (!nb)
+            return 0;
+        v->buf = nb;
+        v->cap = cap;
+    }
+    memcpy(v->buf + v->len, ptr, n);
+    v->len += n;
+    return n;
+}
+
+static void vu_release_buf(vu *v)
+{
+    if (v->cap > BUF_KEEP) {
+        free(v->buf);
+        v->buf = NULL;
+        v->cap = 0;
+    }
+    v->len = 0;
+}
+
+/* Think time: mean think_ms, uniformly randomised +-50 %. */
+static int64_t vu_think_us(vu *v)
+{
+    int64_t mean = v->t->b->cfg->think_ms * 1000;
+    if (mean <= 0)
+        return 0;
+    return mean / 2 + (int64_t)(rng_next(&v->rng) % (uint64_t)(mean + 1));
+}
+
+static void vu_next(vu *v, int step)
+{
+    v->step = (uint8_t)step;
+    evtimer_in_us(&v->timer, vu_think_us(v));
+}
+
+static void vu_restart(vu *v)
+{
+    v->seat_retries = 0;
+    v->concert_tries = 0;
+    vu_next(v, v->logged_in ? TK_STEP_BALANCE : TK_STEP_LOGIN);
+}
+
+static void vu_fail(vu *v, int kind, long status)
+{
+    thr *t = v->t;
+    t->by_kind[kind]++;
+    if (kind == TK_BERR_STATUS && status > 0 && status < TK_BENCH_MAX_STATUS)
+        t->by_status[status]++;
+    t->step_err[v->step]++;
+    t->sec_err++;
+    if (v->t_start >= t->b->ramp_end)
+        t->steady_err++;
+    if (status == 401)
+        v->logged_in = 0;
+    vu_restart(v);
+}
+
+static int vu_set_token(vu *v, const char *token)
+{
+    char auth[2048];
+    int n = snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    if (n < 0 || (size_t)n >= sizeof auth)
+        return -1;
+    char idem[sizeof IDEM_PREFIX + IDEM_LEN];
+    snprintf(idem, sizeof idem, IDEM_PREFIX "%0*d", IDEM_LEN, 0);
+    curl_slist_free_all(v->hdrs);
+    curl_slist_free_all(v->hdrs_pay);
+    v->hdrs = v->hdrs_pay = NULL;
+    v->idem = NULL;
+    struct curl_slist *a = NULL, *p = NULL, *tmp;
+    const char *common[] = {"Content-Type: application/json", "Expect:", auth};
+    for (size_t i = 0; i < 3; i++) {
+        if (!(tmp = curl_slist_append(a, common[i])))
+            goto fail;
+        a = tmp;
+        if (!(tmp = curl_slist_append(p, common[i])))
+            goto fail;
+        p = tmp;
+    }
+    if (!(tmp = curl_slist_append(p, idem)))
+        goto fail;
+    p = tmp;
+    while (tmp->next)
+        tmp = tmp->next;
+    v->idem = tmp->data + strlen(IDEM_PREFIX);
+    v->hdrs = a;
+    v->hdrs_pay = p;
+    return 0;
+fail:
+    curl_slist_free_all(a);
+    curl_slist_free_all(p);
+    return -1;
+}
+
+static void vu_pick_concert(vu *v)
+{
+    v->concert_id = v->concert_ids[rng_next(&v->rng) % v->nconcerts];
+}
+
+/* No seat in the current concert: try another one, or give up this iteration. */
+static void vu_other_concert(vu *v)
+{
+    if (++v->concert_tries <= CONCERT_TRIES && v->nconcerts > 0) {
+        vu_pick_concert(v);
+        vu_next(v, TK_STEP_DATES);
+        return;
+    }
+    v->t->sold_out++;
+    vu_restart(v);
+}
+
+static json_t *vu_parse(vu *v)
+{
+    return json_loadb(v->buf ? v->buf : "", v->len, 0, NULL);
+}
+
+static uint64_t json_id(json_t *o, const char *key)
+{
+    json_t *x = json_object_get(o, key);
+    return json_is_integer(x) && json_integer_value(x) > 0 ? (uint64_t)json_integer_value(x) : 0;
+}
+
+/* Handle a 2xx answer of the current step; returns 0, or -1 when the body
+ * lacks what the next step needs (counted as a read error). */
+static int vu_on_success(vu *v)
+{
+    thr *t = v->t;
+    json_t *doc = NULL, *items, *it;
+    size_t i;
+    switch (v->step) {
+    case TK_STEP_LOGIN: {
+        doc = vu_parse(v);
+        const char *tok = json_string_value(json_object_get(doc, "token"));
+        if (!tok || vu_set_token(v, tok) != 0)
+            goto bad;
+        v->logged_in = 1;
+        vu_restart(v);
+        break;
+    }
+    case TK_STEP_BALANCE:
+        vu_next(v, TK_STEP_CHARGE);
+        break;
+    case TK_STEP_CHARGE:
+        vu_next(v, TK_STEP_CONCERTS);
+        break;
+    case TK_STEP_CONCERTS: {
+        doc = vu_parse(v);
+        items = json_object_get(doc, "items");
+        if (!json_is_array(items))
+            goto bad;
+        json_int_t total = json_integer_value(json_object_get(doc, "total"));
+        if (total > 0)
+            t->concert_pages = (int)((total + PAGE_SIZE - 1) / PAGE_SIZE);
+        v->nconcerts = 0;
+        json_array_foreach(items, i, it) {
+            uint64_t id = json_id(it, "id");
+            if (id && v->nconcerts < PAGE_SIZE)
+                v->concert_ids[v->nconcerts++] = id;
+        }
+        if (v->nconcerts == 0) {
+            t->sold_out++; /* nothing on sale (or a page past the end) */
+            vu_restart(v);
+            break;
+        }
+        v->concert_tries = 0;
+        vu_pick_concert(v);
+        vu_next(v, TK_STEP_DATES);
+        break;
+    }
+    case TK_STEP_DATES: {
+        doc = vu_parse(v);
+        items = json_object_get(doc, "items");
+        if (!json_is_array(items))
+            goto bad;
+        uint64_t seen = 0, pick = 0;
+        json_array_foreach(items, i, it) {
+            if (json_integer_value(json_object_get(it, "available_seats")) <= 0)
+                continue;
+            uint64_t id = json_id(it, "id");
+            if (id && rng_next(&v->rng) % ++seen == 0) /* reservoir sample */
+                pick = id;
+        }
+        if (!pick) {
+            vu_other_concert(v);
+            break;
+        }
+        v->schedule_id = pick;
+        vu_next(v, TK_STEP_SEATS);
+        break;
+    }
+    case TK_STEP_SEATS: {
+        doc = vu_parse(v);
+        items = json_object_get(doc, "items");
+        if (!json_is_array(items))
+            goto bad;
+        size_t n = json_array_size(items);
+        uint64_t pick = n ? json_id(json_array_get(items, rng_next(&v->rng) % n), "id") : 0;
+        if (!pick) {
+            vu_other_concert(v);
+            break;
+        }
+        v->seat_id = pick;
+        vu_next(v, TK_STEP_RESERVE);
+        break;
+    }
+    case TK_STEP_RESERVE:
+        doc = vu_parse(v);
+        if (!(v->reservation_id = json_id(doc, "id")))
+            goto bad;
+        v->seat_retries = 0;
+        vu_next(v, TK_STEP_PAY);
+        break;
+    case TK_STEP_PAY:
+        t->flows++;
+        vu_restart(v);
+        break;
+    default:
+        goto bad;
+    }
+    json_decref(doc);
+    return 0;
+bad:
+    json_decref(doc);
+    return -1;
+}
+
+/* 409 SEAT_TAKEN on reserve: an expected outcome when users race for a seat. */
+static int vu_seat_taken(vu *v)
+{
+    json_t *doc = vu_parse(v);
+    const char *code = json_string_value(json_object_get(json_object_get(doc, "error"), "code"));
+    int taken = code && strcmp(code, "SEAT_TAKEN") == 0;
+    json_decref(doc);
+    return taken;
+}
+
+static void vu_done(vu *v, CURLcode res)
+{
+    thr *t = v->t;
+    uint64_t now = tk_mono_us(), lat = now - v->t_start;
+    int steady = v->t_start >= t->b->ramp_end;
+    t->step_req[v->step]++;
+    t->sec_req++;
+    if (steady)
+        t->steady_req++;
+    if (res != CURLE_OK) {
+        int kind = TK_BERR_READ;
+        if (res == CURLE_OPERATION_TIMEDOUT)
+            kind = TK_BERR_TIMEOUT;
+        else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST ||
+                 res == CURLE_COULDNT_RESOLVE_PROXY)
+            kind = TK_BERR_CONNECT;
+        vu_release_buf(v);
+        vu_fail(v, kind, 0);
+        return;
+    }
+    long status = 0;
+    curl_easy_getinfo(v->easy, CURLINFO_RESPONSE_CODE, &status);
+    tk_hist_record(t->step_hist[v->step], lat);
+    tk_hist_record(t->sec_hist, lat);
+    if (steady)
+        tk_hist_record(t->steady_hist, lat);
+    if (status >= 200 && status < 300) {
+        if (vu_on_success(v) != 0)
+            vu_fail(v, TK_BERR_READ, 0);
+    } else if (v->step == TK_STEP_RESERVE && status == 409 && vu_seat_taken(v)) {
+        t->seat_taken++;
+        if (++v->seat_retries <= SEAT_TAKEN_RETRIES)
+            vu_next(v, TK_STEP_SEATS);
+        else
+            vu_restart(v);
+    } else {
+        vu_fail(v, TK_BERR_STATUS, status);
+    }
+    vu_release_buf(v);
+}
+
+/* Build and start the request of v->step. */
+static void vu_send(vu *v)
+{
+    thr *t = v->t;
+    const char *tg = t->b->target;
+    CURL *e = v->easy;
+    struct curl_slist *h = v->hdrs;
+    const char *body = NULL;
+    switch (v->step) {
+    case TK_STEP_LOGIN:
+        snprintf(t->url, sizeof t->url, "%s/api/v1/auth/login", tg);
+        snprintf(v->body, sizeof v->body, "{\"email\":\"user%u@bench.ticketctl\",\"password\":\"bench-password\"}",
+                 v->id);
+        body = v->body;
+        h = t->hdrs_login;
+        break;
+    case TK_STEP_BALANCE:
+        snprintf(t->url, sizeof t->url, "%s/api/v1/points", tg);
+        break;
+    case TK_STEP_CHARGE:
+        snprintf(t->url, sizeof t->url, "%s/api/v1/points/charge", tg);
+        snprintf(v->body, sizeof v->body, "{\"amount\":%d}", CHARGE_AMOUNT);
+        body = v->body;
+        break;
+    case TK_STEP_CONCERTS: {
+        int pages = t->concert_pages < MAX_PAGES ? t->concert_pages : MAX_PAGES;
+        int page = 1 + (int)(rng_next(&v->rng) % (uint64_t)(pages > 0 ? pages : 1));
+        snprintf(t->url, sizeof t->url, "%s/api/v1/concerts?page=%d&size=%d", tg, page, PAGE_SIZE);
+        break;
+    }
+    case TK_STEP_DATES:
+        snprintf(t->url, sizeof t->url, "%s/api/v1/concerts/%llu/schedules", tg, (unsigned long long)v->concert_id);
+        break;
+    case TK_STEP_SEATS:
+        snprintf(t->url, sizeof t->url, "%s/api/v1/schedules/%llu/seats", tg, (unsigned long long)v->schedule_id);
+        break;
+    case TK_STEP_RESERVE:
+        snprintf(t->url, sizeof t->url, "%s/api/v1/reservations", tg);
+        snprintf(v->body, sizeof v->body, "{\"seat_id\":%llu}", (unsigned long long)v->seat_id);
+        body = v->body;
+        break;
+    case TK_STEP_PAY: {
+        snprintf(t->url, sizeof t->url, "%s/api/v1/payments", tg);
+        snprintf(v->body, sizeof v->body, "{\"reservation_id\":%llu}", (unsigned long long)v->reservation_id);
+        body = v->body;
+        /* a fresh key per attempt, written over the old one (same length) */
+        char key[IDEM_LEN + 1];
+        snprintf(key, sizeof key, "%08x-%08x-%016llx", t->b->nonce, v->id, (unsigned long long)++v->pay_seq);
+        memcpy(v->idem, key, IDEM_LEN);
+        h = v->hdrs_pay;
+        break;
+    }
+    default:
+        return;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, t->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    if (body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    }
+    v->len = 0;
+    v->t_start = tk_mono_us();
+    if (curl_multi_add_handle(t->multi, e) != CURLM_OK) {
+        t->step_req[v->step]++;
+        t->sec_req++;
+        vu_fail(v, TK_BERR_READ, 0);
+        return;
+    }
+    v->in_flight = 1;
+}
+
+static void on_vu_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    vu *v = arg;
+    if (!v->started) {
+        v->started = 1;
+        v->t->started_vus++;
+    }
+    vu_send(v);
+}
+
+/* ---------- threads ---------- */
+
+static int thr_setup(thr *t)
+{
+    bench *b = t->b;
+    const tk_bench_config *c = b->cfg;
+    if (!(t->base = event_base_new()) || !(t->multi = curl_multi_init()))
+        return tk_err(t->err, sizeof t->err, "event_base_new/curl_multi_init failed");
+    evtimer_assign(&t->curl_timer, t->base, on_curl_timer, t);
+    evtimer_assign(&t->tick, t->base, on_tick, t);
+    evtimer_assign(&t->stop, t->base, on_stop, t);
+    for (int i = 0; i < t->nvu; i++) {
+        t->vus[i].t = t;
+        evtimer_assign(&t->vus[i].timer, t->base, on_vu_timer, &t->vus[i]);
+    }
+    for (int i = 0; i < TK_BENCH_NSTEPS; i++)
+        if (!(t->step_hist[i] = tk_hist_new()))
+            return tk_err(t->err, sizeof t->err, "out of memory");
+    if (!(t->steady_hist = tk_hist_new()) || !(t->sec_hist = tk_hist_new()) || !(t->empty_hist = tk_hist_new()))
+        return tk_err(t->err, sizeof t->err, "out of memory");
+    struct curl_slist *tmp = curl_slist_append(NULL, "Content-Type: application/json");
+    if (!tmp || !(t->hdrs_login = curl_slist_append(tmp, "Expect:"))) {
+        curl_slist_free_all(tmp);
+        return tk_err(t->err, sizeof t->err, "out of memory");
+    }
+    t->concert_pages = 1;
+    t->next_sec = 1;
+    curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, curl_sock_cb);
+    curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, t);
+    curl_multi_setopt(t->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+    curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t);
+    /* keep every VU's connection in the cache between its requests */
+    curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, (long)t->nvu + 16);
+
+    int nsocks = t->nvu + 16;
+    if (!(t->socks = calloc((size_t)nsocks, sizeof *t->socks)))
+        return tk_err(t->err, sizeof t->err, "out of memory");
+    for (int i = nsocks - 1; i >= 0; i--) {
+        t->socks[i].next_free = t->free_socks;
+        t->free_socks = &t->socks[i];
+    }
+    for (int i = 0; i < t->nvu; i++) {
+        vu *v = &t->vus[i];
+        if (!(v->easy = curl_easy_init()))
+            return tk_err(t->err, sizeof t->err, "curl_easy_init failed");
+        v->rng = splitmix(((uint64_t)b->nonce << 32) ^ v->id) | 1;
+        v->step = TK_STEP_LOGIN;
+        CURL *e = v->easy;
+        curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)v);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, v);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+        curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 8192L); /* per-handle receive buffer: RSS per VU */
+        curl_easy_setopt(e, CURLOPT_USERAGENT, "ticketctl-bench/" TK_VERSION);
+    }
+    return 0;
+}
+
+static void thr_teardown(thr *t)
+{
+    for (int i = 0; i < t->nvu; i++) {
+        vu *v = &t->vus[i];
+        if (v->in_flight)
+            curl_multi_remove_handle(t->multi, v->easy);
+        if (t->base)
+            event_del(&v->timer);
+    }
+    curl_multi_cleanup(t->multi); /* closes the cached connections */
+    for (int i = 0; i < t->nvu; i++) {
+        vu *v = &t->vus[i];
+        curl_easy_cleanup(v->easy);
+        curl_slist_free_all(v->hdrs);
+        curl_slist_free_all(v->hdrs_pay);
+        free(v->buf);
+    }
+    if (t->socks)
+        for (int i = 0; i < t->nvu + 16; i++)
+            if (t->socks[i].active)
+                event_del(&t->socks[i].ev);
+    if (t->base) {
+        event_del(&t->curl_timer);
+        event_del(&t->tick);
+        event_del(&t->stop);
+        event_base_free(t->base);
+    }
+    curl_slist_free_all(t->hdrs_login);
+    free(t->socks);
+    free(t->vus);
+    tk_hist_free(t->sec_hist);
+    tk_hist_free(t->empty_hist);
+    t->empty_hist = NULL;
+    t->multi = NULL;
+    t->base = NULL;
+    t->socks = NULL;
+    t->vus = NULL;
+    t->sec_hist = NULL;
+}
+
+static void *thr_main(void *arg)
+{
+    thr *t = arg;
+    bench *b = t->b;
+    if (thr_setup(t) != 0)
+        t->failed = 1;
+    pthread_mutex_lock(&b->mu);
+    b->ready_threads++;
+    pthread_cond_signal(&b->cond);
+    while (!b->go)
+        pthread_cond_wait(&b->gate, &b->mu);
+    int abort = b->abort; /* b->t0 is set now */
+    pthread_mutex_unlock(&b->mu);
+    if (!t->failed && !abort) {
+        uint64_t now = tk_mono_us();
+        for (int i = 0; i < t->nvu; i++) {
+            vu *v = &t->vus[i];
+            uint64_t g = v->id - 1; /* global index: VUs start linearly over the ramp */
+            uint64_t off = (uint64_t)b->cfg->ramp_ms * 1000u * g / (uint64_t)b->cfg->users;
+            evtimer_in_us(&v->timer, (int64_t)(b->t0 + off) - (int64_t)now);
+        }
+        evtimer_in_us(&t->tick, (int64_t)(b->t0 + 1000000u) - (int64_t)now);
+        evtimer_in_us(&t->stop, (int64_t)b->end - (int64_t)now);
+        event_base_dispatch(t->base);
+    }
+    thr_teardown(t);
+    pthread_mutex_lock(&b->mu);
+    b->done_threads++;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* ---------- run ---------- */
+
+static long long proc_peak_rss(int pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long long best = -1, kb;
+    while (fgets(line, sizeof line, f))
+        if ((sscanf(line, "VmHWM: %lld kB", &kb) == 1 || sscanf(line, "VmRSS: %lld kB", &kb) == 1) &&
+            kb * 1024 > best)
+            best = kb * 1024;
+    fclose(f);
+    return best;
+}
+
+static void utc_iso(char *buf, size_t len, time_t when, const char *fmt)
+{
+    struct tm tm;
+    gmtime_r(&when, &tm);
+    strftime(buf, len, fmt, &tm);
+}
+
+static void bench_free(bench *b)
+{
+    if (!b)
+        return;
+    for (int i = 0; i < RING; i++)
+        tk_hist_free(b->ring[i].h);
+    if (b->thr)
+        for (int i = 0; i < b->nthreads; i++) {
+            thr *t = &b->thr[i];
+            for (int s = 0; s < TK_BENCH_NSTEPS; s++)
+                tk_hist_free(t->step_hist[s]);
+            tk_hist_free(t->steady_hist);
+            tk_hist_free(t->sec_hist);
+            tk_hist_free(t->empty_hist);
+            free(t->vus);
+        }
+    free(b->thr);
+    free(b->series);
+    free(b);
+}
+
+static void merge_results(bench *b, tk_bench_result *r)
+{
+    tk_hist *all = tk_hist_new(), *steady = tk_hist_new(), *step = tk_hist_new();
+    double secs = r->elapsed_s > 0 ? r->elapsed_s : 1;
+    double steady_secs = (double)(b->end - b->ramp_end) / 1e6;
+    if (all && steady && step) {
+        for (int s = 0; s < TK_BENCH_NSTEPS; s++) {
+            tk_hist_reset(step);
+            tk_bench_step *st = &r->steps[s];
+            st->name = step_names[s];
+            for (int i = 0; i < b->nthreads; i++) {
+                thr *t = &b->thr[i];
+                tk_hist_merge(step, t->step_hist[s]);
+                st->requests += t->step_req[s];
+                st->errors += t->step_err[s];
+            }
+            st->tps = (double)st->requests / secs;
+            fill_latency(&st->latency, step);
+            tk_hist_merge(all, step);
+        }
+        for (int i = 0; i < b->nthreads; i++)
+            tk_hist_merge(steady, b->thr[i].steady_hist);
+        fill_latency(&r->latency, all);
+        fill_latency(&r->steady_latency, steady);
+    }
+    tk_hist_free(all);
+    tk_hist_free(steady);
+    tk_hist_free(step);
+    for (int i = 0; i < b->nthreads; i++) {
+        thr *t = &b->thr[i];
+        for (int s = 0; s < TK_BENCH_NSTEPS; s++) {
+            r->requests += t->step_req[s];
+            r->errors += t->step_err[s];
+        }
+        for (int k = 0; k < TK_BENCH_NERRKINDS; k++)
+            r->by_kind[k] += t->by_kind[k];
+        for (int s = 0; s < TK_BENCH_MAX_STATUS; s++)
+            r->by_status[s] += t->by_status[s];
+        r->seat_taken += t->seat_taken;
+        r->sold_out += t->sold_out;
+        r->flows_completed += t->flows;
+        r->steady_requests += t->steady_req;
+        r->steady_errors += t->steady_err;
+    }
+    r->tps = (double)r->requests / secs;
+    r->steady_tps = steady_secs > 0 ? (double)r->steady_requests / steady_secs : 0;
+    r->error_rate = r->requests ? (double)r->errors / (double)r->requests : 0;
+}
+
+tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen)
+{
+    if (!c || !c->target || !*c->target || c->users < 1 || c->duration_ms <= 0 || c->ramp_ms < 0 ||
+        c->think_ms < 0 || c->timeout_ms <= 0)
+        return tk_err(err, errlen, "bad bench configuration"), NULL;
+    if (strlen(c->target) >= sizeof ((bench *)0)->target)
+        return tk_err(err, errlen, "target URL too long"), NULL;
+
+    tk_bench_result *r = calloc(1, sizeof *r);
+    bench *b = calloc(1, sizeof *b);
+    int created = 0, sync_init = 0;
+    if (!r || !b)
+        goto oom;
+    b->cfg = c;
+    snprintf(b->target, sizeof b->target, "%s", c->target);
+    for (size_t n = strlen(b->target); n > 0 && b->target[n - 1] == '/'; n--)
+        b->target[n - 1] = '\0';
+    b->nthreads = c->threads > 0 ? c->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (b->nthreads < 1)
+        b->nthreads = 1;
+    if (b->nthreads > c->users)
+        b->nthreads = c->users;
+    b->nsec = (int)((c->duration_ms + 999) / 1000);
+    b->nonce = (uint32_t)splitmix((uint64_t)tk_wall_ms() ^ ((uint64_t)getpid() << 20));
+    if (!(b->series = calloc((size_t)b->nsec, sizeof *b->series)) ||
+        !(b->thr = calloc((size_t)b->nthreads, sizeof *b->thr)))
+        goto oom;
+    for (int i = 0; i < RING; i++)
+        if (!(b->ring[i].h = tk_hist_new()))
+            goto oom;
+    for (int i = 0; i < b->nthreads; i++) {
+        thr *t = &b->thr[i];
+        t->idx = i;
+        t->b = b;
+        t->nvu = c->users / b->nthreads + (i < c->users % b->nthreads);
+        if (!(t->vus = calloc((size_t)t->nvu, sizeof *t->vus)))
+            goto oom;
+        for (int j = 0; j < t->nvu; j++) /* global VU g = j*T + i, seeded user g+1 */
+            t->vus[j].id = (uint32_t)(j * b->nthreads + i + 1);
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        tk_err(err, errlen, "curl_global_init failed");
+        goto fail;
+    }
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&b->gate, NULL);
+    sync_init = 1;
+
+    for (; created < b->nthreads; created++) {
+        int e = pthread_create(&b->thr[created].tid, NULL, thr_main, &b->thr[created]);
+        if (e != 0) {
+            tk_err(err, errlen, "pthread_create: %s", strerror(e));
+            b->abort = 1;
+            break;
+        }
+    }
+    /* Wait until every thread has its VUs set up, then set t0 and open the gate. */
+    pthread_mutex_lock(&b->mu);
+    while (b->ready_threads < created)
+        pthread_cond_wait(&b->cond, &b->mu);
+    for (int i = 0; i < created; i++)
+        if (b->thr[i].failed && !b->abort) {
+            tk_err(err, errlen, "thread %d: %s", i, b->thr[i].err);
+            b->abort = 1;
+        }
+    b->t0 = tk_mono_us() + 10000; /* 10 ms for the threads to arm their timers */
+    b->ramp_end = b->t0 + (uint64_t)c->ramp_ms * 1000u;
+    b->end = b->t0 + (uint64_t)c->duration_ms * 1000u;
+    utc_iso(r->started_at, sizeof r->started_at, (time_t)((tk_wall_ms() + 10) / 1000), "%Y-%m-%dT%H:%M:%SZ");
+    b->go = 1;
+    pthread_cond_broadcast(&b->gate);
+    pthread_mutex_unlock(&b->mu);
+
+    /* Progress once a second until every thread is done. */
+    r->server_peak_rss_bytes = -1;
+    int reported = 0;
+    pthread_mutex_lock(&b->mu);
+    for (int k = 1; b->done_threads < created; k++) {
+        uint64_t wake = b->t0 + (uint64_t)k * 1000000u;
+        struct timespec ts = {.tv_sec = (time_t)(wake / 1000000u), .tv_nsec = (long)(wake % 1000000u) * 1000};
+        while (b->done_threads < created && tk_mono_us() < wake)
+            pthread_cond_timedwait(&b->cond, &b->mu, &ts);
+        if (c->server_pid > 0) {
+            long long rss = proc_peak_rss(c->server_pid);
+            if (rss > r->server_peak_rss_bytes)
+                r->server_peak_rss_bytes = rss;
+        }
+        if (c->progress && !b->abort && b->last_final > reported) {
+            tk_bench_point p = b->series[b->last_final - 1];
+            uint64_t rq = b->total_req, er = b->total_err;
+            reported = b->last_final;
+            pthread_mutex_unlock(&b->mu);
+            c->progress(&p, (double)(tk_mono_us() - b->t0) / 1e6, rq, er, c->progress_ud);
+            pthread_mutex_lock(&b->mu);
+        }
+    }
+    for (int i = 0; i < RING; i++) /* seconds some thread never handed over */
+        if (b->ring[i].sec)
+            slot_finish(b, &b->ring[i]);
+    pthread_mutex_unlock(&b->mu);
+    for (int i = 0; i < created; i++)
+        pthread_join(b->thr[i].tid, NULL);
+    curl_global_cleanup();
+    if (b->abort)
+        goto fail;
+
+    snprintf(r->target, sizeof r->target, "%s", b->target);
+    r->users = c->users;
+    r->threads = b->nthreads;
+    r->ramp_ms = c->ramp_ms;
+    r->duration_ms = c->duration_ms;
+    r->think_ms = c->think_ms;
+    r->timeout_ms = c->timeout_ms;
+    r->elapsed_s = (double)(b->end - b->t0) / 1e6;
+    merge_results(b, r);
+    r->series = b->series;
+    r->nseries = (size_t)b->nsec;
+    b->series = NULL;
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        r->peak_rss_bytes = (long long)ru.ru_maxrss * 1024;
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cond);
+    pthread_cond_destroy(&b->gate);
+    bench_free(b);
+    return r;
+oom:
+    tk_err(err, errlen, "out of memory");
+fail:
+    if (sync_init) {
+        pthread_mutex_destroy(&b->mu);
+        pthread_cond_destroy(&b->cond);
+        pthread_cond_destroy(&b->gate);
+    }
+    bench_free(b);
+    free(r);
+    return NULL;
+}
+
+void tk_bench_result_free(tk_bench_result *r)
+{
+    if (!r)
+        return;
+    free(r->series);
+    free(r);
+}
+
+int tk_bench_probe(const char *target, int64_t timeout_ms, char *err, size_t errlen)
+{
+    char url[600];
+    size_t n = strlen(target);
+    while (n > 0 && target[n - 1] == '/')
+        n--;
+    snprintf(url, sizeof url, "%.*s/healthz", (int)n, target);
+    CURL *e = curl_easy_init();
+    if (!e)
+        return tk_err(err, errlen, "curl_easy_init failed");
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
+    FILE *devnull = fopen("/dev/null", "w");
+    if (devnull)
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, devnull);
+    CURLcode rc = curl_easy_perform(e);
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    if (devnull)
+        fclose(devnull);
+    if (rc != CURLE_OK)
+        return tk_err(err, errlen, "cannot reach %s: %s", url, curl_easy_strerror(rc));
+    if (status < 200 || status >= 300)
+        return tk_err(err, errlen, "%s answered HTTP %ld", url, status);
+    return 0;
+}
+
+/* ---------- results JSON (docs/RESULTS.md, schema 1) ---------- */
+
+static json_t *latency_json(const tk_bench_latency *l)
+{
+    return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f}", "p50", l->p50, "p90", l->p90, "p95", l->p95, "p99", l->p99,
+                     "max", l->max, "mean", l->mean);
+}
+
+static json_t *machine_json(void)
+{
+    char host[256] = "", kernel[300] = "";
+    struct utsname u;
+    gethostname(host, sizeof host - 1);
+    if (uname(&u) == 0)
+        snprintf(kernel, sizeof kernel, "%s %s", u.sysname, u.release);
+    long long mem = (long long)sysconf(_SC_PHYS_PAGES) * (long long)sysconf(_SC_PAGESIZE);
+#if defined(__clang__)
+    const char *compiler = "clang " __clang_version__;
+#elif defined(__GNUC__)
+    const char *compiler = "gcc " __VERSION__;
+#else
+    const char *compiler = "unknown";
+#endif
+    return json_pack("{s:s,s:i,s:I,s:s,s:s,s:s,s:s}", "hostname", host, "cpus", (int)sysconf(_SC_NPROCESSORS_ONLN),
+                     "mem_bytes", (json_int_t)mem, "kernel", kernel, "build", TK_BUILD_TYPE, "version", TK_VERSION,
+                     "compiler", compiler);
+}
+
+static json_t *result_json(const tk_bench_result *r)
+{
+    json_t *steps = json_array(), *kinds = json_object(), *status = json_object(), *series = json_array(),
+           *inv = json_array();
+    for (int s = 0; s < TK_BENCH_NSTEPS; s++) {
+        const tk_bench_step *st = &r->steps[s];
+        json_array_append_new(steps, json_pack("{s:s,s:I,s:I,s:f,s:o}", "name", st->name ? st->name : step_names[s],
+                                               "requests", (json_int_t)st->requests, "errors",
+                                               (json_int_t)st->errors, "tps", st->tps, "latency_ms",
+                                               latency_json(&st->latency)));
+    }
+    for (int k = 0; k < TK_BENCH_NERRKINDS; k++)
+        json_object_set_new(kinds, kind_names[k], json_integer((json_int_t)r->by_kind[k]));
+    for (int s = 0; s < TK_BENCH_MAX_STATUS; s++)
+        if (r->by_status[s]) {
+            char key[8];
+            snprintf(key, sizeof key, "%d", s);
+            json_object_set_new(status, key, json_integer((json_int_t)r->by_status[s]));
+        }
+    for (size_t i = 0; i < r->nseries; i++) {
+        const tk_bench_point *p = &r->series[i];
+        json_array_append_new(series, json_pack("{s:i,s:i,s:f,s:I,s:f,s:f,s:f}", "t", p->t ? p->t : (int)i + 1,
+                                                "vus", p->vus, "rps", p->rps, "errors", (json_int_t)p->errors, "p50",
+                                                p->p50, "p95", p->p95, "p99", p->p99));
+    }
+    for (size_t i = 0; r->invariants_checked && i < r->ninvariants; i++)
+        json_array_append_new(inv, json_pack("{s:s,s:b,s:s}", "name", r->invariants[i].name, "ok",
+                                             r->invariants[i].ok, "detail", r->invariants[i].detail));
+    json_t *summary = json_pack(
+        "{s:I,s:I,s:f,s:f,s:f,s:I,s:o,s:o,s:I}", "requests", (json_int_t)r->requests, "errors",
+        (json_int_t)r->errors, "error_rate", r->error_rate, "tps", r->tps, "steady_tps", r->steady_tps,
+        "flows_completed", (json_int_t)r->flows_completed, "latency_ms", latency_json(&r->latency),
+        "steady_latency_ms", latency_json(&r->steady_latency), "peak_rss_bytes", (json_int_t)r->peak_rss_bytes);
+    json_t *config = json_pack("{s:s,s:i,s:f,s:f,s:I,s:i,s:I}", "target", r->target, "users", r->users, "ramp_s",
+                               (double)r->ramp_ms / 1000.0, "duration_s", (double)r->duration_ms / 1000.0,
+                               "think_time_ms", (json_int_t)r->think_ms, "threads", r->threads, "timeout_ms",
+                               (json_int_t)r->timeout_ms);
+    return json_pack("{s:i,s:s,s:s,s:o,s:o,s:o,s:o,s:{s:o,s:o},s:{s:I,s:I},s:o,s:o,s:{s:I}}", "schema", 1, "kind",
+                     "bench", "started_at", r->started_at, "config", config, "machine", machine_json(), "summary",
+                     summary, "steps", steps, "errors", "by_kind", kinds, "by_status", status, "outcomes",
+                     "seat_taken", (json_int_t)r->seat_taken, "sold_out", (json_int_t)r->sold_out, "timeseries",
+                     series, "invariants", inv, "server", "peak_rss_bytes",
+                     (json_int_t)(r->server_peak_rss_bytes > 0 ? r->server_peak_rss_bytes : 0));
+}
+
+static int mkdirs_for(const char *path)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (dir[0] && mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int tk_bench_write_json(const tk_bench_result *r, const char *path, char *err, size_t errlen)
+{
+    if (mkdirs_for(path) != 0)
+        return tk_err(err, errlen, "cannot create the directory of %s: %s", path, strerror(errno));
+    json_t *doc = result_json(r);
+    if (!doc)
+        return tk_err(err, errlen, "cannot build the results JSON");
+    int rc = json_dump_file(doc, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    json_decref(doc);
+    if (rc != 0)
+        return tk_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+char *tk_bench_result_json(const tk_bench_result *r)
+{
+    json_t *doc = result_json(r);
+    if (!doc)
+        return NULL;
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    json_decref(doc);
+    return text;
+}
+
+int tk_bench_default_path(char *buf, size_t len)
+{
+    char stamp[32];
+    utc_iso(stamp, sizeof stamp, time(NULL), "%Y%m%dT%H%M%SZ");
+    int n = snprintf(buf, len, "reports/out/bench-%s.json", stamp);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}

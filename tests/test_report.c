@@ -1,0 +1,183 @@
+/* Unit tests of report rendering: HTML (headline, steps, SVG, escaping, no
+ * network loads) and Markdown, from hand-written results JSON. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ticketctl/report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char sample[] =
+    "{\"schema\":1,\"kind\":\"bench\",\"started_at\":\"2026-11-21T05:00:00Z\","
+    "\"config\":{\"target\":\"http://127.0.0.1:8080\",\"users\":500,\"ramp_s\":10,\"duration_s\":20,"
+    "\"think_time_ms\":1000,\"threads\":2},"
+    "\"machine\":{\"hostname\":\"ci-box\",\"cpus\":2,\"mem_bytes\":2147483648,\"compiler\":\"gcc 12.2\"},"
+    "\"summary\":{\"requests\":123456,\"errors\":7,\"error_rate\":0.0000567,\"tps\":4321.5,"
+    "\"steady_tps\":4400.26,\"flows_completed\":17000,"
+    "\"latency_ms\":{\"p50\":3.25,\"p90\":9.5,\"p95\":14.75,\"p99\":87.5,\"max\":1234.0,\"mean\":5.5},"
+    "\"peak_rss_bytes\":52428800},"
+    "\"steps\":["
+    "{\"name\":\"balance\",\"requests\":20000,\"errors\":1,\"tps\":700.5,"
+    "\"latency_ms\":{\"p50\":1.5,\"p90\":3,\"p95\":4,\"p99\":9,\"max\":40,\"mean\":2}},"
+    "{\"name\":\"reserve\",\"requests\":15000,\"errors\":6,\"tps\":520.0,"
+    "\"latency_ms\":{\"p50\":6.5,\"p90\":12,\"p95\":20,\"p99\":95,\"max\":1234,\"mean\":8}},"
+    "{\"name\":\"<script>alert(1)</script>\",\"requests\":1,\"errors\":0,\"tps\":0.1,"
+    "\"latency_ms\":{\"p50\":1,\"p90\":1,\"p95\":1,\"p99\":1,\"max\":1,\"mean\":1}}],"
+    "\"errors\":{\"by_kind\":{\"connect\":0,\"timeout\":3,\"read\":0,\"status\":4},"
+    "\"by_status\":{\"503\":4}},"
+    "\"outcomes\":{\"seat_taken\":812},"
+    "\"timeseries\":["
+    "{\"t\":1,\"vus\":50,\"rps\":1000.0,\"errors\":0,\"p50\":2,\"p95\":8,\"p99\":20},"
+    "{\"t\":2,\"vus\":100,\"rps\":2100.0,\"errors\":1,\"p50\":3,\"p95\":9,\"p99\":30},"
+    "{\"t\":3,\"vus\":150,\"rps\":3500.0,\"errors\":0,\"p50\":3,\"p95\":12,\"p99\":80},"
+    "{\"t\":4,\"vus\":200,\"rps\":4400.0,\"errors\":6,\"p50\":4,\"p95\":15,\"p99\":90}],"
+    "\"invariants\":[{\"name\":\"no seat with two live reservations\",\"ok\":true,\"detail\":\"0 violations\"},"
+    "{\"name\":\"balance equals history\",\"ok\":false,\"detail\":\"2 users drift\"}],"
+    "\"server\":{\"peak_rss_bytes\":104857600}}";
+
+/* Render with fn into a malloc'd NUL-terminated string. */
+static char *render(const char *json, int (*fn)(const tk_report *, FILE *, char *, size_t))
+{
+    char err[256] = "";
+    tk_report *r = tk_report_parse(json, strlen(json), "sample.json", err, sizeof err);
+    assert_non_null(r);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(fn(r, f, err, sizeof err), 0);
+    fclose(f);
+    tk_report_free(r);
+    return buf;
+}
+
+static void test_html_headline_steps_svg(void **state)
+{
+    (void)state;
+    char *h = render(sample, tk_report_html);
+    assert_non_null(strstr(h, "<!DOCTYPE html>"));
+    assert_non_null(strstr(h, "4,321.5"));  /* tps */
+    assert_non_null(strstr(h, "4,400.3"));  /* steady tps, one decimal */
+    assert_non_null(strstr(h, "87.5"));     /* p99 */
+    assert_non_null(strstr(h, "123,456"));  /* requests */
+    assert_non_null(strstr(h, "17,000"));   /* flows */
+    assert_non_null(strstr(h, ">balance<"));
+    assert_non_null(strstr(h, ">reserve<"));
+    assert_non_null(strstr(h, "<svg"));
+    assert_non_null(strstr(h, "Throughput"));
+    assert_non_null(strstr(h, "Latency percentiles"));
+    assert_non_null(strstr(h, ">OK<"));
+    assert_non_null(strstr(h, ">FAIL<"));
+    assert_non_null(strstr(h, "1 of 2 invariants FAILED"));
+    assert_non_null(strstr(h, "seat_taken"));
+    assert_non_null(strstr(h, "ci-box"));
+    assert_non_null(strstr(h, "2.0 GiB")); /* mem_bytes */
+    free(h);
+}
+
+static void test_html_escapes_and_is_offline(void **state)
+{
+    (void)state;
+    char *h = render(sample, tk_report_html);
+    assert_non_null(strstr(h, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert_null(strstr(h, "<script"));
+    static const char *net[] = {"src=\"http", "href=\"http", "src='http", "href='http", "url(http",
+                                "url(//", "src=\"//", "href=\"//", "@import", "<link", "<iframe"};
+    for (size_t i = 0; i < sizeof net / sizeof net[0]; i++)
+        assert_null(strstr(h, net[i]));
+    free(h);
+}
+
+static void test_markdown_tables(void **state)
+{
+    (void)state;
+    char *m = render(sample, tk_report_markdown);
+    assert_non_null(strstr(m, "| step | requests | TPS |"));
+    assert_non_null(strstr(m, "|---|"));
+    assert_non_null(strstr(m, "| balance | 20,000 | 700.5 |"));
+    assert_non_null(strstr(m, "| reserve |"));
+    assert_non_null(strstr(m, "| throughput (req/s) | 4,321.5 |"));
+    assert_non_null(strstr(m, "| balance equals history | **FAIL** |"));
+    assert_null(strstr(m, "<script"));
+    free(m);
+}
+
+static void test_old_file_renders_what_it_has(void **state)
+{
+    (void)state;
+    const char *old = "{\"summary\":{\"tps\":12.5,\"requests\":100},\"steps\":[{\"name\":\"pay\"}],"
+                      "\"timeseries\":[{\"rps\":3},{\"rps\":4,\"p99\":\"x\"}]}";
+    char *h = render(old, tk_report_html);
+    assert_non_null(strstr(h, "12.5"));
+    assert_non_null(strstr(h, ">pay<"));
+    assert_non_null(strstr(h, "\xe2\x80\x93")); /* missing numbers as a dash */
+    assert_non_null(strstr(h, "</html>"));
+    free(h);
+    char *m = render(old, tk_report_markdown);
+    assert_non_null(strstr(m, "| pay |"));
+    free(m);
+    char *e = render("{}", tk_report_html);
+    assert_non_null(strstr(e, "no time series"));
+    free(e);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    assert_null(tk_report_parse("{\"a\":", 5, "x.json", err, sizeof err));
+    assert_non_null(strstr(err, "malformed"));
+    assert_non_null(strstr(err, "x.json"));
+    assert_null(tk_report_parse("[1,2]", 5, "y.json", err, sizeof err));
+    assert_non_null(strstr(err, "not a results file"));
+    assert_null(tk_report_load("/nonexistent/r.json", err, sizeof err));
+    assert_non_null(strstr(err, "/nonexistent/r.json"));
+    tk_report_free(NULL);
+}
+
+static void test_write_files(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tk_test_report_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[512], html[1024], md[1024], err[256];
+    snprintf(path, sizeof path, "%s/bench-1.json", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(sample, f);
+    fclose(f);
+    assert_int_equal(tk_report_write_files(path, NULL, html, sizeof html, md, sizeof md, err, sizeof err), 0);
+    char want[600];
+    snprintf(want, sizeof want, "%s/bench-1.html", dir);
+    assert_string_equal(html, want);
+    snprintf(want, sizeof want, "%s/bench-1.md", dir);
+    assert_string_equal(md, want);
+    struct stat st;
+    assert_int_equal(stat(html, &st), 0);
+    assert_true(st.st_size > 1000);
+    assert_int_equal(stat(md, &st), 0);
+    unlink(html);
+    unlink(md);
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_html_headline_steps_svg),
+        cmocka_unit_test(test_html_escapes_and_is_offline),
+        cmocka_unit_test(test_markdown_tables),
+        cmocka_unit_test(test_old_file_renders_what_it_has),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_write_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,361 @@
+/* Unit tests of the seed row generators (no database): determinism, seat
+ * layout and grade/price bands, CSV/SQL escaping, and the LOAD DATA stream. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "seed_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 2026-11-21 00:00:00 UTC */
+#define BASE_MS 1795219200000LL
+static const char hash[] = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
+
+static void make_gen(tk_seed_gen *g, uint64_t seed, uint32_t seats)
+{
+    tk_seed_config cfg;
+    assert_int_equal(tk_seed_profile("ci", &cfg), 0);
+    cfg.seed = seed;
+    cfg.base_ms = BASE_MS;
+    if (seats)
+        cfg.seats_per_schedule = seats;
+    tk_seed_gen_init(g, &cfg, hash);
+}
+
+/* Split one LOAD DATA line (FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY
+ * '"' ESCAPED BY '\\', LINES TERMINATED BY '\n') the way the server does.
+ * Returns the number of fields; fields[i] are NUL-terminated copies. */
+static int parse_csv_line(const char *line, char fields[][256], int maxf)
+{
+    int nf = 0;
+    const char *p = line;
+    for (;;) {
+        assert_true(nf < maxf);
+        char *out = fields[nf];
+        size_t o = 0;
+        if (*p == '"') {
+            p++;
+            while (*p && *p != '"') {
+                if (*p == '\\') {
+                    p++;
+                    char c = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p == 'r' ? '\r' : *p == 'Z' ? '\032' : *p;
+                    out[o++] = c;
+                } else {
+                    out[o++] = *p;
+                }
+                p++;
+            }
+            assert_int_equal(*p, '"');
+            p++;
+        } else {
+            while (*p && *p != ',' && *p != '\n')
+                out[o++] = *p++;
+        }
+        out[o] = '\0';
+        nf++;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        assert_int_equal(*p, '\n');
+        assert_int_equal(p[1], '\0');
+        return nf;
+    }
+}
+
+static int count_columns(int table)
+{
+    const char *c = tk_seed_table_columns(table);
+    int n = 1;
+    for (; *c; c++)
+        n += *c == ',';
+    return n;
+}
+
+static void test_profiles_and_counts(void **state)
+{
+    (void)state;
+    tk_seed_config cfg;
+    assert_int_equal(tk_seed_profile("demo", &cfg), 0);
+    assert_int_equal(cfg.users, 10000);
+    tk_seed_gen g;
+    tk_seed_gen_init(&g, &cfg, hash);
+    assert_int_equal(tk_seed_table_rows(&g, TK_SEED_CONCERTS), 500);
+    assert_int_equal(tk_seed_table_rows(&g, TK_SEED_SCHEDULES), 2000);
+    assert_int_equal(tk_seed_table_rows(&g, TK_SEED_SEATS), 400000);
+    assert_true(g.cfg.base_ms > 0 && g.cfg.base_ms % 86400000LL == 0);
+    assert_int_equal(tk_seed_profile("ci", &cfg), 0);
+    assert_int_equal(cfg.concerts * cfg.schedules_per_concert * cfg.seats_per_schedule, 50 * 2 * 100);
+    assert_int_equal(tk_seed_profile("huge", &cfg), -1);
+    assert_string_equal(tk_seed_table_name(TK_SEED_SCHEDULES), "concert_schedules");
+}
+
+static void test_same_seed_same_rows(void **state)
+{
+    (void)state;
+    tk_seed_gen a, b;
+    make_gen(&a, 42, 0);
+    make_gen(&b, 42, 0);
+    char ra[TK_SEED_ROW_MAX], rb[TK_SEED_ROW_MAX];
+    for (int t = 0; t < TK_SEED_NTABLES; t++)
+        for (uint64_t id = 1; id <= 60 && id <= tk_seed_table_rows(&a, t); id++)
+            for (int fmt = TK_SEED_FMT_CSV; fmt <= TK_SEED_FMT_SQL; fmt++) {
+                size_t na = tk_seed_row(&a, t, id, fmt, ra, sizeof ra);
+                size_t nb = tk_seed_row(&b, t, id, fmt, rb, sizeof rb);
+                assert_true(na > 0);
+                assert_int_equal(na, nb);
+                assert_string_equal(ra, rb);
+            }
+}
+
+static void test_different_seed_different_rows(void **state)
+{
+    (void)state;
+    tk_seed_gen a, b;
+    make_gen(&a, 1, 0);
+    make_gen(&b, 2, 0);
+    char ra[TK_SEED_ROW_MAX], rb[TK_SEED_ROW_MAX];
+    int tables_differ[TK_SEED_NTABLES] = {0};
+    for (int t = 0; t < TK_SEED_NTABLES; t++)
+        for (uint64_t id = 1; id <= 40; id++) {
+            tk_seed_row(&a, t, id, TK_SEED_FMT_CSV, ra, sizeof ra);
+            tk_seed_row(&b, t, id, TK_SEED_FMT_CSV, rb, sizeof rb);
+            tables_differ[t] += strcmp(ra, rb) != 0;
+        }
+    assert_true(tables_differ[TK_SEED_USERS] > 20);    /* names */
+    assert_true(tables_differ[TK_SEED_CONCERTS] > 20); /* titles, venues, sale times */
+    assert_true(tables_differ[TK_SEED_SCHEDULES] > 20);
+    /* Seats are pure layout: same for every seed. */
+    assert_int_equal(tables_differ[TK_SEED_SEATS], 0);
+    /* The fixed parts do not depend on the seed. */
+    tk_seed_row(&a, TK_SEED_USERS, 7, TK_SEED_FMT_CSV, ra, sizeof ra);
+    assert_non_null(strstr(ra, "\"user7@bench.ticketctl\""));
+    assert_non_null(strstr(ra, ",0,\"USER\"\n"));
+}
+
+static void test_rows_parse_back(void **state)
+{
+    (void)state;
+    tk_seed_gen g;
+    make_gen(&g, 9, 0);
+    char row[TK_SEED_ROW_MAX], f[12][256];
+    for (int t = 0; t < TK_SEED_NTABLES; t++)
+        for (uint64_t id = 1; id <= tk_seed_table_rows(&g, t); id += 37) {
+            assert_true(tk_seed_row(&g, t, id, TK_SEED_FMT_CSV, row, sizeof row) > 0);
+            assert_int_equal(parse_csv_line(row, f, 12), count_columns(t));
+            assert_int_equal(strtoull(f[0], NULL, 10), id);
+        }
+    /* The password hash holds commas: it must come back whole. */
+    tk_seed_row(&g, TK_SEED_USERS, 3, TK_SEED_FMT_CSV, row, sizeof row);
+    parse_csv_line(row, f, 12);
+    assert_string_equal(f[3], hash);
+    /* A venue holds a comma too ("KSPO Dome, Seoul"). */
+    tk_seed_row(&g, TK_SEED_CONCERTS, 5, TK_SEED_FMT_CSV, row, sizeof row);
+    assert_int_equal(parse_csv_line(row, f, 12), 4);
+    assert_non_null(strstr(f[2], ", "));
+    assert_non_null(strstr(f[1], " 5")); /* title ends with the concert id */
+    /* Sale opened before the anchor day; shows start after it. */
+    assert_true(strcmp(f[3], "2026-11-21 00:00:00.000") < 0);
+    tk_seed_row(&g, TK_SEED_SCHEDULES, 10, TK_SEED_FMT_CSV, row, sizeof row);
+    assert_int_equal(parse_csv_line(row, f, 12), 5);
+    assert_string_equal(f[1], "5"); /* ci: 2 schedules per concert -> schedule 10 is concert 5's */
+    assert_true(strcmp(f[2], "2026-11-28 00:00:00.000") > 0);
+    assert_string_equal(f[3], "100");
+    assert_string_equal(f[4], "100");
+    /* Schedules of one concert are days apart, in order. */
+    char first[256];
+    tk_seed_row(&g, TK_SEED_SCHEDULES, 9, TK_SEED_FMT_CSV, row, sizeof row);
+    parse_csv_line(row, f, 12);
+    snprintf(first, sizeof first, "%s", f[2]);
+    tk_seed_row(&g, TK_SEED_SCHEDULES, 10, TK_SEED_FMT_CSV, row, sizeof row);
+    parse_csv_line(row, f, 12);
+    assert_true(strncmp(first, f[2], 10) < 0);
+    /* Out of range. */
+    assert_int_equal(tk_seed_row(&g, TK_SEED_USERS, 0, TK_SEED_FMT_CSV, row, sizeof row), 0);
+    assert_int_equal(tk_seed_row(&g, TK_SEED_USERS, 2001, TK_SEED_FMT_CSV, row, sizeof row), 0);
+    assert_int_equal(tk_seed_row(&g, TK_SEED_USERS, 1, TK_SEED_FMT_CSV, row, 20), 0);
+}
+
+static void test_grade_bands(void **state)
+{
+    (void)state;
+    const char *grade;
+    int64_t price;
+    /* 200 seats = 10 rows of 20: VIP 1 row, R 2, S 3, A 4. */
+    struct { uint32_t idx; const char *grade; int64_t price; } want[] = {
+        {0, "VIP", 150000}, {19, "VIP", 150000}, {20, "R", 120000}, {59, "R", 120000},
+        {60, "S", 90000}, {119, "S", 90000}, {120, "A", 60000}, {199, "A", 60000},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        tk_seed_seat_grade(want[i].idx, 200, &grade, &price);
+        assert_string_equal(grade, want[i].grade);
+        assert_int_equal(price, want[i].price);
+    }
+    /* Every grade appears in small houses too, best seats in front. */
+    uint32_t sizes[] = {100, 200, 1000, 5000};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        int seen[4] = {0};
+        int64_t last = 1 << 30;
+        for (uint32_t idx = 0; idx < sizes[s]; idx++) {
+            tk_seed_seat_grade(idx, sizes[s], &grade, &price);
+            seen[!strcmp(grade, "VIP") ? 0 : !strcmp(grade, "R") ? 1 : !strcmp(grade, "S") ? 2 : 3]++;
+            assert_true(price <= last);
+            last = price;
+        }
+        for (int k = 0; k < 4; k++)
+            assert_true(seen[k] > 0);
+    }
+    /* A seat row carries the matching grade and price. */
+    tk_seed_gen g;
+    make_gen(&g, 1, 200);
+    char row[TK_SEED_ROW_MAX], f[12][256];
+    tk_seed_row(&g, TK_SEED_SEATS, 200 + 21, TK_SEED_FMT_CSV, row, sizeof row); /* schedule 2, idx 20 */
+    assert_int_equal(parse_csv_line(row, f, 12), 8);
+    assert_string_equal(f[1], "2");
+    assert_string_equal(f[2], "A");
+    assert_string_equal(f[3], "2");
+    assert_string_equal(f[4], "1");
+    assert_string_equal(f[5], "R");
+    assert_string_equal(f[6], "120000");
+    assert_string_equal(f[7], "AVAILABLE");
+}
+
+static void test_seat_places(void **state)
+{
+    (void)state;
+    char sec[8], row[8];
+    int num;
+    tk_seed_seat_place(0, sec, row, &num);
+    assert_string_equal(sec, "A");
+    assert_string_equal(row, "1");
+    assert_int_equal(num, 1);
+    tk_seed_seat_place(199, sec, row, &num);
+    assert_string_equal(sec, "A");
+    assert_string_equal(row, "10");
+    assert_int_equal(num, 20);
+    tk_seed_seat_place(200, sec, row, &num);
+    assert_string_equal(sec, "B");
+    assert_string_equal(row, "1");
+    tk_seed_seat_place(200 * 25, sec, row, &num);
+    assert_string_equal(sec, "Z");
+    tk_seed_seat_place(200 * 26, sec, row, &num);
+    assert_string_equal(sec, "AA");
+    tk_seed_seat_place(200 * 27 + 45, sec, row, &num);
+    assert_string_equal(sec, "AB");
+    assert_string_equal(row, "3");
+    assert_int_equal(num, 6);
+}
+
+static void test_quote(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_int_equal(tk_seed_quote(TK_SEED_FMT_CSV, "plain", out, sizeof out), 7);
+    assert_string_equal(out, "\"plain\"");
+    tk_seed_quote(TK_SEED_FMT_CSV, "a,\"b\"\\c\nd\te", out, sizeof out);
+    assert_string_equal(out, "\"a,\\\"b\\\"\\\\c\\nd\\te\"");
+    tk_seed_quote(TK_SEED_FMT_SQL, "O'Brien \\ x", out, sizeof out);
+    assert_string_equal(out, "'O\\'Brien \\\\ x'");
+    tk_seed_quote(TK_SEED_FMT_SQL, "", out, sizeof out);
+    assert_string_equal(out, "''");
+    /* Too small: 0, never a cut-off field. */
+    assert_int_equal(tk_seed_quote(TK_SEED_FMT_CSV, "abcdef", out, 7), 0);
+    assert_int_equal(tk_seed_quote(TK_SEED_FMT_CSV, "abcd\"", out, 8), 0);
+    assert_int_equal(tk_seed_quote(TK_SEED_FMT_CSV, "abcde", out, 8), 7);
+    /* Round trip through the LOAD DATA reader. */
+    char line[128], f[4][256];
+    size_t n = tk_seed_quote(TK_SEED_FMT_CSV, "x,\"y\"\\z\n", line, sizeof line - 1);
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    assert_int_equal(parse_csv_line(line, f, 4), 1);
+    assert_string_equal(f[0], "x,\"y\"\\z\n");
+}
+
+static void test_sql_rows(void **state)
+{
+    (void)state;
+    tk_seed_gen g;
+    make_gen(&g, 1, 0);
+    char row[TK_SEED_ROW_MAX];
+    tk_seed_row(&g, TK_SEED_SEATS, 1, TK_SEED_FMT_SQL, row, sizeof row);
+    assert_string_equal(row, "(1,1,'A','1',1,'VIP',150000,'AVAILABLE')");
+    tk_seed_row(&g, TK_SEED_USERS, 12, TK_SEED_FMT_SQL, row, sizeof row);
+    assert_true(strncmp(row, "(12,'user12@bench.ticketctl','", 30) == 0);
+    assert_int_equal(row[strlen(row) - 1], ')');
+}
+
+/* The stream must give the same bytes whatever the read size. */
+static char *read_all(tk_seed_stream *s, size_t chunk, size_t *total)
+{
+    size_t cap = 1 << 20, len = 0;
+    char *all = malloc(cap);
+    char *buf = malloc(chunk);
+    assert_non_null(all);
+    assert_non_null(buf);
+    for (;;) {
+        long n = tk_seed_stream_read(s, buf, chunk);
+        assert_true(n >= 0);
+        if (n == 0)
+            break;
+        if (len + (size_t)n > cap) {
+            cap *= 2;
+            all = realloc(all, cap);
+            assert_non_null(all);
+        }
+        memcpy(all + len, buf, (size_t)n);
+        len += (size_t)n;
+    }
+    free(buf);
+    *total = len;
+    return all;
+}
+
+static void test_stream_chunking(void **state)
+{
+    (void)state;
+    tk_seed_gen g;
+    make_gen(&g, 5, 0);
+    for (int t = 0; t < TK_SEED_NTABLES; t++) {
+        /* expected: the rows, concatenated */
+        size_t cap = 1 << 22, elen = 0;
+        char *exp = malloc(cap);
+        assert_non_null(exp);
+        for (uint64_t id = 1; id <= tk_seed_table_rows(&g, t); id++) {
+            size_t n = tk_seed_row(&g, t, id, TK_SEED_FMT_CSV, exp + elen, cap - elen);
+            assert_true(n > 0);
+            elen += n;
+        }
+        size_t chunks[] = {1, 7, 1000, TK_SEED_ROW_MAX, 65536};
+        for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+            tk_seed_stream s;
+            tk_seed_stream_init(&s, &g, t);
+            size_t len;
+            char *got = read_all(&s, chunks[c], &len);
+            assert_int_equal(len, elen);
+            assert_memory_equal(got, exp, elen);
+            free(got);
+        }
+        free(exp);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_profiles_and_counts),
+        cmocka_unit_test(test_same_seed_same_rows),
+        cmocka_unit_test(test_different_seed_different_rows),
+        cmocka_unit_test(test_rows_parse_back),
+        cmocka_unit_test(test_grade_bands),
+        cmocka_unit_test(test_seat_places),
+        cmocka_unit_test(test_quote),
+        cmocka_unit_test(test_sql_rows),
+        cmocka_unit_test(test_stream_chunking),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
