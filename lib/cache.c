@@ -25,6 +25,7 @@ typedef struct entry {
 
 typedef struct shard {
     pthread_mutex_t mu;
+    uint64_t fence_seq; /* emptied at this seq: earlier reads may not put */
     entry *buckets[BUCKETS];
     size_t count;
 } shard;
@@ -132,13 +133,15 @@ int tk_cache_put(tk_cache *c, const char *key, const char *body, size_t len, uin
     pthread_mutex_lock(&sh->mu);
     entry **pp = find(sh, h, key);
     entry *e = *pp;
-    if (seq < atomic_load(&c->clear_seq) || (e && e->inval_seq > seq)) {
+    if (seq < atomic_load(&c->clear_seq) || seq < sh->fence_seq || (e && e->inval_seq > seq)) {
         rc = 0; /* invalidated after the caller read: its data is stale */
         free(copy);
     } else {
         if (!e) {
             if (sh->count >= c->max_per_shard) {
+                /* Emptying drops tombstones too, so fence the whole shard. */
                 shard_empty(sh);
+                sh->fence_seq = atomic_load(&c->seq);
                 pp = find(sh, h, key);
             }
             e = calloc(1, sizeof *e + klen + 1);

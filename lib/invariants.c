@@ -5,6 +5,7 @@
  * Schema: lib/db.c. A live reservation is one in PENDING or CONFIRMED; a
  * HELD seat matches a PENDING reservation, a SOLD seat a CONFIRMED one. */
 #include "ticketctl/invariants.h"
+#include "ticketctl/devstack.h"
 #include "ticketctl/backend.h"
 #include "ticketctl/common.h"
 #include "ticketctl/db.h"
@@ -113,7 +114,7 @@ int tk_invariants_check_url(const char *mysql_url, const char *state_dir, tk_inv
                             char *err, size_t errlen)
 {
     tk_backend b;
-    if (tk_backend_resolve(&b, mysql_url, NULL, NULL, state_dir, 0, err, errlen) != 0)
+    if (tk_backend_resolve_some(&b, TK_NEED_MYSQL, mysql_url, NULL, NULL, state_dir, 0, err, errlen) != 0)
         return -1;
     MYSQL *db = tk_db_connect(b.mysql, err, errlen);
     if (!db)

@@ -28,8 +28,17 @@ void job_reply_error(tk_job *j, int status, const char *code, const char *fmt, .
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof msg) { /* cut mid-character? drop the partial one */
+        size_t len = strlen(msg), start = len ? len - 1 : 0;
+        while (start > 0 && ((unsigned char)msg[start] & 0xC0) == 0x80)
+            start--;
+        unsigned char lead = (unsigned char)msg[start];
+        size_t need = lead < 0x80 ? 1 : (lead >> 5) == 6 ? 2 : (lead >> 4) == 14 ? 3 : (lead >> 3) == 30 ? 4 : 1;
+        if (start + need > len)
+            msg[start] = '\0';
+    }
     job_reply_json(j, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
 }
 
