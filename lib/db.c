@@ -107,6 +107,10 @@ static const migration migrations[] = {
         " UNIQUE KEY uk_payments_idempotency (user_id, idempotency_key)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         NULL}},
+    {2, "reservations by seat", {
+        /* seat history and the invariant checks join reservations to seats */
+        "CREATE INDEX IF NOT EXISTS ix_reservations_seat ON reservations (seat_id, status)",
+        NULL}},
 };
 
 int tk_db_schema_version(void)
