@@ -1,0 +1,106 @@
+/* Integration: a short bench through the whole booking flow on the real
+ * stack, then the data invariants checked in MariaDB, and the results JSON
+ * checked for what the bench claims (requests, zero errors, every step). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "itest_util.h"
+#include "ticketctl/invariants.h"
+
+static itest_env E;
+
+static int setup(void **state)
+{
+    (void)state;
+    if (itest_stack(&E) != 0)
+        return -1;
+    if (itest_seed(&E, "--users 300 --concerts 20 --schedules-per-concert 2 --seats-per-schedule 60 --seed 11") != 0)
+        return -1;
+    return itest_server_start(&E, "--workers 8");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = itest_server_stop(&E);
+    itest_close(&E);
+    return rc == 0 ? 0 : -1;
+}
+
+static void test_short_bench_keeps_invariants(void **state)
+{
+    (void)state;
+    char out[1200];
+    snprintf(out, sizeof out, "%s/itest-bench.json", E.state);
+    remove(out);
+    int rc = itest_run(&E, "bench --users 200 --ramp 2s --duration 8s --think-time 20 --threads 2 "
+                           "--target http://127.0.0.1:%d --out '%s'", E.port, out);
+    assert_int_equal(rc, 0); /* 0: run done and every invariant held */
+
+    json_error_t je;
+    json_t *res = json_load_file(out, 0, &je);
+    assert_non_null(res);
+    json_t *sum = json_object_get(res, "summary");
+    json_int_t requests = json_integer_value(json_object_get(sum, "requests"));
+    json_int_t errors = json_integer_value(json_object_get(sum, "errors"));
+    json_int_t flows = json_integer_value(json_object_get(sum, "flows_completed"));
+    assert_true(requests > 1000);
+    assert_true(flows > 50);
+    assert_int_equal(errors, 0);
+    json_t *steps = json_object_get(res, "steps");
+    const char *want[] = {"balance", "charge", "concerts", "dates", "seats", "reserve", "pay"};
+    for (size_t i = 0; i < 7; i++) {
+        json_t *st = json_array_get(steps, i);
+        assert_string_equal(json_string_value(json_object_get(st, "name")), want[i]);
+        assert_true(json_integer_value(json_object_get(st, "requests")) > 0);
+    }
+    json_decref(res);
+
+    /* What the bench claims, checked independently in the database. */
+    assert_true(itest_sql_i64(&E, "SELECT COUNT(*) FROM payments") >= flows);
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM (SELECT seat_id FROM reservations WHERE status IN "
+                                       "('PENDING','CONFIRMED') GROUP BY seat_id HAVING COUNT(*) > 1) x"), 0);
+    tk_invariant inv[TK_INVARIANTS_MAX];
+    char err[256];
+    int n = tk_invariants_check(E.db, inv, TK_INVARIANTS_MAX, err, sizeof err);
+    assert_true(n >= 5);
+    for (int i = 0; i < n; i++) {
+        if (!inv[i].ok)
+            fprintf(stderr, "invariant failed: %s: %s\n", inv[i].name, inv[i].detail);
+        assert_true(inv[i].ok);
+    }
+}
+
+/* The invariant checker must be able to fail: plant a violation, see it
+ * reported, and repair it. */
+static void test_invariants_catch_a_planted_violation(void **state)
+{
+    (void)state;
+    assert_int_equal(itest_run(&E, "seed --reset --users 5 --concerts 1 --schedules-per-concert 1 "
+                                    "--seats-per-schedule 5 --no-progress"), 0);
+    char err[256];
+    assert_int_equal(mysql_query(E.db, "UPDATE users SET points = 777 WHERE id = 1"), 0);
+    tk_invariant inv[TK_INVARIANTS_MAX];
+    int n = tk_invariants_check(E.db, inv, TK_INVARIANTS_MAX, err, sizeof err);
+    assert_true(n >= 5);
+    assert_false(tk_invariants_all_ok(inv, (size_t)n));
+    assert_int_equal(mysql_query(E.db, "UPDATE users SET points = 0 WHERE id = 1"), 0);
+    n = tk_invariants_check(E.db, inv, TK_INVARIANTS_MAX, err, sizeof err);
+    assert_true(tk_invariants_all_ok(inv, (size_t)n));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_short_bench_keeps_invariants),
+        cmocka_unit_test(test_invariants_catch_a_planted_violation),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
