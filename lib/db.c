@@ -111,6 +111,136 @@ static const migration migrations[] = {
         /* seat history and the invariant checks join reservations to seats */
         "CREATE INDEX IF NOT EXISTS ix_reservations_seat ON reservations (seat_id, status)",
         NULL}},
+    /* The three hot write paths as stored procedures: one round trip per
+     * request instead of 5-11 statements (measured: the statement round
+     * trips were most of MariaDB's and the server's CPU under the 5,000-VU
+     * bench). The logic is the same as before, the rows are locked the same
+     * way, and the database stays the arbiter. Every procedure answers with
+     * one row of 7 columns: code, then code-specific values. */
+    {3, "hot-path procedures", {
+        "DROP PROCEDURE IF EXISTS tk_charge",
+        "CREATE PROCEDURE tk_charge(IN p_user BIGINT UNSIGNED, IN p_amount BIGINT, IN p_max BIGINT)\n"
+        "BEGIN\n"
+        "  DECLARE v_points BIGINT DEFAULT NULL;\n"
+        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"
+        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n"
+        "  START TRANSACTION;\n"
+        "  SELECT points INTO v_points FROM users WHERE id = p_user FOR UPDATE;\n"
+        "  IF v_points IS NULL THEN\n"
+        "    ROLLBACK; SELECT 'NOT_FOUND', 0, 0, 0, 0, 0, 0;\n"
+        "  ELSEIF v_points > p_max - p_amount THEN\n"
+        "    ROLLBACK; SELECT 'BALANCE_LIMIT', v_points, 0, 0, 0, 0, 0;\n"
+        "  ELSE\n"
+        "    UPDATE users SET points = v_points + p_amount WHERE id = p_user;\n"
+        "    INSERT INTO point_history (user_id, amount, type, balance_after)\n"
+        "      VALUES (p_user, p_amount, 'CHARGE', v_points + p_amount);\n"
+        "    COMMIT;\n"
+        "    SELECT 'OK', v_points + p_amount, LAST_INSERT_ID(), 0, 0, 0, 0;\n"
+        "  END IF;\n"
+        "END",
+
+        "DROP PROCEDURE IF EXISTS tk_reserve",
+        "CREATE PROCEDURE tk_reserve(IN p_user BIGINT UNSIGNED, IN p_seat BIGINT UNSIGNED, IN p_ttl INT)\n"
+        "BEGIN\n"
+        "  DECLARE v_sched BIGINT UNSIGNED DEFAULT NULL;\n"
+        "  DECLARE v_concert BIGINT UNSIGNED;\n"
+        "  DECLARE v_price BIGINT;\n"
+        "  DECLARE v_started INT;\n"
+        "  DECLARE v_id BIGINT UNSIGNED;\n"
+        "  DECLARE v_now DATETIME(3);\n"
+        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"
+        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n"
+        "  SET v_now = UTC_TIMESTAMP(3);\n"
+        "  START TRANSACTION;\n"
+        /* the arbiter: of N racing holders exactly one changes the row */
+        "  UPDATE seats SET status = 'HELD', version = version + 1 WHERE id = p_seat AND status = 'AVAILABLE';\n"
+        "  IF ROW_COUNT() <> 1 THEN\n"
+        "    ROLLBACK;\n"
+        "    IF EXISTS (SELECT 1 FROM seats WHERE id = p_seat) THEN SELECT 'SEAT_TAKEN', 0, 0, 0, 0, 0, 0;\n"
+        "    ELSE SELECT 'NOT_FOUND', 0, 0, 0, 0, 0, 0; END IF;\n"
+        "  ELSE\n"
+        "    SELECT s.schedule_id, s.price, cs.concert_id, cs.starts_at <= v_now\n"
+        "      INTO v_sched, v_price, v_concert, v_started\n"
+        "      FROM seats s JOIN concert_schedules cs ON cs.id = s.schedule_id WHERE s.id = p_seat;\n"
+        "    IF v_sched IS NULL THEN\n"
+        "      ROLLBACK; SELECT 'NOT_FOUND', 0, 0, 0, 0, 0, 0;\n"
+        "    ELSEIF v_started THEN\n"
+        "      ROLLBACK; SELECT 'SHOW_STARTED', 0, 0, 0, 0, 0, 0;\n"
+        "    ELSE\n"
+        "      INSERT INTO reservations (user_id, seat_id, schedule_id, price, status, live_seat_id,\n"
+        "                                expires_at, created_at, updated_at)\n"
+        "        VALUES (p_user, p_seat, v_sched, v_price, 'PENDING', p_seat,\n"
+        "                v_now + INTERVAL p_ttl SECOND, v_now, v_now);\n"
+        "      SET v_id = LAST_INSERT_ID();\n"
+        "      UPDATE concert_schedules SET available_seats = available_seats - 1 WHERE id = v_sched;\n"
+        "      COMMIT;\n"
+        "      SELECT 'OK', v_id, v_sched, v_concert, v_price,\n"
+        "             CAST(UNIX_TIMESTAMP(v_now + INTERVAL p_ttl SECOND) * 1000 AS SIGNED),\n"
+        "             CAST(UNIX_TIMESTAMP(v_now) * 1000 AS SIGNED);\n"
+        "    END IF;\n"
+        "  END IF;\n"
+        "END",
+
+        "DROP PROCEDURE IF EXISTS tk_pay",
+        "CREATE PROCEDURE tk_pay(IN p_user BIGINT UNSIGNED, IN p_res BIGINT UNSIGNED, IN p_key VARCHAR(64))\n"
+        "BEGIN\n"
+        "  DECLARE v_owner BIGINT UNSIGNED DEFAULT NULL;\n"
+        "  DECLARE v_seat, v_sched, v_concert, v_pay_id, v_pay_res BIGINT UNSIGNED DEFAULT NULL;\n"
+        "  DECLARE v_price, v_pay_amount, v_points BIGINT DEFAULT NULL;\n"
+        "  DECLARE v_status VARCHAR(12);\n"
+        "  DECLARE v_expired INT;\n"
+        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"
+        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n"
+        "  START TRANSACTION;\n"
+        /* lock the reservation first: payments of it serialise here */
+        "  SELECT r.user_id, r.seat_id, r.schedule_id, cs.concert_id, r.price, r.status,\n"
+        "         r.expires_at <= UTC_TIMESTAMP(3)\n"
+        "    INTO v_owner, v_seat, v_sched, v_concert, v_price, v_status, v_expired\n"
+        "    FROM reservations r JOIN concert_schedules cs ON cs.id = r.schedule_id\n"
+        "    WHERE r.id = p_res FOR UPDATE;\n"
+        "  IF v_owner IS NULL OR v_owner <> p_user THEN\n"
+        "    ROLLBACK; SELECT 'NOT_FOUND', 0, 0, 0, 0, 0, 0;\n"
+        "  ELSE\n"
+        "    SELECT id, reservation_id, amount INTO v_pay_id, v_pay_res, v_pay_amount\n"
+        "      FROM payments WHERE user_id = p_user AND idempotency_key = p_key;\n"
+        "    IF v_pay_id IS NOT NULL AND v_pay_res <> p_res THEN\n"
+        "      ROLLBACK; SELECT 'IDEMPOTENCY_KEY_REUSED', 0, 0, 0, 0, 0, 0;\n"
+        "    ELSEIF v_pay_id IS NOT NULL THEN\n"
+        "      SELECT points INTO v_points FROM users WHERE id = p_user;\n"
+        "      COMMIT; SELECT 'REPLAY', v_pay_id, v_pay_amount, v_points, v_seat, v_sched, v_concert;\n"
+        "    ELSEIF v_status = 'CONFIRMED' THEN\n"
+        "      ROLLBACK; SELECT 'ALREADY_PAID', 0, 0, 0, 0, 0, 0;\n"
+        "    ELSEIF v_status <> 'PENDING' THEN\n"
+        "      ROLLBACK; SELECT 'INVALID_STATE', 0, 0, 0, 0, 0, 0;\n"
+        "    ELSEIF v_expired THEN\n"
+        /* the sweeper has not reached it yet: expire it now */
+        "      UPDATE reservations SET status = 'EXPIRED', live_seat_id = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"
+        "      UPDATE seats SET status = 'AVAILABLE', version = version + 1 WHERE id = v_seat;\n"
+        "      UPDATE concert_schedules SET available_seats = available_seats + 1 WHERE id = v_sched;\n"
+        "      COMMIT; SELECT 'HOLD_EXPIRED', 0, 0, 0, v_seat, v_sched, v_concert;\n"
+        "    ELSE\n"
+        "      SELECT points INTO v_points FROM users WHERE id = p_user FOR UPDATE;\n"
+        "      IF v_points < v_price THEN\n"
+        /* compensation: a failed payment releases the hold */
+        "        UPDATE reservations SET status = 'CANCELED', live_seat_id = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"
+        "        UPDATE seats SET status = 'AVAILABLE', version = version + 1 WHERE id = v_seat;\n"
+        "        UPDATE concert_schedules SET available_seats = available_seats + 1 WHERE id = v_sched;\n"
+        "        COMMIT; SELECT 'INSUFFICIENT_POINTS', 0, v_price, v_points, v_seat, v_sched, v_concert;\n"
+        "      ELSE\n"
+        "        UPDATE users SET points = v_points - v_price WHERE id = p_user;\n"
+        "        INSERT INTO point_history (user_id, amount, type, balance_after, ref_id)\n"
+        "          VALUES (p_user, -v_price, 'PAY', v_points - v_price, p_res);\n"
+        "        INSERT INTO payments (reservation_id, user_id, amount, idempotency_key, status)\n"
+        "          VALUES (p_res, p_user, v_price, p_key, 'COMPLETED');\n"
+        "        SET v_pay_id = LAST_INSERT_ID();\n"
+        "        UPDATE reservations SET status = 'CONFIRMED', updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"
+        "        UPDATE seats SET status = 'SOLD', version = version + 1 WHERE id = v_seat;\n"
+        "        COMMIT; SELECT 'OK', v_pay_id, v_price, v_points - v_price, v_seat, v_sched, v_concert;\n"
+        "      END IF;\n"
+        "    END IF;\n"
+        "  END IF;\n"
+        "END",
+        NULL}},
 };
 
 int tk_db_schema_version(void)
@@ -135,7 +265,7 @@ MYSQL *tk_db_connect(const char *url, char *err, size_t errlen)
     mysql_optionsv(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_optionsv(db, MYSQL_INIT_COMMAND,
                    "SET SESSION tx_isolation = 'READ-COMMITTED', time_zone = '+00:00'");
-    if (!mysql_real_connect(db, u.host, u.user, u.pass, u.db, u.port, NULL, CLIENT_FOUND_ROWS)) {
+    if (!mysql_real_connect(db, u.host, u.user, u.pass, u.db, u.port, NULL, CLIENT_FOUND_ROWS | CLIENT_MULTI_RESULTS)) {
         tk_err(err, errlen, "cannot connect to MariaDB at %s:%u: %s", u.host, u.port, mysql_error(db));
         mysql_close(db);
         return NULL;

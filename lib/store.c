@@ -152,6 +152,51 @@ const char *tk_store_errmsg(const tk_store *s) { return s->msg; }
 
 int tk_store_ping(tk_store *s) { return mysql_ping(s->db) == 0 ? 0 : -1; }
 
+/* One CALL of a hot-path procedure (migration 3): a single round trip that
+ * answers one row of 7 columns, code first. Deadlocks and lock-wait
+ * timeouts roll back inside the procedure and are retried here. Copies the
+ * row into code/v[0..5]. Returns TK_OK (row read) or a backend error. */
+static tk_rc call_proc(tk_store *s, char code[32], int64_t v[6], const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static tk_rc call_proc(tk_store *s, char code[32], int64_t v[6], const char *fmt, ...)
+{
+    char sql[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof sql)
+        return fail(s, TK_EINVAL, "VALIDATION", "request too long");
+    for (int attempt = 0;; attempt++) {
+        if (mysql_real_query(s->db, sql, (unsigned long)n) != 0) {
+            unsigned e = mysql_errno(s->db);
+            if ((e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT) && attempt + 1 < TXN_ATTEMPTS)
+                continue;
+            return db_fail(s);
+        }
+        break;
+    }
+    tk_rc rc = TK_OK;
+    MYSQL_RES *res = mysql_store_result(s->db);
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    if (row && mysql_num_fields(res) >= 7) {
+        snprintf(code, 32, "%s", row[0] ? row[0] : "");
+        for (int i = 0; i < 6; i++)
+            v[i] = i64(row[i + 1]);
+    } else {
+        rc = fail(s, TK_EBACKEND, "BACKEND_UNAVAILABLE", "procedure gave no answer: %s", mysql_error(s->db));
+    }
+    if (res)
+        mysql_free_result(res);
+    while (mysql_next_result(s->db) == 0) { /* the CALL's own status result */
+        MYSQL_RES *more = mysql_store_result(s->db);
+        if (more)
+            mysql_free_result(more);
+    }
+    return rc;
+}
+
 /* ---- users ------------------------------------------------------------ */
 
 static tk_rc user_query(tk_store *s, tk_user *out, const char *where)
@@ -247,30 +292,24 @@ static int points_move(tk_store *s, uint64_t user_id, int64_t delta, const char 
     return BODY_OK;
 }
 
-struct charge_args {
-    uint64_t user_id;
-    int64_t amount, balance;
-    uint64_t hist_id;
-};
-
-static int charge_body(tk_store *s, void *arg, tk_rc *rc)
-{
-    struct charge_args *a = arg;
-    return points_move(s, a->user_id, a->amount, "CHARGE", 0, &a->balance, &a->hist_id, rc);
-}
-
 tk_rc tk_store_points_charge(tk_store *s, uint64_t user_id, int64_t amount, int64_t *balance, uint64_t *history_id)
 {
     if (amount <= 0 || amount > TK_CHARGE_MAX)
         return fail(s, TK_EINVAL, "VALIDATION", "amount must be between 1 and %lld points", TK_CHARGE_MAX);
-    struct charge_args a = {.user_id = user_id, .amount = amount};
-    tk_rc rc = run_txn(s, charge_body, &a);
-    if (rc == TK_OK) {
-        *balance = a.balance;
-        if (history_id)
-            *history_id = a.hist_id;
-    }
-    return rc;
+    char code[32];
+    int64_t v[6];
+    tk_rc rc = call_proc(s, code, v, "CALL tk_charge(%llu, %lld, %lld)", (unsigned long long)user_id,
+                         (long long)amount, TK_BALANCE_MAX);
+    if (rc != TK_OK)
+        return rc;
+    if (!strcmp(code, "NOT_FOUND"))
+        return fail(s, TK_ENOTFOUND, "NOT_FOUND", "no such user");
+    if (!strcmp(code, "BALANCE_LIMIT"))
+        return fail(s, TK_EINVAL, "VALIDATION", "balance would exceed %lld points", TK_BALANCE_MAX);
+    *balance = v[0];
+    if (history_id)
+        *history_id = (uint64_t)v[1];
+    return TK_OK;
 }
 
 static json_t *page_object(json_t *items, int page, int size, long long total)
@@ -374,11 +413,6 @@ static int exists(tk_store *s, const char *table, uint64_t id)
 
 tk_rc tk_store_schedules_available(tk_store *s, uint64_t concert_id, json_t **out)
 {
-    int ex = exists(s, "concerts", concert_id);
-    if (ex < 0)
-        return db_fail(s);
-    if (!ex)
-        return fail(s, TK_ENOTFOUND, "NOT_FOUND", "no concert %llu", (unsigned long long)concert_id);
     MYSQL_RES *res = qr(s,
                         "SELECT id, DATE_FORMAT(starts_at, " TS_FMT "), total_seats, available_seats"
                         " FROM concert_schedules WHERE concert_id = %llu AND starts_at > UTC_TIMESTAMP(3)"
@@ -386,6 +420,13 @@ tk_rc tk_store_schedules_available(tk_store *s, uint64_t concert_id, json_t **ou
                         (unsigned long long)concert_id);
     if (!res)
         return db_fail(s);
+    if (mysql_num_rows(res) == 0) { /* none left, or no such concert? */
+        int ex = exists(s, "concerts", concert_id);
+        if (ex <= 0) {
+            mysql_free_result(res);
+            return ex < 0 ? db_fail(s) : fail(s, TK_ENOTFOUND, "NOT_FOUND", "no concert %llu", (unsigned long long)concert_id);
+        }
+    }
     json_t *items = json_array();
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(res)))
@@ -405,17 +446,19 @@ tk_rc tk_store_seats_available(tk_store *s, uint64_t schedule_id, const char *gr
             return fail(s, TK_EINVAL, "VALIDATION", "grade must be one of VIP, R, S, A");
         snprintf(gradecond, sizeof gradecond, " AND grade = '%s'", grade);
     }
-    int ex = exists(s, "concert_schedules", schedule_id);
-    if (ex < 0)
-        return db_fail(s);
-    if (!ex)
-        return fail(s, TK_ENOTFOUND, "NOT_FOUND", "no schedule %llu", (unsigned long long)schedule_id);
     MYSQL_RES *res = qr(s,
                         "SELECT id, section, row_label, number, grade, price FROM seats"
                         " WHERE schedule_id = %llu AND status = 'AVAILABLE'%s ORDER BY id",
                         (unsigned long long)schedule_id, gradecond);
     if (!res)
         return db_fail(s);
+    if (mysql_num_rows(res) == 0) { /* sold out, or no such schedule? */
+        int ex = exists(s, "concert_schedules", schedule_id);
+        if (ex <= 0) {
+            mysql_free_result(res);
+            return ex < 0 ? db_fail(s) : fail(s, TK_ENOTFOUND, "NOT_FOUND", "no schedule %llu", (unsigned long long)schedule_id);
+        }
+    }
     json_t *items = json_array();
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(res)))
@@ -503,93 +546,35 @@ static int release_seat(tk_store *s, const tk_reservation *r, const char *new_st
     return 0;
 }
 
-struct reserve_args {
-    uint64_t user_id, seat_id;
-    int ttl_s;
-    tk_reservation r;
-};
-
-static int reserve_body(tk_store *s, void *arg, tk_rc *rc)
-{
-    struct reserve_args *a = arg;
-    /* The conditional UPDATE is the arbiter: of N racing holders, exactly
-     * one sees affected_rows == 1; the rest wait for its row lock, then see 0. */
-    if (q(s, "UPDATE seats SET status = 'HELD', version = version + 1 WHERE id = %llu AND status = 'AVAILABLE'",
-          (unsigned long long)a->seat_id) != 0)
-        return BODY_DBERR;
-    if (mysql_affected_rows(s->db) != 1) {
-        int ex = exists(s, "seats", a->seat_id);
-        if (ex < 0)
-            return BODY_DBERR;
-        *rc = ex ? fail(s, TK_ECONFLICT, "SEAT_TAKEN", "seat %llu is already held or sold",
-                        (unsigned long long)a->seat_id)
-                 : fail(s, TK_ENOTFOUND, "NOT_FOUND", "no seat %llu", (unsigned long long)a->seat_id);
-        return BODY_FAIL;
-    }
-    MYSQL_RES *res = qr(s,
-                        "SELECT s.schedule_id, s.price, cs.concert_id, cs.starts_at <= UTC_TIMESTAMP(3)"
-                        " FROM seats s JOIN concert_schedules cs ON cs.id = s.schedule_id WHERE s.id = %llu",
-                        (unsigned long long)a->seat_id);
-    if (!res)
-        return BODY_DBERR;
-    MYSQL_ROW row = mysql_fetch_row(res);
-    if (!row) {
-        mysql_free_result(res);
-        *rc = fail(s, TK_ENOTFOUND, "NOT_FOUND", "seat %llu has no schedule", (unsigned long long)a->seat_id);
-        return BODY_FAIL;
-    }
-    tk_reservation *r = &a->r;
-    memset(r, 0, sizeof *r);
-    r->user_id = a->user_id;
-    r->seat_id = a->seat_id;
-    r->schedule_id = u64(row[0]);
-    r->price = i64(row[1]);
-    r->concert_id = u64(row[2]);
-    int started = (int)i64(row[3]);
-    mysql_free_result(res);
-    if (started) {
-        *rc = fail(s, TK_ECONFLICT, "SHOW_STARTED", "the show has already started");
-        return BODY_FAIL;
-    }
-    if (q(s,
-          "INSERT INTO reservations (user_id, seat_id, schedule_id, price, status, live_seat_id, expires_at, created_at, updated_at)"
-          " VALUES (%llu, %llu, %llu, %lld, 'PENDING', %llu, UTC_TIMESTAMP(3) + INTERVAL %d SECOND, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
-          (unsigned long long)a->user_id, (unsigned long long)a->seat_id, (unsigned long long)r->schedule_id,
-          (long long)r->price, (unsigned long long)a->seat_id, a->ttl_s) != 0) {
-        if (mysql_errno(s->db) == ER_DUP_ENTRY) {
-            *rc = fail(s, TK_ECONFLICT, "SEAT_TAKEN", "seat %llu already has a live reservation",
-                       (unsigned long long)a->seat_id);
-            return BODY_FAIL;
-        }
-        return BODY_DBERR;
-    }
-    r->id = mysql_insert_id(s->db);
-    if (q(s, "UPDATE concert_schedules SET available_seats = available_seats - 1 WHERE id = %llu",
-          (unsigned long long)r->schedule_id) != 0)
-        return BODY_DBERR;
-    res = qr(s,
-             "SELECT CAST(UNIX_TIMESTAMP(expires_at) * 1000 AS SIGNED), CAST(UNIX_TIMESTAMP(created_at) * 1000 AS SIGNED)"
-             " FROM reservations WHERE id = %llu",
-             (unsigned long long)r->id);
-    if (!res)
-        return BODY_DBERR;
-    row = mysql_fetch_row(res);
-    if (row) {
-        r->expires_at_ms = i64(row[0]);
-        r->created_at_ms = i64(row[1]);
-    }
-    mysql_free_result(res);
-    snprintf(r->status, sizeof r->status, "PENDING");
-    return BODY_OK;
-}
-
 tk_rc tk_store_reserve(tk_store *s, uint64_t user_id, uint64_t seat_id, int hold_ttl_s, tk_reservation *out)
 {
-    struct reserve_args a = {.user_id = user_id, .seat_id = seat_id, .ttl_s = hold_ttl_s};
-    tk_rc rc = run_txn(s, reserve_body, &a);
-    if (rc == TK_OK)
-        *out = a.r;
-    return rc;
+    char code[32];
+    int64_t v[6];
+    tk_rc rc = call_proc(s, code, v, "CALL tk_reserve(%llu, %llu, %d)", (unsigned long long)user_id,
+                         (unsigned long long)seat_id, hold_ttl_s);
+    if (rc != TK_OK) {
+        if (rc == TK_EBACKEND && mysql_errno(s->db) == ER_DUP_ENTRY) /* live_seat_id: the UNIQUE backstop */
+            return fail(s, TK_ECONFLICT, "SEAT_TAKEN", "seat %llu already has a live reservation",
+                        (unsigned long long)seat_id);
+        return rc;
+    }
+    if (!strcmp(code, "SEAT_TAKEN"))
+        return fail(s, TK_ECONFLICT, "SEAT_TAKEN", "seat %llu is already held or sold", (unsigned long long)seat_id);
+    if (!strcmp(code, "NOT_FOUND"))
+        return fail(s, TK_ENOTFOUND, "NOT_FOUND", "no seat %llu", (unsigned long long)seat_id);
+    if (!strcmp(code, "SHOW_STARTED"))
+        return fail(s, TK_ECONFLICT, "SHOW_STARTED", "the show has already started");
+    memset(out, 0, sizeof *out);
+    out->id = (uint64_t)v[0];
+    out->user_id = user_id;
+    out->seat_id = seat_id;
+    out->schedule_id = (uint64_t)v[1];
+    out->concert_id = (uint64_t)v[2];
+    out->price = v[3];
+    out->expires_at_ms = v[4];
+    out->created_at_ms = v[5];
+    snprintf(out->status, sizeof out->status, "PENDING");
+    return TK_OK;
 }
 
 tk_rc tk_store_reservations_of(tk_store *s, uint64_t user_id, json_t **out)
@@ -669,125 +654,52 @@ tk_rc tk_store_cancel(tk_store *s, uint64_t user_id, uint64_t reservation_id, tk
 
 /* ---- payments --------------------------------------------------------- */
 
-struct pay_args {
-    uint64_t user_id, id;
-    char key[130];
-    tk_payment p;
-    tk_reservation r;
-    int released; /* the failed payment released the hold (compensation) */
-};
-
-static int find_payment(tk_store *s, struct pay_args *a, int *found)
-{
-    MYSQL_RES *res = qr(s, "SELECT id, reservation_id, amount FROM payments WHERE user_id = %llu AND idempotency_key = '%s'",
-                        (unsigned long long)a->user_id, a->key);
-    if (!res)
-        return -1;
-    MYSQL_ROW row = mysql_fetch_row(res);
-    *found = row != NULL;
-    if (row) {
-        a->p.id = u64(row[0]);
-        a->p.reservation_id = u64(row[1]);
-        a->p.amount = i64(row[2]);
-    }
-    mysql_free_result(res);
-    return 0;
-}
-
-static int pay_body(tk_store *s, void *arg, tk_rc *rc)
-{
-    struct pay_args *a = arg;
-    int expired, started, found;
-    memset(&a->p, 0, sizeof a->p);
-    a->released = 0;
-    /* Lock the reservation first: concurrent payments of it serialise here,
-     * so the idempotency lookup below sees any payment that committed. */
-    int b = load_reservation(s, a->user_id, a->id, &a->r, &expired, &started, rc);
-    if (b != BODY_OK)
-        return b;
-    if (find_payment(s, a, &found) != 0)
-        return BODY_DBERR;
-    if (found) {
-        if (a->p.reservation_id != a->id) {
-            *rc = fail(s, TK_ECONFLICT, "IDEMPOTENCY_KEY_REUSED",
-                       "this Idempotency-Key already paid another reservation");
-            return BODY_FAIL;
-        }
-        MYSQL_RES *res = qr(s, "SELECT points FROM users WHERE id = %llu", (unsigned long long)a->user_id);
-        if (!res)
-            return BODY_DBERR;
-        MYSQL_ROW row = mysql_fetch_row(res);
-        a->p.balance = row ? i64(row[0]) : 0;
-        mysql_free_result(res);
-        a->p.replay = 1;
-        return BODY_OK;
-    }
-    if (!strcmp(a->r.status, "CONFIRMED")) {
-        *rc = fail(s, TK_ECONFLICT, "ALREADY_PAID", "reservation %llu is already paid", (unsigned long long)a->id);
-        return BODY_FAIL;
-    }
-    if (tk_res_next(tk_res_parse(a->r.status), TK_EV_PAY) == TK_RES_INVALID) {
-        *rc = fail(s, TK_ECONFLICT, "INVALID_STATE", "reservation is %s", a->r.status);
-        return BODY_FAIL;
-    }
-    if (expired) {
-        /* The sweeper has not reached it yet; expire it now. */
-        if (release_seat(s, &a->r, "EXPIRED") != 0)
-            return BODY_DBERR;
-        a->released = 1;
-        *rc = fail(s, TK_EEXPIRED, "HOLD_EXPIRED", "the hold expired before payment");
-        return BODY_OK; /* commit the expiry, report the failure */
-    }
-    int64_t balance = 0;
-    b = points_move(s, a->user_id, -a->r.price, "PAY", a->id, &balance, NULL, rc);
-    if (b == BODY_FAIL && *rc == TK_EFUNDS) {
-        /* Compensation: a failed payment releases the hold. */
-        if (release_seat(s, &a->r, "CANCELED") != 0)
-            return BODY_DBERR;
-        a->released = 1;
-        return BODY_OK; /* commit the release, report TK_EFUNDS */
-    }
-    if (b != BODY_OK)
-        return b;
-    if (q(s, "INSERT INTO payments (reservation_id, user_id, amount, idempotency_key, status) VALUES (%llu, %llu, %lld, '%s', 'COMPLETED')",
-          (unsigned long long)a->id, (unsigned long long)a->user_id, (long long)a->r.price, a->key) != 0)
-        return BODY_DBERR;
-    a->p.id = mysql_insert_id(s->db);
-    a->p.reservation_id = a->id;
-    a->p.amount = a->r.price;
-    a->p.balance = balance;
-    if (q(s, "UPDATE reservations SET status = 'CONFIRMED', updated_at = UTC_TIMESTAMP(3) WHERE id = %llu",
-          (unsigned long long)a->id) != 0)
-        return BODY_DBERR;
-    if (q(s, "UPDATE seats SET status = 'SOLD', version = version + 1 WHERE id = %llu", (unsigned long long)a->r.seat_id) != 0)
-        return BODY_DBERR;
-    snprintf(a->r.status, sizeof a->r.status, "CONFIRMED");
-    return BODY_OK;
-}
-
 tk_rc tk_store_pay(tk_store *s, uint64_t user_id, uint64_t reservation_id, const char *idem_key, tk_payment *out,
                    tk_reservation *res)
 {
     size_t klen = idem_key ? strlen(idem_key) : 0;
     if (klen == 0 || klen > 64)
         return fail(s, TK_EINVAL, "VALIDATION", "Idempotency-Key header of 1 to 64 characters is required");
-    struct pay_args a = {.user_id = user_id, .id = reservation_id};
-    esc(s, a.key, idem_key, 64);
-    s->code[0] = '\0';
-    tk_rc body_rc = TK_OK;
-    /* pay_body reports TK_EFUNDS / TK_EEXPIRED through s->code while still
-     * committing the compensation, so read it back from there. */
-    tk_rc rc = run_txn(s, pay_body, &a);
-    if (res)
-        *res = a.r;
+    char key[130], code[32];
+    esc(s, key, idem_key, 64);
+    int64_t v[6];
+    tk_rc rc = call_proc(s, code, v, "CALL tk_pay(%llu, %llu, '%s')", (unsigned long long)user_id,
+                         (unsigned long long)reservation_id, key);
     if (rc != TK_OK)
         return rc;
-    if (a.released) {
-        body_rc = !strcmp(s->code, "HOLD_EXPIRED") ? TK_EEXPIRED : TK_EFUNDS;
-        return body_rc;
+    if (res) {
+        memset(res, 0, sizeof *res);
+        res->id = reservation_id;
+        res->user_id = user_id;
+        res->seat_id = (uint64_t)v[3];
+        res->schedule_id = (uint64_t)v[4];
+        res->concert_id = (uint64_t)v[5];
     }
-    *out = a.p;
-    return TK_OK;
+    if (!strcmp(code, "OK") || !strcmp(code, "REPLAY")) {
+        memset(out, 0, sizeof *out);
+        out->id = (uint64_t)v[0];
+        out->reservation_id = reservation_id;
+        out->amount = v[1];
+        out->balance = v[2];
+        out->replay = !strcmp(code, "REPLAY");
+        if (res)
+            snprintf(res->status, sizeof res->status, "CONFIRMED");
+        return TK_OK;
+    }
+    if (!strcmp(code, "NOT_FOUND"))
+        return fail(s, TK_ENOTFOUND, "NOT_FOUND", "no reservation %llu", (unsigned long long)reservation_id);
+    if (!strcmp(code, "IDEMPOTENCY_KEY_REUSED"))
+        return fail(s, TK_ECONFLICT, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key already paid another reservation");
+    if (!strcmp(code, "ALREADY_PAID"))
+        return fail(s, TK_ECONFLICT, "ALREADY_PAID", "reservation %llu is already paid",
+                    (unsigned long long)reservation_id);
+    if (!strcmp(code, "HOLD_EXPIRED"))
+        return fail(s, TK_EEXPIRED, "HOLD_EXPIRED", "the hold expired before payment");
+    if (!strcmp(code, "INSUFFICIENT_POINTS"))
+        return fail(s, TK_EFUNDS, "INSUFFICIENT_POINTS", "balance %lld is less than %lld; the hold was released",
+                    (long long)v[2], (long long)v[1]);
+    return fail(s, TK_ECONFLICT, "INVALID_STATE", "reservation %llu cannot be paid now",
+                (unsigned long long)reservation_id);
 }
 
 /* ---- sweeper ---------------------------------------------------------- */
