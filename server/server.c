@@ -476,8 +476,8 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
         cfg->host = "127.0.0.1";
     if (cfg->loops <= 0)
         cfg->loops = (int)sysconf(_SC_NPROCESSORS_ONLN) > 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) : 1;
-    if (cfg->workers <= 0)
-        cfg->workers = 16;
+    if (cfg->workers <= 0) /* measured: 2 per core beat 8 and 16 (fewer switches, same DB work) */
+        cfg->workers = cfg->loops * 2 < 4 ? 4 : cfg->loops * 2;
     if (cfg->hold_ttl_s <= 0)
         cfg->hold_ttl_s = 600;
     if (cfg->sweep_interval_ms <= 0)
