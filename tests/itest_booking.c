@@ -496,6 +496,92 @@ static void test_bad_input_4xx_and_no_change(void **state)
     free(other);
 }
 
+/* Cached reads must change as soon as what they show changes. */
+static void test_cached_reads_follow_writes(void **state)
+{
+    (void)state;
+    long long sched = itest_sql_i64(&E, "SELECT schedule_id FROM seats WHERE id = 40");
+    long long concert = itest_sql_i64(&E, "SELECT concert_id FROM concert_schedules WHERE id = %lld", sched);
+    char dates[96], seats[96];
+    snprintf(dates, sizeof dates, "/api/v1/concerts/%lld/schedules", concert);
+    snprintf(seats, sizeof seats, "/api/v1/schedules/%lld/seats", sched);
+    itest_resp d1, s1, d2, s2;
+    itest_http(&E, "GET", dates, NULL, NULL, NULL, &d1); /* fills the cache */
+    itest_http(&E, "GET", seats, NULL, NULL, NULL, &s1);
+    itest_resp_free(&d1);
+    itest_resp_free(&s1);
+    itest_http(&E, "GET", dates, NULL, NULL, NULL, &d1); /* served from the cache */
+    itest_http(&E, "GET", seats, NULL, NULL, NULL, &s1);
+    assert_int_equal(d1.status, 200);
+    assert_int_equal(s1.status, 200);
+    long long avail_before = -1;
+    json_t *it;
+    size_t i;
+    json_array_foreach(json_object_get(d1.json, "items"), i, it)
+        if (json_integer_value(json_object_get(it, "id")) == sched)
+            avail_before = json_integer_value(json_object_get(it, "available_seats"));
+    size_t seats_before = json_array_size(json_object_get(s1.json, "items"));
+    assert_true(avail_before > 0);
+    char *tok = itest_login(&E, 509);
+    long st;
+    reserve(&E, tok, 40, &st);
+    assert_int_equal(st, 201);
+    itest_http(&E, "GET", dates, NULL, NULL, NULL, &d2);
+    itest_http(&E, "GET", seats, NULL, NULL, NULL, &s2);
+    long long avail_after = -1;
+    json_array_foreach(json_object_get(d2.json, "items"), i, it)
+        if (json_integer_value(json_object_get(it, "id")) == sched)
+            avail_after = json_integer_value(json_object_get(it, "available_seats"));
+    assert_int_equal(avail_after, avail_before - 1);
+    assert_int_equal(json_array_size(json_object_get(s2.json, "items")), seats_before - 1);
+    json_array_foreach(json_object_get(s2.json, "items"), i, it)
+        assert_int_not_equal(json_integer_value(json_object_get(it, "id")), 40);
+    itest_resp_free(&d1);
+    itest_resp_free(&s1);
+    itest_resp_free(&d2);
+    itest_resp_free(&s2);
+    free(tok);
+}
+
+static void test_ops_endpoints(void **state)
+{
+    (void)state;
+    itest_resp r;
+    itest_http(&E, "GET", "/metrics", NULL, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "ticketctl_http_requests_total{method=\"POST\",route=\"/api/v1/reservations\"}"));
+    assert_non_null(strstr(r.body, "ticketctl_http_request_duration_seconds_bucket"));
+    itest_resp_free(&r);
+    itest_http(&E, "GET", "/api/v1/openapi.json", NULL, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *paths = json_object_get(r.json, "paths");
+    const char *want[] = {"/api/v1/auth/signup", "/api/v1/auth/login", "/api/v1/users/me", "/api/v1/points",
+                          "/api/v1/points/charge", "/api/v1/points/history", "/api/v1/concerts",
+                          "/api/v1/concerts/{id}", "/api/v1/concerts/{id}/schedules", "/api/v1/schedules/{id}/seats",
+                          "/api/v1/reservations", "/api/v1/reservations/{id}/cancel", "/api/v1/payments"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_non_null(json_object_get(paths, want[i]));
+    assert_non_null(json_object_get(json_object_get(paths, "/api/v1/reservations"), "post"));
+    assert_non_null(json_object_get(json_object_get(paths, "/api/v1/reservations"), "get"));
+    itest_resp_free(&r);
+    /* signup issues a usable account (argon2id interactive hash) */
+    itest_http(&E, "POST", "/api/v1/auth/signup", NULL,
+               "{\"email\":\"fan@example.com\",\"password\":\"correct horse\",\"name\":\"Fan\"}", NULL, &r);
+    assert_int_equal(r.status, 201);
+    itest_resp_free(&r);
+    itest_http(&E, "POST", "/api/v1/auth/login", NULL, "{\"email\":\"fan@example.com\",\"password\":\"correct horse\"}",
+               NULL, &r);
+    assert_int_equal(r.status, 200);
+    char *tok = strdup(json_string_value(json_object_get(r.json, "token")));
+    itest_resp_free(&r);
+    itest_http(&E, "GET", "/api/v1/users/me", tok, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "email")), "fan@example.com");
+    assert_int_equal(json_integer_value(json_object_get(r.json, "points")), 0);
+    itest_resp_free(&r);
+    free(tok);
+}
+
 static void test_sigterm_clean_exit(void **state)
 {
     (void)state;
@@ -519,6 +605,8 @@ int main(void)
         cmocka_unit_test(test_cancel_refunds_exactly),
         cmocka_unit_test(test_expired_hold_frees_seat),
         cmocka_unit_test(test_bad_input_4xx_and_no_change),
+        cmocka_unit_test(test_cached_reads_follow_writes),
+        cmocka_unit_test(test_ops_endpoints),
         cmocka_unit_test(test_sigterm_clean_exit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
