@@ -118,20 +118,35 @@ static int dev_kafka_broker(const dev_opts *o)
     return 0;
 }
 
+static int dev_kafka_fault(const dev_opts *o, int down)
+{
+    char err[1024];
+    if (tk_dev_kafka_fault(o->state, down, err, sizeof err) != 0) {
+        fprintf(stderr, "dev kafka-%s: %s\n", down ? "down" : "up", err);
+        return 1;
+    }
+    return 0;
+}
+
+static int dev_kafka_down(const dev_opts *o) { return dev_kafka_fault(o, 1); }
+static int dev_kafka_up(const dev_opts *o) { return dev_kafka_fault(o, 0); }
+
 static const dev_sub subs[] = {
     {"up", dev_up, "start the stack (no-op if running); prints the env"},
     {"down", dev_down, "stop the processes the stack started (--purge: delete data)"},
     {"status", dev_status, "per component running/stopped; exit 3 unless all run (--json)"},
     {"env", dev_env, "print the stack's settings as shell export lines"},
+    {"kafka-down", dev_kafka_down, "fault injection: the Kafka broker refuses connections"},
+    {"kafka-up", dev_kafka_up, "end the kafka-down fault"},
     {"kafka-broker", dev_kafka_broker, NULL}, /* internal: the broker process */
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: ticketctl dev <up|down|status|env> [--state DIR] [--json] [--purge]\n\n");
+    fprintf(out, "usage: ticketctl dev <up|down|status|env|kafka-down|kafka-up> [--state DIR] [--json] [--purge]\n\n");
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (subs[i].summary)
-            fprintf(out, "  %-8s %s\n", subs[i].name, subs[i].summary);
+            fprintf(out, "  %-10s %s\n", subs[i].name, subs[i].summary);
     fprintf(out, "\noptions:\n"
                  "  --state DIR  state dir (default $TICKETCTL_STATE or ./.ticketctl)\n"
                  "  --json       status: machine-readable output\n"

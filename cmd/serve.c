@@ -35,6 +35,7 @@ static void usage(FILE *out)
             "  --mysql URL --redis URL --kafka-brokers LIST --state DIR\n"
             "                         backends (default: the dev stack, started if needed)\n"
             "  --no-migrate           do not apply schema migrations at start\n"
+            "  --no-relay             do not publish the outbox to Kafka from this process\n"
             "  --quiet                no log lines\n"
             "  -h, --help\n");
 }
@@ -78,7 +79,7 @@ int cmd_serve(int argc, char **argv)
         {"token-ttl", required_argument, NULL, 'T'},  {"jwt-secret-file", required_argument, NULL, 'j'},
         {"mysql", required_argument, NULL, 'm'},      {"redis", required_argument, NULL, 'r'},
         {"kafka-brokers", required_argument, NULL, 'k'}, {"state", required_argument, NULL, 'S'},
-        {"no-migrate", no_argument, NULL, 'n'},       {"quiet", no_argument, NULL, 'q'},
+        {"no-migrate", no_argument, NULL, 'n'},       {"no-relay", no_argument, NULL, 'R'},       {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     tk_server_config cfg = {.port = 8080};
@@ -124,6 +125,7 @@ int cmd_serve(int argc, char **argv)
         case 'k': kafka = optarg; break;
         case 'S': state = optarg; break;
         case 'n': migrate = 0; break;
+        case 'R': cfg.no_relay = 1; break;
         case 'q': cfg.quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

@@ -21,7 +21,7 @@
 typedef struct migration {
     int version;
     const char *name;
-    const char *sql[12];
+    const char *sql[16];
 } migration;
 
 static const migration migrations[] = {
@@ -117,7 +117,37 @@ static const migration migrations[] = {
      * bench). The logic is the same as before, the rows are locked the same
      * way, and the database stays the arbiter. Every procedure answers with
      * one row of 7 columns: code, then code-specific values. */
-    {3, "hot-path procedures", {
+    /* ... and the transactional outbox: every state change of a reservation
+     * or payment writes its event in the same transaction (tk_emit), and
+     * the relay (lib/outbox.c) publishes it to Kafka afterwards, so an
+     * event is never lost and never published for a change that rolled
+     * back. */
+    {3, "hot-path procedures and the event outbox", {
+        "CREATE TABLE IF NOT EXISTS outbox ("
+        " id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+        " event_id CHAR(36) NOT NULL,"
+        " topic VARCHAR(64) NOT NULL,"
+        " event_key VARCHAR(64) NOT NULL,"
+        " type VARCHAR(48) NOT NULL,"
+        " payload TEXT NOT NULL,"
+        " created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),"
+        " published_at DATETIME(3) NULL,"
+        " UNIQUE KEY uk_outbox_event (event_id),"
+        " KEY ix_outbox_pending (published_at, id)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+
+        "DROP PROCEDURE IF EXISTS tk_emit",
+        "CREATE PROCEDURE tk_emit(IN p_type VARCHAR(48), IN p_res BIGINT UNSIGNED, IN p_user BIGINT UNSIGNED,\n"
+        "                         IN p_seat BIGINT UNSIGNED, IN p_amount BIGINT)\n"
+        "BEGIN\n"
+        "  DECLARE v_id CHAR(36) DEFAULT UUID();\n"
+        "  INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES (v_id,\n"
+        "    IF(p_type LIKE 'payment.%', 'ticketctl.payments', 'ticketctl.reservations'), p_res, p_type,\n"
+        "    JSON_OBJECT('event_id', v_id, 'type', p_type, 'reservation_id', p_res, 'user_id', p_user,\n"
+        "                'seat_id', p_seat, 'amount', p_amount,\n"
+        "                'occurred_at', DATE_FORMAT(UTC_TIMESTAMP(3), '%Y-%m-%dT%H:%i:%s.%fZ')));\n"
+        "END",
+
         "DROP PROCEDURE IF EXISTS tk_charge",
         "CREATE PROCEDURE tk_charge(IN p_user BIGINT UNSIGNED, IN p_amount BIGINT, IN p_max BIGINT)\n"
         "BEGIN\n"
@@ -173,6 +203,7 @@ static const migration migrations[] = {
         "                v_now + INTERVAL p_ttl SECOND, v_now, v_now);\n"
         "      SET v_id = LAST_INSERT_ID();\n"
         "      UPDATE concert_schedules SET available_seats = available_seats - 1 WHERE id = v_sched;\n"
+        "      CALL tk_emit('reservation.held', v_id, p_user, p_seat, v_price);\n"
         "      COMMIT;\n"
         "      SELECT 'OK', v_id, v_sched, v_concert, v_price,\n"
         "             CAST(UNIX_TIMESTAMP(v_now + INTERVAL p_ttl SECOND) * 1000 AS SIGNED),\n"
@@ -217,6 +248,7 @@ static const migration migrations[] = {
         "      UPDATE reservations SET status = 'EXPIRED', live_seat_id = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"
         "      UPDATE seats SET status = 'AVAILABLE', version = version + 1 WHERE id = v_seat;\n"
         "      UPDATE concert_schedules SET available_seats = available_seats + 1 WHERE id = v_sched;\n"
+        "      CALL tk_emit('reservation.expired', p_res, p_user, v_seat, v_price);\n"
         "      COMMIT; SELECT 'HOLD_EXPIRED', 0, 0, 0, v_seat, v_sched, v_concert;\n"
         "    ELSE\n"
         "      SELECT points INTO v_points FROM users WHERE id = p_user FOR UPDATE;\n"
@@ -225,6 +257,8 @@ static const migration migrations[] = {
         "        UPDATE reservations SET status = 'CANCELED', live_seat_id = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"
         "        UPDATE seats SET status = 'AVAILABLE', version = version + 1 WHERE id = v_seat;\n"
         "        UPDATE concert_schedules SET available_seats = available_seats + 1 WHERE id = v_sched;\n"
+        "        CALL tk_emit('payment.failed', p_res, p_user, v_seat, v_price);\n"
+        "        CALL tk_emit('reservation.canceled', p_res, p_user, v_seat, v_price);\n"
         "        COMMIT; SELECT 'INSUFFICIENT_POINTS', 0, v_price, v_points, v_seat, v_sched, v_concert;\n"
         "      ELSE\n"
         "        UPDATE users SET points = v_points - v_price WHERE id = p_user;\n"
@@ -235,11 +269,57 @@ static const migration migrations[] = {
         "        SET v_pay_id = LAST_INSERT_ID();\n"
         "        UPDATE reservations SET status = 'CONFIRMED', updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"
         "        UPDATE seats SET status = 'SOLD', version = version + 1 WHERE id = v_seat;\n"
+        "        CALL tk_emit('payment.completed', p_res, p_user, v_seat, v_price);\n"
+        "        CALL tk_emit('reservation.confirmed', p_res, p_user, v_seat, v_price);\n"
         "        COMMIT; SELECT 'OK', v_pay_id, v_price, v_points - v_price, v_seat, v_sched, v_concert;\n"
         "      END IF;\n"
         "    END IF;\n"
         "  END IF;\n"
         "END",
+        NULL}},
+    /* Scenario tables (ticketctl scenario, lib/scenario.c): a sandbox kept
+     * apart from the product tables, reset by every scenario run. They
+     * deliberately lack the product's protections so that the unprotected
+     * strategy can really race: scn_reservations has NO unique key on
+     * seat_id; its nullable live_seat_id is UNIQUE and is filled only by
+     * the db-unique strategy (NULLs never collide). scn_seats.fence is the
+     * highest fencing token the database has accepted for a seat
+     * (redis-lock, Kleppmann 2016). scn_accounts.version backs the
+     * optimistic point charge; scn_point_history the balance check. */
+    {4, "scenario sandbox tables", {
+        "CREATE TABLE IF NOT EXISTS scn_seats ("
+        " id BIGINT UNSIGNED NOT NULL PRIMARY KEY,"
+        " schedule_id BIGINT UNSIGNED NOT NULL DEFAULT 1,"
+        " status ENUM('AVAILABLE','HELD') NOT NULL DEFAULT 'AVAILABLE',"
+        " version INT UNSIGNED NOT NULL DEFAULT 0,"
+        " fence BIGINT UNSIGNED NOT NULL DEFAULT 0,"
+        " KEY ix_scn_seats_schedule_status (schedule_id, status)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+
+        "CREATE TABLE IF NOT EXISTS scn_reservations ("
+        " id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+        " seat_id BIGINT UNSIGNED NOT NULL,"
+        " user_id BIGINT UNSIGNED NOT NULL,"
+        " fence BIGINT UNSIGNED NOT NULL DEFAULT 0,"
+        " live_seat_id BIGINT UNSIGNED NULL,"
+        " created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),"
+        " KEY ix_scn_reservations_seat (seat_id),"
+        " UNIQUE KEY uk_scn_reservations_live_seat (live_seat_id)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+
+        "CREATE TABLE IF NOT EXISTS scn_accounts ("
+        " id BIGINT UNSIGNED NOT NULL PRIMARY KEY,"
+        " points BIGINT NOT NULL DEFAULT 0,"
+        " version INT UNSIGNED NOT NULL DEFAULT 0"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+
+        "CREATE TABLE IF NOT EXISTS scn_point_history ("
+        " id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+        " account_id BIGINT UNSIGNED NOT NULL,"
+        " amount BIGINT NOT NULL,"
+        " balance_after BIGINT NOT NULL,"
+        " KEY ix_scn_point_history_account (account_id, id)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         NULL}},
 };
 

@@ -935,6 +935,8 @@ int tk_dev_kafka_broker_run(const char *state_dir, char *err, size_t errlen)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGHUP);
+    sigaddset(&stop, SIGUSR1); /* fault injection: broker down */
+    sigaddset(&stop, SIGUSR2); /* ... and up again */
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -958,7 +960,20 @@ int tk_dev_kafka_broker_run(const char *state_dir, char *err, size_t errlen)
     } else {
         fprintf(stderr, "kafka mock broker %ld listening on %s", (long)getpid(), line);
         int sig = 0;
-        sigwait(&stop, &sig);
+        for (;;) {
+            sigwait(&stop, &sig);
+            if (sig == SIGUSR1 || sig == SIGUSR2) {
+                /* The mock broker drops its connections and refuses new ones
+                 * while down; topics and offsets survive (rdkafka_mock.h). */
+                if (sig == SIGUSR1)
+                    rd_kafka_mock_broker_set_down(mc, 1);
+                else
+                    rd_kafka_mock_broker_set_up(mc, 1);
+                fprintf(stderr, "kafka mock broker: %s\n", sig == SIGUSR1 ? "down" : "up");
+                continue;
+            }
+            break;
+        }
         fprintf(stderr, "kafka mock broker: signal %d, shutting down\n", sig);
     }
     unlink(boot);
@@ -966,6 +981,17 @@ int tk_dev_kafka_broker_run(const char *state_dir, char *err, size_t errlen)
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(rk);
     return rc;
+}
+
+int tk_dev_kafka_fault(const char *state_dir, int down, char *err, size_t errlen)
+{
+    tk_dev_env env;
+    int rc = tk_dev_env_read(state_dir, &env, err, errlen);
+    if (rc != 0)
+        return rc > 0 ? tk_err(err, errlen, "no stack.env: run 'ticketctl dev up'") : -1;
+    if (env.pid[TK_DEV_KAFKA] <= 0 || kill((pid_t)env.pid[TK_DEV_KAFKA], down ? SIGUSR1 : SIGUSR2) != 0)
+        return tk_err(err, errlen, "the Kafka broker (pid %ld) is not running", env.pid[TK_DEV_KAFKA]);
+    return 0;
 }
 
 static int broker_fn(void *arg)

@@ -99,7 +99,7 @@ static const struct {
 
 /* Truncated by --reset, children first; all must be empty to seed. */
 static const char *const domain_tables[] = {
-    "reservations", "payments", "point_history", "seats", "concert_schedules", "concerts", "users",
+    "outbox", "reservations", "payments", "point_history", "seats", "concert_schedules", "concerts", "users",
 };
 
 const char *tk_seed_table_name(int table)

@@ -595,6 +595,21 @@ tk_rc tk_store_reservations_of(tk_store *s, uint64_t user_id, json_t **out)
     return TK_OK;
 }
 
+/* Write the event of a state change into the outbox, inside the caller's
+ * transaction (procedure tk_emit, migration 3). */
+static int emit(tk_store *s, const char *type, const tk_reservation *r)
+{
+    if (q(s, "CALL tk_emit('%s', %llu, %llu, %llu, %lld)", type, (unsigned long long)r->id,
+          (unsigned long long)r->user_id, (unsigned long long)r->seat_id, (long long)r->price) != 0)
+        return -1;
+    while (mysql_next_result(s->db) == 0) {
+        MYSQL_RES *res = mysql_store_result(s->db);
+        if (res)
+            mysql_free_result(res);
+    }
+    return 0;
+}
+
 struct cancel_args {
     uint64_t user_id, id;
     tk_reservation r;
@@ -635,7 +650,7 @@ static int cancel_body(tk_store *s, void *arg, tk_rc *rc)
             a->refunded = amount;
         }
     }
-    if (release_seat(s, &a->r, "CANCELED") != 0)
+    if (release_seat(s, &a->r, "CANCELED") != 0 || emit(s, "reservation.canceled", &a->r) != 0)
         return BODY_DBERR;
     snprintf(a->r.status, sizeof a->r.status, "CANCELED");
     return BODY_OK;
@@ -724,7 +739,7 @@ static int expire_body(tk_store *s, void *arg, tk_rc *rc)
     }
     mysql_free_result(res);
     (void)rc;
-    if (a->done && release_seat(s, &a->r, "EXPIRED") != 0)
+    if (a->done && (release_seat(s, &a->r, "EXPIRED") != 0 || emit(s, "reservation.expired", &a->r) != 0))
         return BODY_DBERR;
     snprintf(a->r.status, sizeof a->r.status, "EXPIRED");
     return BODY_OK;

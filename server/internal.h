@@ -13,6 +13,7 @@
 #include "server.h"
 #include "ticketctl/auth.h"
 #include "ticketctl/cache.h"
+#include "ticketctl/outbox.h"
 #include "ticketctl/store.h"
 
 #define TK_MAX_BODY (64 * 1024) /* bytes; larger bodies get 413 */
@@ -118,6 +119,7 @@ struct tk_server {
     _Atomic int workers_stop;
     _Atomic uint64_t data_gen; /* Redis tk:cache:gen: namespaces hold keys */
     tk_cache *cache;
+    tk_relay *relay; /* outbox -> Kafka, or NULL */
     tk_metrics metrics;
     pthread_t sweeper;
     pthread_mutex_t sweep_mu;

@@ -116,6 +116,15 @@ char *tk_metrics_render(tk_server *srv, size_t *len)
               (unsigned long long)atomic_load(&m->queue_waits), srv->nworkers, (unsigned long long)hits,
               (unsigned long long)misses, (unsigned long long)atomic_load(&m->holds_redis_rejected),
               (unsigned long long)atomic_load(&m->holds_expired), (long long)(srv->started_ms / 1000));
+    if (srv->relay) {
+        tk_relay_stats rs;
+        tk_relay_get_stats(srv->relay, &rs);
+        sb_printf(&b,
+                  "# TYPE ticketctl_outbox_published_total counter\nticketctl_outbox_published_total %llu\n"
+                  "# TYPE ticketctl_outbox_failed_total counter\nticketctl_outbox_failed_total %llu\n"
+                  "# TYPE ticketctl_outbox_relay_leader gauge\nticketctl_outbox_relay_leader %d\n",
+                  (unsigned long long)rs.published, (unsigned long long)rs.failed, rs.leader);
+    }
     if (b.oom) {
         free(b.p);
         return NULL;

@@ -585,6 +585,11 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
         }
     if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) == 0)
         sweeper_started = 1;
+    if (cfg->kafka_brokers && *cfg->kafka_brokers && !cfg->no_relay) {
+        srv->relay = tk_relay_start(cfg->mysql_url, cfg->kafka_brokers, 100, err, errlen);
+        if (!srv->relay)
+            goto out;
+    }
     for (; started_loops < srv->nloops; started_loops++)
         if (pthread_create(&srv->loops[started_loops].thread, NULL, loop_main, &srv->loops[started_loops])) {
             tk_err(err, errlen, "cannot start loop threads");
@@ -614,6 +619,7 @@ out:
     pthread_mutex_unlock(&srv->sweep_mu);
     if (sweeper_started)
         pthread_join(srv->sweeper, NULL);
+    tk_relay_stop(srv->relay);
     /* Jobs that finished after their loop stopped. */
     for (int i = 0; srv->loops && i < srv->nloops; i++) {
         tk_loop *l = &srv->loops[i];

@@ -16,7 +16,8 @@
 typedef struct tk_server_config {
     const char *mysql_url;
     const char *redis_url;
-    const char *kafka_brokers; /* may be NULL; events are a later issue */
+    const char *kafka_brokers; /* may be NULL: events then wait in the outbox */
+    int no_relay;              /* do not run the outbox relay in this process */
     const char *host;          /* default 127.0.0.1 */
     int port;                  /* 0: ephemeral */
     int loops;                 /* 0: one per CPU */

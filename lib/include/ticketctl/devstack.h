@@ -107,4 +107,9 @@ int tk_backend_resolve_some(tk_backend *b, unsigned need, const char *mysql, con
                             const char *kafka, const char *state_dir, int autostart,
                             char *err /* OUT */, size_t errlen);
 
+/* Fault injection for tests: take the dev stack's Kafka broker down
+ * (down != 0: it drops connections and refuses new ones, keeping its data)
+ * or bring it back up. Returns 0, or -1 with a message in err. */
+int tk_dev_kafka_fault(const char *state_dir, int down, char *err /* OUT */, size_t errlen);
+
 #endif

@@ -1,0 +1,195 @@
+/* Integration: reservation events through the outbox and Kafka.
+ * With the broker down, 100 holds still succeed and their events wait in
+ * the outbox; when it comes back, every event arrives exactly once. A hold
+ * that lost (rolled back) writes no event. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "itest_util.h"
+#include "ticketctl/common.h"
+#include "ticketctl/devstack.h"
+#include "ticketctl/outbox.h"
+
+static itest_env E;
+
+static int setup(void **state)
+{
+    (void)state;
+    if (itest_stack(&E) != 0)
+        return -1;
+    if (itest_seed(&E, "--users 200 --concerts 2 --schedules-per-concert 1 --seats-per-schedule 100 --seed 5") != 0)
+        return -1;
+    return itest_server_start(&E, "--workers 4");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char err[256];
+    tk_dev_kafka_fault(E.state, 0, err, sizeof err); /* never leave it down */
+    int rc = itest_server_stop(&E);
+    itest_close(&E);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Consume TK_TOPIC_RESERVATIONS from the start until every event id in
+ * `expected` (event_id -> 0) was seen, or 40 s passed; then linger 1.5 s
+ * for duplicates. Counts land in `expected`. Returns distinct ids seen. */
+static int consume(json_t *expected, int *dups)
+{
+    char errstr[512], group[64];
+    snprintf(group, sizeof group, "itest-%d-%lld", (int)getpid(), (long long)tk_wall_ms());
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", E.b.kafka, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    assert_non_null(rk);
+    rd_kafka_poll_set_consumer(rk);
+    /* every partition from the beginning (no group rebalance to wait for) */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, TK_TOPIC_RESERVATIONS, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(md->topic_cnt, 1);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+    for (int i = 0; i < md->topics[0].partition_cnt; i++)
+        rd_kafka_topic_partition_list_add(parts, TK_TOPIC_RESERVATIONS, md->topics[0].partitions[i].id)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    assert_true(parts->cnt > 0);
+    assert_int_equal(rd_kafka_assign(rk, parts), 0);
+    rd_kafka_topic_partition_list_destroy(parts);
+    int want = (int)json_object_size(expected), got = 0;
+    uint64_t deadline = tk_mono_ms() + 40000, linger_end = 0;
+    while (tk_mono_ms() < (linger_end ? linger_end : deadline)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (!m->err) {
+            json_t *ev = json_loadb(m->payload, m->len, 0, NULL);
+            const char *eid = json_string_value(json_object_get(ev, "event_id"));
+            json_t *c = eid ? json_object_get(expected, eid) : NULL;
+            if (c) {
+                json_int_t k = json_integer_value(c) + 1;
+                json_object_set_new(expected, eid, json_integer(k));
+                if (k == 1)
+                    got++;
+                else
+                    (*dups)++;
+            }
+            json_decref(ev);
+        }
+        rd_kafka_message_destroy(m);
+        if (got == want && !linger_end)
+            linger_end = tk_mono_ms() + 1500;
+    }
+    rd_kafka_assign(rk, NULL);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return got;
+}
+
+static void test_broker_down_then_exactly_once(void **state)
+{
+    (void)state;
+    enum { N = 100 };
+    char err[256];
+    long long min_id = itest_sql_i64(&E, "SELECT COALESCE(MAX(id),0) + 1 FROM reservations");
+    assert_int_equal(tk_dev_kafka_fault(E.state, 1, err, sizeof err), 0);
+    for (int i = 0; i < N; i++) {
+        char *tok = itest_login(&E, i + 1);
+        assert_non_null(tok);
+        char body[64];
+        snprintf(body, sizeof body, "{\"seat_id\":%d}", i + 1);
+        itest_resp r;
+        itest_http(&E, "POST", "/api/v1/reservations", tok, body, NULL, &r);
+        assert_int_equal(r.status, 201); /* the broker being down costs the request nothing */
+        itest_resp_free(&r);
+        free(tok);
+    }
+    /* a losing hold rolls back and writes no event */
+    char *tok = itest_login(&E, 150);
+    itest_resp r;
+    itest_http(&E, "POST", "/api/v1/reservations", tok, "{\"seat_id\":1}", NULL, &r);
+    assert_int_equal(r.status, 409);
+    itest_resp_free(&r);
+    free(tok);
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox WHERE type = 'reservation.held'"),
+                     itest_sql_i64(&E, "SELECT COUNT(*) FROM reservations"));
+    usleep(1500 * 1000);
+    assert_true(itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL AND type = 'reservation.held'"
+                                  " AND CAST(event_key AS UNSIGNED) >= %lld", min_id) == N);
+
+    /* the ids of exactly the events this test caused */
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT event_id FROM outbox WHERE type = 'reservation.held' AND CAST(event_key AS UNSIGNED) >= %lld", min_id);
+    assert_int_equal(mysql_query(E.db, sql), 0);
+    MYSQL_RES *res = mysql_store_result(E.db);
+    json_t *expected = json_object();
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res)))
+        json_object_set_new(expected, row[0], json_integer(0));
+    mysql_free_result(res);
+    assert_int_equal(json_object_size(expected), N);
+
+    assert_int_equal(tk_dev_kafka_fault(E.state, 0, err, sizeof err), 0);
+    int dups = 0;
+    int got = consume(expected, &dups);
+    assert_int_equal(got, N);
+    assert_int_equal(dups, 0);
+    json_decref(expected);
+    for (int i = 0; i < 100; i++) { /* the relay marks them after the acks */
+        if (itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL") == 0)
+            break;
+        usleep(100 * 1000);
+    }
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL"), 0);
+}
+
+/* Payment and cancel write their events in their own transactions. */
+static void test_pay_and_cancel_events(void **state)
+{
+    (void)state;
+    char *tok = itest_login(&E, 180);
+    itest_resp r;
+    itest_http(&E, "POST", "/api/v1/points/charge", tok, "{\"amount\":500000}", NULL, &r);
+    itest_resp_free(&r);
+    itest_http(&E, "POST", "/api/v1/reservations", tok, "{\"seat_id\":150}", NULL, &r);
+    assert_int_equal(r.status, 201);
+    long long res = json_integer_value(json_object_get(r.json, "id"));
+    itest_resp_free(&r);
+    char body[64], path[64];
+    snprintf(body, sizeof body, "{\"reservation_id\":%lld}", res);
+    itest_http(&E, "POST", "/api/v1/payments", tok, body, "Idempotency-Key: ev-1", &r);
+    assert_int_equal(r.status, 201);
+    itest_resp_free(&r);
+    itest_http(&E, "POST", "/api/v1/payments", tok, body, "Idempotency-Key: ev-1", &r); /* replay: no new event */
+    itest_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/reservations/%lld/cancel", res);
+    itest_http(&E, "POST", path, tok, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    itest_resp_free(&r);
+    const char *types[] = {"reservation.held", "payment.completed", "reservation.confirmed", "reservation.canceled"};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox WHERE event_key = '%lld' AND type = '%s'",
+                                       res, types[i]), 1);
+    free(tok);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_broker_down_then_exactly_once),
+        cmocka_unit_test(test_pay_and_cancel_events),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
