@@ -10,5 +10,6 @@ int cmd_serve(int argc, char **argv);
 int cmd_seed(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_notify(int argc, char **argv);
 
 #endif

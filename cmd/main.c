@@ -17,6 +17,7 @@ static const command commands[] = {
     {"seed", cmd_seed, "bulk-load users, concerts, schedules and seats"},
     {"bench", cmd_bench, "run virtual users through the booking flow"},
     {"report", cmd_report, "render a results JSON as HTML + Markdown"},
+    {"notify", cmd_notify, "deliver reservation/payment events to a webhook"},
 };
 
 static void usage(FILE *out)

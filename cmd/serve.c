@@ -36,6 +36,8 @@ static void usage(FILE *out)
             "                         backends (default: the dev stack, started if needed)\n"
             "  --no-migrate           do not apply schema migrations at start\n"
             "  --no-relay             do not publish the outbox to Kafka from this process\n"
+            "  --fault-latency DUR    fault drill: SIGUSR1 adds DUR to every database-bound\n"
+            "                         request, SIGUSR2 ends it (off unless given)\n"
             "  --quiet                no log lines\n"
             "  -h, --help\n");
 }
@@ -79,7 +81,8 @@ int cmd_serve(int argc, char **argv)
         {"token-ttl", required_argument, NULL, 'T'},  {"jwt-secret-file", required_argument, NULL, 'j'},
         {"mysql", required_argument, NULL, 'm'},      {"redis", required_argument, NULL, 'r'},
         {"kafka-brokers", required_argument, NULL, 'k'}, {"state", required_argument, NULL, 'S'},
-        {"no-migrate", no_argument, NULL, 'n'},       {"no-relay", no_argument, NULL, 'R'},       {"quiet", no_argument, NULL, 'q'},
+        {"no-migrate", no_argument, NULL, 'n'},       {"no-relay", no_argument, NULL, 'R'},
+        {"fault-latency", required_argument, NULL, 'F'},       {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     tk_server_config cfg = {.port = 8080};
@@ -126,6 +129,10 @@ int cmd_serve(int argc, char **argv)
         case 'S': state = optarg; break;
         case 'n': migrate = 0; break;
         case 'R': cfg.no_relay = 1; break;
+        case 'F':
+            if (tk_parse_duration_ms(optarg, &v) || v < 1 || v > 60000) goto bad;
+            cfg.fault_latency_ms = (int)v;
+            break;
         case 'q': cfg.quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

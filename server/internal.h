@@ -89,6 +89,9 @@ struct tk_loop {
     pthread_mutex_t mu;
     tk_job *done_head, *done_tail;
     pthread_t thread;
+    pthread_mutex_t pulse_mu; /* this second's latencies (server/pulse.c) */
+    struct tk_hist *pulse_hist;
+    uint64_t pulse_errors;
 };
 
 /* Metrics (server/metrics.c). Latency buckets in ms. */
@@ -126,9 +129,16 @@ struct tk_server {
     pthread_cond_t sweep_cv;
     char *openapi;
     size_t openapi_len;
-    struct event *sig_term, *sig_int, *drain_timer;
+    struct event *sig_term, *sig_int, *sig_usr1, *sig_usr2, *drain_timer;
     uint64_t drain_deadline_us;
     int64_t started_ms;
+    struct rd_kafka_s *pulse_rk; /* per-second metrics producer */
+    pthread_t pulse_thread;
+    pthread_mutex_t pulse_mu;
+    pthread_cond_t pulse_cv;
+    int pulse_stop, pulse_started;
+    uint64_t pulse_dropped;
+    _Atomic int inject_latency_ms; /* fault injection (SIGUSR1 arms, SIGUSR2 disarms) */
     pthread_mutex_t pwhash_mu; /* argon2id at 64 MiB: bounded concurrency */
     pthread_cond_t pwhash_cv;
     int pwhash_running;
@@ -151,6 +161,12 @@ const char *job_query(tk_job *j, const char *name);
 /* Metrics (server/metrics.c). */
 void tk_metrics_observe(tk_metrics *m, int route_index, int status, uint64_t us);
 char *tk_metrics_render(tk_server *srv, size_t *len);
+
+/* Per-second metrics record to Kafka (server/pulse.c). */
+#define TK_TOPIC_METRICS "ticketctl.metrics"
+void tk_pulse_record(tk_loop *l, int status, uint64_t us);
+int tk_pulse_start(tk_server *srv, char *err /* OUT */, size_t errlen);
+void tk_pulse_stop(tk_server *srv);
 
 /* openapi.json generated from the route table (server/openapi.c). */
 char *tk_openapi_render(size_t *len);

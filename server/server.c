@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ticketctl/hist.h"
 #include "ticketctl/hold.h"
 
 #define DRAIN_MAX_US (10 * 1000000ULL)
@@ -59,7 +60,9 @@ static void job_finish(tk_job *j)
         evhttp_send_reply(j->req, status, NULL, out);
         evbuffer_free(out);
     }
-    tk_metrics_observe(&srv->metrics, j->route ? j->route_index : 63, status, tk_mono_us() - j->t_start_us);
+    uint64_t us = tk_mono_us() - j->t_start_us;
+    tk_metrics_observe(&srv->metrics, j->route ? j->route_index : 63, status, us);
+    tk_pulse_record(j->loop, status, us);
     atomic_fetch_sub(&srv->metrics.inflight, 1);
     job_free(j);
 }
@@ -138,6 +141,9 @@ static void *worker_main(void *arg)
         } else if (!w->redis) {
             w->redis = tk_redis_connect(w->redis_url, NULL, 0);
         }
+        int fault_ms = atomic_load(&srv->inject_latency_ms);
+        if (fault_ms > 0) /* injected latency fault (tests, drills) */
+            usleep((useconds_t)fault_ms * 1000);
         j->route->fn(j, w);
         atomic_fetch_sub(&srv->busy_workers, 1);
         post_done(j);
@@ -436,6 +442,16 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
         event_base_loopexit(srv->loops[i].base, NULL);
 }
 
+static void on_fault_signal(evutil_socket_t sig, short what, void *arg)
+{
+    tk_server *srv = arg;
+    (void)what;
+    int ms = sig == SIGUSR1 ? srv->cfg.fault_latency_ms : 0;
+    atomic_store(&srv->inject_latency_ms, ms);
+    if (!srv->cfg.quiet)
+        fprintf(stderr, "serve: injected latency %s (%d ms)\n", ms ? "on" : "off", ms);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     tk_server *srv = arg;
@@ -493,6 +509,8 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
     pthread_cond_init(&srv->sweep_cv, NULL);
     pthread_mutex_init(&srv->pwhash_mu, NULL);
     pthread_cond_init(&srv->pwhash_cv, NULL);
+    pthread_mutex_init(&srv->pulse_mu, NULL);
+    pthread_cond_init(&srv->pulse_cv, NULL);
 
     evthread_use_pthreads();
     signal(SIGPIPE, SIG_IGN);
@@ -543,7 +561,9 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
         l->srv = srv;
         l->index = i;
         pthread_mutex_init(&l->mu, NULL);
-        l->base = event_base_new();
+        pthread_mutex_init(&l->pulse_mu, NULL);
+        l->pulse_hist = tk_hist_new();
+        l->base = l->pulse_hist ? event_base_new() : NULL;
         l->http = l->base ? evhttp_new(l->base) : NULL;
         if (!l->http) {
             tk_err(err, errlen, "libevent: cannot create an event loop");
@@ -577,6 +597,12 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
     srv->sig_int = evsignal_new(srv->loops[0].base, SIGINT, on_signal, srv);
     event_add(srv->sig_term, NULL);
     event_add(srv->sig_int, NULL);
+    if (cfg->fault_latency_ms > 0) {
+        srv->sig_usr1 = evsignal_new(srv->loops[0].base, SIGUSR1, on_fault_signal, srv);
+        srv->sig_usr2 = evsignal_new(srv->loops[0].base, SIGUSR2, on_fault_signal, srv);
+        event_add(srv->sig_usr1, NULL);
+        event_add(srv->sig_usr2, NULL);
+    }
 
     for (; started_workers < srv->nworkers; started_workers++)
         if (pthread_create(&srv->workers[started_workers].thread, NULL, worker_main, &srv->workers[started_workers])) {
@@ -590,6 +616,8 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
         if (!srv->relay)
             goto out;
     }
+    if (cfg->kafka_brokers && *cfg->kafka_brokers && tk_pulse_start(srv, err, errlen) != 0)
+        goto out;
     for (; started_loops < srv->nloops; started_loops++)
         if (pthread_create(&srv->loops[started_loops].thread, NULL, loop_main, &srv->loops[started_loops])) {
             tk_err(err, errlen, "cannot start loop threads");
@@ -620,6 +648,7 @@ out:
     if (sweeper_started)
         pthread_join(srv->sweeper, NULL);
     tk_relay_stop(srv->relay);
+    tk_pulse_stop(srv);
     /* Jobs that finished after their loop stopped. */
     for (int i = 0; srv->loops && i < srv->nloops; i++) {
         tk_loop *l = &srv->loops[i];
@@ -634,6 +663,8 @@ out:
         if (l->http)
             evhttp_free(l->http);
         pthread_mutex_destroy(&l->mu);
+        pthread_mutex_destroy(&l->pulse_mu);
+        tk_hist_free(l->pulse_hist);
     }
     if (srv->drain_timer)
         event_free(srv->drain_timer);
@@ -641,6 +672,10 @@ out:
         event_free(srv->sig_term);
     if (srv->sig_int)
         event_free(srv->sig_int);
+    if (srv->sig_usr1)
+        event_free(srv->sig_usr1);
+    if (srv->sig_usr2)
+        event_free(srv->sig_usr2);
     for (int i = 0; srv->loops && i < srv->nloops; i++)
         if (srv->loops[i].base)
             event_base_free(srv->loops[i].base);
@@ -663,6 +698,8 @@ out:
     pthread_cond_destroy(&srv->sweep_cv);
     pthread_mutex_destroy(&srv->pwhash_mu);
     pthread_cond_destroy(&srv->pwhash_cv);
+    pthread_mutex_destroy(&srv->pulse_mu);
+    pthread_cond_destroy(&srv->pulse_cv);
     free(srv);
     libevent_global_shutdown();
     return rc;

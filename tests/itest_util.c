@@ -219,3 +219,124 @@ long long itest_sql_i64(itest_env *e, const char *fmt, ...)
     }
     return rc == 1 ? 0 : v;
 }
+
+/* ---- webhook receiver ---------------------------------------------------- */
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+struct itest_hook {
+    int fd, port, fail_first, requests, stop;
+    json_t *bodies;
+    pthread_mutex_t mu;
+    pthread_t thread;
+};
+
+static void *hook_main(void *arg)
+{
+    itest_hook *h = arg;
+    for (;;) {
+        int c = accept(h->fd, NULL, NULL);
+        if (c < 0)
+            break;
+        pthread_mutex_lock(&h->mu);
+        int stop = h->stop;
+        pthread_mutex_unlock(&h->mu);
+        if (stop) {
+            close(c);
+            break;
+        }
+        char buf[65536];
+        size_t n = 0;
+        long clen = -1;
+        char *hdr_end = NULL;
+        while (n < sizeof buf - 1) {
+            ssize_t r = recv(c, buf + n, sizeof buf - 1 - n, 0);
+            if (r <= 0)
+                break;
+            n += (size_t)r;
+            buf[n] = '\0';
+            if (!hdr_end && (hdr_end = strstr(buf, "\r\n\r\n"))) {
+                char *cl = strcasestr(buf, "Content-Length:");
+                clen = cl ? strtol(cl + 15, NULL, 10) : 0;
+            }
+            if (hdr_end && (long)(n - (size_t)(hdr_end + 4 - buf)) >= clen)
+                break;
+        }
+        pthread_mutex_lock(&h->mu);
+        int fail = h->requests < h->fail_first;
+        h->requests++;
+        if (!fail && hdr_end) {
+            json_t *b = json_loads(hdr_end + 4, 0, NULL);
+            json_array_append_new(h->bodies, b ? b : json_null());
+        }
+        pthread_mutex_unlock(&h->mu);
+        const char *reply = fail ? "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                                 : "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        if (send(c, reply, strlen(reply), MSG_NOSIGNAL) < 0) { /* the client went away */
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+itest_hook *itest_hook_start(int fail_first)
+{
+    itest_hook *h = calloc(1, sizeof *h);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sin;
+    h->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (h->fd < 0 || bind(h->fd, (struct sockaddr *)&sin, sizeof sin) || listen(h->fd, 64) ||
+        getsockname(h->fd, (struct sockaddr *)&sin, &sl)) {
+        free(h);
+        return NULL;
+    }
+    h->port = ntohs(sin.sin_port);
+    h->fail_first = fail_first;
+    h->bodies = json_array();
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_create(&h->thread, NULL, hook_main, h);
+    return h;
+}
+
+int itest_hook_port(itest_hook *h) { return h->port; }
+
+int itest_hook_requests(itest_hook *h)
+{
+    pthread_mutex_lock(&h->mu);
+    int n = h->requests;
+    pthread_mutex_unlock(&h->mu);
+    return n;
+}
+
+json_t *itest_hook_bodies(itest_hook *h)
+{
+    pthread_mutex_lock(&h->mu);
+    json_t *copy = json_deep_copy(h->bodies);
+    pthread_mutex_unlock(&h->mu);
+    return copy;
+}
+
+void itest_hook_stop(itest_hook *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->stop = 1;
+    pthread_mutex_unlock(&h->mu);
+    /* wake accept() with a connection of our own */
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (c >= 0) {
+        if (connect(c, (struct sockaddr *)&sin, sizeof sin) != 0) { /* accept may have failed already */
+        }
+        close(c);
+    }
+    pthread_join(h->thread, NULL);
+    close(h->fd);
+    json_decref(h->bodies);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+}

@@ -48,4 +48,15 @@ long long itest_sql_i64(itest_env *e, const char *fmt, ...) __attribute__((forma
 /* Run a ticketctl subcommand line (appends --state); returns its exit code. */
 int itest_run(itest_env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+
+
+/* A local webhook receiver on 127.0.0.1 (a thread): answers 500 to the
+ * first `fail_first` requests, then 200, and keeps every body it accepted. */
+typedef struct itest_hook itest_hook;
+itest_hook *itest_hook_start(int fail_first);
+int itest_hook_port(itest_hook *h);
+int itest_hook_requests(itest_hook *h);  /* all requests, failed ones too */
+json_t *itest_hook_bodies(itest_hook *h); /* new reference: array of accepted bodies (parsed) */
+void itest_hook_stop(itest_hook *h);
+
 #endif

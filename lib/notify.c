@@ -1,0 +1,181 @@
+/* Event notifications to a webhook (see notify.h). */
+#include "ticketctl/notify.h"
+#include "ticketctl/common.h"
+#include "ticketctl/hold.h"
+#include "ticketctl/outbox.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEDUP_TTL_S (7 * 24 * 3600)
+
+static size_t discard(char *p, size_t s, size_t n, void *u)
+{
+    (void)p;
+    (void)u;
+    return s * n;
+}
+
+/* POST body; returns the HTTP status, or 0 on a transport error. */
+static long post(CURL *c, const char *url, const char *body)
+{
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    return status;
+}
+
+/* The Slack-style text of an event. */
+static char *render(json_t *ev)
+{
+    char text[512];
+    snprintf(text, sizeof text, "%s: reservation %lld, user %lld, seat %lld, %lld points",
+             json_string_value(json_object_get(ev, "type")),
+             (long long)json_integer_value(json_object_get(ev, "reservation_id")),
+             (long long)json_integer_value(json_object_get(ev, "user_id")),
+             (long long)json_integer_value(json_object_get(ev, "seat_id")),
+             (long long)json_integer_value(json_object_get(ev, "amount")));
+    json_t *msg = json_pack("{s:s, s:O}", "text", text, "event", ev);
+    char *s = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    return s;
+}
+
+static int redis_exists(redisContext *r, const char *eid)
+{
+    redisReply *rep = redisCommand(r, "EXISTS tk:notified:%s", eid);
+    int v = rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : -1;
+    if (rep)
+        freeReplyObject(rep);
+    return v;
+}
+
+static void redis_mark(redisContext *r, const char *eid)
+{
+    redisReply *rep = redisCommand(r, "SET tk:notified:%s 1 EX %d", eid, DEDUP_TTL_S);
+    if (rep)
+        freeReplyObject(rep);
+}
+
+int tk_notify_run(const tk_notify_config *cfg, tk_notify_stats *st, char *err, size_t errlen)
+{
+    char errstr[512];
+    int rc = -1;
+    memset(st, 0, sizeof *st);
+    if (!cfg->brokers || !*cfg->brokers || !cfg->webhook || !*cfg->webhook)
+        return tk_err(err, errlen, "Kafka brokers and a webhook URL are required");
+    redisContext *redis = tk_redis_connect(cfg->redis_url, err, errlen);
+    if (!redis)
+        return -1;
+    CURL *curl = curl_easy_init();
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_t *rk = NULL;
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, errstr, sizeof errstr) ||
+        rd_kafka_conf_set(conf, "group.id", cfg->group && *cfg->group ? cfg->group : "ticketctl-notify", errstr,
+                          sizeof errstr) ||
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr) ||
+        rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof errstr)) {
+        rd_kafka_conf_destroy(conf);
+        tk_err(err, errlen, "consumer: %s", errstr);
+        goto out;
+    }
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!rk || !curl) {
+        if (!rk)
+            rd_kafka_conf_destroy(conf);
+        tk_err(err, errlen, "consumer: %s", rk ? "out of memory" : errstr);
+        goto out;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(2);
+    rd_kafka_topic_partition_list_add(topics, TK_TOPIC_RESERVATIONS, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(topics, TK_TOPIC_PAYMENTS, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t se = rd_kafka_subscribe(rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (se) {
+        tk_err(err, errlen, "subscribe: %s", rd_kafka_err2str(se));
+        goto out;
+    }
+    uint64_t last_msg = tk_mono_ms();
+    rc = 0;
+    while (!(cfg->stop && *cfg->stop)) {
+        if (cfg->max_events > 0 && (int64_t)st->delivered >= cfg->max_events)
+            break;
+        if (cfg->idle_exit_ms > 0 && tk_mono_ms() - last_msg > (uint64_t)cfg->idle_exit_ms)
+            break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (m->err) { /* partition EOF and transient errors: keep going */
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        last_msg = tk_mono_ms();
+        st->consumed++;
+        json_t *ev = json_loadb(m->payload, m->len, 0, NULL);
+        const char *eid = json_string_value(json_object_get(ev, "event_id"));
+        if (!eid || !json_string_value(json_object_get(ev, "type"))) {
+            st->skipped++; /* not one of ours: never block the partition on it */
+            rd_kafka_commit_message(rk, m, 0);
+        } else if (redis_exists(redis, eid) == 1) {
+            st->duplicates++;
+            rd_kafka_commit_message(rk, m, 0);
+        } else {
+            char *body = render(ev);
+            int attempt = 0, delivered = 0;
+            for (int64_t backoff = 100; body && !(cfg->stop && *cfg->stop); backoff = backoff * 2 > 5000 ? 5000 : backoff * 2) {
+                long status = post(curl, cfg->webhook, body);
+                attempt++;
+                if (status >= 200 && status < 300) {
+                    delivered = 1;
+                    break;
+                }
+                if (cfg->verbose)
+                    fprintf(stderr, "notify: webhook answered %ld for %s (attempt %d)\n", status, eid, attempt);
+                if (cfg->max_attempts > 0 && attempt >= cfg->max_attempts)
+                    break;
+                st->retries++;
+                usleep((useconds_t)backoff * 1000);
+            }
+            free(body);
+            if (delivered) {
+                redis_mark(redis, eid);
+                rd_kafka_commit_message(rk, m, 0);
+                st->delivered++;
+            } else {
+                st->failed++;
+                tk_err(err, errlen, "event %s undeliverable after %d attempt(s); offset not committed", eid,
+                       attempt);
+                rc = -1;
+                json_decref(ev);
+                rd_kafka_message_destroy(m);
+                break;
+            }
+        }
+        json_decref(ev);
+        rd_kafka_message_destroy(m);
+    }
+out:
+    if (rk) {
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+    }
+    if (curl)
+        curl_easy_cleanup(curl);
+    redisFree(redis);
+    return rc;
+}
