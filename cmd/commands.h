@@ -11,5 +11,7 @@ int cmd_seed(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_notify(int argc, char **argv);
+int cmd_scenario(int argc, char **argv);
+int cmd_anomaly(int argc, char **argv);
 
 #endif

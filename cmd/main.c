@@ -17,7 +17,9 @@ static const command commands[] = {
     {"seed", cmd_seed, "bulk-load users, concerts, schedules and seats"},
     {"bench", cmd_bench, "run virtual users through the booking flow"},
     {"report", cmd_report, "render a results JSON as HTML + Markdown"},
+    {"scenario", cmd_scenario, "contention scenarios comparing lock strategies"},
     {"notify", cmd_notify, "deliver reservation/payment events to a webhook"},
+    {"anomaly", cmd_anomaly, "Isolation Forest anomaly detection: train, score, eval, bench"},
 };
 
 static void usage(FILE *out)

@@ -169,6 +169,58 @@ static void test_write_files(void **state)
     rmdir(dir);
 }
 
+
+static const char scenario_sample[] =
+    "{\"schema\":1,\"kind\":\"scenario\",\"scenario\":\"hot-seat-500\",\"started_at\":\"2026-11-21T05:00:00Z\","
+    "\"config\":{\"description\":\"500 users, one seat\",\"users\":500,\"seats\":1},"
+    "\"verdict\":\"pick redis-atomic\","
+    "\"redis_benchmark\":{\"rps\":80000.0,\"ratio\":0.5},"
+    "\"invariants\":[{\"name\":\"redis-atomic: no_double_booking\",\"ok\":true,\"detail\":\"0\"}],"
+    "\"results\":["
+    "{\"strategy\":\"none\",\"unsafe\":true,\"attempts\":500,\"successes\":14,\"double_bookings\":13,"
+    "\"oversold_seats\":1,\"retries\":0,\"lock_waits\":1,\"lock_timeouts\":0,\"deadlocks\":0,\"throughput\":9196.4,"
+    "\"outcomes\":{\"OK\":14,\"SEAT_TAKEN\":486},\"latency_ms\":{\"p50\":37.6,\"p99\":54.3,\"max\":54.4},"
+    "\"invariants\":[{\"name\":\"no_double_booking\",\"ok\":false,\"detail\":\"13 double\",\"expected_to_fail\":true}]},"
+    "{\"strategy\":\"redis-atomic<b>\",\"unsafe\":false,\"attempts\":500,\"successes\":1,\"double_bookings\":0,"
+    "\"oversold_seats\":0,\"retries\":0,\"lock_waits\":0,\"lock_timeouts\":0,\"deadlocks\":0,\"throughput\":18928.0,"
+    "\"outcomes\":{\"OK\":1,\"SEAT_TAKEN\":499},\"latency_ms\":{\"p50\":18.8,\"p99\":26.2,\"max\":26.4},"
+    "\"invariants\":[{\"name\":\"no_double_booking\",\"ok\":true,\"detail\":\"0 double\"}]}]}";
+
+static void test_scenario_section(void **state)
+{
+    (void)state;
+    char *h = render(scenario_sample, tk_report_html);
+    assert_non_null(strstr(h, "Scenario hot-seat-500"));
+    assert_non_null(strstr(h, "pick redis-atomic"));
+    assert_non_null(strstr(h, "Throughput (attempts/s)"));
+    assert_non_null(strstr(h, "Double bookings"));
+    assert_non_null(strstr(h, "p99 latency (ms)"));
+    assert_non_null(strstr(h, "9,196")); /* throughput of none */
+    assert_non_null(strstr(h, "18,928"));
+    assert_non_null(strstr(h, "#dc2626")); /* the unsafe bar */
+    assert_non_null(strstr(h, "redis-atomic&lt;b&gt;"));
+    assert_null(strstr(h, "redis-atomic<b>"));
+    assert_non_null(strstr(h, "All 1 invariants hold"));
+    /* one bar chart per metric present in the results */
+    size_t bars = 0;
+    for (const char *p = h; (p = strstr(p, "<svg")); p++)
+        bars++;
+    assert_true(bars >= 8);
+    assert_null(strstr(h, "no time series")); /* not the bench page */
+    free(h);
+    char *m = render(scenario_sample, tk_report_markdown);
+    assert_non_null(strstr(m, "# ticketctl scenario report: hot-seat-500"));
+    assert_non_null(strstr(m, "| none (unsafe) | 500 | 14 |"));
+    assert_non_null(strstr(m, "**1 FAIL** (expected)"));
+    assert_non_null(strstr(m, "80,000 req/s"));
+    free(m);
+    /* the bench page is unchanged for bench files */
+    char *b = render(sample, tk_report_html);
+    assert_non_null(strstr(b, "Latency percentiles"));
+    assert_null(strstr(b, "Throughput (attempts/s)"));
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_old_file_renders_what_it_has),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_write_files),
+        cmocka_unit_test(test_scenario_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

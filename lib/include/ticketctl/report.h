@@ -9,6 +9,12 @@
  * same tables without charts. Every string taken from the results is
  * escaped (HTML entities; '|' and newlines in Markdown cells).
  *
+ * A scenario results file ("kind": "scenario", see scenario.h) renders
+ * instead as a comparison section: the verdict, one row per strategy
+ * (outcomes, double bookings, oversell, retries, lock waits, attempts/s,
+ * p50/p99/max), a horizontal bar chart per metric (unsafe strategies in
+ * red), every invariant per strategy, and the redis-benchmark comparison.
+ *
  * Missing fields are tolerated: a file from an older or newer version, or a
  * partial one, renders whatever it has; absent numbers show as "–". */
 #ifndef TICKETCTL_REPORT_H

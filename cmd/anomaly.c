@@ -1,0 +1,608 @@
+/* ticketctl anomaly: train / score / eval / bench an Isolation Forest on
+ * NAB-format metric series. Parsing and printing only; the forest, features,
+ * scoring and baseline live in lib/iforest.c and lib/nab.c. */
+#include "commands.h"
+#include "ticketctl/common.h"
+#include "ticketctl/iforest.h"
+#include "ticketctl/nab.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { OPT_FROM = 256, OPT_MODEL, OPT_TREES, OPT_SAMPLE, OPT_SEED, OPT_WINDOW, OPT_FEATURES, OPT_TOPIC,
+       OPT_JSON, OPT_LABELS, OPT_THRESHOLD, OPT_TRAIN, OPT_COOLDOWN, OPT_ZWIN, OPT_ZTHR, OPT_POINTS,
+       OPT_DIMS, OPT_REPEAT };
+
+static const struct option longopts[] = {
+    {"from", required_argument, NULL, OPT_FROM},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"trees", required_argument, NULL, OPT_TREES},
+    {"sample", required_argument, NULL, OPT_SAMPLE},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"window", required_argument, NULL, OPT_WINDOW},
+    {"features", required_argument, NULL, OPT_FEATURES},
+    {"topic", required_argument, NULL, OPT_TOPIC},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"labels", required_argument, NULL, OPT_LABELS},
+    {"threshold", required_argument, NULL, OPT_THRESHOLD},
+    {"train", required_argument, NULL, OPT_TRAIN},
+    {"cooldown", required_argument, NULL, OPT_COOLDOWN},
+    {"z-window", required_argument, NULL, OPT_ZWIN},
+    {"z-threshold", required_argument, NULL, OPT_ZTHR},
+    {"points", required_argument, NULL, OPT_POINTS},
+    {"dims", required_argument, NULL, OPT_DIMS},
+    {"repeat", required_argument, NULL, OPT_REPEAT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static void usage(FILE *out)
+{
+    tk_nab_detector d;
+    tk_nab_detector_defaults(&d);
+    char feats[64];
+    tk_nab_feature_format(d.features.mask, feats, sizeof feats);
+    fprintf(out,
+            "usage: ticketctl anomaly train --from FILE.csv --model OUT [--trees N] [--sample N]\n"
+            "                               [--seed S] [--window N] [--features LIST]\n"
+            "       ticketctl anomaly score --model M --from FILE.csv [--json]\n"
+            "       ticketctl anomaly eval DIR --labels windows.json [--threshold T] [--json]\n"
+            "       ticketctl anomaly bench [--points N] [--trees N] [--sample N] [--dims D]\n"
+            "\n"
+            "Isolation Forest (Liu, Ting & Zhou, ICDM 2008) over window features of a\n"
+            "metric series in NAB CSV format (header 'timestamp,value').\n"
+            "\n"
+            "train   fit a forest on every row of FILE.csv and save it to OUT (the feature\n"
+            "        settings are stored in the model). --topic NAME (train from Kafka) is\n"
+            "        not built yet and exits 2.\n"
+            "score   print timestamp,value,score per row (score in (0,1], high = anomalous)\n"
+            "eval    run the forest and a rolling z-score baseline over every labelled CSV\n"
+            "        in DIR (e.g. ../shared/data/nab/realAWSCloudwatch with\n"
+            "        ../shared/data/nab/windows.json); prints per-file and total point-level\n"
+            "        precision, recall, F1 and the NAB standard-profile score, side by side\n"
+            "bench   time training and scoring on synthetic data (one thread)\n"
+            "\n"
+            "  --trees N          trees (default %u)\n"
+            "  --sample N         subsample size psi (default %u)\n"
+            "  --seed S           generator seed (default %llu)\n"
+            "  --window N         trailing window for the features, rows (default %u)\n"
+            "  --features LIST    value,diff,mean,z,std or all (default %s)\n"
+            "  --threshold T      eval: forest fires at score >= T (default %.2f)\n"
+            "  --train MODE       eval: all (fit on the whole file, unsupervised; default)\n"
+            "                     or probation (fit on the first 15%% only)\n"
+            "  --cooldown N       eval: after a detection stay quiet N rows, both detectors\n"
+            "                     (default %u)\n"
+            "  --z-window N       eval: baseline trailing window (default %u)\n"
+            "  --z-threshold Z    eval: baseline fires at |z| > Z (default %.1f)\n"
+            "  --points N         bench: points to score (default 1000000)\n"
+            "  --dims D           bench: attributes per point (default 3)\n"
+            "  --repeat N         bench: training repetitions (default 20)\n"
+            "  --json             JSON on stdout\n"
+            "  -h, --help         this help\n",
+            d.forest.trees, d.forest.psi, (unsigned long long)d.forest.seed, d.features.window, feats,
+            d.threshold, d.cooldown, d.z_window, d.z_threshold);
+}
+
+typedef struct opts {
+    const char *from, *model, *labels, *topic;
+    int json;
+    tk_nab_detector det;
+    int64_t points, dims, repeat;
+} opts;
+
+static int parse_u(const char *name, const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (tk_parse_i64(s, min, max, out) != 0) {
+        fprintf(stderr, "anomaly: --%s wants a whole number in %lld..%lld, got '%s'\n", name, (long long)min,
+                (long long)max, s);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_d(const char *name, const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v)) {
+        fprintf(stderr, "anomaly: --%s wants a number, got '%s'\n", name, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Parse options after the subcommand word; returns 0, 1 (help shown) or 2. */
+static int parse_opts(int argc, char **argv, opts *o)
+{
+    memset(o, 0, sizeof *o);
+    tk_nab_detector_defaults(&o->det);
+    o->points = 1000000;
+    o->dims = 3;
+    o->repeat = 20;
+    int64_t v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_FROM: o->from = optarg; break;
+        case OPT_MODEL: o->model = optarg; break;
+        case OPT_LABELS: o->labels = optarg; break;
+        case OPT_TOPIC: o->topic = optarg; break;
+        case OPT_JSON: o->json = 1; break;
+        case OPT_TREES:
+            if (parse_u("trees", optarg, 1, TK_IFOREST_MAX_TREES, &v)) return 2;
+            o->det.forest.trees = (uint32_t)v;
+            break;
+        case OPT_SAMPLE:
+            if (parse_u("sample", optarg, 2, TK_IFOREST_MAX_PSI, &v)) return 2;
+            o->det.forest.psi = (uint32_t)v;
+            break;
+        case OPT_SEED:
+            if (parse_u("seed", optarg, 0, INT64_MAX, &v)) return 2;
+            o->det.forest.seed = (uint64_t)v;
+            break;
+        case OPT_WINDOW:
+            if (parse_u("window", optarg, 2, 100000, &v)) return 2;
+            o->det.features.window = (unsigned)v;
+            break;
+        case OPT_FEATURES:
+            if (tk_nab_feature_parse(optarg, &o->det.features.mask) != 0) {
+                fprintf(stderr, "anomaly: --features wants a list of value,diff,mean,z,std (or all), got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case OPT_THRESHOLD:
+            if (parse_d("threshold", optarg, &o->det.threshold)) return 2;
+            break;
+        case OPT_TRAIN:
+            if (!strcmp(optarg, "probation")) o->det.train = TK_NAB_TRAIN_PROBATION;
+            else if (!strcmp(optarg, "all")) o->det.train = TK_NAB_TRAIN_ALL;
+            else {
+                fprintf(stderr, "anomaly: --train wants probation or all, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_COOLDOWN:
+            if (parse_u("cooldown", optarg, 0, 1000000, &v)) return 2;
+            o->det.cooldown = (unsigned)v;
+            break;
+        case OPT_ZWIN:
+            if (parse_u("z-window", optarg, 2, 100000, &v)) return 2;
+            o->det.z_window = (unsigned)v;
+            break;
+        case OPT_ZTHR:
+            if (parse_d("z-threshold", optarg, &o->det.z_threshold)) return 2;
+            break;
+        case OPT_POINTS:
+            if (parse_u("points", optarg, 1, 100000000, &o->points)) return 2;
+            break;
+        case OPT_DIMS:
+            if (parse_u("dims", optarg, 1, TK_IFOREST_MAX_DIMS, &o->dims)) return 2;
+            break;
+        case OPT_REPEAT:
+            if (parse_u("repeat", optarg, 1, 10000, &o->repeat)) return 2;
+            break;
+        case 'h': usage(stdout); return 1;
+        default: usage(stderr); return 2;
+        }
+    }
+    return 0;
+}
+
+/* The feature settings travel inside the model as "features=LIST window=N". */
+static void meta_write(const tk_nab_features *f, char *buf, size_t len)
+{
+    char list[64];
+    tk_nab_feature_format(f->mask, list, sizeof list);
+    snprintf(buf, len, "features=%s window=%u", list, f->window);
+}
+
+static int meta_read(const char *meta, tk_nab_features *f)
+{
+    char list[64];
+    unsigned w;
+    if (sscanf(meta, "features=%63s window=%u", list, &w) != 2 || tk_nab_feature_parse(list, &f->mask) != 0 ||
+        w < 2)
+        return -1;
+    f->window = w;
+    return 0;
+}
+
+static int do_train(const opts *o)
+{
+    if (o->topic) {
+        fprintf(stderr, "anomaly train: not built yet: Kafka training arrives with the events pipeline "
+                        "(use --from FILE.csv)\n");
+        return 2;
+    }
+    if (!o->from || !o->model) {
+        fprintf(stderr, "anomaly train: --from FILE.csv and --model OUT are required\n");
+        return 2;
+    }
+    char err[512], meta[TK_IFOREST_META_MAX];
+    tk_nab_series s;
+    if (tk_nab_load_csv(o->from, &s, err, sizeof err) != TK_OK) {
+        fprintf(stderr, "anomaly train: %s\n", err);
+        return 1;
+    }
+    size_t dims = tk_nab_feature_dims(o->det.features.mask);
+    double *x = malloc(s.n * dims * sizeof *x);
+    tk_iforest *f = NULL;
+    int rc = 1;
+    if (!x || tk_nab_compute_features(s.value, s.n, &o->det.features, x) != TK_OK) {
+        fprintf(stderr, "anomaly train: out of memory\n");
+        goto done;
+    }
+    uint64_t t0 = tk_mono_us();
+    f = tk_iforest_train(x, s.n, dims, &o->det.forest, err, sizeof err);
+    uint64_t t1 = tk_mono_us();
+    if (!f) {
+        fprintf(stderr, "anomaly train: %s: %s\n", o->from, err);
+        goto done;
+    }
+    meta_write(&o->det.features, meta, sizeof meta);
+    tk_iforest_set_meta(f, meta);
+    if (tk_iforest_save(f, o->model, err, sizeof err) != TK_OK) {
+        fprintf(stderr, "anomaly train: %s\n", err);
+        goto done;
+    }
+    printf("trained %u trees x %u samples on %zu rows (%zu attributes: %s) in %.1f ms -> %s\n",
+           tk_iforest_trees(f), tk_iforest_psi(f), s.n, dims, meta, (double)(t1 - t0) / 1000.0, o->model);
+    rc = 0;
+done:
+    tk_iforest_free(f);
+    free(x);
+    tk_nab_series_free(&s);
+    return rc;
+}
+
+static int do_score(const opts *o)
+{
+    if (!o->from || !o->model) {
+        fprintf(stderr, "anomaly score: --model M and --from FILE.csv are required\n");
+        return 2;
+    }
+    char err[512];
+    tk_iforest *f = NULL;
+    tk_nab_series s = {0};
+    double *x = NULL, *sc = NULL;
+    int rc = 1;
+    tk_nab_features feat;
+    if (tk_iforest_load(o->model, &f, err, sizeof err) != TK_OK) {
+        fprintf(stderr, "anomaly score: %s\n", err);
+        return 1;
+    }
+    if (meta_read(tk_iforest_meta(f), &feat) != 0 || tk_nab_feature_dims(feat.mask) != tk_iforest_dims(f)) {
+        fprintf(stderr, "anomaly score: %s: model was not written by 'anomaly train' (metadata '%s')\n", o->model,
+                tk_iforest_meta(f));
+        goto done;
+    }
+    if (tk_nab_load_csv(o->from, &s, err, sizeof err) != TK_OK) {
+        fprintf(stderr, "anomaly score: %s\n", err);
+        goto done;
+    }
+    x = malloc(s.n * tk_iforest_dims(f) * sizeof *x);
+    sc = malloc(s.n * sizeof *sc);
+    if (!x || !sc || tk_nab_compute_features(s.value, s.n, &feat, x) != TK_OK) {
+        fprintf(stderr, "anomaly score: out of memory\n");
+        goto done;
+    }
+    tk_iforest_score_many(f, x, s.n, sc);
+    char ts[32];
+    if (o->json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < s.n; i++) {
+            tk_nab_format_time(s.ts[i], ts, sizeof ts);
+            json_array_append_new(arr, json_pack("{s:s,s:f,s:f}", "timestamp", ts, "value", s.value[i], "score", sc[i]));
+        }
+        json_t *root = json_pack("{s:s,s:o}", "model", o->model, "rows", arr);
+        json_dumpf(root, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
+        putchar('\n');
+        json_decref(root);
+    } else {
+        printf("timestamp,value,score\n");
+        for (size_t i = 0; i < s.n; i++) {
+            tk_nab_format_time(s.ts[i], ts, sizeof ts);
+            printf("%s,%.15g,%.6f\n", ts, s.value[i], sc[i]);
+        }
+    }
+    rc = 0;
+done:
+    free(x);
+    free(sc);
+    tk_nab_series_free(&s);
+    tk_iforest_free(f);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Look a file up in the labels: "<dir name>/<file>", else any "*\/<file>". */
+static int find_labels(const tk_nab_labels *l, const char *dir, const char *file, const tk_nab_window **w,
+                       size_t *nw)
+{
+    char base[512], key[1024];
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    size_t b = n;
+    while (b > 0 && dir[b - 1] != '/')
+        b--;
+    snprintf(base, sizeof base, "%.*s", (int)(n - b), dir + b);
+    snprintf(key, sizeof key, "%s/%s", base, file);
+    return tk_nab_labels_find(l, key, w, nw);
+}
+
+static json_t *result_json(const tk_nab_result *r)
+{
+    double nab = tk_nab_normalised(r);
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:o}", "detections", (json_int_t)r->detections,
+                     "tp", (json_int_t)r->tp, "fp", (json_int_t)r->fp, "window_points", (json_int_t)r->window_points,
+                     "windows", (json_int_t)r->windows, "windows_hit", (json_int_t)r->windows_hit, "precision",
+                     tk_nab_precision(r), "recall", tk_nab_recall(r), "f1", tk_nab_f1(r), "nab_raw", r->raw,
+                     "nab_score", isnan(nab) ? json_null() : json_real(nab));
+}
+
+static void print_row(const char *name, const tk_nab_result *f, const tk_nab_result *z)
+{
+    char a[16], b[16];
+    double na = tk_nab_normalised(f), nb = tk_nab_normalised(z);
+    snprintf(a, sizeof a, isnan(na) ? "-" : "%.1f", na);
+    snprintf(b, sizeof b, isnan(nb) ? "-" : "%.1f", nb);
+    printf("%-40.40s %5zu %3zu/%-2zu %5.3f %5.3f %5.3f %7s | %5zu %3zu/%-2zu %5.3f %5.3f %5.3f %7s\n", name,
+           f->detections, f->windows_hit, f->windows, tk_nab_precision(f), tk_nab_recall(f), tk_nab_f1(f), a,
+           z->detections, z->windows_hit, z->windows, tk_nab_precision(z), tk_nab_recall(z), tk_nab_f1(z), b);
+}
+
+static int do_eval(const opts *o, const char *dir)
+{
+    if (!dir || !o->labels) {
+        fprintf(stderr, "anomaly eval: DIR and --labels windows.json are required\n");
+        return 2;
+    }
+    char err[512], path[4096];
+    tk_nab_labels *labels = NULL;
+    if (tk_nab_labels_load(o->labels, &labels, err, sizeof err) != TK_OK) {
+        fprintf(stderr, "anomaly eval: %s\n", err);
+        return 1;
+    }
+    DIR *dp = opendir(dir);
+    if (!dp) {
+        fprintf(stderr, "anomaly eval: %s: cannot open directory\n", dir);
+        tk_nab_labels_free(labels);
+        return 1;
+    }
+    char **names = NULL;
+    size_t nn = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || strcmp(de->d_name + l - 4, ".csv"))
+            continue;
+        if (nn == cap) {
+            cap = cap ? cap * 2 : 32;
+            char **nb = realloc(names, cap * sizeof *nb);
+            if (!nb)
+                break;
+            names = nb;
+        }
+        names[nn] = strdup(de->d_name);
+        if (names[nn])
+            nn++;
+    }
+    closedir(dp);
+    qsort(names, nn, sizeof *names, cmp_str);
+
+    const tk_nab_detector *d = &o->det;
+    char feats[64];
+    tk_nab_feature_format(d->features.mask, feats, sizeof feats);
+    tk_nab_result tf = {0}, tz = {0};
+    json_t *files = json_array();
+    size_t used = 0;
+    int rc = 0;
+    if (!o->json) {
+        printf("forest: %u trees x %u samples, seed %llu, features %s, window %u, trained on %s, "
+               "threshold %.3f, cooldown %u\nbaseline: |z| > %.1f over a trailing %u-row window\n\n",
+               d->forest.trees, d->forest.psi, (unsigned long long)d->forest.seed, feats, d->features.window,
+               d->train == TK_NAB_TRAIN_ALL ? "the whole file" : "the probation period", d->threshold, d->cooldown,
+               d->z_threshold, d->z_window);
+        printf("%-40s %33s | %s\n", "", "---------- isolation forest -----", "---------- z-score baseline -------");
+        printf("%-40s %5s %6s %5s %5s %5s %7s | %5s %6s %5s %5s %5s %7s\n", "file", "det", "win", "prec", "rec",
+               "F1", "NAB", "det", "win", "prec", "rec", "F1", "NAB");
+    }
+    for (size_t k = 0; k < nn; k++) {
+        const tk_nab_window *w;
+        size_t nw;
+        if (find_labels(labels, dir, names[k], &w, &nw) != 0) {
+            fprintf(stderr, "anomaly eval: %s: not in %s, skipped\n", names[k], o->labels);
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+        tk_nab_series s;
+        if (tk_nab_load_csv(path, &s, err, sizeof err) != TK_OK) {
+            fprintf(stderr, "anomaly eval: %s\n", err);
+            rc = 1;
+            continue;
+        }
+        uint8_t *df = malloc(s.n), *dz = malloc(s.n);
+        tk_nab_result rf, rz;
+        if (!df || !dz || tk_nab_run_forest(&s, d, NULL, df, err, sizeof err) != TK_OK ||
+            tk_nab_run_zscore(&s, d, dz) != TK_OK || tk_nab_score(s.ts, s.n, df, w, nw, &rf) != TK_OK ||
+            tk_nab_score(s.ts, s.n, dz, w, nw, &rz) != TK_OK) {
+            fprintf(stderr, "anomaly eval: %s: %s\n", names[k], df && dz ? err : "out of memory");
+            rc = 1;
+        } else {
+            tk_nab_result_add(&tf, &rf);
+            tk_nab_result_add(&tz, &rz);
+            used++;
+            if (o->json)
+                json_array_append_new(files, json_pack("{s:s,s:I,s:o,s:o}", "file", names[k], "rows",
+                                                       (json_int_t)s.n, "forest", result_json(&rf), "zscore",
+                                                       result_json(&rz)));
+            else
+                print_row(names[k], &rf, &rz);
+        }
+        free(df);
+        free(dz);
+        tk_nab_series_free(&s);
+    }
+    if (o->json) {
+        json_t *root = json_pack(
+            "{s:{s:I,s:I,s:I,s:s,s:I,s:s,s:f,s:I},s:{s:I,s:f},s:o,s:{s:o,s:o}}", "forest", "trees",
+            (json_int_t)d->forest.trees, "sample", (json_int_t)d->forest.psi, "seed", (json_int_t)d->forest.seed,
+            "features", feats, "window", (json_int_t)d->features.window, "train",
+            d->train == TK_NAB_TRAIN_ALL ? "all" : "probation", "threshold", d->threshold, "cooldown",
+            (json_int_t)d->cooldown, "zscore", "window", (json_int_t)d->z_window, "threshold", d->z_threshold,
+            "files", files, "total", "forest", result_json(&tf), "zscore", result_json(&tz));
+        json_dumpf(root, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
+        putchar('\n');
+        json_decref(root);
+    } else {
+        json_decref(files);
+        printf("\n");
+        print_row("TOTAL", &tf, &tz);
+        printf("\n%zu files. det = detections after probation, win = windows hit/counted; prec/rec/F1 are\n"
+               "point-level (a detection inside any window is a TP, recall over window rows);\n"
+               "NAB = standard-profile score normalised to 0 (never fires) .. 100 (perfect).\n",
+               used);
+    }
+    for (size_t k = 0; k < nn; k++)
+        free(names[k]);
+    free(names);
+    tk_nab_labels_free(labels);
+    return rc;
+}
+
+/* Synthetic data for bench: Gaussian-ish inliers with 1% far outliers. */
+static uint64_t bench_rng = 0x243F6A8885A308D3ULL;
+static double bench_uniform(void)
+{
+    bench_rng ^= bench_rng >> 12;
+    bench_rng ^= bench_rng << 25;
+    bench_rng ^= bench_rng >> 27;
+    return (double)((bench_rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+/* CPU time of this thread in seconds: on a shared machine this, not the wall
+ * clock, says what one core can do. */
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int do_bench(const opts *o)
+{
+    size_t n = (size_t)o->points, dims = (size_t)o->dims, ntrain = 4096;
+    double *x = malloc(n * dims * sizeof *x), *sc = malloc(n * sizeof *sc);
+    double *t_train = malloc((size_t)o->repeat * sizeof *t_train);
+    char err[256];
+    if (!x || !sc || !t_train) {
+        free(x);
+        free(sc);
+        free(t_train);
+        fprintf(stderr, "anomaly bench: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < n * dims; i++) {
+        double g = bench_uniform() + bench_uniform() + bench_uniform() - 1.5;
+        x[i] = (i / dims) % 100 == 0 ? 8 + g : g;
+    }
+    if (ntrain > n)
+        ntrain = n;
+    tk_iforest *f = NULL;
+    tk_iforest_params p = o->det.forest;
+    for (int64_t r = 0; r < o->repeat; r++) {
+        tk_iforest_free(f);
+        p.seed = o->det.forest.seed + (uint64_t)r;
+        uint64_t t0 = tk_mono_us();
+        f = tk_iforest_train(x, ntrain, dims, &p, err, sizeof err);
+        t_train[r] = (double)(tk_mono_us() - t0) / 1000.0;
+        if (!f) {
+            fprintf(stderr, "anomaly bench: %s\n", err);
+            free(x);
+            free(sc);
+            free(t_train);
+            return 1;
+        }
+    }
+    qsort(t_train, (size_t)o->repeat, sizeof *t_train, cmp_double);
+    uint64_t t0 = tk_mono_us();
+    double c0 = thread_cpu_s();
+    tk_iforest_score_many(f, x, n, sc);
+    double cpu = thread_cpu_s() - c0;
+    double secs = (double)(tk_mono_us() - t0) / 1e6;
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += sc[i];
+    printf("train: %u trees x %u samples, %zu attributes, from %zu points: median %.2f ms, min %.2f ms "
+           "(%lld runs)\n",
+           tk_iforest_trees(f), tk_iforest_psi(f), dims, ntrain, t_train[o->repeat / 2], t_train[0],
+           (long long)o->repeat);
+    printf("score: %zu points in %.3f s wall = %.0f points/s; %.3f s CPU = %.0f points/s per core "
+           "(one thread, mean score %.4f)\n",
+           n, secs, (double)n / secs, cpu, (double)n / cpu, sum / (double)n);
+    tk_iforest_free(f);
+    free(x);
+    free(sc);
+    free(t_train);
+    return 0;
+}
+
+typedef struct subcommand {
+    const char *name;
+    int positional; /* positional arguments wanted after the options */
+} subcommand;
+
+static const subcommand subs[] = {{"train", 0}, {"score", 0}, {"eval", 1}, {"bench", 0}};
+
+int cmd_anomaly(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    size_t k = 0;
+    for (; k < sizeof subs / sizeof subs[0]; k++)
+        if (!strcmp(argv[1], subs[k].name))
+            break;
+    if (k == sizeof subs / sizeof subs[0]) {
+        fprintf(stderr, "anomaly: unknown subcommand '%s' (train, score, eval, bench)\n", argv[1]);
+        return 2;
+    }
+    opts o;
+    int prc = parse_opts(argc - 1, argv + 1, &o);
+    if (prc)
+        return prc == 1 ? 0 : 2;
+    if (o.topic && k != 0) {
+        fprintf(stderr, "anomaly %s: --topic is only for train\n", subs[k].name);
+        return 2;
+    }
+    int extra = argc - 1 - optind;
+    if (extra != subs[k].positional) {
+        fprintf(stderr, "anomaly %s: %s\n", subs[k].name,
+                subs[k].positional ? "one DIR argument, please" : "unexpected extra arguments");
+        return 2;
+    }
+    switch (k) {
+    case 0: return do_train(&o);
+    case 1: return do_score(&o);
+    case 2: return do_eval(&o, argv[1 + optind]);
+    default: return do_bench(&o);
+    }
+}
