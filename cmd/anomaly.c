@@ -14,10 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
+
+#include "ticketctl/backend.h"
+#include "ticketctl/detect.h"
+#include "ticketctl/devstack.h"
 
 enum { OPT_FROM = 256, OPT_MODEL, OPT_TREES, OPT_SAMPLE, OPT_SEED, OPT_WINDOW, OPT_FEATURES, OPT_TOPIC,
        OPT_JSON, OPT_LABELS, OPT_THRESHOLD, OPT_TRAIN, OPT_COOLDOWN, OPT_ZWIN, OPT_ZTHR, OPT_POINTS,
-       OPT_DIMS, OPT_REPEAT };
+       OPT_DIMS, OPT_REPEAT, OPT_WEBHOOK, OPT_METRIC, OPT_KAFKA, OPT_MYSQL, OPT_STATE, OPT_REARM,
+       OPT_IDLE, OPT_BEGIN, OPT_VERBOSE, OPT_NOSTORE, OPT_PERSIST };
 
 static const struct option longopts[] = {
     {"from", required_argument, NULL, OPT_FROM},
@@ -38,6 +44,17 @@ static const struct option longopts[] = {
     {"points", required_argument, NULL, OPT_POINTS},
     {"dims", required_argument, NULL, OPT_DIMS},
     {"repeat", required_argument, NULL, OPT_REPEAT},
+    {"webhook", required_argument, NULL, OPT_WEBHOOK},
+    {"metric", required_argument, NULL, OPT_METRIC},
+    {"kafka-brokers", required_argument, NULL, OPT_KAFKA},
+    {"mysql", required_argument, NULL, OPT_MYSQL},
+    {"state", required_argument, NULL, OPT_STATE},
+    {"rearm", required_argument, NULL, OPT_REARM},
+    {"idle-exit", required_argument, NULL, OPT_IDLE},
+    {"from-beginning", no_argument, NULL, OPT_BEGIN},
+    {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"no-store", no_argument, NULL, OPT_NOSTORE},
+    {"persist", required_argument, NULL, OPT_PERSIST},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -49,8 +66,10 @@ static void usage(FILE *out)
     char feats[64];
     tk_nab_feature_format(d.features.mask, feats, sizeof feats);
     fprintf(out,
-            "usage: ticketctl anomaly train --from FILE.csv --model OUT [--trees N] [--sample N]\n"
-            "                               [--seed S] [--window N] [--features LIST]\n"
+            "usage: ticketctl anomaly train --from FILE.csv|--topic NAME --model OUT [--trees N]\n"
+            "                               [--sample N] [--seed S] [--window N] [--features LIST]\n"
+            "       ticketctl anomaly detect --model M [--topic NAME] [--metric FIELD] [--webhook URL]\n"
+            "                               [--threshold T] [--rearm N] [--from-beginning]\n"
             "       ticketctl anomaly score --model M --from FILE.csv [--json]\n"
             "       ticketctl anomaly eval DIR --labels windows.json [--threshold T] [--json]\n"
             "       ticketctl anomaly bench [--points N] [--trees N] [--sample N] [--dims D]\n"
@@ -58,9 +77,14 @@ static void usage(FILE *out)
             "Isolation Forest (Liu, Ting & Zhou, ICDM 2008) over window features of a\n"
             "metric series in NAB CSV format (header 'timestamp,value').\n"
             "\n"
-            "train   fit a forest on every row of FILE.csv and save it to OUT (the feature\n"
-            "        settings are stored in the model). --topic NAME (train from Kafka) is\n"
-            "        not built yet and exits 2.\n"
+            "train   fit a forest on every row of FILE.csv, or on the --metric field of every\n"
+            "        record in the Kafka topic NAME (the server's ticketctl.metrics), and save\n"
+            "        it to OUT (the feature settings are stored in the model)\n"
+            "detect  score each new record of the metrics topic (default ticketctl.metrics,\n"
+            "        field p99_ms); store every window in anomaly_results (unless --no-store)\n"
+            "        and POST a Slack-style alert to --webhook once per incident (an incident\n"
+            "        starts after --persist anomalous windows in a row, default 2, and ends\n"
+            "        after --rearm normal windows, default 10)\n"
             "score   print timestamp,value,score per row (score in (0,1], high = anomalous)\n"
             "eval    run the forest and a rolling z-score baseline over every labelled CSV\n"
             "        in DIR (e.g. ../shared/data/nab/realAWSCloudwatch with\n"
@@ -83,6 +107,10 @@ static void usage(FILE *out)
             "  --points N         bench: points to score (default 1000000)\n"
             "  --dims D           bench: attributes per point (default 3)\n"
             "  --repeat N         bench: training repetitions (default 20)\n"
+            "  --metric FIELD     train --topic / detect: record field (default p99_ms)\n"
+            "  --idle-exit DUR    detect: stop after DUR without a record\n"
+            "  --verbose          detect: log every scored window\n"
+            "  --kafka-brokers L --mysql URL --state DIR   backends (default: the dev stack)\n"
             "  --json             JSON on stdout\n"
             "  -h, --help         this help\n",
             d.forest.trees, d.forest.psi, (unsigned long long)d.forest.seed, d.features.window, feats,
@@ -91,6 +119,9 @@ static void usage(FILE *out)
 
 typedef struct opts {
     const char *from, *model, *labels, *topic;
+    const char *webhook, *metric, *kafka, *mysql, *state;
+    int64_t rearm, idle_exit_ms, persist;
+    int from_beginning, verbose, no_store;
     int json;
     tk_nab_detector det;
     int64_t points, dims, repeat;
@@ -190,6 +221,26 @@ static int parse_opts(int argc, char **argv, opts *o)
         case OPT_REPEAT:
             if (parse_u("repeat", optarg, 1, 10000, &o->repeat)) return 2;
             break;
+        case OPT_WEBHOOK: o->webhook = optarg; break;
+        case OPT_METRIC: o->metric = optarg; break;
+        case OPT_KAFKA: o->kafka = optarg; break;
+        case OPT_MYSQL: o->mysql = optarg; break;
+        case OPT_STATE: o->state = optarg; break;
+        case OPT_REARM:
+            if (parse_u("rearm", optarg, 1, 100000, &o->rearm)) return 2;
+            break;
+        case OPT_IDLE:
+            if (tk_parse_duration_ms(optarg, &o->idle_exit_ms)) {
+                fprintf(stderr, "anomaly: bad --idle-exit '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_BEGIN: o->from_beginning = 1; break;
+        case OPT_VERBOSE: o->verbose = 1; break;
+        case OPT_NOSTORE: o->no_store = 1; break;
+        case OPT_PERSIST:
+            if (parse_u("persist", optarg, 1, 1000, &o->persist)) return 2;
+            break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return 2;
         }
@@ -197,39 +248,23 @@ static int parse_opts(int argc, char **argv, opts *o)
     return 0;
 }
 
-/* The feature settings travel inside the model as "features=LIST window=N". */
-static void meta_write(const tk_nab_features *f, char *buf, size_t len)
-{
-    char list[64];
-    tk_nab_feature_format(f->mask, list, sizeof list);
-    snprintf(buf, len, "features=%s window=%u", list, f->window);
-}
-
-static int meta_read(const char *meta, tk_nab_features *f)
-{
-    char list[64];
-    unsigned w;
-    if (sscanf(meta, "features=%63s window=%u", list, &w) != 2 || tk_nab_feature_parse(list, &f->mask) != 0 ||
-        w < 2)
-        return -1;
-    f->window = w;
-    return 0;
-}
-
 static int do_train(const opts *o)
 {
-    if (o->topic) {
-        fprintf(stderr, "anomaly train: not built yet: Kafka training arrives with the events pipeline "
-                        "(use --from FILE.csv)\n");
-        return 2;
-    }
-    if (!o->from || !o->model) {
-        fprintf(stderr, "anomaly train: --from FILE.csv and --model OUT are required\n");
+    if ((!o->from == !o->topic) || !o->model) {
+        fprintf(stderr, "anomaly train: one of --from FILE.csv or --topic NAME, and --model OUT, are required\n");
         return 2;
     }
     char err[512], meta[TK_IFOREST_META_MAX];
     tk_nab_series s;
-    if (tk_nab_load_csv(o->from, &s, err, sizeof err) != TK_OK) {
+    if (o->topic) {
+        tk_backend b;
+        if (tk_backend_resolve_some(&b, TK_NEED_KAFKA, NULL, NULL, o->kafka, o->state, 1, err, sizeof err) != 0 ||
+            tk_metrics_read_topic(b.kafka, o->topic, o->metric ? o->metric : "p99_ms", 10000000, 60000, &s, err,
+                                  sizeof err) != 0) {
+            fprintf(stderr, "anomaly train: %s\n", err);
+            return 1;
+        }
+    } else if (tk_nab_load_csv(o->from, &s, err, sizeof err) != TK_OK) {
         fprintf(stderr, "anomaly train: %s\n", err);
         return 1;
     }
@@ -248,7 +283,7 @@ static int do_train(const opts *o)
         fprintf(stderr, "anomaly train: %s: %s\n", o->from, err);
         goto done;
     }
-    meta_write(&o->det.features, meta, sizeof meta);
+    tk_nab_meta_write(&o->det.features, meta, sizeof meta);
     tk_iforest_set_meta(f, meta);
     if (tk_iforest_save(f, o->model, err, sizeof err) != TK_OK) {
         fprintf(stderr, "anomaly train: %s\n", err);
@@ -280,7 +315,7 @@ static int do_score(const opts *o)
         fprintf(stderr, "anomaly score: %s\n", err);
         return 1;
     }
-    if (meta_read(tk_iforest_meta(f), &feat) != 0 || tk_nab_feature_dims(feat.mask) != tk_iforest_dims(f)) {
+    if (tk_nab_meta_read(tk_iforest_meta(f), &feat) != 0 || tk_nab_feature_dims(feat.mask) != tk_iforest_dims(f)) {
         fprintf(stderr, "anomaly score: %s: model was not written by 'anomaly train' (metadata '%s')\n", o->model,
                 tk_iforest_meta(f));
         goto done;
@@ -564,12 +599,64 @@ static int do_bench(const opts *o)
     return 0;
 }
 
+static volatile sig_atomic_t detect_stop;
+
+static void on_detect_stop(int sig)
+{
+    (void)sig;
+    detect_stop = 1;
+}
+
+static int do_detect(const opts *o)
+{
+    if (!o->model) {
+        fprintf(stderr, "anomaly detect: --model M is required\n");
+        return 2;
+    }
+    char err[512];
+    tk_iforest *f = NULL;
+    if (tk_iforest_load(o->model, &f, err, sizeof err) != TK_OK) {
+        fprintf(stderr, "anomaly detect: %s\n", err);
+        return 1;
+    }
+    tk_backend b;
+    unsigned need = TK_NEED_KAFKA | (o->no_store ? 0 : TK_NEED_MYSQL);
+    if (tk_backend_resolve_some(&b, need, o->mysql, NULL, o->kafka, o->state, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "anomaly detect: %s\n", err);
+        tk_iforest_free(f);
+        return 1;
+    }
+    tk_detect_config cfg = {
+        .brokers = b.kafka, .topic = o->topic, .field = o->metric, .model = f, .threshold = o->det.threshold,
+        .rearm = (unsigned)o->rearm, .persist = (unsigned)o->persist, .mysql_url = o->no_store ? NULL : b.mysql, .webhook = o->webhook,
+        .from_beginning = o->from_beginning, .idle_exit_ms = o->idle_exit_ms, .stop = &detect_stop,
+        .verbose = o->verbose,
+    };
+    signal(SIGTERM, on_detect_stop);
+    signal(SIGINT, on_detect_stop);
+    tk_detect_stats st;
+    int rc = tk_detect_run(&cfg, &st, err, sizeof err);
+    tk_iforest_free(f);
+    if (rc != 0) {
+        fprintf(stderr, "anomaly detect: %s\n", err);
+        return 1;
+    }
+    printf(o->json ? "{\"records\":%llu,\"anomalies\":%llu,\"incidents\":%llu,\"alerts_sent\":%llu,"
+                     "\"alert_failures\":%llu,\"stored\":%llu,\"max_score\":%.4f}\n"
+                   : "records %llu, anomalous windows %llu, incidents %llu, alerts sent %llu (failed %llu), "
+                     "stored %llu, max score %.4f\n",
+           (unsigned long long)st.records, (unsigned long long)st.anomalies, (unsigned long long)st.incidents,
+           (unsigned long long)st.alerts_sent, (unsigned long long)st.alert_failures,
+           (unsigned long long)st.stored, st.max_score);
+    return 0;
+}
+
 typedef struct subcommand {
     const char *name;
     int positional; /* positional arguments wanted after the options */
 } subcommand;
 
-static const subcommand subs[] = {{"train", 0}, {"score", 0}, {"eval", 1}, {"bench", 0}};
+static const subcommand subs[] = {{"train", 0}, {"score", 0}, {"eval", 1}, {"bench", 0}, {"detect", 0}};
 
 int cmd_anomaly(int argc, char **argv)
 {
@@ -582,15 +669,15 @@ int cmd_anomaly(int argc, char **argv)
         if (!strcmp(argv[1], subs[k].name))
             break;
     if (k == sizeof subs / sizeof subs[0]) {
-        fprintf(stderr, "anomaly: unknown subcommand '%s' (train, score, eval, bench)\n", argv[1]);
+        fprintf(stderr, "anomaly: unknown subcommand '%s' (train, detect, score, eval, bench)\n", argv[1]);
         return 2;
     }
     opts o;
     int prc = parse_opts(argc - 1, argv + 1, &o);
     if (prc)
         return prc == 1 ? 0 : 2;
-    if (o.topic && k != 0) {
-        fprintf(stderr, "anomaly %s: --topic is only for train\n", subs[k].name);
+    if (o.topic && k != 0 && k != 4) {
+        fprintf(stderr, "anomaly %s: --topic is only for train and detect\n", subs[k].name);
         return 2;
     }
     int extra = argc - 1 - optind;
@@ -603,6 +690,7 @@ int cmd_anomaly(int argc, char **argv)
     case 0: return do_train(&o);
     case 1: return do_score(&o);
     case 2: return do_eval(&o, argv[1 + optind]);
+    case 4: return do_detect(&o);
     default: return do_bench(&o);
     }
 }

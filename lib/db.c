@@ -321,6 +321,23 @@ static const migration migrations[] = {
         " KEY ix_scn_point_history_account (account_id, id)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         NULL}},
+    /* AnomalyResult of DESIGN.md: one row per scored metrics window
+     * (`ticketctl anomaly detect`). */
+    {5, "anomaly results", {
+        "CREATE TABLE IF NOT EXISTS anomaly_results ("
+        " id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+        " detected_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),"
+        " window_start DATETIME NOT NULL,"
+        " window_end DATETIME NOT NULL,"
+        " metric VARCHAR(32) NOT NULL,"
+        " value DOUBLE NOT NULL,"
+        " score DOUBLE NOT NULL,"
+        " features TEXT NOT NULL,"
+        " verdict TINYINT(1) NOT NULL,"
+        " KEY ix_anomaly_results_window (window_end),"
+        " KEY ix_anomaly_results_verdict (verdict, window_end)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        NULL}},
 };
 
 int tk_db_schema_version(void)

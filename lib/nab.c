@@ -725,3 +725,21 @@ int tk_nab_run_zscore(const tk_nab_series *s, const tk_nab_detector *d, uint8_t 
     free(z);
     return TK_OK;
 }
+
+void tk_nab_meta_write(const tk_nab_features *f, char *buf, size_t len)
+{
+    char list[64];
+    tk_nab_feature_format(f->mask, list, sizeof list);
+    snprintf(buf, len, "features=%s window=%u", list, f->window);
+}
+
+int tk_nab_meta_read(const char *meta, tk_nab_features *f)
+{
+    char list[64];
+    unsigned w;
+    if (!meta || sscanf(meta, "features=%63s window=%u", list, &w) != 2 || tk_nab_feature_parse(list, &f->mask) != 0 ||
+        w < 2)
+        return -1;
+    f->window = w;
+    return 0;
+}

@@ -120,6 +120,12 @@ size_t tk_nab_feature_dims(unsigned mask);
  * mask. Returns 0, or -1 on an unknown or empty name. */
 int tk_nab_feature_parse(const char *list, unsigned *mask);
 
+/* The feature settings travel inside a model's metadata as
+ * "features=LIST window=N": write them into buf / read them back (0, or -1
+ * when meta is not of that form). */
+void tk_nab_meta_write(const tk_nab_features *f, char *buf, size_t len);
+int tk_nab_meta_read(const char *meta, tk_nab_features *f);
+
 /* Format a mask as the comma list above into buf. */
 void tk_nab_feature_format(unsigned mask, char *buf, size_t len);
 

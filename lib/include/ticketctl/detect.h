@@ -1,0 +1,57 @@
+/* Streaming anomaly detection over the server's per-second metrics records
+ * (topic ticketctl.metrics, written by serve: {"ts": ms, "p99_ms": .., ...}).
+ *
+ * One numeric field of the record is the series (default p99_ms). Each new
+ * record gets the same causal window features the model was trained with
+ * (tk_nab_compute_features; settings from the model's metadata) and an
+ * Isolation Forest score; score >= threshold is an anomalous window. Every
+ * scored window is stored as an anomaly_results row (migration 5) when a
+ * database is given. An incident starts after `persist` consecutive
+ * anomalous windows (a lone outlier second, such as latency dropping after
+ * a spike, does not page anyone) and ends after `rearm` consecutive normal
+ * ones; the webhook (Slack-compatible {"text": ...}) is posted once per
+ * incident. */
+#ifndef TICKETCTL_DETECT_H
+#define TICKETCTL_DETECT_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ticketctl/iforest.h"
+#include "ticketctl/nab.h"
+
+/* Read every record currently in `topic` (all partitions, from the start
+ * to the end seen at call time, at most `max` records, at most timeout_ms)
+ * into a series of `field` values; ts in seconds. Records without the field
+ * are skipped. Returns 0 (the caller frees with tk_nab_series_free) or -1
+ * with a message in err (no broker, empty topic). */
+int tk_metrics_read_topic(const char *brokers, const char *topic, const char *field, size_t max, int timeout_ms,
+                          tk_nab_series *out, char *err /* OUT */, size_t errlen);
+
+typedef struct tk_detect_config {
+    const char *brokers, *topic; /* topic default "ticketctl.metrics" */
+    const char *field;           /* default "p99_ms" */
+    const tk_iforest *model;     /* trained by `anomaly train`; features from its metadata */
+    double threshold;            /* default 0.68 when 0 */
+    unsigned rearm;              /* normal windows that end an incident (default 10) */
+    unsigned persist;            /* anomalous windows in a row that start one (default 2) */
+    const char *mysql_url;       /* store anomaly_results here, or NULL */
+    const char *webhook;         /* alert here, or NULL */
+    int from_beginning;          /* replay the topic instead of starting at its end */
+    int64_t idle_exit_ms;        /* stop after this long without a record; 0 = never */
+    volatile sig_atomic_t *stop;
+    int verbose;
+} tk_detect_config;
+
+typedef struct tk_detect_stats {
+    uint64_t records, anomalies, incidents, alerts_sent, alert_failures, stored;
+    double max_score;
+} tk_detect_stats;
+
+/* Run until *stop or idle_exit_ms. Returns 0, or -1 with a message in err
+ * (bad model metadata, broker or database set-up failures). */
+int tk_detect_run(const tk_detect_config *cfg, tk_detect_stats *stats /* OUT */, char *err /* OUT */,
+                  size_t errlen);
+
+#endif
