@@ -5,6 +5,7 @@
 #include "ticketctl/bench.h"
 #include "ticketctl/common.h"
 #include "ticketctl/invariants.h"
+#include "ticketctl/threshold.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -29,6 +30,15 @@ enum {
     OPT_STATE,
     OPT_NO_INVARIANTS,
     OPT_JSON,
+    OPT_RATE,
+    OPT_STAGES,
+    OPT_MODEL,
+    OPT_URL,
+    OPT_CONNECTIONS,
+    OPT_MAX_DELAY,
+    OPT_THRESHOLD,
+    OPT_MAX_CPU,
+    OPT_MAX_LAG,
 };
 
 static const struct option longopts[] = {
@@ -47,6 +57,15 @@ static const struct option longopts[] = {
     {"state", required_argument, NULL, OPT_STATE},
     {"no-invariants", no_argument, NULL, OPT_NO_INVARIANTS},
     {"json", no_argument, NULL, OPT_JSON},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"stages", required_argument, NULL, OPT_STAGES},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"url", required_argument, NULL, OPT_URL},
+    {"connections", required_argument, NULL, OPT_CONNECTIONS},
+    {"max-delay", required_argument, NULL, OPT_MAX_DELAY},
+    {"threshold", required_argument, NULL, OPT_THRESHOLD},
+    {"max-cpu", required_argument, NULL, OPT_MAX_CPU},
+    {"max-loop-lag", required_argument, NULL, OPT_MAX_LAG},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -55,9 +74,9 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ticketctl bench [options]\n\n"
-            "Run closed-model virtual users through the booking flow (balance, charge,\n"
-            "concerts, dates, seats, reserve, pay) against a running server, then check\n"
-            "the data invariants in MariaDB and write the results JSON.\n\n"
+            "Run virtual users through the booking flow (balance, charge, concerts, dates,\n"
+            "seats, reserve, pay) against a running server, then check the data\n"
+            "invariants in MariaDB, evaluate the thresholds and write the results JSON.\n\n"
             "  -u, --users N          virtual users (seeded users 1..N must exist; default 100)\n"
             "  -r, --ramp DUR         start the users linearly over DUR (default 10s, at most\n"
             "                         half the duration unless given)\n"
@@ -71,11 +90,39 @@ static void usage(FILE *out)
             "      --no-invariants    skip the MariaDB invariant checks\n"
             "      --json             print the results JSON on stdout instead of the summary\n"
             "      --mysql URL --redis URL --kafka-brokers LIST --state DIR\n"
-            "                         backends (for the invariant checks)\n"
+            "                         backends (for the invariant checks)\n\n"
+            "Load models:\n"
+            "      --model closed|open  closed (default): VUs loop; open: iterations arrive\n"
+            "                         at a rate whether or not the server keeps up\n"
+            "      --rate R           open model at R ITERATIONS per second (an iteration is\n"
+            "                         one pass of the 7 steps, or one request with --url);\n"
+            "                         with --ramp the rate goes 0 -> R over the ramp first\n"
+            "      --stages SPEC      staged profile DUR:FROM-TO or DUR:VALUE, comma separated,\n"
+            "                         e.g. 60s:0-5000,120s:5000; rates (iterations/s) in the\n"
+            "                         open model, VUs in the closed one; sets the duration\n"
+            "      --max-delay DUR    open model: an iteration that found no free VU waits at\n"
+            "                         most DUR for one, then counts as dropped (default: the\n"
+            "                         --timeout; 0 drops at once); --users is the VU pool\n"
+            "      --url PATH         single-endpoint mode: GET <target>PATH in a loop (no\n"
+            "                         login, think time 0 and no ramp unless given, no\n"
+            "                         invariant checks), comparable with wrk\n"
+            "      --connections N    the same as --users (one connection per VU)\n\n"
+            "Latency is measured from when each request should have been sent (the\n"
+            "schedule in the open model), corrected for coordinated omission; the\n"
+            "uncorrected figures are in the results beside it.\n\n"
+            "Gates:\n"
+            "      --threshold EXPR   [step.]metric OP value, repeatable: 'p95<100ms',\n"
+            "                         'error_rate<0.1%%', 'tps>5000', 'double_bookings==0',\n"
+            "                         'reserve.p99<200ms', 'dropped==0' (see threshold.h)\n"
+            "      --max-cpu FRAC     mark the run invalid when a load thread's CPU/wall\n"
+            "                         exceeds FRAC (default 0.90)\n"
+            "      --max-loop-lag MS  ... or the event-loop lag p99 exceeds MS (default 25)\n"
             "  -h, --help             this help\n\n"
             "DUR is like 250ms, 60s, 2m or plain milliseconds.\n"
-            "Exit status: 0 run done and every invariant holds, 1 an invariant failed or\n"
-            "the run could not start, 2 usage error.\n");
+            "Exit status: 0 run done, every invariant and threshold holds; 1 an invariant\n"
+            "failed or the run could not start; 2 usage error; 3 a threshold failed (and\n"
+            "every invariant held). A saturated generator is reported (\"valid\": false)\n"
+            "but does not change the exit status.\n");
 }
 
 static int is_tty;
@@ -101,18 +148,24 @@ static void print_latency_row(const char *name, uint64_t requests, uint64_t erro
 static void print_summary(const tk_bench_result *r, const char *path)
 {
     static const char *kinds[TK_BENCH_NERRKINDS] = {"connect", "timeout", "read", "status"};
-    printf("\nticketctl bench: %d users, ramp %.1fs, duration %.1fs, think %lld ms, %d threads -> %s\n", r->users,
-           (double)r->ramp_ms / 1000.0, (double)r->duration_ms / 1000.0, (long long)r->think_ms, r->threads,
-           r->target);
+    printf("\nticketctl bench: %s model, %d users, ramp %.1fs, duration %.1fs, think %lld ms, %d threads -> %s%s\n",
+           r->open_model ? "open" : "closed", r->users, (double)r->ramp_ms / 1000.0, (double)r->duration_ms / 1000.0,
+           (long long)r->think_ms, r->threads, r->target, r->url_path);
+    if (r->open_model)
+        printf("iterations: scheduled %llu  started %llu  late %llu  dropped %llu (max delay %lld ms)\n",
+               (unsigned long long)r->iters_scheduled, (unsigned long long)r->iters_started,
+               (unsigned long long)r->iters_late, (unsigned long long)r->iters_dropped, (long long)r->max_delay_ms);
     printf("requests %llu  errors %llu (%.2f%%)  tps %.1f  steady tps %.1f  flows completed %llu\n\n",
            (unsigned long long)r->requests, (unsigned long long)r->errors, r->error_rate * 100.0, r->tps,
            r->steady_tps, (unsigned long long)r->flows_completed);
     printf("  %-9s %10s %8s %9s %9s %9s %9s %9s %9s   (latency in ms)\n", "", "requests", "errors", "tps", "p50",
            "p90", "p95", "p99", "max");
     print_latency_row("overall", r->requests, r->errors, r->tps, &r->latency);
+    print_latency_row("uncorr.", r->requests, r->errors, r->tps, &r->uncorrected_latency);
     print_latency_row("steady", r->steady_requests, r->steady_errors, r->steady_tps, &r->steady_latency);
     for (int s = 0; s < TK_BENCH_NSTEPS; s++)
-        print_latency_row(r->steps[s].name, r->steps[s].requests, r->steps[s].errors, r->steps[s].tps,
+        if (r->steps[s].requests || (s != TK_STEP_URL && !r->url_path[0]))
+            print_latency_row(r->steps[s].name, r->steps[s].requests, r->steps[s].errors, r->steps[s].tps,
                           &r->steps[s].latency);
     printf("\nerrors by kind:");
     for (int k = 0; k < TK_BENCH_NERRKINDS; k++)
@@ -137,7 +190,21 @@ static void print_summary(const tk_bench_result *r, const char *path)
     for (size_t i = 0; r->invariants_checked && i < r->ninvariants; i++)
         printf("  %-4s %s: %s\n", r->invariants[i].ok ? "OK" : "FAIL", r->invariants[i].name,
                r->invariants[i].detail);
+    printf("latency p99.9 %.2f ms  p99.99 %.2f ms  (uncorrected %.2f / %.2f ms)\n", r->latency.p999, r->latency.p9999,
+           r->uncorrected_latency.p999, r->uncorrected_latency.p9999);
+    printf("generator: %s  cpu %.2f s  busiest thread %.0f %%  loop lag p99 %.2f ms max %.2f ms%s%s\n",
+           r->valid ? "valid" : "NOT VALID", r->gen_cpu_s, r->gen_cpu_util * 100.0, r->lag_p99_ms, r->lag_max_ms,
+           r->valid ? "" : ": ", r->invalid_reason);
+    if (r->nthresholds)
+        printf("thresholds:\n");
+    for (size_t i = 0; i < r->nthresholds; i++)
+        printf("  %-4s %s  (%s)\n", r->thresholds[i].ok ? "OK" : "FAIL", r->thresholds[i].text, r->thresholds[i].detail);
     printf("results: %s\n", path);
+}
+
+static int metric_lookup(const char *scope, const char *metric, double *value, void *ud)
+{
+    return tk_bench_metric(ud, scope, metric, value);
 }
 
 int cmd_bench(int argc, char **argv)
@@ -150,17 +217,24 @@ int cmd_bench(int argc, char **argv)
         .think_ms = 1000,
         .timeout_ms = 10000,
     };
-    const char *out = NULL, *mysql = NULL, *state = NULL;
-    int check = 1, json = 0, ramp_given = 0;
+    const char *out = NULL, *mysql = NULL, *state = NULL, *stages_arg = NULL;
+    int check = 1, json = 0, ramp_given = 0, think_given = 0, users_given = 0, duration_given = 0, delay_given = 0;
+    int model = -1; /* -1 unset, 0 closed, 1 open */
+    double rate = 0;
+    static tk_threshold th[TK_THRESHOLDS_MAX];
+    size_t nth = 0;
+    char terr[512];
     int64_t v;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "u:r:d:k:t:T:o:h", longopts, NULL)) != -1) {
         switch (opt) {
         case OPT_USERS:
+        case OPT_CONNECTIONS:
             if (tk_parse_i64(optarg, 1, 10000000, &v) != 0)
                 goto bad;
             cfg.users = (int)v;
+            users_given = 1;
             break;
         case OPT_RAMP:
             if (tk_parse_duration_ms(optarg, &cfg.ramp_ms) != 0)
@@ -170,11 +244,64 @@ int cmd_bench(int argc, char **argv)
         case OPT_DURATION:
             if (tk_parse_duration_ms(optarg, &cfg.duration_ms) != 0 || cfg.duration_ms <= 0)
                 goto bad;
+            duration_given = 1;
             break;
         case OPT_THINK:
             if (tk_parse_duration_ms(optarg, &cfg.think_ms) != 0)
                 goto bad;
+            think_given = 1;
             break;
+        case OPT_RATE: {
+            char *end;
+            rate = strtod(optarg, &end);
+            if (end == optarg || *end || !(rate > 0) || rate > 1e7)
+                goto bad;
+            break;
+        }
+        case OPT_STAGES:
+            stages_arg = optarg;
+            break;
+        case OPT_MODEL:
+            if (strcmp(optarg, "open") == 0)
+                model = 1;
+            else if (strcmp(optarg, "closed") == 0)
+                model = 0;
+            else
+                goto bad;
+            break;
+        case OPT_URL:
+            cfg.url_path = optarg;
+            break;
+        case OPT_MAX_DELAY:
+            if (tk_parse_duration_ms(optarg, &cfg.max_delay_ms) != 0)
+                goto bad;
+            delay_given = 1;
+            break;
+        case OPT_THRESHOLD:
+            if (nth >= TK_THRESHOLDS_MAX) {
+                fprintf(stderr, "ticketctl bench: at most %d thresholds\n", TK_THRESHOLDS_MAX);
+                return 2;
+            }
+            if (tk_threshold_parse(optarg, &th[nth], terr, sizeof terr) != 0) {
+                fprintf(stderr, "ticketctl bench: %s\n", terr);
+                return 2;
+            }
+            nth++;
+            break;
+        case OPT_MAX_CPU: {
+            char *end;
+            cfg.max_cpu = strtod(optarg, &end);
+            if (end == optarg || *end || !(cfg.max_cpu > 0) || cfg.max_cpu > 1)
+                goto bad;
+            break;
+        }
+        case OPT_MAX_LAG: {
+            char *end;
+            cfg.max_lag_ms = strtod(optarg, &end);
+            if (end == optarg || *end || !(cfg.max_lag_ms > 0))
+                goto bad;
+            break;
+        }
         case OPT_TARGET:
             cfg.target = optarg;
             break;
@@ -223,6 +350,75 @@ int cmd_bench(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* load model */
+    if (model < 0)
+        model = rate > 0 ? 1 : 0;
+    if (rate > 0 && !model) {
+        fprintf(stderr, "ticketctl bench: --rate needs the open model\n");
+        return 2;
+    }
+    if (rate > 0 && stages_arg) {
+        fprintf(stderr, "ticketctl bench: give either --rate or --stages\n");
+        return 2;
+    }
+    if (model && !rate && !stages_arg) {
+        fprintf(stderr, "ticketctl bench: the open model needs --rate or --stages\n");
+        return 2;
+    }
+    cfg.open_model = model;
+    if (cfg.url_path) { /* single endpoint: closed loop as wrk unless told otherwise */
+        if (!think_given)
+            cfg.think_ms = 0;
+        if (!ramp_given)
+            cfg.ramp_ms = 0;
+        check = 0;
+    }
+    if (model && !ramp_given)
+        cfg.ramp_ms = 0;
+    if (model && !delay_given)
+        cfg.max_delay_ms = cfg.timeout_ms;
+    static tk_bench_stage stages[TK_BENCH_MAX_STAGES];
+    if (stages_arg) {
+        int n = tk_bench_parse_stages(stages_arg, stages, TK_BENCH_MAX_STAGES, terr, sizeof terr);
+        if (n < 0) {
+            fprintf(stderr, "ticketctl bench: --stages: %s\n", terr);
+            return 2;
+        }
+        int64_t sum = 0;
+        double top = 0;
+        for (int i = 0; i < n; i++) {
+            sum += stages[i].duration_ms;
+            top = stages[i].from > top ? stages[i].from : top;
+            top = stages[i].to > top ? stages[i].to : top;
+        }
+        if (duration_given && sum != cfg.duration_ms) {
+            fprintf(stderr, "ticketctl bench: the stages last %lld ms but --duration is %lld ms\n", (long long)sum,
+                    (long long)cfg.duration_ms);
+            return 2;
+        }
+        cfg.duration_ms = sum;
+        if (!model && !users_given)
+            cfg.users = (int)top + ((double)(int)top < top);
+        if (!model && top > cfg.users) {
+            fprintf(stderr, "ticketctl bench: the stages want %.0f VUs, more than --users %d\n", top, cfg.users);
+            return 2;
+        }
+        cfg.stages = stages;
+        cfg.nstages = (size_t)n;
+        cfg.ramp_ms = 0;
+    } else if (model) { /* --rate R [--ramp DUR]: 0 -> R over the ramp, then R */
+        if (cfg.ramp_ms > cfg.duration_ms) {
+            fprintf(stderr, "ticketctl bench: --ramp must not be longer than --duration\n");
+            return 2;
+        }
+        size_t n = 0;
+        if (cfg.ramp_ms > 0)
+            stages[n++] = (tk_bench_stage){cfg.ramp_ms, 0, rate};
+        if (cfg.duration_ms > cfg.ramp_ms)
+            stages[n++] = (tk_bench_stage){cfg.duration_ms - cfg.ramp_ms, rate, rate};
+        cfg.stages = stages;
+        cfg.nstages = n;
+    }
     if (!ramp_given && cfg.ramp_ms > cfg.duration_ms / 2)
         cfg.ramp_ms = cfg.duration_ms / 2; /* the default ramp fits short runs */
     if (cfg.ramp_ms > cfg.duration_ms) {
@@ -265,6 +461,20 @@ int cmd_bench(int argc, char **argv)
         if (!tk_invariants_all_ok(r->invariants, r->ninvariants))
             rc = 1;
     }
+    int th_failed = 0;
+    for (size_t i = 0; i < nth; i++) {
+        tk_threshold_eval(&th[i], metric_lookup, r, &r->thresholds[i]);
+        if (!r->thresholds[i].ok) {
+            th_failed++;
+            fprintf(stderr, "ticketctl bench: threshold failed: %s: %s\n", r->thresholds[i].text,
+                    r->thresholds[i].detail);
+        }
+    }
+    r->nthresholds = nth;
+    if (th_failed && rc == 0)
+        rc = 3;
+    if (!r->valid)
+        fprintf(stderr, "ticketctl bench: warning: results not valid: %s\n", r->invalid_reason);
 
     char path[1024];
     if (out)

@@ -1,9 +1,13 @@
 /* ticketctl report: render a bench results JSON as HTML + Markdown. */
 #include "commands.h"
+#include "ticketctl/compare.h"
 #include "ticketctl/report.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const struct option longopts[] = {
     {"out-dir", required_argument, NULL, 'o'},
@@ -15,6 +19,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ticketctl report RESULTS.json [--out-dir DIR]\n"
+            "       ticketctl report --compare BASELINE CANDIDATE   (files, dirs or globs; >= 5 runs each)\n"
             "\n"
             "Render a bench results file (docs/RESULTS.md) as a self-contained HTML page\n"
             "(charts of throughput, virtual users and latency over time; step, error and\n"
@@ -25,8 +30,74 @@ static void usage(FILE *out)
             "  -h, --help          this help\n");
 }
 
+/* ticketctl report --compare BASELINE CANDIDATE: each a results file, a
+ * directory of them or a glob; the statistics are in lib/compare.c.
+ * Exit 0 nothing regressed, 3 a metric regressed, 1 unreadable input, 2 usage. */
+static int report_compare(int argc, char **argv)
+{
+    const char *side[2] = {NULL, NULL};
+    int ns = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--compare") == 0)
+            continue;
+        if (ns == 2 || argv[i][0] == '-') {
+            fprintf(stderr, "usage: ticketctl report --compare BASELINE CANDIDATE\n"
+                            "  each a results JSON, a directory of them or a quoted glob; >= %d runs per side\n",
+                    TK_CMP_MIN_RUNS);
+            return 2;
+        }
+        side[ns++] = argv[i];
+    }
+    if (ns != 2) {
+        fprintf(stderr, "usage: ticketctl report --compare BASELINE CANDIDATE\n");
+        return 2;
+    }
+    char **paths[2] = {NULL, NULL}, err[1024];
+    size_t n[2] = {0, 0};
+    int rc = 1;
+    tk_cmp_metric m[TK_CMP_NMETRICS];
+    for (int k = 0; k < 2; k++)
+        if (tk_compare_expand(side[k], &paths[k], &n[k], err, sizeof err) < 0) {
+            fprintf(stderr, "report: %s\n", err);
+            goto done;
+        }
+    if (tk_compare_files(paths[0], n[0], paths[1], n[1], m, err, sizeof err) != 0) {
+        fprintf(stderr, "report: %s\n", err);
+        goto done;
+    }
+    printf("baseline: %zu run%s (%s)\ncandidate: %zu run%s (%s)\n", n[0], n[0] == 1 ? "" : "s", side[0], n[1],
+           n[1] == 1 ? "" : "s", side[1]);
+    printf("%-11s %12s %12s %9s %9s %8s  %s\n", "metric", "base median", "cand median", "change", "min eff.", "p",
+           "verdict");
+    rc = 0;
+    for (int k = 0; k < TK_CMP_NMETRICS; k++) {
+        char ch[16];
+        if (isinf(m[k].change))
+            snprintf(ch, sizeof ch, "%s", m[k].change > 0 ? "+inf" : "-inf");
+        else
+            snprintf(ch, sizeof ch, "%+.1f%%", m[k].change * 100.0);
+        printf("%-11s %12.4g %12.4g %9s %8.1f%% %8.4f  %s\n", m[k].name, m[k].base_median, m[k].cand_median, ch,
+               m[k].min_effect * 100.0, m[k].p, tk_cmp_verdict_name(m[k].verdict));
+        if (m[k].verdict == TK_CMP_REGRESSED)
+            rc = 3;
+    }
+    if (m[0].verdict == TK_CMP_INSUFFICIENT)
+        printf("insufficient runs: at least %d per side are needed to decide anything\n", TK_CMP_MIN_RUNS);
+done:
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < n[k]; i++)
+            free(paths[k][i]);
+        free(paths[k]);
+    }
+    return rc;
+}
+
 int cmd_report(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--compare") == 0)
+            return report_compare(argc, argv);
+
     const char *out_dir = NULL;
     int c;
     optind = 1;

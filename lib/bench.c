@@ -1,4 +1,5 @@
-/* The load generator: closed-model virtual users over libcurl multi + libevent.
+/* The load generator: closed- or open-model virtual users over libcurl
+ * multi + libevent.
  *
  * Layout (after wrk): N threads, each with its own event_base, CURLM, VUs,
  * per-step histograms and counters. libcurl is driven by the hiper pattern:
@@ -15,9 +16,19 @@
  * second, never per request); the calling thread reads finished seconds for
  * the progress line. Per-step results are merged after the threads end.
  *
- * Not done (trade-off): no coordinated-omission correction. The model is
- * closed (a VU waits for its answer), so a slow server lowers the offered
- * load instead of queueing requests; the report says so by its TPS. */
+ * Coordinated omission (after wrk2): each request carries the time it
+ * should have been sent (v->t_intended): the schedule for an iteration's
+ * first request in the open model, else when its timer was due. Two
+ * histograms per step, corrected (from t_intended) and uncorrected (from the
+ * send). The open model paces iterations per thread: global iteration j is
+ * due when the integral of the rate profile reaches j+1 and belongs to
+ * thread j mod T, so the whole run follows the schedule exactly; a due
+ * iteration takes an idle VU, else waits in a ring (pending) until a VU is
+ * free or max_delay passes (then it is dropped and counted).
+ *
+ * Self-watch: a 10 ms periodic timer per loop records its own lateness, and
+ * each thread's CPU time is read at the end; either saturating marks the
+ * run invalid (bench.h). */
 #include "ticketctl/bench.h"
 #include "ticketctl/common.h"
 #include "ticketctl/hist.h"
@@ -27,6 +38,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,11 +70,14 @@
 #define RING 16 /* seconds in flight between the fastest and slowest thread */
 #define IDEM_PREFIX "Idempotency-Key: "
 #define IDEM_LEN 34 /* "%08x-%08x-%016llx" */
+#define LAG_PERIOD_US 10000  /* self-watch timer */
+#define PENDING_CAP 65536    /* open model: iterations waiting for a VU, per thread */
+#define PACE_BATCH 4096      /* due iterations handled per pacer wake-up */
 
 static const char *step_names[TK_BENCH_NSTEPS] = {
     [TK_STEP_BALANCE] = "balance", [TK_STEP_CHARGE] = "charge", [TK_STEP_CONCERTS] = "concerts",
     [TK_STEP_DATES] = "dates",     [TK_STEP_SEATS] = "seats",   [TK_STEP_RESERVE] = "reserve",
-    [TK_STEP_PAY] = "pay",         [TK_STEP_LOGIN] = "login",
+    [TK_STEP_PAY] = "pay",         [TK_STEP_LOGIN] = "login",   [TK_STEP_URL] = "url",
 };
 
 static const char *kind_names[TK_BENCH_NERRKINDS] = {"connect", "timeout", "read", "status"};
@@ -85,7 +100,8 @@ typedef struct vu {
     struct curl_slist *hdrs_pay; /* the same + Idempotency-Key */
     char *idem;                  /* points at the key inside hdrs_pay (rewritten in place) */
     uint64_t rng;
-    uint64_t t_start; /* µs, of the request in flight */
+    uint64_t t_start;    /* µs, actual send of the request in flight */
+    uint64_t t_intended; /* µs, when it should have been sent (schedule or timer due) */
     uint64_t concert_ids[PAGE_SIZE];
     uint64_t concert_id, schedule_id, seat_id, reservation_id;
     uint64_t pay_seq;
@@ -93,7 +109,7 @@ typedef struct vu {
     size_t len, cap;
     uint32_t id; /* seeded user number, 1-based */
     uint8_t step, nconcerts, seat_retries, concert_tries;
-    uint8_t logged_in, in_flight, started;
+    uint8_t logged_in, in_flight, started, active;
     char body[96];
 } vu;
 
@@ -104,7 +120,7 @@ typedef struct thr {
     int joinable;
     struct event_base *base;
     CURLM *multi;
-    struct event curl_timer, tick, stop;
+    struct event curl_timer, tick, stop, lag, pace;
     int running;
     vu *vus;
     int nvu, started_vus;
@@ -114,7 +130,17 @@ typedef struct thr {
     char url[600];     /* scratch: CURLOPT_URL copies it */
     /* results, merged after the run */
     tk_hist *step_hist[TK_BENCH_NSTEPS];
-    tk_hist *steady_hist, *sec_hist, *empty_hist;
+    tk_hist *step_uhist[TK_BENCH_NSTEPS]; /* uncorrected */
+    tk_hist *steady_hist, *steady_uhist, *sec_hist, *empty_hist, *lag_hist;
+    uint64_t lag_due;
+    /* open model */
+    vu **idle;
+    int nidle;
+    uint64_t *pending; /* ring of intended start times */
+    size_t pend_head, pend_len;
+    uint64_t next_j; /* next global iteration index of this thread */
+    uint64_t iters_sched, iters_started, iters_late, iters_dropped, sec_drop;
+    uint64_t cpu_us, wall_us;
     uint64_t step_req[TK_BENCH_NSTEPS], step_err[TK_BENCH_NSTEPS];
     uint64_t by_kind[TK_BENCH_NERRKINDS], by_status[TK_BENCH_MAX_STATUS];
     uint64_t seat_taken, sold_out, flows, steady_req, steady_err;
@@ -126,13 +152,16 @@ typedef struct thr {
 
 typedef struct slot {
     int sec, reporters, vus;
-    uint64_t req, err;
+    uint64_t req, err, drop;
     tk_hist *h;
 } slot;
 
 typedef struct bench {
     const tk_bench_config *cfg;
     char target[512];
+    tk_bench_stage prof[TK_BENCH_MAX_STAGES + 1]; /* the load profile actually used */
+    size_t nprof;
+    int open, flow_first; /* flow_first: first step of an iteration */
     uint64_t t0, ramp_end, end; /* mono µs */
     int nthreads, nsec;
     uint32_t nonce;
@@ -190,8 +219,113 @@ static void fill_latency(tk_bench_latency *l, const tk_hist *h)
     l->p90 = us_to_ms(tk_hist_percentile(h, 90));
     l->p95 = us_to_ms(tk_hist_percentile(h, 95));
     l->p99 = us_to_ms(tk_hist_percentile(h, 99));
+    l->p999 = us_to_ms(tk_hist_percentile(h, 99.9));
+    l->p9999 = us_to_ms(tk_hist_percentile(h, 99.99));
     l->max = us_to_ms(tk_hist_max(h));
     l->mean = tk_hist_mean(h) / 1000.0;
+}
+
+/* ---------- the load profile (piecewise linear stages) ---------- */
+
+/* Target at t seconds after t0; 0 past the end. */
+static double prof_value(const bench *b, double t)
+{
+    double t0 = 0;
+    for (size_t i = 0; i < b->nprof; i++) {
+        const tk_bench_stage *st = &b->prof[i];
+        double d = (double)st->duration_ms / 1000.0;
+        if (t < t0 + d)
+            return st->from + (st->to - st->from) * (t - t0) / d;
+        t0 += d;
+    }
+    return 0;
+}
+
+/* Open model: the time (s after t0) at which the integral of the rate
+ * reaches `count` iterations, or -1 when the profile ends first. Within a
+ * stage the integral is from*x + (to-from)/(2d)*x^2; solved in the form
+ * x = 2c / (b + sqrt(b^2 + 4ac)), stable for flat and sloped stages. */
+static double prof_time_of(const bench *b, double count)
+{
+    double t0 = 0, acc = 0;
+    for (size_t i = 0; i < b->nprof; i++) {
+        const tk_bench_stage *st = &b->prof[i];
+        double d = (double)st->duration_ms / 1000.0;
+        double area = (st->from + st->to) / 2.0 * d;
+        if (area > 0 && acc + area >= count) {
+            double rem = count - acc, a = (st->to - st->from) / (2.0 * d), bb = st->from;
+            double disc = bb * bb + 4.0 * a * rem;
+            double den = bb + sqrt(disc > 0 ? disc : 0);
+            double x = den > 0 ? 2.0 * rem / den : 0;
+            return t0 + (x < d ? x : d);
+        }
+        acc += area;
+        t0 += d;
+    }
+    return -1;
+}
+
+/* Closed model: the first time >= from (s after t0) at which more than g
+ * VUs are wanted, i.e. when VU g (0-based) should run; -1 never again. */
+static double prof_next_above(const bench *b, double g, double from)
+{
+    double t0 = 0;
+    for (size_t i = 0; i < b->nprof; i++) {
+        const tk_bench_stage *st = &b->prof[i];
+        double d = (double)st->duration_ms / 1000.0, t1 = t0 + d;
+        if (t1 > from) {
+            double s0 = from > t0 ? from : t0;
+            if (st->from + (st->to - st->from) * (s0 - t0) / d > g)
+                return s0;
+            if (st->to > g) {
+                double x = t0 + (g - st->from) / (st->to - st->from) * d;
+                return x > s0 ? x : s0;
+            }
+        }
+        t0 = t1;
+    }
+    return -1;
+}
+
+int tk_bench_parse_stages(const char *s, tk_bench_stage *out, size_t cap, char *err, size_t errlen)
+{
+    size_t n = 0;
+    const char *p = s;
+    if (!s || !*s)
+        return tk_err(err, errlen, "empty stages");
+    while (*p) {
+        char item[64];
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len >= sizeof item)
+            return tk_err(err, errlen, "bad stage in '%s'", s);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        p += len + (p[len] == ',');
+        char *colon = strchr(item, ':');
+        if (!colon)
+            return tk_err(err, errlen, "stage '%s': expected DUR:FROM-TO or DUR:VALUE", item);
+        *colon = '\0';
+        if (n >= cap)
+            return tk_err(err, errlen, "more than %zu stages", cap);
+        tk_bench_stage *st = &out[n];
+        if (tk_parse_duration_ms(item, &st->duration_ms) != 0 || st->duration_ms <= 0)
+            return tk_err(err, errlen, "stage duration '%s' is not a positive duration", item);
+        char *end;
+        st->from = strtod(colon + 1, &end);
+        if (end == colon + 1 || st->from < 0 || !isfinite(st->from))
+            return tk_err(err, errlen, "stage value '%s' is not a number >= 0", colon + 1);
+        st->to = st->from;
+        if (*end == '-') {
+            char *v = end + 1;
+            st->to = strtod(v, &end);
+            if (end == v || st->to < 0 || !isfinite(st->to))
+                return tk_err(err, errlen, "stage value '%s' is not a number >= 0", v);
+        }
+        if (*end)
+            return tk_err(err, errlen, "stage value '%s': trailing '%s'", colon + 1, end);
+        n++;
+    }
+    return (int)n;
 }
 
 /* ---------- time series (one lock per thread per second) ---------- */
@@ -209,6 +343,7 @@ static void slot_finish(bench *b, slot *s)
     p->vus = s->vus;
     p->rps = (double)s->req / secs;
     p->errors = s->err;
+    p->dropped = s->drop;
     p->p50 = us_to_ms(tk_hist_percentile(s->h, 50));
     p->p95 = us_to_ms(tk_hist_percentile(s->h, 95));
     p->p99 = us_to_ms(tk_hist_percentile(s->h, 99));
@@ -224,13 +359,14 @@ static void thr_flush_second(thr *t, int sec, int data)
     bench *b = t->b;
     if (!data) {
         tk_hist *keep = t->sec_hist;
-        uint64_t rq = t->sec_req, er = t->sec_err;
+        uint64_t rq = t->sec_req, er = t->sec_err, dr = t->sec_drop;
         t->sec_hist = t->empty_hist;
-        t->sec_req = t->sec_err = 0;
+        t->sec_req = t->sec_err = t->sec_drop = 0;
         thr_flush_second(t, sec, 1);
         t->sec_hist = keep;
         t->sec_req = rq;
         t->sec_err = er;
+        t->sec_drop = dr;
         return;
     }
     pthread_mutex_lock(&b->mu);
@@ -242,26 +378,28 @@ static void thr_flush_second(thr *t, int sec, int data)
         tk_bench_point *p = &b->series[sec - 1];
         p->rps += (double)t->sec_req;
         p->errors += t->sec_err;
+        p->dropped += t->sec_drop;
     } else {
         if (s->sec != sec) {
             slot_finish(b, s); /* an older second some thread never handed over */
             s->sec = sec;
             s->reporters = 0;
             s->vus = 0;
-            s->req = s->err = 0;
+            s->req = s->err = s->drop = 0;
             tk_hist_reset(s->h);
         }
         tk_hist_merge(s->h, t->sec_hist);
         s->req += t->sec_req;
         s->err += t->sec_err;
-        s->vus += t->started_vus;
+        s->drop += t->sec_drop;
+        s->vus += b->open ? t->nvu - t->nidle : t->started_vus; /* open: busy VUs */
         if (++s->reporters == b->nthreads)
             slot_finish(b, s);
     }
     pthread_mutex_unlock(&b->mu);
     if (t->sec_hist != t->empty_hist)
         tk_hist_reset(t->sec_hist);
-    t->sec_req = t->sec_err = 0;
+    t->sec_req = t->sec_err = t->sec_drop = 0;
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -287,6 +425,10 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     thr *t = arg;
+    /* iterations still waiting for a VU never started: dropped */
+    t->iters_dropped += t->pend_len;
+    t->sec_drop += t->pend_len;
+    t->pend_len = 0;
     while (t->next_sec < t->b->nsec)
         thr_flush_second(t, t->next_sec++, 0);
     if (t->next_sec <= t->b->nsec)
@@ -421,6 +563,14 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* Single-endpoint mode reads nothing from the body (as wrk). */
+static size_t on_write_discard(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    (void)ptr;
+    (void)ud;
+    return size * nmemb;
+}
+
 static void vu_release_buf(vu *v)
 {
     if (v->cap > BUF_KEEP) {
@@ -440,17 +590,131 @@ static int64_t vu_think_us(vu *v)
     return mean / 2 + (int64_t)(rng_next(&v->rng) % (uint64_t)(mean + 1));
 }
 
+/* Schedule the next request after a think time; its intended start is when
+ * the timer is due, so loop lateness shows in the corrected latency. */
 static void vu_next(vu *v, int step)
 {
+    int64_t think = vu_think_us(v);
     v->step = (uint8_t)step;
-    evtimer_in_us(&v->timer, vu_think_us(v));
+    v->t_intended = tk_mono_us() + (uint64_t)think;
+    evtimer_in_us(&v->timer, think);
 }
 
-static void vu_restart(vu *v)
+static void vu_send(vu *v);
+
+/* Open model: start an iteration that was due at `when` (intended start);
+ * `now_ok`: the caller is the pacer, so send at once instead of a 0 timer. */
+static void vu_start_iter(vu *v, uint64_t when, int now_ok)
 {
+    thr *t = v->t;
+    uint64_t now = tk_mono_us();
+    t->iters_started++;
     v->seat_retries = 0;
     v->concert_tries = 0;
-    vu_next(v, v->logged_in ? TK_STEP_BALANCE : TK_STEP_LOGIN);
+    v->step = (uint8_t)(v->logged_in ? t->b->flow_first : TK_STEP_LOGIN);
+    v->t_intended = when;
+    if (now_ok && when <= now)
+        vu_send(v);
+    else
+        evtimer_in_us(&v->timer, when > now ? (int64_t)(when - now) : 0);
+}
+
+/* Open model: v is free; give it the oldest waiting iteration that is still
+ * within max_delay (older ones are dropped), else put it on the idle stack. */
+static void vu_go_idle(vu *v)
+{
+    thr *t = v->t;
+    uint64_t now = tk_mono_us(), max_delay = (uint64_t)t->b->cfg->max_delay_ms * 1000u;
+    while (t->pend_len) {
+        uint64_t when = t->pending[t->pend_head];
+        t->pend_head = (t->pend_head + 1) % PENDING_CAP;
+        t->pend_len--;
+        if (now > when && now - when > max_delay) {
+            t->iters_dropped++;
+            t->sec_drop++;
+            continue;
+        }
+        t->iters_late++;
+        vu_start_iter(v, when, 0);
+        return;
+    }
+    t->idle[t->nidle++] = v;
+}
+
+/* Open model: iteration due at `when`. */
+static void thr_due(thr *t, uint64_t when)
+{
+    t->iters_sched++;
+    if (t->nidle > 0) {
+        vu_start_iter(t->idle[--t->nidle], when, 1);
+        return;
+    }
+    if (t->pending && t->pend_len < PENDING_CAP) {
+        t->pending[(t->pend_head + t->pend_len) % PENDING_CAP] = when;
+        t->pend_len++;
+        return;
+    }
+    t->iters_dropped++;
+    t->sec_drop++;
+}
+
+static void on_pace(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    thr *t = arg;
+    bench *b = t->b;
+    uint64_t now = tk_mono_us();
+    for (int i = 0; i < PACE_BATCH; i++) {
+        double at = prof_time_of(b, (double)t->next_j + 1.0);
+        if (at < 0)
+            return; /* the schedule is over */
+        uint64_t when = b->t0 + (uint64_t)(at * 1e6);
+        if (when >= b->end)
+            return;
+        if (when > now) {
+            evtimer_in_us(&t->pace, (int64_t)(when - now));
+            return;
+        }
+        thr_due(t, when);
+        t->next_j += (uint64_t)b->nthreads;
+    }
+    evtimer_in_us(&t->pace, 0); /* far behind: let the loop breathe, then go on */
+}
+
+/* The login answered: go on with the iteration. */
+static void vu_login_done(vu *v)
+{
+    vu_next(v, v->t->b->flow_first);
+}
+
+/* The iteration is over (done, failed or nothing to book). Closed model:
+ * start the next one unless the profile wants fewer VUs now (then park
+ * until it wants this one again); open model: become free. */
+static void vu_iter_end(vu *v)
+{
+    thr *t = v->t;
+    bench *b = t->b;
+    v->seat_retries = 0;
+    v->concert_tries = 0;
+    if (b->open) {
+        vu_go_idle(v);
+        return;
+    }
+    uint64_t now = tk_mono_us();
+    double now_s = (double)(now - b->t0) / 1e6, g = (double)(v->id - 1);
+    if (prof_value(b, now_s) > g) {
+        t->iters_started++;
+        vu_next(v, v->logged_in ? b->flow_first : TK_STEP_LOGIN);
+        return;
+    }
+    v->active = 0;
+    t->started_vus--;
+    double at = prof_next_above(b, g, now_s);
+    if (at >= 0) {
+        v->t_intended = b->t0 + (uint64_t)(at * 1e6);
+        evtimer_in_us(&v->timer, (int64_t)v->t_intended - (int64_t)now);
+    }
 }
 
 static void vu_fail(vu *v, int kind, long status)
@@ -463,9 +727,9 @@ static void vu_fail(vu *v, int kind, long status)
     t->sec_err++;
     if (v->t_start >= t->b->ramp_end)
         t->steady_err++;
-    if (status == 401)
+    if (status == 401 && v->t->b->flow_first != TK_STEP_URL)
         v->logged_in = 0;
-    vu_restart(v);
+    vu_iter_end(v);
 }
 
 static int vu_set_token(vu *v, const char *token)
@@ -519,7 +783,7 @@ static void vu_other_concert(vu *v)
         return;
     }
     v->t->sold_out++;
-    vu_restart(v);
+    vu_iter_end(v);
 }
 
 static json_t *vu_parse(vu *v)
@@ -547,7 +811,7 @@ static int vu_on_success(vu *v)
         if (!tok || vu_set_token(v, tok) != 0)
             goto bad;
         v->logged_in = 1;
-        vu_restart(v);
+        vu_login_done(v);
         break;
     }
     case TK_STEP_BALANCE:
@@ -572,7 +836,7 @@ static int vu_on_success(vu *v)
         }
         if (v->nconcerts == 0) {
             t->sold_out++; /* nothing on sale (or a page past the end) */
-            vu_restart(v);
+            vu_iter_end(v);
             break;
         }
         v->concert_tries = 0;
@@ -624,8 +888,9 @@ static int vu_on_success(vu *v)
         vu_next(v, TK_STEP_PAY);
         break;
     case TK_STEP_PAY:
+    case TK_STEP_URL:
         t->flows++;
-        vu_restart(v);
+        vu_iter_end(v);
         break;
     default:
         goto bad;
@@ -651,6 +916,8 @@ static void vu_done(vu *v, CURLcode res)
 {
     thr *t = v->t;
     uint64_t now = tk_mono_us(), lat = now - v->t_start;
+    /* corrected: from when it should have been sent (never less than lat) */
+    uint64_t clat = v->t_intended && v->t_intended < v->t_start ? now - v->t_intended : lat;
     int steady = v->t_start >= t->b->ramp_end;
     t->step_req[v->step]++;
     t->sec_req++;
@@ -669,10 +936,13 @@ static void vu_done(vu *v, CURLcode res)
     }
     long status = 0;
     curl_easy_getinfo(v->easy, CURLINFO_RESPONSE_CODE, &status);
-    tk_hist_record(t->step_hist[v->step], lat);
-    tk_hist_record(t->sec_hist, lat);
-    if (steady)
-        tk_hist_record(t->steady_hist, lat);
+    tk_hist_record(t->step_hist[v->step], clat);
+    tk_hist_record(t->step_uhist[v->step], lat);
+    tk_hist_record(t->sec_hist, clat);
+    if (steady) {
+        tk_hist_record(t->steady_hist, clat);
+        tk_hist_record(t->steady_uhist, lat);
+    }
     if (status >= 200 && status < 300) {
         if (vu_on_success(v) != 0)
             vu_fail(v, TK_BERR_READ, 0);
@@ -681,7 +951,7 @@ static void vu_done(vu *v, CURLcode res)
         if (++v->seat_retries <= SEAT_TAKEN_RETRIES)
             vu_next(v, TK_STEP_SEATS);
         else
-            vu_restart(v);
+            vu_iter_end(v);
     } else {
         vu_fail(v, TK_BERR_STATUS, status);
     }
@@ -729,6 +999,8 @@ static void vu_send(vu *v)
         snprintf(v->body, sizeof v->body, "{\"seat_id\":%llu}", (unsigned long long)v->seat_id);
         body = v->body;
         break;
+    case TK_STEP_URL:
+        goto send; /* URL, GET and no headers were set once in thr_setup */
     case TK_STEP_PAY: {
         snprintf(t->url, sizeof t->url, "%s/api/v1/payments", tg);
         snprintf(v->body, sizeof v->body, "{\"reservation_id\":%llu}", (unsigned long long)v->reservation_id);
@@ -751,6 +1023,7 @@ static void vu_send(vu *v)
     } else {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     }
+send:
     v->len = 0;
     v->t_start = tk_mono_us();
     if (curl_multi_add_handle(t->multi, e) != CURLM_OK) {
@@ -767,33 +1040,72 @@ static void on_vu_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     vu *v = arg;
-    if (!v->started) {
+    thr *t = v->t;
+    if (!t->b->open && !v->active) { /* closed model: the profile (re)activates this VU */
+        v->active = 1;
         v->started = 1;
-        v->t->started_vus++;
+        t->started_vus++;
+        t->iters_started++;
+        v->seat_retries = 0;
+        v->concert_tries = 0;
+        v->step = (uint8_t)(v->logged_in ? t->b->flow_first : TK_STEP_LOGIN);
     }
     vu_send(v);
 }
 
 /* ---------- threads ---------- */
 
+/* Self-watch: a periodic timer that records how late it fires. Missed
+ * periods are recorded too (with their own lateness), so one long stall
+ * weighs as much as it lasted: no coordinated omission in our own gauge. */
+static void on_lag(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    thr *t = arg;
+    uint64_t now = tk_mono_us();
+    while (t->lag_due <= now) {
+        tk_hist_record(t->lag_hist, now - t->lag_due);
+        t->lag_due += LAG_PERIOD_US;
+    }
+    evtimer_in_us(&t->lag, (int64_t)(t->lag_due - now));
+}
+
 static int thr_setup(thr *t)
 {
     bench *b = t->b;
     const tk_bench_config *c = b->cfg;
-    if (!(t->base = event_base_new()) || !(t->multi = curl_multi_init()))
+    /* precise timers (timerfd): the schedule and the lag gauge need better than 1 ms */
+    struct event_config *ec = event_config_new();
+    if (ec)
+        event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+    t->base = ec ? event_base_new_with_config(ec) : NULL;
+    if (ec)
+        event_config_free(ec);
+    if (!t->base || !(t->multi = curl_multi_init()))
         return tk_err(t->err, sizeof t->err, "event_base_new/curl_multi_init failed");
     evtimer_assign(&t->curl_timer, t->base, on_curl_timer, t);
     evtimer_assign(&t->tick, t->base, on_tick, t);
     evtimer_assign(&t->stop, t->base, on_stop, t);
+    evtimer_assign(&t->lag, t->base, on_lag, t);
+    evtimer_assign(&t->pace, t->base, on_pace, t);
     for (int i = 0; i < t->nvu; i++) {
         t->vus[i].t = t;
         evtimer_assign(&t->vus[i].timer, t->base, on_vu_timer, &t->vus[i]);
     }
     for (int i = 0; i < TK_BENCH_NSTEPS; i++)
-        if (!(t->step_hist[i] = tk_hist_new()))
+        if (!(t->step_hist[i] = tk_hist_new()) || !(t->step_uhist[i] = tk_hist_new()))
             return tk_err(t->err, sizeof t->err, "out of memory");
-    if (!(t->steady_hist = tk_hist_new()) || !(t->sec_hist = tk_hist_new()) || !(t->empty_hist = tk_hist_new()))
+    if (!(t->steady_hist = tk_hist_new()) || !(t->steady_uhist = tk_hist_new()) || !(t->sec_hist = tk_hist_new()) ||
+        !(t->empty_hist = tk_hist_new()) || !(t->lag_hist = tk_hist_new()))
         return tk_err(t->err, sizeof t->err, "out of memory");
+    if (b->open) {
+        if (!(t->idle = calloc((size_t)t->nvu, sizeof *t->idle)))
+            return tk_err(t->err, sizeof t->err, "out of memory");
+        if (c->max_delay_ms > 0 && !(t->pending = calloc(PENDING_CAP, sizeof *t->pending)))
+            return tk_err(t->err, sizeof t->err, "out of memory");
+        t->next_j = (uint64_t)t->idx;
+    }
     struct curl_slist *tmp = curl_slist_append(NULL, "Content-Type: application/json");
     if (!tmp || !(t->hdrs_login = curl_slist_append(tmp, "Expect:"))) {
         curl_slist_free_all(tmp);
@@ -825,6 +1137,14 @@ static int thr_setup(thr *t)
         curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)v);
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, v);
+        if (c->url_path) { /* single endpoint: the request never changes */
+            v->logged_in = 1;
+            v->step = TK_STEP_URL;
+            snprintf(t->url, sizeof t->url, "%s%s", b->target, c->url_path);
+            curl_easy_setopt(e, CURLOPT_URL, t->url);
+            curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+            curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write_discard);
+        }
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
@@ -861,11 +1181,17 @@ static void thr_teardown(thr *t)
         event_del(&t->curl_timer);
         event_del(&t->tick);
         event_del(&t->stop);
+        event_del(&t->lag);
+        event_del(&t->pace);
         event_base_free(t->base);
     }
     curl_slist_free_all(t->hdrs_login);
     free(t->socks);
     free(t->vus);
+    free(t->idle);
+    free(t->pending);
+    t->idle = NULL;
+    t->pending = NULL;
     tk_hist_free(t->sec_hist);
     tk_hist_free(t->empty_hist);
     t->empty_hist = NULL;
@@ -891,15 +1217,31 @@ static void *thr_main(void *arg)
     pthread_mutex_unlock(&b->mu);
     if (!t->failed && !abort) {
         uint64_t now = tk_mono_us();
-        for (int i = 0; i < t->nvu; i++) {
-            vu *v = &t->vus[i];
-            uint64_t g = v->id - 1; /* global index: VUs start linearly over the ramp */
-            uint64_t off = (uint64_t)b->cfg->ramp_ms * 1000u * g / (uint64_t)b->cfg->users;
-            evtimer_in_us(&v->timer, (int64_t)(b->t0 + off) - (int64_t)now);
+        if (b->open) {
+            for (int i = 0; i < t->nvu; i++) /* all free; the pacer hands out iterations */
+                t->idle[t->nidle++] = &t->vus[t->nvu - 1 - i];
+            evtimer_in_us(&t->pace, (int64_t)b->t0 - (int64_t)now);
+        } else {
+            for (int i = 0; i < t->nvu; i++) {
+                vu *v = &t->vus[i];
+                double at = prof_next_above(b, (double)(v->id - 1), 0); /* global index g = id - 1 */
+                if (at < 0)
+                    continue;
+                v->t_intended = b->t0 + (uint64_t)(at * 1e6);
+                evtimer_in_us(&v->timer, (int64_t)v->t_intended - (int64_t)now);
+            }
         }
+        t->lag_due = b->t0 + LAG_PERIOD_US;
+        evtimer_in_us(&t->lag, (int64_t)t->lag_due - (int64_t)now);
         evtimer_in_us(&t->tick, (int64_t)(b->t0 + 1000000u) - (int64_t)now);
         evtimer_in_us(&t->stop, (int64_t)b->end - (int64_t)now);
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+        uint64_t w0 = tk_mono_us();
         event_base_dispatch(t->base);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+        t->wall_us = tk_mono_us() - (w0 > b->t0 ? w0 : b->t0);
+        t->cpu_us = (uint64_t)((c1.tv_sec - c0.tv_sec) * 1000000LL + (c1.tv_nsec - c0.tv_nsec) / 1000);
     }
     thr_teardown(t);
     pthread_mutex_lock(&b->mu);
@@ -943,9 +1285,13 @@ static void bench_free(bench *b)
     if (b->thr)
         for (int i = 0; i < b->nthreads; i++) {
             thr *t = &b->thr[i];
-            for (int s = 0; s < TK_BENCH_NSTEPS; s++)
+            for (int s = 0; s < TK_BENCH_NSTEPS; s++) {
                 tk_hist_free(t->step_hist[s]);
+                tk_hist_free(t->step_uhist[s]);
+            }
             tk_hist_free(t->steady_hist);
+            tk_hist_free(t->steady_uhist);
+            tk_hist_free(t->lag_hist);
             tk_hist_free(t->sec_hist);
             tk_hist_free(t->empty_hist);
             free(t->vus);
@@ -957,32 +1303,50 @@ static void bench_free(bench *b)
 
 static void merge_results(bench *b, tk_bench_result *r)
 {
+    /* histograms are merged, never percentiles averaged */
     tk_hist *all = tk_hist_new(), *steady = tk_hist_new(), *step = tk_hist_new();
+    tk_hist *uall = tk_hist_new(), *usteady = tk_hist_new(), *ustep = tk_hist_new(), *lag = tk_hist_new();
     double secs = r->elapsed_s > 0 ? r->elapsed_s : 1;
     double steady_secs = (double)(b->end - b->ramp_end) / 1e6;
-    if (all && steady && step) {
+    if (all && steady && step && uall && usteady && ustep && lag) {
         for (int s = 0; s < TK_BENCH_NSTEPS; s++) {
             tk_hist_reset(step);
+            tk_hist_reset(ustep);
             tk_bench_step *st = &r->steps[s];
             st->name = step_names[s];
             for (int i = 0; i < b->nthreads; i++) {
                 thr *t = &b->thr[i];
                 tk_hist_merge(step, t->step_hist[s]);
+                tk_hist_merge(ustep, t->step_uhist[s]);
                 st->requests += t->step_req[s];
                 st->errors += t->step_err[s];
             }
             st->tps = (double)st->requests / secs;
             fill_latency(&st->latency, step);
+            fill_latency(&st->uncorrected_latency, ustep);
             tk_hist_merge(all, step);
+            tk_hist_merge(uall, ustep);
         }
-        for (int i = 0; i < b->nthreads; i++)
+        for (int i = 0; i < b->nthreads; i++) {
             tk_hist_merge(steady, b->thr[i].steady_hist);
+            tk_hist_merge(usteady, b->thr[i].steady_uhist);
+            tk_hist_merge(lag, b->thr[i].lag_hist);
+        }
         fill_latency(&r->latency, all);
         fill_latency(&r->steady_latency, steady);
+        fill_latency(&r->uncorrected_latency, uall);
+        fill_latency(&r->steady_uncorrected_latency, usteady);
+        r->lag_p50_ms = us_to_ms(tk_hist_percentile(lag, 50));
+        r->lag_p99_ms = us_to_ms(tk_hist_percentile(lag, 99));
+        r->lag_max_ms = us_to_ms(tk_hist_max(lag));
     }
     tk_hist_free(all);
     tk_hist_free(steady);
     tk_hist_free(step);
+    tk_hist_free(uall);
+    tk_hist_free(usteady);
+    tk_hist_free(ustep);
+    tk_hist_free(lag);
     for (int i = 0; i < b->nthreads; i++) {
         thr *t = &b->thr[i];
         for (int s = 0; s < TK_BENCH_NSTEPS; s++) {
@@ -998,6 +1362,13 @@ static void merge_results(bench *b, tk_bench_result *r)
         r->flows_completed += t->flows;
         r->steady_requests += t->steady_req;
         r->steady_errors += t->steady_err;
+        r->iters_scheduled += t->iters_sched;
+        r->iters_started += t->iters_started;
+        r->iters_late += t->iters_late;
+        r->iters_dropped += t->iters_dropped;
+        double util = t->wall_us ? (double)t->cpu_us / (double)t->wall_us : 0;
+        if (util > r->gen_cpu_util)
+            r->gen_cpu_util = util;
     }
     r->tps = (double)r->requests / secs;
     r->steady_tps = steady_secs > 0 ? (double)r->steady_requests / steady_secs : 0;
@@ -1011,6 +1382,27 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
         return tk_err(err, errlen, "bad bench configuration"), NULL;
     if (strlen(c->target) >= sizeof ((bench *)0)->target)
         return tk_err(err, errlen, "target URL too long"), NULL;
+    if (c->url_path && (c->url_path[0] != '/' || strlen(c->url_path) >= sizeof ((tk_bench_result *)0)->url_path))
+        return tk_err(err, errlen, "the endpoint must be a path starting with '/' (at most 255 bytes)"), NULL;
+    if (c->nstages > TK_BENCH_MAX_STAGES || (c->nstages && !c->stages))
+        return tk_err(err, errlen, "at most %d stages", TK_BENCH_MAX_STAGES), NULL;
+    if (c->open_model && c->nstages == 0)
+        return tk_err(err, errlen, "the open model needs a rate (stages)"), NULL;
+    if (c->max_delay_ms < 0)
+        return tk_err(err, errlen, "max delay must be >= 0"), NULL;
+    if (c->nstages) {
+        int64_t sum = 0;
+        for (size_t i = 0; i < c->nstages; i++) {
+            if (c->stages[i].duration_ms <= 0 || !(c->stages[i].from >= 0) || !(c->stages[i].to >= 0))
+                return tk_err(err, errlen, "stage %zu: duration must be > 0 and targets >= 0", i + 1), NULL;
+            if (!c->open_model && (c->stages[i].from > c->users || c->stages[i].to > c->users))
+                return tk_err(err, errlen, "stage %zu wants more VUs than --users %d", i + 1, c->users), NULL;
+            sum += c->stages[i].duration_ms;
+        }
+        if (sum != c->duration_ms)
+            return tk_err(err, errlen, "the stages last %lld ms, the duration is %lld ms", (long long)sum,
+                          (long long)c->duration_ms), NULL;
+    }
 
     tk_bench_result *r = calloc(1, sizeof *r);
     bench *b = calloc(1, sizeof *b);
@@ -1018,6 +1410,17 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
     if (!r || !b)
         goto oom;
     b->cfg = c;
+    b->open = c->open_model != 0;
+    b->flow_first = c->url_path ? TK_STEP_URL : TK_STEP_BALANCE;
+    if (c->nstages) {
+        memcpy(b->prof, c->stages, c->nstages * sizeof *c->stages);
+        b->nprof = c->nstages;
+    } else { /* the classic closed ramp: 0 -> users over ramp, then users */
+        if (c->ramp_ms > 0)
+            b->prof[b->nprof++] = (tk_bench_stage){c->ramp_ms, 0, c->users};
+        if (c->duration_ms > c->ramp_ms)
+            b->prof[b->nprof++] = (tk_bench_stage){c->duration_ms - c->ramp_ms, c->users, c->users};
+    }
     snprintf(b->target, sizeof b->target, "%s", c->target);
     for (size_t n = strlen(b->target); n > 0 && b->target[n - 1] == '/'; n--)
         b->target[n - 1] = '\0';
@@ -1075,7 +1478,11 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
             b->abort = 1;
         }
     b->t0 = tk_mono_us() + 10000; /* 10 ms for the threads to arm their timers */
-    b->ramp_end = b->t0 + (uint64_t)c->ramp_ms * 1000u;
+    /* steady state: after the ramp, or after a first stage that changes the target */
+    int64_t ramp = c->ramp_ms;
+    if (c->nstages)
+        ramp = c->stages[0].from != c->stages[0].to && c->nstages > 1 ? c->stages[0].duration_ms : 0;
+    b->ramp_end = b->t0 + (uint64_t)ramp * 1000u;
     b->end = b->t0 + (uint64_t)c->duration_ms * 1000u;
     utc_iso(r->started_at, sizeof r->started_at, (time_t)((tk_wall_ms() + 10) / 1000), "%Y-%m-%dT%H:%M:%SZ");
     b->go = 1;
@@ -1118,8 +1525,14 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
     snprintf(r->target, sizeof r->target, "%s", b->target);
     r->users = c->users;
     r->threads = b->nthreads;
-    r->ramp_ms = c->ramp_ms;
+    r->ramp_ms = ramp;
     r->duration_ms = c->duration_ms;
+    r->open_model = b->open;
+    if (c->url_path)
+        snprintf(r->url_path, sizeof r->url_path, "%s", c->url_path);
+    memcpy(r->stages, b->prof, b->nprof * sizeof *b->prof);
+    r->nstages = b->nprof;
+    r->max_delay_ms = b->open ? c->max_delay_ms : 0;
     r->think_ms = c->think_ms;
     r->timeout_ms = c->timeout_ms;
     r->elapsed_s = (double)(b->end - b->t0) / 1e6;
@@ -1128,8 +1541,27 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
     r->nseries = (size_t)b->nsec;
     b->series = NULL;
     struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) == 0)
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
         r->peak_rss_bytes = (long long)ru.ru_maxrss * 1024;
+        r->gen_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                       (double)ru.ru_stime.tv_usec / 1e6;
+    }
+    /* the generator watching itself */
+    double max_cpu = c->max_cpu > 0 ? c->max_cpu : 0.90, max_lag = c->max_lag_ms > 0 ? c->max_lag_ms : 25.0;
+    r->valid = 1;
+    size_t rl = 0;
+    if (r->gen_cpu_util > max_cpu) {
+        r->valid = 0;
+        rl += (size_t)snprintf(r->invalid_reason, sizeof r->invalid_reason,
+                               "generator CPU saturated: a load thread was busy %.0f %% of the run (limit %.0f %%)",
+                               r->gen_cpu_util * 100.0, max_cpu * 100.0);
+    }
+    if (r->lag_p99_ms > max_lag && rl < sizeof r->invalid_reason) {
+        r->valid = 0;
+        snprintf(r->invalid_reason + rl, sizeof r->invalid_reason - rl,
+                 "%sgenerator event loop lagging: timer lateness p99 %.1f ms (limit %.1f ms)", rl ? "; " : "",
+                 r->lag_p99_ms, max_lag);
+    }
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cond);
     pthread_cond_destroy(&b->gate);
@@ -1190,8 +1622,8 @@ int tk_bench_probe(const char *target, int64_t timeout_ms, char *err, size_t err
 
 static json_t *latency_json(const tk_bench_latency *l)
 {
-    return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f}", "p50", l->p50, "p90", l->p90, "p95", l->p95, "p99", l->p99,
-                     "max", l->max, "mean", l->mean);
+    return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "p50", l->p50, "p90", l->p90, "p95", l->p95, "p99", l->p99,
+                     "p999", l->p999, "p9999", l->p9999, "max", l->max, "mean", l->mean);
 }
 
 static json_t *machine_json(void)
@@ -1217,13 +1649,16 @@ static json_t *machine_json(void)
 static json_t *result_json(const tk_bench_result *r)
 {
     json_t *steps = json_array(), *kinds = json_object(), *status = json_object(), *series = json_array(),
-           *inv = json_array();
+           *inv = json_array(), *stages = json_array(), *ths = json_array();
     for (int s = 0; s < TK_BENCH_NSTEPS; s++) {
         const tk_bench_step *st = &r->steps[s];
-        json_array_append_new(steps, json_pack("{s:s,s:I,s:I,s:f,s:o}", "name", st->name ? st->name : step_names[s],
-                                               "requests", (json_int_t)st->requests, "errors",
-                                               (json_int_t)st->errors, "tps", st->tps, "latency_ms",
-                                               latency_json(&st->latency)));
+        if (s == TK_STEP_URL && !r->url_path[0])
+            continue; /* the single-endpoint step only in that mode */
+        json_array_append_new(steps, json_pack("{s:s,s:I,s:I,s:f,s:o,s:o}", "name",
+                                               st->name ? st->name : step_names[s], "requests",
+                                               (json_int_t)st->requests, "errors", (json_int_t)st->errors, "tps",
+                                               st->tps, "latency_ms", latency_json(&st->latency),
+                                               "uncorrected_latency_ms", latency_json(&st->uncorrected_latency)));
     }
     for (int k = 0; k < TK_BENCH_NERRKINDS; k++)
         json_object_set_new(kinds, kind_names[k], json_integer((json_int_t)r->by_kind[k]));
@@ -1235,28 +1670,125 @@ static json_t *result_json(const tk_bench_result *r)
         }
     for (size_t i = 0; i < r->nseries; i++) {
         const tk_bench_point *p = &r->series[i];
-        json_array_append_new(series, json_pack("{s:i,s:i,s:f,s:I,s:f,s:f,s:f}", "t", p->t ? p->t : (int)i + 1,
+        json_array_append_new(series, json_pack("{s:i,s:i,s:f,s:I,s:f,s:f,s:f,s:I}", "t", p->t ? p->t : (int)i + 1,
                                                 "vus", p->vus, "rps", p->rps, "errors", (json_int_t)p->errors, "p50",
-                                                p->p50, "p95", p->p95, "p99", p->p99));
+                                                p->p50, "p95", p->p95, "p99", p->p99, "dropped",
+                                                (json_int_t)p->dropped));
     }
     for (size_t i = 0; r->invariants_checked && i < r->ninvariants; i++)
         json_array_append_new(inv, json_pack("{s:s,s:b,s:s}", "name", r->invariants[i].name, "ok",
                                              r->invariants[i].ok, "detail", r->invariants[i].detail));
+    for (size_t i = 0; i < r->nstages; i++)
+        json_array_append_new(stages, json_pack("{s:f,s:f,s:f}", "duration_s", (double)r->stages[i].duration_ms / 1000.0,
+                                                "from", r->stages[i].from, "to", r->stages[i].to));
+    for (size_t i = 0; i < r->nthresholds; i++) {
+        const tk_threshold_outcome *o = &r->thresholds[i];
+        json_t *t = json_pack("{s:s,s:b,s:f,s:s}", "threshold", o->text, "ok", o->ok, "limit", o->limit, "detail",
+                              o->detail);
+        json_object_set_new(t, "actual", o->found ? json_real(o->actual) : json_null());
+        json_array_append_new(ths, t);
+    }
     json_t *summary = json_pack(
         "{s:I,s:I,s:f,s:f,s:f,s:I,s:o,s:o,s:I}", "requests", (json_int_t)r->requests, "errors",
         (json_int_t)r->errors, "error_rate", r->error_rate, "tps", r->tps, "steady_tps", r->steady_tps,
         "flows_completed", (json_int_t)r->flows_completed, "latency_ms", latency_json(&r->latency),
         "steady_latency_ms", latency_json(&r->steady_latency), "peak_rss_bytes", (json_int_t)r->peak_rss_bytes);
+    json_object_set_new(summary, "uncorrected_latency_ms", latency_json(&r->uncorrected_latency));
+    json_object_set_new(summary, "steady_uncorrected_latency_ms", latency_json(&r->steady_uncorrected_latency));
+    json_object_set_new(summary, "iterations",
+                        json_pack("{s:I,s:I,s:I,s:I}", "scheduled", (json_int_t)r->iters_scheduled, "started",
+                                  (json_int_t)r->iters_started, "late", (json_int_t)r->iters_late, "dropped",
+                                  (json_int_t)r->iters_dropped));
     json_t *config = json_pack("{s:s,s:i,s:f,s:f,s:I,s:i,s:I}", "target", r->target, "users", r->users, "ramp_s",
                                (double)r->ramp_ms / 1000.0, "duration_s", (double)r->duration_ms / 1000.0,
                                "think_time_ms", (json_int_t)r->think_ms, "threads", r->threads, "timeout_ms",
                                (json_int_t)r->timeout_ms);
-    return json_pack("{s:i,s:s,s:s,s:o,s:o,s:o,s:o,s:{s:o,s:o},s:{s:I,s:I},s:o,s:o,s:{s:I}}", "schema", 1, "kind",
-                     "bench", "started_at", r->started_at, "config", config, "machine", machine_json(), "summary",
-                     summary, "steps", steps, "errors", "by_kind", kinds, "by_status", status, "outcomes",
-                     "seat_taken", (json_int_t)r->seat_taken, "sold_out", (json_int_t)r->sold_out, "timeseries",
-                     series, "invariants", inv, "server", "peak_rss_bytes",
-                     (json_int_t)(r->server_peak_rss_bytes > 0 ? r->server_peak_rss_bytes : 0));
+    json_object_set_new(config, "model", json_string(r->open_model ? "open" : "closed"));
+    json_object_set_new(config, "url", r->url_path[0] ? json_string(r->url_path) : json_null());
+    json_object_set_new(config, "stage_unit", json_string(r->open_model ? "iterations/s" : "vus"));
+    json_object_set_new(config, "stages", stages);
+    json_object_set_new(config, "max_delay_ms", json_integer((json_int_t)r->max_delay_ms));
+    json_t *gen = json_pack("{s:b,s:s,s:f,s:f,s:{s:f,s:f,s:f}}", "valid", r->valid, "invalid_reason",
+                            r->invalid_reason, "cpu_s", r->gen_cpu_s, "max_thread_cpu_util", r->gen_cpu_util,
+                            "loop_lag_ms", "p50", r->lag_p50_ms, "p99", r->lag_p99_ms, "max", r->lag_max_ms);
+    json_t *doc = json_pack("{s:i,s:s,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:{s:o,s:o},s:{s:I,s:I},s:o,s:o,s:o,s:{s:I}}",
+                            "schema", 1, "kind", "bench", "started_at", r->started_at, "valid", r->valid, "config",
+                            config, "machine", machine_json(), "generator", gen, "summary", summary, "steps", steps,
+                            "errors", "by_kind", kinds, "by_status", status, "outcomes", "seat_taken",
+                            (json_int_t)r->seat_taken, "sold_out", (json_int_t)r->sold_out, "timeseries", series,
+                            "invariants", inv, "thresholds", ths, "server", "peak_rss_bytes",
+                            (json_int_t)(r->server_peak_rss_bytes > 0 ? r->server_peak_rss_bytes : 0));
+    return doc;
+}
+
+/* ---------- metrics for thresholds ---------- */
+
+static int latency_metric(const tk_bench_latency *l, const char *m, double *out)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } f[] = {
+        {"p50", offsetof(tk_bench_latency, p50)},     {"p90", offsetof(tk_bench_latency, p90)},
+        {"p95", offsetof(tk_bench_latency, p95)},     {"p99", offsetof(tk_bench_latency, p99)},
+        {"p99.9", offsetof(tk_bench_latency, p999)},  {"p99.99", offsetof(tk_bench_latency, p9999)},
+        {"max", offsetof(tk_bench_latency, max)},     {"mean", offsetof(tk_bench_latency, mean)},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (strcmp(m, f[i].name) == 0) {
+            *out = *(const double *)((const char *)l + f[i].off);
+            return 0;
+        }
+    return -1;
+}
+
+int tk_bench_metric(const tk_bench_result *r, const char *scope, const char *m, double *out)
+{
+    int unc = strncmp(m, "u_", 2) == 0;
+    const char *lm = unc ? m + 2 : m;
+    if (scope && *scope) {
+        for (int s = 0; s < TK_BENCH_NSTEPS; s++) {
+            const tk_bench_step *st = &r->steps[s];
+            if (strcmp(scope, step_names[s]) != 0)
+                continue;
+            if (latency_metric(unc ? &st->uncorrected_latency : &st->latency, lm, out) == 0)
+                return st->requests ? 0 : -1; /* a step that never ran has no latency */
+            if (strcmp(m, "tps") == 0) *out = st->tps;
+            else if (strcmp(m, "requests") == 0) *out = (double)st->requests;
+            else if (strcmp(m, "errors") == 0) *out = (double)st->errors;
+            else if (strcmp(m, "error_rate") == 0) *out = st->requests ? (double)st->errors / (double)st->requests : 0;
+            else return -1;
+            return 0;
+        }
+        return -1;
+    }
+    if (latency_metric(unc ? &r->uncorrected_latency : &r->latency, lm, out) == 0)
+        return 0;
+    if (strcmp(m, "tps") == 0) *out = r->tps;
+    else if (strcmp(m, "steady_tps") == 0) *out = r->steady_tps;
+    else if (strcmp(m, "error_rate") == 0) *out = r->error_rate;
+    else if (strcmp(m, "errors") == 0) *out = (double)r->errors;
+    else if (strcmp(m, "requests") == 0) *out = (double)r->requests;
+    else if (strcmp(m, "flows") == 0) *out = (double)r->flows_completed;
+    else if (strcmp(m, "dropped") == 0) *out = (double)r->iters_dropped;
+    else if (strcmp(m, "dropped_rate") == 0)
+        *out = r->iters_scheduled ? (double)r->iters_dropped / (double)r->iters_scheduled : 0;
+    else if (strcmp(m, "double_bookings") == 0) {
+        /* the invariant "no seat with two live reservations", detail "N violations" */
+        const tk_invariant *inv = NULL;
+        for (size_t i = 0; r->invariants_checked && i < r->ninvariants; i++)
+            if (strstr(r->invariants[i].name, "two live reservations"))
+                inv = &r->invariants[i];
+        if (!inv || strstr(inv->detail, "violation") == NULL)
+            return -1; /* not checked, or the query failed */
+        char *end;
+        long long n = strtoll(inv->detail, &end, 10);
+        if (end == inv->detail)
+            return -1;
+        *out = (double)n;
+    } else
+        return -1;
+    return 0;
 }
 
 static int mkdirs_for(const char *path)

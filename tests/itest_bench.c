@@ -78,6 +78,42 @@ static void test_short_bench_keeps_invariants(void **state)
     }
 }
 
+/* The open model on the real flow: iterations arrive at a rate, the
+ * results carry corrected and uncorrected latency, the iteration counts
+ * and the generator's verdict; a threshold that cannot hold exits 3 and
+ * correctness thresholds hold. */
+static void test_open_model_thresholds(void **state)
+{
+    (void)state;
+    char out[1200];
+    snprintf(out, sizeof out, "%s/itest-bench-open.json", E.state);
+    remove(out);
+    int rc = itest_run(&E, "bench --rate 20 --users 100 --duration 5s --think-time 0 --threads 1 "
+                           "--target http://127.0.0.1:%d --out '%s' --threshold 'double_bookings==0' "
+                           "--threshold 'error_rate<1%%' --threshold 'pay.p50<1us'", E.port, out);
+    assert_int_equal(rc, 3); /* the impossible pay.p50 fails, the invariants hold */
+
+    json_error_t je;
+    json_t *res = json_load_file(out, 0, &je);
+    assert_non_null(res);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(res, "config"), "model")), "open");
+    json_t *sum = json_object_get(res, "summary");
+    json_t *it = json_object_get(sum, "iterations");
+    json_int_t sched = json_integer_value(json_object_get(it, "scheduled"));
+    assert_true(sched >= 95 && sched <= 100); /* 20/s for 5 s, the last may fall on the end */
+    assert_int_equal(json_integer_value(json_object_get(it, "dropped")), 0);
+    double c99 = json_real_value(json_object_get(json_object_get(sum, "latency_ms"), "p99"));
+    double u99 = json_real_value(json_object_get(json_object_get(sum, "uncorrected_latency_ms"), "p99"));
+    assert_true(c99 > 0 && u99 > 0 && c99 >= u99 * 0.99);
+    assert_true(json_is_boolean(json_object_get(res, "valid")));
+    json_t *th = json_object_get(res, "thresholds");
+    assert_int_equal(json_array_size(th), 3);
+    assert_true(json_is_true(json_object_get(json_array_get(th, 0), "ok")));
+    assert_true(json_is_true(json_object_get(json_array_get(th, 1), "ok")));
+    assert_true(json_is_false(json_object_get(json_array_get(th, 2), "ok")));
+    json_decref(res);
+}
+
 /* The invariant checker must be able to fail: plant a violation, see it
  * reported, and repair it. */
 static void test_invariants_catch_a_planted_violation(void **state)
@@ -100,6 +136,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_short_bench_keeps_invariants),
+        cmocka_unit_test(test_open_model_thresholds),
         cmocka_unit_test(test_invariants_catch_a_planted_violation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,4 +1,5 @@
-/* The load generator: closed-model virtual users running the booking flow.
+/* The load generator: closed- or open-model virtual users running the
+ * booking flow, or a single endpoint.
  *
  * Each virtual user (VU) logs in once as seeded user N
  * (user<N>@bench.ticketctl / bench-password) and then loops over the seven
@@ -13,6 +14,29 @@
  * hot loop takes no lock. Errors are counted by kind and status and never
  * stop the run.
  *
+ * Load models. Closed (default): `users` VUs loop over the flow; the number
+ * of active VUs follows `stages` (default: 0 -> users over the ramp, then
+ * users). Open (`open_model`): iterations ARRIVE on a schedule, `stages`
+ * giving the arrival rate in ITERATIONS per second (an iteration is one
+ * pass of the seven steps, or one request in single-endpoint mode), spread
+ * evenly (deterministic, as wrk2). `users` is then the pool of VUs (one
+ * connection each) that run them. An iteration that finds no free VU waits
+ * in a per-thread queue; one that cannot start within max_delay_ms of its
+ * scheduled time (or finds the queue full) is counted as dropped, never
+ * silently run later.
+ *
+ * Coordinated omission: every request has an intended start time: the
+ * schedule for an iteration's first request in the open model, otherwise
+ * the moment its think timer should have fired. The corrected latency runs
+ * from the intended start, the uncorrected one from the actual send; both
+ * are recorded (separate histograms), the corrected one is the headline. In
+ * the closed model the two differ only by generator lateness: a closed
+ * model cannot see server stalls as omission, use the open model for that.
+ *
+ * The generator watches itself: per-thread CPU time against wall time and
+ * the lateness of a 10 ms periodic timer in each event loop. When either
+ * passes its limit the result is marked invalid, with the reason.
+ *
  * Units: configuration in milliseconds; latencies in the result in
  * milliseconds (double); rates per second. */
 #ifndef TICKETCTL_BENCH_H
@@ -22,6 +46,7 @@
 #include <stdint.h>
 
 #include "ticketctl/invariants.h"
+#include "ticketctl/threshold.h"
 
 typedef enum tk_bench_step_id {
     TK_STEP_BALANCE = 0, /* GET  /api/v1/points */
@@ -31,7 +56,8 @@ typedef enum tk_bench_step_id {
     TK_STEP_SEATS,       /* GET  /api/v1/schedules/{id}/seats */
     TK_STEP_RESERVE,     /* POST /api/v1/reservations */
     TK_STEP_PAY,         /* POST /api/v1/payments (Idempotency-Key) */
-    TK_STEP_LOGIN,       /* POST /api/v1/auth/login: not a flow step, reported last */
+    TK_STEP_LOGIN,       /* POST /api/v1/auth/login: not a flow step, reported after the flow */
+    TK_STEP_URL,         /* GET <url_path>: single-endpoint mode only */
     TK_BENCH_NSTEPS
 } tk_bench_step_id;
 
@@ -50,6 +76,20 @@ struct tk_bench_point;
 typedef void (*tk_bench_progress_fn)(const struct tk_bench_point *last_second, double elapsed_s,
                                      uint64_t requests_total, uint64_t errors_total, void *ud);
 
+#define TK_BENCH_MAX_STAGES 32
+
+/* One stage of a load profile: the target goes linearly from `from` to `to`
+ * over duration_ms. Targets are VUs (closed model) or iterations per second
+ * (open model). */
+typedef struct tk_bench_stage {
+    int64_t duration_ms;
+    double from, to;
+} tk_bench_stage;
+
+/* Parse "60s:0-5000,120s:5000" (DUR:FROM-TO or DUR:VALUE, comma separated)
+ * into out[0..n-1]. Returns n (>= 1), or -1 with a message in err. */
+int tk_bench_parse_stages(const char *s, tk_bench_stage *out, size_t cap, char *err /* OUT */, size_t errlen);
+
 typedef struct tk_bench_config {
     const char *target;   /* base URL, e.g. "http://127.0.0.1:8080" (no trailing slash needed) */
     int users;            /* virtual users, >= 1 */
@@ -59,12 +99,21 @@ typedef struct tk_bench_config {
     int64_t timeout_ms;   /* per request, connect included */
     int threads;          /* event-loop threads; <= 0 means one per online CPU */
     int server_pid;       /* > 0: sample VmHWM/VmRSS of this process once a second */
+    int open_model;       /* 0 closed (VUs loop), 1 open (iterations arrive at a rate) */
+    const tk_bench_stage *stages; /* NULL: closed 0 -> users over ramp_ms, then users;
+                                     open model: required (a constant rate is one stage) */
+    size_t nstages;       /* stages cover the whole run; duration_ms is their sum when given */
+    const char *url_path; /* non-NULL: single-endpoint mode, GET <target><url_path>, no login */
+    int64_t max_delay_ms; /* open model: an iteration not started this long after its
+                             schedule is dropped (0: drop unless a VU is free at once) */
+    double max_cpu;       /* generator invalid when a thread's CPU/wall exceeds this (0: 0.90) */
+    double max_lag_ms;    /* ... or the event-loop lag p99 exceeds this (0: 25 ms) */
     tk_bench_progress_fn progress; /* may be NULL */
     void *progress_ud;
 } tk_bench_config;
 
 typedef struct tk_bench_latency {
-    double p50, p90, p95, p99, max, mean; /* ms; 0 when nothing was recorded */
+    double p50, p90, p95, p99, p999, p9999, max, mean; /* ms; 0 when nothing was recorded */
 } tk_bench_latency;
 
 typedef struct tk_bench_step {
@@ -72,7 +121,8 @@ typedef struct tk_bench_step {
     uint64_t requests; /* completed requests, errors included */
     uint64_t errors;
     double tps;        /* requests / run seconds */
-    tk_bench_latency latency;
+    tk_bench_latency latency;             /* corrected: from the intended start */
+    tk_bench_latency uncorrected_latency; /* from the actual send */
 } tk_bench_step;
 
 typedef struct tk_bench_point {
@@ -80,7 +130,8 @@ typedef struct tk_bench_point {
     int vus;          /* VUs started by then */
     double rps;       /* requests completed in that second */
     uint64_t errors;  /* errors in that second */
-    double p50, p95, p99; /* ms, of that second's requests */
+    double p50, p95, p99; /* ms, of that second's requests (corrected) */
+    uint64_t dropped; /* iterations dropped in that second (open model) */
 } tk_bench_point;
 
 typedef struct tk_bench_result {
@@ -94,8 +145,27 @@ typedef struct tk_bench_result {
     uint64_t requests, errors, flows_completed;
     uint64_t steady_requests, steady_errors;
     double error_rate, tps, steady_tps;
-    tk_bench_latency latency;        /* every request with an HTTP response */
-    tk_bench_latency steady_latency; /* requests that started after the ramp */
+    tk_bench_latency latency;        /* every request with an HTTP response (corrected) */
+    tk_bench_latency steady_latency; /* requests that started after the ramp (corrected) */
+    tk_bench_latency uncorrected_latency, steady_uncorrected_latency;
+
+    /* load model */
+    int open_model;
+    char url_path[256]; /* "" unless single-endpoint mode */
+    tk_bench_stage stages[TK_BENCH_MAX_STAGES];
+    size_t nstages;
+    int64_t max_delay_ms;
+    uint64_t iters_scheduled; /* open model: iterations due by the end */
+    uint64_t iters_started;   /* both models */
+    uint64_t iters_late;      /* open model: started after waiting for a free VU */
+    uint64_t iters_dropped;   /* open model: never started (no VU within max_delay / queue full) */
+
+    /* the generator watching itself */
+    int valid;               /* 1 unless the generator saturated */
+    char invalid_reason[256];
+    double gen_cpu_s;        /* process CPU (user + sys, getrusage) */
+    double gen_cpu_util;     /* highest per-thread CPU / wall */
+    double lag_p50_ms, lag_p99_ms, lag_max_ms; /* event-loop lateness of a 10 ms timer */
     tk_bench_step steps[TK_BENCH_NSTEPS];
 
     uint64_t by_kind[TK_BENCH_NERRKINDS];
@@ -113,7 +183,19 @@ typedef struct tk_bench_result {
     tk_invariant invariants[TK_INVARIANTS_MAX];
     size_t ninvariants;
     int invariants_checked; /* 0: skipped (written as an empty list) */
+
+    /* filled by the caller (tk_threshold_eval), written by tk_bench_write_json */
+    tk_threshold_outcome thresholds[TK_THRESHOLDS_MAX];
+    size_t nthresholds;
 } tk_bench_result;
+
+/* A named metric of r, for thresholds (threshold.h): scope NULL or "" for
+ * the whole run, else a step name. Latencies (p50 p90 p95 p99 p99.9 p99.99
+ * max mean) are corrected, in ms; u_p99 etc. the uncorrected ones; tps,
+ * steady_tps, error_rate (fraction), errors, requests, flows, dropped,
+ * dropped_rate (of scheduled), double_bookings (violations of the first
+ * invariant; needs the invariant check). Returns 0, or -1 when unknown. */
+int tk_bench_metric(const tk_bench_result *r, const char *scope, const char *metric, double *out);
 
 /* Run the bench to completion (blocking for config->duration_ms). Returns a
  * result the caller frees with tk_bench_result_free(), or NULL with a
