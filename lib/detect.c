@@ -60,12 +60,15 @@ static int assign_all(rd_kafka_t *rk, const char *topic, int64_t offset, char *e
     return n;
 }
 
-/* The field's value and the record time (s) of one metrics record. */
+/* The field's value and the record time (s) of one metrics record. A
+ * second with no requests is skipped: its latency percentiles are not 0,
+ * they are undefined, and idle-to-busy jumps would teach the model that
+ * any jump is normal. */
 static int record_value(const rd_kafka_message_t *m, const char *field, double *v, int64_t *ts_s)
 {
     json_t *rec = json_loadb(m->payload, m->len, 0, NULL);
-    json_t *f = json_object_get(rec, field);
-    int ok = json_is_number(f);
+    json_t *f = json_object_get(rec, field), *reqs = json_object_get(rec, "requests");
+    int ok = json_is_number(f) && !(json_is_integer(reqs) && json_integer_value(reqs) == 0);
     if (ok) {
         *v = json_number_value(f);
         *ts_s = json_integer_value(json_object_get(rec, "ts")) / 1000;

@@ -76,7 +76,7 @@ static void test_latency_fault_is_flagged_once(void **state)
                         E.bin, E.port, E.state, E.state);
     assert_true(bench > 0);
     sleep(15); /* normal traffic: ~15 metrics records */
-    assert_int_equal(itest_run(&E, "anomaly train --topic ticketctl.metrics --metric p99_ms --features value,diff "
+    assert_int_equal(itest_run(&E, "anomaly train --topic ticketctl.metrics --metric p99_ms --features value,mean,z "
                                    "--window 4 --sample 64 --model '%s' >/dev/null",
                                model),
                      0);
