@@ -105,3 +105,52 @@ long tk_raise_nofile(long want)
     }
     return (long)rl.rlim_cur;
 }
+
+int tk_read_file(const char *path, size_t max, char **out, size_t *outlen, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return tk_err(err, errlen, "%s: %s", path, strerror(errno)), TK_EIO;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = TK_OK;
+    for (;;) {
+        if (len + 1 >= cap) {
+            if (max && cap > max) {
+                rc = TK_EINVAL;
+                tk_err(err, errlen, "%s: larger than %zu bytes", path, max);
+                break;
+            }
+            cap = cap ? cap * 2 : 1 << 16;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                rc = TK_ENOMEM;
+                tk_err(err, errlen, "out of memory reading %s", path);
+                break;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, cap - len - 1, fp);
+        len += got;
+        if (got == 0) {
+            if (ferror(fp)) {
+                rc = TK_EIO;
+                tk_err(err, errlen, "%s: read error", path);
+            }
+            break;
+        }
+    }
+    fclose(fp);
+    if (rc == TK_OK && max && len > max) {
+        rc = TK_EINVAL;
+        tk_err(err, errlen, "%s: larger than %zu bytes", path, max);
+    }
+    if (rc != TK_OK) {
+        free(buf);
+        return rc;
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *outlen = len;
+    return TK_OK;
+}

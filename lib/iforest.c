@@ -639,42 +639,14 @@ int tk_iforest_save(const tk_iforest *f, const char *path, char *err, size_t err
 int tk_iforest_load(const char *path, tk_iforest **out, char *err, size_t errlen)
 {
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return tk_err(err, errlen, "%s: %s", path, strerror(errno)), TK_EIO;
-    uint8_t *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = TK_OK;
-    for (;;) {
-        if (len == cap) {
-            if (cap >= MAX_FILE_BYTES) {
-                rc = TK_EINVAL;
-                tk_err(err, errlen, "%s: larger than %u bytes, not a model", path, MAX_FILE_BYTES);
-                break;
-            }
-            cap = cap ? cap * 2 : 65536;
-            uint8_t *nb = realloc(buf, cap);
-            if (!nb) {
-                rc = TK_ENOMEM;
-                tk_err(err, errlen, "out of memory reading %s", path);
-                break;
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + len, 1, cap - len, fp);
-        len += got;
-        if (got == 0) {
-            if (ferror(fp)) {
-                rc = TK_EIO;
-                tk_err(err, errlen, "%s: read error", path);
-            }
-            break;
-        }
-    }
-    fclose(fp);
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = tk_read_file(path, MAX_FILE_BYTES, &buf, &len, err, errlen);
+    if (rc == TK_EINVAL)
+        tk_err(err, errlen, "%s: larger than %u bytes, not a model", path, MAX_FILE_BYTES);
     if (rc == TK_OK) {
         char msg[512];
-        rc = tk_iforest_deserialize(buf, len, out, msg, sizeof msg);
+        rc = tk_iforest_deserialize((const uint8_t *)buf, len, out, msg, sizeof msg);
         if (rc != TK_OK)
             tk_err(err, errlen, "%s: %s", path, msg);
     }

@@ -197,51 +197,12 @@ fail:
     return rc;
 }
 
-static int read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return tk_err(err, errlen, "%s: %s", path, strerror(errno)), TK_EIO;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = TK_OK;
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 1 << 16;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                rc = TK_ENOMEM;
-                tk_err(err, errlen, "out of memory reading %s", path);
-                break;
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + len, 1, cap - len, fp);
-        len += got;
-        if (got == 0) {
-            if (ferror(fp)) {
-                rc = TK_EIO;
-                tk_err(err, errlen, "%s: read error", path);
-            }
-            break;
-        }
-    }
-    fclose(fp);
-    if (rc != TK_OK) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *outlen = len;
-    return TK_OK;
-}
-
 int tk_nab_load_csv(const char *path, tk_nab_series *out, char *err, size_t errlen)
 {
     char *buf;
     size_t len;
     memset(out, 0, sizeof *out);
-    int rc = read_file(path, &buf, &len, err, errlen);
+    int rc = tk_read_file(path, 0, &buf, &len, err, errlen);
     if (rc != TK_OK)
         return rc;
     rc = tk_nab_parse_csv(buf, len, path, out, err, errlen);

@@ -45,6 +45,12 @@ int tk_parse_duration_ms(const char *s, int64_t *out_ms);
  * (garbage, trailing characters, overflow, out of range). */
 int tk_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* Read a whole file into a malloc'd buffer (*out, caller frees; one spare
+ * byte past *outlen is set to NUL). Files larger than max bytes (0: no
+ * limit) are refused. Returns TK_OK, TK_EIO (cannot open/read), TK_EINVAL
+ * (too large) or TK_ENOMEM, with a message naming the path in err. */
+int tk_read_file(const char *path, size_t max, char **out, size_t *outlen, char *err /* OUT */, size_t errlen);
+
 /* Raise RLIMIT_NOFILE to its hard limit (or `want`, whichever is smaller).
  * Returns the new soft limit. */
 long tk_raise_nofile(long want);
