@@ -23,7 +23,7 @@
 enum { OPT_FROM = 256, OPT_MODEL, OPT_TREES, OPT_SAMPLE, OPT_SEED, OPT_WINDOW, OPT_FEATURES, OPT_TOPIC,
        OPT_JSON, OPT_LABELS, OPT_THRESHOLD, OPT_TRAIN, OPT_COOLDOWN, OPT_ZWIN, OPT_ZTHR, OPT_POINTS,
        OPT_DIMS, OPT_REPEAT, OPT_WEBHOOK, OPT_METRIC, OPT_KAFKA, OPT_MYSQL, OPT_STATE, OPT_REARM,
-       OPT_IDLE, OPT_BEGIN, OPT_VERBOSE, OPT_NOSTORE, OPT_PERSIST };
+       OPT_IDLE, OPT_BEGIN, OPT_VERBOSE, OPT_NOSTORE, OPT_PERSIST, OPT_SINCE };
 
 static const struct option longopts[] = {
     {"from", required_argument, NULL, OPT_FROM},
@@ -55,6 +55,7 @@ static const struct option longopts[] = {
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"no-store", no_argument, NULL, OPT_NOSTORE},
     {"persist", required_argument, NULL, OPT_PERSIST},
+    {"since", required_argument, NULL, OPT_SINCE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -108,6 +109,8 @@ static void usage(FILE *out)
             "  --dims D           bench: attributes per point (default 3)\n"
             "  --repeat N         bench: training repetitions (default 20)\n"
             "  --metric FIELD     train --topic / detect: record field (default p99_ms)\n"
+            "  --since MS         train --topic: only records from this time on (ms since\n"
+            "                     the epoch), e.g. to leave out a warm-up or an old incident\n"
             "  --idle-exit DUR    detect: stop after DUR without a record\n"
             "  --verbose          detect: log every scored window\n"
             "  --kafka-brokers L --mysql URL --state DIR   backends (default: the dev stack)\n"
@@ -120,7 +123,7 @@ static void usage(FILE *out)
 typedef struct opts {
     const char *from, *model, *labels, *topic;
     const char *webhook, *metric, *kafka, *mysql, *state;
-    int64_t rearm, idle_exit_ms, persist;
+    int64_t rearm, idle_exit_ms, persist, since_ms;
     int from_beginning, verbose, no_store;
     int json;
     tk_nab_detector det;
@@ -238,6 +241,9 @@ static int parse_opts(int argc, char **argv, opts *o)
         case OPT_BEGIN: o->from_beginning = 1; break;
         case OPT_VERBOSE: o->verbose = 1; break;
         case OPT_NOSTORE: o->no_store = 1; break;
+        case OPT_SINCE:
+            if (parse_u("since", optarg, 0, INT64_MAX, &o->since_ms)) return 2;
+            break;
         case OPT_PERSIST:
             if (parse_u("persist", optarg, 1, 1000, &o->persist)) return 2;
             break;
@@ -259,8 +265,8 @@ static int do_train(const opts *o)
     if (o->topic) {
         tk_backend b;
         if (tk_backend_resolve_some(&b, TK_NEED_KAFKA, NULL, NULL, o->kafka, o->state, 1, err, sizeof err) != 0 ||
-            tk_metrics_read_topic(b.kafka, o->topic, o->metric ? o->metric : "p99_ms", 10000000, 60000, &s, err,
-                                  sizeof err) != 0) {
+            tk_metrics_read_topic(b.kafka, o->topic, o->metric ? o->metric : "p99_ms", 10000000, 60000, o->since_ms,
+                                  &s, err, sizeof err) != 0) {
             fprintf(stderr, "anomaly train: %s\n", err);
             return 1;
         }

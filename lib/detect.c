@@ -78,7 +78,7 @@ static int record_value(const rd_kafka_message_t *m, const char *field, double *
 }
 
 int tk_metrics_read_topic(const char *brokers, const char *topic, const char *field, size_t max, int timeout_ms,
-                          tk_nab_series *out, char *err, size_t errlen)
+                          int64_t since_ms, tk_nab_series *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     rd_kafka_t *rk = consumer(brokers, err, errlen);
@@ -99,7 +99,7 @@ int tk_metrics_read_topic(const char *brokers, const char *topic, const char *fi
         } else if (!m->err) {
             double v;
             int64_t ts;
-            if (record_value(m, field, &v, &ts) == 0) {
+            if (record_value(m, field, &v, &ts) == 0 && ts * 1000 >= since_ms) {
                 if (out->n == cap) {
                     cap *= 2;
                     int64_t *nt = realloc(out->ts, cap * sizeof *nt);

@@ -23,11 +23,12 @@
 
 /* Read every record currently in `topic` (all partitions, from the start
  * to the end seen at call time, at most `max` records, at most timeout_ms)
- * into a series of `field` values; ts in seconds. Records without the field
- * are skipped. Returns 0 (the caller frees with tk_nab_series_free) or -1
- * with a message in err (no broker, empty topic). */
+ * with "ts" >= since_ms (ms since the epoch; 0 = all) into a series of
+ * `field` values; ts in seconds. Records without the field, and seconds
+ * with no requests, are skipped. Returns 0 (the caller frees with
+ * tk_nab_series_free) or -1 with a message in err (no broker, no records). */
 int tk_metrics_read_topic(const char *brokers, const char *topic, const char *field, size_t max, int timeout_ms,
-                          tk_nab_series *out, char *err /* OUT */, size_t errlen);
+                          int64_t since_ms, tk_nab_series *out, char *err /* OUT */, size_t errlen);
 
 typedef struct tk_detect_config {
     const char *brokers, *topic; /* topic default "ticketctl.metrics" */
