@@ -290,6 +290,15 @@ static int do_train(const opts *o)
         goto done;
     }
     tk_nab_meta_write(&o->det.features, meta, sizeof meta);
+    { /* the training range of the raw value, for detect's range guard */
+        double lo = s.value[0], hi = s.value[0];
+        for (size_t i = 1; i < s.n; i++) {
+            lo = s.value[i] < lo ? s.value[i] : lo;
+            hi = s.value[i] > hi ? s.value[i] : hi;
+        }
+        size_t ml = strlen(meta);
+        snprintf(meta + ml, sizeof meta - ml, " range=%.17g,%.17g", lo, hi);
+    }
     tk_iforest_set_meta(f, meta);
     if (tk_iforest_save(f, o->model, err, sizeof err) != TK_OK) {
         fprintf(stderr, "anomaly train: %s\n", err);

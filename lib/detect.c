@@ -171,6 +171,16 @@ int tk_detect_run(const tk_detect_config *cfg, tk_detect_stats *st, char *err, s
     if (tk_nab_meta_read(tk_iforest_meta(cfg->model), &feat) != 0 ||
         tk_nab_feature_dims(feat.mask) != tk_iforest_dims(cfg->model))
         return tk_err(err, errlen, "the model has no feature settings (train it with 'ticketctl anomaly train')");
+    /* Range guard. An Isolation Forest cannot rank a value beyond all it
+     * was trained on above its most extreme training point: such a value
+     * follows that point's path to the same leaf (isolation does not
+     * extrapolate). So a value more than three training ranges outside the
+     * training range is anomalous whatever the score (model metadata
+     * "range=lo,hi", written by `anomaly train`). */
+    double range_lo = 0, range_hi = 0;
+    const char *rm = strstr(tk_iforest_meta(cfg->model), "range=");
+    int have_range = rm && sscanf(rm, "range=%lf,%lf", &range_lo, &range_hi) == 2 && range_hi >= range_lo;
+    double span = range_hi - range_lo;
     const char *topic = cfg->topic && *cfg->topic ? cfg->topic : "ticketctl.metrics";
     const char *field = cfg->field && *cfg->field ? cfg->field : "p99_ms";
     double threshold = cfg->threshold > 0 ? cfg->threshold : 0.68;
@@ -223,12 +233,14 @@ int tk_detect_run(const tk_detect_config *cfg, tk_detect_stats *st, char *err, s
             continue;
         const double *row = x + (n - 1) * dims;
         double score = tk_iforest_score(cfg->model, row);
-        int verdict = score >= threshold;
+        int out_of_range = have_range && (v > range_hi + 3 * span || v < range_lo - 3 * span);
+        int verdict = score >= threshold || out_of_range;
         st->records++;
         if (score > st->max_score)
             st->max_score = score;
         if (cfg->verbose)
-            fprintf(stderr, "anomaly detect: %s=%.3f score %.3f%s\n", field, v, score, verdict ? " ANOMALY" : "");
+            fprintf(stderr, "anomaly detect: %s=%.3f score %.3f%s%s\n", field, v, score, verdict ? " ANOMALY" : "",
+                    out_of_range ? " (outside the training range)" : "");
         if (db) {
             char sql[1024], fbuf[512] = "[";
             size_t off = 1;
@@ -250,9 +262,9 @@ int tk_detect_run(const tk_detect_config *cfg, tk_detect_stats *st, char *err, s
                 st->incidents++;
                 if (cfg->webhook) {
                     char text[512];
-                    snprintf(text, sizeof text,
-                             "ticketctl anomaly: %s = %.2f, anomaly score %.3f >= %.2f (Isolation Forest) at %lld",
-                             field, v, score, threshold, (long long)ts);
+                    snprintf(text, sizeof text, "ticketctl anomaly: %s = %.2f, anomaly score %.3f (threshold %.2f)%s at %lld",
+                             field, v, score, threshold,
+                             out_of_range ? ", far outside the trained range" : "", (long long)ts);
                     json_t *msg = json_pack("{s:s, s:{s:s, s:f, s:f, s:f, s:I}}", "text", text, "anomaly", "metric",
                                             field, "value", v, "score", score, "threshold", threshold, "ts",
                                             (json_int_t)ts);

@@ -4,7 +4,10 @@
  * One numeric field of the record is the series (default p99_ms). Each new
  * record gets the same causal window features the model was trained with
  * (tk_nab_compute_features; settings from the model's metadata) and an
- * Isolation Forest score; score >= threshold is an anomalous window. Every
+ * Isolation Forest score; score >= threshold is an anomalous window, and so
+ * is a value more than three training ranges outside the training range (the
+ * forest cannot rank such a value above its most extreme training point:
+ * isolation does not extrapolate; see detect.c). Every
  * scored window is stored as an anomaly_results row (migration 5) when a
  * database is given. An incident starts after `persist` consecutive
  * anomalous windows (a lone outlier second, such as latency dropping after
