@@ -756,6 +756,28 @@ static int mysql_setup(const char *sock, char *err, size_t errlen)
     return 0;
 }
 
+/* Poll ready(arg) every poll_ms until it says yes (returns 0), the process
+ * dies, or timeout_ms passes (the process is then stopped); both failures
+ * return -1 with the log's last line in err. */
+static int wait_ready(long pid, int comp, int (*ready)(void *), void *arg, int timeout_ms, int poll_ms,
+                      const char *what, const char *log, char *err, size_t errlen)
+{
+    uint64_t until = tk_mono_ms() + (uint64_t)timeout_ms;
+    while (!ready(arg)) {
+        if (!pid_alive(pid)) {
+            char tail[512];
+            log_tail(log, tail, sizeof tail);
+            return tk_err(err, errlen, "%s exited during start-up (%s); see %s", what, tail, log);
+        }
+        if (tk_mono_ms() >= until) {
+            stop_pid(pid, comp_comms[comp]);
+            return tk_err(err, errlen, "%s was not ready within %d s; see %s", what, timeout_ms / 1000, log);
+        }
+        sleep_ms(poll_ms);
+    }
+    return 0;
+}
+
 static int mysql_accepts(const char *sock)
 {
     MYSQL *db = mysql_init(NULL);
@@ -767,6 +789,9 @@ static int mysql_accepts(const char *sock)
     mysql_close(db);
     return ok;
 }
+
+/* wait_ready() probe. */
+static int mysql_ready(void *sock) { return mysql_accepts(sock); }
 
 static int mysql_start(tk_dev_env *env, char *err, size_t errlen)
 {
@@ -828,20 +853,8 @@ static int mysql_start(tk_dev_env *env, char *err, size_t errlen)
     if (pid < 0)
         return -1;
 
-    uint64_t until = tk_mono_ms() + MYSQL_START_MS;
-    while (!mysql_accepts(sock)) {
-        if (!pid_alive(pid)) {
-            char tail[512];
-            log_tail(errlog, tail, sizeof tail);
-            return tk_err(err, errlen, "mariadbd exited during start-up (%s); see %s", tail, errlog);
-        }
-        if (tk_mono_ms() >= until) {
-            stop_pid(pid, comp_comms[TK_DEV_MYSQL]);
-            return tk_err(err, errlen, "mariadbd did not accept connections within %d s; see %s",
-                          MYSQL_START_MS / 1000, errlog);
-        }
-        sleep_ms(200);
-    }
+    if (wait_ready(pid, TK_DEV_MYSQL, mysql_ready, sock, MYSQL_START_MS, 200, "mariadbd", errlog, err, errlen) != 0)
+        return -1;
     if (mysql_setup(sock, err, errlen) != 0) {
         stop_pid(pid, comp_comms[TK_DEV_MYSQL]);
         return -1;
@@ -870,6 +883,20 @@ static int redis_pings(int port)
     return ok;
 }
 
+/* wait_ready() probes. */
+static int redis_ready(void *port) { return redis_pings(*(int *)port); }
+
+struct kafka_boot {
+    const char *path;
+    char addr[TK_URL_MAX];
+};
+
+static int kafka_ready(void *arg)
+{
+    struct kafka_boot *kb = arg;
+    return read_line(kb->path, kb->addr, sizeof kb->addr) == 0 && kb->addr[0];
+}
+
 static int redis_start(tk_dev_env *env, char *err, size_t errlen)
 {
     const char *st = env->state_dir;
@@ -895,20 +922,8 @@ static int redis_start(tk_dev_env *env, char *err, size_t errlen)
     long pid = spawn_detached(argv, NULL, NULL, log, err, errlen);
     if (pid < 0)
         return -1;
-    uint64_t until = tk_mono_ms() + REDIS_START_MS;
-    while (!redis_pings(port)) {
-        if (!pid_alive(pid)) {
-            char tail[512];
-            log_tail(log, tail, sizeof tail);
-            return tk_err(err, errlen, "redis-server exited during start-up (%s); see %s", tail, log);
-        }
-        if (tk_mono_ms() >= until) {
-            stop_pid(pid, comp_comms[TK_DEV_REDIS]);
-            return tk_err(err, errlen, "redis-server did not answer PING within %d s; see %s",
-                          REDIS_START_MS / 1000, log);
-        }
-        sleep_ms(100);
-    }
+    if (wait_ready(pid, TK_DEV_REDIS, redis_ready, &port, REDIS_START_MS, 100, "redis-server", log, err, errlen) != 0)
+        return -1;
     env->pid[TK_DEV_REDIS] = pid;
     snprintf(env->redis, sizeof env->redis, "redis://127.0.0.1:%d", port);
     return 0;
@@ -1037,21 +1052,11 @@ static int kafka_start(tk_dev_env *env, char *err, size_t errlen)
     if (pid < 0)
         return -1;
 
-    char addr[TK_URL_MAX] = "";
-    uint64_t until = tk_mono_ms() + KAFKA_START_MS;
-    while (read_line(boot, addr, sizeof addr) != 0 || !addr[0]) {
-        if (!pid_alive(pid)) {
-            char tail[512];
-            log_tail(log, tail, sizeof tail);
-            return tk_err(err, errlen, "kafka mock broker exited during start-up (%s); see %s", tail, log);
-        }
-        if (tk_mono_ms() >= until) {
-            stop_pid(pid, comp_comms[TK_DEV_KAFKA]);
-            return tk_err(err, errlen, "kafka mock broker did not start within %d s; see %s",
-                          KAFKA_START_MS / 1000, log);
-        }
-        sleep_ms(50);
-    }
+    struct kafka_boot kb = {.path = boot};
+    if (wait_ready(pid, TK_DEV_KAFKA, kafka_ready, &kb, KAFKA_START_MS, 50, "kafka mock broker", log, err,
+                   errlen) != 0)
+        return -1;
+    const char *addr = kb.addr;
     env->pid[TK_DEV_KAFKA] = pid;
     snprintf(env->kafka, sizeof env->kafka, "%s", addr);
     return 0;

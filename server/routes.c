@@ -167,15 +167,21 @@ out:
     json_decref(b);
 }
 
-static void h_me(tk_job *j, tk_worker *w)
+/* The token's user, or reply (401 when the account is gone) and return -1. */
+static int caller_or_reply(tk_job *j, tk_worker *w, tk_user *u)
 {
-    tk_user u;
-    tk_rc rc = tk_store_user_get(w->store, j->claims.user_id, &u);
+    tk_rc rc = tk_store_user_get(w->store, j->claims.user_id, u);
     if (rc == TK_ENOTFOUND)
         job_reply_error(j, 401, "UNAUTHORIZED", "the token's user no longer exists");
     else if (rc != TK_OK)
         job_reply_store(j, rc, w->store);
-    else
+    return rc == TK_OK ? 0 : -1;
+}
+
+static void h_me(tk_job *j, tk_worker *w)
+{
+    tk_user u;
+    if (caller_or_reply(j, w, &u) == 0)
         job_reply_json(j, 200, user_json(&u));
 }
 
@@ -184,12 +190,7 @@ static void h_me(tk_job *j, tk_worker *w)
 static void h_balance(tk_job *j, tk_worker *w)
 {
     tk_user u;
-    tk_rc rc = tk_store_user_get(w->store, j->claims.user_id, &u);
-    if (rc == TK_ENOTFOUND)
-        job_reply_error(j, 401, "UNAUTHORIZED", "the token's user no longer exists");
-    else if (rc != TK_OK)
-        job_reply_store(j, rc, w->store);
-    else
+    if (caller_or_reply(j, w, &u) == 0)
         job_reply_json(j, 200, json_pack("{s:I}", "balance", (json_int_t)u.points));
 }
 
