@@ -338,6 +338,114 @@ static const migration migrations[] = {
         " KEY ix_anomaly_results_verdict (verdict, window_end)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         NULL}},
+    /* Lock strategies on the product tables (`serve --strategy`, issue 3):
+     * seats.fence remembers the highest fencing token presented for the
+     * seat (redis-lock; Kleppmann 2016), and tk_reserve_as is tk_reserve
+     * with a guard mode in front of the same arbiter (the conditional
+     * UPDATE of an AVAILABLE seat plus the UNIQUE live_seat_id):
+     *   0 arbiter only            4 SELECT ... FOR UPDATE SKIP LOCKED
+     *   1 optimistic (version = p_arg)   5 fenced (token p_arg)
+     *   2 SELECT ... FOR UPDATE   6 unique: INSERT first, the UNIQUE key decides
+     *   3 SELECT ... FOR UPDATE NOWAIT
+     * Answers one row (code, reservation id, schedule, concert, price,
+     * expires_at ms, created_at ms); code is OK, SEAT_TAKEN, NOT_FOUND,
+     * SHOW_STARTED, CONFLICT (version moved), STALE (a newer token was
+     * presented) or BUSY (SKIP LOCKED skipped the row); lock wait
+     * timeouts/NOWAIT/deadlocks come back as MariaDB errors 1205/1213. */
+    {6, "lock strategies on seats", {
+        "ALTER TABLE seats ADD COLUMN IF NOT EXISTS fence BIGINT UNSIGNED NOT NULL DEFAULT 0",
+
+        "DROP PROCEDURE IF EXISTS tk_reserve_as",
+        "CREATE PROCEDURE tk_reserve_as(IN p_user BIGINT UNSIGNED, IN p_seat BIGINT UNSIGNED, IN p_ttl INT,\n"
+        "                               IN p_mode INT, IN p_arg BIGINT UNSIGNED)\n"
+        "BEGIN\n"
+        "  DECLARE v_sched BIGINT UNSIGNED DEFAULT NULL;\n"
+        "  DECLARE v_concert BIGINT UNSIGNED;\n"
+        "  DECLARE v_price BIGINT;\n"
+        "  DECLARE v_started INT;\n"
+        "  DECLARE v_id BIGINT UNSIGNED;\n"
+        "  DECLARE v_now DATETIME(3);\n"
+        "  DECLARE v_status VARCHAR(12) DEFAULT NULL;\n"
+        "  DECLARE v_code VARCHAR(16) DEFAULT 'OK';\n"
+        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"
+        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n"
+        "  SET v_now = UTC_TIMESTAMP(3);\n"
+        "  IF p_mode = 5 THEN\n"
+        /* present the token first, on its own: a holder whose lease expired
+         * finds a newer token here, or at its write below */
+        "    UPDATE seats SET fence = p_arg WHERE id = p_seat AND fence < p_arg;\n"
+        "    IF ROW_COUNT() <> 1 THEN SET v_code = 'STALE'; END IF;\n"
+        "  END IF;\n"
+        "  IF v_code = 'OK' THEN\n"
+        "    START TRANSACTION;\n"
+        "    IF p_mode = 2 THEN SELECT status INTO v_status FROM seats WHERE id = p_seat FOR UPDATE;\n"
+        "    ELSEIF p_mode = 3 THEN SELECT status INTO v_status FROM seats WHERE id = p_seat FOR UPDATE NOWAIT;\n"
+        "    ELSEIF p_mode = 4 THEN SELECT status INTO v_status FROM seats WHERE id = p_seat FOR UPDATE SKIP LOCKED;\n"
+        "    ELSEIF p_mode = 6 THEN\n"
+        "      SELECT schedule_id, price, status INTO v_sched, v_price, v_status FROM seats WHERE id = p_seat;\n"
+        "      IF v_status = 'AVAILABLE' THEN\n"
+        /* the UNIQUE live_seat_id decides: a duplicate is error 1062 */
+        "        INSERT INTO reservations (user_id, seat_id, schedule_id, price, status, live_seat_id,\n"
+        "                                  expires_at, created_at, updated_at)\n"
+        "          VALUES (p_user, p_seat, v_sched, v_price, 'PENDING', p_seat,\n"
+        "                  v_now + INTERVAL p_ttl SECOND, v_now, v_now);\n"
+        "        SET v_id = LAST_INSERT_ID();\n"
+        "      END IF;\n"
+        "    END IF;\n"
+        "    IF p_mode IN (2, 3, 4, 6) AND v_status IS NULL THEN\n"
+        "      SET v_code = IF(p_mode = 4 AND EXISTS (SELECT 1 FROM seats WHERE id = p_seat), 'BUSY', 'GONE');\n"
+        "    ELSEIF p_mode IN (2, 3, 4, 6) AND v_status <> 'AVAILABLE' THEN\n"
+        "      SET v_code = 'GONE';\n"
+        "    END IF;\n"
+        "  END IF;\n"
+        "  IF v_code = 'OK' THEN\n"
+        /* the arbiter, under every mode */
+        "    UPDATE seats SET status = 'HELD', version = version + 1\n"
+        "      WHERE id = p_seat AND status = 'AVAILABLE'\n"
+        "        AND (p_mode <> 1 OR version = p_arg) AND (p_mode <> 5 OR fence = p_arg);\n"
+        "    IF ROW_COUNT() <> 1 THEN\n"
+        "      SET v_code = 'GONE';\n"
+        "      IF p_mode = 1 AND EXISTS (SELECT 1 FROM seats WHERE id = p_seat AND status = 'AVAILABLE') THEN\n"
+        "        SET v_code = 'CONFLICT';\n"
+        "      ELSEIF p_mode = 5 AND EXISTS (SELECT 1 FROM seats WHERE id = p_seat AND fence <> p_arg) THEN\n"
+        "        SET v_code = 'STALE';\n"
+        "      END IF;\n"
+        "    END IF;\n"
+        "  END IF;\n"
+        "  IF v_code = 'OK' THEN\n"
+        "    SET v_sched = NULL;\n"
+        "    SELECT s.schedule_id, s.price, cs.concert_id, cs.starts_at <= v_now\n"
+        "      INTO v_sched, v_price, v_concert, v_started\n"
+        "      FROM seats s JOIN concert_schedules cs ON cs.id = s.schedule_id WHERE s.id = p_seat;\n"
+        "    IF v_sched IS NULL THEN SET v_code = 'NOT_FOUND';\n"
+        "    ELSEIF v_started THEN SET v_code = 'SHOW_STARTED';\n"
+        "    ELSE\n"
+        "      IF p_mode <> 6 THEN\n"
+        "        INSERT INTO reservations (user_id, seat_id, schedule_id, price, status, live_seat_id,\n"
+        "                                  expires_at, created_at, updated_at)\n"
+        "          VALUES (p_user, p_seat, v_sched, v_price, 'PENDING', p_seat,\n"
+        "                  v_now + INTERVAL p_ttl SECOND, v_now, v_now);\n"
+        "        SET v_id = LAST_INSERT_ID();\n"
+        "      END IF;\n"
+        "      UPDATE concert_schedules SET available_seats = available_seats - 1 WHERE id = v_sched;\n"
+        "      CALL tk_emit('reservation.held', v_id, p_user, p_seat, v_price);\n"
+        "    END IF;\n"
+        "  END IF;\n"
+        "  IF v_code = 'OK' THEN\n"
+        "    COMMIT;\n"
+        "    SELECT 'OK', v_id, v_sched, v_concert, v_price,\n"
+        "           CAST(UNIX_TIMESTAMP(v_now + INTERVAL p_ttl SECOND) * 1000 AS SIGNED),\n"
+        "           CAST(UNIX_TIMESTAMP(v_now) * 1000 AS SIGNED);\n"
+        "  ELSE\n"
+        "    ROLLBACK;\n"
+        "    IF v_code IN ('GONE', 'STALE') AND NOT EXISTS (SELECT 1 FROM seats WHERE id = p_seat) THEN\n"
+        "      SET v_code = 'NOT_FOUND';\n"
+        "    ELSEIF v_code = 'GONE' THEN SET v_code = 'SEAT_TAKEN';\n"
+        "    END IF;\n"
+        "    SELECT v_code, 0, 0, 0, 0, 0, 0;\n"
+        "  END IF;\n"
+        "END",
+        NULL}},
 };
 
 int tk_db_schema_version(void)
