@@ -2,12 +2,19 @@
  * the results JSON and print a summary. All the work is in lib/. */
 #include "commands.h"
 
+#include "ticketctl/backend.h"
 #include "ticketctl/bench.h"
+#include "ticketctl/db.h"
+#include "ticketctl/hold.h"
+#include "ticketctl/queue.h"
 #include "ticketctl/common.h"
 #include "ticketctl/invariants.h"
 #include "ticketctl/threshold.h"
+#include "ticketctl/strategy.h"
 
 #include <getopt.h>
+#include <jansson.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +46,11 @@ enum {
     OPT_THRESHOLD,
     OPT_MAX_CPU,
     OPT_MAX_LAG,
+    OPT_QUEUE,
+    OPT_STRATEGY,
+    OPT_QUEUE_OPS,
+    OPT_PIPELINE,
+    OPT_QUEUE_RESET,
 };
 
 static const struct option longopts[] = {
@@ -66,6 +78,11 @@ static const struct option longopts[] = {
     {"threshold", required_argument, NULL, OPT_THRESHOLD},
     {"max-cpu", required_argument, NULL, OPT_MAX_CPU},
     {"max-loop-lag", required_argument, NULL, OPT_MAX_LAG},
+    {"queue", required_argument, NULL, OPT_QUEUE},
+    {"strategy", required_argument, NULL, OPT_STRATEGY},
+    {"queue-ops", required_argument, NULL, OPT_QUEUE_OPS},
+    {"pipeline", required_argument, NULL, OPT_PIPELINE},
+    {"queue-reset", no_argument, NULL, OPT_QUEUE_RESET},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -106,7 +123,20 @@ static void usage(FILE *out)
             "      --url PATH         single-endpoint mode: GET <target>PATH in a loop (no\n"
             "                         login, think time 0 and no ramp unless given, no\n"
             "                         invariant checks), comparable with wrk\n"
-            "      --connections N    the same as --users (one connection per VU)\n\n"
+            "      --connections N    the same as --users (one connection per VU)\n"
+            "      --strategy NAME    lock strategy of holds, sent as X-Lock-Strategy (the server\n"
+            "                         must run `serve --allow-strategy-header`); default: the\n"
+            "                         server's own (`ticketctl scenario strategies`)\n"
+            "      --queue none|redis|mysql  waiting room (the server must run `serve --queue`\n"
+            "                         with the same backend): after picking a schedule a VU\n"
+            "                         takes a queue token, polls until admitted (honouring\n"
+            "                         poll_after_ms), then holds and pays with X-Queue-Token;\n"
+            "                         reports arrival->admission p50/p95 and fairness\n"
+            "      --queue-ops N      instead of HTTP: N users enqueue then poll straight through\n"
+            "                         lib/queue.c's Redis backend over --connections connections\n"
+            "                         (default 50), --pipeline P calls in flight per connection\n"
+            "                         (default 1); prints and writes ops/s (scripts/bench-queue)\n"
+            "      --queue-reset      empty every waiting-room queue (Redis and MariaDB) and exit\n\n"
             "Latency is measured from when each request should have been sent (the\n"
             "schedule in the open model), corrected for coordinated omission; the\n"
             "uncorrected figures are in the results beside it.\n\n"
@@ -126,6 +156,72 @@ static void usage(FILE *out)
 }
 
 static int is_tty;
+
+/* --queue-reset: empty every waiting-room queue. */
+static int queue_reset_run(const char *mysql, const char *redis, const char *state)
+{
+    char err[512];
+    tk_backend b;
+    if (tk_backend_resolve(&b, mysql, redis, NULL, state, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "ticketctl bench: %s\n", err);
+        return 1;
+    }
+    tk_queue_conn c = {tk_redis_connect(b.redis, err, sizeof err), NULL};
+    if (c.redis)
+        c.db = tk_db_connect(b.mysql, err, sizeof err);
+    int rc = c.redis && c.db ? tk_queue_reset_all(&c) : -1;
+    if (rc != 0)
+        fprintf(stderr, "ticketctl bench: --queue-reset: %s\n", c.redis && c.db ? "a step failed" : err);
+    if (c.redis)
+        redisFree(c.redis);
+    if (c.db)
+        mysql_close(c.db);
+    return rc == 0 ? 0 : 1;
+}
+
+/* --queue-ops: throughput of the waiting room's Redis scripts (queue.h). */
+static int queue_ops_run(int64_t users, int connections, int pipeline, const char *mysql, const char *redis,
+                         const char *state, const char *out, int json)
+{
+    char err[512], path[512];
+    tk_backend b;
+    if (tk_backend_resolve(&b, mysql, redis, NULL, state, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "ticketctl bench: %s\n", err);
+        return 1;
+    }
+    tk_queue_opsbench r;
+    uint64_t sale = 4000000000ULL + (uint64_t)getpid(); /* a sale of its own; keys removed after */
+    if (tk_queue_bench_redis(b.redis, sale, connections, users, pipeline, &r, err, sizeof err) != 0) {
+        fprintf(stderr, "ticketctl bench: --queue-ops: %s\n", err);
+        return 1;
+    }
+    json_t *doc = json_pack("{s:i,s:s,s:s,s:i,s:i,s:I,s:I,s:I,s:f,s:f}", "schema", 1, "kind", "queue-ops", "backend",
+                            "redis", "connections", r.connections, "pipeline", r.pipeline, "users", (json_int_t)r.users,
+                            "ops", (json_int_t)r.ops, "errors", (json_int_t)r.errors, "seconds", r.seconds,
+                            "ops_per_s", r.ops_per_s);
+    if (!out) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(path, sizeof path, "reports/out/queue-ops-%Y%m%dT%H%M%SZ.json", &tm);
+        out = path;
+    }
+    if (!doc || json_dump_file(doc, out, JSON_INDENT(2)) != 0)
+        fprintf(stderr, "ticketctl bench: cannot write %s\n", out);
+    if (json) {
+        char *s = json_dumps(doc, JSON_INDENT(2));
+        if (s)
+            printf("%s\n", s);
+        free(s);
+    } else {
+        printf("queue ops (enqueue + poll, Redis scripts): %llu ops in %.2f s = %.0f ops/s, %llu errors "
+               "(%d connections, pipeline %d, %lld users) -> %s\n",
+               (unsigned long long)r.ops, r.seconds, r.ops_per_s, (unsigned long long)r.errors, r.connections,
+               r.pipeline, (long long)r.users, out);
+    }
+    json_decref(doc);
+    return r.errors ? 1 : 0;
+}
 
 static void on_progress(const tk_bench_point *p, double elapsed_s, uint64_t requests, uint64_t errors, void *ud)
 {
@@ -164,9 +260,15 @@ static void print_summary(const tk_bench_result *r, const char *path)
     print_latency_row("uncorr.", r->requests, r->errors, r->tps, &r->uncorrected_latency);
     print_latency_row("steady", r->steady_requests, r->steady_errors, r->steady_tps, &r->steady_latency);
     for (int s = 0; s < TK_BENCH_NSTEPS; s++)
-        if (r->steps[s].requests || (s != TK_STEP_URL && !r->url_path[0]))
+        if (r->steps[s].requests ||
+            (s != TK_STEP_URL && s != TK_STEP_QTOKEN && s != TK_STEP_QPOLL && !r->url_path[0]))
             print_latency_row(r->steps[s].name, r->steps[s].requests, r->steps[s].errors, r->steps[s].tps,
                           &r->steps[s].latency);
+    if (strcmp(r->queue, "none") && r->queue[0])
+        printf("\nwaiting room (%s): admissions %llu  arrival->admission p50 %.1f ms  p95 %.1f ms  max %.1f ms\n"
+               "  fairness: Kendall tau distance %.4f over %llu pairs (0 = admitted in arrival order)\n",
+               r->queue, (unsigned long long)r->admissions, r->admission_wait.p50, r->admission_wait.p95,
+               r->admission_wait.max, r->fairness_kendall, (unsigned long long)r->fairness_pairs);
     printf("\nerrors by kind:");
     for (int k = 0; k < TK_BENCH_NERRKINDS; k++)
         printf("  %s %llu", kinds[k], (unsigned long long)r->by_kind[k]);
@@ -224,7 +326,9 @@ int cmd_bench(int argc, char **argv)
     static tk_threshold th[TK_THRESHOLDS_MAX];
     size_t nth = 0;
     char terr[512];
-    int64_t v;
+    int64_t v, queue_ops = 0, pipeline = 1;
+    int queue_reset = 0;
+    const char *redis = NULL;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "u:r:d:k:t:T:o:h", longopts, NULL)) != -1) {
@@ -271,6 +375,32 @@ int cmd_bench(int argc, char **argv)
             break;
         case OPT_URL:
             cfg.url_path = optarg;
+            break;
+        case OPT_QUEUE_OPS:
+            if (tk_parse_i64(optarg, 1, 100000000, &queue_ops) != 0)
+                goto bad;
+            break;
+        case OPT_QUEUE_RESET:
+            queue_reset = 1;
+            break;
+        case OPT_PIPELINE:
+            if (tk_parse_i64(optarg, 1, 64, &pipeline) != 0)
+                goto bad;
+            break;
+        case OPT_STRATEGY: {
+            const tk_strategy *st = tk_strategy_find(optarg);
+            const char *why = tk_strategy_serve_refusal(st);
+            if (why) {
+                fprintf(stderr, "bench: --strategy %s: %s\n", optarg, why);
+                return 2;
+            }
+            cfg.strategy = optarg;
+            break;
+        }
+        case OPT_QUEUE:
+            if (strcmp(optarg, "none") && strcmp(optarg, "redis") && strcmp(optarg, "mysql"))
+                goto bad;
+            cfg.queue = optarg;
             break;
         case OPT_MAX_DELAY:
             if (tk_parse_duration_ms(optarg, &cfg.max_delay_ms) != 0)
@@ -329,6 +459,8 @@ int cmd_bench(int argc, char **argv)
             state = optarg;
             break;
         case OPT_REDIS:
+            redis = optarg; /* --queue-ops only; the HTTP bench needs only MariaDB */
+            break;
         case OPT_KAFKA:
             break; /* accepted for symmetry with the other commands; bench needs only MariaDB */
         case OPT_NO_INVARIANTS:
@@ -350,6 +482,10 @@ int cmd_bench(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (queue_reset)
+        return queue_reset_run(mysql, redis, state);
+    if (queue_ops > 0)
+        return queue_ops_run(queue_ops, users_given ? cfg.users : 50, (int)pipeline, mysql, redis, state, out, json);
     /* load model */
     if (model < 0)
         model = rate > 0 ? 1 : 0;

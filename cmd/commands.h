@@ -13,5 +13,6 @@ int cmd_report(int argc, char **argv);
 int cmd_notify(int argc, char **argv);
 int cmd_scenario(int argc, char **argv);
 int cmd_anomaly(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 #endif

@@ -8,10 +8,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ticketctl/common.h"
+
 typedef struct dev_opts {
     const char *state;
     int json;
     int purge;
+    int instances; /* -1: not given */
+    int port;      /* nginx port, 0: free or kept */
+    const char *serve_args;
 } dev_opts;
 
 typedef struct dev_sub {
@@ -35,11 +40,21 @@ static int dev_up(const dev_opts *o)
 {
     char err[1024];
     tk_dev_env env;
-    int started = tk_dev_up(o->state, &env, err, sizeof err);
+    int started;
+    if (o->instances >= 0) {
+        tk_dev_instances_opts io = {.instances = o->instances, .port = o->port, .serve_args = o->serve_args};
+        started = tk_dev_instances_up(o->state, &io, &env, err, sizeof err);
+    } else {
+        started = tk_dev_up(o->state, &env, err, sizeof err);
+    }
     if (started < 0) {
         fprintf(stderr, "dev up: %s\n", err);
         return 1;
     }
+    if (o->instances > 0)
+        fprintf(stderr, "dev stack: %d serve instance(s) behind nginx at %s\n", env.instances, env.target);
+    else if (o->instances == 0)
+        fprintf(stderr, "dev stack: no serve instances\n");
     if (started == 0)
         fprintf(stderr, "dev stack already running in %s\n", env.state_dir);
     else
@@ -59,6 +74,12 @@ static int dev_down(const dev_opts *o)
     return 0;
 }
 
+static json_t *comp_json(const tk_dev_comp *c)
+{
+    return json_pack("{s:b, s:I, s:s, s:b, s:b}", "running", c->running, "pid", (json_int_t)c->pid, "address",
+                     c->addr, "pid_alive", c->pid_alive, "port_open", c->port_open);
+}
+
 static int dev_status(const dev_opts *o)
 {
     char err[1024];
@@ -73,12 +94,15 @@ static int dev_status(const dev_opts *o)
         json_object_set_new(root, "all_running", json_boolean(st.all_running));
         for (int i = 0; i < TK_DEV_NCOMP; i++) {
             const tk_dev_comp *c = &st.comp[i];
-            json_object_set_new(comps, c->name,
-                                json_pack("{s:b, s:I, s:s, s:b, s:b}", "running", c->running, "pid",
-                                          (json_int_t)c->pid, "address", c->addr, "pid_alive",
-                                          c->pid_alive, "port_open", c->port_open));
+            json_object_set_new(comps, c->name, comp_json(c));
         }
         json_object_set_new(root, "components", comps);
+        json_t *inst = json_array();
+        for (int i = 0; i < st.instances; i++)
+            json_array_append_new(inst, comp_json(&st.inst[i]));
+        json_object_set_new(root, "instances", inst);
+        json_object_set_new(root, "nginx", st.nginx.pid ? comp_json(&st.nginx) : json_null());
+        json_object_set_new(root, "all_instances_running", json_boolean(st.all_instances_running));
         json_dumpf(root, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(root);
@@ -89,8 +113,19 @@ static int dev_status(const dev_opts *o)
             printf("%-6s %-8s pid %-8ld %s\n", c->name, c->running ? "running" : "stopped", c->pid,
                    c->addr[0] ? c->addr : "-");
         }
+        for (int i = 0; i < st.instances; i++) {
+            const tk_dev_comp *c = &st.inst[i];
+            char name[16];
+            snprintf(name, sizeof name, "serve%d", i + 1);
+            printf("%-6s %-8s pid %-8ld %s\n", name, c->running ? "running" : "stopped", c->pid,
+                   c->addr[0] ? c->addr : "-");
+        }
+        if (st.nginx.pid)
+            printf("%-6s %-8s pid %-8ld %s (TICKETCTL_TARGET=http://%s)\n", "nginx",
+                   st.nginx.running ? "running" : "stopped", st.nginx.pid, st.nginx.addr[0] ? st.nginx.addr : "-",
+                   st.nginx.addr);
     }
-    return st.all_running ? 0 : 3;
+    return st.all_running && st.all_instances_running ? 0 : 3;
 }
 
 static int dev_env(const dev_opts *o)
@@ -132,7 +167,7 @@ static int dev_kafka_down(const dev_opts *o) { return dev_kafka_fault(o, 1); }
 static int dev_kafka_up(const dev_opts *o) { return dev_kafka_fault(o, 0); }
 
 static const dev_sub subs[] = {
-    {"up", dev_up, "start the stack (no-op if running); prints the env"},
+    {"up", dev_up, "start the stack (no-op if running); prints the env (--instances N: also N serve + nginx)"},
     {"down", dev_down, "stop the processes the stack started (--purge: delete data)"},
     {"status", dev_status, "per component running/stopped; exit 3 unless all run (--json)"},
     {"env", dev_env, "print the stack's settings as shell export lines"},
@@ -143,7 +178,8 @@ static const dev_sub subs[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: ticketctl dev <up|down|status|env|kafka-down|kafka-up> [--state DIR] [--json] [--purge]\n\n");
+    fprintf(out, "usage: ticketctl dev <up|down|status|env|kafka-down|kafka-up> [--state DIR] [--json] [--purge]\n"
+                 "       ticketctl dev up --instances N [--port P] [--serve-args 'FLAGS'] [--state DIR]\n\n");
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (subs[i].summary)
             fprintf(out, "  %-10s %s\n", subs[i].name, subs[i].summary);
@@ -151,8 +187,19 @@ static void usage(FILE *out)
                  "  --state DIR  state dir (default $TICKETCTL_STATE or ./.ticketctl)\n"
                  "  --json       status: machine-readable output\n"
                  "  --purge      down: also delete data and logs\n"
+                 "  --instances N\n"
+                 "               up: also run N `ticketctl serve` instances (0-%d) on free loopback\n"
+                 "               ports behind nginx (Debian nginx-light, config generated in\n"
+                 "               <state>/nginx/); again on a running stack it scales (0: stop them)\n"
+                 "  --port P     up --instances: nginx's port on 127.0.0.1 (default: a free one)\n"
+                 "  --serve-args 'FLAGS'\n"
+                 "               up --instances: extra serve flags, split on blanks (e.g. '--workers 4\n"
+                 "               --loops 1'); recorded, and reused when scaling without it; running\n"
+                 "               instances keep theirs (scale to 0 to change them)\n"
                  "  -h, --help   this text\n\n"
-                 "Use it from a shell with: eval \"$(ticketctl dev up)\"\n");
+                 "Use it from a shell with: eval \"$(ticketctl dev up)\"\n"
+                 "With instances, the env has TICKETCTL_TARGET (nginx): bench --target \"$TICKETCTL_TARGET\"\n",
+            TK_DEV_MAX_INSTANCES);
 }
 
 int cmd_dev(int argc, char **argv)
@@ -161,17 +208,36 @@ int cmd_dev(int argc, char **argv)
         {"state", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},
         {"purge", no_argument, NULL, 'p'},
+        {"instances", required_argument, NULL, 'i'},
+        {"port", required_argument, NULL, 'P'},
+        {"serve-args", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    dev_opts o = {0};
+    dev_opts o = {.instances = -1};
     int c;
+    int64_t v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 's': o.state = optarg; break;
         case 'j': o.json = 1; break;
         case 'p': o.purge = 1; break;
+        case 'i':
+            if (tk_parse_i64(optarg, 0, TK_DEV_MAX_INSTANCES, &v) != 0) {
+                fprintf(stderr, "ticketctl dev: --instances must be 0 to %d, not '%s'\n", TK_DEV_MAX_INSTANCES, optarg);
+                return 2;
+            }
+            o.instances = (int)v;
+            break;
+        case 'P':
+            if (tk_parse_i64(optarg, 1, 65535, &v) != 0) {
+                fprintf(stderr, "ticketctl dev: --port must be 1 to 65535, not '%s'\n", optarg);
+                return 2;
+            }
+            o.port = (int)v;
+            break;
+        case 'a': o.serve_args = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -184,6 +250,14 @@ int cmd_dev(int argc, char **argv)
     const char *name = argv[optind];
     if ((o.json && strcmp(name, "status") != 0) || (o.purge && strcmp(name, "down") != 0)) {
         fprintf(stderr, "ticketctl dev %s: %s does not apply\n", name, o.json ? "--json" : "--purge");
+        return 2;
+    }
+    if ((o.instances >= 0 || o.port || o.serve_args) && strcmp(name, "up") != 0) {
+        fprintf(stderr, "ticketctl dev %s: --instances, --port and --serve-args apply to up only\n", name);
+        return 2;
+    }
+    if ((o.port || o.serve_args) && o.instances < 1) {
+        fprintf(stderr, "ticketctl dev up: --port and --serve-args need --instances N (N >= 1)\n");
         return 2;
     }
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)

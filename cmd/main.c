@@ -20,6 +20,7 @@ static const command commands[] = {
     {"scenario", cmd_scenario, "contention scenarios comparing lock strategies"},
     {"notify", cmd_notify, "deliver reservation/payment events to a webhook"},
     {"anomaly", cmd_anomaly, "Isolation Forest anomaly detection: train, score, eval, bench"},
+    {"tune", cmd_tune, "index advice proven by measurement; query latency (--measure)"},
 };
 
 static void usage(FILE *out)

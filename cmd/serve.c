@@ -15,6 +15,7 @@
 #include "ticketctl/backend.h"
 #include "ticketctl/common.h"
 #include "ticketctl/db.h"
+#include "ticketctl/strategy.h"
 
 static void usage(FILE *out)
 {
@@ -30,6 +31,23 @@ static void usage(FILE *out)
             "  --sweep-interval DUR   how often expired holds are freed (default 1s)\n"
             "  --cache-ttl DUR        response cache lifetime (default 5s)\n"
             "  --token-ttl SECONDS    access token lifetime (default 3600)\n"
+            "  --strategy NAME        lock strategy of seat holds (default redis-atomic):\n"
+            "                         optimistic, pessimistic, pessimistic-nowait,\n"
+            "                         pessimistic-skip-locked, redis-lock, redis-atomic, db-unique\n"
+            "                         (`ticketctl scenario strategies`; the database arbiter stays)\n"
+            "  --allow-strategy-header  let a request pick the strategy by X-Lock-Strategy\n"
+            "                         (for `bench --strategy`; off: such a request is a 400)\n"
+            "  --queue none|redis|mysql  waiting room in front of hold and pay (default none);\n"
+            "                         with one, hold and pay need an admitted X-Queue-Token\n"
+            "  --admit-rate N[/min]   users admitted per minute, all schedules together (split\n"
+            "                         by queue length; default 6636)\n"
+            "  --capacity-tps X --calls-per-user N --safety F\n"
+            "                         or compute the rate: floor(X / N) * 60 * F (default N 7, F 0.7)\n"
+            "  --admitted-cap N       at most N admitted at once per schedule (default 1000)\n"
+            "  --admitted-ttl DUR     an admission lasts DUR unless paid (default 10m)\n"
+            "  --queue-tick DUR       admission period (default 1s)\n"
+            "  --pre-queue            shuffle who arrived before the sale opens, then FIFO (redis)\n"
+            "  --opens-in DUR         the sale opens DUR after start (with --pre-queue; default 0)\n"
             "  --jwt-secret-file FILE HS256 key file (default: TICKETCTL_JWT_SECRET, else\n"
             "                         <state>/jwt.secret, created on first use)\n"
             "  --mysql URL --redis URL --kafka-brokers LIST --state DIR\n"
@@ -83,12 +101,23 @@ int cmd_serve(int argc, char **argv)
         {"kafka-brokers", required_argument, NULL, 'k'}, {"state", required_argument, NULL, 'S'},
         {"no-migrate", no_argument, NULL, 'n'},       {"no-relay", no_argument, NULL, 'R'},
         {"fault-latency", required_argument, NULL, 'F'},       {"quiet", no_argument, NULL, 'q'},
+        {"strategy", required_argument, NULL, 'y'},   {"allow-strategy-header", no_argument, NULL, 'Y'},
+        {"queue", required_argument, NULL, 1000},     {"admit-rate", required_argument, NULL, 1001},
+        {"capacity-tps", required_argument, NULL, 1002}, {"calls-per-user", required_argument, NULL, 1003},
+        {"safety", required_argument, NULL, 1004},    {"admitted-cap", required_argument, NULL, 1005},
+        {"admitted-ttl", required_argument, NULL, 1006}, {"queue-tick", required_argument, NULL, 1007},
+        {"pre-queue", no_argument, NULL, 1008},       {"opens-in", required_argument, NULL, 1009},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     tk_server_config cfg = {.port = 8080};
     const char *mysql = NULL, *redis = NULL, *kafka = NULL, *state = NULL, *secret_file = NULL;
     int migrate = 1, c;
     int64_t v;
+    /* waiting room (queue.h) */
+    tk_queue_config_default(&cfg.queue);
+    double capacity_tps = 0, calls_per_user = 7, safety = 0.7, d;
+    int64_t opens_in_ms = 0;
+    char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -134,6 +163,49 @@ int cmd_serve(int argc, char **argv)
             cfg.fault_latency_ms = (int)v;
             break;
         case 'q': cfg.quiet = 1; break;
+        case 'y': {
+            const tk_strategy *st = tk_strategy_find(optarg);
+            const char *why = tk_strategy_serve_refusal(st);
+            if (why) {
+                fprintf(stderr, "serve: --strategy %s: %s\n", optarg, why);
+                return 2;
+            }
+            cfg.strategy = st;
+            break;
+        }
+        case 'Y': cfg.strategy_header = 1; break;
+        case 1000:
+            if (tk_queue_kind_parse(optarg, &cfg.queue.kind)) goto bad;
+            break;
+        case 1001:
+            d = strtod(optarg, &end);
+            if (end == optarg || (*end && strcmp(end, "/min")) || !(d > 0) || d > 1e9) goto bad;
+            cfg.queue.admit_per_min = d;
+            break;
+        case 1002:
+        case 1003:
+        case 1004:
+            d = strtod(optarg, &end);
+            if (end == optarg || *end || !(d > 0) || d > 1e9 || (c == 1004 && d > 1)) goto bad;
+            *(c == 1002 ? &capacity_tps : c == 1003 ? &calls_per_user : &safety) = d;
+            break;
+        case 1005:
+            if (tk_parse_i64(optarg, 1, 10000000, &v)) goto bad;
+            cfg.queue.admitted_cap = v;
+            break;
+        case 1006:
+            if (tk_parse_duration_ms(optarg, &v) || v < 100 || v > 86400000) goto bad;
+            cfg.queue.admitted_ttl_ms = v;
+            break;
+        case 1007:
+            if (tk_parse_duration_ms(optarg, &v) || v < 10 || v > 60000) goto bad;
+            cfg.queue.tick_ms = v;
+            break;
+        case 1008: cfg.queue.pre_queue = 1; break;
+        case 1009:
+            if (tk_parse_duration_ms(optarg, &v) || v < 0 || v > 86400000) goto bad;
+            opens_in_ms = v;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -142,6 +214,10 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "serve: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+
+    if (capacity_tps > 0) /* the rate from a measured capacity (queue.h) */
+        cfg.queue.admit_per_min = tk_queue_rate_from_capacity(capacity_tps, calls_per_user, safety);
+    cfg.queue.open_at_ms = tk_wall_ms() + opens_in_ms;
 
     char err[512];
     tk_backend b;
@@ -186,6 +262,8 @@ int cmd_serve(int argc, char **argv)
             return 1;
         }
     }
+    if (!cfg.strategy)
+        cfg.strategy = tk_strategy_find("redis-atomic");
     cfg.mysql_url = b.mysql;
     cfg.redis_url = b.redis;
     cfg.kafka_brokers = b.kafka[0] ? b.kafka : NULL;

@@ -32,6 +32,8 @@
 #include "ticketctl/bench.h"
 #include "ticketctl/common.h"
 #include "ticketctl/hist.h"
+#include "ticketctl/queue.h"
+#include "ticketctl/httpload.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -78,6 +80,7 @@ static const char *step_names[TK_BENCH_NSTEPS] = {
     [TK_STEP_BALANCE] = "balance", [TK_STEP_CHARGE] = "charge", [TK_STEP_CONCERTS] = "concerts",
     [TK_STEP_DATES] = "dates",     [TK_STEP_SEATS] = "seats",   [TK_STEP_RESERVE] = "reserve",
     [TK_STEP_PAY] = "pay",         [TK_STEP_LOGIN] = "login",   [TK_STEP_URL] = "url",
+    [TK_STEP_QTOKEN] = "queue_token", [TK_STEP_QPOLL] = "queue_poll",
 };
 
 static const char *kind_names[TK_BENCH_NERRKINDS] = {"connect", "timeout", "read", "status"};
@@ -111,7 +114,19 @@ typedef struct vu {
     uint8_t step, nconcerts, seat_retries, concert_tries;
     uint8_t logged_in, in_flight, started, active;
     char body[96];
+    /* waiting room (config.queue) */
+    char *jwt;              /* the access token (headers are rebuilt when the queue token changes) */
+    char qtok[TK_QTOKEN_MAX]; /* X-Queue-Token value, "" before the first take */
+    uint64_t q_sched;       /* schedule this VU is admitted to (0: none) */
+    uint64_t q_take_us;     /* mono µs: the take was sent (arrival) */
+    int64_t q_arrival;      /* the server's arrival_no */
 } vu;
+
+/* One admission, for the fairness figure. */
+typedef struct fair_rec {
+    uint64_t sched;
+    int64_t arrival, admission;
+} fair_rec;
 
 typedef struct thr {
     int idx;
@@ -145,6 +160,11 @@ typedef struct thr {
     uint64_t by_kind[TK_BENCH_NERRKINDS], by_status[TK_BENCH_MAX_STATUS];
     uint64_t seat_taken, sold_out, flows, steady_req, steady_err;
     uint64_t sec_req, sec_err;
+    /* waiting room */
+    tk_hist *qwait_hist; /* take sent -> admitted seen, µs */
+    fair_rec *fair;
+    size_t nfair, capfair;
+    uint64_t admissions;
     int next_sec; /* next second to hand over, 1-based */
     int failed;
     char err[256];
@@ -162,6 +182,7 @@ typedef struct bench {
     tk_bench_stage prof[TK_BENCH_MAX_STAGES + 1]; /* the load profile actually used */
     size_t nprof;
     int open, flow_first; /* flow_first: first step of an iteration */
+    int queue;            /* 1: the waiting-room steps (config.queue) */
     uint64_t t0, ramp_end, end; /* mono µs */
     int nthreads, nsec;
     uint32_t nonce;
@@ -729,11 +750,23 @@ static void vu_fail(vu *v, int kind, long status)
         t->steady_err++;
     if (status == 401 && v->t->b->flow_first != TK_STEP_URL)
         v->logged_in = 0;
+    if ((status == 401 || status == 403) && (v->step == TK_STEP_RESERVE || v->step == TK_STEP_PAY))
+        v->q_sched = 0; /* the admission (or queue token) is gone: queue again */
     vu_iter_end(v);
 }
 
 static int vu_set_token(vu *v, const char *token)
 {
+    if (token != v->jwt) { /* kept: the queue token's arrival rebuilds the headers */
+        char *copy = strdup(token);
+        if (!copy)
+            return -1;
+        free(v->jwt);
+        v->jwt = copy;
+        token = copy;
+    }
+    char qhdr[TK_QTOKEN_MAX + 32];
+    snprintf(qhdr, sizeof qhdr, "X-Queue-Token: %s", v->qtok);
     char auth[2048];
     int n = snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
     if (n < 0 || (size_t)n >= sizeof auth)
@@ -745,8 +778,16 @@ static int vu_set_token(vu *v, const char *token)
     v->hdrs = v->hdrs_pay = NULL;
     v->idem = NULL;
     struct curl_slist *a = NULL, *p = NULL, *tmp;
-    const char *common[] = {"Content-Type: application/json", "Expect:", auth};
-    for (size_t i = 0; i < 3; i++) {
+    char lock[96] = "";
+    if (v->t->b->cfg->strategy)
+        snprintf(lock, sizeof lock, "X-Lock-Strategy: %s", v->t->b->cfg->strategy);
+    const char *common[5] = {"Content-Type: application/json", "Expect:", auth, NULL, NULL};
+    size_t ncommon = 3;
+    if (v->qtok[0])
+        common[ncommon++] = qhdr;
+    if (lock[0])
+        common[ncommon++] = lock;
+    for (size_t i = 0; i < ncommon; i++) {
         if (!(tmp = curl_slist_append(a, common[i])))
             goto fail;
         a = tmp;
@@ -795,6 +836,56 @@ static uint64_t json_id(json_t *o, const char *key)
 {
     json_t *x = json_object_get(o, key);
     return json_is_integer(x) && json_integer_value(x) > 0 ? (uint64_t)json_integer_value(x) : 0;
+}
+
+/* A take or poll answered: admitted -> record and go on to the seats;
+ * else poll again after the server's poll_after_ms hint. 0, or -1 when
+ * the body lacks what is needed. */
+static int vu_on_queue(vu *v, json_t *doc)
+{
+    thr *t = v->t;
+    if (!json_is_object(doc))
+        return -1;
+    if (v->step == TK_STEP_QTOKEN) {
+        const char *tok = json_string_value(json_object_get(doc, "token"));
+        if (!tok || strlen(tok) >= sizeof v->qtok)
+            return -1;
+        snprintf(v->qtok, sizeof v->qtok, "%s", tok);
+        if (vu_set_token(v, v->jwt) != 0)
+            return -1;
+        v->q_take_us = v->t_start;
+        v->q_arrival = json_integer_value(json_object_get(doc, "arrival_no"));
+    }
+    if (json_is_true(json_object_get(doc, "admitted"))) {
+        uint64_t now = tk_mono_us();
+        tk_hist_record(t->qwait_hist, now - v->q_take_us);
+        t->admissions++;
+        int64_t adm = json_integer_value(json_object_get(doc, "admission_no"));
+        if (v->q_arrival > 0 && adm > 0) {
+            if (t->nfair == t->capfair) {
+                size_t cap = t->capfair ? t->capfair * 2 : 1024;
+                fair_rec *nf = realloc(t->fair, cap * sizeof *nf);
+                if (nf) {
+                    t->fair = nf;
+                    t->capfair = cap;
+                }
+            }
+            if (t->nfair < t->capfair)
+                t->fair[t->nfair++] = (fair_rec){v->schedule_id, v->q_arrival, adm};
+        }
+        v->q_sched = v->schedule_id;
+        vu_next(v, TK_STEP_SEATS);
+        return 0;
+    }
+    json_int_t after = json_integer_value(json_object_get(doc, "poll_after_ms"));
+    if (after < 50)
+        after = 50;
+    if (after > 30000)
+        after = 30000;
+    v->step = TK_STEP_QPOLL;
+    v->t_intended = tk_mono_us() + (uint64_t)after * 1000u;
+    evtimer_in_us(&v->timer, (int64_t)after * 1000);
+    return 0;
 }
 
 /* Handle a 2xx answer of the current step; returns 0, or -1 when the body
@@ -862,9 +953,16 @@ static int vu_on_success(vu *v)
             break;
         }
         v->schedule_id = pick;
-        vu_next(v, TK_STEP_SEATS);
+        /* waiting room: queue for this schedule unless admitted to it already */
+        vu_next(v, t->b->queue && v->q_sched != pick ? TK_STEP_QTOKEN : TK_STEP_SEATS);
         break;
     }
+    case TK_STEP_QTOKEN:
+    case TK_STEP_QPOLL:
+        doc = vu_parse(v);
+        if (vu_on_queue(v, doc) != 0)
+            goto bad;
+        break;
     case TK_STEP_SEATS: {
         doc = vu_parse(v);
         items = json_object_get(doc, "items");
@@ -888,6 +986,8 @@ static int vu_on_success(vu *v)
         vu_next(v, TK_STEP_PAY);
         break;
     case TK_STEP_PAY:
+        v->q_sched = 0; /* payment ended the admission (server side) */
+        /* fall through */
     case TK_STEP_URL:
         t->flows++;
         vu_iter_end(v);
@@ -907,7 +1007,10 @@ static int vu_seat_taken(vu *v)
 {
     json_t *doc = vu_parse(v);
     const char *code = json_string_value(json_object_get(json_object_get(doc, "error"), "code"));
-    int taken = code && strcmp(code, "SEAT_TAKEN") == 0;
+    /* lost the race for the seat: taken, or (lock strategies) the version
+     * kept moving or a newer lock holder fenced us out; LOCK_BUSY (503)
+     * stays an error: the user was told to try again */
+    int taken = code && (!strcmp(code, "SEAT_TAKEN") || !strcmp(code, "CONFLICT") || !strcmp(code, "STALE_LOCK"));
     json_decref(doc);
     return taken;
 }
@@ -998,6 +1101,13 @@ static void vu_send(vu *v)
         snprintf(t->url, sizeof t->url, "%s/api/v1/reservations", tg);
         snprintf(v->body, sizeof v->body, "{\"seat_id\":%llu}", (unsigned long long)v->seat_id);
         body = v->body;
+        break;
+    case TK_STEP_QTOKEN:
+        snprintf(t->url, sizeof t->url, "%s/api/v1/queue/%llu/token", tg, (unsigned long long)v->schedule_id);
+        body = "{}";
+        break;
+    case TK_STEP_QPOLL:
+        snprintf(t->url, sizeof t->url, "%s/api/v1/queue/%llu/status", tg, (unsigned long long)v->schedule_id);
         break;
     case TK_STEP_URL:
         goto send; /* URL, GET and no headers were set once in thr_setup */
@@ -1097,7 +1207,7 @@ static int thr_setup(thr *t)
         if (!(t->step_hist[i] = tk_hist_new()) || !(t->step_uhist[i] = tk_hist_new()))
             return tk_err(t->err, sizeof t->err, "out of memory");
     if (!(t->steady_hist = tk_hist_new()) || !(t->steady_uhist = tk_hist_new()) || !(t->sec_hist = tk_hist_new()) ||
-        !(t->empty_hist = tk_hist_new()) || !(t->lag_hist = tk_hist_new()))
+        !(t->empty_hist = tk_hist_new()) || !(t->lag_hist = tk_hist_new()) || !(t->qwait_hist = tk_hist_new()))
         return tk_err(t->err, sizeof t->err, "out of memory");
     if (b->open) {
         if (!(t->idle = calloc((size_t)t->nvu, sizeof *t->idle)))
@@ -1172,6 +1282,8 @@ static void thr_teardown(thr *t)
         curl_slist_free_all(v->hdrs);
         curl_slist_free_all(v->hdrs_pay);
         free(v->buf);
+        free(v->jwt);
+        v->jwt = NULL;
     }
     if (t->socks)
         for (int i = 0; i < t->nvu + 16; i++)
@@ -1294,11 +1406,71 @@ static void bench_free(bench *b)
             tk_hist_free(t->lag_hist);
             tk_hist_free(t->sec_hist);
             tk_hist_free(t->empty_hist);
+            tk_hist_free(t->qwait_hist);
+            free(t->fair);
             free(t->vus);
         }
     free(b->thr);
     free(b->series);
     free(b);
+}
+
+static int cmp_fair(const void *x, const void *y)
+{
+    const fair_rec *p = x, *q = y;
+    if (p->sched != q->sched)
+        return p->sched < q->sched ? -1 : 1;
+    return p->arrival < q->arrival ? -1 : p->arrival > q->arrival;
+}
+
+/* Waiting room: admissions, the arrival->admission histogram, and fairness
+ * pooled over schedules (discordant pairs / comparable pairs). */
+static void merge_queue(bench *b, tk_bench_result *r)
+{
+    tk_hist *h = tk_hist_new();
+    size_t n = 0;
+    for (int i = 0; i < b->nthreads; i++) {
+        r->admissions += b->thr[i].admissions;
+        n += b->thr[i].nfair;
+        if (h)
+            tk_hist_merge(h, b->thr[i].qwait_hist);
+    }
+    if (h)
+        fill_latency(&r->admission_wait, h);
+    tk_hist_free(h);
+    fair_rec *all = n ? malloc(n * sizeof *all) : NULL;
+    int64_t *arr = n ? malloc(n * sizeof *arr) : NULL, *adm = n ? malloc(n * sizeof *adm) : NULL;
+    if (all && arr && adm) {
+        size_t k = 0;
+        for (int i = 0; i < b->nthreads; i++)
+            for (size_t j = 0; j < b->thr[i].nfair; j++)
+                all[k++] = b->thr[i].fair[j];
+        qsort(all, n, sizeof *all, cmp_fair);
+        double disc = 0, pairs = 0;
+        for (size_t s = 0; s < n;) {
+            size_t e = s;
+            while (e < n && all[e].sched == all[s].sched)
+                e++;
+            size_t m = e - s;
+            for (size_t j = 0; j < m; j++) {
+                arr[j] = all[s + j].arrival;
+                adm[j] = all[s + j].admission;
+            }
+            if (m >= 2) {
+                double d = tk_queue_kendall_distance(arr, adm, m), p = (double)m * (double)(m - 1) / 2.0;
+                if (d >= 0) {
+                    disc += d * p;
+                    pairs += p;
+                }
+            }
+            s = e;
+        }
+        r->fairness_pairs = (uint64_t)pairs;
+        r->fairness_kendall = pairs > 0 ? disc / pairs : 0;
+    }
+    free(all);
+    free(arr);
+    free(adm);
 }
 
 static void merge_results(bench *b, tk_bench_result *r)
@@ -1370,6 +1542,7 @@ static void merge_results(bench *b, tk_bench_result *r)
         if (util > r->gen_cpu_util)
             r->gen_cpu_util = util;
     }
+    merge_queue(b, r);
     r->tps = (double)r->requests / secs;
     r->steady_tps = steady_secs > 0 ? (double)r->steady_requests / steady_secs : 0;
     r->error_rate = r->requests ? (double)r->errors / (double)r->requests : 0;
@@ -1404,6 +1577,15 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
                           (long long)c->duration_ms), NULL;
     }
 
+    /* Single endpoint over plain http: the lean keep-alive engine (httpload.h),
+     * libcurl's per-request cost made it the bottleneck; https stays below. */
+    if (c->url_path && tk_httpload_supports(c->target)) {
+        tk_bench_result *hr = tk_httpload_run(c, err, errlen);
+        for (int s = 0; hr && s < TK_BENCH_NSTEPS; s++)
+            hr->steps[s].name = step_names[s];
+        return hr;
+    }
+
     tk_bench_result *r = calloc(1, sizeof *r);
     bench *b = calloc(1, sizeof *b);
     int created = 0, sync_init = 0;
@@ -1412,6 +1594,7 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
     b->cfg = c;
     b->open = c->open_model != 0;
     b->flow_first = c->url_path ? TK_STEP_URL : TK_STEP_BALANCE;
+    b->queue = !c->url_path && c->queue && strcmp(c->queue, "none") != 0;
     if (c->nstages) {
         memcpy(b->prof, c->stages, c->nstages * sizeof *c->stages);
         b->nprof = c->nstages;
@@ -1528,6 +1711,8 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
     r->ramp_ms = ramp;
     r->duration_ms = c->duration_ms;
     r->open_model = b->open;
+    snprintf(r->queue, sizeof r->queue, "%s", b->queue ? c->queue : "none");
+    snprintf(r->strategy, sizeof r->strategy, "%s", c->strategy ? c->strategy : "");
     if (c->url_path)
         snprintf(r->url_path, sizeof r->url_path, "%s", c->url_path);
     memcpy(r->stages, b->prof, b->nprof * sizeof *b->prof);
@@ -1654,6 +1839,8 @@ static json_t *result_json(const tk_bench_result *r)
         const tk_bench_step *st = &r->steps[s];
         if (s == TK_STEP_URL && !r->url_path[0])
             continue; /* the single-endpoint step only in that mode */
+        if ((s == TK_STEP_QTOKEN || s == TK_STEP_QPOLL) && (!r->queue[0] || !strcmp(r->queue, "none")))
+            continue; /* the waiting-room steps only with a queue */
         json_array_append_new(steps, json_pack("{s:s,s:I,s:I,s:f,s:o,s:o}", "name",
                                                st->name ? st->name : step_names[s], "requests",
                                                (json_int_t)st->requests, "errors", (json_int_t)st->errors, "tps",
@@ -1718,6 +1905,17 @@ static json_t *result_json(const tk_bench_result *r)
                             (json_int_t)r->seat_taken, "sold_out", (json_int_t)r->sold_out, "timeseries", series,
                             "invariants", inv, "thresholds", ths, "server", "peak_rss_bytes",
                             (json_int_t)(r->server_peak_rss_bytes > 0 ? r->server_peak_rss_bytes : 0));
+    /* waiting room (bench.h): always present, so reports can put runs side by side */
+    json_t *q = json_pack("{s:s,s:I,s:o,s:f,s:I}", "mode", r->queue[0] ? r->queue : "none", "admissions",
+                          (json_int_t)r->admissions, "arrival_to_admission_ms", latency_json(&r->admission_wait),
+                          "fairness_kendall_distance", r->fairness_kendall, "fairness_pairs",
+                          (json_int_t)r->fairness_pairs);
+    if (doc)
+        json_object_set_new(doc, "strategy", r->strategy[0] ? json_string(r->strategy) : json_null());
+    if (doc && q)
+        json_object_set_new(doc, "queue", q);
+    else
+        json_decref(q);
     return doc;
 }
 

@@ -367,8 +367,11 @@ static const migration migrations[] = {
         "  DECLARE v_now DATETIME(3);\n"
         "  DECLARE v_status VARCHAR(12) DEFAULT NULL;\n"
         "  DECLARE v_code VARCHAR(16) DEFAULT 'OK';\n"
+        "  DECLARE v_lwt BIGINT DEFAULT @@SESSION.innodb_lock_wait_timeout;\n"
+        "  DECLARE v_n INT DEFAULT 0;\n"
         "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"
-        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n"
+        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION\n"
+        "    BEGIN SET SESSION innodb_lock_wait_timeout = v_lwt; ROLLBACK; RESIGNAL; END;\n"
         "  SET v_now = UTC_TIMESTAMP(3);\n"
         "  IF p_mode = 5 THEN\n"
         /* present the token first, on its own: a holder whose lease expired
@@ -379,7 +382,11 @@ static const migration migrations[] = {
         "  IF v_code = 'OK' THEN\n"
         "    START TRANSACTION;\n"
         "    IF p_mode = 2 THEN SELECT status INTO v_status FROM seats WHERE id = p_seat FOR UPDATE;\n"
-        "    ELSEIF p_mode = 3 THEN SELECT status INTO v_status FROM seats WHERE id = p_seat FOR UPDATE NOWAIT;\n"
+        /* NOWAIT is not allowed in procedures: a zero lock wait is the same (error 1205 at once) */
+        "    ELSEIF p_mode = 3 THEN\n"
+        "      SET SESSION innodb_lock_wait_timeout = 0;\n"
+        "      SELECT status INTO v_status FROM seats WHERE id = p_seat FOR UPDATE;\n"
+        "      SET SESSION innodb_lock_wait_timeout = v_lwt;\n"
         "    ELSEIF p_mode = 4 THEN SELECT status INTO v_status FROM seats WHERE id = p_seat FOR UPDATE SKIP LOCKED;\n"
         "    ELSEIF p_mode = 6 THEN\n"
         "      SELECT schedule_id, price, status INTO v_sched, v_price, v_status FROM seats WHERE id = p_seat;\n"
@@ -393,7 +400,10 @@ static const migration migrations[] = {
         "      END IF;\n"
         "    END IF;\n"
         "    IF p_mode IN (2, 3, 4, 6) AND v_status IS NULL THEN\n"
-        "      SET v_code = IF(p_mode = 4 AND EXISTS (SELECT 1 FROM seats WHERE id = p_seat), 'BUSY', 'GONE');\n"
+        /* plain SELECT ... INTO: a consistent read (an EXISTS inside SET or
+         * IF is a locking read here and would wait for the row we skipped) */
+        "      SELECT COUNT(*) INTO v_n FROM seats WHERE id = p_seat;\n"
+        "      SET v_code = IF(p_mode = 4 AND v_n > 0, 'BUSY', 'GONE');\n"
         "    ELSEIF p_mode IN (2, 3, 4, 6) AND v_status <> 'AVAILABLE' THEN\n"
         "      SET v_code = 'GONE';\n"
         "    END IF;\n"
@@ -405,10 +415,12 @@ static const migration migrations[] = {
         "        AND (p_mode <> 1 OR version = p_arg) AND (p_mode <> 5 OR fence = p_arg);\n"
         "    IF ROW_COUNT() <> 1 THEN\n"
         "      SET v_code = 'GONE';\n"
-        "      IF p_mode = 1 AND EXISTS (SELECT 1 FROM seats WHERE id = p_seat AND status = 'AVAILABLE') THEN\n"
-        "        SET v_code = 'CONFLICT';\n"
-        "      ELSEIF p_mode = 5 AND EXISTS (SELECT 1 FROM seats WHERE id = p_seat AND fence <> p_arg) THEN\n"
-        "        SET v_code = 'STALE';\n"
+        "      IF p_mode = 1 THEN\n"
+        "        SELECT COUNT(*) INTO v_n FROM seats WHERE id = p_seat AND status = 'AVAILABLE';\n"
+        "        IF v_n > 0 THEN SET v_code = 'CONFLICT'; END IF;\n"
+        "      ELSEIF p_mode = 5 THEN\n"
+        "        SELECT COUNT(*) INTO v_n FROM seats WHERE id = p_seat AND fence <> p_arg;\n"
+        "        IF v_n > 0 THEN SET v_code = 'STALE'; END IF;\n"
         "      END IF;\n"
         "    END IF;\n"
         "  END IF;\n"
@@ -438,13 +450,56 @@ static const migration migrations[] = {
         "           CAST(UNIX_TIMESTAMP(v_now) * 1000 AS SIGNED);\n"
         "  ELSE\n"
         "    ROLLBACK;\n"
-        "    IF v_code IN ('GONE', 'STALE') AND NOT EXISTS (SELECT 1 FROM seats WHERE id = p_seat) THEN\n"
+        "    SELECT COUNT(*) INTO v_n FROM seats WHERE id = p_seat;\n"
+        "    IF v_code IN ('GONE', 'STALE') AND v_n = 0 THEN\n"
         "      SET v_code = 'NOT_FOUND';\n"
         "    ELSEIF v_code = 'GONE' THEN SET v_code = 'SEAT_TAKEN';\n"
         "    END IF;\n"
         "    SELECT v_code, 0, 0, 0, 0, 0, 0;\n"
         "  END IF;\n"
         "END",
+        NULL}},
+    /* `ticketctl seed` resume (issue 5): per seeded table the data
+     * configuration it was loaded with, and LOADING until its rows and its
+     * indexes are in, then COMPLETE. A re-run keeps COMPLETE tables of the
+     * same configuration and reloads the rest from scratch. */
+    {7, "seed state", {
+        "CREATE TABLE IF NOT EXISTS seed_state ("
+        " table_name VARCHAR(64) NOT NULL PRIMARY KEY,"
+        " config VARCHAR(512) NOT NULL,"
+        " status ENUM('LOADING','COMPLETE') NOT NULL,"
+        " rows_loaded BIGINT UNSIGNED NOT NULL DEFAULT 0,"
+        " load_seconds DOUBLE NOT NULL DEFAULT 0,"
+        " index_seconds DOUBLE NOT NULL DEFAULT 0,"
+        " updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        NULL}},
+    /* The MySQL-table waiting room (lib/queue.c, issue 6): the baseline the
+     * reference test measured. One row per (sale, user); arrival order is
+     * the AUTO_INCREMENT id; queue_ticks records each admission tick once,
+     * with the running total of admissions (the next admission number:
+     * entries are deleted when paid, so it cannot come from them). */
+    {8, "waiting-room queue tables", {
+        "CREATE TABLE IF NOT EXISTS queue_entries ("
+        " id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+        " schedule_id BIGINT UNSIGNED NOT NULL,"
+        " user_id BIGINT UNSIGNED NOT NULL,"
+        " status ENUM('WAITING','ADMITTED') NOT NULL DEFAULT 'WAITING',"
+        " admitted_until_ms BIGINT NULL,"
+        " admission_no BIGINT NULL,"
+        " created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),"
+        " UNIQUE KEY uk_queue_entries_user (schedule_id, user_id),"
+        " KEY ix_queue_entries_line (schedule_id, status, id)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+
+        "CREATE TABLE IF NOT EXISTS queue_ticks ("
+        " schedule_id BIGINT UNSIGNED NOT NULL,"
+        " tick BIGINT NOT NULL,"
+        " admitted INT NOT NULL,"
+        " admitted_total BIGINT NOT NULL DEFAULT 0,"
+        " created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),"
+        " PRIMARY KEY (schedule_id, tick)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         NULL}},
 };
 

@@ -50,6 +50,10 @@
 #define STOP_TERM_MS 30000
 #define STOP_KILL_MS 5000
 #define KAFKA_COMM "tk-kafka"
+#define SERVE_COMM "ticketctl" /* /proc/PID/comm of a serve instance */
+#define NGINX_COMM "nginx"
+#define SERVE_START_MS 60000
+#define NGINX_START_MS 15000
 
 static const char *const comp_names[TK_DEV_NCOMP] = {"mysql", "redis", "kafka"};
 /* /proc/<pid>/comm of each component, checked before signalling a pid. */
@@ -212,13 +216,14 @@ static int pid_is(long pid, const char *comm)
     return strcmp(name, comm) == 0;
 }
 
-/* Stop one of our servers: SIGTERM, wait, SIGKILL. A pid that is gone or
- * now names another program is left alone. Returns 0 if it is gone. */
-static int stop_pid(long pid, const char *comm)
+/* Stop one of our servers: `sig` (SIGTERM; SIGQUIT for nginx's graceful
+ * stop), wait, SIGKILL. A pid that is gone or now names another program is
+ * left alone. Returns 0 if it is gone. */
+static int stop_pid_sig(long pid, const char *comm, int sig)
 {
     if (!pid_alive(pid) || !pid_is(pid, comm))
         return 0;
-    kill((pid_t)pid, SIGTERM);
+    kill((pid_t)pid, sig);
     uint64_t until = tk_mono_ms() + STOP_TERM_MS;
     int sent_kill = 0;
     for (;;) {
@@ -235,6 +240,8 @@ static int stop_pid(long pid, const char *comm)
         sleep_ms(50);
     }
 }
+
+static int stop_pid(long pid, const char *comm) { return stop_pid_sig(pid, comm, SIGTERM); }
 
 typedef int (*spawn_fn)(void *arg);
 
@@ -585,8 +592,50 @@ static const env_key env_keys[] = {
     ENV_PID("TICKETCTL_MYSQL_PID", TK_DEV_MYSQL),
     ENV_PID("TICKETCTL_REDIS_PID", TK_DEV_REDIS),
     ENV_PID("TICKETCTL_KAFKA_PID", TK_DEV_KAFKA),
+    ENV_STR("TICKETCTL_TARGET", target),
+    ENV_STR("TICKETCTL_SERVE_ARGS", serve_args),
 };
 #define N_ENV_KEYS (sizeof env_keys / sizeof env_keys[0])
+
+/* Parse "a,b,c" of positive integers <= max into out[0..]; returns the count. */
+static int parse_list(const char *val, long *out, int cap, int64_t max)
+{
+    char tmp[TK_URL_MAX], *save = NULL;
+    int n = 0;
+    if (copy_str(tmp, sizeof tmp, val) != 0)
+        return 0;
+    for (char *t = strtok_r(tmp, ",", &save); t && n < cap; t = strtok_r(NULL, ",", &save)) {
+        int64_t v = 0;
+        if (tk_parse_i64(t, 1, max, &v) != 0)
+            return 0;
+        out[n++] = (long)v;
+    }
+    return n;
+}
+
+/* The many-instances keys of stack.env (lists and the nginx pid). */
+static void env_read_instances(tk_dev_env *env, const char *key, const char *val)
+{
+    long v[TK_DEV_MAX_INSTANCES];
+    int n;
+    if (!strcmp(key, "TICKETCTL_INSTANCE_PIDS")) {
+        n = parse_list(val, v, TK_DEV_MAX_INSTANCES, INT_MAX);
+        for (int i = 0; i < n; i++)
+            env->inst_pid[i] = v[i];
+        if (n > env->instances)
+            env->instances = n;
+    } else if (!strcmp(key, "TICKETCTL_INSTANCE_PORTS")) {
+        n = parse_list(val, v, TK_DEV_MAX_INSTANCES, 65535);
+        for (int i = 0; i < n; i++)
+            env->inst_port[i] = (int)v[i];
+        if (n > env->instances)
+            env->instances = n;
+    } else if (!strcmp(key, "TICKETCTL_NGINX_PID")) {
+        int64_t pid = 0;
+        if (tk_parse_i64(val, 1, INT_MAX, &pid) == 0)
+            env->nginx_pid = (long)pid;
+    }
+}
 
 int tk_dev_env_read(const char *state_dir, tk_dev_env *env, char *err, size_t errlen)
 {
@@ -622,6 +671,7 @@ int tk_dev_env_read(const char *state_dir, tk_dev_env *env, char *err, size_t er
                     env->pid[env_keys[i].pid_idx] = (long)pid;
             }
         }
+        env_read_instances(env, line, val);
     }
     fclose(f);
     return 0;
@@ -665,6 +715,32 @@ int tk_dev_env_format(const tk_dev_env *env, int shell_export, char *buf, size_t
             return -1;
         o += (size_t)n;
     }
+    /* many instances: TICKETCTL_INSTANCES, _INSTANCE_PIDS, _INSTANCE_PORTS, _NGINX_PID */
+    if (env->instances > 0 && env->instances <= TK_DEV_MAX_INSTANCES) {
+        char pids[TK_DEV_MAX_INSTANCES * 12 + 1] = "", ports[TK_DEV_MAX_INSTANCES * 7 + 1] = "";
+        size_t pl = 0, ql = 0;
+        for (int i = 0; i < env->instances; i++) {
+            pl += (size_t)snprintf(pids + pl, sizeof pids - pl, "%s%ld", i ? "," : "", env->inst_pid[i]);
+            ql += (size_t)snprintf(ports + ql, sizeof ports - ql, "%s%d", i ? "," : "", env->inst_port[i]);
+        }
+        const char *fmt = shell_export ? "export %s='%s'\n" : "%s=%s\n";
+        char nginx[24];
+        snprintf(nginx, sizeof nginx, "%ld", env->nginx_pid);
+        char cnt[16];
+        snprintf(cnt, sizeof cnt, "%d", env->instances);
+        const char *kv[][2] = {{"TICKETCTL_INSTANCES", cnt},
+                               {"TICKETCTL_INSTANCE_PIDS", pids},
+                               {"TICKETCTL_INSTANCE_PORTS", ports},
+                               {"TICKETCTL_NGINX_PID", env->nginx_pid > 0 ? nginx : ""}};
+        for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+            if (!kv[i][1][0])
+                continue;
+            int n = snprintf(buf + o, buflen - o, fmt, kv[i][0], kv[i][1]);
+            if (n < 0 || (size_t)n >= buflen - o)
+                return -1;
+            o += (size_t)n;
+        }
+    }
     return (int)o;
 }
 
@@ -707,6 +783,29 @@ static void probe_comp(const tk_dev_env *env, int i, tk_dev_comp *c)
     c->running = c->pid_alive && c->port_open;
 }
 
+/* A serve instance or nginx: pid alive with the right comm, port answering. */
+static void probe_proc(tk_dev_comp *c, const char *name, long pid, const char *comm, int port)
+{
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    c->pid = pid;
+    if (port > 0)
+        fmt_path(c->addr, sizeof c->addr, "127.0.0.1:%d", port);
+    c->pid_alive = pid_alive(pid) && pid_is(pid, comm);
+    c->port_open = port > 0 && tcp_probe("127.0.0.1", port, 500);
+    c->running = c->pid_alive && c->port_open;
+}
+
+/* The port of "http://127.0.0.1:P", or 0. */
+static int target_port(const char *target)
+{
+    const char *c = strrchr(target, ':');
+    int64_t p = 0;
+    if (strncmp(target, "http://127.0.0.1:", 17) != 0 || !c || tk_parse_i64(c + 1, 1, 65535, &p) != 0)
+        return 0;
+    return (int)p;
+}
+
 int tk_dev_status(const char *state_dir, tk_dev_report *st, char *err, size_t errlen)
 {
     tk_dev_env env;
@@ -722,7 +821,30 @@ int tk_dev_status(const char *state_dir, tk_dev_report *st, char *err, size_t er
         if (!st->comp[i].running)
             st->all_running = 0;
     }
+    st->instances = env.instances;
+    st->all_instances_running = 1;
+    for (int i = 0; i < env.instances; i++) {
+        probe_proc(&st->inst[i], "serve", env.inst_pid[i], SERVE_COMM, env.inst_port[i]);
+        if (!st->inst[i].running)
+            st->all_instances_running = 0;
+    }
+    probe_proc(&st->nginx, "nginx", env.nginx_pid, NGINX_COMM, target_port(env.target));
+    if (env.nginx_pid > 0 && !st->nginx.running)
+        st->all_instances_running = 0;
     return 0;
+}
+
+int tk_dev_target(const char *state_dir, char *out, size_t outlen)
+{
+    tk_dev_env env;
+    int rc = tk_dev_env_read(state_dir, &env, NULL, 0);
+    if (rc != 0)
+        return rc;
+    int port = target_port(env.target);
+    if (env.nginx_pid <= 0 || port <= 0 || !pid_alive(env.nginx_pid) || !pid_is(env.nginx_pid, NGINX_COMM) ||
+        !tcp_probe("127.0.0.1", port, 500))
+        return 1;
+    return copy_str(out, outlen, env.target) == 0 ? 0 : -1;
 }
 
 /* ---- MariaDB ------------------------------------------------------------ */
@@ -844,9 +966,27 @@ static int mysql_start(tk_dev_env *env, char *err, size_t errlen)
     snprintf(a_sock, sizeof a_sock, "--socket=%s", sock);
     snprintf(a_pid, sizeof a_pid, "--pid-file=%s", pidf);
     snprintf(a_log, sizeof a_log, "--log-error=%s", errlog);
+    /* Sized for a bulk-load rehearsal box as well as the small stacks of the
+     * tests (`ticketctl seed --profile large`, ~158M rows, scripts/bench-seed):
+     *   buffer pool 4G: the large load's index builds and the later p99
+     *     queries work in memory; InnoDB touches pool pages only as data
+     *     arrive, so a small stack stays small;
+     *   redo log 1G (was 256M): a load of ~20 GB through a small log is one
+     *     checkpoint after another, each forcing dirty pages out; 1G costs
+     *     ~0.75 GB more disk per stack. Even 1G kept the checkpoint age at
+     *     ~80 % during the large seats load (page cleaner busy, ~80k rows/s);
+     *     scripts/bench-seed resizes its own stack's log to 4G online
+     *     (dynamic since MariaDB 10.11; ~110k rows/s) rather than costing
+     *     every stack 4 GB of disk;
+     *   sort buffer 64M (default 1M): fewer merge passes when the secondary
+     *     indexes are built after the load (per index build, freed after);
+     *   io capacity 2000/4000: background flushing at SSD rates, not the
+     *     default 200 IOPS of a spinning disk. */
     char *argv[] = {bin, "--no-defaults", a_data, a_port, "--bind-address=127.0.0.1", a_sock, a_pid,
-                    "--user=root", a_log, "--skip-name-resolve", "--innodb-buffer-pool-size=1G",
-                    "--innodb-flush-log-at-trx-commit=2", "--innodb-log-file-size=256M",
+                    "--user=root", a_log, "--skip-name-resolve", "--innodb-buffer-pool-size=4G",
+                    "--innodb-flush-log-at-trx-commit=2", "--innodb-log-file-size=1G",
+                    "--innodb-sort-buffer-size=64M", "--innodb-io-capacity=2000",
+                    "--innodb-io-capacity-max=4000",
                     "--max-connections=1000", "--skip-log-bin", "--local-infile=1",
                     "--max-allowed-packet=64M", NULL};
     long pid = spawn_detached(argv, NULL, NULL, outlog, err, errlen);
@@ -1087,19 +1227,16 @@ static int lock_state(const char *st, char *err, size_t errlen)
 typedef int (*start_fn)(tk_dev_env *env, char *err, size_t errlen);
 static const start_fn starters[TK_DEV_NCOMP] = {mysql_start, redis_start, kafka_start};
 
-int tk_dev_up(const char *state_dir, tk_dev_env *out, char *err, size_t errlen)
+/* Start what is not running and write stack.env; the caller holds the lock.
+ * Returns the number of components started, or -1 (what it started is
+ * stopped again). */
+static int up_locked(const char *st, tk_dev_env *out, char *err, size_t errlen)
 {
     tk_dev_env env;
     int started[TK_DEV_NCOMP] = {0};
-    char st[TK_URL_MAX];
-    if (tk_dev_state_dir(state_dir, st, sizeof st, err, errlen) != 0)
-        return -1;
-    int lock = lock_state(st, err, errlen);
-    if (lock < 0)
-        return -1;
     int rc = tk_dev_env_read(st, &env, err, errlen);
     if (rc < 0)
-        goto fail;
+        return -1;
     int changed = rc == 1;
     for (int i = 0; i < TK_DEV_NCOMP; i++) {
         tk_dev_comp c;
@@ -1116,9 +1253,7 @@ int tk_dev_up(const char *state_dir, tk_dev_env *out, char *err, size_t errlen)
     }
     if (changed && env_write(&env, err, errlen) != 0)
         goto fail;
-    close(lock);
-    if (out)
-        *out = env;
+    *out = env;
     int n = 0;
     for (int i = 0; i < TK_DEV_NCOMP; i++)
         n += started[i];
@@ -1128,6 +1263,391 @@ fail:
     for (int i = 0; i < TK_DEV_NCOMP; i++)
         if (started[i])
             stop_pid(env.pid[i], comp_comms[i]);
+    return -1;
+}
+
+int tk_dev_up(const char *state_dir, tk_dev_env *out, char *err, size_t errlen)
+{
+    tk_dev_env env;
+    char st[TK_URL_MAX];
+    if (tk_dev_state_dir(state_dir, st, sizeof st, err, errlen) != 0)
+        return -1;
+    int lock = lock_state(st, err, errlen);
+    if (lock < 0)
+        return -1;
+    int n = up_locked(st, &env, err, errlen);
+    close(lock);
+    if (n >= 0 && out)
+        *out = env;
+    return n;
+}
+
+/* ---- many instances: serve processes behind nginx ------------------------ */
+
+/* The ticketctl binary to run instances from: ourselves when we are
+ * `ticketctl`, else $TICKETCTL_BIN (a test binary). Its comm is then
+ * SERVE_COMM, which `down` checks before signalling. */
+static int serve_exe(char *exe, size_t n, char *err, size_t errlen)
+{
+    ssize_t len = readlink("/proc/self/exe", exe, n - 1);
+    exe[len > 0 ? len : 0] = '\0';
+    const char *base = strrchr(exe, '/');
+    if (len > 0 && base && !strcmp(base + 1, SERVE_COMM))
+        return 0;
+    const char *b = getenv("TICKETCTL_BIN");
+    if (b && access(b, X_OK) == 0 && copy_str(exe, n, b) == 0)
+        return 0;
+    return tk_err(err, errlen, "cannot find the ticketctl binary for the instances (set TICKETCTL_BIN)");
+}
+
+/* GET /readyz on 127.0.0.1:port answers 200 within 2 s. */
+static int http_ready(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    static const char req[] = "GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    char buf[64] = "";
+    int ok = 0;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof req - 1)) {
+        size_t got = 0;
+        ssize_t r;
+        while (got < 12 && (r = recv(fd, buf + got, sizeof buf - 1 - got, 0)) > 0)
+            got += (size_t)r;
+        buf[got] = '\0';
+        ok = got >= 12 && !strncmp(buf, "HTTP/1.", 7) && !strncmp(buf + 9, "200", 3);
+    }
+    close(fd);
+    return ok;
+}
+
+/* Start instance `slot` (0-based; files in <state>/serve/<slot+1>/) and wait
+ * until it answers GET /readyz. Returns its pid (and *port), or -1. */
+static long inst_start(const tk_dev_env *env, int slot, const char *exe, const char *serve_args, int *port,
+                       char *err, size_t errlen)
+{
+    char dir[PATH_MAX], portf[PATH_MAX], log[PATH_MAX];
+    if (fmt_path(dir, sizeof dir, "%s/serve/%d", env->state_dir, slot + 1) ||
+        fmt_path(portf, sizeof portf, "%s/port", dir) || fmt_path(log, sizeof log, "%s/serve.log", dir))
+        return tk_err(err, errlen, "state dir path too long: %s", env->state_dir);
+    if (mkdir_p(dir) != 0)
+        return tk_err(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+    unlink(portf);
+    char a_exe[PATH_MAX], a_state[TK_URL_MAX], a_mysql[TK_URL_MAX], a_redis[TK_URL_MAX], a_kafka[TK_URL_MAX];
+    char extra[1024];
+    snprintf(a_exe, sizeof a_exe, "%s", exe);
+    snprintf(a_state, sizeof a_state, "%s", env->state_dir);
+    snprintf(a_mysql, sizeof a_mysql, "%s", env->mysql);
+    snprintf(a_redis, sizeof a_redis, "%s", env->redis);
+    snprintf(a_kafka, sizeof a_kafka, "%s", env->kafka);
+    if (copy_str(extra, sizeof extra, serve_args ? serve_args : "") != 0)
+        return tk_err(err, errlen, "serve arguments too long (max %zu bytes)", sizeof extra - 1);
+    char *argv[64] = {a_exe, "serve", "--port", "0", "--port-file", portf, "--state", a_state,
+                      "--mysql", a_mysql, "--redis", a_redis};
+    int a = 12;
+    if (a_kafka[0]) {
+        argv[a++] = "--kafka-brokers";
+        argv[a++] = a_kafka;
+    }
+    char *save = NULL;
+    for (char *t = strtok_r(extra, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) {
+        if (a >= 62)
+            return tk_err(err, errlen, "too many serve arguments");
+        argv[a++] = t;
+    }
+    argv[a] = NULL;
+    long pid = spawn_detached(argv, NULL, NULL, log, err, errlen);
+    if (pid < 0)
+        return -1;
+    uint64_t until = tk_mono_ms() + SERVE_START_MS;
+    for (;;) {
+        char line[32];
+        int64_t p = 0;
+        if (read_line(portf, line, sizeof line) == 0 && tk_parse_i64(line, 1, 65535, &p) == 0 && http_ready((int)p)) {
+            *port = (int)p;
+            return pid;
+        }
+        if (!pid_alive(pid)) {
+            char tail[512];
+            log_tail(log, tail, sizeof tail);
+            return tk_err(err, errlen, "serve instance %d exited during start-up (%s); see %s", slot + 1, tail, log);
+        }
+        if (tk_mono_ms() >= until) {
+            stop_pid(pid, SERVE_COMM);
+            return tk_err(err, errlen, "serve instance %d was not ready within %d s; see %s", slot + 1,
+                          SERVE_START_MS / 1000, log);
+        }
+        sleep_ms(100);
+    }
+}
+
+/* Write <state>/nginx/nginx.conf for env's instances, nginx on 127.0.0.1:port. */
+static int nginx_conf(const tk_dev_env *env, int port, const char *dir, const char *conf, char *err,
+                      size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return tk_err(err, errlen, "out of memory");
+    fprintf(f,
+            "# Generated by `ticketctl dev up --instances %d`; rewritten on every up.\n"
+            "daemon off;              # the pid dev up records is the master's\n"
+            "master_process on;\n"
+            "worker_processes 1;      # 2 shared cores: the instances do the work\n"
+            "pid %s/nginx.pid;\n"
+            "error_log %s/error.log warn;\n"
+            "events { worker_connections 8192; }\n"
+            "http {\n"
+            "    access_log off;\n"
+            "    client_body_temp_path %s/tmp/body;\n"
+            "    proxy_temp_path %s/tmp/proxy;\n"
+            "    fastcgi_temp_path %s/tmp/fastcgi;\n"
+            "    uwsgi_temp_path %s/tmp/uwsgi;\n"
+            "    scgi_temp_path %s/tmp/scgi;\n"
+            "    client_max_body_size 1m;      # serve answers 413 over 64 KiB itself\n"
+            "    client_body_buffer_size 128k; # bodies stay in memory\n"
+            "    proxy_max_temp_file_size 0;\n"
+            "    upstream ticketctl {\n",
+            env->instances, dir, dir, dir, dir, dir, dir, dir);
+    for (int i = 0; i < env->instances; i++)
+        fprintf(f, "        server 127.0.0.1:%d max_fails=1 fail_timeout=2s; # instance %d, pid %ld\n",
+                env->inst_port[i], i + 1, env->inst_pid[i]);
+    fprintf(f,
+            "        keepalive 64;\n"
+            "        keepalive_timeout 60s; # below serve's 120 s idle timeout: nginx closes\n"
+            "                               # first, so no POST meets a connection serve closed\n"
+            "    }\n"
+            "    server {\n"
+            "        listen 127.0.0.1:%d backlog=4096;\n"
+            "        location / {\n"
+            "            proxy_pass http://ticketctl;\n"
+            "            proxy_http_version 1.1;\n"
+            "            proxy_set_header Connection \"\";\n"
+            "            proxy_set_header Host $host;\n"
+            "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+            "            proxy_connect_timeout 2s;\n"
+            "            proxy_read_timeout 60s;\n"
+            "            # Retry on the next instance when one fails. Without\n"
+            "            # `non_idempotent`, nginx retries POST and PATCH only when the\n"
+            "            # request was never sent (connect refused: the instance died), so\n"
+            "            # a hold or a payment is never delivered twice by the proxy; a\n"
+            "            # POST cut off mid-flight gets 502 and the client retries with its\n"
+            "            # Idempotency-Key. GET, HEAD, PUT, DELETE are retried on error or\n"
+            "            # timeout (idempotent per RFC 9110).\n"
+            "            proxy_next_upstream error timeout;\n"
+            "            proxy_next_upstream_tries 2;\n"
+            "            proxy_next_upstream_timeout 5s;\n"
+            "        }\n"
+            "    }\n"
+            "}\n",
+            port);
+    int bad = ferror(f);
+    fclose(f);
+    int rc = bad || !text ? tk_err(err, errlen, "out of memory") : 0;
+    if (rc == 0 && write_file(conf, text) != 0)
+        rc = tk_err(err, errlen, "cannot write %s: %s", conf, strerror(errno));
+    free(text);
+    return rc;
+}
+
+/* Write the config for env and check it with `nginx -t`; fills bin/dir/conf/log. */
+static int nginx_prepare(const tk_dev_env *env, int port, char *bin, char *dir, char *conf, char *log,
+                         char *err, size_t errlen)
+{
+    char tmp[PATH_MAX];
+    if (fmt_path(dir, PATH_MAX, "%s/nginx", env->state_dir) || fmt_path(conf, PATH_MAX, "%s/nginx.conf", dir) ||
+        fmt_path(log, PATH_MAX, "%s/error.log", dir) || fmt_path(tmp, sizeof tmp, "%s/tmp", dir))
+        return tk_err(err, errlen, "state dir path too long: %s", env->state_dir);
+    if (find_bin("nginx", bin, PATH_MAX) != 0)
+        return tk_err(err, errlen, "nginx not found: install the Debian package nginx-light");
+    if (mkdir_p(tmp) != 0)
+        return tk_err(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+    if (nginx_conf(env, port, dir, conf, err, errlen) != 0)
+        return -1;
+    char prefix[PATH_MAX + 1];
+    snprintf(prefix, sizeof prefix, "%s/", dir);
+    char *argv[] = {bin, "-t", "-q", "-p", prefix, "-c", conf, "-e", log, NULL};
+    int rc = run_wait(argv, log);
+    if (rc != 0) {
+        char tail[512];
+        log_tail(log, tail, sizeof tail);
+        return tk_err(err, errlen, "nginx -t rejected %s (%s); see %s", conf, tail, log);
+    }
+    return 0;
+}
+
+/* Can we bind 127.0.0.1:port (nobody listens there)? */
+static int port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
+/* Start nginx for env on port; records env->nginx_pid and env->target. */
+static int nginx_start(tk_dev_env *env, int port, char *err, size_t errlen)
+{
+    char bin[PATH_MAX], dir[PATH_MAX], conf[PATH_MAX], log[PATH_MAX], pidf[PATH_MAX], prefix[PATH_MAX + 1];
+    if (!port_free(port))
+        return tk_err(err, errlen, "127.0.0.1:%d is in use: pick another --port", port);
+    if (nginx_prepare(env, port, bin, dir, conf, log, err, errlen) != 0)
+        return -1;
+    if (fmt_path(pidf, sizeof pidf, "%s/nginx.pid", dir) == 0)
+        stop_pid_sig(read_pidfile(pidf), NGINX_COMM, SIGQUIT); /* left by a crashed run */
+    snprintf(prefix, sizeof prefix, "%s/", dir);
+    char *argv[] = {bin, "-p", prefix, "-c", conf, "-e", log, NULL};
+    long pid = spawn_detached(argv, NULL, NULL, log, err, errlen);
+    if (pid < 0)
+        return -1;
+    uint64_t until = tk_mono_ms() + NGINX_START_MS;
+    while (!http_ready(port)) { /* through nginx to an instance's /readyz */
+        if (!pid_alive(pid)) {
+            char tail[512];
+            log_tail(log, tail, sizeof tail);
+            return tk_err(err, errlen, "nginx exited during start-up (%s); see %s", tail, log);
+        }
+        if (tk_mono_ms() >= until) {
+            stop_pid_sig(pid, NGINX_COMM, SIGQUIT);
+            return tk_err(err, errlen, "nginx did not listen on 127.0.0.1:%d within %d s; see %s", port,
+                          NGINX_START_MS / 1000, log);
+        }
+        sleep_ms(50);
+    }
+    env->nginx_pid = pid;
+    snprintf(env->target, sizeof env->target, "http://127.0.0.1:%d", port);
+    return 0;
+}
+
+/* Rewrite the config and reload the running nginx (SIGHUP: new workers on
+ * the new upstream set, old ones finish their requests). */
+static int nginx_reload(const tk_dev_env *env, int port, char *err, size_t errlen)
+{
+    char bin[PATH_MAX], dir[PATH_MAX], conf[PATH_MAX], log[PATH_MAX];
+    if (nginx_prepare(env, port, bin, dir, conf, log, err, errlen) != 0)
+        return -1;
+    if (kill((pid_t)env->nginx_pid, SIGHUP) != 0)
+        return tk_err(err, errlen, "cannot signal nginx (pid %ld): %s", env->nginx_pid, strerror(errno));
+    sleep_ms(300); /* the master starts the new workers */
+    return 0;
+}
+
+int tk_dev_instances_up(const char *state_dir, const tk_dev_instances_opts *o, tk_dev_env *out, char *err,
+                        size_t errlen)
+{
+    if (!o || o->instances < 0 || o->instances > TK_DEV_MAX_INSTANCES)
+        return tk_err(err, errlen, "instances must be 0 to %d", TK_DEV_MAX_INSTANCES);
+    if (o->port < 0 || o->port > 65535)
+        return tk_err(err, errlen, "port must be 1 to 65535");
+    char st[TK_URL_MAX], exe[PATH_MAX] = "";
+    if (tk_dev_state_dir(state_dir, st, sizeof st, err, errlen) != 0)
+        return -1;
+    if (o->instances > 0 && serve_exe(exe, sizeof exe, err, errlen) != 0)
+        return -1;
+    int lock = lock_state(st, err, errlen);
+    if (lock < 0)
+        return -1;
+    tk_dev_env env;
+    int total = up_locked(st, &env, err, errlen);
+    if (total < 0) {
+        close(lock);
+        return -1;
+    }
+    const int want = o->instances;
+    if (o->serve_args && copy_str(env.serve_args, sizeof env.serve_args, o->serve_args) != 0) {
+        tk_err(err, errlen, "serve arguments too long (max %d bytes)", TK_URL_MAX - 1);
+        close(lock);
+        return -1;
+    }
+    if (want == 0)
+        env.serve_args[0] = '\0';
+    /* a backend (re)started on a new port: instances still point at the old one */
+    const int stale = total > 0;
+    int old_n = env.instances, changed = 0, new_nginx = 0;
+    long fresh[TK_DEV_MAX_INSTANCES] = {0}; /* pids this call started, by slot */
+    long extra[TK_DEV_MAX_INSTANCES] = {0}; /* running instances beyond `want` */
+    /* slot by slot: keep a running instance, replace a dead or hung one */
+    for (int i = 0; i < want; i++) {
+        tk_dev_comp c;
+        probe_proc(&c, "serve", i < old_n ? env.inst_pid[i] : 0, SERVE_COMM, i < old_n ? env.inst_port[i] : 0);
+        if (c.running && !stale)
+            continue;
+        if (c.pid_alive)
+            stop_pid(c.pid, SERVE_COMM);
+        int port = 0;
+        long pid = inst_start(&env, i, exe, env.serve_args, &port, err, errlen);
+        if (pid < 0)
+            goto fail;
+        fresh[i] = env.inst_pid[i] = pid;
+        env.inst_port[i] = port;
+        total++;
+        changed = 1;
+    }
+    for (int i = want; i < old_n; i++) {
+        extra[i] = env.inst_pid[i];
+        env.inst_pid[i] = 0;
+        env.inst_port[i] = 0;
+        changed = 1;
+    }
+    env.instances = want;
+
+    /* nginx in front: started, moved, reloaded or stopped */
+    tk_dev_comp ng;
+    int cur_port = target_port(env.target);
+    probe_proc(&ng, "nginx", env.nginx_pid, NGINX_COMM, cur_port);
+    if (want == 0) {
+        stop_pid_sig(env.nginx_pid, NGINX_COMM, SIGQUIT);
+        env.nginx_pid = 0;
+        env.target[0] = '\0';
+    } else {
+        int port = o->port ? o->port : (ng.running ? cur_port : free_port());
+        if (port <= 0) {
+            tk_err(err, errlen, "no free TCP port on 127.0.0.1");
+            goto fail;
+        }
+        if (ng.running && port == cur_port) {
+            if (changed && nginx_reload(&env, port, err, errlen) != 0)
+                goto fail;
+        } else {
+            if (!port_free(port)) { /* before stopping the nginx we have */
+                tk_err(err, errlen, "127.0.0.1:%d is in use: pick another --port", port);
+                goto fail;
+            }
+            if (ng.pid_alive)
+                stop_pid_sig(env.nginx_pid, NGINX_COMM, SIGQUIT);
+            env.nginx_pid = 0;
+            if (nginx_start(&env, port, err, errlen) != 0)
+                goto fail;
+            new_nginx = 1;
+            total++;
+        }
+    }
+    /* no longer behind nginx: drain them */
+    for (int i = want; i < old_n; i++)
+        stop_pid(extra[i], SERVE_COMM);
+    if (env_write(&env, err, errlen) != 0)
+        goto fail;
+    close(lock);
+    if (out)
+        *out = env;
+    return total;
+fail:
+    if (new_nginx)
+        stop_pid_sig(env.nginx_pid, NGINX_COMM, SIGQUIT);
+    for (int i = 0; i < TK_DEV_MAX_INSTANCES; i++)
+        if (fresh[i] > 0)
+            stop_pid(fresh[i], SERVE_COMM);
     close(lock);
     return -1;
 }
@@ -1154,8 +1674,25 @@ int tk_dev_down(const char *state_dir, int purge, char *err, size_t errlen)
     if (lock < 0)
         return -1;
     int rc = 0;
-    if (tk_dev_env_read(st, &env, err, errlen) < 0)
+    if (tk_dev_env_read(st, &env, err, errlen) < 0) {
         memset(env.pid, 0, sizeof env.pid);
+        env.instances = 0;
+        env.nginx_pid = 0;
+    }
+    /* nginx first (graceful: in-flight requests finish), then the instances
+     * (SIGTERM: each drains its in-flight requests) */
+    long ngpids[2] = {env.nginx_pid, 0};
+    if (fmt_path(path, sizeof path, "%s/nginx/nginx.pid", st) == 0)
+        ngpids[1] = read_pidfile(path);
+    for (int k = 0; k < 2; k++)
+        if (stop_pid_sig(ngpids[k], NGINX_COMM, SIGQUIT) != 0)
+            rc = tk_err(err, errlen, "nginx (pid %ld) did not stop", ngpids[k]);
+    for (int i = 0; i < env.instances; i++)
+        if (env.inst_pid[i] > 0 && pid_alive(env.inst_pid[i]) && pid_is(env.inst_pid[i], SERVE_COMM))
+            kill((pid_t)env.inst_pid[i], SIGTERM); /* all drain at once */
+    for (int i = 0; i < env.instances; i++)
+        if (stop_pid(env.inst_pid[i], SERVE_COMM) != 0)
+            rc = tk_err(err, errlen, "serve instance %d (pid %ld) did not stop", i + 1, env.inst_pid[i]);
     /* reverse start order; then whatever a crashed run left in pid files */
     for (int i = TK_DEV_NCOMP - 1; i >= 0; i--) {
         long pids[2] = {env.pid[i], 0};
@@ -1173,7 +1710,7 @@ int tk_dev_down(const char *state_dir, int purge, char *err, size_t errlen)
     }
     if (rc == 0 && purge) {
         /* only what the stack created: never rm -rf a user-supplied dir */
-        static const char *const ours[] = {"mysql", "redis", "kafka", "stack.env", "lock"};
+        static const char *const ours[] = {"mysql", "redis", "kafka", "serve", "nginx", "stack.env", "lock"};
         for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
             if (fmt_path(path, sizeof path, "%s/%s", st, ours[i]) == 0 &&
                 nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)

@@ -636,11 +636,21 @@ static void html_invariants(FILE *f, json_t *inv)
 
 static int is_scenario(const json_t *root);
 static int scenario_html(const tk_report *r, FILE *f, char *err, size_t errlen);
+static int is_tune(const json_t *root);
+static int tune_html(const tk_report *r, FILE *f, char *err, size_t errlen);
+static int tune_markdown(const tk_report *r, FILE *f, char *err, size_t errlen);
+static int is_queue_compare(const json_t *root);
+static int queue_compare_html(const tk_report *r, FILE *f, char *err, size_t errlen);
+static int queue_compare_markdown(const tk_report *r, FILE *f, char *err, size_t errlen);
 
 int tk_report_html(const tk_report *r, FILE *f, char *err, size_t errlen)
 {
+    if (is_queue_compare(r->root))
+        return queue_compare_html(r, f, err, errlen);
     if (is_scenario(r->root))
         return scenario_html(r, f, err, errlen);
+    if (is_tune(r->root))
+        return tune_html(r, f, err, errlen);
     const json_t *root = r->root;
     char a[64], b[64], c[64], sub[160];
     series s;
@@ -701,6 +711,9 @@ int tk_report_html(const tk_report *r, FILE *f, char *err, size_t errlen)
     if (!isfinite(peak_vus))
         peak_vus = jnum(root, "config.users");
     card(f, "peak virtual users", fmt_num(a, sizeof a, peak_vus, 0), NULL, NULL);
+    const char *strategy = jstr(root, "strategy");
+    if (strategy && *strategy) /* bench --strategy: the lock strategy of holds */
+        card(f, "lock strategy", strategy, NULL, NULL);
     if (ic.total) {
         snprintf(a, sizeof a, "%zu/%zu", ic.total - ic.failed, ic.total);
         card(f, "invariants OK", a, ic.failed ? "some FAILED" : "all hold", ic.failed ? "bad" : "good");
@@ -1035,8 +1048,12 @@ static int scenario_markdown(const tk_report *r, FILE *f, char *err, size_t errl
 
 int tk_report_markdown(const tk_report *r, FILE *f, char *err, size_t errlen)
 {
+    if (is_queue_compare(r->root))
+        return queue_compare_markdown(r, f, err, errlen);
     if (is_scenario(r->root))
         return scenario_markdown(r, f, err, errlen);
+    if (is_tune(r->root))
+        return tune_markdown(r, f, err, errlen);
     const json_t *root = r->root;
     char a[64], b[64];
     const char *kind = jstr(root, "kind");
@@ -1120,6 +1137,184 @@ int tk_report_markdown(const tk_report *r, FILE *f, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- index tuner results ("kind": "tune", lib/tune.c) ---------------------------------- */
+
+static int is_tune(const json_t *root)
+{
+    const char *k = jstr(root, "kind");
+    return k && !strcmp(k, "tune");
+}
+
+/* One tuner row's numbers, "–" when absent. */
+static void tune_cells(json_t *c, char b[5][64])
+{
+    fmt_ms(b[0], 64, jnum(c, "before_ms"));
+    fmt_ms(b[1], 64, jnum(c, "after_ms"));
+    double ratio = jnum(c, "ratio");
+    if (isfinite(ratio))
+        snprintf(b[2], 64, "%.1fx", ratio);
+    else
+        snprintf(b[2], 64, "–");
+    fmt_num(b[3], 64, jnum(c, "rows_before"), 0);
+    fmt_num(b[4], 64, jnum(c, "rows_after"), 0);
+}
+
+static const char *tune_cols(json_t *c, char *buf, size_t cap)
+{
+    size_t i, o = 0;
+    json_t *x;
+    buf[0] = '\0';
+    json_array_foreach(json_object_get(c, "columns"), i, x) if (o < cap) o +=
+        (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "", json_string_value(x) ? json_string_value(x) : "?");
+    return buf;
+}
+
+static int tune_html(const tk_report *r, FILE *f, char *err, size_t errlen)
+{
+    const json_t *root = r->root;
+    char b[5][64], cols[512];
+    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+               "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n<title>ticketctl tune report: ");
+    html_esc(f, r->name);
+    fprintf(f, "</title>\n<style>%s</style></head>\n<body><main>\n<h1>Index tuning</h1>\n<div class=\"sub\">", css);
+    html_esc(f, r->name);
+    fputs(" &middot; MariaDB ", f);
+    html_esc(f, jstr(root, "server.version"));
+    fprintf(f, " &middot; %s</div>\n",
+            json_is_true(jget(root, "applied")) ? "applied (winners kept)" : "advice only (built indexes dropped)");
+    fputs("<h2>Queries</h2>\n<table><tr><th>query</th><th>findings</th><th>candidate</th><th>status</th>"
+          "<th>before</th><th>after</th><th>ratio</th><th>rows before</th><th>rows after</th><th>DDL</th></tr>\n", f);
+    size_t i, k;
+    json_t *q, *x;
+    json_array_foreach(jget(root, "queries"), i, q) {
+        json_t *c = json_object_get(q, "candidate");
+        tune_cells(c, b);
+        fputs("<tr><td>", f);
+        html_esc(f, jstr(q, "name"));
+        fputs("</td><td class=\"l\">", f);
+        json_array_foreach(json_object_get(q, "findings"), k, x) {
+            if (k)
+                fputs(", ", f);
+            html_esc(f, json_string_value(x));
+        }
+        if (json_object_get(q, "error"))
+            html_esc(f, jstr(q, "error"));
+        fputs("</td><td class=\"l\">", f);
+        if (json_is_object(c)) {
+            html_esc(f, jstr(c, "table"));
+            fputs("(", f);
+            html_esc(f, tune_cols(c, cols, sizeof cols));
+            fputs(")", f);
+        }
+        const char *st = jstr(c, "status");
+        fprintf(f, "</td><td class=\"l\"><span class=\"%s\">", st && !strcmp(st, "kept") ? "ok" : "muted");
+        html_esc(f, st ? st : "–");
+        fputs("</span> ", f);
+        html_esc(f, jstr(c, "reason"));
+        fprintf(f, "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class=\"l\"><code>", b[0], b[1],
+                b[2], b[3], b[4]);
+        html_esc(f, jstr(c, "ddl"));
+        fputs("</code></td></tr>\n", f);
+    }
+    fputs("</table>\n<h2>Redundant indexes</h2>\n<table><tr><th>table</th><th>index</th><th>covered by</th><th>DDL</th></tr>\n", f);
+    json_array_foreach(jget(root, "redundant"), i, x) {
+        fputs("<tr><td>", f);
+        html_esc(f, jstr(x, "table"));
+        fputs("</td><td class=\"l\">", f);
+        html_esc(f, jstr(x, "index"));
+        fputs("</td><td class=\"l\">", f);
+        html_esc(f, jstr(x, "covered_by"));
+        fputs("</td><td class=\"l\"><code>", f);
+        html_esc(f, jstr(x, "ddl"));
+        fputs("</code></td></tr>\n", f);
+    }
+    fputs("</table>\n<h2>Unused indexes (source: ", f);
+    html_esc(f, jstr(root, "unused_source"));
+    fputs(")</h2>\n<table><tr><th>table</th><th>index</th></tr>\n", f);
+    json_array_foreach(jget(root, "unused"), i, x) {
+        fputs("<tr><td>", f);
+        html_esc(f, jstr(x, "table"));
+        fputs("</td><td class=\"l\">", f);
+        html_esc(f, jstr(x, "index"));
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table>\n<div class=\"grid2\">\n", f);
+    html_kv(f, "Config", jget(root, "config"));
+    html_kv(f, "Server", jget(root, "server"));
+    fputs("</div>\n<footer>generated by ticketctl report from ", f);
+    html_esc(f, r->name);
+    fputs("</footer>\n</main></body></html>\n", f);
+    if (fflush(f) != 0 || ferror(f))
+        return tk_err(err, errlen, "write failed: %s", strerror(errno));
+    return 0;
+}
+
+static int tune_markdown(const tk_report *r, FILE *f, char *err, size_t errlen)
+{
+    const json_t *root = r->root;
+    char b[5][64], cols[512];
+    fputs("# ticketctl tune report: ", f);
+    md_esc(f, r->name);
+    fprintf(f, "\n\nMariaDB %s; %s.\n\n", jstr(root, "server.version") ? jstr(root, "server.version") : "?",
+            json_is_true(jget(root, "applied")) ? "applied (winners kept)" : "advice only (built indexes dropped)");
+    fputs("| query | findings | candidate | status | before | after | ratio | rows before | rows after | DDL |\n"
+          "|---|---|---|---|---:|---:|---:|---:|---:|---|\n", f);
+    size_t i, k;
+    json_t *q, *x;
+    json_array_foreach(jget(root, "queries"), i, q) {
+        json_t *c = json_object_get(q, "candidate");
+        tune_cells(c, b);
+        fputs("| ", f);
+        md_esc(f, jstr(q, "name"));
+        fputs(" | ", f);
+        json_array_foreach(json_object_get(q, "findings"), k, x) {
+            if (k)
+                fputs(", ", f);
+            md_esc(f, json_string_value(x));
+        }
+        if (json_object_get(q, "error"))
+            md_esc(f, jstr(q, "error"));
+        fputs(" | ", f);
+        if (json_is_object(c)) {
+            md_esc(f, jstr(c, "table"));
+            fputs("(", f);
+            md_esc(f, tune_cols(c, cols, sizeof cols));
+            fputs(")", f);
+        }
+        fputs(" | ", f);
+        md_esc(f, jstr(c, "status"));
+        fprintf(f, " | %s | %s | %s | %s | %s | ", b[0], b[1], b[2], b[3], b[4]);
+        md_esc(f, jstr(c, "ddl")); /* not a code span: the DDL's backticks would end it */
+        fputs(" |\n", f);
+    }
+    fputs("\n## Redundant indexes\n\n", f);
+    json_array_foreach(jget(root, "redundant"), i, x) {
+        fputs("- ", f);
+        md_esc(f, jstr(x, "ddl"));
+        fputs(" (covered by ", f);
+        md_esc(f, jstr(x, "covered_by"));
+        fputs(")\n", f);
+    }
+    if (!json_array_size(jget(root, "redundant")))
+        fputs("none\n", f);
+    fputs("\n## Unused indexes (source: ", f);
+    md_esc(f, jstr(root, "unused_source"));
+    fputs(")\n\n", f);
+    json_array_foreach(jget(root, "unused"), i, x) {
+        fputs("- ", f);
+        md_esc(f, jstr(x, "table"));
+        fputs(".", f);
+        md_esc(f, jstr(x, "index"));
+        fputs("\n", f);
+    }
+    if (!json_array_size(jget(root, "unused")))
+        fputs("none\n", f);
+    md_kv(f, "Config", jget(root, "config"));
+    if (fflush(f) != 0 || ferror(f))
+        return tk_err(err, errlen, "write failed: %s", strerror(errno));
+    return 0;
+}
+
 /* ---- files ---------------------------------------------------------------------------- */
 
 typedef int (*render_fn)(const tk_report *, FILE *, char *, size_t);
@@ -1176,4 +1371,142 @@ int tk_report_write_files(const char *json_path, const char *out_dir, char *html
 out:
     tk_report_free(r);
     return rc;
+}
+
+/* ---- waiting room side by side ("kind": "queue-compare") ------------------------------
+ *
+ * Written by scripts/bench-queue from one `bench --queue MODE` results file
+ * per mode: {"kind": "queue-compare", "config": {...}, "runs": [{"mode",
+ * "file", "summary" (the bench summary), "queue" (the bench's queue
+ * object), "hold_p95_ms", "pay_p95_ms", "reference": {"tps",
+ * "response_s"}}]}. One row per mode: TPS, p95, errors, hold and pay p95,
+ * arrival -> admission p50/p95, fairness (normalised Kendall tau distance,
+ * bench.h), and the reference figures of DESIGN.md beside them. */
+
+static int is_queue_compare(const json_t *root)
+{
+    const char *k = jstr(root, "kind");
+    return k && !strcmp(k, "queue-compare");
+}
+
+#define QC_COLS 11
+static const char *const qc_head[QC_COLS] = {
+    "queue", "TPS", "p95 (ms)", "errors", "error rate", "flows", "hold p95 (ms)", "pay p95 (ms)",
+    "arrival→admission p50 / p95 (ms)", "fairness (Kendall)", "reference TPS / response"};
+
+/* The cells of one run; b[0] is the mode. */
+static void qc_cells(json_t *run, char b[QC_COLS][96])
+{
+    char x[64], y[64];
+    const char *mode = jstr(run, "mode");
+    snprintf(b[0], 96, "%s", mode ? mode : "–");
+    fmt_num(b[1], 96, jnum(run, "summary.tps"), 1);
+    fmt_ms(b[2], 96, jnum(run, "summary.latency_ms.p95"));
+    fmt_num(b[3], 96, jnum(run, "summary.errors"), 0);
+    fmt_pct(b[4], 96, jnum(run, "summary.error_rate"));
+    fmt_num(b[5], 96, jnum(run, "summary.flows_completed"), 0);
+    fmt_ms(b[6], 96, jnum(run, "hold_p95_ms"));
+    fmt_ms(b[7], 96, jnum(run, "pay_p95_ms"));
+    double adm = jnum(run, "queue.admissions");
+    if (mode && strcmp(mode, "none") && isfinite(adm) && adm > 0) {
+        snprintf(b[8], 96, "%s / %s", fmt_ms(x, sizeof x, jnum(run, "queue.arrival_to_admission_ms.p50")),
+                 fmt_ms(y, sizeof y, jnum(run, "queue.arrival_to_admission_ms.p95")));
+        fmt_num(b[9], 96, jnum(run, "queue.fairness_kendall_distance"), 4);
+    } else {
+        snprintf(b[8], 96, "–");
+        snprintf(b[9], 96, "–");
+    }
+    double rt = jnum(run, "reference.tps"), rs = jnum(run, "reference.response_s");
+    if (isfinite(rt))
+        snprintf(b[10], 96, "%s / %s s", fmt_num(x, sizeof x, rt, 0), fmt_num(y, sizeof y, rs, 0));
+    else
+        snprintf(b[10], 96, "–");
+}
+
+static int queue_compare_html(const tk_report *r, FILE *f, char *err, size_t errlen)
+{
+    const json_t *root = r->root;
+    char b[QC_COLS][96], x[64];
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+          "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n<title>ticketctl waiting room: ",
+          f);
+    html_esc(f, r->name);
+    fprintf(f, "</title>\n<style>%s</style></head>\n<body><main>\n<h1>Waiting room: no queue, MySQL table, Redis</h1>\n"
+               "<div class=\"sub\">",
+            css);
+    html_esc(f, r->name);
+    const char *started = jstr(root, "started_at");
+    if (started) {
+        fputs(" &middot; started ", f);
+        html_esc(f, started);
+    }
+    fprintf(f, " &middot; %s users</div>\n", fmt_num(x, sizeof x, jnum(root, "config.users"), 0));
+    fputs("<h2>Side by side</h2>\n<table><tr>", f);
+    for (int c = 0; c < QC_COLS; c++) {
+        fputs("<th>", f);
+        html_esc(f, qc_head[c]);
+        fputs("</th>", f);
+    }
+    fputs("</tr>\n", f);
+    size_t i;
+    json_t *run;
+    json_array_foreach(jget(root, "runs"), i, run) {
+        qc_cells(run, b);
+        fputs("<tr>", f);
+        for (int c = 0; c < QC_COLS; c++) {
+            fputs(c == 0 ? "<td class=\"l\">" : "<td>", f);
+            html_esc(f, b[c]);
+            fputs("</td>", f);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n<p class=\"muted\">Fairness is the normalised Kendall tau distance between arrival order and"
+          " admission order among users of the same schedule: 0 = admitted exactly in arrival order, 0.5 = random."
+          " Reference figures: DESIGN.md (0&rarr;5,000 users over 5 min, Spring Boot on 2 vCPU + RDS).</p>\n",
+          f);
+    fputs("<div class=\"grid2\">\n", f);
+    html_kv(f, "Config", jget(root, "config"));
+    html_kv(f, "Machine", jget(root, "machine"));
+    fputs("</div>\n<footer>generated by ticketctl report from ", f);
+    html_esc(f, r->name);
+    fputs("</footer>\n</main></body></html>\n", f);
+    if (fflush(f) != 0 || ferror(f))
+        return tk_err(err, errlen, "write failed: %s", strerror(errno));
+    return 0;
+}
+
+static int queue_compare_markdown(const tk_report *r, FILE *f, char *err, size_t errlen)
+{
+    const json_t *root = r->root;
+    char b[QC_COLS][96], x[64];
+    fputs("# Waiting room: no queue, MySQL table, Redis\n\n", f);
+    md_esc(f, r->name);
+    fprintf(f, " · %s users\n\n|", fmt_num(x, sizeof x, jnum(root, "config.users"), 0));
+    for (int c = 0; c < QC_COLS; c++) {
+        fputc(' ', f);
+        md_esc(f, qc_head[c]);
+        fputs(" |", f);
+    }
+    fputs("\n|", f);
+    for (int c = 0; c < QC_COLS; c++)
+        fputs(c == 0 ? "---|" : "---:|", f);
+    fputs("\n", f);
+    size_t i;
+    json_t *run;
+    json_array_foreach(jget(root, "runs"), i, run) {
+        qc_cells(run, b);
+        fputs("|", f);
+        for (int c = 0; c < QC_COLS; c++) {
+            fputc(' ', f);
+            md_esc(f, b[c]);
+            fputs(" |", f);
+        }
+        fputs("\n", f);
+    }
+    fputs("\nFairness: normalised Kendall tau distance between arrival and admission order (0 = FIFO)."
+          " Reference: DESIGN.md.\n",
+          f);
+    if (fflush(f) != 0 || ferror(f))
+        return tk_err(err, errlen, "write failed: %s", strerror(errno));
+    return 0;
 }

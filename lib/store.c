@@ -7,6 +7,7 @@
 #include "ticketctl/store.h"
 #include "ticketctl/db.h"
 #include "ticketctl/domain.h"
+#include "ticketctl/queries.h"
 
 #include <errmsg.h>
 #include <mysqld_error.h>
@@ -25,6 +26,7 @@ struct tk_store {
     char code[32];
     char msg[256];
     char sql[2048];
+    int no_wait_retry; /* call_proc: do not retry lock wait timeouts (NOWAIT) */
 };
 
 /* Outcome of one attempt of a transaction body. */
@@ -171,7 +173,8 @@ static tk_rc call_proc(tk_store *s, char code[32], int64_t v[6], const char *fmt
     for (int attempt = 0;; attempt++) {
         if (mysql_real_query(s->db, sql, (unsigned long)n) != 0) {
             unsigned e = mysql_errno(s->db);
-            if ((e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT) && attempt + 1 < TXN_ATTEMPTS)
+            if ((e == ER_LOCK_DEADLOCK || (e == ER_LOCK_WAIT_TIMEOUT && !s->no_wait_retry)) &&
+                attempt + 1 < TXN_ATTEMPTS)
                 continue;
             return db_fail(s);
         }
@@ -321,14 +324,10 @@ tk_rc tk_store_points_history(tk_store *s, uint64_t user_id, int page, int size,
 {
     long long total = 0;
     char e[256];
-    snprintf(s->sql, sizeof s->sql, "SELECT COUNT(*) FROM point_history WHERE user_id = %llu",
-             (unsigned long long)user_id);
+    snprintf(s->sql, sizeof s->sql, TK_SQL_POINTS_HISTORY_COUNT, (unsigned long long)user_id);
     if (tk_db_query_i64(s->db, s->sql, &total, e, sizeof e) < 0)
         return db_fail(s);
-    MYSQL_RES *res = qr(s,
-                        "SELECT id, amount, type, balance_after, DATE_FORMAT(created_at, " TS_FMT ")"
-                        " FROM point_history WHERE user_id = %llu ORDER BY id DESC LIMIT %d OFFSET %lld",
-                        (unsigned long long)user_id, size, (long long)(page - 1) * size);
+    MYSQL_RES *res = qr(s, TK_SQL_POINTS_HISTORY, (unsigned long long)user_id, size, (long long)(page - 1) * size);
     if (!res)
         return db_fail(s);
     json_t *items = json_array();
@@ -413,11 +412,7 @@ static int exists(tk_store *s, const char *table, uint64_t id)
 
 tk_rc tk_store_schedules_available(tk_store *s, uint64_t concert_id, json_t **out)
 {
-    MYSQL_RES *res = qr(s,
-                        "SELECT id, DATE_FORMAT(starts_at, " TS_FMT "), total_seats, available_seats"
-                        " FROM concert_schedules WHERE concert_id = %llu AND starts_at > UTC_TIMESTAMP(3)"
-                        " AND available_seats > 0 ORDER BY starts_at",
-                        (unsigned long long)concert_id);
+    MYSQL_RES *res = qr(s, TK_SQL_SCHEDULES_AVAILABLE, (unsigned long long)concert_id);
     if (!res)
         return db_fail(s);
     if (mysql_num_rows(res) == 0) { /* none left, or no such concert? */
@@ -446,10 +441,7 @@ tk_rc tk_store_seats_available(tk_store *s, uint64_t schedule_id, const char *gr
             return fail(s, TK_EINVAL, "VALIDATION", "grade must be one of VIP, R, S, A");
         snprintf(gradecond, sizeof gradecond, " AND grade = '%s'", grade);
     }
-    MYSQL_RES *res = qr(s,
-                        "SELECT id, section, row_label, number, grade, price FROM seats"
-                        " WHERE schedule_id = %llu AND status = 'AVAILABLE'%s ORDER BY id",
-                        (unsigned long long)schedule_id, gradecond);
+    MYSQL_RES *res = qr(s, TK_SQL_SEATS_AVAILABLE, (unsigned long long)schedule_id, gradecond);
     if (!res)
         return db_fail(s);
     if (mysql_num_rows(res) == 0) { /* sold out, or no such schedule? */
@@ -491,11 +483,8 @@ json_t *tk_reservation_json(const tk_reservation *r)
                      (json_int_t)r->price, "status", r->status, "expires_at", exp, "created_at", created);
 }
 
-#define RES_COLS                                                                                            \
-    "r.id, r.user_id, r.seat_id, r.schedule_id, cs.concert_id, r.price, r.status,"                         \
-    " CAST(UNIX_TIMESTAMP(r.expires_at) * 1000 AS SIGNED), CAST(UNIX_TIMESTAMP(r.created_at) * 1000 AS SIGNED)," \
-    " r.expires_at <= UTC_TIMESTAMP(3), cs.starts_at <= UTC_TIMESTAMP(3)"
-#define RES_FROM " FROM reservations r JOIN concert_schedules cs ON cs.id = r.schedule_id"
+#define RES_COLS TK_SQL_RES_COLS /* queries.h: shared with the query registry */
+#define RES_FROM TK_SQL_RES_FROM
 
 static void reservation_from_row(MYSQL_ROW row, tk_reservation *r)
 {
@@ -548,13 +537,52 @@ static int release_seat(tk_store *s, const tk_reservation *r, const char *new_st
 
 tk_rc tk_store_reserve(tk_store *s, uint64_t user_id, uint64_t seat_id, int hold_ttl_s, tk_reservation *out)
 {
+    return tk_store_reserve_as(s, user_id, seat_id, hold_ttl_s, TK_GUARD_ARBITER, 0, out);
+}
+
+tk_rc tk_store_fail(tk_store *s, tk_rc rc, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    snprintf(s->code, sizeof s->code, "%s", code);
+    va_start(ap, fmt);
+    vsnprintf(s->msg, sizeof s->msg, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+tk_rc tk_store_seat_version(tk_store *s, uint64_t seat_id, int *available, uint64_t *version)
+{
+    MYSQL_RES *res = qr(s, "SELECT status, version FROM seats WHERE id = %llu", (unsigned long long)seat_id);
+    if (!res)
+        return db_fail(s);
+    MYSQL_ROW row = mysql_fetch_row(res);
+    tk_rc rc = TK_OK;
+    if (!row)
+        rc = fail(s, TK_ENOTFOUND, "NOT_FOUND", "no seat %llu", (unsigned long long)seat_id);
+    else {
+        *available = row[0] && !strcmp(row[0], "AVAILABLE");
+        *version = (uint64_t)i64(row[1]);
+    }
+    mysql_free_result(res);
+    return rc;
+}
+
+tk_rc tk_store_reserve_as(tk_store *s, uint64_t user_id, uint64_t seat_id, int hold_ttl_s, tk_seat_guard guard,
+                          uint64_t arg, tk_reservation *out)
+{
     char code[32];
     int64_t v[6];
-    tk_rc rc = call_proc(s, code, v, "CALL tk_reserve(%llu, %llu, %d)", (unsigned long long)user_id,
-                         (unsigned long long)seat_id, hold_ttl_s);
+    /* NOWAIT / SKIP LOCKED exist to answer at once: no lock-wait retries */
+    s->no_wait_retry = guard == TK_GUARD_NOWAIT || guard == TK_GUARD_SKIP_LOCKED;
+    tk_rc rc = call_proc(s, code, v, "CALL tk_reserve_as(%llu, %llu, %d, %d, %llu)", (unsigned long long)user_id,
+                         (unsigned long long)seat_id, hold_ttl_s, (int)guard, (unsigned long long)arg);
+    s->no_wait_retry = 0;
     if (rc != TK_OK) {
         if (rc == TK_EBACKEND && mysql_errno(s->db) == ER_DUP_ENTRY) /* live_seat_id: the UNIQUE backstop */
             return fail(s, TK_ECONFLICT, "SEAT_TAKEN", "seat %llu already has a live reservation",
+                        (unsigned long long)seat_id);
+        if (rc == TK_EBUSY)
+            return fail(s, TK_EBUSY, "LOCK_BUSY", "seat %llu is locked by another request; try again",
                         (unsigned long long)seat_id);
         return rc;
     }
@@ -564,6 +592,17 @@ tk_rc tk_store_reserve(tk_store *s, uint64_t user_id, uint64_t seat_id, int hold
         return fail(s, TK_ENOTFOUND, "NOT_FOUND", "no seat %llu", (unsigned long long)seat_id);
     if (!strcmp(code, "SHOW_STARTED"))
         return fail(s, TK_ECONFLICT, "SHOW_STARTED", "the show has already started");
+    if (!strcmp(code, "CONFLICT"))
+        return fail(s, TK_ECONFLICT, "CONFLICT", "seat %llu changed while we held version %llu",
+                    (unsigned long long)seat_id, (unsigned long long)arg);
+    if (!strcmp(code, "STALE"))
+        return fail(s, TK_ECONFLICT, "STALE_LOCK", "a newer lock holder of seat %llu presented its fencing token",
+                    (unsigned long long)seat_id);
+    if (!strcmp(code, "BUSY"))
+        return fail(s, TK_EBUSY, "LOCK_BUSY", "seat %llu is locked by another request; try again",
+                    (unsigned long long)seat_id);
+    if (strcmp(code, "OK"))
+        return fail(s, TK_EBACKEND, "BACKEND_UNAVAILABLE", "tk_reserve_as answered %s", code);
     memset(out, 0, sizeof *out);
     out->id = (uint64_t)v[0];
     out->user_id = user_id;
@@ -580,7 +619,7 @@ tk_rc tk_store_reserve(tk_store *s, uint64_t user_id, uint64_t seat_id, int hold
 tk_rc tk_store_reservations_of(tk_store *s, uint64_t user_id, json_t **out)
 {
     MYSQL_RES *res =
-        qr(s, "SELECT " RES_COLS RES_FROM " WHERE r.user_id = %llu ORDER BY r.id DESC LIMIT 100", (unsigned long long)user_id);
+        qr(s, TK_SQL_RESERVATIONS_OF_USER, (unsigned long long)user_id);
     if (!res)
         return db_fail(s);
     json_t *items = json_array();
@@ -747,8 +786,7 @@ static int expire_body(tk_store *s, void *arg, tk_rc *rc)
 
 int tk_store_expire_holds(tk_store *s, int limit, tk_reservation *out)
 {
-    MYSQL_RES *res = qr(s, "SELECT id FROM reservations WHERE status = 'PENDING' AND expires_at <= UTC_TIMESTAMP(3)"
-                           " ORDER BY expires_at LIMIT %d", limit);
+    MYSQL_RES *res = qr(s, TK_SQL_HOLDS_EXPIRED, limit);
     if (!res) {
         db_fail(s);
         return -1;

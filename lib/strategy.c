@@ -9,6 +9,9 @@
  * (counted, BUSY), 1062 duplicate key (SEAT_TAKEN for db-unique). */
 #include "ticketctl/strategy.h"
 
+#include "ticketctl/hold.h"
+#include "ticketctl/store.h"
+
 #include <errno.h>
 #include <mysqld_error.h>
 #include <sodium.h>
@@ -601,21 +604,171 @@ static tk_sc_outcome unique_reserve(tk_sc_conn *c, uint64_t user, uint64_t seat,
     return TK_SC_OK;
 }
 
+/* ---- the strategies in serve: the product tables ------------------------------------------ */
+
+tk_sc_params tk_strategy_serve_params(void)
+{
+    tk_sc_params p = {.lease_ms = 5000, .lock_wait_ms = 200, .max_retries = 3, .backoff_us = 1000};
+    return p;
+}
+
+const char *tk_strategy_serve_refusal(const tk_strategy *st)
+{
+    if (!st)
+        return "unknown strategy";
+    if (st->flags & TK_STRAT_UNSAFE)
+        return "UNSAFE: it exists to show a failure in `ticketctl scenario`, not to serve";
+    if (!st->reserve)
+        return "it is a point-charging strategy only";
+    return NULL;
+}
+
+/* Lock + next fencing token in one step. The counter starts at the wall
+ * clock in µs when missing (ARGV[3]), so tokens keep growing past what the
+ * seat rows remember even if Redis lost the counter (no persistence in the
+ * dev stack). Returns the token, or 0 when the lock is held. */
+static const char serve_lock_lua[] =
+    "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then"
+    "  if redis.call('exists', KEYS[2]) == 0 then redis.call('set', KEYS[2], ARGV[3]) end"
+    "  return redis.call('incr', KEYS[2])"
+    " end return 0";
+
+static uint64_t ctx_rnd(tk_serve_hold_ctx *c)
+{
+    uint64_t x = c->rng ? c->rng : 0x9e3779b97f4a7c15ULL;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c->rng = x;
+    return x;
+}
+
+static void ctx_backoff(tk_serve_hold_ctx *c, int attempt)
+{
+    int64_t base = c->params.backoff_us > 0 ? c->params.backoff_us : 0;
+    for (int i = 0; i < attempt && base < 50000; i++)
+        base *= 2;
+    if (base > 50000)
+        base = 50000;
+    if (base > 0)
+        sleep_us(base / 2 + (int64_t)(ctx_rnd(c) % (uint64_t)(base + 1)));
+}
+
+static tk_rc serve_optimistic(tk_serve_hold_ctx *c, uint64_t user, uint64_t seat, int ttl_s, tk_reservation *out)
+{
+    for (int attempt = 0;; attempt++) {
+        int avail = 0;
+        uint64_t version = 0;
+        tk_rc rc = tk_store_seat_version(c->store, seat, &avail, &version);
+        if (rc != TK_OK)
+            return rc;
+        if (!avail)
+            return tk_store_fail(c->store, TK_ECONFLICT, "SEAT_TAKEN", "seat %llu is already held or sold",
+                                 (unsigned long long)seat);
+        rc = tk_store_reserve_as(c->store, user, seat, ttl_s, TK_GUARD_VERSION, version, out);
+        if (rc != TK_ECONFLICT || strcmp(tk_store_errcode(c->store), "CONFLICT") != 0)
+            return rc;
+        if (attempt >= c->params.max_retries)
+            return tk_store_fail(c->store, TK_ECONFLICT, "CONFLICT",
+                                 "seat %llu kept changing: %d optimistic retries spent", (unsigned long long)seat,
+                                 c->params.max_retries);
+        c->retries++;
+        ctx_backoff(c, attempt);
+    }
+}
+
+static tk_rc serve_redis_lock(tk_serve_hold_ctx *c, uint64_t user, uint64_t seat, int ttl_s, tk_reservation *out)
+{
+    unsigned char raw[16];
+    char token[33];
+    randombytes_buf(raw, sizeof raw);
+    for (int i = 0; i < 16; i++)
+        snprintf(token + 2 * i, 3, "%02x", raw[i]);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long base = (long long)now.tv_sec * 1000000LL + now.tv_nsec / 1000;
+    uint64_t deadline = tk_mono_us() + (uint64_t)(c->params.lock_wait_ms > 0 ? c->params.lock_wait_ms : 0) * 1000;
+    long long fence = 0;
+    for (int poll = 0;; poll++) {
+        redisReply *r = redisCommand(c->redis, "EVAL %s 2 tk:lock:%llu:seat:%llu tk:fence:seat:%llu %s %lld %lld",
+                                     serve_lock_lua, (unsigned long long)c->gen, (unsigned long long)seat,
+                                     (unsigned long long)seat, token, (long long)c->params.lease_ms, base);
+        if (!r || r->type != REDIS_REPLY_INTEGER) { /* Redis down: the arbiter alone */
+            if (r)
+                freeReplyObject(r);
+            return tk_store_reserve_as(c->store, user, seat, ttl_s, TK_GUARD_ARBITER, 0, out);
+        }
+        fence = r->integer;
+        freeReplyObject(r);
+        if (fence > 0)
+            break;
+        if (tk_mono_us() >= deadline)
+            return tk_store_fail(c->store, TK_EBUSY, "LOCK_BUSY",
+                                 "seat %llu is locked by another request for over %lld ms; try again",
+                                 (unsigned long long)seat, (long long)c->params.lock_wait_ms);
+        c->retries++;
+        sleep_us(500 + (int64_t)(ctx_rnd(c) % (uint64_t)(poll < 10 ? 500 * (poll + 1) : 5000)));
+    }
+    tk_rc rc = tk_store_reserve_as(c->store, user, seat, ttl_s, TK_GUARD_FENCE, (uint64_t)fence, out);
+    redisReply *r = redisCommand(c->redis, "EVAL %s 1 tk:lock:%llu:seat:%llu %s", release_lua,
+                                 (unsigned long long)c->gen, (unsigned long long)seat, token);
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+tk_rc tk_strategy_serve_hold(const tk_strategy *st, tk_serve_hold_ctx *c, uint64_t user_id, uint64_t seat_id,
+                             int hold_ttl_s, tk_reservation *out)
+{
+    c->redis_rejected = 0;
+    c->retries = 0;
+    const char *why = tk_strategy_serve_refusal(st);
+    if (why)
+        return tk_store_fail(c->store, TK_EINVAL, "VALIDATION", "strategy %s cannot serve: %s",
+                             st ? st->name : "?", why);
+    if (st->serve_guard == TK_GUARD_VERSION)
+        return serve_optimistic(c, user_id, seat_id, hold_ttl_s, out);
+    if (st->serve_redis == TK_SERVE_REDIS_LOCK && c->redis)
+        return serve_redis_lock(c, user_id, seat_id, hold_ttl_s, out);
+    tk_rc hold = TK_EBACKEND;
+    if (st->serve_redis == TK_SERVE_REDIS_HOLD && c->redis) {
+        hold = tk_hold_acquire(c->redis, c->gen, seat_id, user_id, (int64_t)hold_ttl_s * 1000 + 5000);
+        if (hold == TK_ECONFLICT) { /* someone holds it: no database work at all */
+            c->redis_rejected = 1;
+            return tk_store_fail(c->store, TK_ECONFLICT, "SEAT_TAKEN", "seat %llu is already held or sold",
+                                 (unsigned long long)seat_id);
+        }
+    }
+    tk_seat_guard guard = st->serve_guard == TK_GUARD_FENCE ? TK_GUARD_ARBITER : (tk_seat_guard)st->serve_guard;
+    tk_rc rc = tk_store_reserve_as(c->store, user_id, seat_id, hold_ttl_s, guard, 0, out);
+    if (rc != TK_OK && hold == TK_OK)
+        tk_hold_release(c->redis, c->gen, seat_id, user_id);
+    return rc;
+}
+
 /* ---- the table ------------------------------------------------------------------------------ */
 
 static const tk_strategy strategies[] = {
-    {"none", "read-check-write with no protection (shows the race)", TK_STRAT_UNSAFE, none_reserve, none_charge, NULL},
-    {"optimistic", "version column, conditional UPDATE, bounded retries with backoff", 0, opt_reserve, opt_charge, NULL},
-    {"pessimistic", "SELECT ... FOR UPDATE, waits for the row lock", 0, pess_reserve, pess_charge, NULL},
-    {"pessimistic-nowait", "SELECT ... FOR UPDATE NOWAIT: a locked row is BUSY at once", 0, nowait_reserve, nowait_charge, NULL},
-    {"pessimistic-skip-locked", "SELECT ... FOR UPDATE SKIP LOCKED: a locked seat is skipped (BUSY)", 0, skip_reserve, NULL, NULL},
-    {"redis-lock", "SET NX PX per seat, compare-and-delete release, fencing token checked by the DB", 0, rlock_reserve, NULL, NULL},
+    {"none", "read-check-write with no protection (shows the race)", TK_STRAT_UNSAFE, none_reserve, none_charge, NULL,
+     TK_SERVE_NO_REDIS, TK_GUARD_ARBITER},
+    {"optimistic", "version column, conditional UPDATE, bounded retries with backoff", 0, opt_reserve, opt_charge, NULL,
+     TK_SERVE_NO_REDIS, TK_GUARD_VERSION},
+    {"pessimistic", "SELECT ... FOR UPDATE, waits for the row lock", 0, pess_reserve, pess_charge, NULL,
+     TK_SERVE_NO_REDIS, TK_GUARD_FOR_UPDATE},
+    {"pessimistic-nowait", "SELECT ... FOR UPDATE NOWAIT: a locked row is BUSY at once", 0, nowait_reserve, nowait_charge, NULL,
+     TK_SERVE_NO_REDIS, TK_GUARD_NOWAIT},
+    {"pessimistic-skip-locked", "SELECT ... FOR UPDATE SKIP LOCKED: a locked seat is skipped (BUSY)", 0, skip_reserve, NULL, NULL,
+     TK_SERVE_NO_REDIS, TK_GUARD_SKIP_LOCKED},
+    {"redis-lock", "SET NX PX per seat, compare-and-delete release, fencing token checked by the DB", 0, rlock_reserve, NULL, NULL,
+     TK_SERVE_REDIS_LOCK, TK_GUARD_FENCE},
     {"redis-lock-nofence", "redis-lock without the fencing check (shows the expired-lease write)", TK_STRAT_UNSAFE,
-     rlock_nofence_reserve, NULL, NULL},
+     rlock_nofence_reserve, NULL, NULL, TK_SERVE_REDIS_LOCK, TK_GUARD_ARBITER},
     {"redis-atomic", "one Lua script holds the seat and decrements the remaining count; DB arbitrates the winner", 0,
-     ratomic_reserve, NULL, atomic_prepare},
-    {"db-unique", "INSERT with a UNIQUE live_seat_id; duplicate key = SEAT_TAKEN", 0, unique_reserve, NULL, NULL},
-    {"atomic", "points: UPDATE ... SET points = points + ? in one statement", 0, NULL, atomic_charge, NULL},
+     ratomic_reserve, NULL, atomic_prepare, TK_SERVE_REDIS_HOLD, TK_GUARD_ARBITER},
+    {"db-unique", "INSERT with a UNIQUE live_seat_id; duplicate key = SEAT_TAKEN", 0, unique_reserve, NULL, NULL,
+     TK_SERVE_NO_REDIS, TK_GUARD_UNIQUE},
+    {"atomic", "points: UPDATE ... SET points = points + ? in one statement", 0, NULL, atomic_charge, NULL,
+     TK_SERVE_NO_REDIS, TK_GUARD_ARBITER},
 };
 
 #define NSTRAT (sizeof strategies / sizeof strategies[0])

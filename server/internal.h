@@ -15,6 +15,7 @@
 #include "ticketctl/cache.h"
 #include "ticketctl/outbox.h"
 #include "ticketctl/store.h"
+#include "ticketctl/strategy.h"
 
 #define TK_MAX_BODY (64 * 1024) /* bytes; larger bodies get 413 */
 
@@ -61,6 +62,8 @@ struct tk_job {
     size_t body_len;
     struct evkeyvalq *query; /* parsed query string (owned) */
     char idem_key[80];
+    char qtoken[192]; /* X-Queue-Token (waiting room, queue.h), "" when absent or too long */
+    const tk_strategy *strategy; /* X-Lock-Strategy, or NULL: the server's */
     char cache_key[160];
     uint64_t cache_seq;
     int status;
@@ -76,6 +79,7 @@ struct tk_worker {
     redisContext *redis;
     char redis_url[512];
     pthread_t thread;
+    tk_serve_hold_ctx hold; /* lock-strategy state of this worker's holds */
 };
 
 struct tk_loop {

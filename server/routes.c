@@ -2,6 +2,7 @@
  * A handler validates input, calls the store, and replies; the error
  * shape and status mapping live in reply.c. */
 #include "internal.h"
+#include "queue_routes.h"
 
 #include <ctype.h>
 #include <event2/keyvalq_struct.h>
@@ -304,6 +305,8 @@ static void h_seats(tk_job *j, tk_worker *w)
 
 static void h_reserve(tk_job *j, tk_worker *w)
 {
+    if (queue_gate_hold(j, w) != 0) /* waiting room: an admitted queue token (queue_routes.c) */
+        return;
     tk_server *srv = w->srv;
     json_t *b = job_body_object(j);
     if (!b)
@@ -311,19 +314,22 @@ static void h_reserve(tk_job *j, tk_worker *w)
     int64_t seat_id;
     if (want_int(j, b, "seat_id", INT64_MAX, &seat_id) != 0)
         goto out;
-    uint64_t gen = atomic_load(&srv->data_gen);
-    int64_t ttl_ms = (int64_t)srv->cfg.hold_ttl_s * 1000 + 5000;
-    tk_rc hold = tk_hold_acquire(w->redis, gen, (uint64_t)seat_id, j->claims.user_id, ttl_ms);
-    if (hold == TK_ECONFLICT) { /* someone holds it: no database work at all */
-        atomic_fetch_add(&srv->metrics.holds_redis_rejected, 1);
-        job_reply_error(j, 409, "SEAT_TAKEN", "seat %lld is already held or sold", (long long)seat_id);
-        goto out;
+    /* the lock strategy (strategy.h): by default redis-atomic, a Redis
+     * SET NX PX per seat in front of the database arbiter */
+    tk_serve_hold_ctx *hc = &w->hold;
+    if (!hc->store) {
+        hc->params = tk_strategy_serve_params();
+        hc->rng = (uint64_t)(uintptr_t)w ^ tk_mono_us();
     }
+    hc->store = w->store;
+    hc->redis = w->redis;
+    hc->gen = atomic_load(&srv->data_gen);
+    const tk_strategy *st = j->strategy ? j->strategy : srv->cfg.strategy;
     tk_reservation r;
-    tk_rc rc = tk_store_reserve(w->store, j->claims.user_id, (uint64_t)seat_id, srv->cfg.hold_ttl_s, &r);
+    tk_rc rc = tk_strategy_serve_hold(st, hc, j->claims.user_id, (uint64_t)seat_id, srv->cfg.hold_ttl_s, &r);
+    if (hc->redis_rejected)
+        atomic_fetch_add(&srv->metrics.holds_redis_rejected, 1);
     if (rc != TK_OK) {
-        if (hold == TK_OK)
-            tk_hold_release(w->redis, gen, (uint64_t)seat_id, j->claims.user_id);
         job_reply_store(j, rc, w->store);
         goto out;
     }
@@ -361,6 +367,8 @@ static void h_cancel(tk_job *j, tk_worker *w)
 
 static void h_pay(tk_job *j, tk_worker *w)
 {
+    if (queue_gate_pay(j, w) != 0) /* waiting room: an admitted queue token (queue_routes.c) */
+        return;
     json_t *b = job_body_object(j);
     if (!b)
         return;
@@ -386,6 +394,7 @@ static void h_pay(tk_job *j, tk_worker *w)
     }
     if (!p.replay)
         tk_hold_persist(w->redis, gen, r.seat_id);
+    queue_after_pay(j, w); /* paid: free the waiting-room slot early */
     job_reply_json(j, p.replay ? 200 : 201,
                    json_pack("{s:I, s:I, s:I, s:s, s:I}", "id", (json_int_t)p.id, "reservation_id",
                              (json_int_t)p.reservation_id, "amount", (json_int_t)p.amount, "status", "COMPLETED",
@@ -398,8 +407,11 @@ out:
 
 static void h_health(tk_job *j, tk_worker *w)
 {
-    (void)w;
-    job_reply_json(j, 200, json_pack("{s:s}", "status", "ok"));
+    (void)w; /* inline: runs on the loop thread, no worker */
+    const tk_server_config *cfg = &j->loop->srv->cfg;
+    job_reply_json(j, 200, json_pack("{s:s, s:s, s:b}", "status", "ok", "strategy",
+                                     cfg->strategy ? cfg->strategy->name : "redis-atomic", "strategy_header",
+                                     cfg->strategy_header));
 }
 
 static void h_ready(tk_job *j, tk_worker *w)
@@ -464,6 +476,13 @@ const tk_route tk_routes[] = {
      "200 reservation"},
     {"POST", "/api/v1/payments", h_pay, R_AUTH, NULL, "Pay a held reservation (Idempotency-Key header)",
      "reservation_id", "201 payment"},
+    {"POST", "/api/v1/queue/{id}/token", h_queue_take, R_AUTH, NULL,
+     "Take a place in the waiting room of schedule {id} (re-entry keeps it); returns the queue token", NULL,
+     "201 queue status"},
+    {"GET", "/api/v1/queue/{id}/status", h_queue_status, R_AUTH, NULL,
+     "Poll your place: position, ahead, estimated_wait_s, poll_after_ms, admitted", NULL, "200 queue status"},
+    {"DELETE", "/api/v1/queue/{id}/token", h_queue_leave, R_AUTH, NULL, "Leave the waiting room of schedule {id}",
+     NULL, "200 left"},
     {"GET", "/healthz", h_health, R_INLINE, NULL, "Liveness", NULL, "200 status"},
     {"GET", "/readyz", h_ready, 0, NULL, "Readiness: MariaDB and Redis answer", NULL, "200 status"},
     {"GET", "/metrics", h_metrics, R_INLINE, NULL, "Prometheus metrics", NULL, "200 text"},

@@ -10,6 +10,7 @@
  * the request from its connection (evhttp_connection_incoming_fail) and our
  * evhttp_send_reply later just frees it. */
 #include "internal.h"
+#include "queue_routes.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -25,6 +26,7 @@
 
 #include "ticketctl/hist.h"
 #include "ticketctl/hold.h"
+#include "ticketctl/lease.h"
 
 #define DRAIN_MAX_US (10 * 1000000ULL)
 
@@ -153,23 +155,77 @@ static void *worker_main(void *arg)
 
 /* ---- sweeper: expires unpaid holds, follows the data generation ----------- */
 
+/* Every instance runs this thread, but the expiry runs once per tick across
+ * instances. Ticks are wall-clock slots of sweep_interval_ms (tick = epoch ms
+ * / interval: the same number on every instance; each thread wakes at the
+ * slot boundaries). Only the holder of the Redis lease "hold-sweeper"
+ * (lib/lease.c; TTL 3 ticks, renewed every tick, so a SIGKILLed holder is
+ * replaced within 3 ticks) may sweep, and it first claims the tick with a
+ * fenced SET NX (a holder paused past its TTL cannot act after a successor
+ * took over; a handover inside one tick cannot sweep it twice). After the
+ * sweep it appends "<pid>:<expired>" to the list tk:sweeper:tick:<tick>
+ * (kept 10 minutes): the record tests read to prove "once per tick".
+ * Safe under any overlap anyway: tk_store_expire_holds() re-reads each
+ * reservation FOR UPDATE in its own transaction and expires it only while
+ * it is PENDING and past expires_at, so a second sweeper finds nothing.
+ * Following the data generation (response cache) is per process and runs
+ * on every instance each tick. */
+#define SWEEP_LEASE "hold-sweeper"
+#define SWEEP_KEEP_S 600
+
+/* 1 when this process sweeps `tick`: it holds the lease and claimed the tick. */
+static int sweep_claim(tk_lease *l, redisContext *rc, long long tick)
+{
+    if (!rc || rc->err || tk_lease_acquire(l, rc) != 1)
+        return 0;
+    char script[512];
+    snprintf(script, sizeof script,
+             "%sif redis.call('set', KEYS[2], ARGV[2], 'NX', 'EX', %d) then return 1 end return 0",
+             tk_lease_fence_lua(), SWEEP_KEEP_S);
+    redisReply *r = redisCommand(rc, "EVAL %s 2 %s tk:sweeper:claim:%lld %llu %ld", script, l->fence_key, tick,
+                                 (unsigned long long)l->fence, (long)getpid());
+    int won = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    if (r)
+        freeReplyObject(r);
+    return won;
+}
+
+static void sweep_record(redisContext *rc, long long tick, int expired)
+{
+    char key[64];
+    snprintf(key, sizeof key, "tk:sweeper:tick:%lld", tick);
+    redisAppendCommand(rc, "RPUSH %s %ld:%d", key, (long)getpid(), expired);
+    redisAppendCommand(rc, "EXPIRE %s %d", key, SWEEP_KEEP_S);
+    for (int i = 0; i < 2; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(rc, (void **)&r) != REDIS_OK)
+            break;
+        freeReplyObject(r);
+    }
+}
+
 static void *sweeper_main(void *arg)
 {
     tk_server *srv = arg;
+    const long long iv = srv->cfg.sweep_interval_ms;
     char err[256];
     tk_store *s = tk_store_open(srv->cfg.mysql_url, err, sizeof err);
     redisContext *rc = tk_redis_connect(srv->cfg.redis_url, NULL, 0);
     tk_reservation expired[500];
+    tk_lease lease;
+    tk_lease_init(&lease, SWEEP_LEASE, 3 * iv);
+    long long last_tick = -1;
     pthread_mutex_lock(&srv->sweep_mu);
     while (!atomic_load(&srv->workers_stop)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        long ns = ts.tv_nsec + (long)(srv->cfg.sweep_interval_ms % 1000) * 1000000L;
-        ts.tv_sec += srv->cfg.sweep_interval_ms / 1000 + ns / 1000000000L;
-        ts.tv_nsec = ns % 1000000000L;
+        long long next_ms = ((long long)tk_wall_ms() / iv + 1) * iv; /* the next slot boundary */
+        struct timespec ts = {(time_t)(next_ms / 1000), (long)(next_ms % 1000) * 1000000L};
         pthread_cond_timedwait(&srv->sweep_cv, &srv->sweep_mu, &ts);
         if (atomic_load(&srv->workers_stop))
             break;
+        long long tick = (long long)tk_wall_ms() / iv;
+        if (tick == last_tick) /* woke early */
+            continue;
+        last_tick = tick;
         pthread_mutex_unlock(&srv->sweep_mu);
 
         if (!rc || rc->err) {
@@ -177,14 +233,14 @@ static void *sweeper_main(void *arg)
                 redisFree(rc);
             rc = tk_redis_connect(srv->cfg.redis_url, NULL, 0);
         }
-        long long gen = tk_data_gen(rc);
+        long long gen = rc ? tk_data_gen(rc) : -1;
         if (gen >= 0 && (uint64_t)gen != atomic_load(&srv->data_gen)) {
             atomic_store(&srv->data_gen, (uint64_t)gen);
             tk_cache_clear(srv->cache); /* data reloaded (seed) */
         }
         if (!s)
             s = tk_store_open(srv->cfg.mysql_url, err, sizeof err);
-        if (s) {
+        if (s && sweep_claim(&lease, rc, tick)) {
             int n = tk_store_expire_holds(s, 500, expired);
             for (int i = 0; i < n; i++) {
                 char key[64];
@@ -196,10 +252,13 @@ static void *sweeper_main(void *arg)
             }
             if (n > 0)
                 atomic_fetch_add(&srv->metrics.holds_expired, (uint64_t)n);
+            sweep_record(rc, tick, n < 0 ? 0 : n);
         }
         pthread_mutex_lock(&srv->sweep_mu);
     }
     pthread_mutex_unlock(&srv->sweep_mu);
+    if (rc && !rc->err && lease.fence) /* hand over at once instead of after the TTL */
+        tk_lease_release(&lease, rc);
     tk_store_close(s);
     if (rc)
         redisFree(rc);
@@ -325,6 +384,26 @@ static void on_request(struct evhttp_request *req, void *arg)
             return;
         }
         snprintf(j->idem_key, sizeof j->idem_key, "%s", idem);
+    }
+    const char *qtok = evhttp_find_header(hin, "X-Queue-Token"); /* waiting room: checked by the handler */
+    if (qtok && strlen(qtok) < sizeof j->qtoken)
+        snprintf(j->qtoken, sizeof j->qtoken, "%s", qtok);
+    else if (qtok)
+        snprintf(j->qtoken, sizeof j->qtoken, "%s", "?"); /* too long: present but invalid */
+    const char *lock = evhttp_find_header(hin, "X-Lock-Strategy");
+    if (lock) {
+        const char *why = NULL;
+        if (!srv->cfg.strategy_header)
+            why = "this server does not take the lock strategy from requests (serve --allow-strategy-header)";
+        else if (!(j->strategy = tk_strategy_find(lock)))
+            why = "unknown lock strategy (ticketctl scenario strategies lists them)";
+        else
+            why = tk_strategy_serve_refusal(j->strategy);
+        if (why) {
+            job_reply_error(j, 400, "BAD_STRATEGY", "X-Lock-Strategy %.40s: %s", lock, why);
+            job_finish(j);
+            return;
+        }
     }
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
     if (query && *query) {
@@ -611,6 +690,8 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
         }
     if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) == 0)
         sweeper_started = 1;
+    if (tk_wr_start(srv, err, errlen) != 0) /* waiting-room admission job (queue_routes.c) */
+        goto out;
     if (cfg->kafka_brokers && *cfg->kafka_brokers && !cfg->no_relay) {
         srv->relay = tk_relay_start(cfg->mysql_url, cfg->kafka_brokers, 100, err, errlen);
         if (!srv->relay)
@@ -624,8 +705,10 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
             goto out;
         }
     if (!cfg->quiet)
-        fprintf(stderr, "serve: listening on http://%s:%d (%d loops, %d workers, hold %d s)\n", cfg->host, port,
-                srv->nloops, srv->nworkers, cfg->hold_ttl_s);
+        fprintf(stderr, "serve: listening on http://%s:%d (%d loops, %d workers, hold %d s, strategy %s%s)\n",
+                cfg->host, port, srv->nloops, srv->nworkers, cfg->hold_ttl_s,
+                cfg->strategy ? cfg->strategy->name : "redis-atomic",
+                cfg->strategy_header ? ", X-Lock-Strategy allowed" : "");
     if (cfg->port_file)
         write_port_file(cfg->port_file, port);
     rc = 0;
@@ -642,6 +725,7 @@ out:
     pthread_mutex_unlock(&srv->qmu);
     for (int i = 0; i < started_workers; i++)
         pthread_join(srv->workers[i].thread, NULL);
+    tk_wr_stop(srv);
     pthread_mutex_lock(&srv->sweep_mu);
     pthread_cond_broadcast(&srv->sweep_cv);
     pthread_mutex_unlock(&srv->sweep_mu);

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ticketctl/queue.h"
+
 typedef struct tk_server_config {
     const char *mysql_url;
     const char *redis_url;
@@ -27,6 +29,14 @@ typedef struct tk_server_config {
     int sweep_interval_ms;     /* default 1000 */
     int cache_ttl_ms;          /* default 5000 */
     int token_ttl_s;           /* default 3600 */
+    /* waiting room (queue.h, server/queue_routes.c): kind NONE (default) = no
+     * queue; otherwise hold and pay need an admitted X-Queue-Token */
+    tk_queue_config queue;
+    /* lock strategy of holds (strategy.h; NULL: redis-atomic); with
+     * strategy_header, a request may pick another by the X-Lock-Strategy
+     * header (for `bench --strategy`), otherwise such a request is a 400 */
+    const struct tk_strategy *strategy;
+    int strategy_header;
     const unsigned char *jwt_key;
     size_t jwt_key_len;
     const char *port_file; /* if set, the bound port is written here once listening */

@@ -1,5 +1,7 @@
 /* Unit tests of the seed row generators (no database): determinism, seat
- * layout and grade/price bands, CSV/SQL escaping, and the LOAD DATA stream. */
+ * layout and grade/price bands, CSV/SQL escaping, the LOAD DATA stream,
+ * the large profile's counts, and the consistency of reservations, seats,
+ * schedules, payments, point history and balances (rules: seed.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +9,7 @@
 #include <cmocka.h>
 
 #include "seed_int.h"
+#include "ticketctl/auth.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,16 +19,21 @@
 #define BASE_MS 1795219200000LL
 static const char hash[] = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
 
-static void make_gen(tk_seed_gen *g, uint64_t seed, uint32_t seats)
+static void make_gen_res(tk_seed_gen *g, uint64_t seed, uint32_t seats, uint64_t reservations)
 {
     tk_seed_config cfg;
     assert_int_equal(tk_seed_profile("ci", &cfg), 0);
     cfg.seed = seed;
     cfg.base_ms = BASE_MS;
+    cfg.reservations = reservations;
     if (seats)
         cfg.seats_per_schedule = seats;
     tk_seed_gen_init(g, &cfg, hash);
+    char err[256];
+    assert_int_equal(tk_seed_gen_check(g, err, sizeof err), 0);
 }
+
+static void make_gen(tk_seed_gen *g, uint64_t seed, uint32_t seats) { make_gen_res(g, seed, seats, 0); }
 
 /* Split one LOAD DATA line (FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY
  * '"' ESCAPED BY '\\', LINES TERMINATED BY '\n') the way the server does.
@@ -99,12 +107,14 @@ static void test_same_seed_same_rows(void **state)
 {
     (void)state;
     tk_seed_gen a, b;
-    make_gen(&a, 42, 0);
-    make_gen(&b, 42, 0);
+    make_gen_res(&a, 42, 0, 3000);
+    make_gen_res(&b, 42, 0, 3000);
     char ra[TK_SEED_ROW_MAX], rb[TK_SEED_ROW_MAX];
     for (int t = 0; t < TK_SEED_NTABLES; t++)
-        for (uint64_t id = 1; id <= 60 && id <= tk_seed_table_rows(&a, t); id++)
+        for (uint64_t id = 1; id <= 60 && id <= tk_seed_table_max_id(&a, t); id++)
             for (int fmt = TK_SEED_FMT_CSV; fmt <= TK_SEED_FMT_SQL; fmt++) {
+                if (!tk_seed_row_exists(&a, t, id))
+                    continue;
                 size_t na = tk_seed_row(&a, t, id, fmt, ra, sizeof ra);
                 size_t nb = tk_seed_row(&b, t, id, fmt, rb, sizeof rb);
                 assert_true(na > 0);
@@ -119,7 +129,7 @@ static void test_different_seed_different_rows(void **state)
     tk_seed_gen a, b;
     make_gen(&a, 1, 0);
     make_gen(&b, 2, 0);
-    char ra[TK_SEED_ROW_MAX], rb[TK_SEED_ROW_MAX];
+    char ra[TK_SEED_ROW_MAX] = "", rb[TK_SEED_ROW_MAX] = "";
     int tables_differ[TK_SEED_NTABLES] = {0};
     for (int t = 0; t < TK_SEED_NTABLES; t++)
         for (uint64_t id = 1; id <= 40; id++) {
@@ -135,7 +145,7 @@ static void test_different_seed_different_rows(void **state)
     /* The fixed parts do not depend on the seed. */
     tk_seed_row(&a, TK_SEED_USERS, 7, TK_SEED_FMT_CSV, ra, sizeof ra);
     assert_non_null(strstr(ra, "\"user7@bench.ticketctl\""));
-    assert_non_null(strstr(ra, ",0,\"USER\"\n"));
+    assert_non_null(strstr(ra, ",0,\"USER\","));
 }
 
 static void test_rows_parse_back(void **state)
@@ -156,7 +166,7 @@ static void test_rows_parse_back(void **state)
     assert_string_equal(f[3], hash);
     /* A venue holds a comma too ("KSPO Dome, Seoul"). */
     tk_seed_row(&g, TK_SEED_CONCERTS, 5, TK_SEED_FMT_CSV, row, sizeof row);
-    assert_int_equal(parse_csv_line(row, f, 12), 4);
+    assert_int_equal(parse_csv_line(row, f, 12), 5);
     assert_non_null(strstr(f[2], ", "));
     assert_non_null(strstr(f[1], " 5")); /* title ends with the concert id */
     /* Sale opened before the anchor day; shows start after it. */
@@ -319,17 +329,21 @@ static void test_stream_chunking(void **state)
 {
     (void)state;
     tk_seed_gen g;
-    make_gen(&g, 5, 0);
+    make_gen_res(&g, 5, 0, 3000);
     for (int t = 0; t < TK_SEED_NTABLES; t++) {
-        /* expected: the rows, concatenated */
+        /* expected: the rows, concatenated, holes of sparse tables skipped */
         size_t cap = 1 << 22, elen = 0;
+        uint64_t rows = 0;
         char *exp = malloc(cap);
         assert_non_null(exp);
-        for (uint64_t id = 1; id <= tk_seed_table_rows(&g, t); id++) {
+        for (uint64_t id = 1; id <= tk_seed_table_max_id(&g, t); id++) {
             size_t n = tk_seed_row(&g, t, id, TK_SEED_FMT_CSV, exp + elen, cap - elen);
-            assert_true(n > 0);
+            assert_true(n > 0 || !tk_seed_row_exists(&g, t, id));
             elen += n;
+            rows += n > 0;
         }
+        assert_int_equal(rows, tk_seed_table_rows(&g, t));
+        assert_true(rows > 0);
         size_t chunks[] = {1, 7, 1000, TK_SEED_ROW_MAX, 65536};
         for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
             tk_seed_stream s;
@@ -344,6 +358,188 @@ static void test_stream_chunking(void **state)
     }
 }
 
+
+static void test_large_profile(void **state)
+{
+    (void)state;
+    tk_seed_config cfg;
+    assert_int_equal(tk_seed_profile("large", &cfg), 0);
+    cfg.base_ms = BASE_MS;
+    tk_seed_gen *g = malloc(sizeof *g);
+    assert_non_null(g);
+    tk_seed_gen_init(g, &cfg, hash);
+    char err[256];
+    assert_int_equal(tk_seed_gen_check(g, err, sizeof err), 0);
+    assert_int_equal(tk_seed_table_rows(g, TK_SEED_USERS), 1000000);
+    assert_int_equal(tk_seed_table_rows(g, TK_SEED_CONCERTS), 2000000);
+    assert_int_equal(tk_seed_table_rows(g, TK_SEED_SCHEDULES), 3000000);
+    assert_int_equal(tk_seed_table_rows(g, TK_SEED_SEATS), 150000000);
+    assert_int_equal(tk_seed_table_rows(g, TK_SEED_RESERVATIONS), 2000000);
+    /* 75% of reservations are paid (60 confirmed + 15 canceled), within 0.5% */
+    uint64_t pay = tk_seed_table_rows(g, TK_SEED_PAYMENTS);
+    assert_true(pay > 1490000 && pay < 1510000);
+    /* about 1.5 paid reservations per user, a canceled one costing two rows */
+    uint64_t ph = tk_seed_table_rows(g, TK_SEED_POINT_HISTORY);
+    assert_true(ph > pay + 700000 && ph < pay + 300000 + 1000000);
+    /* the last seat and reservation encode; the reservation's seat maps back */
+    char row[TK_SEED_ROW_MAX];
+    assert_true(tk_seed_row(g, TK_SEED_SEATS, 150000000, TK_SEED_FMT_CSV, row, sizeof row) > 0);
+    assert_true(strncmp(row, "150000000,3000000,", 18) == 0);
+    for (uint64_t r = 1; r <= 2000000; r += 99991)
+        assert_int_equal(tk_seed_seat_res(g, tk_seed_res_seat(g, r)), r);
+    /* too many reservations for the seats: refused */
+    tk_seed_config bad = cfg;
+    bad.reservations = 150000001;
+    tk_seed_gen_init(g, &bad, hash);
+    assert_int_equal(tk_seed_gen_check(g, err, sizeof err), -1);
+    assert_non_null(strstr(err, "reservations"));
+    free(g);
+}
+
+static void test_schedules_spread(void **state)
+{
+    (void)state;
+    tk_seed_config cfg;
+    assert_int_equal(tk_seed_profile("ci", &cfg), 0);
+    cfg.base_ms = BASE_MS;
+    cfg.concerts = 20;
+    cfg.schedules = 30; /* 1.5 per concert, as in the large profile */
+    tk_seed_gen g;
+    tk_seed_gen_init(&g, &cfg, hash);
+    int per_concert[21] = {0};
+    char row[TK_SEED_ROW_MAX], f[8][256];
+    long prev = 0;
+    for (uint64_t id = 1; id <= 30; id++) {
+        assert_true(tk_seed_row(&g, TK_SEED_SCHEDULES, id, TK_SEED_FMT_CSV, row, sizeof row) > 0);
+        assert_int_equal(parse_csv_line(row, f, 8), 5);
+        long c = atol(f[1]);
+        assert_true(c >= prev && c >= 1 && c <= 20); /* primary-key order is concert order */
+        per_concert[c]++;
+        prev = c;
+    }
+    for (int c = 1; c <= 20; c++)
+        assert_true(per_concert[c] == 1 || per_concert[c] == 2);
+}
+
+/* Reservations, seats, schedules, payments and point history agree with
+ * each other the way lib/invariants.c checks them in the database. */
+static void test_reservation_consistency(void **state)
+{
+    (void)state;
+    tk_seed_gen g;
+    make_gen_res(&g, 9, 0, 3000); /* ci: 2,000 users, 10,000 seats */
+    uint64_t R = 3000, N = tk_seed_table_rows(&g, TK_SEED_SEATS);
+    char row[TK_SEED_ROW_MAX], f[12][256];
+    unsigned char *seen = calloc(N + 1, 1);
+    assert_non_null(seen);
+    int status_n[4] = {0};
+    uint64_t paid = 0;
+    for (uint64_t r = 1; r <= R; r++) {
+        uint64_t seat = tk_seed_res_seat(&g, r);
+        assert_true(seat >= 1 && seat <= N);
+        assert_int_equal(seen[seat], 0); /* one reservation per seat */
+        seen[seat] = 1;
+        assert_int_equal(tk_seed_seat_res(&g, seat), r);
+        tk_seed_res_status st = tk_seed_res_status_of(&g, r);
+        status_n[st]++;
+        /* the reservation row: user, seat, schedule, price = seat price, live_seat_id */
+        assert_true(tk_seed_row(&g, TK_SEED_RESERVATIONS, r, TK_SEED_FMT_CSV, row, sizeof row) > 0);
+        assert_int_equal(parse_csv_line(row, f, 12), 10);
+        assert_int_equal(atoll(f[1]), tk_seed_res_user(&g, r));
+        assert_int_equal(atoll(f[2]), seat);
+        assert_int_equal(atoll(f[3]), (seat - 1) / 100 + 1);
+        char srow[TK_SEED_ROW_MAX], sf[12][256];
+        tk_seed_row(&g, TK_SEED_SEATS, seat, TK_SEED_FMT_CSV, srow, sizeof srow);
+        assert_int_equal(parse_csv_line(srow, sf, 12), 8);
+        assert_string_equal(f[4], sf[6]);
+        int live = st == TK_SEED_RES_CONFIRMED || st == TK_SEED_RES_PENDING;
+        if (live)
+            assert_int_equal(atoll(f[6]), seat);
+        else
+            assert_string_equal(f[6], "\\N");
+        assert_string_equal(sf[7], st == TK_SEED_RES_CONFIRMED ? "SOLD" : st == TK_SEED_RES_PENDING ? "HELD"
+                                                                                                : "AVAILABLE");
+        /* a payment exactly for the paid ones, amount = price */
+        int is_paid = st == TK_SEED_RES_CONFIRMED || st == TK_SEED_RES_CANCELED;
+        assert_int_equal(tk_seed_row_exists(&g, TK_SEED_PAYMENTS, r), is_paid);
+        if (is_paid) {
+            paid++;
+            tk_seed_row(&g, TK_SEED_PAYMENTS, r, TK_SEED_FMT_CSV, row, sizeof row);
+            assert_int_equal(parse_csv_line(row, f, 12), 7);
+            assert_int_equal(atoll(f[1]), r);
+            assert_string_equal(f[3], sf[6]);
+            assert_string_equal(f[5], st == TK_SEED_RES_CONFIRMED ? "COMPLETED" : "REFUNDED");
+        }
+    }
+    assert_int_equal(paid, tk_seed_table_rows(&g, TK_SEED_PAYMENTS));
+    /* shares of 60/5/15/20 within 4 points */
+    assert_true(abs(status_n[TK_SEED_RES_CONFIRMED] * 100 / 3000 - 60) <= 4);
+    assert_true(abs(status_n[TK_SEED_RES_PENDING] * 100 / 3000 - 5) <= 4);
+    assert_true(abs(status_n[TK_SEED_RES_CANCELED] * 100 / 3000 - 15) <= 4);
+    assert_true(abs(status_n[TK_SEED_RES_EXPIRED] * 100 / 3000 - 20) <= 4);
+    /* available_seats = seats minus held and sold */
+    for (uint64_t s = 1; s <= tk_seed_table_rows(&g, TK_SEED_SCHEDULES); s++) {
+        int taken = 0;
+        for (uint64_t seat = (s - 1) * 100 + 1; seat <= s * 100; seat++) {
+            uint64_t r = tk_seed_seat_res(&g, seat);
+            tk_seed_res_status st = r ? tk_seed_res_status_of(&g, r) : TK_SEED_RES_EXPIRED;
+            taken += r && (st == TK_SEED_RES_CONFIRMED || st == TK_SEED_RES_PENDING);
+        }
+        tk_seed_row(&g, TK_SEED_SCHEDULES, s, TK_SEED_FMT_CSV, row, sizeof row);
+        assert_int_equal(parse_csv_line(row, f, 12), 5);
+        assert_int_equal(atoi(f[3]), 100);
+        assert_int_equal(atoi(f[4]), 100 - taken);
+    }
+    /* point history: per user in id order, balance_after runs along from the
+     * CHARGE, never negative, ends at users.points = the sum of amounts */
+    uint64_t hist_rows = 0, E = g.ph_stride;
+    for (uint64_t u = 1; u <= 2000; u++) {
+        long long bal = 0, sum = 0;
+        int n = 0;
+        for (uint64_t id = (u - 1) * E + 1; id <= u * E; id++) {
+            if (!tk_seed_row_exists(&g, TK_SEED_POINT_HISTORY, id))
+                continue;
+            tk_seed_row(&g, TK_SEED_POINT_HISTORY, id, TK_SEED_FMT_CSV, row, sizeof row);
+            assert_int_equal(parse_csv_line(row, f, 12), 7);
+            assert_int_equal(atoll(f[1]), u);
+            long long amount = atoll(f[2]);
+            assert_string_equal(f[3], n == 0 ? "CHARGE" : amount < 0 ? "PAY" : "REFUND");
+            bal += amount;
+            sum += amount;
+            assert_int_equal(atoll(f[4]), bal);
+            assert_true(bal >= 0);
+            if (n > 0)
+                assert_int_equal(tk_seed_res_user(&g, (uint64_t)atoll(f[5])), u);
+            n++;
+            hist_rows++;
+        }
+        assert_int_equal(tk_seed_user_points(&g, u), sum);
+        tk_seed_row(&g, TK_SEED_USERS, u, TK_SEED_FMT_CSV, row, sizeof row);
+        assert_int_equal(parse_csv_line(row, f, 12), 7);
+        assert_int_equal(atoll(f[4]), sum);
+    }
+    assert_int_equal(hist_rows, tk_seed_table_rows(&g, TK_SEED_POINT_HISTORY));
+    assert_true(hist_rows > paid);
+    free(seen);
+}
+
+static void test_pw_hash_deterministic(void **state)
+{
+    (void)state;
+    char a[TK_PW_HASH_MAX], b[TK_PW_HASH_MAX], c[TK_PW_HASH_MAX];
+    assert_int_equal(tk_seed_pw_hash(1, a), 0);
+    assert_int_equal(tk_seed_pw_hash(1, b), 0);
+    assert_int_equal(tk_seed_pw_hash(2, c), 0);
+    assert_string_equal(a, b);
+    assert_string_not_equal(a, c);
+    assert_true(strncmp(a, "$argon2id$v=19$m=8,t=1,p=1$", 27) == 0);
+    /* the login path's verifier accepts it, and only for the seed password */
+    assert_int_equal(tk_auth_init(), 0);
+    assert_int_equal(tk_pw_verify(a, TK_SEED_PASSWORD), 0);
+    assert_int_equal(tk_pw_verify(c, TK_SEED_PASSWORD), 0);
+    assert_int_not_equal(tk_pw_verify(a, "wrong-password"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +552,10 @@ int main(void)
         cmocka_unit_test(test_quote),
         cmocka_unit_test(test_sql_rows),
         cmocka_unit_test(test_stream_chunking),
+        cmocka_unit_test(test_large_profile),
+        cmocka_unit_test(test_schedules_spread),
+        cmocka_unit_test(test_reservation_consistency),
+        cmocka_unit_test(test_pw_hash_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,9 @@
  * owns one easy handle, its buffers and its timer; every thread has its own
  * per-step histograms (hist.h) and counters, merged after the run, so the
  * hot loop takes no lock. Errors are counted by kind and status and never
- * stop the run.
+ * stop the run. Single-endpoint mode (url_path) over plain http runs on the
+ * lean keep-alive engine of httpload.h instead (libcurl's per-request cost
+ * was the bottleneck there); https stays on libcurl.
  *
  * Load models. Closed (default): `users` VUs loop over the flow; the number
  * of active VUs follows `stages` (default: 0 -> users over the ramp, then
@@ -32,6 +34,9 @@
  * are recorded (separate histograms), the corrected one is the headline. In
  * the closed model the two differ only by generator lateness: a closed
  * model cannot see server stalls as omission, use the open model for that.
+ * Exception: single-endpoint mode, closed model, no think time corrects as
+ * wrk does (expected-interval correction after the run, httpload.h), so its
+ * figures compare with wrk's.
  *
  * The generator watches itself: per-thread CPU time against wall time and
  * the lateness of a 10 ms periodic timer in each event loop. When either
@@ -58,6 +63,8 @@ typedef enum tk_bench_step_id {
     TK_STEP_PAY,         /* POST /api/v1/payments (Idempotency-Key) */
     TK_STEP_LOGIN,       /* POST /api/v1/auth/login: not a flow step, reported after the flow */
     TK_STEP_URL,         /* GET <url_path>: single-endpoint mode only */
+    TK_STEP_QTOKEN,      /* POST /api/v1/queue/{schedule}/token: waiting room (config.queue) only */
+    TK_STEP_QPOLL,       /* GET  /api/v1/queue/{schedule}/status, every poll_after_ms until admitted */
     TK_BENCH_NSTEPS
 } tk_bench_step_id;
 
@@ -104,8 +111,21 @@ typedef struct tk_bench_config {
                                      open model: required (a constant rate is one stage) */
     size_t nstages;       /* stages cover the whole run; duration_ms is their sum when given */
     const char *url_path; /* non-NULL: single-endpoint mode, GET <target><url_path>, no login */
+    const char *url_authorization; /* single-endpoint mode: value of an Authorization header
+                                      ("Bearer <token>"), or NULL for none */
     int64_t max_delay_ms; /* open model: an iteration not started this long after its
                              schedule is dropped (0: drop unless a VU is free at once) */
+    /* Waiting room (queue.h): NULL or "none": the seven steps as they are;
+     * "redis" / "mysql" (a label: the server must run `serve --queue` with
+     * it): after choosing a schedule the VU takes a queue token, polls
+     * (honouring poll_after_ms) until admitted, then holds and pays with
+     * the X-Queue-Token header; payment ends the admission, so the next
+     * iteration queues again. */
+    const char *queue;
+    /* Lock strategy of holds (strategy.h): NULL for the server's own;
+     * else sent as X-Lock-Strategy on every request, which the server
+     * honours when started with --allow-strategy-header (else 400). */
+    const char *strategy;
     double max_cpu;       /* generator invalid when a thread's CPU/wall exceeds this (0: 0.90) */
     double max_lag_ms;    /* ... or the event-loop lag p99 exceeds this (0: 25 ms) */
     tk_bench_progress_fn progress; /* may be NULL */
@@ -171,6 +191,19 @@ typedef struct tk_bench_result {
     uint64_t by_kind[TK_BENCH_NERRKINDS];
     uint64_t by_status[TK_BENCH_MAX_STATUS]; /* error responses by HTTP status */
     uint64_t seat_taken;  /* 409 SEAT_TAKEN on reserve: expected, not an error */
+
+    /* waiting room (config.queue); zero without one */
+    char queue[8];                /* "none", "redis", "mysql" */
+    char strategy[48];            /* config.strategy, or "" for the server's */
+    uint64_t admissions;          /* VU admissions seen (a poll or take answering admitted) */
+    tk_bench_latency admission_wait; /* ms from sending the take to seeing admitted */
+    /* fairness: normalised Kendall tau distance between arrival order
+     * (the server's arrival_no) and admission order (admission_no) among
+     * admissions of the same schedule, pooled over schedules as discordant
+     * pairs / comparable pairs (tk_queue_kendall_distance, queue.h): 0 =
+     * admitted exactly in arrival order, 0.5 = random, 1 = reversed. */
+    double fairness_kendall;
+    uint64_t fairness_pairs;      /* comparable pairs behind it */
     uint64_t sold_out;    /* iterations that found no available seat */
 
     tk_bench_point *series; /* one per second, owned by the result */

@@ -9,6 +9,8 @@
  *   mysql/ (logs)        install.log, error.log, mysqld.out, pid, socket
  *   redis/               redis.pid, redis.log
  *   kafka/               broker.log, bootstrap (written by the broker)
+ *   serve/<i>/           serve.log, port: instance i of `dev up --instances N`
+ *   nginx/               nginx.conf (generated), nginx.pid, error.log, tmp/
  *
  * Every call here is blocking and meant for command-line use or test setup,
  * never for a request path. Errors: 0 on success, -1 with a message in the
@@ -23,6 +25,9 @@
 /* Components of the stack, in start order; indexes into tk_dev_report.comp. */
 enum { TK_DEV_MYSQL = 0, TK_DEV_REDIS, TK_DEV_KAFKA, TK_DEV_NCOMP };
 
+/* Most `serve` instances `dev up --instances N` runs behind nginx. */
+#define TK_DEV_MAX_INSTANCES 16
+
 /* The content of <state>/stack.env. Pids are 0 when not recorded. */
 typedef struct tk_dev_env {
     char state_dir[TK_URL_MAX];    /* absolute */
@@ -31,6 +36,13 @@ typedef struct tk_dev_env {
     char kafka[TK_URL_MAX];        /* 127.0.0.1:P */
     char mysql_socket[TK_URL_MAX]; /* unix socket of the MariaDB server (root access) */
     long pid[TK_DEV_NCOMP];        /* indexed by TK_DEV_MYSQL.. */
+    /* Many instances (tk_dev_instances_up); all zero/empty when none run. */
+    int instances;                          /* serve instances recorded */
+    long inst_pid[TK_DEV_MAX_INSTANCES];    /* TICKETCTL_INSTANCE_PIDS=p1,p2,.. */
+    int inst_port[TK_DEV_MAX_INSTANCES];    /* TICKETCTL_INSTANCE_PORTS=P1,P2,.. (127.0.0.1) */
+    long nginx_pid;                         /* TICKETCTL_NGINX_PID: the nginx master */
+    char target[TK_URL_MAX];                /* TICKETCTL_TARGET=http://127.0.0.1:P (nginx) */
+    char serve_args[TK_URL_MAX];            /* TICKETCTL_SERVE_ARGS: extra flags of the instances */
 } tk_dev_env;
 
 /* One component as seen by tk_dev_status(). */
@@ -46,8 +58,12 @@ typedef struct tk_dev_comp {
 typedef struct tk_dev_report {
     char state_dir[TK_URL_MAX];     /* absolute */
     int have_env;                   /* stack.env exists */
-    int all_running;                /* every component running */
+    int all_running;                /* every backend component (comp[]) running */
     tk_dev_comp comp[TK_DEV_NCOMP];
+    int instances;                  /* serve instances recorded (0: none) */
+    tk_dev_comp inst[TK_DEV_MAX_INSTANCES]; /* name "serve"; addr is the instance's own port */
+    tk_dev_comp nginx;              /* name "nginx"; pid 0 when none recorded */
+    int all_instances_running;      /* every recorded instance and nginx running (1 when none) */
 } tk_dev_report;
 
 /* Resolve the state dir: `arg` if non-NULL and non-empty, else
@@ -67,8 +83,49 @@ int tk_dev_state_dir(const char *arg, char *out /* OUT */, size_t outlen,
  * already running), or -1; on failure it stops what this call started. */
 int tk_dev_up(const char *state_dir, tk_dev_env *env /* OUT */, char *err /* OUT */, size_t errlen);
 
+/* Many instances behind nginx (`dev up --instances N`). */
+typedef struct tk_dev_instances_opts {
+    int instances;          /* N in 0..TK_DEV_MAX_INSTANCES; 0 stops the instances and nginx */
+    int port;               /* nginx's loopback port; 0: keep the recorded one, else a free one */
+    const char *serve_args; /* extra `serve` flags, split on blanks (no quoting); NULL: the
+                             * recorded ones (TICKETCTL_SERVE_ARGS). Running instances keep
+                             * theirs: scale to 0 first to change them. */
+} tk_dev_instances_opts;
+
+/* tk_dev_up(), then bring the number of `ticketctl serve` instances to
+ * o->instances and put nginx in front of them.
+ *
+ * Instances are the same binary (/proc/self/exe when it is ticketctl, else
+ * $TICKETCTL_BIN) run as `serve --port 0 --port-file <state>/serve/<i>/port
+ * --state <state> --mysql .. --redis .. --kafka-brokers .. [serve_args]`,
+ * detached, one log each (<state>/serve/<i>/serve.log), started one after
+ * the other (each waits for GET /readyz = 200, at most 60 s) so the first
+ * applies migrations and creates <state>/jwt.secret, which all share: a
+ * token from one instance is valid on every other. Running instances are
+ * kept (scaling up starts the missing ones; scaling down stops the highest
+ * with SIGTERM, which drains), unless this call had to (re)start a backend:
+ * then every instance is replaced, since it points at the old address. nginx (/usr/sbin/nginx, Debian nginx-light)
+ * runs from a generated <state>/nginx/nginx.conf (upstream with keepalive
+ * to the instances; see the config's comments for the retry policy) on
+ * 127.0.0.1:port, reloaded (SIGHUP) when the instance set changes.
+ * stack.env records the pids, ports and TICKETCTL_TARGET.
+ *
+ * Holds <state>/lock. Returns the number of processes started (backends,
+ * instances and nginx; 0: nothing to do), or -1 with err set; on failure
+ * what this call started is stopped again. */
+int tk_dev_instances_up(const char *state_dir, const tk_dev_instances_opts *o, tk_dev_env *env /* OUT */,
+                        char *err /* OUT */, size_t errlen);
+
+/* The nginx URL of the stack in state_dir (NULL: default) when instances
+ * run there: writes "http://127.0.0.1:P" (at most outlen bytes) and returns
+ * 0; returns 1 when none is recorded or nginx does not answer, -1 on an
+ * unreadable stack.env. For `bench`/`report` defaults. */
+int tk_dev_target(const char *state_dir, char *out /* OUT */, size_t outlen);
+
 /* Stop exactly the processes recorded in stack.env (and stale pid files
- * left by a crashed run): SIGTERM, wait up to 30 s, then SIGKILL. Removes
+ * left by a crashed run): nginx first (SIGQUIT: graceful), then the serve
+ * instances (SIGTERM: they drain in-flight requests), then Kafka, Redis,
+ * MariaDB (SIGTERM); each waited for up to 30 s, then SIGKILL. Removes
  * stack.env. With purge != 0 also deletes the data and logs (the whole
  * state dir). Stopping a stopped stack succeeds. Returns 0 or -1. */
 int tk_dev_down(const char *state_dir, int purge, char *err /* OUT */, size_t errlen);

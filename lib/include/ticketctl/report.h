@@ -15,6 +15,10 @@
  * p50/p99/max), a horizontal bar chart per metric (unsafe strategies in
  * red), every invariant per strategy, and the redis-benchmark comparison.
  *
+ * An index tuner results file ("kind": "tune", see tune.h) renders as one
+ * row per query (findings, candidate, status, before/after ms, ratio, rows
+ * examined before/after, DDL), then the redundant and unused indexes.
+ *
  * Missing fields are tolerated: a file from an older or newer version, or a
  * partial one, renders whatever it has; absent numbers show as "–". */
 #ifndef TICKETCTL_REPORT_H

@@ -85,8 +85,41 @@ typedef struct tk_reservation {
 json_t *tk_reservation_json(const tk_reservation *r);
 
 /* Hold a seat for hold_ttl_s seconds: PENDING reservation. TK_ENOTFOUND
- * (unknown seat), TK_ECONFLICT (SEAT_TAKEN, SHOW_STARTED). */
+ * (unknown seat), TK_ECONFLICT (SEAT_TAKEN, SHOW_STARTED). The same as
+ * tk_store_reserve_as with TK_GUARD_ARBITER. */
 tk_rc tk_store_reserve(tk_store *s, uint64_t user_id, uint64_t seat_id, int hold_ttl_s, tk_reservation *out);
+
+/* How a hold guards the seat before the arbiter (the conditional UPDATE of
+ * an AVAILABLE seat plus the UNIQUE live_seat_id, which run under every
+ * guard): the database half of the lock strategies of strategy.h.
+ * Procedure tk_reserve_as, migration 6. */
+typedef enum tk_seat_guard {
+    TK_GUARD_ARBITER = 0,     /* nothing but the arbiter */
+    TK_GUARD_VERSION = 1,     /* optimistic: the seat's version must still be `arg` */
+    TK_GUARD_FOR_UPDATE = 2,  /* SELECT ... FOR UPDATE first (waits innodb_lock_wait_timeout) */
+    TK_GUARD_NOWAIT = 3,      /* ... FOR UPDATE NOWAIT: a locked seat is TK_EBUSY at once */
+    TK_GUARD_SKIP_LOCKED = 4, /* ... FOR UPDATE SKIP LOCKED: a locked seat is TK_EBUSY */
+    TK_GUARD_FENCE = 5,       /* fencing token `arg` must be the newest presented for the seat */
+    TK_GUARD_UNIQUE = 6,      /* INSERT the reservation first: the UNIQUE key decides */
+} tk_seat_guard;
+
+/* Hold a seat under `guard` (arg: the version or fencing token, else 0).
+ * Beyond tk_store_reserve's errors: TK_ECONFLICT with code "CONFLICT"
+ * (TK_GUARD_VERSION: the version moved; the caller may re-read and retry)
+ * or "STALE_LOCK" (TK_GUARD_FENCE: a newer token was presented), TK_EBUSY
+ * with code "LOCK_BUSY" (NOWAIT, SKIP LOCKED, lock wait timeout or
+ * deadlock after retries; NOWAIT and SKIP LOCKED are never retried). */
+tk_rc tk_store_reserve_as(tk_store *s, uint64_t user_id, uint64_t seat_id, int hold_ttl_s, tk_seat_guard guard,
+                          uint64_t arg, tk_reservation *out);
+
+/* The seat's status (1 AVAILABLE, 0 otherwise) and version, a plain read:
+ * the first half of an optimistic hold. TK_ENOTFOUND for an unknown seat. */
+tk_rc tk_store_seat_version(tk_store *s, uint64_t seat_id, int *available, uint64_t *version);
+
+/* Record an error from a layer above the store (e.g. a Redis step of a
+ * lock strategy) so tk_store_errcode/errmsg report it like the store's
+ * own. Returns rc. */
+tk_rc tk_store_fail(tk_store *s, tk_rc rc, const char *code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* The user's reservations, newest first, at most 100: {"items":[...]}. */
 tk_rc tk_store_reservations_of(tk_store *s, uint64_t user_id, json_t **out);
 /* Cancel a PENDING or CONFIRMED reservation of this user before the show;

@@ -96,6 +96,13 @@ typedef int (*tk_sc_prepare_fn)(tk_sc_conn *c, uint64_t nseats);
 
 #define TK_STRAT_UNSAFE 1u /* exists to show a failure: its violations are expected */
 
+/* The Redis step a strategy puts in front of the database in `serve`. */
+typedef enum tk_serve_redis {
+    TK_SERVE_NO_REDIS = 0,
+    TK_SERVE_REDIS_HOLD, /* SET hold key NX PX (hold.h): losers are answered from Redis */
+    TK_SERVE_REDIS_LOCK, /* SET lock NX PX + fencing token, the DB checks the token */
+} tk_serve_redis;
+
 typedef struct tk_strategy {
     const char *name;
     const char *summary;
@@ -103,6 +110,10 @@ typedef struct tk_strategy {
     tk_sc_reserve_fn reserve; /* NULL: does not apply to seat scenarios */
     tk_sc_charge_fn charge;   /* NULL: does not apply to point scenarios */
     tk_sc_prepare_fn prepare; /* may be NULL */
+    /* the same strategy on the product tables (`serve --strategy`): the
+     * Redis step and the database guard (store.h, tk_seat_guard) */
+    tk_serve_redis serve_redis;
+    int serve_guard;
 } tk_strategy;
 
 /* The row named `name`, or NULL. */
@@ -110,6 +121,51 @@ const tk_strategy *tk_strategy_find(const char *name);
 /* Row i (0-based) of the table, or NULL past the end. */
 const tk_strategy *tk_strategy_at(size_t i);
 size_t tk_strategy_count(void);
+
+/* ---- the strategies in `serve` (and so in `bench`) ----------------------
+ *
+ * On the product tables every strategy keeps the database arbiter (the
+ * conditional UPDATE of an AVAILABLE seat and the UNIQUE live_seat_id), so
+ * none can double book; they differ in what they put in front of it and
+ * so in cost and failure modes: redis-atomic answers the losers of a hot
+ * seat from Redis, pessimistic makes them queue on the row lock (or fail
+ * at once with NOWAIT / SKIP LOCKED), optimistic re-reads and retries,
+ * redis-lock serialises the holders of a seat through a Redis lease whose
+ * fencing token the seat row checks, db-unique lets the UNIQUE key decide.
+ * The UNSAFE rows (none, redis-lock-nofence) exist to show a failure in
+ * `scenario` and are refused by serve. */
+
+struct tk_store;
+struct tk_reservation;
+
+/* Everything one serve worker needs to take holds; owned by that worker. */
+typedef struct tk_serve_hold_ctx {
+    struct tk_store *store;
+    redisContext *redis;     /* may be NULL for strategies without a Redis step */
+    uint64_t gen;            /* data generation (hold.h) namespacing Redis keys */
+    tk_sc_params params;     /* lease, lock wait, retries, backoff */
+    uint64_t rng;            /* jitter state, any non-zero value */
+    /* out, per call */
+    int redis_rejected;      /* 1: answered SEAT_TAKEN by Redis, no database work */
+    int retries;             /* optimistic re-reads / lock polls this call */
+} tk_serve_hold_ctx;
+
+/* Default tuning for serve: lease 5000 ms, lock wait 200 ms, 3 retries,
+ * 1000 µs first backoff. */
+tk_sc_params tk_strategy_serve_params(void);
+
+/* NULL when `st` can take holds in serve; else a static reason (UNSAFE,
+ * points only). */
+const char *tk_strategy_serve_refusal(const tk_strategy *st);
+
+/* Hold `seat_id` for `user_id` (hold_ttl_s seconds) under `st`. Returns
+ * what tk_store_reserve_as returns (the error code and message are on
+ * c->store: tk_store_errcode/errmsg), plus TK_ECONFLICT "SEAT_TAKEN" from
+ * Redis, TK_ECONFLICT "CONFLICT" when optimistic retries are spent, TK_EBUSY
+ * "LOCK_BUSY" when a Redis lock was not obtained within lock_wait_ms. A
+ * Redis failure falls back to the database alone (the arbiter). */
+tk_rc tk_strategy_serve_hold(const tk_strategy *st, tk_serve_hold_ctx *c, uint64_t user_id, uint64_t seat_id,
+                             int hold_ttl_s, struct tk_reservation *out);
 
 /* Lua source of the redis-atomic hold script: KEYS[1] seat key, KEYS[2]
  * remaining-seat counter, ARGV[1] owner, ARGV[2] key TTL in ms; returns 1

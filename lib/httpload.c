@@ -1,0 +1,1599 @@
+/* Lean HTTP/1.1 keep-alive load engine for single-endpoint mode (after wrk).
+ *
+ * Layout: T threads, each with its own event_base, connections, histograms
+ * and counters; connection g (0-based, global) lives in thread g mod T, so
+ * a closed-model profile activates connections in the same order as the
+ * VUs of bench.c. Everything of the hot path is preallocated per thread:
+ * the connection array, a header buffer per connection (HEAD_MAX, used only
+ * when a response head arrives in pieces), one receive buffer per thread.
+ *
+ * Per request: send() of the shared request buffer (the write event only
+ * while connecting or on a short write), the persistent read event fires,
+ * one recv(), the parser below, three to five tk_hist_record() calls (plus
+ * one or two bucket increments in the closed model, for the correction), and
+ * the next request is sent from the same callback (closed model, no think
+ * time) or the connection goes back to the idle stack (open model).
+ *
+ * Response parser: the head is located by its blank line ("\r\n\r\n"),
+ * then the status line and three headers are read (Content-Length,
+ * Transfer-Encoding: chunked, Connection); the body is skipped byte-count
+ * wise or through the chunk state machine (size line, data, CRLF, trailer).
+ * No length and not chunked means "until the server closes" (RFC 9112
+ * section 6.3, rule 8). 1xx heads are skipped; 204 and 304 have no body.
+ *
+ * Open-model pacing, the per-second series ring and the self-watch follow
+ * bench.c (same formulas: iteration j is due when the integral of the rate
+ * profile reaches j+1 and belongs to thread j mod T; one lock per thread per
+ * second; a 10 ms timer records its own lateness). */
+#include "ticketctl/httpload.h"
+#include "ticketctl/common.h"
+#include "ticketctl/hist.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef TK_VERSION
+#define TK_VERSION "0.1.0"
+#endif
+
+#define RBUF (64 * 1024)    /* per-thread receive buffer */
+#define HEAD_MAX 8192       /* a response head larger than this is a read error */
+#define REQ_MAX 4096        /* the pre-formatted request */
+#define RING 16             /* seconds in flight between the fastest and slowest thread */
+#define LAG_PERIOD_US 10000 /* self-watch and timeout scan */
+#define PENDING_CAP 65536   /* open model: iterations waiting for a connection, per thread */
+#define PACE_BATCH 4096     /* due iterations handled per pacer wake-up */
+
+enum { C_IDLE = 0, C_CONNECTING, C_WRITING, C_READING };
+enum { P_HEAD = 0, P_BODY, P_EOF, P_CSIZE, P_CEXT, P_CDATA, P_CCRLF, P_TRAILER, P_DONE };
+
+struct hl_thr;
+
+typedef struct hl_conn {
+    struct hl_thr *t;
+    struct event rev, wev; /* read: persistent while fd is open; write: one-shot */
+    struct event timer;    /* start, think time, deferred connect failure */
+    int fd;
+    uint32_t g;           /* global index, 0-based */
+    uint8_t state;        /* C_* */
+    uint8_t ps;           /* parser state P_* */
+    uint8_t keep;         /* keep the connection after this response */
+    uint8_t reused;       /* a response was read on this connection already */
+    uint8_t retried;      /* this request was re-sent once on a fresh connection */
+    uint8_t active;       /* closed model: counted as a started VU */
+    uint8_t line_empty;   /* chunk trailer: the current line is empty so far */
+    uint8_t ndig;         /* hex digits of the chunk size line */
+    int deferred_err;     /* connect failed synchronously: reported from the timer */
+    int status;
+    size_t sent, hlen;
+    uint64_t left; /* body or chunk bytes still to come */
+    uint64_t got;  /* bytes of the answer received for the request in flight */
+    uint64_t t_start, t_intended;
+    char *head; /* HEAD_MAX bytes in the thread's block */
+} hl_conn;
+
+struct hl_run;
+
+typedef struct hl_thr {
+    int idx;
+    struct hl_run *run;
+    pthread_t tid;
+    struct event_base *base;
+    struct event tick, stop, lag, pace;
+    hl_conn *conns;
+    int nconn, started;
+    hl_conn **idle;
+    int nidle;
+    uint64_t *pending; /* ring of intended start times (open model) */
+    size_t pend_head, pend_len;
+    uint64_t next_j;
+    char *rbuf, *heads;
+    tk_hist *hist, *uhist, *steady_hist, *steady_uhist, *sec_hist, *empty_hist, *lag_hist;
+    uint64_t *lb_all, *lb_steady; /* closed model: uncorrected latencies in LB_N buckets (see lb_*) */
+    uint64_t lag_due;
+    unsigned lag_n;
+    uint64_t req, err, ok, steady_req, steady_err, sec_req, sec_err, sec_drop;
+    uint64_t iters_sched, iters_started, iters_late, iters_dropped;
+    uint64_t by_kind[TK_BENCH_NERRKINDS], by_status[TK_BENCH_MAX_STATUS];
+    uint64_t cpu_us, wall_us;
+    int next_sec;
+    int failed;
+    char errbuf[256];
+} hl_thr;
+
+typedef struct hl_slot {
+    int sec, reporters, vus;
+    uint64_t req, err, drop;
+    tk_hist *h;
+} hl_slot;
+
+typedef struct hl_run {
+    const tk_bench_config *cfg;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char req[REQ_MAX];
+    size_t reqlen;
+    char target[512];
+    tk_bench_stage prof[TK_BENCH_MAX_STAGES + 1];
+    size_t nprof;
+    int open;
+    uint64_t t0, ramp_end, end, timeout_us, think_us;
+    int nthreads, nsec;
+    hl_thr *thr;
+    int abort;
+    pthread_mutex_t mu;
+    pthread_cond_t cond, gate;
+    int ready_threads, go, done_threads;
+    hl_slot ring[RING];
+    tk_bench_point *series;
+    int last_final;
+    uint64_t total_req, total_err;
+    int count_mismatch; /* merge_results: histogram counts disagree with the counters */
+} hl_run;
+
+/* ---------- small helpers ---------- */
+
+static void evtimer_in_us(struct event *ev, int64_t us)
+{
+    if (us < 0)
+        us = 0;
+    struct timeval tv = {.tv_sec = us / 1000000, .tv_usec = us % 1000000};
+    evtimer_add(ev, &tv);
+}
+
+static double us_to_ms(uint64_t us) { return (double)us / 1000.0; }
+
+static void fill_latency(tk_bench_latency *l, const tk_hist *h)
+{
+    l->p50 = us_to_ms(tk_hist_percentile(h, 50));
+    l->p90 = us_to_ms(tk_hist_percentile(h, 90));
+    l->p95 = us_to_ms(tk_hist_percentile(h, 95));
+    l->p99 = us_to_ms(tk_hist_percentile(h, 99));
+    l->p999 = us_to_ms(tk_hist_percentile(h, 99.9));
+    l->p9999 = us_to_ms(tk_hist_percentile(h, 99.99));
+    l->max = us_to_ms(tk_hist_max(h));
+    l->mean = tk_hist_mean(h) / 1000.0;
+}
+
+/* ---------- closed model: the expected-interval correction ----------
+ *
+ * A closed loop cannot send while it waits, so a slow answer hides the
+ * requests that would have been sent meanwhile (coordinated omission). As
+ * wrk does (stats_correct(), HdrHistogram's recordValueWithExpectedInterval
+ * applied after the run), every answer of latency v >= 2E, E being the
+ * expected interval between two requests of one connection = run time x
+ * connections / requests, stands also for the requests that would have been
+ * sent E, 2E, ... later: synthetic samples v - E, v - 2E, ... while > E.
+ * This gives the corrected latency of the closed model with no think time,
+ * directly comparable with wrk's figures; the uncorrected one stays raw.
+ *
+ * The raw latencies are counted per thread in log-linear buckets like
+ * hist.h (exact below 128 us, then 128 linear steps per power of two: 1/128
+ * relative error), which lets the synthetic samples be added in bulk, by
+ * bucket, instead of one by one. */
+
+#define LB_SUB 128u
+#define LB_N (LB_SUB + 25u * LB_SUB) /* up to 2^32 us > 1 hour */
+
+static unsigned lb_index(uint64_t v)
+{
+    if (v < 1)
+        v = 1;
+    if (v > TK_HIST_MAX_US)
+        v = TK_HIST_MAX_US;
+    if (v < LB_SUB)
+        return (unsigned)v;
+    unsigned k = 63u - (unsigned)__builtin_clzll(v);
+    return LB_SUB + (k - 7u) * LB_SUB + ((unsigned)(v >> (k - 7u)) & (LB_SUB - 1));
+}
+
+static uint64_t lb_low(unsigned i)
+{
+    if (i < LB_SUB)
+        return i;
+    unsigned shift = (i - LB_SUB) / LB_SUB, sub = (i - LB_SUB) % LB_SUB;
+    return (uint64_t)(LB_SUB + sub) << shift;
+}
+
+static uint64_t lb_high(unsigned i) { return i + 1 < LB_N ? lb_low(i + 1) - 1 : TK_HIST_MAX_US; }
+
+/* corr[] = raw[] plus the synthetic samples for expected interval e (us);
+ * *sum gets the sum of the added values. A bucket's samples are taken at
+ * its middle, so a synthetic value v - k*e carries the absolute error of
+ * its source bucket (at most v/256), not a relative one. */
+static void lb_correct(const uint64_t *raw, uint64_t *corr, uint64_t e, double *sum)
+{
+    memcpy(corr, raw, LB_N * sizeof *corr);
+    *sum = 0;
+    if (e == 0)
+        return;
+    for (unsigned i = 0; i < LB_N; i++) {
+        uint64_t c = raw[i], v = (lb_low(i) + lb_high(i)) / 2; /* unbiased within the bucket */
+        if (!c || v < 2 * e)
+            continue;
+        /* m = v - k*e for k = 1..kmax, m > e: kmax = floor((v - e - 1) / e) */
+        uint64_t kmax = (v - e - 1) / e;
+        if (kmax == 0)
+            continue;
+        for (unsigned j = 0; j <= i; j++) {
+            uint64_t lo = lb_low(j), hi = lb_high(j);
+            if (hi <= e || lo > v - e)
+                continue;
+            /* k with lo <= v - k*e <= hi, 1 <= k <= kmax */
+            uint64_t k0 = v > hi ? (v - hi + e - 1) / e : 0, k1 = (v - lo) / e;
+            if (k0 < 1)
+                k0 = 1;
+            if (k1 > kmax)
+                k1 = kmax;
+            if (k0 > k1)
+                continue;
+            uint64_t n = k1 - k0 + 1;
+            corr[j] += c * n;
+            *sum += (double)c * ((double)n * (double)v - (double)e * (double)(k0 + k1) * (double)n / 2.0);
+        }
+    }
+}
+
+/* Nearest-rank percentile over the buckets (as tk_hist_percentile). */
+static uint64_t lb_percentile(const uint64_t *b, uint64_t total, uint64_t max, double p)
+{
+    if (total == 0)
+        return 0;
+    double r = p / 100.0 * (double)total;
+    uint64_t rank = (uint64_t)r;
+    if ((double)rank < r - 1e-9)
+        rank++;
+    if (rank < 1)
+        rank = 1;
+    uint64_t acc = 0;
+    for (unsigned i = 0; i < LB_N; i++) {
+        acc += b[i];
+        if (acc >= rank) {
+            uint64_t v = lb_high(i);
+            return v < max ? v : max;
+        }
+    }
+    return max;
+}
+
+/* The corrected latency of a closed run from the raw buckets; raw_mean_us,
+ * max_us: of the raw samples (exact, from the uncorrected tk_hist). */
+static int lb_fill(tk_bench_latency *l, const uint64_t *raw, uint64_t e, double raw_mean_us, uint64_t max_us)
+{
+    uint64_t *corr = malloc(LB_N * sizeof *corr);
+    if (!corr)
+        return -1;
+    double extra_sum;
+    lb_correct(raw, corr, e, &extra_sum);
+    uint64_t n_raw = 0, n = 0;
+    for (unsigned i = 0; i < LB_N; i++) {
+        n_raw += raw[i];
+        n += corr[i];
+    }
+    l->p50 = us_to_ms(lb_percentile(corr, n, max_us, 50));
+    l->p90 = us_to_ms(lb_percentile(corr, n, max_us, 90));
+    l->p95 = us_to_ms(lb_percentile(corr, n, max_us, 95));
+    l->p99 = us_to_ms(lb_percentile(corr, n, max_us, 99));
+    l->p999 = us_to_ms(lb_percentile(corr, n, max_us, 99.9));
+    l->p9999 = us_to_ms(lb_percentile(corr, n, max_us, 99.99));
+    l->max = us_to_ms(max_us);
+    l->mean = n ? (raw_mean_us * (double)n_raw + extra_sum) / (double)n / 1000.0 : 0;
+    free(corr);
+    return 0;
+}
+
+/* ---------- the load profile (the formulas of bench.c) ---------- */
+
+/* Target at t seconds after t0; 0 past the end. */
+static double prof_value(const hl_run *b, double t)
+{
+    double t0 = 0;
+    for (size_t i = 0; i < b->nprof; i++) {
+        const tk_bench_stage *st = &b->prof[i];
+        double d = (double)st->duration_ms / 1000.0;
+        if (t < t0 + d)
+            return st->from + (st->to - st->from) * (t - t0) / d;
+        t0 += d;
+    }
+    return 0;
+}
+
+/* Open model: when (s after t0) the integral of the rate reaches `count`,
+ * -1 when the profile ends first. In a stage the integral is
+ * from*x + (to-from)/(2d)*x^2, solved as x = 2c / (b + sqrt(b^2 + 4ac)). */
+static double prof_time_of(const hl_run *b, double count)
+{
+    double t0 = 0, acc = 0;
+    for (size_t i = 0; i < b->nprof; i++) {
+        const tk_bench_stage *st = &b->prof[i];
+        double d = (double)st->duration_ms / 1000.0;
+        double area = (st->from + st->to) / 2.0 * d;
+        if (area > 0 && acc + area >= count) {
+            double rem = count - acc, a = (st->to - st->from) / (2.0 * d), bb = st->from;
+            double disc = bb * bb + 4.0 * a * rem;
+            double den = bb + sqrt(disc > 0 ? disc : 0);
+            double x = den > 0 ? 2.0 * rem / den : 0;
+            return t0 + (x < d ? x : d);
+        }
+        acc += area;
+        t0 += d;
+    }
+    return -1;
+}
+
+/* Closed model: first time >= from at which more than g connections are
+ * wanted; -1 never again. */
+static double prof_next_above(const hl_run *b, double g, double from)
+{
+    double t0 = 0;
+    for (size_t i = 0; i < b->nprof; i++) {
+        const tk_bench_stage *st = &b->prof[i];
+        double d = (double)st->duration_ms / 1000.0, t1 = t0 + d;
+        if (t1 > from) {
+            double s0 = from > t0 ? from : t0;
+            if (st->from + (st->to - st->from) * (s0 - t0) / d > g)
+                return s0;
+            if (st->to > g) {
+                double x = t0 + (g - st->from) / (st->to - st->from) * d;
+                return x > s0 ? x : s0;
+            }
+        }
+        t0 = t1;
+    }
+    return -1;
+}
+
+/* ---------- target and request ---------- */
+
+typedef struct hl_url {
+    char host[256];    /* without brackets */
+    char hostport[300]; /* as written, for the Host header */
+    char port[8];
+    char prefix[256]; /* path prefix without trailing slash, may be "" */
+} hl_url;
+
+static int url_split(const char *target, hl_url *u)
+{
+    memset(u, 0, sizeof *u);
+    if (strncasecmp(target, "http://", 7) != 0)
+        return -1;
+    const char *p = target + 7, *slash = strchr(p, '/');
+    size_t hplen = slash ? (size_t)(slash - p) : strlen(p);
+    if (hplen == 0 || hplen >= sizeof u->hostport || strchr(p, '@') || strchr(p, '?') || strchr(p, '#'))
+        return -1;
+    memcpy(u->hostport, p, hplen);
+    const char *hp = u->hostport, *colon;
+    if (hp[0] == '[') {
+        const char *rb = strchr(hp, ']');
+        if (!rb || rb == hp + 1 || (size_t)(rb - hp - 1) >= sizeof u->host)
+            return -1;
+        memcpy(u->host, hp + 1, (size_t)(rb - hp - 1));
+        colon = rb[1] == ':' ? rb + 1 : NULL;
+        if (rb[1] && rb[1] != ':')
+            return -1;
+    } else {
+        colon = strchr(hp, ':');
+        size_t hl = colon ? (size_t)(colon - hp) : strlen(hp);
+        if (hl == 0 || hl >= sizeof u->host)
+            return -1;
+        memcpy(u->host, hp, hl);
+    }
+    if (colon) {
+        int64_t port;
+        if (tk_parse_i64(colon + 1, 1, 65535, &port) != 0)
+            return -1;
+        snprintf(u->port, sizeof u->port, "%d", (int)port);
+    } else {
+        snprintf(u->port, sizeof u->port, "80");
+    }
+    if (slash) {
+        size_t n = strlen(slash);
+        while (n > 0 && slash[n - 1] == '/')
+            n--;
+        if (n >= sizeof u->prefix)
+            return -1;
+        memcpy(u->prefix, slash, n);
+    }
+    return 0;
+}
+
+int tk_httpload_supports(const char *target)
+{
+    hl_url u;
+    return target && url_split(target, &u) == 0;
+}
+
+/* Format the request once: it never changes during the run. */
+static int build_request(hl_run *b, const hl_url *u, const char *path, const char *auth)
+{
+    for (const char *s = path; *s; s++)
+        if ((unsigned char)*s <= ' ' || *s == 0x7f)
+            return -1; /* no spaces or controls in a request target */
+    int n;
+    if (auth && *auth) {
+        if (strpbrk(auth, "\r\n"))
+            return -1;
+        n = snprintf(b->req, sizeof b->req,
+                     "GET %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ticketctl-bench/" TK_VERSION
+                     "\r\nAuthorization: %s\r\n\r\n",
+                     u->prefix, path, u->hostport, auth);
+    } else {
+        n = snprintf(b->req, sizeof b->req, "GET %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ticketctl-bench/" TK_VERSION
+                     "\r\n\r\n", u->prefix, path, u->hostport);
+    }
+    if (n < 0 || (size_t)n >= sizeof b->req)
+        return -1;
+    b->reqlen = (size_t)n;
+    return 0;
+}
+
+/* ---------- response parser ---------- */
+
+/* Case-insensitive: does [v, v+n) contain the token tok? */
+static int has_token(const char *v, size_t n, const char *tok)
+{
+    size_t k = strlen(tok);
+    for (size_t i = 0; i + k <= n; i++)
+        if (strncasecmp(v + i, tok, k) == 0)
+            return 1;
+    return 0;
+}
+
+/* Parse a complete head h[0..len) (ending in the blank line). Sets status,
+ * keep and the body state. Returns 0, 1 for a 1xx head (skip it), -1 when
+ * malformed. */
+static int parse_head(hl_conn *c, const char *h, size_t len)
+{
+    if (len < 12 || memcmp(h, "HTTP/1.", 7) != 0 || (h[7] != '0' && h[7] != '1') || h[8] != ' ')
+        return -1;
+    if (h[9] < '1' || h[9] > '5' || h[10] < '0' || h[10] > '9' || h[11] < '0' || h[11] > '9')
+        return -1;
+    int status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
+    if (status < 200)
+        return 1;
+    int keep = h[7] == '1', chunked = 0, have_len = 0;
+    uint64_t clen = 0;
+    const char *p = memchr(h, '\n', len), *end = h + len;
+    while (p && ++p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            break;
+        size_t ll = (size_t)(eol - p);
+        if (ll && p[ll - 1] == '\r')
+            ll--;
+        if (ll == 0)
+            break; /* the blank line */
+        const char *colon = memchr(p, ':', ll);
+        if (!colon)
+            return -1;
+        size_t nl = (size_t)(colon - p);
+        const char *v = colon + 1, *ve = p + ll;
+        while (v < ve && (*v == ' ' || *v == '\t'))
+            v++;
+        if (nl == 14 && strncasecmp(p, "content-length", 14) == 0) {
+            uint64_t x = 0;
+            const char *q = v;
+            for (; q < ve && *q >= '0' && *q <= '9'; q++) {
+                if (x > (UINT64_MAX - 9) / 10)
+                    return -1;
+                x = x * 10 + (uint64_t)(*q - '0');
+            }
+            while (q < ve && (*q == ' ' || *q == '\t'))
+                q++;
+            if (q == v || q != ve || (have_len && x != clen))
+                return -1;
+            clen = x;
+            have_len = 1;
+        } else if (nl == 17 && strncasecmp(p, "transfer-encoding", 17) == 0) {
+            chunked = has_token(v, (size_t)(ve - v), "chunked");
+        } else if (nl == 10 && strncasecmp(p, "connection", 10) == 0) {
+            if (has_token(v, (size_t)(ve - v), "close"))
+                keep = 0;
+            else if (has_token(v, (size_t)(ve - v), "keep-alive"))
+                keep = 1;
+        }
+        p = eol;
+    }
+    c->status = status;
+    c->keep = (uint8_t)keep;
+    if (status == 204 || status == 304) {
+        c->ps = P_DONE;
+    } else if (chunked) { /* chunked wins over Content-Length (RFC 9112 6.3) */
+        c->ps = P_CSIZE;
+        c->left = 0;
+        c->ndig = 0;
+    } else if (have_len) {
+        c->left = clen;
+        c->ps = clen ? P_BODY : P_DONE;
+    } else {
+        c->ps = P_EOF;
+        c->keep = 0;
+    }
+    return 0;
+}
+
+/* Feed n bytes of the answer. Returns 1 when the response is complete
+ * (*used bytes consumed), 0 when more is needed (all consumed), -1 when
+ * malformed. */
+static int conn_feed(hl_conn *c, const char *p, size_t n, size_t *used)
+{
+    size_t i = 0;
+    while (i < n) {
+        switch (c->ps) {
+        case P_HEAD: {
+            const char *end = NULL;
+            size_t headlen = 0;
+            if (c->hlen == 0) {
+                const char *e = memmem(p + i, n - i, "\r\n\r\n", 4);
+                if (e) {
+                    end = p + i;
+                    headlen = (size_t)(e - (p + i)) + 4;
+                    int rc = parse_head(c, end, headlen);
+                    if (rc < 0)
+                        return -1;
+                    i += headlen;
+                    if (rc == 1)
+                        c->ps = P_HEAD; /* 1xx: the real head follows */
+                    break;
+                }
+                if (n - i > HEAD_MAX)
+                    return -1;
+                memcpy(c->head, p + i, n - i);
+                c->hlen = n - i;
+                i = n;
+                break;
+            }
+            size_t old = c->hlen, take = n - i;
+            if (take > HEAD_MAX - old)
+                take = HEAD_MAX - old;
+            memcpy(c->head + old, p + i, take);
+            c->hlen += take;
+            size_t from = old >= 3 ? old - 3 : 0;
+            const char *e = memmem(c->head + from, c->hlen - from, "\r\n\r\n", 4);
+            if (!e) {
+                if (c->hlen >= HEAD_MAX)
+                    return -1; /* head too large */
+                i += take;
+                break;
+            }
+            headlen = (size_t)(e - c->head) + 4;
+            int rc = parse_head(c, c->head, headlen);
+            if (rc < 0)
+                return -1;
+            i += headlen - old;
+            c->hlen = 0;
+            if (rc == 1)
+                c->ps = P_HEAD;
+            break;
+        }
+        case P_BODY: {
+            uint64_t k = n - i < c->left ? n - i : c->left;
+            c->left -= k;
+            i += (size_t)k;
+            if (c->left == 0)
+                c->ps = P_DONE;
+            break;
+        }
+        case P_EOF:
+            i = n; /* ends when the server closes */
+            break;
+        case P_CSIZE: {
+            char ch = p[i++];
+            int d = ch >= '0' && ch <= '9' ? ch - '0'
+                    : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                    : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                             : -1;
+            if (d >= 0) {
+                if (c->ndig >= 15)
+                    return -1;
+                c->left = c->left * 16 + (uint64_t)d;
+                c->ndig++;
+            } else if (c->ndig == 0) {
+                return -1;
+            } else if (ch == '\n') {
+                c->ps = c->left ? P_CDATA : P_TRAILER;
+                c->line_empty = 1;
+            } else if (ch == ';' || ch == ' ' || ch == '\t' || ch == '\r') {
+                c->ps = P_CEXT;
+            } else {
+                return -1;
+            }
+            break;
+        }
+        case P_CEXT: {
+            const char *nl = memchr(p + i, '\n', n - i);
+            if (!nl) {
+                i = n;
+                break;
+            }
+            i = (size_t)(nl - p) + 1;
+            c->ps = c->left ? P_CDATA : P_TRAILER;
+            c->line_empty = 1;
+            break;
+        }
+        case P_CDATA: {
+            uint64_t k = n - i < c->left ? n - i : c->left;
+            c->left -= k;
+            i += (size_t)k;
+            if (c->left == 0)
+                c->ps = P_CCRLF;
+            break;
+        }
+        case P_CCRLF: {
+            char ch = p[i++];
+            if (ch == '\n') {
+                c->ps = P_CSIZE;
+                c->left = 0;
+                c->ndig = 0;
+            } else if (ch != '\r') {
+                return -1;
+            }
+            break;
+        }
+        case P_TRAILER: {
+            char ch = p[i++];
+            if (ch == '\n') {
+                if (c->line_empty)
+                    c->ps = P_DONE;
+                c->line_empty = 1;
+            } else if (ch != '\r') {
+                c->line_empty = 0;
+            }
+            break;
+        }
+        case P_DONE:
+            *used = i;
+            return 1;
+        }
+        if (c->ps == P_DONE) {
+            *used = i;
+            return 1;
+        }
+    }
+    *used = i;
+    return c->ps == P_DONE ? 1 : 0;
+}
+
+/* ---------- connections ---------- */
+
+static void conn_send(hl_conn *c);
+static void on_read(evutil_socket_t fd, short what, void *arg);
+static void on_write(evutil_socket_t fd, short what, void *arg);
+
+static void conn_close(hl_conn *c)
+{
+    if (c->fd >= 0) {
+        event_del(&c->rev);
+        event_del(&c->wev);
+        close(c->fd);
+        c->fd = -1;
+    }
+    c->reused = 0;
+}
+
+static void parser_reset(hl_conn *c)
+{
+    c->ps = P_HEAD;
+    c->hlen = 0;
+    c->left = 0;
+    c->got = 0;
+    c->status = 0;
+}
+
+/* Open model: c is free; give it the oldest waiting iteration still within
+ * max_delay (older ones are dropped), else put it on the idle stack. */
+static void conn_go_idle(hl_conn *c)
+{
+    hl_thr *t = c->t;
+    uint64_t now = tk_mono_us(), max_delay = (uint64_t)t->run->cfg->max_delay_ms * 1000u;
+    while (t->pend_len) {
+        uint64_t when = t->pending[t->pend_head];
+        t->pend_head = (t->pend_head + 1) % PENDING_CAP;
+        t->pend_len--;
+        if (now > when && now - when > max_delay) {
+            t->iters_dropped++;
+            t->sec_drop++;
+            continue;
+        }
+        t->iters_late++;
+        t->iters_started++;
+        c->t_intended = when;
+        conn_send(c);
+        return;
+    }
+    t->idle[t->nidle++] = c;
+}
+
+/* The request is over (answered or failed): what the connection does next. */
+static void conn_next(hl_conn *c)
+{
+    hl_thr *t = c->t;
+    hl_run *b = t->run;
+    if (b->open) {
+        conn_go_idle(c);
+        return;
+    }
+    uint64_t now = tk_mono_us();
+    double now_s = (double)(now - b->t0) / 1e6;
+    if (now < b->end && prof_value(b, now_s) > (double)c->g) {
+        t->iters_started++;
+        if (b->think_us) {
+            /* think time randomised +-50 %: mean/2 + uniform [0, mean] */
+            uint64_t x = (uint64_t)c->g * 0x9E3779B97F4A7C15ULL ^ now;
+            x ^= x >> 31;
+            x *= 0xBF58476D1CE4E5B9ULL;
+            x ^= x >> 29;
+            uint64_t th = b->think_us / 2 + x % (b->think_us + 1);
+            c->t_intended = now + th;
+            evtimer_in_us(&c->timer, (int64_t)th);
+            return;
+        }
+        c->t_intended = 0;
+        conn_send(c);
+        return;
+    }
+    c->active = 0;
+    t->started--;
+    double at = prof_next_above(b, (double)c->g, now_s);
+    if (at >= 0) {
+        c->t_intended = b->t0 + (uint64_t)(at * 1e6);
+        evtimer_in_us(&c->timer, (int64_t)c->t_intended - (int64_t)now);
+    }
+}
+
+/* Count the request: kind < 0 an HTTP answer with c->status, else the
+ * error kind (no answer). Then close or keep the connection and go on. */
+static void conn_finish(hl_conn *c, int kind)
+{
+    hl_thr *t = c->t;
+    uint64_t now = tk_mono_us(), lat = now - c->t_start;
+    uint64_t clat = c->t_intended && c->t_intended < c->t_start ? now - c->t_intended : lat;
+    int steady = c->t_start >= t->run->ramp_end;
+    t->req++;
+    t->sec_req++;
+    if (steady)
+        t->steady_req++;
+    c->state = C_IDLE;
+    if (kind >= 0) {
+        t->by_kind[kind]++;
+        t->err++;
+        t->sec_err++;
+        if (steady)
+            t->steady_err++;
+        conn_close(c);
+    } else {
+        tk_hist_record(t->hist, clat);
+        tk_hist_record(t->uhist, lat);
+        tk_hist_record(t->sec_hist, clat);
+        if (steady) {
+            tk_hist_record(t->steady_hist, clat);
+            tk_hist_record(t->steady_uhist, lat);
+        }
+        if (t->lb_all) {
+            unsigned i = lb_index(lat);
+            t->lb_all[i]++;
+            if (steady)
+                t->lb_steady[i]++;
+        }
+        if (c->status >= 400) {
+            t->by_kind[TK_BERR_STATUS]++;
+            if (c->status < TK_BENCH_MAX_STATUS)
+                t->by_status[c->status]++;
+            t->err++;
+            t->sec_err++;
+            if (steady)
+                t->steady_err++;
+        } else {
+            t->ok++;
+        }
+        if (c->keep)
+            c->reused = 1;
+        else
+            conn_close(c);
+    }
+    parser_reset(c);
+    c->retried = 0;
+    conn_next(c);
+}
+
+/* The connection broke before a complete answer: send the request once more
+ * on a fresh connection when a kept-alive one was closed under us before a
+ * byte came back, else count a read error. */
+static void conn_broken(hl_conn *c)
+{
+    if (c->reused && c->got == 0 && !c->retried) {
+        c->retried = 1;
+        conn_close(c);
+        parser_reset(c);
+        uint64_t t_start = c->t_start;
+        conn_send(c);
+        c->t_start = t_start; /* the retry is part of this request's latency */
+        return;
+    }
+    conn_finish(c, TK_BERR_READ);
+}
+
+static void conn_write(hl_conn *c)
+{
+    hl_run *b = c->t->run;
+    while (c->sent < b->reqlen) {
+        ssize_t n = send(c->fd, b->req + c->sent, b->reqlen - c->sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->sent += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            event_add(&c->wev, NULL);
+            return;
+        }
+        conn_broken(c);
+        return;
+    }
+    c->state = C_READING;
+}
+
+static int conn_connect(hl_conn *c)
+{
+    hl_run *b = c->t->run;
+    int fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (const struct sockaddr *)&b->addr, b->addrlen) != 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    c->fd = fd;
+    c->reused = 0;
+    event_assign(&c->rev, c->t->base, fd, EV_READ | EV_PERSIST, on_read, c);
+    event_assign(&c->wev, c->t->base, fd, EV_WRITE, on_write, c);
+    event_add(&c->rev, NULL);
+    event_add(&c->wev, NULL); /* connected (or failed) when writable */
+    c->state = C_CONNECTING;
+    return 0;
+}
+
+/* Send the request on c (connecting first when needed). Never counts the
+ * request synchronously: failures come back through an event, so a dead
+ * server cannot recurse. */
+static void conn_send(hl_conn *c)
+{
+    c->t_start = tk_mono_us();
+    c->sent = 0;
+    if (c->fd < 0) {
+        if (conn_connect(c) != 0) {
+            c->deferred_err = errno ? errno : EIO;
+            c->state = C_CONNECTING;
+            evtimer_in_us(&c->timer, 0);
+        }
+        return;
+    }
+    c->state = C_WRITING;
+    conn_write(c);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    hl_conn *c = arg;
+    if (c->state == C_CONNECTING) {
+        int e = 0;
+        socklen_t len = sizeof e;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0 || e != 0) {
+            conn_finish(c, TK_BERR_CONNECT);
+            return;
+        }
+        c->state = C_WRITING;
+    }
+    if (c->state == C_WRITING)
+        conn_write(c);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    hl_conn *c = arg;
+    hl_thr *t = c->t;
+    for (;;) {
+        ssize_t n = recv(fd, t->rbuf, RBUF, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            if (c->state == C_CONNECTING) {
+                conn_finish(c, TK_BERR_CONNECT);
+                return;
+            }
+        }
+        if (n <= 0) { /* closed (or reset) by the server */
+            if (c->state == C_IDLE) {
+                conn_close(c); /* an idle kept-alive connection: reconnect on the next request */
+                return;
+            }
+            if (c->state == C_CONNECTING) {
+                conn_finish(c, TK_BERR_CONNECT);
+                return;
+            }
+            if (n == 0 && c->ps == P_EOF) {
+                c->keep = 0;
+                conn_finish(c, -1); /* a body delimited by the close */
+                return;
+            }
+            conn_broken(c);
+            return;
+        }
+        if (c->state == C_IDLE || c->state == C_CONNECTING) {
+            conn_close(c); /* bytes nobody asked for: drop the connection */
+            if (c->state == C_CONNECTING)
+                conn_finish(c, TK_BERR_READ);
+            return;
+        }
+        c->got += (uint64_t)n;
+        size_t used = 0;
+        int rc = conn_feed(c, t->rbuf, (size_t)n, &used);
+        if (rc < 0) {
+            conn_finish(c, TK_BERR_READ);
+            return;
+        }
+        if (rc == 1) {
+            if (used < (size_t)n)
+                c->keep = 0; /* more than one answer to one request: do not trust the connection */
+            if (c->sent < t->run->reqlen)
+                c->keep = 0; /* answered before we finished sending */
+            conn_finish(c, -1);
+            return;
+        }
+        if ((size_t)n < RBUF)
+            return;
+    }
+}
+
+static void on_conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    hl_conn *c = arg;
+    hl_thr *t = c->t;
+    if (c->deferred_err) {
+        c->deferred_err = 0;
+        conn_finish(c, TK_BERR_CONNECT);
+        return;
+    }
+    if (!t->run->open && !c->active) { /* closed model: the profile (re)activates this connection */
+        c->active = 1;
+        t->started++;
+        t->iters_started++;
+    }
+    conn_send(c);
+}
+
+/* ---------- threads: pacing, seconds, self-watch ---------- */
+
+static void thr_due(hl_thr *t, uint64_t when)
+{
+    t->iters_sched++;
+    if (t->nidle > 0) {
+        hl_conn *c = t->idle[--t->nidle];
+        t->iters_started++;
+        c->t_intended = when;
+        conn_send(c);
+        return;
+    }
+    if (t->pending && t->pend_len < PENDING_CAP) {
+        t->pending[(t->pend_head + t->pend_len) % PENDING_CAP] = when;
+        t->pend_len++;
+        return;
+    }
+    t->iters_dropped++;
+    t->sec_drop++;
+}
+
+static void on_pace(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    hl_thr *t = arg;
+    hl_run *b = t->run;
+    uint64_t now = tk_mono_us();
+    for (int i = 0; i < PACE_BATCH; i++) {
+        double at = prof_time_of(b, (double)t->next_j + 1.0);
+        if (at < 0)
+            return;
+        uint64_t when = b->t0 + (uint64_t)(at * 1e6);
+        if (when >= b->end)
+            return;
+        if (when > now) {
+            evtimer_in_us(&t->pace, (int64_t)(when - now));
+            return;
+        }
+        thr_due(t, when);
+        t->next_j += (uint64_t)b->nthreads;
+    }
+    evtimer_in_us(&t->pace, 0);
+}
+
+static void slot_finish(hl_run *b, hl_slot *s)
+{
+    if (s->sec < 1 || s->sec > b->nsec)
+        return;
+    tk_bench_point *p = &b->series[s->sec - 1];
+    double secs = 1.0, left = (double)(b->end - b->t0) / 1e6 - (double)(s->sec - 1);
+    if (left > 0 && left < 1.0)
+        secs = left;
+    p->t = s->sec;
+    p->vus = s->vus;
+    p->rps = (double)s->req / secs;
+    p->errors = s->err;
+    p->dropped = s->drop;
+    p->p50 = us_to_ms(tk_hist_percentile(s->h, 50));
+    p->p95 = us_to_ms(tk_hist_percentile(s->h, 95));
+    p->p99 = us_to_ms(tk_hist_percentile(s->h, 99));
+    if (s->sec > b->last_final)
+        b->last_final = s->sec;
+    s->sec = 0;
+}
+
+/* Hand second `sec` of thread t to the shared ring (data 0: report it empty). */
+static void thr_flush_second(hl_thr *t, int sec, int data)
+{
+    hl_run *b = t->run;
+    tk_hist *h = data ? t->sec_hist : t->empty_hist;
+    uint64_t rq = data ? t->sec_req : 0, er = data ? t->sec_err : 0, dr = data ? t->sec_drop : 0;
+    pthread_mutex_lock(&b->mu);
+    hl_slot *s = &b->ring[sec % RING];
+    b->total_req += rq;
+    b->total_err += er;
+    if (b->series[sec - 1].t != 0 || s->sec > sec) { /* lagged more than RING seconds: counts only */
+        tk_bench_point *p = &b->series[sec - 1];
+        p->rps += (double)rq;
+        p->errors += er;
+        p->dropped += dr;
+    } else {
+        if (s->sec != sec) {
+            slot_finish(b, s);
+            s->sec = sec;
+            s->reporters = 0;
+            s->vus = 0;
+            s->req = s->err = s->drop = 0;
+            tk_hist_reset(s->h);
+        }
+        tk_hist_merge(s->h, h);
+        s->req += rq;
+        s->err += er;
+        s->drop += dr;
+        s->vus += b->open ? t->nconn - t->nidle : t->started;
+        if (++s->reporters == b->nthreads)
+            slot_finish(b, s);
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (data) {
+        tk_hist_reset(t->sec_hist);
+        t->sec_req = t->sec_err = t->sec_drop = 0;
+    }
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    hl_thr *t = arg;
+    int cur = (int)((tk_mono_us() - t->run->t0) / 1000000u);
+    if (cur > t->run->nsec)
+        cur = t->run->nsec;
+    while (t->next_sec < cur)
+        thr_flush_second(t, t->next_sec++, 0);
+    if (t->next_sec <= t->run->nsec)
+        thr_flush_second(t, t->next_sec++, 1);
+    if (t->next_sec <= t->run->nsec)
+        evtimer_in_us(&t->tick, (int64_t)(t->run->t0 + (uint64_t)t->next_sec * 1000000u) - (int64_t)tk_mono_us());
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    hl_thr *t = arg;
+    t->iters_dropped += t->pend_len; /* still waiting for a connection: never started */
+    t->sec_drop += t->pend_len;
+    t->pend_len = 0;
+    while (t->next_sec < t->run->nsec)
+        thr_flush_second(t, t->next_sec++, 0);
+    if (t->next_sec <= t->run->nsec)
+        thr_flush_second(t, t->next_sec++, 1);
+    event_base_loopbreak(t->base);
+}
+
+/* Self-watch (missed periods recorded with their own lateness) and, every
+ * tenth period, the timeout scan. */
+static void on_lag(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    hl_thr *t = arg;
+    uint64_t now = tk_mono_us();
+    while (t->lag_due <= now) {
+        tk_hist_record(t->lag_hist, now - t->lag_due);
+        t->lag_due += LAG_PERIOD_US;
+    }
+    if (++t->lag_n % 10 == 0)
+        for (int i = 0; i < t->nconn; i++) {
+            hl_conn *c = &t->conns[i];
+            if (c->state != C_IDLE && !c->deferred_err && now - c->t_start > t->run->timeout_us)
+                conn_finish(c, TK_BERR_TIMEOUT);
+        }
+    evtimer_in_us(&t->lag, (int64_t)(t->lag_due - tk_mono_us()));
+}
+
+static int thr_setup(hl_thr *t)
+{
+    hl_run *b = t->run;
+    struct event_config *ec = event_config_new();
+    if (ec)
+        event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+    t->base = ec ? event_base_new_with_config(ec) : NULL;
+    if (ec)
+        event_config_free(ec);
+    if (!t->base)
+        return tk_err(t->errbuf, sizeof t->errbuf, "event_base_new failed");
+    evtimer_assign(&t->tick, t->base, on_tick, t);
+    evtimer_assign(&t->stop, t->base, on_stop, t);
+    evtimer_assign(&t->lag, t->base, on_lag, t);
+    evtimer_assign(&t->pace, t->base, on_pace, t);
+    if (!(t->rbuf = malloc(RBUF)) || !(t->heads = malloc((size_t)t->nconn * HEAD_MAX)) ||
+        !(t->hist = tk_hist_new()) || !(t->uhist = tk_hist_new()) || !(t->steady_hist = tk_hist_new()) ||
+        !(t->steady_uhist = tk_hist_new()) || !(t->sec_hist = tk_hist_new()) || !(t->empty_hist = tk_hist_new()) ||
+        !(t->lag_hist = tk_hist_new()))
+        return tk_err(t->errbuf, sizeof t->errbuf, "out of memory");
+    for (int i = 0; i < t->nconn; i++) {
+        hl_conn *c = &t->conns[i];
+        c->t = t;
+        c->fd = -1;
+        c->head = t->heads + (size_t)i * HEAD_MAX;
+        evtimer_assign(&c->timer, t->base, on_conn_timer, c);
+    }
+    if (b->open) {
+        if (!(t->idle = calloc((size_t)t->nconn, sizeof *t->idle)))
+            return tk_err(t->errbuf, sizeof t->errbuf, "out of memory");
+        if (b->cfg->max_delay_ms > 0 && !(t->pending = calloc(PENDING_CAP, sizeof *t->pending)))
+            return tk_err(t->errbuf, sizeof t->errbuf, "out of memory");
+        t->next_j = (uint64_t)t->idx;
+    } else if (!b->think_us) {
+        if (!(t->lb_all = calloc(LB_N, sizeof *t->lb_all)) || !(t->lb_steady = calloc(LB_N, sizeof *t->lb_steady)))
+            return tk_err(t->errbuf, sizeof t->errbuf, "out of memory");
+    }
+    t->next_sec = 1;
+    return 0;
+}
+
+static void thr_teardown(hl_thr *t)
+{
+    if (t->base) {
+        for (int i = 0; i < t->nconn; i++) {
+            conn_close(&t->conns[i]);
+            event_del(&t->conns[i].timer);
+        }
+        event_del(&t->tick);
+        event_del(&t->stop);
+        event_del(&t->lag);
+        event_del(&t->pace);
+        event_base_free(t->base);
+        t->base = NULL;
+    }
+    free(t->rbuf);
+    free(t->heads);
+    free(t->idle);
+    free(t->pending);
+    t->rbuf = t->heads = NULL;
+    t->idle = NULL;
+    t->pending = NULL;
+}
+
+static void *thr_main(void *arg)
+{
+    hl_thr *t = arg;
+    hl_run *b = t->run;
+    if (thr_setup(t) != 0)
+        t->failed = 1;
+    pthread_mutex_lock(&b->mu);
+    b->ready_threads++;
+    pthread_cond_signal(&b->cond);
+    while (!b->go)
+        pthread_cond_wait(&b->gate, &b->mu);
+    int abort = b->abort;
+    pthread_mutex_unlock(&b->mu);
+    if (!t->failed && !abort) {
+        uint64_t now = tk_mono_us();
+        if (b->open) {
+            for (int i = 0; i < t->nconn; i++)
+                t->idle[t->nidle++] = &t->conns[t->nconn - 1 - i];
+            evtimer_in_us(&t->pace, (int64_t)b->t0 - (int64_t)now);
+        } else {
+            for (int i = 0; i < t->nconn; i++) {
+                hl_conn *c = &t->conns[i];
+                double at = prof_next_above(b, (double)c->g, 0);
+                if (at < 0)
+                    continue;
+                c->t_intended = b->t0 + (uint64_t)(at * 1e6);
+                evtimer_in_us(&c->timer, (int64_t)c->t_intended - (int64_t)now);
+            }
+        }
+        t->lag_due = b->t0 + LAG_PERIOD_US;
+        evtimer_in_us(&t->lag, (int64_t)t->lag_due - (int64_t)now);
+        evtimer_in_us(&t->tick, (int64_t)(b->t0 + 1000000u) - (int64_t)now);
+        evtimer_in_us(&t->stop, (int64_t)b->end - (int64_t)now);
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+        uint64_t w0 = tk_mono_us();
+        event_base_dispatch(t->base);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+        t->wall_us = tk_mono_us() - (w0 > b->t0 ? w0 : b->t0);
+        t->cpu_us = (uint64_t)((c1.tv_sec - c0.tv_sec) * 1000000LL + (c1.tv_nsec - c0.tv_nsec) / 1000);
+    }
+    thr_teardown(t);
+    pthread_mutex_lock(&b->mu);
+    b->done_threads++;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* ---------- run ---------- */
+
+static long long proc_peak_rss(int pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long long best = -1, kb;
+    while (fgets(line, sizeof line, f))
+        if ((sscanf(line, "VmHWM: %lld kB", &kb) == 1 || sscanf(line, "VmRSS: %lld kB", &kb) == 1) &&
+            kb * 1024 > best)
+            best = kb * 1024;
+    fclose(f);
+    return best;
+}
+
+static void run_free(hl_run *b)
+{
+    if (!b)
+        return;
+    for (int i = 0; i < RING; i++)
+        tk_hist_free(b->ring[i].h);
+    if (b->thr)
+        for (int i = 0; i < b->nthreads; i++) {
+            hl_thr *t = &b->thr[i];
+            tk_hist_free(t->hist);
+            tk_hist_free(t->uhist);
+            tk_hist_free(t->steady_hist);
+            tk_hist_free(t->steady_uhist);
+            tk_hist_free(t->sec_hist);
+            tk_hist_free(t->empty_hist);
+            tk_hist_free(t->lag_hist);
+            free(t->lb_all);
+            free(t->lb_steady);
+            free(t->conns);
+        }
+    free(b->thr);
+    free(b->series);
+    free(b);
+}
+
+/* Histograms are merged, never percentiles averaged. */
+static int merge_results(hl_run *b, tk_bench_result *r)
+{
+    tk_hist *all = tk_hist_new(), *uall = tk_hist_new(), *steady = tk_hist_new(), *usteady = tk_hist_new(),
+            *lag = tk_hist_new();
+    int rc = -1;
+    if (!all || !uall || !steady || !usteady || !lag)
+        goto out;
+    double secs = r->elapsed_s > 0 ? r->elapsed_s : 1, steady_secs = (double)(b->end - b->ramp_end) / 1e6;
+    for (int i = 0; i < b->nthreads; i++) {
+        hl_thr *t = &b->thr[i];
+        tk_hist_merge(all, t->hist);
+        tk_hist_merge(uall, t->uhist);
+        tk_hist_merge(steady, t->steady_hist);
+        tk_hist_merge(usteady, t->steady_uhist);
+        tk_hist_merge(lag, t->lag_hist);
+        r->requests += t->req;
+        r->errors += t->err;
+        r->flows_completed += t->ok;
+        r->steady_requests += t->steady_req;
+        r->steady_errors += t->steady_err;
+        for (int k = 0; k < TK_BENCH_NERRKINDS; k++)
+            r->by_kind[k] += t->by_kind[k];
+        for (int s = 0; s < TK_BENCH_MAX_STATUS; s++)
+            r->by_status[s] += t->by_status[s];
+        r->iters_scheduled += t->iters_sched;
+        r->iters_started += t->iters_started;
+        r->iters_late += t->iters_late;
+        r->iters_dropped += t->iters_dropped;
+        double util = t->wall_us ? (double)t->cpu_us / (double)t->wall_us : 0;
+        if (util > r->gen_cpu_util)
+            r->gen_cpu_util = util;
+    }
+    /* self-check: every answered request is in the histograms, exactly once */
+    uint64_t answered = r->requests - r->by_kind[TK_BERR_CONNECT] - r->by_kind[TK_BERR_TIMEOUT] -
+                        r->by_kind[TK_BERR_READ];
+    uint64_t steady_answered = 0;
+    for (int i = 0; i < b->nthreads; i++)
+        steady_answered += tk_hist_count(b->thr[i].steady_hist);
+    if (tk_hist_count(all) != answered || tk_hist_count(uall) != answered ||
+        tk_hist_count(usteady) != steady_answered || steady_answered > r->steady_requests)
+        b->count_mismatch = 1;
+    fill_latency(&r->latency, all);
+    fill_latency(&r->uncorrected_latency, uall);
+    fill_latency(&r->steady_latency, steady);
+    fill_latency(&r->steady_uncorrected_latency, usteady);
+    if (b->thr[0].lb_all && r->requests) { /* closed model, no think time: wrk's correction */
+        uint64_t *raw = calloc(LB_N, sizeof *raw), *sraw = calloc(LB_N, sizeof *sraw);
+        uint64_t e = (uint64_t)(r->elapsed_s * 1e6 * (double)b->cfg->users / (double)r->requests);
+        int ok = raw && sraw;
+        for (int i = 0; ok && i < b->nthreads; i++)
+            for (unsigned j = 0; j < LB_N; j++) {
+                raw[j] += b->thr[i].lb_all[j];
+                sraw[j] += b->thr[i].lb_steady[j];
+            }
+        if (ok)
+            ok = lb_fill(&r->latency, raw, e, tk_hist_mean(uall), tk_hist_max(uall)) == 0 &&
+                 lb_fill(&r->steady_latency, sraw, e, tk_hist_mean(usteady), tk_hist_max(usteady)) == 0;
+        free(raw);
+        free(sraw);
+        if (!ok)
+            goto out;
+    }
+    r->lag_p50_ms = us_to_ms(tk_hist_percentile(lag, 50));
+    r->lag_p99_ms = us_to_ms(tk_hist_percentile(lag, 99));
+    r->lag_max_ms = us_to_ms(tk_hist_max(lag));
+    r->tps = (double)r->requests / secs;
+    r->steady_tps = steady_secs > 0 ? (double)r->steady_requests / steady_secs : 0;
+    r->error_rate = r->requests ? (double)r->errors / (double)r->requests : 0;
+    tk_bench_step *st = &r->steps[TK_STEP_URL];
+    st->requests = r->requests;
+    st->errors = r->errors;
+    st->tps = r->tps;
+    st->latency = r->latency;
+    st->uncorrected_latency = r->uncorrected_latency;
+    rc = 0;
+out:
+    tk_hist_free(all);
+    tk_hist_free(uall);
+    tk_hist_free(steady);
+    tk_hist_free(usteady);
+    tk_hist_free(lag);
+    return rc;
+}
+
+static int resolve(hl_run *b, const hl_url *u, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC}, *res = NULL;
+    int e = getaddrinfo(u->host, u->port, &hints, &res);
+    if (e != 0 || !res)
+        return tk_err(err, errlen, "cannot resolve %s: %s", u->host, e ? gai_strerror(e) : "no address");
+    memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
+    b->addrlen = (socklen_t)res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t errlen)
+{
+    hl_url u;
+    if (!c || !c->target || !c->url_path || c->users < 1 || c->duration_ms <= 0 || c->timeout_ms <= 0)
+        return tk_err(err, errlen, "bad bench configuration"), NULL;
+    if (url_split(c->target, &u) != 0)
+        return tk_err(err, errlen, "target '%s' is not a plain http://host[:port] URL", c->target), NULL;
+    tk_bench_result *r = calloc(1, sizeof *r);
+    hl_run *b = calloc(1, sizeof *b);
+    int created = 0, sync_init = 0;
+    if (!r || !b)
+        goto oom;
+    b->cfg = c;
+    b->open = c->open_model != 0;
+    if (build_request(b, &u, c->url_path, c->url_authorization) != 0) {
+        tk_err(err, errlen, "the request does not fit or has spaces/control characters in its path or header");
+        goto fail;
+    }
+    if (resolve(b, &u, err, errlen) != 0)
+        goto fail;
+    if (c->nstages) {
+        if (c->nstages > TK_BENCH_MAX_STAGES) {
+            tk_err(err, errlen, "at most %d stages", TK_BENCH_MAX_STAGES);
+            goto fail;
+        }
+        memcpy(b->prof, c->stages, c->nstages * sizeof *c->stages);
+        b->nprof = c->nstages;
+    } else {
+        if (b->open) {
+            tk_err(err, errlen, "the open model needs a rate (stages)");
+            goto fail;
+        }
+        if (c->ramp_ms > 0)
+            b->prof[b->nprof++] = (tk_bench_stage){c->ramp_ms, 0, c->users};
+        if (c->duration_ms > c->ramp_ms)
+            b->prof[b->nprof++] = (tk_bench_stage){c->duration_ms - c->ramp_ms, c->users, c->users};
+    }
+    snprintf(b->target, sizeof b->target, "%s", c->target);
+    for (size_t n = strlen(b->target); n > 0 && b->target[n - 1] == '/'; n--)
+        b->target[n - 1] = '\0';
+    b->timeout_us = (uint64_t)c->timeout_ms * 1000u;
+    b->think_us = c->think_ms > 0 ? (uint64_t)c->think_ms * 1000u : 0;
+    b->nthreads = c->threads > 0 ? c->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (b->nthreads < 1)
+        b->nthreads = 1;
+    if (b->nthreads > c->users)
+        b->nthreads = c->users;
+    b->nsec = (int)((c->duration_ms + 999) / 1000);
+    if (!(b->series = calloc((size_t)b->nsec, sizeof *b->series)) ||
+        !(b->thr = calloc((size_t)b->nthreads, sizeof *b->thr)))
+        goto oom;
+    for (int i = 0; i < RING; i++)
+        if (!(b->ring[i].h = tk_hist_new()))
+            goto oom;
+    for (int i = 0; i < b->nthreads; i++) {
+        hl_thr *t = &b->thr[i];
+        t->idx = i;
+        t->run = b;
+        t->nconn = c->users / b->nthreads + (i < c->users % b->nthreads);
+        if (!(t->conns = calloc((size_t)t->nconn, sizeof *t->conns)))
+            goto oom;
+        for (int j = 0; j < t->nconn; j++)
+            t->conns[j].g = (uint32_t)(j * b->nthreads + i);
+    }
+    tk_raise_nofile((long)c->users + 256);
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&b->gate, NULL);
+    sync_init = 1;
+    for (; created < b->nthreads; created++) {
+        int e = pthread_create(&b->thr[created].tid, NULL, thr_main, &b->thr[created]);
+        if (e != 0) {
+            tk_err(err, errlen, "pthread_create: %s", strerror(e));
+            b->abort = 1;
+            break;
+        }
+    }
+    pthread_mutex_lock(&b->mu);
+    while (b->ready_threads < created)
+        pthread_cond_wait(&b->cond, &b->mu);
+    for (int i = 0; i < created; i++)
+        if (b->thr[i].failed && !b->abort) {
+            tk_err(err, errlen, "thread %d: %s", i, b->thr[i].errbuf);
+            b->abort = 1;
+        }
+    b->t0 = tk_mono_us() + 10000; /* 10 ms for the threads to arm their timers */
+    int64_t ramp = c->ramp_ms;
+    if (c->nstages)
+        ramp = c->stages[0].from != c->stages[0].to && c->nstages > 1 ? c->stages[0].duration_ms : 0;
+    b->ramp_end = b->t0 + (uint64_t)ramp * 1000u;
+    b->end = b->t0 + (uint64_t)c->duration_ms * 1000u;
+    {
+        time_t when = (time_t)((tk_wall_ms() + 10) / 1000);
+        struct tm tm;
+        gmtime_r(&when, &tm);
+        strftime(r->started_at, sizeof r->started_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    b->go = 1;
+    pthread_cond_broadcast(&b->gate);
+    pthread_mutex_unlock(&b->mu);
+
+    /* Progress once a second until every thread is done. */
+    r->server_peak_rss_bytes = -1;
+    int reported = 0;
+    pthread_mutex_lock(&b->mu);
+    for (int k = 1; b->done_threads < created; k++) {
+        uint64_t wake = b->t0 + (uint64_t)k * 1000000u;
+        struct timespec ts = {.tv_sec = (time_t)(wake / 1000000u), .tv_nsec = (long)(wake % 1000000u) * 1000};
+        while (b->done_threads < created && tk_mono_us() < wake)
+            pthread_cond_timedwait(&b->cond, &b->mu, &ts);
+        if (c->server_pid > 0) {
+            long long rss = proc_peak_rss(c->server_pid);
+            if (rss > r->server_peak_rss_bytes)
+                r->server_peak_rss_bytes = rss;
+        }
+        if (c->progress && !b->abort && b->last_final > reported) {
+            tk_bench_point p = b->series[b->last_final - 1];
+            uint64_t rq = b->total_req, er = b->total_err;
+            reported = b->last_final;
+            pthread_mutex_unlock(&b->mu);
+            c->progress(&p, (double)(tk_mono_us() - b->t0) / 1e6, rq, er, c->progress_ud);
+            pthread_mutex_lock(&b->mu);
+        }
+    }
+    for (int i = 0; i < RING; i++)
+        if (b->ring[i].sec)
+            slot_finish(b, &b->ring[i]);
+    pthread_mutex_unlock(&b->mu);
+    for (int i = 0; i < created; i++)
+        pthread_join(b->thr[i].tid, NULL);
+    if (b->abort)
+        goto fail;
+
+    snprintf(r->target, sizeof r->target, "%s", b->target);
+    r->users = c->users;
+    r->threads = b->nthreads;
+    r->ramp_ms = ramp;
+    r->duration_ms = c->duration_ms;
+    r->open_model = b->open;
+    snprintf(r->url_path, sizeof r->url_path, "%s", c->url_path);
+    memcpy(r->stages, b->prof, b->nprof * sizeof *b->prof);
+    r->nstages = b->nprof;
+    r->max_delay_ms = b->open ? c->max_delay_ms : 0;
+    r->think_ms = c->think_ms;
+    r->timeout_ms = c->timeout_ms;
+    r->elapsed_s = (double)(b->end - b->t0) / 1e6;
+    if (merge_results(b, r) != 0)
+        goto oom;
+    r->series = b->series;
+    r->nseries = (size_t)b->nsec;
+    b->series = NULL;
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        r->peak_rss_bytes = (long long)ru.ru_maxrss * 1024;
+        r->gen_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                       (double)ru.ru_stime.tv_usec / 1e6;
+    }
+    double max_cpu = c->max_cpu > 0 ? c->max_cpu : 0.90, max_lag = c->max_lag_ms > 0 ? c->max_lag_ms : 25.0;
+    r->valid = 1;
+    size_t rl = 0;
+    if (r->gen_cpu_util > max_cpu) {
+        r->valid = 0;
+        rl += (size_t)snprintf(r->invalid_reason, sizeof r->invalid_reason,
+                               "generator CPU saturated: a load thread was busy %.0f %% of the run (limit %.0f %%)",
+                               r->gen_cpu_util * 100.0, max_cpu * 100.0);
+    }
+    if (r->lag_p99_ms > max_lag && rl < sizeof r->invalid_reason) {
+        r->valid = 0;
+        rl += (size_t)snprintf(r->invalid_reason + rl, sizeof r->invalid_reason - rl,
+                               "%sgenerator event loop lagging: timer lateness p99 %.1f ms (limit %.1f ms)",
+                               rl ? "; " : "", r->lag_p99_ms, max_lag);
+    }
+    if (b->count_mismatch && rl < sizeof r->invalid_reason) {
+        r->valid = 0;
+        snprintf(r->invalid_reason + rl, sizeof r->invalid_reason - rl,
+                 "%sinternal: histogram counts disagree with the request counters", rl ? "; " : "");
+    }
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cond);
+    pthread_cond_destroy(&b->gate);
+    run_free(b);
+    return r;
+oom:
+    tk_err(err, errlen, "out of memory");
+fail:
+    if (sync_init) {
+        pthread_mutex_destroy(&b->mu);
+        pthread_cond_destroy(&b->cond);
+        pthread_cond_destroy(&b->gate);
+    }
+    run_free(b);
+    if (r)
+        free(r->series);
+    free(r);
+    return NULL;
+}

@@ -1,0 +1,243 @@
+/* The waiting room: a queue per sale (concert schedule) in front of hold
+ * and pay (DESIGN.md "Waiting room", issue 6).
+ *
+ * Model. A user takes a place (enqueue) and gets an arrival number `seq`
+ * (1, 2, 3, ... per sale, from an atomic counter, so the order is exact and
+ * never a clock comparison). Waiting users are ordered by seq; the
+ * admission job moves the first N waiting users into the admitted set, each
+ * with an expiry (the admitted TTL, the "session"), never more than the cap
+ * at once. Only an admitted user may hold and pay; paying revokes the
+ * admission so the slot frees before its TTL. Re-entry (enqueue again while
+ * waiting or admitted) returns the existing entry: the place is kept.
+ *
+ * Pre-queue (a sale setting): users who arrive before the sale opens are
+ * shuffled once, at the first admission tick after opening, then everyone
+ * is served FIFO (as Queue-it and Cloudflare Waiting Room do); the shuffled
+ * users keep seq values below every later arrival, so they stay in front.
+ *
+ * Backends behind one small vtable (tk_queue_ops):
+ *   - redis: per sale S, keys tk:wr:S:seq (INCR counter), tk:wr:S:q (ZSET
+ *     user -> seq: the waiting line), tk:wr:S:adm (ZSET user -> expiry ms:
+ *     the admitted set; cap and TTL are enforced in the one admit script),
+ *     tk:wr:S:admno (HASH user -> admission number), tk:wr:S:admlog (LIST
+ *     of admitted users in admission order, last 100,000), tk:wr:S:ticks
+ *     (HASH tick number -> users admitted by that tick: proves each tick
+ *     ran once), tk:wr:S:pre (highest seq taken before opening),
+ *     tk:wr:S:shuffled; tk:wr:sales (SET of sale ids with a queue). Every
+ *     operation is one Lua script (atomic).
+ *   - mysql: the table queue_entries (migration 6), one row per user and
+ *     sale; arrival order is the AUTO_INCREMENT id, position a COUNT(*) of
+ *     waiting rows ahead; admission is one transaction guarded by a
+ *     queue_ticks row per (sale, tick). This is the baseline the reference
+ *     test measured (a MySQL-table queue); it need not be fast, and it has
+ *     no pre-queue (the setting is ignored).
+ *
+ * Admission job: every tick (default 1 s) of wall time, tick number
+ * k = now_ms / tick_ms, admits tk_queue_tick_quota(rate, tick_ms, k) users
+ * in all (the rate, users per minute, is the server's capacity: one budget
+ * for every sale together), split over the sales in proportion to their
+ * waiting lines (tk_queue_split_quota), each sale up to its cap. It runs in one
+ * process at a time under a lease with fencing (lease.h): the Redis admit
+ * script starts with tk_lease_fence_lua(), so a stale holder is refused,
+ * and the ticks record makes a tick number admit at most once.
+ *
+ * Tokens: "q1.<user>.<sale>.<iat>.<exp>.<mac>", mac = HMAC-SHA-256
+ * (libsodium crypto_auth_hmacsha256) over everything before the last dot,
+ * hex. The token proves who took a place in which sale; whether the bearer
+ * is admitted NOW is asked of the backend (is_admitted).
+ *
+ * Units: times in ms since the Unix epoch unless named _s; rates in users
+ * per minute. */
+#ifndef TICKETCTL_QUEUE_H
+#define TICKETCTL_QUEUE_H
+
+#include <hiredis/hiredis.h>
+#include <mysql.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ticketctl/common.h"
+
+typedef enum tk_queue_kind {
+    TK_QUEUE_NONE = 0,
+    TK_QUEUE_REDIS,
+    TK_QUEUE_MYSQL,
+} tk_queue_kind;
+
+/* "none" | "redis" | "mysql" -> kind; returns 0, or -1 for anything else. */
+int tk_queue_kind_parse(const char *s, tk_queue_kind *out);
+/* The name of a kind ("none", "redis", "mysql"); static storage. */
+const char *tk_queue_kind_name(tk_queue_kind k);
+
+typedef struct tk_queue_config {
+    tk_queue_kind kind;
+    double admit_per_min;    /* users admitted per minute, all sales together (split by line length), > 0 */
+    int64_t admitted_cap;    /* at most this many admitted at once per sale, > 0 */
+    int64_t admitted_ttl_ms; /* an admission lasts this long unless revoked, > 0 */
+    int64_t tick_ms;         /* admission period, > 0 (default 1000) */
+    int pre_queue;           /* 1: shuffle who arrived before open_at_ms (redis only) */
+    int64_t open_at_ms;      /* sale opening (wall ms); before it nobody is admitted when pre_queue */
+} tk_queue_config;
+
+/* Fill *c with the defaults: no queue, 6,636/min (the reference figure),
+ * cap 1,000, TTL 10 minutes, tick 1 s, no pre-queue, open now. */
+void tk_queue_config_default(tk_queue_config *c);
+
+/* Admission rate from a measured capacity, users per minute:
+ *   floor(capacity_tps / calls_per_user) * 60 * safety
+ * (DESIGN.md "Waiting room"; issue 6's reference figure: 1,110 TPS / 7 API
+ * calls per user = 158 whole users per second, * 60 * 0.7 margin = 6,636
+ * per minute). Users per second are floored to whole users before scaling,
+ * as the issue's figure does (unfloored it would be 6,660). Returns -1 when
+ * an input is not positive or safety > 1. */
+double tk_queue_rate_from_capacity(double capacity_tps, double calls_per_user, double safety);
+
+/* Users to admit in tick k so that ticks 0..k together admit
+ * floor((k+1) * rate * tick_ms / 60000): a fractional rate is exact over
+ * time, never rounded per tick. */
+int64_t tk_queue_tick_quota(double per_min, int64_t tick_ms, int64_t k);
+
+/* Split a tick's quota over n sales with waiting[i] users waiting: in
+ * proportion to the lines (largest remainder), never more than a line
+ * holds; what a short line cannot use goes to the longer ones. out[i] sum
+ * to min(quota, total waiting). */
+void tk_queue_split_quota(int64_t quota, const int64_t *waiting, int n, int64_t *out);
+
+/* One user's place. */
+typedef struct tk_queue_status {
+    int found;           /* 0: not in the queue and not admitted */
+    int created;         /* enqueue: 1 a new entry, 0 re-entry (kept place) */
+    int admitted;        /* 1: may hold and pay until admitted_until_ms */
+    int64_t seq;         /* arrival number (1-based) while waiting; 0 once admitted (redis) */
+    int64_t position;    /* 1-based place among the waiting; 0 when admitted */
+    int64_t ahead;       /* waiting users in front = position - 1 */
+    int64_t line;        /* users waiting in this sale's line (while waiting) */
+    int64_t admitted_until_ms;
+    int64_t admission_no; /* order of admission (1-based) once admitted, else 0 */
+} tk_queue_status;
+
+/* Estimated wait in seconds for `ahead` users at per_min users per minute
+ * (ahead / per_min * 60, rounded up; 0 when ahead is 0). */
+int64_t tk_queue_est_wait_s(int64_t ahead, double per_min);
+/* The same for a line of `line` users when `total` wait in all lines: the
+ * budget is split in proportion to the lines (tk_queue_split_quota), so
+ * every line drains at the same pace and the wait is that of
+ * ahead * total / line users at the whole rate. */
+int64_t tk_queue_est_wait_shared_s(int64_t ahead, int64_t line, int64_t total, double per_min);
+/* Poll-after hint: a fifth of the estimated wait, within [tick_ms / 2, 10 s]. */
+int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms);
+
+/* A backend's connection(s): the redis backend uses redis, mysql uses db
+ * (and redis for the lease fence). Borrowed; one per thread. */
+typedef struct tk_queue_conn {
+    redisContext *redis;
+    MYSQL *db;
+} tk_queue_conn;
+
+/* A backend. Each function is one atomic step on the backend; errors are
+ * TK_EBACKEND with a message in err (may be NULL). sale and user > 0. */
+typedef struct tk_queue_ops {
+    const char *name;
+    /* Take a place, or return the existing one (created = 0). */
+    tk_rc (*enqueue)(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t sale, uint64_t user, int64_t now_ms,
+                     tk_queue_status *out, char *err, size_t errlen);
+    /* Where is the user now. found = 0 when neither waiting nor admitted. */
+    tk_rc (*poll)(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t sale, uint64_t user, int64_t now_ms,
+                  tk_queue_status *out, char *err, size_t errlen);
+    /* Leave the line (or give up an admission). *removed = 1 if there was an entry. */
+    tk_rc (*leave)(tk_queue_conn *c, uint64_t sale, uint64_t user, int *removed, char *err, size_t errlen);
+    /* Admission tick k for one sale: drop expired admissions, (pre-queue:
+     * shuffle once after opening), admit up to `quota` waiting users in
+     * arrival order within the cap. fence_key/fence: the lease (lease.h);
+     * fence_key NULL skips the check. Returns users admitted (>= 0), -2
+     * when fenced off (a newer lease holder exists), -3 when tick k was
+     * already run, -1 on error. */
+    int (*admit_tick)(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t sale, const char *fence_key,
+                      uint64_t fence, int64_t k, int64_t quota, int64_t now_ms, char *err, size_t errlen);
+    /* TK_OK when the user is admitted now, TK_EFORBIDDEN when not, TK_EBACKEND. */
+    tk_rc (*is_admitted)(tk_queue_conn *c, uint64_t sale, uint64_t user, int64_t now_ms, char *err, size_t errlen);
+    /* End an admission early (after payment). Missing is not an error. */
+    tk_rc (*revoke)(tk_queue_conn *c, uint64_t sale, uint64_t user, char *err, size_t errlen);
+    /* Users waiting in a sale's line (not admitted): >= 0, or -1 on error. */
+    int64_t (*waiting)(tk_queue_conn *c, uint64_t sale, char *err, size_t errlen);
+    /* Sales with waiting users or live admissions: up to cap ids into out.
+     * Returns the count (>= 0) or -1. */
+    int (*sales)(tk_queue_conn *c, uint64_t *out, int cap, char *err, size_t errlen);
+} tk_queue_ops;
+
+/* The backend of a kind; NULL for TK_QUEUE_NONE. Static storage. */
+const tk_queue_ops *tk_queue_backend(tk_queue_kind k);
+
+/* Admitted users of a sale in admission order (redis: the admission log;
+ * mysql: by admission number), up to cap into out. Returns the count or -1.
+ * For tests and the bench's fairness figure. */
+int tk_queue_admission_order(tk_queue_kind k, tk_queue_conn *c, uint64_t sale, uint64_t *out, int cap);
+
+/* Delete every trace of a sale's queue (tests and bench set-up). 0 or -1. */
+int tk_queue_reset(tk_queue_kind k, tk_queue_conn *c, uint64_t sale);
+
+/* Delete every sale's queue: the Redis keys of every sale in tk:wr:sales
+ * (c->redis, if set) and all queue_entries / queue_ticks rows (c->db, if
+ * set). For benchmarks between runs: abandoned lines would share the
+ * admission budget. 0, or -1 when a step failed. */
+int tk_queue_reset_all(tk_queue_conn *c);
+
+/* ---- throughput ---------------------------------------------------------- */
+
+typedef struct tk_queue_opsbench {
+    int connections, pipeline;
+    int64_t users;
+    uint64_t ops, errors; /* script calls answered well / badly */
+    double seconds, ops_per_s;
+} tk_queue_opsbench;
+
+/* Throughput of the Redis backend's own scripts (the enqueue and poll of
+ * tk_queue_backend(TK_QUEUE_REDIS), the same EVALSHA calls): `users`
+ * users of `sale` split over `connections` threads, one Redis connection
+ * each; each thread enqueues its users, then polls each of them, sending
+ * `pipeline` calls (1..64; 1 = one round trip per call, as the server does)
+ * before reading the replies. ops = 2 * users when all went well. The
+ * sale's keys are deleted before and after. 0, or -1 with a message. */
+int tk_queue_bench_redis(const char *redis_url, uint64_t sale, int connections, int64_t users, int pipeline,
+                         tk_queue_opsbench *out, char *err /* OUT */, size_t errlen);
+
+/* ---- tokens ------------------------------------------------------------- */
+
+#define TK_QTOKEN_MAX 192
+
+typedef enum tk_qtoken_verdict {
+    TK_QTOKEN_OK = 0,
+    TK_QTOKEN_INVALID,    /* garbage or bad signature -> 401 INVALID_QUEUE_TOKEN */
+    TK_QTOKEN_EXPIRED,    /* signature fine, exp passed -> 401 QUEUE_TOKEN_EXPIRED */
+    TK_QTOKEN_WRONG_USER, /* another user's token -> 403 */
+    TK_QTOKEN_WRONG_SALE, /* another sale's token -> 403 */
+} tk_qtoken_verdict;
+
+typedef struct tk_qtoken {
+    uint64_t user, sale;
+    int64_t iat_s, exp_s;
+} tk_qtoken;
+
+/* Sign a token for (user, sale) issued at iat_s, valid ttl_s, with key
+ * (>= 16 bytes). Writes a NUL-terminated string into out. Returns 0 or -1. */
+int tk_qtoken_issue(const unsigned char *key, size_t keylen, uint64_t user, uint64_t sale, int64_t iat_s,
+                    int64_t ttl_s, char out[TK_QTOKEN_MAX]);
+
+/* Check a token: signature (constant-time), then expiry against now_s,
+ * then that it names `user` and `sale`. Fills *out (may be NULL) when the
+ * signature holds. */
+tk_qtoken_verdict tk_qtoken_verify(const unsigned char *key, size_t keylen, const char *token, uint64_t user,
+                                   uint64_t sale, int64_t now_s, tk_qtoken *out);
+
+/* ---- fairness ----------------------------------------------------------- */
+
+/* How far an admission order departs from arrival order: the normalised
+ * Kendall tau distance, discordant pairs / (n (n-1) / 2), in [0, 1]; 0
+ * when admission follows arrival exactly (FIFO), 1 when it is reversed,
+ * about 0.5 for a random order. arrival[i] and admission[i] are user i's
+ * ranks (any comparable numbers; ties count as neither concordant nor
+ * discordant). O(n log n) (merge-sort inversion count, Knight 1966).
+ * Returns 0 for n < 2, -1 when out of memory. */
+double tk_queue_kendall_distance(const int64_t *arrival, const int64_t *admission, size_t n);
+
+#endif

@@ -1,0 +1,1108 @@
+/* The waiting room (see queue.h): rate arithmetic, signed queue tokens, the
+ * fairness figure, and two backends (Redis scripts, a MySQL table). */
+#include "ticketctl/queue.h"
+#include "ticketctl/hold.h"
+#include "ticketctl/lease.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- configuration and arithmetic ----------------------------------------- */
+
+int tk_queue_kind_parse(const char *s, tk_queue_kind *out)
+{
+    if (!s)
+        return -1;
+    if (!strcmp(s, "none"))
+        *out = TK_QUEUE_NONE;
+    else if (!strcmp(s, "redis"))
+        *out = TK_QUEUE_REDIS;
+    else if (!strcmp(s, "mysql"))
+        *out = TK_QUEUE_MYSQL;
+    else
+        return -1;
+    return 0;
+}
+
+const char *tk_queue_kind_name(tk_queue_kind k)
+{
+    switch (k) {
+    case TK_QUEUE_REDIS: return "redis";
+    case TK_QUEUE_MYSQL: return "mysql";
+    case TK_QUEUE_NONE: break;
+    }
+    return "none";
+}
+
+void tk_queue_config_default(tk_queue_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->kind = TK_QUEUE_NONE;
+    c->admit_per_min = tk_queue_rate_from_capacity(1110, 7, 0.7);
+    c->admitted_cap = 1000;
+    c->admitted_ttl_ms = 600000;
+    c->tick_ms = 1000;
+}
+
+double tk_queue_rate_from_capacity(double capacity_tps, double calls_per_user, double safety)
+{
+    if (!(capacity_tps > 0) || !(calls_per_user > 0) || !(safety > 0) || safety > 1)
+        return -1;
+    double users_per_s = floor(capacity_tps / calls_per_user + 1e-9);
+    return users_per_s * 60.0 * safety;
+}
+
+int64_t tk_queue_tick_quota(double per_min, int64_t tick_ms, int64_t k)
+{
+    if (!(per_min > 0) || tick_ms <= 0 || k < 0)
+        return 0;
+    double per_tick = per_min * (double)tick_ms / 60000.0;
+    /* 1e-9: 6636/min * 1 s = 110.6 per tick must not lose a user to rounding */
+    int64_t upto = (int64_t)floor((double)(k + 1) * per_tick + 1e-9);
+    int64_t before = (int64_t)floor((double)k * per_tick + 1e-9);
+    return upto - before;
+}
+
+void tk_queue_split_quota(int64_t quota, const int64_t *waiting, int n, int64_t *out)
+{
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        out[i] = 0;
+        total += waiting[i] > 0 ? waiting[i] : 0;
+    }
+    if (quota <= 0 || total <= 0)
+        return;
+    if (quota >= total) {
+        for (int i = 0; i < n; i++)
+            out[i] = waiting[i] > 0 ? waiting[i] : 0;
+        return;
+    }
+    /* proportional floors, then the remainder one by one to the largest
+     * fractional parts (ties: the longer line); shares never exceed the
+     * line because quota < total */
+    int64_t given = 0;
+    for (int i = 0; i < n; i++) {
+        if (waiting[i] <= 0)
+            continue;
+        out[i] = (int64_t)((__int128)quota * waiting[i] / total);
+        given += out[i];
+    }
+    while (given < quota) {
+        int best = -1;
+        __int128 best_rem = -1;
+        for (int i = 0; i < n; i++) {
+            if (waiting[i] <= out[i])
+                continue;
+            __int128 rem = (__int128)quota * waiting[i] - (__int128)out[i] * total;
+            if (rem > best_rem || (rem == best_rem && best >= 0 && waiting[i] > waiting[best])) {
+                best_rem = rem;
+                best = i;
+            }
+        }
+        if (best < 0)
+            break;
+        out[best]++;
+        given++;
+    }
+}
+
+int64_t tk_queue_est_wait_s(int64_t ahead, double per_min)
+{
+    if (ahead <= 0 || !(per_min > 0))
+        return 0;
+    return (int64_t)ceil((double)ahead * 60.0 / per_min);
+}
+
+int64_t tk_queue_est_wait_shared_s(int64_t ahead, int64_t line, int64_t total, double per_min)
+{
+    if (line > 0 && total > line)
+        return tk_queue_est_wait_s((int64_t)ceil((double)ahead * (double)total / (double)line), per_min);
+    return tk_queue_est_wait_s(ahead, per_min);
+}
+
+int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms)
+{
+    int64_t lo = tick_ms > 0 ? tick_ms / 2 : 500, v = est_wait_s * 1000 / 5;
+    if (v < lo)
+        v = lo;
+    if (v > 10000)
+        v = 10000;
+    return v;
+}
+
+/* ---- tokens ------------------------------------------------------------- */
+
+static void hmac_hex(const unsigned char *key, size_t keylen, const char *msg, size_t len, char hex[65])
+{
+    crypto_auth_hmacsha256_state st;
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_init(&st, key, keylen);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, len);
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_bin2hex(hex, 65, mac, sizeof mac);
+}
+
+int tk_qtoken_issue(const unsigned char *key, size_t keylen, uint64_t user, uint64_t sale, int64_t iat_s,
+                    int64_t ttl_s, char out[TK_QTOKEN_MAX])
+{
+    if (!key || keylen < 16 || user == 0 || sale == 0 || ttl_s <= 0)
+        return -1;
+    int n = snprintf(out, TK_QTOKEN_MAX, "q1.%" PRIu64 ".%" PRIu64 ".%" PRId64 ".%" PRId64 ".", user, sale, iat_s,
+                     iat_s + ttl_s);
+    if (n < 0 || (size_t)n + 65 > TK_QTOKEN_MAX)
+        return -1;
+    hmac_hex(key, keylen, out, (size_t)n, out + n);
+    return 0;
+}
+
+/* A decimal field ending at `end` ('.'): digits only, no sign, < 2^63. */
+static int parse_field(const char **p, char end, int64_t *out)
+{
+    const char *s = *p;
+    int64_t v = 0;
+    if (*s < '0' || *s > '9')
+        return -1;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (INT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    if (*s != end)
+        return -1;
+    *p = s + 1;
+    *out = v;
+    return 0;
+}
+
+tk_qtoken_verdict tk_qtoken_verify(const unsigned char *key, size_t keylen, const char *token, uint64_t user,
+                                   uint64_t sale, int64_t now_s, tk_qtoken *out)
+{
+    if (!key || !token || strncmp(token, "q1.", 3) != 0 || strlen(token) >= TK_QTOKEN_MAX)
+        return TK_QTOKEN_INVALID;
+    const char *p = token + 3;
+    int64_t u, s, iat, exp;
+    if (parse_field(&p, '.', &u) || parse_field(&p, '.', &s) || parse_field(&p, '.', &iat) ||
+        parse_field(&p, '.', &exp))
+        return TK_QTOKEN_INVALID;
+    if (strlen(p) != 64)
+        return TK_QTOKEN_INVALID;
+    char want[65];
+    hmac_hex(key, keylen, token, (size_t)(p - token), want);
+    if (sodium_memcmp(want, p, 64) != 0) /* constant time; hex is lower case on both sides */
+        return TK_QTOKEN_INVALID;
+    if (u == 0 || s == 0)
+        return TK_QTOKEN_INVALID;
+    if (out) {
+        out->user = (uint64_t)u;
+        out->sale = (uint64_t)s;
+        out->iat_s = iat;
+        out->exp_s = exp;
+    }
+    if (exp <= now_s)
+        return TK_QTOKEN_EXPIRED;
+    if ((uint64_t)u != user)
+        return TK_QTOKEN_WRONG_USER;
+    if ((uint64_t)s != sale)
+        return TK_QTOKEN_WRONG_SALE;
+    return TK_QTOKEN_OK;
+}
+
+/* ---- fairness: Kendall tau distance ---------------------------------------- */
+
+typedef struct rank_pair {
+    int64_t a, b;
+} rank_pair;
+
+static int cmp_pair(const void *x, const void *y)
+{
+    const rank_pair *p = x, *q = y;
+    if (p->a != q->a)
+        return p->a < q->a ? -1 : 1;
+    return p->b < q->b ? -1 : p->b > q->b;
+}
+
+/* Strict inversions of v[0..n) (i < j, v[i] > v[j]), sorting v; tmp has n slots. */
+static uint64_t inversions(int64_t *v, int64_t *tmp, size_t n)
+{
+    if (n < 2)
+        return 0;
+    size_t m = n / 2;
+    uint64_t c = inversions(v, tmp, m) + inversions(v + m, tmp, n - m);
+    size_t i = 0, j = m, k = 0;
+    while (i < m && j < n) {
+        if (v[i] <= v[j]) {
+            tmp[k++] = v[i++];
+        } else {
+            c += m - i; /* v[i..m) all exceed v[j] */
+            tmp[k++] = v[j++];
+        }
+    }
+    while (i < m)
+        tmp[k++] = v[i++];
+    while (j < n)
+        tmp[k++] = v[j++];
+    memcpy(v, tmp, n * sizeof *v);
+    return c;
+}
+
+double tk_queue_kendall_distance(const int64_t *arrival, const int64_t *admission, size_t n)
+{
+    if (n < 2)
+        return 0;
+    rank_pair *p = malloc(n * sizeof *p);
+    int64_t *v = malloc(n * sizeof *v), *tmp = malloc(n * sizeof *tmp);
+    double d = -1;
+    if (p && v && tmp) {
+        for (size_t i = 0; i < n; i++)
+            p[i] = (rank_pair){arrival[i], admission[i]};
+        /* by arrival, ties by admission: a tie in arrival adds no inversion */
+        qsort(p, n, sizeof *p, cmp_pair);
+        for (size_t i = 0; i < n; i++)
+            v[i] = p[i].b;
+        d = (double)inversions(v, tmp, n) / ((double)n * (double)(n - 1) / 2.0);
+    }
+    free(p);
+    free(v);
+    free(tmp);
+    return d;
+}
+
+/* ---- Redis backend ---------------------------------------------------------- */
+
+/* Scripts are loaded once per Redis (SCRIPT LOAD) and run by EVALSHA; a
+ * NOSCRIPT answer (Redis restarted) falls back to EVAL, which reloads. */
+enum { S_ENQ, S_POLL, S_LEAVE, S_REVOKE, S_ADMIT, S_COUNT };
+
+/* KEYS q seq adm pre sales admno; ARGV user now open_at pre_queue sale.
+ * Returns {created, admitted, seq, rank, admitted_until, admission_no[, line]}. */
+static const char enq_lua[] =
+    "local u = ARGV[1] local now = tonumber(ARGV[2]) "
+    "local a = redis.call('zscore', KEYS[3], u) "
+    "if a and tonumber(a) > now then "
+    "  return {0, 1, 0, 0, tonumber(a), tonumber(redis.call('hget', KEYS[6], u) or '0')} end "
+    "local s = redis.call('zscore', KEYS[1], u) "
+    "if s then return {0, 0, tonumber(s), redis.call('zrank', KEYS[1], u), 0, 0, redis.call('zcard', KEYS[1])} end "
+    "local n = redis.call('incr', KEYS[2]) "
+    "redis.call('zadd', KEYS[1], n, u) "
+    "if ARGV[4] == '1' and now < tonumber(ARGV[3]) then redis.call('set', KEYS[4], n) end "
+    "redis.call('sadd', KEYS[5], ARGV[5]) "
+    "return {1, 0, n, redis.call('zrank', KEYS[1], u), 0, 0, redis.call('zcard', KEYS[1])}";
+
+/* KEYS q adm admno; ARGV user now. Returns {found, admitted, seq, rank, until, admission_no[, line]}. */
+static const char poll_lua[] =
+    "local a = redis.call('zscore', KEYS[2], ARGV[1]) "
+    "if a and tonumber(a) > tonumber(ARGV[2]) then "
+    "  return {1, 1, 0, 0, tonumber(a), tonumber(redis.call('hget', KEYS[3], ARGV[1]) or '0')} end "
+    "local s = redis.call('zscore', KEYS[1], ARGV[1]) "
+    "if not s then return {0, 0, 0, 0, 0, 0} end "
+    "return {1, 0, tonumber(s), redis.call('zrank', KEYS[1], ARGV[1]), 0, 0, redis.call('zcard', KEYS[1])}";
+
+/* KEYS q adm admno; ARGV user. Returns entries removed. */
+static const char leave_lua[] =
+    "local n = redis.call('zrem', KEYS[1], ARGV[1]) + redis.call('zrem', KEYS[2], ARGV[1]) "
+    "redis.call('hdel', KEYS[3], ARGV[1]) return n";
+
+/* KEYS adm admno; ARGV user. */
+static const char revoke_lua[] =
+    "local n = redis.call('zrem', KEYS[1], ARGV[1]) redis.call('hdel', KEYS[2], ARGV[1]) return n";
+
+/* After the fence prologue (KEYS[1] fence key, ARGV[1] token):
+ * KEYS 2 q, 3 adm, 4 ticks, 5 pre, 6 shuffled, 7 admno, 8 admlog, 9 admcnt, 10 sales;
+ * ARGV 2 quota, 3 now, 4 ttl, 5 cap, 6 tick, 7 pre_queue, 8 open_at, 9 seed, 10 sale.
+ * The pre-queue shuffle is Fisher-Yates driven by the Park-Miller generator
+ * (x = x * 48271 mod 2^31-1: exact in Lua's doubles) seeded from C, over
+ * the users with seq <= pre, which then take those same seq values in the
+ * shuffled order: still ahead of everyone who came after opening. */
+static const char admit_body_lua[] =
+    "local now = tonumber(ARGV[3]) "
+    "redis.call('zremrangebyscore', KEYS[3], '-inf', now) "
+    "if ARGV[7] == '1' then "
+    "  if now < tonumber(ARGV[8]) then return 0 end "
+    "  if redis.call('exists', KEYS[6]) == 0 then "
+    "    local pm = tonumber(redis.call('get', KEYS[5]) or '0') "
+    "    if pm > 0 then "
+    "      local m = redis.call('zrangebyscore', KEYS[2], '-inf', pm, 'WITHSCORES') "
+    "      local us, sc = {}, {} "
+    "      for i = 1, #m, 2 do us[#us + 1] = m[i] sc[#sc + 1] = m[i + 1] end "
+    "      local x = tonumber(ARGV[9]) "
+    "      for i = #us, 2, -1 do x = (x * 48271) % 2147483647 local j = (x % i) + 1 "
+    "        us[i], us[j] = us[j], us[i] end "
+    "      for i = 1, #us do redis.call('zadd', KEYS[2], sc[i], us[i]) end "
+    "    end "
+    "    redis.call('set', KEYS[6], '1') "
+    "  end "
+    "end "
+    "if redis.call('hexists', KEYS[4], ARGV[6]) == 1 then return -3 end "
+    "local n = math.min(tonumber(ARGV[2]), tonumber(ARGV[5]) - redis.call('zcard', KEYS[3])) "
+    "local got = 0 "
+    "if n > 0 then "
+    "  local m = redis.call('zpopmin', KEYS[2], n) "
+    "  local exp = now + tonumber(ARGV[4]) "
+    "  for i = 1, #m, 2 do "
+    "    redis.call('zadd', KEYS[3], exp, m[i]) "
+    "    redis.call('hset', KEYS[7], m[i], redis.call('incr', KEYS[9])) "
+    "    redis.call('rpush', KEYS[8], m[i]) got = got + 1 end "
+    "  if got > 0 then redis.call('ltrim', KEYS[8], -100000, -1) end "
+    "end "
+    "redis.call('hset', KEYS[4], ARGV[6], got) "
+    "if redis.call('zcard', KEYS[2]) == 0 and redis.call('zcard', KEYS[3]) == 0 then "
+    "  redis.call('srem', KEYS[10], ARGV[10]) end "
+    "return got";
+
+static char *admit_lua; /* fence prologue + body, built once */
+static char script_sha[S_COUNT][41];
+static pthread_mutex_t script_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *script_text(int id)
+{
+    switch (id) {
+    case S_ENQ: return enq_lua;
+    case S_POLL: return poll_lua;
+    case S_LEAVE: return leave_lua;
+    case S_REVOKE: return revoke_lua;
+    default: return admit_lua;
+    }
+}
+
+static int scripts_ready(redisContext *c)
+{
+    pthread_mutex_lock(&script_mu);
+    int ok = 1;
+    if (!admit_lua) {
+        const char *pro = tk_lease_fence_lua();
+        size_t a = strlen(pro), b = strlen(admit_body_lua);
+        admit_lua = malloc(a + b + 1);
+        if (admit_lua) {
+            memcpy(admit_lua, pro, a);
+            memcpy(admit_lua + a, admit_body_lua, b + 1);
+        }
+    }
+    if (!admit_lua)
+        ok = 0;
+    for (int i = 0; ok && i < S_COUNT; i++) {
+        if (script_sha[i][0])
+            continue;
+        redisReply *r = redisCommand(c, "SCRIPT LOAD %s", script_text(i));
+        if (r && r->type == REDIS_REPLY_STRING && r->len == 40)
+            memcpy(script_sha[i], r->str, 41);
+        else
+            ok = 0;
+        if (r)
+            freeReplyObject(r);
+    }
+    pthread_mutex_unlock(&script_mu);
+    return ok ? 0 : -1;
+}
+
+/* Run script `id` with argv[0..argc) = {keys..., args...} after the
+ * "EVALSHA sha numkeys" head (filled here). */
+static redisReply *run_script(redisContext *c, int id, int numkeys, int argc, const char **argv, char *err,
+                              size_t errlen)
+{
+    if (!c) {
+        tk_err(err, errlen, "no Redis connection");
+        return NULL;
+    }
+    if (scripts_ready(c) != 0) {
+        tk_err(err, errlen, "redis: cannot load the waiting-room scripts: %s", c->err ? c->errstr : "refused");
+        return NULL;
+    }
+    const char *av[32];
+    char nk[16];
+    snprintf(nk, sizeof nk, "%d", numkeys);
+    av[0] = "EVALSHA";
+    av[1] = script_sha[id];
+    av[2] = nk;
+    for (int i = 0; i < argc && i < 29; i++)
+        av[3 + i] = argv[i];
+    redisReply *r = redisCommandArgv(c, argc + 3, av, NULL);
+    if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
+        freeReplyObject(r);
+        av[0] = "EVAL";
+        av[1] = script_text(id);
+        r = redisCommandArgv(c, argc + 3, av, NULL);
+    }
+    if (!r) {
+        tk_err(err, errlen, "redis: %s", c->errstr);
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        tk_err(err, errlen, "redis: %s", r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+typedef struct rkeys {
+    char q[64], seq[64], adm[64], pre[64], admno[64], ticks[64], shuf[64], admlog[64], admcnt[64];
+    char sale[24];
+} rkeys;
+
+#define SALES_KEY "tk:wr:sales"
+
+static void rkeys_fill(rkeys *k, uint64_t sale)
+{
+    snprintf(k->sale, sizeof k->sale, "%" PRIu64, sale);
+    snprintf(k->q, sizeof k->q, "tk:wr:%s:q", k->sale);
+    snprintf(k->seq, sizeof k->seq, "tk:wr:%s:seq", k->sale);
+    snprintf(k->adm, sizeof k->adm, "tk:wr:%s:adm", k->sale);
+    snprintf(k->pre, sizeof k->pre, "tk:wr:%s:pre", k->sale);
+    snprintf(k->admno, sizeof k->admno, "tk:wr:%s:admno", k->sale);
+    snprintf(k->ticks, sizeof k->ticks, "tk:wr:%s:ticks", k->sale);
+    snprintf(k->shuf, sizeof k->shuf, "tk:wr:%s:shuffled", k->sale);
+    snprintf(k->admlog, sizeof k->admlog, "tk:wr:%s:admlog", k->sale);
+    snprintf(k->admcnt, sizeof k->admcnt, "tk:wr:%s:admcnt", k->sale);
+}
+
+static int64_t rint_at(const redisReply *r, size_t i)
+{
+    if (i >= r->elements)
+        return 0;
+    const redisReply *e = r->element[i];
+    if (e->type == REDIS_REPLY_INTEGER)
+        return e->integer;
+    if (e->type == REDIS_REPLY_STRING)
+        return strtoll(e->str, NULL, 10);
+    return 0;
+}
+
+/* {flag, admitted, seq, rank, until, admno} into *out; flag is created (enq) or found (poll). */
+static tk_rc status_from(redisReply *r, int is_enq, tk_queue_status *out, char *err, size_t errlen)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 6) {
+        freeReplyObject(r);
+        return tk_err(err, errlen, "redis: unexpected reply from the queue script"), TK_EBACKEND;
+    }
+    memset(out, 0, sizeof *out);
+    out->found = is_enq ? 1 : (int)rint_at(r, 0);
+    out->created = is_enq ? (int)rint_at(r, 0) : 0;
+    out->admitted = (int)rint_at(r, 1);
+    out->seq = rint_at(r, 2);
+    if (out->found && !out->admitted) {
+        out->ahead = rint_at(r, 3);
+        out->position = out->ahead + 1;
+    }
+    out->admitted_until_ms = rint_at(r, 4);
+    out->admission_no = rint_at(r, 5);
+    out->line = rint_at(r, 6);
+    freeReplyObject(r);
+    return TK_OK;
+}
+
+static tk_rc r_enqueue(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t sale, uint64_t user, int64_t now_ms,
+                       tk_queue_status *out, char *err, size_t errlen)
+{
+    rkeys k;
+    rkeys_fill(&k, sale);
+    char u[24], now[24], open[24];
+    snprintf(u, sizeof u, "%" PRIu64, user);
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    snprintf(open, sizeof open, "%" PRId64, cfg->open_at_ms);
+    const char *av[] = {k.q, k.seq, k.adm, k.pre, SALES_KEY, k.admno, u, now, open, cfg->pre_queue ? "1" : "0",
+                        k.sale};
+    redisReply *r = run_script(c->redis, S_ENQ, 6, 11, av, err, errlen);
+    if (!r)
+        return TK_EBACKEND;
+    return status_from(r, 1, out, err, errlen);
+}
+
+static tk_rc r_poll(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t sale, uint64_t user, int64_t now_ms,
+                    tk_queue_status *out, char *err, size_t errlen)
+{
+    (void)cfg;
+    rkeys k;
+    rkeys_fill(&k, sale);
+    char u[24], now[24];
+    snprintf(u, sizeof u, "%" PRIu64, user);
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    const char *av[] = {k.q, k.adm, k.admno, u, now};
+    redisReply *r = run_script(c->redis, S_POLL, 3, 5, av, err, errlen);
+    if (!r)
+        return TK_EBACKEND;
+    return status_from(r, 0, out, err, errlen);
+}
+
+static tk_rc r_leave(tk_queue_conn *c, uint64_t sale, uint64_t user, int *removed, char *err, size_t errlen)
+{
+    rkeys k;
+    rkeys_fill(&k, sale);
+    char u[24];
+    snprintf(u, sizeof u, "%" PRIu64, user);
+    const char *av[] = {k.q, k.adm, k.admno, u};
+    redisReply *r = run_script(c->redis, S_LEAVE, 3, 4, av, err, errlen);
+    if (!r)
+        return TK_EBACKEND;
+    if (removed)
+        *removed = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+    freeReplyObject(r);
+    return TK_OK;
+}
+
+static tk_rc r_revoke(tk_queue_conn *c, uint64_t sale, uint64_t user, char *err, size_t errlen)
+{
+    rkeys k;
+    rkeys_fill(&k, sale);
+    char u[24];
+    snprintf(u, sizeof u, "%" PRIu64, user);
+    const char *av[] = {k.adm, k.admno, u};
+    redisReply *r = run_script(c->redis, S_REVOKE, 2, 3, av, err, errlen);
+    if (!r)
+        return TK_EBACKEND;
+    freeReplyObject(r);
+    return TK_OK;
+}
+
+static tk_rc r_is_admitted(tk_queue_conn *c, uint64_t sale, uint64_t user, int64_t now_ms, char *err, size_t errlen)
+{
+    if (!c->redis)
+        return tk_err(err, errlen, "no Redis connection"), TK_EBACKEND;
+    redisReply *r = redisCommand(c->redis, "ZSCORE tk:wr:%llu:adm %llu", (unsigned long long)sale,
+                                 (unsigned long long)user);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        tk_err(err, errlen, "redis: %s", r ? r->str : c->redis->errstr);
+        if (r)
+            freeReplyObject(r);
+        return TK_EBACKEND;
+    }
+    tk_rc rc = TK_EFORBIDDEN;
+    if (r->type == REDIS_REPLY_STRING && strtoll(r->str, NULL, 10) > now_ms)
+        rc = TK_OK;
+    freeReplyObject(r);
+    return rc;
+}
+
+static int r_admit_tick(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t sale, const char *fence_key,
+                        uint64_t fence, int64_t tick, int64_t quota, int64_t now_ms, char *err, size_t errlen)
+{
+    rkeys k;
+    rkeys_fill(&k, sale);
+    char fv[24], qv[24], now[24], ttl[24], cap[24], tk[24], open[24], seed[24];
+    snprintf(fv, sizeof fv, "%" PRIu64, fence_key ? fence : 0);
+    snprintf(qv, sizeof qv, "%" PRId64, quota < 0 ? 0 : quota);
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    snprintf(ttl, sizeof ttl, "%" PRId64, cfg->admitted_ttl_ms);
+    snprintf(cap, sizeof cap, "%" PRId64, cfg->admitted_cap);
+    snprintf(tk, sizeof tk, "%" PRId64, tick);
+    snprintf(open, sizeof open, "%" PRId64, cfg->open_at_ms);
+    snprintf(seed, sizeof seed, "%u", 1 + randombytes_uniform(2147483646u));
+    const char *av[] = {fence_key ? fence_key : "tk:wr:nofence", k.q, k.adm, k.ticks, k.pre, k.shuf, k.admno,
+                        k.admlog, k.admcnt, SALES_KEY, fv, qv, now, ttl, cap, tk,
+                        cfg->pre_queue ? "1" : "0", open, seed, k.sale};
+    redisReply *r = run_script(c->redis, S_ADMIT, 10, 20, av, err, errlen);
+    if (!r)
+        return -1;
+    int rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+    if (rc == -1)
+        tk_err(err, errlen, "redis: unexpected reply from the admit script");
+    freeReplyObject(r);
+    return rc;
+}
+
+static int64_t r_waiting(tk_queue_conn *c, uint64_t sale, char *err, size_t errlen)
+{
+    redisReply *r = c->redis ? redisCommand(c->redis, "ZCARD tk:wr:%llu:q", (unsigned long long)sale) : NULL;
+    int64_t n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (n < 0)
+        tk_err(err, errlen, "redis: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+    if (r)
+        freeReplyObject(r);
+    return n;
+}
+
+static int r_sales(tk_queue_conn *c, uint64_t *out, int cap, char *err, size_t errlen)
+{
+    redisReply *r = c->redis ? redisCommand(c->redis, "SMEMBERS " SALES_KEY) : NULL;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        tk_err(err, errlen, "redis: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    int n = 0;
+    for (size_t i = 0; i < r->elements && n < cap; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            out[n++] = strtoull(r->element[i]->str, NULL, 10);
+    freeReplyObject(r);
+    return n;
+}
+
+static const tk_queue_ops redis_ops = {
+    "redis", r_enqueue, r_poll, r_leave, r_admit_tick, r_is_admitted, r_revoke, r_waiting, r_sales,
+};
+
+/* ---- MySQL backend ---------------------------------------------------------- */
+
+/* Statements carry integers only (formatted here), never user text. */
+static int m_exec(MYSQL *db, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int m_exec(MYSQL *db, char *err, size_t errlen, const char *fmt, ...)
+{
+    char sql[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    if (!db)
+        return tk_err(err, errlen, "no MariaDB connection");
+    if (mysql_query(db, sql) != 0)
+        return tk_err(err, errlen, "mariadb: %s", mysql_error(db));
+    MYSQL_RES *res = mysql_store_result(db);
+    if (res)
+        mysql_free_result(res);
+    return 0;
+}
+
+/* First row's columns as integers (NULL -> 0) into v[0..n). 1 = a row, 0 = none, -1 error. */
+static int m_row(MYSQL *db, int64_t *v, int n, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static int m_row(MYSQL *db, int64_t *v, int n, char *err, size_t errlen, const char *fmt, ...)
+{
+    char sql[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    if (!db)
+        return tk_err(err, errlen, "no MariaDB connection");
+    if (mysql_query(db, sql) != 0)
+        return tk_err(err, errlen, "mariadb: %s", mysql_error(db));
+    MYSQL_RES *res = mysql_store_result(db);
+    if (!res)
+        return tk_err(err, errlen, "mariadb: %s", mysql_error(db));
+    MYSQL_ROW row = mysql_fetch_row(res);
+    int got = 0;
+    if (row) {
+        got = 1;
+        for (int i = 0; i < n && i < (int)mysql_num_fields(res); i++)
+            v[i] = row[i] ? strtoll(row[i], NULL, 10) : 0;
+    }
+    mysql_free_result(res);
+    return got;
+}
+
+static int64_t m_waiting(tk_queue_conn *c, uint64_t sale, char *err, size_t errlen);
+
+static tk_rc m_poll(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t sale, uint64_t user, int64_t now_ms,
+                    tk_queue_status *out, char *err, size_t errlen)
+{
+    (void)cfg;
+    memset(out, 0, sizeof *out);
+    int64_t v[4] = {0};
+    int got = m_row(c->db, v, 4, err, errlen,
+                    "SELECT id, status = 'ADMITTED', admitted_until_ms, admission_no FROM queue_entries"
+                    " WHERE schedule_id = %" PRIu64 " AND user_id = %" PRIu64,
+                    sale, user);
+    if (got < 0)
+        return TK_EBACKEND;
+    if (got == 0)
+        return TK_OK;
+    if (v[1]) {
+        if (v[2] > now_ms) {
+            out->found = out->admitted = 1;
+            out->admitted_until_ms = v[2];
+            out->admission_no = v[3];
+        }
+        return TK_OK; /* an expired admission: not found */
+    }
+    out->found = 1;
+    out->seq = v[0];
+    int64_t ahead = 0;
+    if (m_row(c->db, &ahead, 1, err, errlen,
+              "SELECT COUNT(*) FROM queue_entries WHERE schedule_id = %" PRIu64
+              " AND status = 'WAITING' AND id < %" PRId64,
+              sale, v[0]) < 0)
+        return TK_EBACKEND;
+    out->ahead = ahead;
+    out->position = ahead + 1;
+    out->line = m_waiting(c, sale, err, errlen);
+    return out->line < 0 ? TK_EBACKEND : TK_OK;
+}
+
+static tk_rc m_enqueue(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t sale, uint64_t user, int64_t now_ms,
+                       tk_queue_status *out, char *err, size_t errlen)
+{
+    /* an admission that ran out: the user goes to the back of the line */
+    if (m_exec(c->db, err, errlen,
+               "DELETE FROM queue_entries WHERE schedule_id = %" PRIu64 " AND user_id = %" PRIu64
+               " AND status = 'ADMITTED' AND admitted_until_ms <= %" PRId64,
+               sale, user, now_ms) != 0 ||
+        m_exec(c->db, err, errlen,
+               "INSERT IGNORE INTO queue_entries (schedule_id, user_id) VALUES (%" PRIu64 ", %" PRIu64 ")", sale,
+               user) != 0)
+        return TK_EBACKEND;
+    int created = mysql_affected_rows(c->db) == 1;
+    tk_rc rc = m_poll(c, cfg, sale, user, now_ms, out, err, errlen);
+    out->created = created;
+    return rc;
+}
+
+static tk_rc m_leave(tk_queue_conn *c, uint64_t sale, uint64_t user, int *removed, char *err, size_t errlen)
+{
+    if (m_exec(c->db, err, errlen,
+               "DELETE FROM queue_entries WHERE schedule_id = %" PRIu64 " AND user_id = %" PRIu64, sale, user) != 0)
+        return TK_EBACKEND;
+    if (removed)
+        *removed = mysql_affected_rows(c->db) > 0;
+    return TK_OK;
+}
+
+static tk_rc m_revoke(tk_queue_conn *c, uint64_t sale, uint64_t user, char *err, size_t errlen)
+{
+    return m_exec(c->db, err, errlen,
+                  "DELETE FROM queue_entries WHERE schedule_id = %" PRIu64 " AND user_id = %" PRIu64
+                  " AND status = 'ADMITTED'",
+                  sale, user) == 0
+               ? TK_OK
+               : TK_EBACKEND;
+}
+
+static tk_rc m_is_admitted(tk_queue_conn *c, uint64_t sale, uint64_t user, int64_t now_ms, char *err, size_t errlen)
+{
+    int64_t n = 0;
+    if (m_row(c->db, &n, 1, err, errlen,
+              "SELECT COUNT(*) FROM queue_entries WHERE schedule_id = %" PRIu64 " AND user_id = %" PRIu64
+              " AND status = 'ADMITTED' AND admitted_until_ms > %" PRId64,
+              sale, user, now_ms) < 0)
+        return TK_EBACKEND;
+    return n > 0 ? TK_OK : TK_EFORBIDDEN;
+}
+
+/* The lease fence, checked in Redis just before the commit: not atomic with
+ * it (two stores), but the queue_ticks primary key still makes a tick
+ * admit at most once whoever runs it. */
+static int m_fenced_off(tk_queue_conn *c, const char *fence_key, uint64_t fence)
+{
+    if (!fence_key || !c->redis)
+        return 0;
+    redisReply *r = redisCommand(c->redis, "GET %s", fence_key);
+    int off = !r || r->type != REDIS_REPLY_STRING || strtoull(r->str, NULL, 10) != fence;
+    if (r)
+        freeReplyObject(r);
+    return off;
+}
+
+static int m_admit_tick(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t sale, const char *fence_key,
+                        uint64_t fence, int64_t tick, int64_t quota, int64_t now_ms, char *err, size_t errlen)
+{
+    MYSQL *db = c->db;
+    if (m_exec(db, err, errlen, "START TRANSACTION") != 0)
+        return -1;
+    if (m_exec(db, err, errlen,
+               "INSERT INTO queue_ticks (schedule_id, tick, admitted) VALUES (%" PRIu64 ", %" PRId64 ", 0)", sale,
+               tick) != 0) {
+        int dup = mysql_errno(db) == 1062;
+        m_exec(db, NULL, 0, "ROLLBACK");
+        return dup ? -3 : -1;
+    }
+    int64_t live = 0, base = 0;
+    if (m_exec(db, err, errlen,
+               "DELETE FROM queue_entries WHERE schedule_id = %" PRIu64
+               " AND status = 'ADMITTED' AND admitted_until_ms <= %" PRId64,
+               sale, now_ms) != 0 ||
+        m_row(db, &live, 1, err, errlen,
+              "SELECT COUNT(*) FROM queue_entries WHERE schedule_id = %" PRIu64 " AND status = 'ADMITTED'",
+              sale) < 0 ||
+        m_row(db, &base, 1, err, errlen,
+              "SELECT admitted_total FROM queue_ticks WHERE schedule_id = %" PRIu64 " AND tick < %" PRId64
+              " ORDER BY tick DESC LIMIT 1",
+              sale, tick) < 0)
+        goto fail;
+    int64_t n = quota < cfg->admitted_cap - live ? quota : cfg->admitted_cap - live;
+    int64_t got = 0;
+    if (n > 0) {
+        if (m_exec(db, err, errlen, "SET @tk_admno = %" PRId64, base) != 0 ||
+            m_exec(db, err, errlen,
+                   "UPDATE queue_entries SET status = 'ADMITTED', admitted_until_ms = %" PRId64
+                   ", admission_no = (@tk_admno := @tk_admno + 1) WHERE schedule_id = %" PRIu64
+                   " AND status = 'WAITING' ORDER BY id LIMIT %" PRId64,
+                   now_ms + cfg->admitted_ttl_ms, sale, n) != 0)
+            goto fail;
+        got = (int64_t)mysql_affected_rows(db);
+    }
+    if (m_exec(db, err, errlen,
+               "UPDATE queue_ticks SET admitted = %" PRId64 ", admitted_total = %" PRId64 " WHERE schedule_id = %" PRIu64
+               " AND tick = %" PRId64,
+               got, base + got, sale, tick) != 0)
+        goto fail;
+    if (m_fenced_off(c, fence_key, fence)) {
+        m_exec(db, NULL, 0, "ROLLBACK");
+        return -2;
+    }
+    if (m_exec(db, err, errlen, "COMMIT") != 0)
+        goto fail;
+    return (int)got;
+fail:
+    m_exec(db, NULL, 0, "ROLLBACK");
+    return -1;
+}
+
+static int64_t m_waiting(tk_queue_conn *c, uint64_t sale, char *err, size_t errlen)
+{
+    int64_t n = 0;
+    if (m_row(c->db, &n, 1, err, errlen,
+              "SELECT COUNT(*) FROM queue_entries WHERE schedule_id = %" PRIu64 " AND status = 'WAITING'", sale) < 0)
+        return -1;
+    return n;
+}
+
+static int m_sales(tk_queue_conn *c, uint64_t *out, int cap, char *err, size_t errlen)
+{
+    if (!c->db || mysql_query(c->db, "SELECT DISTINCT schedule_id FROM queue_entries") != 0)
+        return tk_err(err, errlen, "mariadb: %s", c->db ? mysql_error(c->db) : "no connection");
+    MYSQL_RES *res = mysql_store_result(c->db);
+    if (!res)
+        return tk_err(err, errlen, "mariadb: %s", mysql_error(c->db));
+    int n = 0;
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res)) && n < cap)
+        out[n++] = strtoull(row[0], NULL, 10);
+    mysql_free_result(res);
+    return n;
+}
+
+static const tk_queue_ops mysql_ops = {
+    "mysql", m_enqueue, m_poll, m_leave, m_admit_tick, m_is_admitted, m_revoke, m_waiting, m_sales,
+};
+
+const tk_queue_ops *tk_queue_backend(tk_queue_kind k)
+{
+    switch (k) {
+    case TK_QUEUE_REDIS: return &redis_ops;
+    case TK_QUEUE_MYSQL: return &mysql_ops;
+    case TK_QUEUE_NONE: break;
+    }
+    return NULL;
+}
+
+/* ---- test and bench helpers ------------------------------------------------- */
+
+int tk_queue_admission_order(tk_queue_kind k, tk_queue_conn *c, uint64_t sale, uint64_t *out, int cap)
+{
+    int n = 0;
+    if (k == TK_QUEUE_REDIS) {
+        redisReply *r = c->redis ? redisCommand(c->redis, "LRANGE tk:wr:%llu:admlog 0 %d",
+                                                (unsigned long long)sale, cap - 1)
+                                 : NULL;
+        if (!r || r->type != REDIS_REPLY_ARRAY) {
+            if (r)
+                freeReplyObject(r);
+            return -1;
+        }
+        for (size_t i = 0; i < r->elements && n < cap; i++)
+            out[n++] = strtoull(r->element[i]->str, NULL, 10);
+        freeReplyObject(r);
+        return n;
+    }
+    if (k != TK_QUEUE_MYSQL || !c->db)
+        return -1;
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT user_id FROM queue_entries WHERE schedule_id = %" PRIu64
+             " AND admission_no IS NOT NULL ORDER BY admission_no LIMIT %d",
+             sale, cap);
+    if (mysql_query(c->db, sql) != 0)
+        return -1;
+    MYSQL_RES *res = mysql_store_result(c->db);
+    if (!res)
+        return -1;
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res)) && n < cap)
+        out[n++] = strtoull(row[0], NULL, 10);
+    mysql_free_result(res);
+    return n;
+}
+
+int tk_queue_reset(tk_queue_kind k, tk_queue_conn *c, uint64_t sale)
+{
+    if (k == TK_QUEUE_REDIS) {
+        if (!c->redis)
+            return -1;
+        rkeys ks;
+        rkeys_fill(&ks, sale);
+        redisReply *r = redisCommand(c->redis, "DEL %s %s %s %s %s %s %s %s %s", ks.q, ks.seq, ks.adm, ks.pre,
+                                     ks.admno, ks.ticks, ks.shuf, ks.admlog, ks.admcnt);
+        int ok = r && r->type == REDIS_REPLY_INTEGER;
+        if (r)
+            freeReplyObject(r);
+        r = redisCommand(c->redis, "SREM " SALES_KEY " %s", ks.sale);
+        if (r)
+            freeReplyObject(r);
+        return ok ? 0 : -1;
+    }
+    if (k == TK_QUEUE_MYSQL)
+        return m_exec(c->db, NULL, 0, "DELETE FROM queue_entries WHERE schedule_id = %" PRIu64, sale) == 0 &&
+                       m_exec(c->db, NULL, 0, "DELETE FROM queue_ticks WHERE schedule_id = %" PRIu64, sale) == 0
+                   ? 0
+                   : -1;
+    return -1;
+}
+
+/* ---- throughput of the Redis backend (scripts/bench-queue) -------------------- */
+
+typedef struct ob_arg {
+    const char *url;
+    const tk_queue_config *cfg;
+    uint64_t sale;
+    int64_t from, to; /* users [from, to) */
+    int pipeline;
+    pthread_barrier_t *go;
+    uint64_t ops, errors;
+    int failed;
+} ob_arg;
+
+/* Send n script calls of one kind for users u..u+n-1 in one pipeline and
+ * read the replies; counts errors. */
+static void ob_batch(redisContext *c, ob_arg *a, int id, int64_t u, int n, rkeys *k)
+{
+    char us[64][24], now[24], open[24];
+    snprintf(now, sizeof now, "%" PRId64, tk_wall_ms());
+    snprintf(open, sizeof open, "%" PRId64, a->cfg->open_at_ms);
+    for (int i = 0; i < n; i++) {
+        snprintf(us[i], sizeof us[i], "%" PRId64, u + i);
+        const char *av[16] = {"EVALSHA", script_sha[id]};
+        int ac;
+        if (id == S_ENQ) {
+            const char *x[] = {"6", k->q, k->seq, k->adm, k->pre, SALES_KEY, k->admno, us[i], now, open,
+                               a->cfg->pre_queue ? "1" : "0", k->sale};
+            memcpy(av + 2, x, sizeof x);
+            ac = 2 + (int)(sizeof x / sizeof x[0]);
+        } else {
+            const char *x[] = {"3", k->q, k->adm, k->admno, us[i], now};
+            memcpy(av + 2, x, sizeof x);
+            ac = 2 + (int)(sizeof x / sizeof x[0]);
+        }
+        redisAppendCommandArgv(c, ac, av, NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK || !r || r->type != REDIS_REPLY_ARRAY || r->elements < 6)
+            a->errors++;
+        else
+            a->ops++;
+        if (r)
+            freeReplyObject(r);
+        if (c->err) {
+            a->failed = 1;
+            return;
+        }
+    }
+}
+
+static void *ob_thread(void *p)
+{
+    ob_arg *a = p;
+    redisContext *c = tk_redis_connect(a->url, NULL, 0);
+    if (!c || scripts_ready(c) != 0)
+        a->failed = 1;
+    pthread_barrier_wait(a->go);
+    if (a->failed) {
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    rkeys k;
+    rkeys_fill(&k, a->sale);
+    int depth = a->pipeline < 1 ? 1 : a->pipeline > 64 ? 64 : a->pipeline;
+    for (int pass = 0; pass < 2 && !a->failed; pass++) /* enqueue everyone, then poll everyone */
+        for (int64_t u = a->from; u < a->to && !a->failed; u += depth) {
+            int n = (int)(a->to - u < depth ? a->to - u : depth);
+            ob_batch(c, a, pass == 0 ? S_ENQ : S_POLL, u, n, &k);
+        }
+    redisFree(c);
+    return NULL;
+}
+
+int tk_queue_bench_redis(const char *redis_url, uint64_t sale, int connections, int64_t users, int pipeline,
+                         tk_queue_opsbench *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (connections < 1 || connections > 1024 || users < connections)
+        return tk_err(err, errlen, "need 1..1024 connections and at least one user per connection");
+    tk_queue_config cfg;
+    tk_queue_config_default(&cfg);
+    cfg.kind = TK_QUEUE_REDIS;
+    redisContext *c = tk_redis_connect(redis_url, NULL, 0);
+    if (!c)
+        return tk_err(err, errlen, "cannot connect to Redis at %s", redis_url);
+    tk_queue_conn qc = {c, NULL};
+    tk_queue_reset(TK_QUEUE_REDIS, &qc, sale);
+    ob_arg *args = calloc((size_t)connections, sizeof *args);
+    pthread_t *th = calloc((size_t)connections, sizeof *th);
+    pthread_barrier_t go;
+    int rc = -1, started = 0;
+    if (!args || !th || pthread_barrier_init(&go, NULL, (unsigned)connections + 1) != 0) {
+        tk_err(err, errlen, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < connections; i++) {
+        args[i] = (ob_arg){redis_url, &cfg, sale, 1 + users * i / connections, 1 + users * (i + 1) / connections,
+                           pipeline, &go, 0, 0, 0};
+        if (pthread_create(&th[i], NULL, ob_thread, &args[i]) != 0)
+            break;
+        started++;
+    }
+    if (started < connections) { /* the barrier would never open: let the started ones fail */
+        tk_err(err, errlen, "cannot start %d threads", connections);
+        for (int i = 0; i < started; i++)
+            args[i].failed = 1;
+        for (int i = started; i <= connections; i++)
+            pthread_barrier_wait(&go); /* the missing parties */
+        for (int i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&go);
+        goto out;
+    }
+    pthread_barrier_wait(&go);
+    uint64_t t0 = tk_mono_us();
+    int failed = 0;
+    for (int i = 0; i < connections; i++) {
+        pthread_join(th[i], NULL);
+        out->ops += args[i].ops;
+        out->errors += args[i].errors;
+        failed |= args[i].failed;
+    }
+    out->seconds = (double)(tk_mono_us() - t0) / 1e6;
+    pthread_barrier_destroy(&go);
+    out->connections = connections;
+    out->users = users;
+    out->pipeline = pipeline < 1 ? 1 : pipeline > 64 ? 64 : pipeline;
+    out->ops_per_s = out->seconds > 0 ? (double)out->ops / out->seconds : 0;
+    if (failed)
+        tk_err(err, errlen, "a connection failed during the run");
+    else
+        rc = 0;
+out:
+    tk_queue_reset(TK_QUEUE_REDIS, &qc, sale);
+    redisFree(c);
+    free(args);
+    free(th);
+    return rc;
+}
+
+int tk_queue_reset_all(tk_queue_conn *c)
+{
+    int rc = 0;
+    if (c->redis) {
+        redisReply *m = redisCommand(c->redis, "SMEMBERS " SALES_KEY);
+        if (m && m->type == REDIS_REPLY_ARRAY) {
+            for (size_t i = 0; i < m->elements; i++)
+                if (tk_queue_reset(TK_QUEUE_REDIS, c, strtoull(m->element[i]->str, NULL, 10)) != 0)
+                    rc = -1;
+        } else {
+            rc = -1;
+        }
+        if (m)
+            freeReplyObject(m);
+    }
+    if (c->db && (m_exec(c->db, NULL, 0, "DELETE FROM queue_entries") != 0 ||
+                  m_exec(c->db, NULL, 0, "DELETE FROM queue_ticks") != 0))
+        rc = -1;
+    return rc;
+}
