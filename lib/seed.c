@@ -1019,8 +1019,10 @@ static int load_ranges(job *j, MYSQL *db)
         }
         j->loaded += sub[i].loaded;
         if (sub[i].rc != 0 && rc == 0) {
-            snprintf(j->err, sizeof j->err, "%s (id range %llu..%llu)", sub[i].err[0] ? sub[i].err : "load failed",
-                     (unsigned long long)sub[i].first, (unsigned long long)sub[i].last);
+            /* %.400s: the message plus the range always fit in j->err */
+            snprintf(j->err, sizeof j->err, "%.400s (id range %llu..%llu)",
+                     sub[i].err[0] ? sub[i].err : "load failed", (unsigned long long)sub[i].first,
+                     (unsigned long long)sub[i].last);
             rc = -1;
         }
     }
