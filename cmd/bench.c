@@ -388,9 +388,8 @@ int cmd_bench(int argc, char **argv)
                 goto bad;
             break;
         case OPT_STRATEGY: {
-            const tk_strategy *st = tk_strategy_find(optarg);
-            const char *why = tk_strategy_serve_refusal(st);
-            if (why) {
+            const char *why;
+            if (!tk_strategy_for_serve(optarg, &why)) {
                 fprintf(stderr, "bench: --strategy %s: %s\n", optarg, why);
                 return 2;
             }

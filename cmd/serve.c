@@ -164,13 +164,11 @@ int cmd_serve(int argc, char **argv)
             break;
         case 'q': cfg.quiet = 1; break;
         case 'y': {
-            const tk_strategy *st = tk_strategy_find(optarg);
-            const char *why = tk_strategy_serve_refusal(st);
-            if (why) {
+            const char *why;
+            if (!(cfg.strategy = tk_strategy_for_serve(optarg, &why))) {
                 fprintf(stderr, "serve: --strategy %s: %s\n", optarg, why);
                 return 2;
             }
-            cfg.strategy = st;
             break;
         }
         case 'Y': cfg.strategy_header = 1; break;

@@ -32,18 +32,8 @@ struct tk_store {
 /* Outcome of one attempt of a transaction body. */
 enum { BODY_OK = 0, BODY_FAIL = 1, BODY_DBERR = 2 };
 
-static tk_rc fail(tk_store *s, tk_rc rc, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static tk_rc fail(tk_store *s, tk_rc rc, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-    snprintf(s->code, sizeof s->code, "%s", code);
-    va_start(ap, fmt);
-    vsnprintf(s->msg, sizeof s->msg, fmt, ap);
-    va_end(ap);
-    return rc;
-}
+/* Record the error of this call (code, message) and return rc. */
+#define fail tk_store_fail
 
 static tk_rc db_fail(tk_store *s)
 {

@@ -34,28 +34,33 @@ static void sleep_us(int64_t us)
     }
 }
 
-static uint64_t rnd(tk_sc_conn *c)
+/* xorshift64 on *state (0 is replaced by a fixed non-zero seed). */
+static uint64_t xrnd(uint64_t *state)
 {
-    uint64_t x = c->rng ? c->rng : 0x9e3779b97f4a7c15ULL;
+    uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ULL;
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
-    c->rng = x;
+    *state = x;
     return x;
 }
 
-/* Exponential backoff with +-50 % jitter, capped at 50 ms. */
-static void backoff(tk_sc_conn *c, int attempt)
+/* Exponential backoff from first_us, doubled per attempt, +-50 % jitter,
+ * capped at 50 ms. */
+static void xbackoff(uint64_t *rng, int64_t first_us, int attempt)
 {
-    int64_t base = c->params.backoff_us > 0 ? c->params.backoff_us : 0;
+    int64_t base = first_us > 0 ? first_us : 0;
     for (int i = 0; i < attempt && base < 50000; i++)
         base *= 2;
     if (base > 50000)
         base = 50000;
     if (base <= 0)
         return;
-    sleep_us(base / 2 + (int64_t)(rnd(c) % (uint64_t)(base + 1)));
+    sleep_us(base / 2 + (int64_t)(xrnd(rng) % (uint64_t)(base + 1)));
 }
+
+static uint64_t rnd(tk_sc_conn *c) { return xrnd(&c->rng); }
+static void backoff(tk_sc_conn *c, int attempt) { xbackoff(&c->rng, c->params.backoff_us, attempt); }
 
 /* Format and run one statement; returns 0 or the MariaDB errno. A result
  * set, if any, is stored in *res (caller frees) or discarded when res is NULL. */
@@ -623,6 +628,13 @@ const char *tk_strategy_serve_refusal(const tk_strategy *st)
     return NULL;
 }
 
+const tk_strategy *tk_strategy_for_serve(const char *name, const char **why)
+{
+    const tk_strategy *st = tk_strategy_find(name);
+    *why = tk_strategy_serve_refusal(st);
+    return *why ? NULL : st;
+}
+
 /* Lock + next fencing token in one step. The counter starts at the wall
  * clock in µs when missing (ARGV[3]), so tokens keep growing past what the
  * seat rows remember even if Redis lost the counter (no persistence in the
@@ -633,26 +645,7 @@ static const char serve_lock_lua[] =
     "  return redis.call('incr', KEYS[2])"
     " end return 0";
 
-static uint64_t ctx_rnd(tk_serve_hold_ctx *c)
-{
-    uint64_t x = c->rng ? c->rng : 0x9e3779b97f4a7c15ULL;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    c->rng = x;
-    return x;
-}
-
-static void ctx_backoff(tk_serve_hold_ctx *c, int attempt)
-{
-    int64_t base = c->params.backoff_us > 0 ? c->params.backoff_us : 0;
-    for (int i = 0; i < attempt && base < 50000; i++)
-        base *= 2;
-    if (base > 50000)
-        base = 50000;
-    if (base > 0)
-        sleep_us(base / 2 + (int64_t)(ctx_rnd(c) % (uint64_t)(base + 1)));
-}
+static uint64_t ctx_rnd(tk_serve_hold_ctx *c) { return xrnd(&c->rng); }
 
 static tk_rc serve_optimistic(tk_serve_hold_ctx *c, uint64_t user, uint64_t seat, int ttl_s, tk_reservation *out)
 {
@@ -673,7 +666,7 @@ static tk_rc serve_optimistic(tk_serve_hold_ctx *c, uint64_t user, uint64_t seat
                                  "seat %llu kept changing: %d optimistic retries spent", (unsigned long long)seat,
                                  c->params.max_retries);
         c->retries++;
-        ctx_backoff(c, attempt);
+        xbackoff(&c->rng, c->params.backoff_us, attempt);
     }
 }
 

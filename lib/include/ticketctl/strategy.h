@@ -158,6 +158,10 @@ tk_sc_params tk_strategy_serve_params(void);
  * points only). */
 const char *tk_strategy_serve_refusal(const tk_strategy *st);
 
+/* The row named `name` if serve can take holds with it, else NULL with
+ * *why set to a static reason (unknown, UNSAFE, points only). */
+const tk_strategy *tk_strategy_for_serve(const char *name, const char **why);
+
 /* Hold `seat_id` for `user_id` (hold_ttl_s seconds) under `st`. Returns
  * what tk_store_reserve_as returns (the error code and message are on
  * c->store: tk_store_errcode/errmsg), plus TK_ECONFLICT "SEAT_TAKEN" from
