@@ -29,6 +29,7 @@
  * Self-watch: a 10 ms periodic timer per loop records its own lateness, and
  * each thread's CPU time is read at the end; either saturating marks the
  * run invalid (bench.h). */
+#include "bench_int.h"
 #include "ticketctl/bench.h"
 #include "ticketctl/common.h"
 #include "ticketctl/hist.h"
@@ -52,6 +53,13 @@
 #include <unistd.h>
 
 #ifndef TK_VERSION
+
+/* the profile of this run (bench_int.h) */
+#define prof_value(b, t) tk_bench_prof_value((b)->prof, (b)->nprof, (t))
+#define prof_time_of(b, c) tk_bench_prof_time_of((b)->prof, (b)->nprof, (c))
+#define prof_next_above(b, g, from) tk_bench_prof_next_above((b)->prof, (b)->nprof, (g), (from))
+#define fill_latency tk_bench_fill_latency
+
 #define TK_VERSION "0.1.0"
 #endif
 #ifndef TK_BUILD_TYPE
@@ -234,7 +242,7 @@ static void evtimer_in_us(struct event *ev, int64_t us)
 
 static double us_to_ms(uint64_t us) { return (double)us / 1000.0; }
 
-static void fill_latency(tk_bench_latency *l, const tk_hist *h)
+void tk_bench_fill_latency(tk_bench_latency *l, const tk_hist *h)
 {
     l->p50 = us_to_ms(tk_hist_percentile(h, 50));
     l->p90 = us_to_ms(tk_hist_percentile(h, 90));
@@ -248,12 +256,12 @@ static void fill_latency(tk_bench_latency *l, const tk_hist *h)
 
 /* ---------- the load profile (piecewise linear stages) ---------- */
 
-/* Target at t seconds after t0; 0 past the end. */
-static double prof_value(const bench *b, double t)
+/* (bench_int.h) */
+double tk_bench_prof_value(const tk_bench_stage *prof, size_t n, double t)
 {
     double t0 = 0;
-    for (size_t i = 0; i < b->nprof; i++) {
-        const tk_bench_stage *st = &b->prof[i];
+    for (size_t i = 0; i < n; i++) {
+        const tk_bench_stage *st = &prof[i];
         double d = (double)st->duration_ms / 1000.0;
         if (t < t0 + d)
             return st->from + (st->to - st->from) * (t - t0) / d;
@@ -262,15 +270,11 @@ static double prof_value(const bench *b, double t)
     return 0;
 }
 
-/* Open model: the time (s after t0) at which the integral of the rate
- * reaches `count` iterations, or -1 when the profile ends first. Within a
- * stage the integral is from*x + (to-from)/(2d)*x^2; solved in the form
- * x = 2c / (b + sqrt(b^2 + 4ac)), stable for flat and sloped stages. */
-static double prof_time_of(const bench *b, double count)
+double tk_bench_prof_time_of(const tk_bench_stage *prof, size_t n, double count)
 {
     double t0 = 0, acc = 0;
-    for (size_t i = 0; i < b->nprof; i++) {
-        const tk_bench_stage *st = &b->prof[i];
+    for (size_t i = 0; i < n; i++) {
+        const tk_bench_stage *st = &prof[i];
         double d = (double)st->duration_ms / 1000.0;
         double area = (st->from + st->to) / 2.0 * d;
         if (area > 0 && acc + area >= count) {
@@ -286,13 +290,11 @@ static double prof_time_of(const bench *b, double count)
     return -1;
 }
 
-/* Closed model: the first time >= from (s after t0) at which more than g
- * VUs are wanted, i.e. when VU g (0-based) should run; -1 never again. */
-static double prof_next_above(const bench *b, double g, double from)
+double tk_bench_prof_next_above(const tk_bench_stage *prof, size_t n, double g, double from)
 {
     double t0 = 0;
-    for (size_t i = 0; i < b->nprof; i++) {
-        const tk_bench_stage *st = &b->prof[i];
+    for (size_t i = 0; i < n; i++) {
+        const tk_bench_stage *st = &prof[i];
         double d = (double)st->duration_ms / 1000.0, t1 = t0 + d;
         if (t1 > from) {
             double s0 = from > t0 ? from : t0;

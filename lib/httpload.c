@@ -25,6 +25,7 @@
  * bench.c (same formulas: iteration j is due when the integral of the rate
  * profile reaches j+1 and belongs to thread j mod T; one lock per thread per
  * second; a 10 ms timer records its own lateness). */
+#include "bench_int.h"
 #include "ticketctl/httpload.h"
 #include "ticketctl/common.h"
 #include "ticketctl/hist.h"
@@ -145,6 +146,12 @@ typedef struct hl_run {
     int count_mismatch; /* merge_results: histogram counts disagree with the counters */
 } hl_run;
 
+/* the profile formulas and percentiles of bench.c (bench_int.h) */
+#define prof_value(b, t) tk_bench_prof_value((b)->prof, (b)->nprof, (t))
+#define prof_time_of(b, c) tk_bench_prof_time_of((b)->prof, (b)->nprof, (c))
+#define prof_next_above(b, g, from) tk_bench_prof_next_above((b)->prof, (b)->nprof, (g), (from))
+#define fill_latency tk_bench_fill_latency
+
 /* ---------- small helpers ---------- */
 
 static void evtimer_in_us(struct event *ev, int64_t us)
@@ -157,17 +164,6 @@ static void evtimer_in_us(struct event *ev, int64_t us)
 
 static double us_to_ms(uint64_t us) { return (double)us / 1000.0; }
 
-static void fill_latency(tk_bench_latency *l, const tk_hist *h)
-{
-    l->p50 = us_to_ms(tk_hist_percentile(h, 50));
-    l->p90 = us_to_ms(tk_hist_percentile(h, 90));
-    l->p95 = us_to_ms(tk_hist_percentile(h, 95));
-    l->p99 = us_to_ms(tk_hist_percentile(h, 99));
-    l->p999 = us_to_ms(tk_hist_percentile(h, 99.9));
-    l->p9999 = us_to_ms(tk_hist_percentile(h, 99.99));
-    l->max = us_to_ms(tk_hist_max(h));
-    l->mean = tk_hist_mean(h) / 1000.0;
-}
 
 /* ---------- closed model: the expected-interval correction ----------
  *
@@ -294,67 +290,6 @@ static int lb_fill(tk_bench_latency *l, const uint64_t *raw, uint64_t e, double 
     l->mean = n ? (raw_mean_us * (double)n_raw + extra_sum) / (double)n / 1000.0 : 0;
     free(corr);
     return 0;
-}
-
-/* ---------- the load profile (the formulas of bench.c) ---------- */
-
-/* Target at t seconds after t0; 0 past the end. */
-static double prof_value(const hl_run *b, double t)
-{
-    double t0 = 0;
-    for (size_t i = 0; i < b->nprof; i++) {
-        const tk_bench_stage *st = &b->prof[i];
-        double d = (double)st->duration_ms / 1000.0;
-        if (t < t0 + d)
-            return st->from + (st->to - st->from) * (t - t0) / d;
-        t0 += d;
-    }
-    return 0;
-}
-
-/* Open model: when (s after t0) the integral of the rate reaches `count`,
- * -1 when the profile ends first. In a stage the integral is
- * from*x + (to-from)/(2d)*x^2, solved as x = 2c / (b + sqrt(b^2 + 4ac)). */
-static double prof_time_of(const hl_run *b, double count)
-{
-    double t0 = 0, acc = 0;
-    for (size_t i = 0; i < b->nprof; i++) {
-        const tk_bench_stage *st = &b->prof[i];
-        double d = (double)st->duration_ms / 1000.0;
-        double area = (st->from + st->to) / 2.0 * d;
-        if (area > 0 && acc + area >= count) {
-            double rem = count - acc, a = (st->to - st->from) / (2.0 * d), bb = st->from;
-            double disc = bb * bb + 4.0 * a * rem;
-            double den = bb + sqrt(disc > 0 ? disc : 0);
-            double x = den > 0 ? 2.0 * rem / den : 0;
-            return t0 + (x < d ? x : d);
-        }
-        acc += area;
-        t0 += d;
-    }
-    return -1;
-}
-
-/* Closed model: first time >= from at which more than g connections are
- * wanted; -1 never again. */
-static double prof_next_above(const hl_run *b, double g, double from)
-{
-    double t0 = 0;
-    for (size_t i = 0; i < b->nprof; i++) {
-        const tk_bench_stage *st = &b->prof[i];
-        double d = (double)st->duration_ms / 1000.0, t1 = t0 + d;
-        if (t1 > from) {
-            double s0 = from > t0 ? from : t0;
-            if (st->from + (st->to - st->from) * (s0 - t0) / d > g)
-                return s0;
-            if (st->to > g) {
-                double x = t0 + (g - st->from) / (st->to - st->from) * d;
-                return x > s0 ? x : s0;
-            }
-        }
-        t0 = t1;
-    }
-    return -1;
 }
 
 /* ---------- target and request ---------- */
