@@ -158,7 +158,7 @@ static int parse_root(tk_scenario *sc, const json_t *root, char *err, size_t err
     snprintf(sc->kind, sizeof sc->kind, "%s", json_string_value(v));
     sc->points = !strcmp(sc->kind, "points");
 
-    int64_t n;
+    int64_t n = 0;
     json_t *data = json_object_get(root, "data");
     if (!json_is_object(data))
         return tk_err(err, errlen, "data: required object");
@@ -201,7 +201,7 @@ static int parse_root(tk_scenario *sc, const json_t *root, char *err, size_t err
         if (nm && !json_is_string(nm))
             return tk_err(err, errlen, "%s.name: must be a string", where);
         snprintf(ac->name, sizeof ac->name, "%s", nm ? json_string_value(nm) : "users");
-        int64_t tries;
+        int64_t tries = 1;
         if (get_int(a, "count", 1, 1000000, -1, &n, where, err, errlen) != 0)
             return -1;
         if (n < 0)

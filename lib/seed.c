@@ -731,7 +731,7 @@ static long encode_row(const tk_seed_gen *g, int table, uint64_t id, tk_seed_fmt
     if (id == 0 || id > tk_seed_table_max_id(g, table) || cap == 0)
         return 0;
     tk_seed_res_status st = TK_SEED_RES_EXPIRED;
-    ph_entry e;
+    ph_entry e = {0}; /* set by ph_entry_at; zeroed so -O3 can see it is never read unset */
     if (table == TK_SEED_PAYMENTS && !res_paid(st = tk_seed_res_status_of(g, id)))
         return 0;
     if (table == TK_SEED_POINT_HISTORY && !ph_entry_at(g, (id - 1) / g->ph_stride + 1, (id - 1) % g->ph_stride, &e))
