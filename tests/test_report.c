@@ -221,6 +221,74 @@ static void test_scenario_section(void **state)
     free(b);
 }
 
+static const char cpu_sample[] =
+    "{\"schema\":1,\"kind\":\"bench\",\"summary\":{\"requests\":1000,\"errors\":0,\"tps\":100,"
+    "\"latency_ms\":{\"p50\":1,\"p95\":2,\"p99\":3,\"max\":4,\"mean\":1},"
+    "\"cpu_ms_per_flow\":{\"serve\":0.65,\"mariadbd\":0.85,\"redis\":0.05,\"nginx\":null,\"bench\":0.71,"
+    "\"backend_total\":1.55}}}";
+
+static void test_cpu_per_flow_card_and_rows(void **state)
+{
+    (void)state;
+    char *h = render(cpu_sample, tk_report_html);
+    assert_non_null(strstr(h, "server CPU-ms / flow"));
+    assert_non_null(strstr(h, ">1.550<"));
+    assert_non_null(strstr(h, "serve 0.650 · mariadbd 0.850 · redis 0.050 · bench 0.710"));
+    /* the CPU card comes before the throughput card */
+    assert_true(strstr(h, "server CPU-ms / flow") < strstr(h, "throughput (req/s)"));
+    free(h);
+    char *m = render(cpu_sample, tk_report_markdown);
+    assert_non_null(strstr(m, "| CPU-ms per flow, server total | 1.550 |"));
+    assert_non_null(strstr(m, "| CPU-ms per flow, mariadbd | 0.850 |"));
+    assert_non_null(strstr(m, "| CPU-ms per flow, bench | 0.710 |"));
+    assert_null(strstr(m, "nginx")); /* null and not one of the four: left out */
+    free(m);
+    /* a file without it shows no CPU card at all */
+    char *old = render(sample, tk_report_html);
+    assert_null(strstr(old, "CPU-ms"));
+    free(old);
+}
+
+static const char capacity_sample[] =
+    "{\"kind\":\"capacity\",\"config\":{\"target\":\"http://127.0.0.1:1\",\"p95_limit_ms\":100,"
+    "\"max_errors\":0},\"points\":["
+    "{\"offered_rps\":4000,\"achieved_rps\":3990,\"p50_ms\":2,\"p95_ms\":8,\"p99_ms\":15,\"errors\":0,"
+    "\"valid\":true,\"ok\":true,\"cpu_ms_per_flow\":{\"backend_total\":1.2,\"bench\":0.1}},"
+    "{\"offered_rps\":8000,\"achieved_rps\":7900,\"p50_ms\":4,\"p95_ms\":60,\"p99_ms\":90,\"errors\":0,"
+    "\"valid\":true,\"ok\":true,\"cpu_ms_per_flow\":{\"backend_total\":1.1,\"bench\":0.1}},"
+    "{\"offered_rps\":12000,\"achieved_rps\":8100,\"p50_ms\":300,\"p95_ms\":900,\"p99_ms\":1500,"
+    "\"errors\":12,\"valid\":false,\"ok\":false}],"
+    "\"knee\":{\"offered_rps\":8000,\"achieved_rps\":7900,\"p50_ms\":4,\"p95_ms\":60,\"p99_ms\":90,"
+    "\"errors\":0,\"cpu_ms_per_flow\":{\"backend_total\":1.1,\"bench\":0.1}}}";
+
+static void test_capacity_curve(void **state)
+{
+    (void)state;
+    char *h = render(capacity_sample, tk_report_html);
+    assert_non_null(strstr(h, "Capacity: the booking flow at rising rates"));
+    assert_non_null(strstr(h, ">7,900<"));            /* the knee card */
+    assert_non_null(strstr(h, "offered 8,000 req/s"));
+    assert_non_null(strstr(h, "Achieved against offered"));
+    assert_non_null(strstr(h, "Latency against offered rate"));
+    assert_non_null(strstr(h, "CPU per completed flow"));
+    assert_non_null(strstr(h, "offered (req/s)"));    /* x axis label, not time */
+    assert_null(strstr(h, "time (s)"));
+    assert_non_null(strstr(h, "<td>12,000</td>"));
+    assert_non_null(strstr(h, "✗"));
+    assert_non_null(strstr(h, "<path"));              /* the charts have lines */
+    free(h);
+    char *m = render(capacity_sample, tk_report_markdown);
+    assert_non_null(strstr(m, "**Knee: 7,900 req/s** (offered 8,000), p95 60.0 ms"));
+    assert_non_null(strstr(m, "| 12,000 | 8,100 | 300 | 900 | 1,500 | 12 |"));
+    assert_non_null(strstr(m, "| no | ✗ |"));
+    free(m);
+    /* no point met the limits: said so, no knee card */
+    char *none = render("{\"kind\":\"capacity\",\"config\":{\"p95_limit_ms\":100},\"points\":[],\"knee\":null}",
+                        tk_report_html);
+    assert_non_null(strstr(none, "no point met the limits"));
+    free(none);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +299,8 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_write_files),
         cmocka_unit_test(test_scenario_section),
+        cmocka_unit_test(test_cpu_per_flow_card_and_rows),
+        cmocka_unit_test(test_capacity_curve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
