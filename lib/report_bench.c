@@ -61,6 +61,123 @@ static void html_invariants(FILE *f, json_t *inv)
     fputs("</table>\n", f);
 }
 
+/* The run's gates: one row per --threshold, pass/fail with its numbers. */
+static void html_thresholds(FILE *f, json_t *th)
+{
+    if (!json_is_array(th) || json_array_size(th) == 0)
+        return;
+    char a[64], b[64];
+    fputs("<h2>Thresholds</h2>\n<table><tr><th>threshold</th><th>result</th><th>actual</th><th>limit</th>"
+          "<th style=\"text-align:left\">detail</th></tr>\n", f);
+    size_t i;
+    json_t *t;
+    json_array_foreach(th, i, t) {
+        int ok = json_is_true(json_object_get(t, "ok"));
+        fputs("<tr><td class=\"l\">", f);
+        rpt_html_esc(f, rpt_jstr(t, "threshold"));
+        fprintf(f, "</td><td><span class=\"%s\">%s</span></td><td>%s</td><td>%s</td><td class=\"l\">",
+                ok ? "ok" : "fail", ok ? "✓ pass" : "✗ FAIL", rpt_fmt_num(a, sizeof a, rpt_jnum(t, "actual"), 4),
+                rpt_fmt_num(b, sizeof b, rpt_jnum(t, "limit"), 4));
+        const char *d = rpt_jstr(t, "detail");
+        rpt_html_esc(f, d ? d : "");
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+static void md_thresholds(FILE *f, json_t *th)
+{
+    if (!json_is_array(th) || json_array_size(th) == 0)
+        return;
+    char a[64], b[64];
+    fputs("\n## Thresholds\n\n| threshold | result | actual | limit |\n|---|---|---:|---:|\n", f);
+    size_t i;
+    json_t *t;
+    json_array_foreach(th, i, t) {
+        int ok = json_is_true(json_object_get(t, "ok"));
+        fputs("| ", f);
+        rpt_md_esc(f, rpt_jstr(t, "threshold"));
+        fprintf(f, " | %s | %s | %s |\n", ok ? "✓ pass" : "✗ **FAIL**",
+                rpt_fmt_num(a, sizeof a, rpt_jnum(t, "actual"), 4), rpt_fmt_num(b, sizeof b, rpt_jnum(t, "limit"), 4));
+    }
+}
+
+/* Corrected (from the intended send time) beside uncorrected (from the
+ * actual send) latency, whole run and steady window, out to p99.99. */
+static const char *const tail_keys[] = {"p50", "p90", "p95", "p99", "p999", "p9999", "max", "mean"};
+static const char *const tail_head[] = {"p50", "p90", "p95", "p99", "p99.9", "p99.99", "max", "mean"};
+#define NTAIL 8
+static const struct {
+    const char *label, *path;
+} lat_rows[] = {
+    {"whole run, corrected", "summary.latency_ms"},
+    {"whole run, uncorrected", "summary.uncorrected_latency_ms"},
+    {"steady window, corrected", "summary.steady_latency_ms"},
+    {"steady window, uncorrected", "summary.steady_uncorrected_latency_ms"},
+};
+
+static void latency_table(FILE *f, const json_t *root, int md)
+{
+    int any = 0;
+    for (size_t r = 0; r < 4; r++)
+        any |= json_is_object(rpt_jget(root, lat_rows[r].path));
+    if (!any)
+        return;
+    char a[64];
+    if (md) {
+        fputs("\n## Latency (ms): corrected for coordinated omission, and not\n\n| |", f);
+        for (int k = 0; k < NTAIL; k++)
+            fprintf(f, " %s |", tail_head[k]);
+        fputs("\n|---|", f);
+        for (int k = 0; k < NTAIL; k++)
+            fputs("---:|", f);
+        fputs("\n", f);
+    } else {
+        fputs("<h2>Latency (ms): corrected for coordinated omission, and not</h2>\n<table><tr><th></th>", f);
+        for (int k = 0; k < NTAIL; k++)
+            fprintf(f, "<th>%s</th>", tail_head[k]);
+        fputs("</tr>\n", f);
+    }
+    for (size_t r = 0; r < 4; r++) {
+        json_t *o = rpt_jget(root, lat_rows[r].path);
+        if (!json_is_object(o))
+            continue;
+        fprintf(f, md ? "| %s |" : "<tr><td class=\"l\">%s</td>", lat_rows[r].label);
+        for (int k = 0; k < NTAIL; k++)
+            fprintf(f, md ? " %s |" : "<td>%s</td>", rpt_fmt_ms(a, sizeof a, rpt_jnum(o, tail_keys[k])));
+        fputs(md ? "\n" : "</tr>\n", f);
+    }
+    if (!md)
+        fputs("</table>\n<p class=\"muted\">Corrected latency counts from when a request should have been sent "
+              "(the schedule), so a stalled server shows in it; uncorrected counts from the actual send, as a naive "
+              "tool would.</p>\n", f);
+}
+
+/* valid == false: the load generator saturated, so its numbers describe
+ * itself as much as the server. */
+static void generator_banner(FILE *f, const json_t *root, int md)
+{
+    json_t *v = rpt_jget(root, "valid");
+    if (!json_is_boolean(v))
+        return;
+    const char *why = rpt_jstr(root, "generator.invalid_reason");
+    if (md) {
+        if (json_is_true(v))
+            fputs("\nLoad generator: valid (not saturated).\n", f);
+        else {
+            fputs("\n**Load generator saturated: these figures are not a measurement of the server** (", f);
+            rpt_md_esc(f, why ? why : "no reason recorded");
+            fputs(").\n", f);
+        }
+        return;
+    }
+    if (json_is_true(v))
+        return;
+    fputs("<div class=\"banner fail\">Load generator saturated: these figures are not a measurement of the server (",
+          f);
+    rpt_html_esc(f, why ? why : "no reason recorded");
+    fputs(")</div>\n", f);
+}
 
 /* CPU per unit of work over the steady window, first among the cards: it is
  * the steadiest figure on a shared machine. summary.cpu_ms_per_flow (the
@@ -150,6 +267,7 @@ static int bench_html(const tk_report *r, FILE *f, char *err, size_t errlen)
     else if (ic.total)
         fprintf(f, "<div class=\"banner ok\">All %zu invariants hold</div>\n", ic.total);
 
+    generator_banner(f, root, 0);
     fputs("<div class=\"cards\">\n", f);
     cpu_card(f, root);
     snprintf(sub, sizeof sub, "steady %s", rpt_fmt_num(b, sizeof b, rpt_jnum(root, "summary.steady_tps"), 1));
@@ -203,6 +321,8 @@ static int bench_html(const tk_report *r, FILE *f, char *err, size_t errlen)
         fputs("<p class=\"muted\">no time series in this file</p>\n", f);
     }
 
+    html_thresholds(f, rpt_jget(root, "thresholds"));
+    latency_table(f, root, 0);
     html_steps(f, rpt_jget(root, "steps"));
     html_invariants(f, rpt_jget(root, "invariants"));
     fputs("<div class=\"grid2\">\n", f);
@@ -257,6 +377,9 @@ static int bench_markdown(const tk_report *r, FILE *f, char *err, size_t errlen)
     if (ic.total)
         fprintf(f, "| invariants OK | %zu/%zu%s |\n", ic.total - ic.failed, ic.total, ic.failed ? " **FAILED**" : "");
 
+    generator_banner(f, root, 1);
+    md_thresholds(f, rpt_jget(root, "thresholds"));
+    latency_table(f, root, 1);
     json_t *steps = rpt_jget(root, "steps");
     if (json_is_array(steps) && json_array_size(steps) > 0) {
         fputs("\n## Steps\n\n| step | requests | TPS | p50 ms | p90 ms | p95 ms | p99 ms | max ms | errors |\n"

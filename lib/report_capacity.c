@@ -159,7 +159,14 @@ static int capacity_html(const tk_report *r, FILE *f, char *err, size_t errlen)
             {"bench", "#6b7280", c.col[C_BENCH], 0, 1, 0},
             {"server total", "#111827", c.col[C_TOTAL], 0, 0, 0},
         };
-        rpt_svg_chart(f, "CPU per completed flow", &s, cl, 5, "CPU-ms / flow", NULL);
+        int have_cpu = 0;
+        for (int k = C_SERVE; k <= C_TOTAL; k++)
+            have_cpu |= isfinite(rpt_series_max(c.col[k], c.n));
+        if (have_cpu)
+            rpt_svg_chart(f, "CPU per completed flow", &s, cl, 5, "CPU-ms / flow", NULL);
+        else
+            fputs("<p class=\"muted\">no CPU per flow in these runs (bench could not see the server's "
+                  "processes)</p>\n", f);
         fputs("</div>\n", f);
     }
 

@@ -213,6 +213,60 @@ void rpt_card(FILE *f, const char *key, const char *value, const char *sub, cons
 }
 
 /* <table> of an object's members (config, machine, server). */
+/* Human labels of the keys results files use (config, machine, server,
+ * generator); a key not listed shows as itself with '_' as spaces. */
+static const struct {
+    const char *key, *label;
+} key_labels[] = {
+    {"target", "target"},
+    {"users", "virtual users"},
+    {"ramp_s", "ramp (s)"},
+    {"duration_s", "duration (s)"},
+    {"think_time_ms", "think time (ms)"},
+    {"threads", "load threads"},
+    {"timeout_ms", "request timeout (ms)"},
+    {"model", "load model"},
+    {"url", "single endpoint"},
+    {"stages", "load profile"},
+    {"stage_unit", "profile unit"},
+    {"max_delay_ms", "max wait for a free VU (ms)"},
+    {"strategy", "lock strategy"},
+    {"queue", "waiting room"},
+    {"hostname", "host"},
+    {"cpus", "CPUs"},
+    {"mem_bytes", "memory"},
+    {"kernel", "kernel"},
+    {"build", "build type"},
+    {"version", "ticketctl version"},
+    {"compiler", "compiler"},
+    {"peak_rss_bytes", "peak RSS"},
+    {"valid", "generator valid"},
+    {"invalid_reason", "why invalid"},
+    {"cpu_s", "generator CPU (s)"},
+    {"max_thread_cpu_util", "busiest load thread CPU/wall"},
+    {"loop_lag_ms", "event-loop lag (ms)"},
+    {"p95_limit_ms", "p95 limit (ms)"},
+    {"max_errors", "errors allowed"},
+    {"requests_per_flow", "requests per flow"},
+    {"serve_args", "serve flags"},
+    {"loadavg_at_end", "load average at the end"},
+    {"description", "description"},
+    {"connections", "connections"},
+    {"repeat", "repeats"},
+};
+
+const char *rpt_label(const char *key, char *buf, size_t cap)
+{
+    for (size_t i = 0; i < sizeof key_labels / sizeof key_labels[0]; i++)
+        if (!strcmp(key_labels[i].key, key))
+            return key_labels[i].label;
+    snprintf(buf, cap, "%s", key);
+    for (char *c = buf; *c; c++)
+        if (*c == '_')
+            *c = ' ';
+    return buf;
+}
+
 void rpt_html_kv(FILE *f, const char *title, json_t *obj)
 {
     const char *key;
@@ -227,10 +281,12 @@ void rpt_html_kv(FILE *f, const char *title, json_t *obj)
     }
     fputs("<table>", f);
     json_object_foreach(obj, key, v) {
-        char *owned;
+        char *owned, lb[96];
         const char *s = rpt_fmt_value(buf, sizeof buf, key, v, &owned);
-        fputs("<tr><td>", f);
+        fputs("<tr><td title=\"", f);
         rpt_html_esc(f, key);
+        fputs("\">", f);
+        rpt_html_esc(f, rpt_label(key, lb, sizeof lb));
         fputs("</td><td class=\"l\">", f);
         rpt_html_esc(f, s);
         fputs("</td></tr>", f);
@@ -273,12 +329,12 @@ void rpt_md_kv(FILE *f, const char *title, json_t *obj)
     char buf[64];
     if (!json_is_object(obj) || json_object_size(obj) == 0)
         return;
-    fprintf(f, "\n## %s\n\n| key | value |\n|---|---|\n", title);
+    fprintf(f, "\n## %s\n\n| setting | value |\n|---|---|\n", title);
     json_object_foreach(obj, key, v) {
-        char *owned;
+        char *owned, lb[96];
         const char *s = rpt_fmt_value(buf, sizeof buf, key, v, &owned);
         fputs("| ", f);
-        rpt_md_esc(f, key);
+        rpt_md_esc(f, rpt_label(key, lb, sizeof lb));
         fputs(" | ", f);
         rpt_md_esc(f, s);
         fputs(" |\n", f);

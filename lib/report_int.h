@@ -46,6 +46,10 @@ const char *rpt_fmt_pct(char *buf, size_t cap, double frac);       /* 0.0123 -> 
  * compact JSON malloc'd into *owned (caller frees). */
 const char *rpt_fmt_value(char *buf, size_t cap, const char *key, json_t *v, char **owned /* OUT */);
 
+/* A human label for a results-file key ("think_time_ms" -> "think time
+ * (ms)"): static storage, or buf with '_' turned into spaces. */
+const char *rpt_label(const char *key, char *buf, size_t cap);
+
 void rpt_html_esc(FILE *f, const char *s); /* NULL prints DASH */
 void rpt_md_esc(FILE *f, const char *s);   /* a Markdown table cell */
 

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static int is_scenario(const json_t *root)
 {
     const char *k = rpt_jstr(root, "kind");
@@ -76,6 +75,63 @@ static void svg_bars(FILE *f, const scn_metric *m, json_t *results)
     fputs("</svg></div>\n", f);
 }
 
+/* A column of the strategies tables: header, path in a result, decimals
+ * (-1: a latency in ms). */
+typedef struct scn_col {
+    const char *head, *path;
+    int dec;
+} scn_col;
+
+static const scn_col scn_correct[] = {
+    {"attempts", "attempts", 0},           {"successes", "successes", 0},
+    {"seat taken", "outcomes.SEAT_TAKEN", 0}, {"conflict", "outcomes.CONFLICT", 0},
+    {"busy", "outcomes.BUSY", 0},          {"stale", "outcomes.STALE", 0},
+    {"errors", "outcomes.ERROR", 0},       {"double bookings", "double_bookings", 0},
+    {"oversold seats", "oversold_seats", 0}, {"balance drift", "balance_drift", 0},
+};
+static const scn_col scn_cost[] = {
+    {"attempts/s", "throughput", 0}, {"p50 ms", "latency_ms.p50", -1}, {"p99 ms", "latency_ms.p99", -1},
+    {"max ms", "latency_ms.max", -1}, {"retries", "retries", 0},      {"lock waits", "lock_waits", 0},
+    {"lock timeouts", "lock_timeouts", 0}, {"deadlocks", "deadlocks", 0},
+};
+
+static int scn_inv_state(json_t *r, int *total);
+
+static void scn_table(FILE *f, json_t *results, const char *title, const scn_col *cols, size_t ncols, int with_inv)
+{
+    char a[64];
+    fprintf(f, "<h3>%s</h3>\n<table><tr><th>strategy</th>", title);
+    for (size_t c = 0; c < ncols; c++)
+        fprintf(f, "<th>%s</th>", cols[c].head);
+    fputs(with_inv ? "<th>invariants</th></tr>\n" : "</tr>\n", f);
+    size_t i;
+    json_t *res;
+    json_array_foreach(results, i, res) {
+        int unsafe = json_is_true(json_object_get(res, "unsafe"));
+        fputs("<tr><td class=\"l\">", f);
+        rpt_html_esc(f, rpt_jstr(res, "strategy"));
+        if (unsafe)
+            fputs(" <span class=\"muted\">(unsafe)</span>", f);
+        fputs("</td>", f);
+        for (size_t c = 0; c < ncols; c++) {
+            double v = rpt_jnum(res, cols[c].path);
+            fprintf(f, "<td>%s</td>", cols[c].dec < 0 ? rpt_fmt_ms(a, sizeof a, v) : rpt_fmt_num(a, sizeof a, v, 0));
+        }
+        if (!with_inv) {
+            fputs("</tr>\n", f);
+            continue;
+        }
+        int total, bad = scn_inv_state(res, &total);
+        if (!total)
+            fputs("<td>" DASH "</td></tr>\n", f);
+        else if (!bad)
+            fprintf(f, "<td><span class=\"ok\">OK</span></td></tr>\n");
+        else
+            fprintf(f, "<td><span class=\"fail\">%d FAIL</span>%s</td></tr>\n", bad, unsafe ? " expected" : "");
+    }
+    fputs("</table>\n", f);
+}
+
 static int scn_inv_state(json_t *r, int *total)
 {
     int bad = 0;
@@ -92,7 +148,6 @@ static int scn_inv_state(json_t *r, int *total)
 static int scenario_html(const tk_report *r, FILE *f, char *err, size_t errlen)
 {
     const json_t *root = r->root;
-    char a[64];
     json_t *results = rpt_jget(root, "results");
     const char *name = rpt_jstr(root, "scenario");
     char title[320], h1[300];
@@ -125,43 +180,17 @@ static int scenario_html(const tk_report *r, FILE *f, char *err, size_t errlen)
     if (!json_is_array(results) || json_array_size(results) == 0) {
         fputs("<p class=\"muted\">no strategy results in this file</p>\n", f);
     } else {
-        fputs("<table><tr><th>strategy</th><th>attempts</th><th>successes</th><th>seat taken</th><th>conflict</th>"
-              "<th>busy</th><th>stale</th><th>errors</th><th>double bookings</th><th>oversold seats</th>"
-              "<th>balance drift</th><th>retries</th><th>lock waits</th><th>lock timeouts</th><th>deadlocks</th>"
-              "<th>attempts/s</th><th>p50 ms</th><th>p99 ms</th><th>max ms</th><th>invariants</th></tr>\n", f);
-        size_t i;
-        json_t *res;
-        json_array_foreach(results, i, res) {
-            static const char *const cols[] = {"attempts", "successes", "outcomes.SEAT_TAKEN", "outcomes.CONFLICT",
-                                               "outcomes.BUSY", "outcomes.STALE", "outcomes.ERROR",
-                                               "double_bookings", "oversold_seats", "balance_drift", "retries",
-                                               "lock_waits", "lock_timeouts", "deadlocks"};
-            int unsafe = json_is_true(json_object_get(res, "unsafe"));
-            fputs("<tr><td>", f);
-            rpt_html_esc(f, rpt_jstr(res, "strategy"));
-            if (unsafe)
-                fputs(" <span class=\"muted\">(unsafe)</span>", f);
-            fputs("</td>", f);
-            for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
-                fprintf(f, "<td>%s</td>", rpt_fmt_num(a, sizeof a, rpt_jnum(res, cols[c]), 0));
-            fprintf(f, "<td>%s</td>", rpt_fmt_num(a, sizeof a, rpt_jnum(res, "throughput"), 0));
-            fprintf(f, "<td>%s</td>", rpt_fmt_ms(a, sizeof a, rpt_jnum(res, "latency_ms.p50")));
-            fprintf(f, "<td>%s</td>", rpt_fmt_ms(a, sizeof a, rpt_jnum(res, "latency_ms.p99")));
-            fprintf(f, "<td>%s</td>", rpt_fmt_ms(a, sizeof a, rpt_jnum(res, "latency_ms.max")));
-            int total, bad = scn_inv_state(res, &total);
-            if (!total)
-                fputs("<td>" DASH "</td></tr>\n", f);
-            else if (!bad)
-                fprintf(f, "<td><span class=\"ok\">OK</span></td></tr>\n");
-            else
-                fprintf(f, "<td><span class=\"fail\">%d FAIL</span>%s</td></tr>\n", bad, unsafe ? " expected" : "");
-        }
-        fputs("</table>\n<h2>Comparison</h2>\n", f);
+        /* two tables of at most 12 columns, so the page reads at 1280 px */
+        scn_table(f, results, "Correctness", scn_correct, sizeof scn_correct / sizeof scn_correct[0], 1);
+        scn_table(f, results, "Cost", scn_cost, sizeof scn_cost / sizeof scn_cost[0], 0);
+        fputs("<h2>Comparison</h2>\n", f);
         for (size_t m = 0; m < sizeof scn_metrics / sizeof scn_metrics[0]; m++)
             svg_bars(f, &scn_metrics[m], results);
 
         fputs("<h2>Invariants</h2>\n<table><tr><th>strategy</th><th>invariant</th><th>result</th>"
               "<th style=\"text-align:left\">detail</th></tr>\n", f);
+        size_t i;
+        json_t *res;
         json_array_foreach(results, i, res) {
             size_t j;
             json_t *iv;

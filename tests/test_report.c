@@ -289,6 +289,45 @@ static void test_capacity_curve(void **state)
     free(none);
 }
 
+static const char gates_sample[] =
+    "{\"schema\":1,\"kind\":\"bench\",\"valid\":false,"
+    "\"generator\":{\"valid\":false,\"invalid_reason\":\"loop lag p99 40 ms > 25 ms\"},"
+    "\"config\":{\"think_time_ms\":25,\"users\":5000},"
+    "\"summary\":{\"requests\":10,\"errors\":0,\"tps\":1,"
+    "\"latency_ms\":{\"p50\":1,\"p90\":2,\"p95\":3,\"p99\":4,\"p999\":7.5,\"p9999\":9.25,\"max\":10,\"mean\":1.5},"
+    "\"uncorrected_latency_ms\":{\"p50\":0.5,\"p99\":2.5,\"p999\":3.5}},"
+    "\"thresholds\":[{\"threshold\":\"p95<100ms\",\"ok\":true,\"actual\":3,\"limit\":100},"
+    "{\"threshold\":\"error_rate<0.1%\",\"ok\":false,\"actual\":0.5,\"limit\":0.001}]}";
+
+static void test_thresholds_validity_and_tails(void **state)
+{
+    (void)state;
+    char *h = render(gates_sample, tk_report_html);
+    assert_non_null(strstr(h, "<h2>Thresholds</h2>"));
+    assert_non_null(strstr(h, "✓ pass"));
+    assert_non_null(strstr(h, "✗ FAIL"));
+    assert_non_null(strstr(h, "Load generator saturated"));
+    assert_non_null(strstr(h, "loop lag p99 40 ms &gt; 25 ms"));
+    assert_non_null(strstr(h, "<th>p99.9</th><th>p99.99</th>"));
+    assert_non_null(strstr(h, "whole run, uncorrected"));
+    assert_non_null(strstr(h, "<td>7.50</td><td>9.25</td>")); /* corrected p99.9, p99.99 */
+    assert_non_null(strstr(h, "think time (ms)"));            /* a human label, not think_time_ms */
+    assert_non_null(strstr(h, "virtual users"));
+    free(h);
+    char *m = render(gates_sample, tk_report_markdown);
+    assert_non_null(strstr(m, "| p95&lt;100ms | ✓ pass |")); /* md_esc: < as an entity */
+    assert_non_null(strstr(m, "| error_rate&lt;0.1% | ✗ **FAIL** |"));
+    assert_non_null(strstr(m, "**Load generator saturated"));
+    assert_non_null(strstr(m, "| whole run, corrected | 1.00 | 2.00 | 3.00 | 4.00 | 7.50 | 9.25 | 10.0 | 1.50 |"));
+    assert_non_null(strstr(m, "| think time (ms) | 25 |"));
+    free(m);
+    /* a valid run shows no banner; a file with no thresholds no section */
+    char *ok = render(sample, tk_report_html);
+    assert_null(strstr(ok, "saturated"));
+    assert_null(strstr(ok, "<h2>Thresholds</h2>"));
+    free(ok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_scenario_section),
         cmocka_unit_test(test_cpu_per_flow_card_and_rows),
         cmocka_unit_test(test_capacity_curve),
+        cmocka_unit_test(test_thresholds_validity_and_tails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
