@@ -7,6 +7,7 @@
 #include "ticketctl/store.h"
 #include "ticketctl/db.h"
 #include "ticketctl/domain.h"
+#include "ticketctl/jsonw.h"
 #include "ticketctl/queries.h"
 
 #include <errmsg.h>
@@ -400,7 +401,7 @@ static int exists(tk_store *s, const char *table, uint64_t id)
     return found;
 }
 
-tk_rc tk_store_schedules_available(tk_store *s, uint64_t concert_id, json_t **out)
+tk_rc tk_store_schedules_available(tk_store *s, uint64_t concert_id, char **json, size_t *len)
 {
     MYSQL_RES *res = qr(s, TK_SQL_SCHEDULES_AVAILABLE, (unsigned long long)concert_id);
     if (!res)
@@ -412,18 +413,31 @@ tk_rc tk_store_schedules_available(tk_store *s, uint64_t concert_id, json_t **ou
             return ex < 0 ? db_fail(s) : fail(s, TK_ENOTFOUND, "NOT_FOUND", "no concert %llu", (unsigned long long)concert_id);
         }
     }
-    json_t *items = json_array();
+    tk_jsonw w;
+    tk_jsonw_init(&w, 64 + 96 * (size_t)mysql_num_rows(res));
+    tk_jsonw_lit(&w, "{\"concert_id\":");
+    tk_jsonw_i64(&w, (int64_t)concert_id);
+    tk_jsonw_lit(&w, ",\"items\":[");
     MYSQL_ROW row;
-    while ((row = mysql_fetch_row(res)))
-        json_array_append_new(items, json_pack("{s:I, s:s, s:I, s:I}", "id", (json_int_t)u64(row[0]), "starts_at",
-                                               row[1], "total_seats", (json_int_t)i64(row[2]), "available_seats",
-                                               (json_int_t)i64(row[3])));
+    for (int n = 0; (row = mysql_fetch_row(res)); n++) {
+        tk_jsonw_lit(&w, n ? ",{\"id\":" : "{\"id\":");
+        tk_jsonw_i64(&w, (int64_t)u64(row[0]));
+        tk_jsonw_lit(&w, ",\"starts_at\":");
+        tk_jsonw_str(&w, row[1]);
+        tk_jsonw_lit(&w, ",\"total_seats\":");
+        tk_jsonw_i64(&w, i64(row[2]));
+        tk_jsonw_lit(&w, ",\"available_seats\":");
+        tk_jsonw_i64(&w, i64(row[3]));
+        tk_jsonw_raw(&w, "}", 1);
+    }
     mysql_free_result(res);
-    *out = json_pack("{s:I, s:o}", "concert_id", (json_int_t)concert_id, "items", items);
+    tk_jsonw_raw(&w, "]}", 2);
+    if (!(*json = tk_jsonw_take(&w, len)))
+        return fail(s, TK_ENOMEM, "BUSY", "out of memory");
     return TK_OK;
 }
 
-tk_rc tk_store_seats_available(tk_store *s, uint64_t schedule_id, const char *grade, json_t **out)
+tk_rc tk_store_seats_available(tk_store *s, uint64_t schedule_id, const char *grade, char **json, size_t *len)
 {
     char gradecond[64] = "";
     if (grade && *grade) {
@@ -441,15 +455,68 @@ tk_rc tk_store_seats_available(tk_store *s, uint64_t schedule_id, const char *gr
             return ex < 0 ? db_fail(s) : fail(s, TK_ENOTFOUND, "NOT_FOUND", "no schedule %llu", (unsigned long long)schedule_id);
         }
     }
-    json_t *items = json_array();
+    tk_jsonw w;
+    tk_jsonw_init(&w, 64 + 96 * (size_t)mysql_num_rows(res));
+    tk_jsonw_lit(&w, "{\"schedule_id\":");
+    tk_jsonw_i64(&w, (int64_t)schedule_id);
+    tk_jsonw_lit(&w, ",\"items\":[");
     MYSQL_ROW row;
-    while ((row = mysql_fetch_row(res)))
-        json_array_append_new(items, json_pack("{s:I, s:s, s:s, s:I, s:s, s:I}", "id", (json_int_t)u64(row[0]),
-                                               "section", row[1], "row", row[2], "number", (json_int_t)i64(row[3]),
-                                               "grade", row[4], "price", (json_int_t)i64(row[5])));
+    for (int n = 0; (row = mysql_fetch_row(res)); n++) {
+        /* tk_store_seats_json_remove() finds an item by this exact prefix */
+        tk_jsonw_lit(&w, n ? ",{\"id\":" : "{\"id\":");
+        tk_jsonw_i64(&w, (int64_t)u64(row[0]));
+        tk_jsonw_lit(&w, ",\"section\":");
+        tk_jsonw_str(&w, row[1]);
+        tk_jsonw_lit(&w, ",\"row\":");
+        tk_jsonw_str(&w, row[2]);
+        tk_jsonw_lit(&w, ",\"number\":");
+        tk_jsonw_i64(&w, i64(row[3]));
+        tk_jsonw_lit(&w, ",\"grade\":");
+        tk_jsonw_str(&w, row[4]);
+        tk_jsonw_lit(&w, ",\"price\":");
+        tk_jsonw_i64(&w, i64(row[5]));
+        tk_jsonw_raw(&w, "}", 1);
+    }
     mysql_free_result(res);
-    *out = json_pack("{s:I, s:o}", "schedule_id", (json_int_t)schedule_id, "items", items);
+    tk_jsonw_raw(&w, "]}", 2);
+    if (!(*json = tk_jsonw_take(&w, len)))
+        return fail(s, TK_ENOMEM, "BUSY", "out of memory");
     return TK_OK;
+}
+
+int tk_store_seats_json_remove(char *json, size_t *len, uint64_t seat_id)
+{
+    char pat[40];
+    int pn = snprintf(pat, sizeof pat, "{\"id\":%llu,", (unsigned long long)seat_id);
+    char *start = memmem(json, *len, pat, (size_t)pn);
+    if (!start)
+        return 0;
+    /* the item ends at the first '}' outside a string */
+    char *end = json + *len, *c = start + pn;
+    int in_str = 0;
+    for (; c < end; c++) {
+        if (in_str) {
+            if (*c == '\\')
+                c++;
+            else if (*c == '"')
+                in_str = 0;
+        } else if (*c == '"') {
+            in_str = 1;
+        } else if (*c == '}') {
+            break;
+        }
+    }
+    if (c >= end)
+        return -1;
+    char *cut_from = start, *cut_to = c + 1;
+    if (cut_to < end && *cut_to == ',')
+        cut_to++; /* the item and the comma after it */
+    else if (cut_from > json && cut_from[-1] == ',')
+        cut_from--; /* the last item: the comma before it */
+    memmove(cut_from, cut_to, (size_t)(end - cut_to));
+    *len -= (size_t)(cut_to - cut_from);
+    json[*len] = '\0';
+    return 1;
 }
 
 /* ---- reservations ----------------------------------------------------- */

@@ -150,6 +150,8 @@ struct tk_server {
 
 /* Responses (server/reply.c). Both take ownership/consume their inputs. */
 void job_reply_json(tk_job *j, int status, json_t *obj /* stolen */);
+/* A body already rendered as JSON text (malloc'd, stolen; NULL: a 500). */
+void job_reply_text(tk_job *j, int status, char *json, size_t len);
 void job_reply_error(tk_job *j, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Map a store failure to status + the store's code/message. */
