@@ -484,6 +484,36 @@ tk_rc tk_store_seats_available(tk_store *s, uint64_t schedule_id, const char *gr
     return TK_OK;
 }
 
+int tk_store_dates_json_take_seat(char *json, size_t *len, uint64_t schedule_id)
+{
+    char pat[40];
+    int pn = snprintf(pat, sizeof pat, "{\"id\":%llu,", (unsigned long long)schedule_id);
+    char *item = memmem(json, *len, pat, (size_t)pn);
+    if (!item)
+        return 0;
+    static const char key[] = "\"available_seats\":";
+    char *end = json + *len;
+    char *close = memchr(item, '}', (size_t)(end - item)); /* no strings after starts_at's digits */
+    char *num = close ? memmem(item, (size_t)(close - item), key, sizeof key - 1) : NULL;
+    if (!num)
+        return -1;
+    num += sizeof key - 1;
+    char *stop;
+    long long n = strtoll(num, &stop, 10);
+    if (stop == num || stop != close || n <= 1)
+        return -1; /* the schedule sells out (it leaves the list) or the text is not ours */
+    char digits[24];
+    size_t dn = (size_t)snprintf(digits, sizeof digits, "%lld", n - 1);
+    size_t old = (size_t)(stop - num);
+    memcpy(num, digits, dn);
+    if (dn < old) { /* 10 -> 9: one digit fewer */
+        memmove(num + dn, stop, (size_t)(end - stop));
+        *len -= old - dn;
+        json[*len] = '\0';
+    }
+    return 1;
+}
+
 int tk_store_seats_json_remove(char *json, size_t *len, uint64_t seat_id)
 {
     char pat[40];

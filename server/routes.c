@@ -83,16 +83,22 @@ static int seat_map_drop(char *body, size_t *len, void *arg)
     return tk_store_seats_json_remove(body, len, *(const uint64_t *)arg);
 }
 
-/* A hold took one seat: the schedule's cached seat map loses that item in
- * place (no database read for the next viewer, measured in
- * scripts/bench-server-cpu); the dates (seat counts, sold-out schedules
- * leave the list) are read again. Reads that raced the hold are fenced out
- * as with an invalidation (cache.h). */
+static int dates_take_seat(char *body, size_t *len, void *arg)
+{
+    return tk_store_dates_json_take_seat(body, len, *(const uint64_t *)arg);
+}
+
+/* A hold took one seat: the schedule's cached seat map loses that item and
+ * the concert's cached dates count one seat fewer, in place (no database
+ * read for the next viewer, measured in scripts/bench-server-cpu); a
+ * schedule whose last seat went makes the dates be read again (it leaves
+ * the list). Reads that raced the hold are fenced out as with an
+ * invalidation (cache.h). */
 static void seat_views_after_hold(tk_server *srv, const tk_reservation *r)
 {
     char key[64];
     snprintf(key, sizeof key, "dates:%llu", (unsigned long long)r->concert_id);
-    tk_cache_invalidate(srv->cache, key);
+    tk_cache_edit(srv->cache, key, dates_take_seat, (void *)&r->schedule_id);
     snprintf(key, sizeof key, "seats:%llu", (unsigned long long)r->schedule_id);
     tk_cache_edit(srv->cache, key, seat_map_drop, (void *)&r->seat_id);
 }

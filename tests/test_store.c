@@ -62,10 +62,53 @@ static void test_not_ours(void **state)
     assert_int_equal(len, strlen(bad)); /* untouched */
 }
 
+static const char *DATES = "{\"concert_id\":3,\"items\":["
+                           "{\"id\":4,\"starts_at\":\"2027-01-01T19:00:00Z\",\"total_seats\":50,\"available_seats\":10},"
+                           "{\"id\":41,\"starts_at\":\"2027-01-02T19:00:00Z\",\"total_seats\":50,\"available_seats\":1}]}";
+
+/* available_seats of schedule `id` in a dates text, via jansson */
+static long long avail_of(const char *text, size_t len, uint64_t id)
+{
+    json_t *doc = json_loadb(text, len, 0, NULL);
+    assert_non_null(doc);
+    long long v = -1;
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(doc, "items"), i, it)
+        if ((uint64_t)json_integer_value(json_object_get(it, "id")) == id)
+            v = json_integer_value(json_object_get(it, "available_seats"));
+    json_decref(doc);
+    return v;
+}
+
+static void test_dates_take_seat(void **state)
+{
+    (void)state;
+    char *buf = strdup(DATES);
+    assert_non_null(buf);
+    size_t len = strlen(buf);
+    assert_int_equal(tk_store_dates_json_take_seat(buf, &len, 4), 1); /* 10 -> 9: one digit fewer */
+    assert_int_equal(len, strlen(buf));
+    assert_int_equal(avail_of(buf, len, 4), 9);
+    assert_int_equal(avail_of(buf, len, 41), 1);
+    assert_int_equal(tk_store_dates_json_take_seat(buf, &len, 4), 1);
+    assert_int_equal(avail_of(buf, len, 4), 8);
+    assert_int_equal(tk_store_dates_json_take_seat(buf, &len, 5), 0); /* not listed */
+    /* the last seat: the schedule must leave the list, so the text is re-read */
+    size_t before = len;
+    assert_int_equal(tk_store_dates_json_take_seat(buf, &len, 41), -1);
+    assert_int_equal(len, before);
+    free(buf);
+    char bad[] = "{\"items\":[{\"id\":4,\"total_seats\":50}]}";
+    len = strlen(bad);
+    assert_int_equal(tk_store_dates_json_take_seat(bad, &len, 4), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remove),
+        cmocka_unit_test(test_dates_take_seat),
         cmocka_unit_test(test_not_ours),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,6 +82,12 @@ tk_rc tk_store_seats_available(tk_store *s, uint64_t schedule_id, const char *gr
  * is not in it, -1 the text is not one of ours. Used to keep a cached seat
  * map current after a hold instead of dropping it (server/routes.c). */
 int tk_store_seats_json_remove(char *json, size_t *len, uint64_t seat_id);
+/* One seat of schedule_id was held: decrement its available_seats in a
+ * dates text made by tk_store_schedules_available, in place (shrinks or
+ * keeps the length). Returns 1 done, 0 the schedule is not in it, -1 the
+ * text must be read again (its last seat went: the schedule leaves the
+ * list; or the text is not ours). */
+int tk_store_dates_json_take_seat(char *json, size_t *len, uint64_t schedule_id);
 
 typedef struct tk_reservation {
     uint64_t id, user_id, seat_id, schedule_id, concert_id;
