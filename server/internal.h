@@ -93,6 +93,7 @@ struct tk_loop {
     pthread_mutex_t mu;
     tk_job *done_head, *done_tail;
     pthread_t thread;
+    tk_jwt_cache *tokens;     /* verified bearer tokens (auth.h), this loop's own */
     pthread_mutex_t pulse_mu; /* this second's latencies (server/pulse.c) */
     struct tk_hist *pulse_hist;
     uint64_t pulse_errors;

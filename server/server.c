@@ -392,7 +392,7 @@ static void on_request(struct evhttp_request *req, void *arg)
             job_finish(j);
             return;
         }
-        if (tk_jwt_verify(srv->cfg.jwt_key, srv->cfg.jwt_key_len, auth + 7, &j->claims) != TK_OK) {
+        if (tk_jwt_verify_cached(l->tokens, srv->cfg.jwt_key, srv->cfg.jwt_key_len, auth + 7, &j->claims) != TK_OK) {
             job_reply_error(j, 401, "UNAUTHORIZED", "the token is invalid or expired");
             job_finish(j);
             return;
@@ -664,7 +664,8 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
         pthread_mutex_init(&l->mu, NULL);
         pthread_mutex_init(&l->pulse_mu, NULL);
         l->pulse_hist = tk_hist_new();
-        l->base = l->pulse_hist ? event_base_new() : NULL;
+        l->tokens = tk_jwt_cache_new(8192); /* ~2.3 MB: the active users of an on-sale */
+        l->base = l->pulse_hist && l->tokens ? event_base_new() : NULL;
         l->http = l->base ? evhttp_new(l->base) : NULL;
         if (!l->http) {
             tk_err(err, errlen, "libevent: cannot create an event loop");
@@ -771,6 +772,7 @@ out:
         pthread_mutex_destroy(&l->mu);
         pthread_mutex_destroy(&l->pulse_mu);
         tk_hist_free(l->pulse_hist);
+        tk_jwt_cache_free(l->tokens);
     }
     if (srv->drain_timer)
         event_free(srv->drain_timer);
