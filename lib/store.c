@@ -401,23 +401,35 @@ static int exists(tk_store *s, const char *table, uint64_t id)
     return found;
 }
 
+/* The list of the `what` (concert, schedule) with id `parent` from `res`:
+ * an empty result is a 404 when the parent does not exist; else start the
+ * text {"<what>_id":<parent>,"items":[ in *w. Frees res on failure. */
+static tk_rc list_open(tk_store *s, MYSQL_RES *res, const char *parent_table, const char *what, uint64_t parent,
+                       tk_jsonw *w)
+{
+    if (!res)
+        return db_fail(s);
+    if (mysql_num_rows(res) == 0) { /* nothing left, or no such parent? */
+        int ex = exists(s, parent_table, parent);
+        if (ex <= 0) {
+            mysql_free_result(res);
+            return ex < 0 ? db_fail(s) : fail(s, TK_ENOTFOUND, "NOT_FOUND", "no %s %llu", what, (unsigned long long)parent);
+        }
+    }
+    char head[64];
+    int n = snprintf(head, sizeof head, "{\"%s_id\":%llu,\"items\":[", what, (unsigned long long)parent);
+    tk_jsonw_init(w, 64 + 96 * (size_t)mysql_num_rows(res));
+    tk_jsonw_raw(w, head, (size_t)n);
+    return TK_OK;
+}
+
 tk_rc tk_store_schedules_available(tk_store *s, uint64_t concert_id, char **json, size_t *len)
 {
     MYSQL_RES *res = qr(s, TK_SQL_SCHEDULES_AVAILABLE, (unsigned long long)concert_id);
-    if (!res)
-        return db_fail(s);
-    if (mysql_num_rows(res) == 0) { /* none left, or no such concert? */
-        int ex = exists(s, "concerts", concert_id);
-        if (ex <= 0) {
-            mysql_free_result(res);
-            return ex < 0 ? db_fail(s) : fail(s, TK_ENOTFOUND, "NOT_FOUND", "no concert %llu", (unsigned long long)concert_id);
-        }
-    }
     tk_jsonw w;
-    tk_jsonw_init(&w, 64 + 96 * (size_t)mysql_num_rows(res));
-    tk_jsonw_lit(&w, "{\"concert_id\":");
-    tk_jsonw_i64(&w, (int64_t)concert_id);
-    tk_jsonw_lit(&w, ",\"items\":[");
+    tk_rc rc = list_open(s, res, "concerts", "concert", concert_id, &w);
+    if (rc != TK_OK)
+        return rc;
     MYSQL_ROW row;
     for (int n = 0; (row = mysql_fetch_row(res)); n++) {
         tk_jsonw_lit(&w, n ? ",{\"id\":" : "{\"id\":");
@@ -446,20 +458,10 @@ tk_rc tk_store_seats_available(tk_store *s, uint64_t schedule_id, const char *gr
         snprintf(gradecond, sizeof gradecond, " AND grade = '%s'", grade);
     }
     MYSQL_RES *res = qr(s, TK_SQL_SEATS_AVAILABLE, (unsigned long long)schedule_id, gradecond);
-    if (!res)
-        return db_fail(s);
-    if (mysql_num_rows(res) == 0) { /* sold out, or no such schedule? */
-        int ex = exists(s, "concert_schedules", schedule_id);
-        if (ex <= 0) {
-            mysql_free_result(res);
-            return ex < 0 ? db_fail(s) : fail(s, TK_ENOTFOUND, "NOT_FOUND", "no schedule %llu", (unsigned long long)schedule_id);
-        }
-    }
     tk_jsonw w;
-    tk_jsonw_init(&w, 64 + 96 * (size_t)mysql_num_rows(res));
-    tk_jsonw_lit(&w, "{\"schedule_id\":");
-    tk_jsonw_i64(&w, (int64_t)schedule_id);
-    tk_jsonw_lit(&w, ",\"items\":[");
+    tk_rc rc = list_open(s, res, "concert_schedules", "schedule", schedule_id, &w);
+    if (rc != TK_OK)
+        return rc;
     MYSQL_ROW row;
     for (int n = 0; (row = mysql_fetch_row(res)); n++) {
         /* tk_store_seats_json_remove() finds an item by this exact prefix */

@@ -117,13 +117,14 @@ static void enqueue(tk_server *srv, tk_job *j)
 
 /* ---- workers -------------------------------------------------------------- */
 
-/* A cacheable read that missed on the loop: another worker may have filled
- * the key while this job waited in the queue, so look again; on a miss,
- * note the cache sequence now, just before the handler reads the database,
- * not when the request arrived: a fill is refused when the key was changed
- * after that point, and under load the queue wait alone (up to seconds) saw
- * a hold on a hot schedule nearly every time, so no seat map was ever kept
- * (scripts/bench-server-cpu). Returns 1 when answered from the cache. */
+/* Answer a cacheable read from the cache (1), or note the cache sequence
+ * for the fill (0). On the loop when the request arrives, and again on the
+ * worker: another worker may have filled the key while this job waited in
+ * the queue, and the sequence that counts is the one just before the
+ * handler reads the database, not the arrival's: a fill is refused when the
+ * key changed after it, and under load the queue wait alone (up to seconds)
+ * saw a hold on a hot schedule nearly every time, so no seat map was ever
+ * kept (scripts/bench-server-cpu). */
 static int cache_answer(tk_server *srv, tk_job *j)
 {
     char *body;
@@ -457,17 +458,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 
     if (j->route->cache_key) {
         j->route->cache_key(j);
-        if (j->cache_key[0]) {
-            char *body;
-            size_t len;
-            if (tk_cache_get(srv->cache, j->cache_key, &body, &len) == 1) {
-                j->status = 200;
-                j->resp = body;
-                j->resp_len = len;
-                job_finish(j);
-                return;
-            }
-            j->cache_seq = tk_cache_seq(srv->cache);
+        if (j->cache_key[0] && cache_answer(srv, j)) {
+            job_finish(j);
+            return;
         }
     }
     if (j->route->flags & R_INLINE) {
