@@ -45,6 +45,13 @@ static void job_free(tk_job *j)
     free(j);
 }
 
+static void free_resp(const void *data, size_t len, void *extra)
+{
+    (void)len;
+    (void)extra;
+    free((void *)data);
+}
+
 /* Send the job's response (loop thread) and free it. */
 static void job_finish(tk_job *j)
 {
@@ -57,8 +64,9 @@ static void job_finish(tk_job *j)
             ctype = "text/plain; version=0.0.4";
         evhttp_add_header(h, "Content-Type", ctype);
         struct evbuffer *out = evbuffer_new();
-        if (out && j->resp)
-            evbuffer_add(out, j->resp, j->resp_len);
+        /* hand the body over instead of copying it (a seat map is ~20 KB) */
+        if (out && j->resp && evbuffer_add_reference(out, j->resp, j->resp_len, free_resp, NULL) == 0)
+            j->resp = NULL;
         evhttp_send_reply(j->req, status, NULL, out);
         evbuffer_free(out);
     }
