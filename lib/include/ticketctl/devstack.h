@@ -83,6 +83,13 @@ int tk_dev_state_dir(const char *arg, char *out /* OUT */, size_t outlen,
  * already running), or -1; on failure it stops what this call started. */
 int tk_dev_up(const char *state_dir, tk_dev_env *env /* OUT */, char *err /* OUT */, size_t errlen);
 
+/* Durable mode (`dev up --durable`): mark the stack of state_dir so its
+ * MariaDB runs with innodb_flush_log_at_trx_commit=1, the binary log on and
+ * sync_binlog=1 until `dev down`; a MariaDB already running in the default
+ * mode is stopped, for the next tk_dev_up to start it durable (data kept).
+ * Call before tk_dev_up. 0, or -1 with err. */
+int tk_dev_durable(const char *state_dir, char *err /* OUT */, size_t errlen);
+
 /* Many instances behind nginx (`dev up --instances N`). */
 typedef struct tk_dev_instances_opts {
     int instances;          /* N in 0..TK_DEV_MAX_INSTANCES; 0 stops the instances and nginx */
