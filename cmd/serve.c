@@ -54,6 +54,8 @@ static void usage(FILE *out)
             "                         backends (default: the dev stack, started if needed)\n"
             "  --no-migrate           do not apply schema migrations at start\n"
             "  --no-relay             do not publish the outbox to Kafka from this process\n"
+            "  --outbox-retention DUR keep published events this long (default 24h) so that a\n"
+            "                         broker that loses its log gets them again\n"
             "  --fault-latency DUR    fault drill: SIGUSR1 adds DUR to every database-bound\n"
             "                         request, SIGUSR2 ends it (off unless given)\n"
             "  --quiet                no log lines\n"
@@ -107,6 +109,7 @@ int cmd_serve(int argc, char **argv)
         {"safety", required_argument, NULL, 1004},    {"admitted-cap", required_argument, NULL, 1005},
         {"admitted-ttl", required_argument, NULL, 1006}, {"queue-tick", required_argument, NULL, 1007},
         {"pre-queue", no_argument, NULL, 1008},       {"opens-in", required_argument, NULL, 1009},
+        {"outbox-retention", required_argument, NULL, 1100},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     tk_server_config cfg = {.port = 8080};
@@ -158,6 +161,10 @@ int cmd_serve(int argc, char **argv)
         case 'S': state = optarg; break;
         case 'n': migrate = 0; break;
         case 'R': cfg.no_relay = 1; break;
+        case 1100:
+            if (tk_parse_duration_ms(optarg, &v) || v < 1000) goto bad;
+            cfg.outbox_retention_s = v / 1000;
+            break;
         case 'F':
             if (tk_parse_duration_ms(optarg, &v) || v < 1 || v > 60000) goto bad;
             cfg.fault_latency_ms = (int)v;

@@ -658,6 +658,23 @@ static const migration migrations[] = {
         "END",
         NULL}},
 #undef TK_OUTBOX_ROW
+    /* Where Kafka put each event, so a broker that loses its log (the
+     * embedded one after kill -9, or a real one after an unclean leader
+     * election) can be detected and the lost tail re-published from the
+     * outbox (lib/outbox.c). outbox_acked keeps the highest acknowledged
+     * offset per partition. */
+    {10, "outbox offsets for re-publishing what a broker lost", {
+        "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS kpartition INT NULL,"
+        " ADD COLUMN IF NOT EXISTS koffset BIGINT NULL",
+        "CREATE INDEX IF NOT EXISTS ix_outbox_offset ON outbox (topic, kpartition, koffset)",
+        "CREATE TABLE IF NOT EXISTS outbox_acked ("
+        " topic VARCHAR(64) NOT NULL,"
+        " kpartition INT NOT NULL,"
+        " acked_offset BIGINT NOT NULL,"
+        " updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),"
+        " PRIMARY KEY (topic, kpartition)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        NULL}},
 };
 
 int tk_db_schema_version(void)

@@ -120,10 +120,20 @@ char *tk_metrics_render(tk_server *srv, size_t *len)
         tk_relay_stats rs;
         tk_relay_get_stats(srv->relay, &rs);
         sb_printf(&b,
+                  "# HELP ticketctl_outbox_published_total Outbox events Kafka acknowledged.\n"
                   "# TYPE ticketctl_outbox_published_total counter\nticketctl_outbox_published_total %llu\n"
+                  "# HELP ticketctl_outbox_failed_total Outbox deliveries that failed (retried later).\n"
                   "# TYPE ticketctl_outbox_failed_total counter\nticketctl_outbox_failed_total %llu\n"
-                  "# TYPE ticketctl_outbox_relay_leader gauge\nticketctl_outbox_relay_leader %d\n",
-                  (unsigned long long)rs.published, (unsigned long long)rs.failed, rs.leader);
+                  "# HELP ticketctl_outbox_relay_leader 1 while this instance holds the relay lock.\n"
+                  "# TYPE ticketctl_outbox_relay_leader gauge\nticketctl_outbox_relay_leader %d\n"
+                  "# HELP ticketctl_outbox_republished_total Events published again after a broker lost them.\n"
+                  "# TYPE ticketctl_outbox_republished_total counter\nticketctl_outbox_republished_total %llu\n"
+                  "# HELP ticketctl_outbox_broker_losses_total Partitions found shorter than Kafka had acknowledged.\n"
+                  "# TYPE ticketctl_outbox_broker_losses_total counter\nticketctl_outbox_broker_losses_total %llu\n"
+                  "# HELP ticketctl_outbox_purged_total Published events deleted after the retention.\n"
+                  "# TYPE ticketctl_outbox_purged_total counter\nticketctl_outbox_purged_total %llu\n",
+                  (unsigned long long)rs.published, (unsigned long long)rs.failed, rs.leader,
+                  (unsigned long long)rs.republished, (unsigned long long)rs.losses, (unsigned long long)rs.purged);
     }
     if (b.oom) {
         free(b.p);

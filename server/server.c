@@ -717,7 +717,8 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
     if (tk_wr_start(srv, err, errlen) != 0) /* waiting-room admission job (queue_routes.c) */
         goto out;
     if (cfg->kafka_brokers && *cfg->kafka_brokers && !cfg->no_relay) {
-        srv->relay = tk_relay_start(cfg->mysql_url, cfg->kafka_brokers, 100, err, errlen);
+        tk_relay_opts ro = {.poll_ms = 100, .retention_s = cfg->outbox_retention_s};
+        srv->relay = tk_relay_start_opts(cfg->mysql_url, cfg->kafka_brokers, &ro, err, errlen);
         if (!srv->relay)
             goto out;
     }

@@ -20,6 +20,7 @@ typedef struct tk_server_config {
     const char *redis_url;
     const char *kafka_brokers; /* may be NULL: events then wait in the outbox */
     int no_relay;              /* do not run the outbox relay in this process */
+    int64_t outbox_retention_s; /* keep published outbox rows this long (0: 24 h, outbox.h) */
     int fault_latency_ms;      /* > 0: SIGUSR1 adds this delay to every worker job, SIGUSR2 ends it */
     const char *host;          /* default 127.0.0.1 */
     int port;                  /* 0: ephemeral */

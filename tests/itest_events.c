@@ -185,11 +185,91 @@ static void test_pay_and_cancel_events(void **state)
     free(tok);
 }
 
+/* A broker that lost acknowledged events (issue 13): the outbox says Kafka
+ * acknowledged the last K reservation events at offsets the partition no
+ * longer has - exactly the state after the embedded broker is killed and
+ * comes back empty, or a real cluster's unclean leader election. Within the
+ * relay's check interval those K events are published again (new offsets),
+ * a consumer sees each of them, and everything else stays as it was. */
+static void test_broker_lost_events_are_republished(void **state)
+{
+    (void)state;
+    enum { K = 5 };
+    for (int i = 0; i < 100 && itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL") > 0; i++)
+        usleep(100000);
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL"), 0);
+    long long part = itest_sql_i64(&E, "SELECT kpartition FROM outbox WHERE topic = '" TK_TOPIC_RESERVATIONS
+                                       "' AND koffset IS NOT NULL ORDER BY id DESC LIMIT 1");
+    long long top = itest_sql_i64(&E, "SELECT MAX(koffset) FROM outbox WHERE topic = '" TK_TOPIC_RESERVATIONS
+                                      "' AND kpartition = %lld", part);
+    assert_true(top >= K);
+    assert_int_equal(itest_sql_i64(&E, "SELECT acked_offset FROM outbox_acked WHERE topic = '" TK_TOPIC_RESERVATIONS
+                                       "' AND kpartition = %lld", part), top); /* what Kafka acknowledged */
+    /* pretend the last K were acknowledged 1000 offsets further on: the broker "lost" them */
+    char sql[512];
+    snprintf(sql, sizeof sql, "UPDATE outbox SET koffset = koffset + 1000 WHERE topic = '%s' AND kpartition = %lld "
+             "AND koffset > %lld", TK_TOPIC_RESERVATIONS, part, top - K);
+    assert_int_equal(mysql_query(E.db, sql), 0);
+    assert_int_equal((int)mysql_affected_rows(E.db), K);
+    snprintf(sql, sizeof sql, "UPDATE outbox_acked SET acked_offset = %lld WHERE topic = '%s' AND kpartition = %lld",
+             top + 1000, TK_TOPIC_RESERVATIONS, part);
+    assert_int_equal(mysql_query(E.db, sql), 0);
+    json_t *lost = json_object();
+    snprintf(sql, sizeof sql, "SELECT event_id FROM outbox WHERE topic = '%s' AND kpartition = %lld AND koffset > %lld",
+             TK_TOPIC_RESERVATIONS, part, top);
+    assert_int_equal(mysql_query(E.db, sql), 0);
+    MYSQL_RES *res = mysql_store_result(E.db);
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res)))
+        json_object_set_new(lost, row[0], json_integer(0));
+    mysql_free_result(res);
+    assert_int_equal(json_object_size(lost), K);
+    long long published_before = itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox");
+    /* the relay notices within its check interval (5 s) and publishes them again */
+    long long again = 0;
+    for (int i = 0; i < 150 && again != K; i++) {
+        usleep(100000);
+        again = itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox WHERE topic = '%s' AND kpartition = %lld AND "
+                                  "published_at IS NOT NULL AND koffset > %lld AND koffset < %lld",
+                              TK_TOPIC_RESERVATIONS, part, top, top + 1000);
+    }
+    assert_int_equal(again, K); /* re-published: new offsets right after the real end */
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox"), published_before); /* nothing invented */
+    assert_int_equal(itest_sql_i64(&E, "SELECT acked_offset FROM outbox_acked WHERE topic = '%s' AND kpartition = %lld",
+                                   TK_TOPIC_RESERVATIONS, part),
+                     top + K);
+    int dups = 0;
+    assert_int_equal(consume(lost, &dups), K); /* each lost event is on the topic (again) */
+    json_decref(lost);
+}
+
+/* Published rows older than the retention are deleted when the relay
+ * starts (then once a minute); unpublished and recent rows are kept. */
+static void test_published_rows_kept_for_the_retention_only(void **state)
+{
+    (void)state;
+    assert_int_equal(itest_server_stop(&E), 0);
+    assert_int_equal(mysql_query(E.db, "UPDATE outbox SET published_at = UTC_TIMESTAMP(3) - INTERVAL 25 HOUR "
+                                       "WHERE published_at IS NOT NULL ORDER BY id LIMIT 10"), 0);
+    assert_int_equal((int)mysql_affected_rows(E.db), 10);
+    long long before = itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox");
+    assert_int_equal(itest_server_start(&E, "--workers 4"), 0);
+    long long after = before;
+    for (int i = 0; i < 100 && after != before - 10; i++) {
+        usleep(100000);
+        after = itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox");
+    }
+    assert_int_equal(after, before - 10);
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox WHERE published_at < UTC_TIMESTAMP(3) - INTERVAL 24 HOUR"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_broker_down_then_exactly_once),
         cmocka_unit_test(test_pay_and_cancel_events),
+        cmocka_unit_test(test_broker_lost_events_are_republished),
+        cmocka_unit_test(test_published_rows_kept_for_the_retention_only),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
