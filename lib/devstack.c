@@ -362,6 +362,38 @@ static int free_port(void)
     return port;
 }
 
+/* The port of "scheme://...host:P[/...]" or "host:P", 0 when none. */
+static int port_of(const char *s)
+{
+    const char *at = s ? strrchr(s, '@') : NULL, *c = strrchr(at ? at : s ? s : "", ':');
+    if (!c)
+        return 0;
+    char *end;
+    long p = strtol(c + 1, &end, 10);
+    return (*end == '\0' || *end == '/' || *end == ',') && p > 0 && p <= 65535 ? (int)p : 0;
+}
+
+/* The port a (re)started server takes: the one stack.env recorded for it,
+ * so that clients keep a working address across `dev up` after a crash,
+ * when that port is still free; else any free one. */
+static int stable_port(const char *recorded)
+{
+    int p = port_of(recorded);
+    if (p <= 0)
+        return free_port();
+    /* free for a server that binds with SO_REUSEADDR, as mariadbd,
+     * redis-server and our broker do: connections of the dead one may
+     * still sit in TIME_WAIT on it */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+             bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok ? p : free_port();
+}
+
 /* Does host:port (IPv4 literal) accept a TCP connection within timeout_ms? */
 static int tcp_probe(const char *host, int port, int timeout_ms)
 {
@@ -810,7 +842,7 @@ static int mysql_start(tk_dev_env *env, char *err, size_t errlen)
             return tk_err(err, errlen, "mariadb-install-db failed (exit %d); see %s", rc, instlog);
     }
 
-    int port = free_port();
+    int port = stable_port(env->mysql);
     if (port <= 0)
         return tk_err(err, errlen, "no free TCP port on 127.0.0.1");
     char a_data[PATH_MAX + 16], a_port[32], a_sock[PATH_MAX + 16], a_pid[PATH_MAX + 16],
@@ -922,7 +954,7 @@ static int redis_start(tk_dev_env *env, char *err, size_t errlen)
     if (mkdir_p(dir) != 0)
         return tk_err(err, errlen, "cannot create %s: %s", dir, strerror(errno));
     stop_pid(read_pidfile(pidf), comp_comms[TK_DEV_REDIS]);
-    int port = free_port();
+    int port = stable_port(env->redis);
     if (port <= 0)
         return tk_err(err, errlen, "no free TCP port on 127.0.0.1");
     char a_port[16];
@@ -943,6 +975,109 @@ static int redis_start(tk_dev_env *env, char *err, size_t errlen)
 }
 
 /* ---- Kafka (librdkafka mock cluster in a child process) ----------------- */
+
+/* ---- the embedded broker's stable address -------------------------------
+ *
+ * librdkafka's mock cluster listens on ports of its own choosing, so a
+ * restarted broker would come back elsewhere and every client would keep
+ * the dead address. The broker process therefore listens on the port
+ * recorded in <state>/kafka/port and forwards each connection to the mock
+ * cluster's bootstrap port. Clients bootstrap there, learn the broker's own
+ * address from Metadata, and after a restart bootstrap again through the
+ * same stable port. */
+
+typedef struct fwd_conn {
+    int client;
+    int upstream_port;
+} fwd_conn;
+
+/* Copy bytes both ways until either side closes. */
+static void *fwd_pipe(void *arg)
+{
+    fwd_conn *fc = arg;
+    int up = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fc->upstream_port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (up >= 0 && connect(up, (struct sockaddr *)&sa, sizeof sa) == 0) {
+        struct pollfd pf[2] = {{.fd = fc->client, .events = POLLIN}, {.fd = up, .events = POLLIN}};
+        char buf[65536];
+        for (;;) {
+            if (poll(pf, 2, -1) < 0 && errno != EINTR)
+                break;
+            int done = 0;
+            for (int i = 0; i < 2 && !done; i++) {
+                if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                    continue;
+                ssize_t n = read(pf[i].fd, buf, sizeof buf);
+                if (n <= 0) {
+                    done = 1;
+                    break;
+                }
+                for (ssize_t off = 0; off < n;) {
+                    ssize_t w = write(pf[1 - i].fd, buf + off, (size_t)(n - off));
+                    if (w <= 0) {
+                        done = 1;
+                        break;
+                    }
+                    off += w;
+                }
+            }
+            if (done)
+                break;
+        }
+    }
+    if (up >= 0)
+        close(up);
+    close(fc->client);
+    free(fc);
+    return NULL;
+}
+
+typedef struct fwd_ctx {
+    int listen_fd, upstream_port;
+} fwd_ctx;
+
+static void *forward_main(void *arg)
+{
+    fwd_ctx *f = arg;
+    for (;;) {
+        int c = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            break;
+        }
+        fwd_conn *fc = malloc(sizeof *fc);
+        pthread_t t;
+        if (!fc) {
+            close(c);
+            continue;
+        }
+        *fc = (fwd_conn){c, f->upstream_port};
+        if (pthread_create(&t, NULL, fwd_pipe, fc) != 0) {
+            close(c);
+            free(fc);
+            continue;
+        }
+        pthread_detach(t);
+    }
+    return NULL;
+}
+
+/* Listen on 127.0.0.1:port (address reuse: a restart must get it back). */
+static int listen_on(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 128) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
 
 int tk_dev_kafka_broker_run(const char *state_dir, char *err, size_t errlen)
 {
@@ -979,8 +1114,32 @@ int tk_dev_kafka_broker_run(const char *state_dir, char *err, size_t errlen)
         rd_kafka_destroy(rk);
         return tk_err(err, errlen, "cannot create the Kafka mock cluster");
     }
-    char line[TK_URL_MAX + 2], pidline[32];
+    char line[TK_URL_MAX + 2], pidline[32], portf[PATH_MAX], pl[32];
     snprintf(line, sizeof line, "%s\n", rd_kafka_mock_cluster_bootstraps(mc));
+    /* a recorded port: clients come in there (see forward_main) */
+    static fwd_ctx fwd;
+    int64_t want = 0;
+    if (fmt_path(portf, sizeof portf, "%s/port", dir) == 0 && read_line(portf, pl, sizeof pl) == 0 &&
+        tk_parse_i64(pl, 1, 65535, &want) == 0) {
+        int mock_port = port_of(rd_kafka_mock_cluster_bootstraps(mc));
+        int lfd = mock_port > 0 ? listen_on((int)want) : -1;
+        pthread_t ft;
+        if (lfd < 0) {
+            rd_kafka_mock_cluster_destroy(mc);
+            rd_kafka_destroy(rk);
+            return tk_err(err, errlen, "cannot listen on the recorded Kafka port 127.0.0.1:%lld: %s", (long long)want,
+                          strerror(errno));
+        }
+        fwd = (fwd_ctx){lfd, mock_port};
+        if (pthread_create(&ft, NULL, forward_main, &fwd) != 0) {
+            close(lfd);
+            rd_kafka_mock_cluster_destroy(mc);
+            rd_kafka_destroy(rk);
+            return tk_err(err, errlen, "cannot start the Kafka port forwarder");
+        }
+        pthread_detach(ft);
+        snprintf(line, sizeof line, "127.0.0.1:%lld\n", (long long)want);
+    }
     snprintf(pidline, sizeof pidline, "%ld\n", (long)getpid());
     int rc = 0;
     if (write_file(pidf, pidline) != 0 || write_file(boot, line) != 0) {
@@ -1043,6 +1202,12 @@ static int kafka_start(tk_dev_env *env, char *err, size_t errlen)
         return tk_err(err, errlen, "cannot create %s: %s", dir, strerror(errno));
     stop_pid(read_pidfile(pidf), comp_comms[TK_DEV_KAFKA]);
     unlink(boot);
+    /* the broker listens for clients on a stable port (see forward_main) */
+    char portf[PATH_MAX], pl[16];
+    int kport = stable_port(env->kafka);
+    snprintf(pl, sizeof pl, "%d\n", kport);
+    if (kport <= 0 || fmt_path(portf, sizeof portf, "%s/port", dir) != 0 || write_file(portf, pl) != 0)
+        return tk_err(err, errlen, "cannot record the Kafka port in %s", dir);
 
     /* Re-exec ticketctl when we are it (a clean process image); from
      * another program (a test binary) use $TICKETCTL_BIN, else run the

@@ -136,11 +136,18 @@ static int sb_add(sqlbuf *b, const char *fmt, ...)
     }
 }
 
-/* Mark p[0..n) published with their partition and offset, and raise each
- * partition's acknowledged offset, in one transaction. Returns n, or -1. */
-static int mark_published(MYSQL *db, const pending *p, int n)
+/* One JSON line on stderr when the broker lost acknowledged events. */
+static void log_loss(const char *topic, int part, long long end, long long acked, long long rows);
+
+/* Mark p[0..n) published with their partition and offset, and move each
+ * partition's acknowledged offset, in one transaction. If a partition hands
+ * out offsets at or below what it had already acknowledged, its log was cut
+ * and is being written again from the first of those offsets (this relay
+ * is the topics' only producer): every older row from that offset on was
+ * lost and goes out again. Returns n, or -1. */
+static int mark_published(tk_relay *r, MYSQL *db, const pending *p, int n)
 {
-    sqlbuf u = {0}, a = {0};
+    sqlbuf u = {0};
     int bad = sb_add(&u, "UPDATE outbox SET published_at = UTC_TIMESTAMP(3), kpartition = CASE id");
     for (int i = 0; i < n; i++)
         bad |= sb_add(&u, " WHEN %llu THEN %d", p[i].id, (int)p[i].partition);
@@ -151,33 +158,71 @@ static int mark_published(MYSQL *db, const pending *p, int n)
     for (int i = 0; i < n; i++)
         bad |= sb_add(&u, "%s%llu", i ? "," : "", p[i].id);
     bad |= sb_add(&u, ")");
-    /* the highest offset per partition of this batch (topics are our two, few partitions) */
-    bad |= sb_add(&a, "INSERT INTO outbox_acked (topic, kpartition, acked_offset) VALUES ");
-    int rows = 0;
-    for (int i = 0; i < n; i++) {
-        int last = 1;
-        for (int j = i + 1; j < n && last; j++)
-            if (p[j].partition == p[i].partition && !strcmp(p[j].topic, p[i].topic) && p[j].offset >= p[i].offset)
-                last = 0;
-        for (int j = 0; j < i && last; j++)
-            if (p[j].partition == p[i].partition && !strcmp(p[j].topic, p[i].topic) && p[j].offset > p[i].offset)
-                last = 0;
-        if (last && p[i].offset >= 0)
-            bad |= sb_add(&a, "%s('%s', %d, %lld)", rows++ ? "," : "", p[i].topic, (int)p[i].partition,
-                          (long long)p[i].offset);
+    if (bad || mysql_autocommit(db, 0) != 0) {
+        free(u.p);
+        return -1;
     }
-    bad |= sb_add(&a, " ON DUPLICATE KEY UPDATE acked_offset = GREATEST(acked_offset, VALUES(acked_offset))");
-    int rc = -1;
-    if (!bad && mysql_autocommit(db, 0) == 0) {
-        if (mysql_real_query(db, u.p, u.len) == 0 && (rows == 0 || mysql_real_query(db, a.p, a.len) == 0) &&
-            mysql_commit(db) == 0)
-            rc = n;
+    int ok = 1;
+    for (int i = 0; i < n && ok; i++) {
+        int first = 1;
+        for (int j = 0; j < i && first; j++)
+            if (p[j].partition == p[i].partition && !strcmp(p[j].topic, p[i].topic))
+                first = 0;
+        if (!first || p[i].offset < 0)
+            continue;
+        long long lo = p[i].offset, hi = p[i].offset;
+        for (int j = i + 1; j < n; j++)
+            if (p[j].partition == p[i].partition && !strcmp(p[j].topic, p[i].topic) && p[j].offset >= 0) {
+                lo = p[j].offset < lo ? p[j].offset : lo;
+                hi = p[j].offset > hi ? p[j].offset : hi;
+            }
+        char sql[512];
+        long long acked = -1;
+        snprintf(sql, sizeof sql,
+                 "SELECT acked_offset FROM outbox_acked WHERE topic = '%s' AND kpartition = %d FOR UPDATE",
+                 p[i].topic, (int)p[i].partition);
+        MYSQL_RES *res = mysql_real_query(db, sql, strlen(sql)) == 0 ? mysql_store_result(db) : NULL;
+        MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+        if (row && row[0])
+            acked = strtoll(row[0], NULL, 10);
+        if (res)
+            mysql_free_result(res);
         else
-            mysql_rollback(db);
-        mysql_autocommit(db, 1);
+            ok = 0;
+        if (ok && acked >= lo) { /* the log was cut at lo: older rows from lo on are gone */
+            sqlbuf x = {0};
+            bad = sb_add(&x, "UPDATE outbox SET published_at = NULL, kpartition = NULL, koffset = NULL "
+                             "WHERE topic = '%s' AND kpartition = %d AND koffset >= %lld AND published_at >= "
+                             "UTC_TIMESTAMP(3) - INTERVAL %lld SECOND AND id NOT IN (",
+                         p[i].topic, (int)p[i].partition, lo, (long long)r->retention_s);
+            for (int j = 0; j < n; j++)
+                bad |= sb_add(&x, "%s%llu", j ? "," : "", p[j].id);
+            bad |= sb_add(&x, ")");
+            if (bad || mysql_real_query(db, x.p, x.len) != 0) {
+                ok = 0;
+            } else {
+                long long k = (long long)mysql_affected_rows(db);
+                log_loss(p[i].topic, (int)p[i].partition, lo, acked, k);
+                atomic_fetch_add(&r->losses, 1);
+                atomic_fetch_add(&r->republished, (uint64_t)k);
+            }
+            free(x.p);
+        }
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO outbox_acked (topic, kpartition, acked_offset) VALUES ('%s', %d, %lld) "
+                 "ON DUPLICATE KEY UPDATE acked_offset = %s",
+                 p[i].topic, (int)p[i].partition, hi, acked >= lo ? "VALUES(acked_offset)"
+                                                                  : "GREATEST(acked_offset, VALUES(acked_offset))");
+        if (ok && mysql_real_query(db, sql, strlen(sql)) != 0)
+            ok = 0;
     }
+    int rc = -1;
+    if (ok && mysql_real_query(db, u.p, u.len) == 0 && mysql_commit(db) == 0)
+        rc = n;
+    else
+        mysql_rollback(db);
+    mysql_autocommit(db, 1);
     free(u.p);
-    free(a.p);
     return rc;
 }
 
@@ -307,7 +352,7 @@ static int relay_round(tk_relay *r, MYSQL *db)
     int ack = 0;
     while (ack < produced && p[ack].state == 1)
         ack++;
-    int marked = ack ? mark_published(db, p, ack) : 0;    for (int i = 0; i < produced; i++)
+    int marked = ack ? mark_published(r, db, p, ack) : 0;    for (int i = 0; i < produced; i++)
         if (p[i].state != 1)
             atomic_fetch_add(&r->failed, 1);
     /* messages still queued after the flush time-out keep a pointer to p */
