@@ -5,6 +5,7 @@
 #include "ticketctl/common.h"
 #include "ticketctl/iforest.h"
 #include "ticketctl/nab.h"
+#include "ticketctl/nabscore.h"
 
 #include <dirent.h>
 #include <getopt.h>
@@ -23,7 +24,7 @@
 enum { OPT_FROM = 256, OPT_MODEL, OPT_TREES, OPT_SAMPLE, OPT_SEED, OPT_WINDOW, OPT_FEATURES, OPT_TOPIC,
        OPT_JSON, OPT_LABELS, OPT_THRESHOLD, OPT_TRAIN, OPT_COOLDOWN, OPT_ZWIN, OPT_ZTHR, OPT_POINTS,
        OPT_DIMS, OPT_REPEAT, OPT_WEBHOOK, OPT_METRIC, OPT_KAFKA, OPT_MYSQL, OPT_STATE, OPT_REARM,
-       OPT_IDLE, OPT_BEGIN, OPT_VERBOSE, OPT_NOSTORE, OPT_PERSIST, OPT_SINCE };
+       OPT_IDLE, OPT_BEGIN, OPT_VERBOSE, OPT_NOSTORE, OPT_PERSIST, OPT_SINCE, OPT_DETECTOR, OPT_NABRES };
 
 static const struct option longopts[] = {
     {"from", required_argument, NULL, OPT_FROM},
@@ -56,6 +57,8 @@ static const struct option longopts[] = {
     {"no-store", no_argument, NULL, OPT_NOSTORE},
     {"persist", required_argument, NULL, OPT_PERSIST},
     {"since", required_argument, NULL, OPT_SINCE},
+    {"detector", required_argument, NULL, OPT_DETECTOR},
+    {"nab-results", required_argument, NULL, OPT_NABRES},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -122,7 +125,8 @@ static void usage(FILE *out)
 
 typedef struct opts {
     const char *from, *model, *labels, *topic;
-    const char *webhook, *metric, *kafka, *mysql, *state;
+    const char *webhook, *metric, *kafka, *mysql, *state, *detector, *nab_results;
+    int threshold_set;
     int64_t rearm, idle_exit_ms, persist, since_ms;
     int from_beginning, verbose, no_store;
     int json;
@@ -195,7 +199,10 @@ static int parse_opts(int argc, char **argv, opts *o)
             break;
         case OPT_THRESHOLD:
             if (parse_d("threshold", optarg, &o->det.threshold)) return 2;
+            o->threshold_set = 1;
             break;
+        case OPT_DETECTOR: o->detector = optarg; break;
+        case OPT_NABRES: o->nab_results = optarg; break;
         case OPT_TRAIN:
             if (!strcmp(optarg, "probation")) o->det.train = TK_NAB_TRAIN_PROBATION;
             else if (!strcmp(optarg, "all")) o->det.train = TK_NAB_TRAIN_ALL;
@@ -614,6 +621,78 @@ static int do_bench(const opts *o)
     return 0;
 }
 
+/* NAB's three profiles of one corpus: optimised threshold, and the fixed
+ * one when fixed >= 0. Returns a JSON object {profile: {...}} (new ref). */
+static json_t *nab_profiles(const tk_nabscore *c, double fixed, int print, const char *label)
+{
+    json_t *root = json_object();
+    if (print)
+        printf("%-26s %-20s %9s %9s %8s %8s %7s %9s\n", label, "profile", "threshold", "raw", "null", "perfect",
+               "hit", "NAB");
+    for (size_t k = 0; k < TK_NABSCORE_NPROFILES; k++) {
+        const tk_nabscore_profile *p = &tk_nabscore_profiles[k];
+        tk_nabscore_result r[2];
+        int n = 0;
+        if (tk_nabscore_optimise(c, p, &r[n]) == TK_OK)
+            n++;
+        if (fixed >= 0 && tk_nabscore_at(c, p, fixed, &r[n]) == TK_OK)
+            n++;
+        json_t *pj = json_object();
+        for (int i = 0; i < n; i++) {
+            const char *kind = i == 0 ? "optimised" : "fixed";
+            if (print)
+                printf("%-26s %-20s %9.4f %9.2f %8.1f %8.1f %3zu/%-3zu %9.2f\n", i == 0 ? "  optimised" : "  fixed",
+                       p->name, r[i].threshold, r[i].raw, r[i].null_score, r[i].perfect, r[i].windows_hit,
+                       r[i].windows, r[i].normalised);
+            json_object_set_new(pj, kind,
+                                json_pack("{s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I}", "threshold", r[i].threshold,
+                                          "score", isnan(r[i].normalised) ? 0.0 : r[i].normalised, "raw", r[i].raw,
+                                          "null", r[i].null_score, "perfect", r[i].perfect, "tp",
+                                          (json_int_t)r[i].tp, "fp", (json_int_t)r[i].fp, "windows",
+                                          (json_int_t)r[i].windows, "windows_counted",
+                                          (json_int_t)r[i].windows_counted, "windows_hit",
+                                          (json_int_t)r[i].windows_hit));
+        }
+        json_object_set_new(root, p->name, pj);
+    }
+    return root;
+}
+
+/* anomaly nabscore DIR: score NAB results files (NAB's own, or ours from
+ * eval --nab-results) with NAB's rules. */
+static int do_nabscore(const opts *o, const char *dir)
+{
+    if (!dir || !o->labels || !o->detector) {
+        fprintf(stderr, "anomaly nabscore: DIR, --labels combined_windows.json and --detector NAME are required\n");
+        return 2;
+    }
+    char err[512];
+    tk_nab_labels *labels = NULL;
+    tk_nabscore *c = tk_nabscore_new();
+    int rc = 1;
+    if (!c || tk_nab_labels_load(o->labels, &labels, err, sizeof err) != TK_OK ||
+        tk_nabscore_load_results(c, dir, o->detector, labels, err, sizeof err) != TK_OK) {
+        fprintf(stderr, "anomaly nabscore: %s\n", c ? err : "out of memory");
+        goto done;
+    }
+    json_t *pj = nab_profiles(c, o->threshold_set ? o->det.threshold : -1, !o->json, o->detector);
+    if (o->json) {
+        json_t *root = json_pack("{s:s,s:I,s:o}", "detector", o->detector, "files",
+                                 (json_int_t)tk_nabscore_files(c), "profiles", pj);
+        json_dumpf(root, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(8));
+        putchar('\n');
+        json_decref(root);
+    } else {
+        json_decref(pj);
+        printf("%zu files\n", tk_nabscore_files(c));
+    }
+    rc = 0;
+done:
+    tk_nabscore_free(c);
+    tk_nab_labels_free(labels);
+    return rc;
+}
+
 static volatile sig_atomic_t detect_stop;
 
 static void on_detect_stop(int sig)
@@ -671,7 +750,8 @@ typedef struct subcommand {
     int positional; /* positional arguments wanted after the options */
 } subcommand;
 
-static const subcommand subs[] = {{"train", 0}, {"score", 0}, {"eval", 1}, {"bench", 0}, {"detect", 0}};
+static const subcommand subs[] = {{"train", 0}, {"score", 0}, {"eval", 1}, {"bench", 0}, {"detect", 0},
+                                  {"nabscore", 1}};
 
 int cmd_anomaly(int argc, char **argv)
 {
@@ -706,6 +786,7 @@ int cmd_anomaly(int argc, char **argv)
     case 1: return do_score(&o);
     case 2: return do_eval(&o, argv[1 + optind]);
     case 4: return do_detect(&o);
+    case 5: return do_nabscore(&o, argv[1 + optind]);
     default: return do_bench(&o);
     }
 }

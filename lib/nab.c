@@ -95,8 +95,10 @@ void tk_nab_series_free(tk_nab_series *s)
         return;
     free(s->ts);
     free(s->value);
+    free(s->score);
     s->ts = NULL;
     s->value = NULL;
+    s->score = NULL;
     s->n = 0;
 }
 
@@ -112,13 +114,40 @@ static int take_line(const char *p, size_t n, char *buf, size_t cap)
     return (int)n;
 }
 
+/* Split s at commas in place into at most max fields; returns the count. */
+static size_t split_commas(char *s, char **f, size_t max)
+{
+    size_t n = 0;
+    for (;;) {
+        if (n < max)
+            f[n] = s;
+        n++;
+        char *c = strchr(s, ',');
+        if (!c)
+            break;
+        *c = '\0';
+        s = c + 1;
+    }
+    return n;
+}
+
+static int parse_number(const char *s, double *v)
+{
+    char *ep;
+    errno = 0;
+    *v = strtod(s, &ep);
+    return ep == s || *ep != '\0' || !isfinite(*v) ? -1 : 0;
+}
+
+#define CSV_MAX_COLS 16
+
 int tk_nab_parse_csv(const char *text, size_t len, const char *name, tk_nab_series *out, char *err,
                      size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    size_t cap = 0, line = 0;
+    size_t cap = 0, line = 0, ncols = 0, score_col = 0;
     const char *p = text, *end = text + len;
-    char buf[512];
+    char buf[512], *f[CSV_MAX_COLS];
     int rc = TK_EINVAL;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -133,36 +162,38 @@ int tk_nab_parse_csv(const char *text, size_t len, const char *name, tk_nab_seri
         if (line == 1 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF)
             s += 3; /* UTF-8 BOM */
         if (line == 1) {
-            if (strcmp(s, "timestamp,value") != 0) {
-                tk_err(err, errlen, "%s:1: expected the NAB header 'timestamp,value', got '%.60s'", name, s);
+            char head[80];
+            snprintf(head, sizeof head, "%.60s", s);
+            ncols = split_commas(s, f, CSV_MAX_COLS);
+            if (ncols < 2 || ncols > CSV_MAX_COLS || strcmp(f[0], "timestamp") || strcmp(f[1], "value")) {
+                tk_err(err, errlen, "%s:1: expected the NAB header 'timestamp,value[,...]', got '%s'", name, head);
                 goto fail;
             }
+            for (size_t k = 2; k < ncols; k++)
+                if (!strcmp(f[k], "anomaly_score"))
+                    score_col = k;
             continue;
         }
         if (*s == '\0')
             continue; /* blank line (e.g. at the end) */
-        char *comma = strchr(s, ',');
-        if (!comma || strchr(comma + 1, ',')) {
-            tk_err(err, errlen, "%s:%zu: expected 2 columns 'timestamp,value', got '%.60s'", name, line, s);
+        char row[80];
+        snprintf(row, sizeof row, "%.60s", s);
+        if (split_commas(s, f, CSV_MAX_COLS) != ncols) {
+            tk_err(err, errlen, "%s:%zu: expected %zu columns as in the header, got '%s'", name, line, ncols, row);
             goto fail;
         }
-        *comma = '\0';
         int64_t ts;
-        if (tk_nab_parse_time(s, &ts) != 0) {
-            tk_err(err, errlen, "%s:%zu: bad timestamp '%.40s' (want YYYY-MM-DD HH:MM:SS)", name, line, s);
+        if (tk_nab_parse_time(f[0], &ts) != 0) {
+            tk_err(err, errlen, "%s:%zu: bad timestamp '%.40s' (want YYYY-MM-DD HH:MM:SS)", name, line, f[0]);
             goto fail;
         }
-        const char *vs = comma + 1;
-        char *ep;
-        errno = 0;
-        double v = strtod(vs, &ep);
-        if (ep == vs || *ep != '\0' || !isfinite(v)) {
-            tk_err(err, errlen, "%s:%zu: bad value '%.40s' (want a finite number)", name, line, vs);
+        double v, sc = 0;
+        if (parse_number(f[1], &v) != 0) {
+            tk_err(err, errlen, "%s:%zu: bad value '%.40s' (want a finite number)", name, line, f[1]);
             goto fail;
         }
-        /* Equal timestamps do occur (NAB's DST fall-back hour); going back does not. */
-        if (out->n > 0 && ts < out->ts[out->n - 1]) {
-            tk_err(err, errlen, "%s:%zu: timestamp %s is before the previous row's", name, line, s);
+        if (score_col && parse_number(f[score_col], &sc) != 0) {
+            tk_err(err, errlen, "%s:%zu: bad anomaly_score '%.40s' (want a finite number)", name, line, f[score_col]);
             goto fail;
         }
         if (out->n == cap) {
@@ -171,16 +202,22 @@ int tk_nab_parse_csv(const char *text, size_t len, const char *name, tk_nab_seri
             if (nt)
                 out->ts = nt;
             double *nv = nt ? realloc(out->value, nc * sizeof *nv) : NULL;
-            if (!nv) {
+            if (nv)
+                out->value = nv;
+            double *ns = nv && score_col ? realloc(out->score, nc * sizeof *ns) : NULL;
+            if (ns)
+                out->score = ns;
+            if (!nv || (score_col && !ns)) {
                 tk_err(err, errlen, "out of memory");
                 rc = TK_ENOMEM;
                 goto fail;
             }
-            out->value = nv;
             cap = nc;
         }
         out->ts[out->n] = ts;
         out->value[out->n] = v;
+        if (score_col)
+            out->score[out->n] = sc;
         out->n++;
     }
     if (line == 0) {
@@ -309,6 +346,15 @@ int tk_nab_labels_find(const tk_nab_labels *l, const char *key, const tk_nab_win
             return 0;
         }
     return -1;
+}
+
+size_t tk_nab_labels_count(const tk_nab_labels *l) { return l->n; }
+
+const char *tk_nab_labels_entry(const tk_nab_labels *l, size_t i, const tk_nab_window **w, size_t *nw)
+{
+    *w = l->e[i].nw ? l->e[i].w : NULL;
+    *nw = l->e[i].nw;
+    return l->e[i].key;
 }
 
 size_t tk_nab_probation(size_t n)
