@@ -6,6 +6,8 @@
 #include "ticketctl/iforest.h"
 #include "ticketctl/nab.h"
 #include "ticketctl/nabscore.h"
+#include "ticketctl/nabeval.h"
+#include "ticketctl/online.h"
 
 #include <dirent.h>
 #include <getopt.h>
@@ -24,7 +26,7 @@
 enum { OPT_FROM = 256, OPT_MODEL, OPT_TREES, OPT_SAMPLE, OPT_SEED, OPT_WINDOW, OPT_FEATURES, OPT_TOPIC,
        OPT_JSON, OPT_LABELS, OPT_THRESHOLD, OPT_TRAIN, OPT_COOLDOWN, OPT_ZWIN, OPT_ZTHR, OPT_POINTS,
        OPT_DIMS, OPT_REPEAT, OPT_WEBHOOK, OPT_METRIC, OPT_KAFKA, OPT_MYSQL, OPT_STATE, OPT_REARM,
-       OPT_IDLE, OPT_BEGIN, OPT_VERBOSE, OPT_NOSTORE, OPT_PERSIST, OPT_SINCE, OPT_DETECTOR, OPT_NABRES };
+       OPT_IDLE, OPT_BEGIN, OPT_VERBOSE, OPT_NOSTORE, OPT_PERSIST, OPT_SINCE, OPT_DETECTOR, OPT_NABRES, OPT_REFIT, OPT_TRAINWIN, OPT_LIK, OPT_SUPPRESS, OPT_STEP };
 
 static const struct option longopts[] = {
     {"from", required_argument, NULL, OPT_FROM},
@@ -59,6 +61,11 @@ static const struct option longopts[] = {
     {"since", required_argument, NULL, OPT_SINCE},
     {"detector", required_argument, NULL, OPT_DETECTOR},
     {"nab-results", required_argument, NULL, OPT_NABRES},
+    {"refit", required_argument, NULL, OPT_REFIT},
+    {"train-window", required_argument, NULL, OPT_TRAINWIN},
+    {"likelihood", required_argument, NULL, OPT_LIK},
+    {"suppress", required_argument, NULL, OPT_SUPPRESS},
+    {"step", required_argument, NULL, OPT_STEP},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -126,7 +133,8 @@ static void usage(FILE *out)
 typedef struct opts {
     const char *from, *model, *labels, *topic;
     const char *webhook, *metric, *kafka, *mysql, *state, *detector, *nab_results;
-    int threshold_set;
+    int threshold_set, online_set;
+    tk_online_params online;
     int64_t rearm, idle_exit_ms, persist, since_ms;
     int from_beginning, verbose, no_store;
     int json;
@@ -177,18 +185,23 @@ static int parse_opts(int argc, char **argv, opts *o)
         case OPT_TREES:
             if (parse_u("trees", optarg, 1, TK_IFOREST_MAX_TREES, &v)) return 2;
             o->det.forest.trees = (uint32_t)v;
+            o->online_set |= 64;
             break;
         case OPT_SAMPLE:
             if (parse_u("sample", optarg, 2, TK_IFOREST_MAX_PSI, &v)) return 2;
             o->det.forest.psi = (uint32_t)v;
+            o->online_set |= 64;
             break;
         case OPT_SEED:
             if (parse_u("seed", optarg, 0, INT64_MAX, &v)) return 2;
             o->det.forest.seed = (uint64_t)v;
+            o->online_set |= 64;
             break;
         case OPT_WINDOW:
             if (parse_u("window", optarg, 2, 100000, &v)) return 2;
             o->det.features.window = (unsigned)v;
+            o->online.window = (unsigned)v;
+            o->online_set |= 32;
             break;
         case OPT_FEATURES:
             if (tk_nab_feature_parse(optarg, &o->det.features.mask) != 0) {
@@ -202,6 +215,31 @@ static int parse_opts(int argc, char **argv, opts *o)
             o->threshold_set = 1;
             break;
         case OPT_DETECTOR: o->detector = optarg; break;
+        case OPT_REFIT:
+            if (parse_u("refit", optarg, 0, 1000000, &v)) return 2;
+            o->online.refit = (unsigned)v;
+            o->online_set |= 1;
+            break;
+        case OPT_TRAINWIN:
+            if (parse_u("train-window", optarg, 16, 1000000, &v)) return 2;
+            o->online.train_window = (unsigned)v;
+            o->online_set |= 2;
+            break;
+        case OPT_LIK:
+            if (parse_u("likelihood", optarg, 0, 1000000, &v)) return 2;
+            o->online.likelihood = (unsigned)v;
+            o->online_set |= 4;
+            break;
+        case OPT_SUPPRESS:
+            if (parse_u("suppress", optarg, 0, 1000000, &v)) return 2;
+            o->online.suppress = (unsigned)v;
+            o->online_set |= 8;
+            break;
+        case OPT_STEP:
+            if (parse_u("step", optarg, 1, 1000000, &v)) return 2;
+            o->online.step = (unsigned)v;
+            o->online_set |= 16;
+            break;
         case OPT_NABRES: o->nab_results = optarg; break;
         case OPT_TRAIN:
             if (!strcmp(optarg, "probation")) o->det.train = TK_NAB_TRAIN_PROBATION;
@@ -258,6 +296,21 @@ static int parse_opts(int argc, char **argv, opts *o)
         default: usage(stderr); return 2;
         }
     }
+    /* the detector's defaults, then the options given for it */
+    tk_online_kind kind = TK_ONLINE_FOREST;
+    if (o->detector && tk_online_kind_parse(o->detector, &kind) != 0) {
+        fprintf(stderr, "anomaly: --detector wants wgauss, zscore or forest, got '%s'\n", o->detector);
+        return 2;
+    }
+    tk_online_params given = o->online;
+    tk_online_defaults(kind, &o->online);
+    if (o->online_set & 1) o->online.refit = given.refit;
+    if (o->online_set & 2) o->online.train_window = given.train_window;
+    if (o->online_set & 4) o->online.likelihood = given.likelihood;
+    if (o->online_set & 8) o->online.suppress = given.suppress;
+    if (o->online_set & 16) o->online.step = given.step;
+    if (o->online_set & 32) o->online.window = given.window;
+    if (o->online_set & 64) o->online.forest = o->det.forest;
     return 0;
 }
 
@@ -380,160 +433,116 @@ done:
     return rc;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Look a file up in the labels: "<dir name>/<file>", else any "*\/<file>". */
-static int find_labels(const tk_nab_labels *l, const char *dir, const char *file, const tk_nab_window **w,
-                       size_t *nw)
+/* NAB's three profiles of one corpus: optimised threshold, and the fixed
+ * one when fixed >= 0. Returns a JSON object {profile: {...}} (new ref). */
+static json_t *nab_profiles(const tk_nabscore *c, double fixed, int print, const char *label)
 {
-    char base[512], key[1024];
-    size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/')
-        n--;
-    size_t b = n;
-    while (b > 0 && dir[b - 1] != '/')
-        b--;
-    snprintf(base, sizeof base, "%.*s", (int)(n - b), dir + b);
-    snprintf(key, sizeof key, "%s/%s", base, file);
-    return tk_nab_labels_find(l, key, w, nw);
+    json_t *root = json_object();
+    if (print)
+        printf("%-26s %-20s %9s %9s %8s %8s %7s %9s\n", label, "profile", "threshold", "raw", "null", "perfect",
+               "hit", "NAB");
+    for (size_t k = 0; k < TK_NABSCORE_NPROFILES; k++) {
+        const tk_nabscore_profile *p = &tk_nabscore_profiles[k];
+        tk_nabscore_result r[2];
+        int n = 0;
+        if (tk_nabscore_optimise(c, p, &r[n]) == TK_OK)
+            n++;
+        if (fixed >= 0 && tk_nabscore_at(c, p, fixed, &r[n]) == TK_OK)
+            n++;
+        json_t *pj = json_object();
+        for (int i = 0; i < n; i++) {
+            const char *kind = i == 0 ? "optimised" : "fixed";
+            if (print)
+                printf("%-26s %-20s %9.4f %9.2f %8.1f %8.1f %3zu/%-3zu %9.2f\n", i == 0 ? "  optimised" : "  fixed",
+                       p->name, r[i].threshold, r[i].raw, r[i].null_score, r[i].perfect, r[i].windows_hit,
+                       r[i].windows, r[i].normalised);
+            json_object_set_new(pj, kind,
+                                json_pack("{s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I}", "threshold", r[i].threshold,
+                                          "score", isnan(r[i].normalised) ? 0.0 : r[i].normalised, "raw", r[i].raw,
+                                          "null", r[i].null_score, "perfect", r[i].perfect, "tp",
+                                          (json_int_t)r[i].tp, "fp", (json_int_t)r[i].fp, "windows",
+                                          (json_int_t)r[i].windows, "windows_counted",
+                                          (json_int_t)r[i].windows_counted, "windows_hit",
+                                          (json_int_t)r[i].windows_hit));
+        }
+        json_object_set_new(root, p->name, pj);
+    }
+    return root;
 }
 
-static json_t *result_json(const tk_nab_result *r)
+/* Default fixed (chosen in advance, not optimised) thresholds per detector. */
+static double fixed_threshold(const tk_online_params *p)
 {
-    double nab = tk_nab_normalised(r);
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:o}", "detections", (json_int_t)r->detections,
-                     "tp", (json_int_t)r->tp, "fp", (json_int_t)r->fp, "window_points", (json_int_t)r->window_points,
-                     "windows", (json_int_t)r->windows, "windows_hit", (json_int_t)r->windows_hit, "precision",
-                     tk_nab_precision(r), "recall", tk_nab_recall(r), "f1", tk_nab_f1(r), "nab_raw", r->raw,
-                     "nab_score", isnan(nab) ? json_null() : json_real(nab));
-}
-
-static void print_row(const char *name, const tk_nab_result *f, const tk_nab_result *z)
-{
-    char a[16], b[16];
-    double na = tk_nab_normalised(f), nb = tk_nab_normalised(z);
-    snprintf(a, sizeof a, isnan(na) ? "-" : "%.1f", na);
-    snprintf(b, sizeof b, isnan(nb) ? "-" : "%.1f", nb);
-    printf("%-40.40s %5zu %3zu/%-2zu %5.3f %5.3f %5.3f %7s | %5zu %3zu/%-2zu %5.3f %5.3f %5.3f %7s\n", name,
-           f->detections, f->windows_hit, f->windows, tk_nab_precision(f), tk_nab_recall(f), tk_nab_f1(f), a,
-           z->detections, z->windows_hit, z->windows, tk_nab_precision(z), tk_nab_recall(z), tk_nab_f1(z), b);
+    if (p->likelihood)
+        return 0.9;
+    return p->kind == TK_ONLINE_WGAUSS ? 0.99999 : p->kind == TK_ONLINE_ZSCORE ? 0.75 : 0.7;
 }
 
 static int do_eval(const opts *o, const char *dir)
 {
     if (!dir || !o->labels) {
-        fprintf(stderr, "anomaly eval: DIR and --labels windows.json are required\n");
+        fprintf(stderr, "anomaly eval: DIR and --labels combined_windows.json are required\n");
         return 2;
     }
-    char err[512], path[4096];
+    char err[512];
     tk_nab_labels *labels = NULL;
     if (tk_nab_labels_load(o->labels, &labels, err, sizeof err) != TK_OK) {
         fprintf(stderr, "anomaly eval: %s\n", err);
         return 1;
     }
-    DIR *dp = opendir(dir);
-    if (!dp) {
-        fprintf(stderr, "anomaly eval: %s: cannot open directory\n", dir);
-        tk_nab_labels_free(labels);
-        return 1;
+    tk_nabeval_config cfg = {
+        .dir = dir, .labels = labels, .detector = o->detector ? o->detector : "forest",
+        .params = o->online, .results_dir = o->nab_results,
+        .persist = o->persist ? (unsigned)o->persist : 1, .rearm = o->rearm ? (unsigned)o->rearm : 10,
+    };
+    cfg.alert_threshold = o->threshold_set ? o->det.threshold : fixed_threshold(&cfg.params);
+    tk_nabscore *sc = NULL, *al = NULL;
+    tk_nabeval_stats st;
+    int rc = 1;
+    if (tk_nabeval_run(&cfg, &sc, &al, &st, err, sizeof err) != TK_OK) {
+        fprintf(stderr, "anomaly eval: %s\n", err);
+        goto done;
     }
-    char **names = NULL;
-    size_t nn = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        size_t l = strlen(de->d_name);
-        if (l < 5 || strcmp(de->d_name + l - 4, ".csv"))
-            continue;
-        if (nn == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **nb = realloc(names, cap * sizeof *nb);
-            if (!nb)
-                break;
-            names = nb;
-        }
-        names[nn] = strdup(de->d_name);
-        if (names[nn])
-            nn++;
+    if (st.files == 0) {
+        fprintf(stderr, "anomaly eval: no labelled file of %s found in %s\n", o->labels, dir);
+        goto done;
     }
-    closedir(dp);
-    qsort(names, nn, sizeof *names, cmp_str);
-
-    const tk_nab_detector *d = &o->det;
-    char feats[64];
-    tk_nab_feature_format(d->features.mask, feats, sizeof feats);
-    tk_nab_result tf = {0}, tz = {0};
-    json_t *files = json_array();
-    size_t used = 0;
-    int rc = 0;
-    if (!o->json) {
-        printf("forest: %u trees x %u samples, seed %llu, features %s, window %u, trained on %s, "
-               "threshold %.3f, cooldown %u\nbaseline: |z| > %.1f over a trailing %u-row window\n\n",
-               d->forest.trees, d->forest.psi, (unsigned long long)d->forest.seed, feats, d->features.window,
-               d->train == TK_NAB_TRAIN_ALL ? "the whole file" : "the probation period", d->threshold, d->cooldown,
-               d->z_threshold, d->z_window);
-        printf("%-40s %33s | %s\n", "", "---------- isolation forest -----", "---------- z-score baseline -------");
-        printf("%-40s %5s %6s %5s %5s %5s %7s | %5s %6s %5s %5s %5s %7s\n", "file", "det", "win", "prec", "rec",
-               "F1", "NAB", "det", "win", "prec", "rec", "F1", "NAB");
-    }
-    for (size_t k = 0; k < nn; k++) {
-        const tk_nab_window *w;
-        size_t nw;
-        if (find_labels(labels, dir, names[k], &w, &nw) != 0) {
-            fprintf(stderr, "anomaly eval: %s: not in %s, skipped\n", names[k], o->labels);
-            continue;
-        }
-        snprintf(path, sizeof path, "%s/%s", dir, names[k]);
-        tk_nab_series s;
-        if (tk_nab_load_csv(path, &s, err, sizeof err) != TK_OK) {
-            fprintf(stderr, "anomaly eval: %s\n", err);
-            rc = 1;
-            continue;
-        }
-        uint8_t *df = malloc(s.n), *dz = malloc(s.n);
-        tk_nab_result rf, rz;
-        if (!df || !dz || tk_nab_run_forest(&s, d, NULL, df, err, sizeof err) != TK_OK ||
-            tk_nab_run_zscore(&s, d, dz) != TK_OK || tk_nab_score(s.ts, s.n, df, w, nw, &rf) != TK_OK ||
-            tk_nab_score(s.ts, s.n, dz, w, nw, &rz) != TK_OK) {
-            fprintf(stderr, "anomaly eval: %s: %s\n", names[k], df && dz ? err : "out of memory");
-            rc = 1;
-        } else {
-            tk_nab_result_add(&tf, &rf);
-            tk_nab_result_add(&tz, &rz);
-            used++;
-            if (o->json)
-                json_array_append_new(files, json_pack("{s:s,s:I,s:o,s:o}", "file", names[k], "rows",
-                                                       (json_int_t)s.n, "forest", result_json(&rf), "zscore",
-                                                       result_json(&rz)));
-            else
-                print_row(names[k], &rf, &rz);
-        }
-        free(df);
-        free(dz);
-        tk_nab_series_free(&s);
-    }
+    const tk_online_params *p = &cfg.params;
+    if (!o->json)
+        printf("detector %s (%s): window %u, step %u, refit %u, train window %u, trees %u x %u, seed %llu, "
+               "likelihood %u/%u, suppress %u\n%zu files, %zu rows, %.1f CPU-ms (%.2f us/record)%s%s\n\n",
+               cfg.detector, tk_online_kind_name(p->kind), p->window, p->step, p->refit, p->train_window,
+               p->forest.trees, p->forest.psi, (unsigned long long)p->forest.seed, p->likelihood, p->lik_short,
+               p->suppress, st.files, st.rows, st.cpu_ms, 1000.0 * st.cpu_ms / (double)st.rows,
+               cfg.results_dir ? ", results in " : "", cfg.results_dir ? cfg.results_dir : "");
+    json_t *pj = nab_profiles(sc, cfg.alert_threshold, !o->json, "scores");
+    if (!o->json)
+        printf("\n");
+    json_t *aj = nab_profiles(al, 1.0, !o->json, "alerts (persist/rearm)");
     if (o->json) {
-        json_t *root = json_pack(
-            "{s:{s:I,s:I,s:I,s:s,s:I,s:s,s:f,s:I},s:{s:I,s:f},s:o,s:{s:o,s:o}}", "forest", "trees",
-            (json_int_t)d->forest.trees, "sample", (json_int_t)d->forest.psi, "seed", (json_int_t)d->forest.seed,
-            "features", feats, "window", (json_int_t)d->features.window, "train",
-            d->train == TK_NAB_TRAIN_ALL ? "all" : "probation", "threshold", d->threshold, "cooldown",
-            (json_int_t)d->cooldown, "zscore", "window", (json_int_t)d->z_window, "threshold", d->z_threshold,
-            "files", files, "total", "forest", result_json(&tf), "zscore", result_json(&tz));
-        json_dumpf(root, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
+        json_t *root = json_pack("{s:s,s:s,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:f,s:f,s:o,s:o}",
+                                 "detector", cfg.detector, "kind", tk_online_kind_name(p->kind), "params", "window",
+                                 (json_int_t)p->window, "step", (json_int_t)p->step, "refit", (json_int_t)p->refit,
+                                 "train_window", (json_int_t)p->train_window, "trees", (json_int_t)p->forest.trees,
+                                 "sample", (json_int_t)p->forest.psi, "seed", (json_int_t)p->forest.seed,
+                                 "likelihood", (json_int_t)p->likelihood, "suppress", (json_int_t)p->suppress,
+                                 "files", (json_int_t)st.files, "rows", (json_int_t)st.rows, "cpu_ms", st.cpu_ms,
+                                 "alert_threshold", cfg.alert_threshold, "scores", pj, "alerts", aj);
+        json_dumpf(root, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(8));
         putchar('\n');
         json_decref(root);
     } else {
-        json_decref(files);
-        printf("\n");
-        print_row("TOTAL", &tf, &tz);
-        printf("\n%zu files. det = detections after probation, win = windows hit/counted; prec/rec/F1 are\n"
-               "point-level (a detection inside any window is a TP, recall over window rows);\n"
-               "NAB = standard-profile score normalised to 0 (never fires) .. 100 (perfect).\n",
-               used);
+        json_decref(pj);
+        json_decref(aj);
+        printf("\nNAB v1.1 scoring: threshold 'optimised' over the corpus as NAB does, 'fixed' = %.5f set in\n"
+               "advance; alerts = the incident output (persist %u, rearm %u at the fixed threshold) scored\n"
+               "as a binary detector. NAB = 100 (raw - null) / (perfect - null), perfect over every window.\n",
+               cfg.alert_threshold, cfg.persist, cfg.rearm);
     }
-    for (size_t k = 0; k < nn; k++)
-        free(names[k]);
-    free(names);
+    rc = 0;
+done:
+    tk_nabscore_free(sc);
+    tk_nabscore_free(al);
     tk_nab_labels_free(labels);
     return rc;
 }
@@ -619,43 +628,6 @@ static int do_bench(const opts *o)
     free(sc);
     free(t_train);
     return 0;
-}
-
-/* NAB's three profiles of one corpus: optimised threshold, and the fixed
- * one when fixed >= 0. Returns a JSON object {profile: {...}} (new ref). */
-static json_t *nab_profiles(const tk_nabscore *c, double fixed, int print, const char *label)
-{
-    json_t *root = json_object();
-    if (print)
-        printf("%-26s %-20s %9s %9s %8s %8s %7s %9s\n", label, "profile", "threshold", "raw", "null", "perfect",
-               "hit", "NAB");
-    for (size_t k = 0; k < TK_NABSCORE_NPROFILES; k++) {
-        const tk_nabscore_profile *p = &tk_nabscore_profiles[k];
-        tk_nabscore_result r[2];
-        int n = 0;
-        if (tk_nabscore_optimise(c, p, &r[n]) == TK_OK)
-            n++;
-        if (fixed >= 0 && tk_nabscore_at(c, p, fixed, &r[n]) == TK_OK)
-            n++;
-        json_t *pj = json_object();
-        for (int i = 0; i < n; i++) {
-            const char *kind = i == 0 ? "optimised" : "fixed";
-            if (print)
-                printf("%-26s %-20s %9.4f %9.2f %8.1f %8.1f %3zu/%-3zu %9.2f\n", i == 0 ? "  optimised" : "  fixed",
-                       p->name, r[i].threshold, r[i].raw, r[i].null_score, r[i].perfect, r[i].windows_hit,
-                       r[i].windows, r[i].normalised);
-            json_object_set_new(pj, kind,
-                                json_pack("{s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I}", "threshold", r[i].threshold,
-                                          "score", isnan(r[i].normalised) ? 0.0 : r[i].normalised, "raw", r[i].raw,
-                                          "null", r[i].null_score, "perfect", r[i].perfect, "tp",
-                                          (json_int_t)r[i].tp, "fp", (json_int_t)r[i].fp, "windows",
-                                          (json_int_t)r[i].windows, "windows_counted",
-                                          (json_int_t)r[i].windows_counted, "windows_hit",
-                                          (json_int_t)r[i].windows_hit));
-        }
-        json_object_set_new(root, p->name, pj);
-    }
-    return root;
 }
 
 /* anomaly nabscore DIR: score NAB results files (NAB's own, or ours from

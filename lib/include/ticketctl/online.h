@@ -1,0 +1,109 @@
+/* Causal, streaming anomaly detectors: one value at a time, each scored
+ * before it is learnt, so the score of record t depends on records 0..t
+ * only (NAB's rule: "detections must be made on the fly"). The same code
+ * runs in `anomaly eval` over NAB files and in `anomaly detect` over the
+ * metrics stream. Every score is in [0, 1], high = anomalous.
+ *
+ * Detectors:
+ *   wgauss  NAB's windowed Gaussian (numenta/NAB detectors/gaussian, the
+ *           version behind NAB's published results): mean and population
+ *           std of up to `window` (6400) past values, refreshed every
+ *           `step` (100) values once the window is full; score = 1 - Q(|z|),
+ *           Q the standard normal tail (0.5 erfc(z / sqrt 2)); 0 for the
+ *           first record, std 0 counts as 1e-6.
+ *   zscore  rolling z-score: z over the `window` (48) values before t
+ *           (population std); score |z| / (1 + |z|).
+ *   forest  Isolation Forest (Liu, Ting & Zhou, ICDM 2008) over scale-free
+ *           features of the trailing values (see online.c); quiet (score 0)
+ *           until `probation` records have been seen, first fitted then on
+ *           the features of those records, refitted every `refit` records
+ *           on the features of the last `train_window` records (seed + k
+ *           for the k-th fit), so it trains on the past only.
+ *
+ * Post-processing (any detector; 0 = off):
+ *   likelihood  Numenta's anomaly likelihood (Ahmad, Lavin, Purdy, Agha,
+ *           "Unsupervised real-time anomaly detection for streaming data",
+ *           Neurocomputing 262, 2017, eq. 5-6): the mean of the last
+ *           `lik_short` raw scores against the mean and std of the last
+ *           `likelihood` raw scores, z_L = (short - mean) / std; the output
+ *           is 0.5 + 0.5 z_L / (1 + |z_L|), a monotone map of the paper's
+ *           1 - Q(z_L) that does not round to 1 for large z_L.
+ *   suppress  after a record scored s, the next `suppress` records output
+ *           0 unless they score above s (one detection per event: NAB
+ *           counts only the earliest detection in a window and charges
+ *           every other one as a false positive outside it). */
+#ifndef TICKETCTL_ONLINE_H
+#define TICKETCTL_ONLINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ticketctl/iforest.h"
+
+typedef enum tk_online_kind {
+    TK_ONLINE_WGAUSS = 0,
+    TK_ONLINE_ZSCORE,
+    TK_ONLINE_FOREST,
+} tk_online_kind;
+
+typedef struct tk_online_params {
+    tk_online_kind kind;
+    unsigned window;        /* wgauss / zscore / forest feature window, records */
+    unsigned step;          /* wgauss: refresh the statistics every step records */
+    size_t probation;       /* forest: records before the first fit (>= 16) */
+    unsigned refit;         /* forest: refit every refit records (0 = never) */
+    unsigned train_window;  /* forest: fit on the last train_window records */
+    tk_iforest_params forest;
+    unsigned likelihood;    /* long window of the anomaly likelihood (0 = off) */
+    unsigned lik_short;     /* its short window (default 10) */
+    unsigned suppress;      /* records of suppression after a score (0 = off) */
+} tk_online_params;
+
+/* Defaults of a detector kind (NAB's for wgauss; by measurement for the
+ * rest: the tables are in scripts/nab-eval's output, reports/out/). */
+void tk_online_defaults(tk_online_kind kind, tk_online_params *p);
+
+/* "wgauss", "zscore", "forest" -> kind; 0, or -1 when unknown. */
+int tk_online_kind_parse(const char *name, tk_online_kind *kind);
+const char *tk_online_kind_name(tk_online_kind kind);
+
+typedef struct tk_online tk_online;
+
+/* A new detector. NULL with a message in err (OUT) on bad parameters or
+ * no memory. Free with tk_online_free() (NULL is a no-op). */
+tk_online *tk_online_new(const tk_online_params *p, char *err, size_t errlen);
+void tk_online_free(tk_online *d);
+
+/* Score `value` against what the detector has seen so far, then learn it.
+ * Returns the score in [0, 1]. A forest refit happens inside the call that
+ * completes a refit period (cost: one tk_iforest_train). Non-finite values
+ * score 1 and are not learnt. */
+double tk_online_update(tk_online *d, double value);
+
+/* The current forest (NULL before the first fit or for other kinds), owned
+ * by d, and the number of fits so far. */
+const tk_iforest *tk_online_forest(const tk_online *d);
+unsigned tk_online_fits(const tk_online *d);
+
+/* Replace the forest by a copy-free hand-over of f (d takes ownership), e.g.
+ * a model trained by `anomaly train`; features must have been computed the
+ * way this detector computes them (dims must match; -1 otherwise). */
+int tk_online_set_forest(tk_online *d, tk_iforest *f);
+
+/* Run a detector over a whole series (values v[n]) into scores[n]: the
+ * same calls as streaming. Returns TK_OK or TK_EINVAL / TK_ENOMEM. */
+int tk_online_run(const tk_online_params *p, const double *v, size_t n, double *scores, char *err, size_t errlen);
+
+/* Incident logic of `anomaly detect` (and of eval's alert figure): an
+ * incident starts after `persist` anomalous records in a row and ends after
+ * `rearm` normal ones in a row; one alert per incident. */
+typedef struct tk_incident {
+    unsigned persist, rearm; /* >= 1 */
+    unsigned anomalous_run, normal_run;
+    int active;
+} tk_incident;
+
+/* Feed one verdict; returns 1 when this record starts an incident (alert). */
+int tk_incident_step(tk_incident *in, int anomalous);
+
+#endif

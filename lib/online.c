@@ -1,0 +1,408 @@
+/* Causal streaming detectors and their post-processing; see
+ * ticketctl/online.h for the definitions and sources.
+ *
+ * Forest features of record t (value v, the `window` values before it with
+ * mean m and population std s; s is floored at 1e-9 (|m| + 1) so a flat
+ * series stays scale-free): each is divided by s, so a series and any
+ * multiple of it get the same features, and each is clamped to +-50:
+ *   0  level   (v - m) / s
+ *   1  change  (v - v_prev) / s
+ *   2  short   (mean of the last 4 values incl. v - m) / s
+ *   3  spread  std of the last 8 values incl. v / s
+ * They use v and the past only, so they are causal. */
+#include "ticketctl/online.h"
+#include "ticketctl/common.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FEAT_DIMS 4
+#define FEAT_CLAMP 50.0
+
+static const char *const kind_names[] = {"wgauss", "zscore", "forest"};
+
+int tk_online_kind_parse(const char *name, tk_online_kind *kind)
+{
+    for (size_t k = 0; name && k < sizeof kind_names / sizeof kind_names[0]; k++)
+        if (!strcmp(name, kind_names[k])) {
+            *kind = (tk_online_kind)k;
+            return 0;
+        }
+    return -1;
+}
+
+const char *tk_online_kind_name(tk_online_kind kind)
+{
+    return (unsigned)kind < sizeof kind_names / sizeof kind_names[0] ? kind_names[kind] : "?";
+}
+
+void tk_online_defaults(tk_online_kind kind, tk_online_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    p->lik_short = 10;
+    p->forest.trees = 100;
+    p->forest.psi = 256;
+    p->forest.seed = 1;
+    switch (kind) {
+    case TK_ONLINE_WGAUSS:
+        p->window = 6400;
+        p->step = 100;
+        break;
+    case TK_ONLINE_ZSCORE:
+        p->window = 48;
+        break;
+    case TK_ONLINE_FOREST:
+        p->window = 64;
+        p->probation = 750;
+        p->refit = 256;
+        p->train_window = 2048;
+        break;
+    }
+}
+
+/* A ring of the last cap doubles. */
+typedef struct ring {
+    double *v;
+    size_t cap, n, head; /* head: where the next value goes */
+} ring;
+
+static int ring_init(ring *r, size_t cap)
+{
+    r->v = calloc(cap ? cap : 1, sizeof *r->v);
+    r->cap = cap ? cap : 1;
+    r->n = r->head = 0;
+    return r->v ? 0 : -1;
+}
+
+static void ring_push(ring *r, double x)
+{
+    r->v[r->head] = x;
+    r->head = (r->head + 1) % r->cap;
+    if (r->n < r->cap)
+        r->n++;
+}
+
+/* The k-th most recent value (k = 0 newest); k < n. */
+static double ring_back(const ring *r, size_t k) { return r->v[(r->head + r->cap - 1 - k) % r->cap]; }
+
+/* Mean and population std of the last k values of r (k <= n). */
+static void ring_stats(const ring *r, size_t k, double *mean, double *sd)
+{
+    if (k == 0) {
+        *mean = *sd = 0;
+        return;
+    }
+    double s = 0, q = 0;
+    for (size_t i = 0; i < k; i++)
+        s += ring_back(r, i);
+    double m = s / (double)k;
+    for (size_t i = 0; i < k; i++) {
+        double d = ring_back(r, i) - m;
+        q += d * d;
+    }
+    *mean = m;
+    *sd = sqrt(q / (double)k);
+}
+
+struct tk_online {
+    tk_online_params p;
+    uint64_t seen;
+    /* wgauss: the window as NAB keeps it (linear, slides by step) */
+    double *win, *stepbuf;
+    size_t nwin, nstep;
+    double mean, sd;
+    /* zscore / forest: trailing values */
+    ring past;
+    /* forest */
+    double *feat;      /* train_window x FEAT_DIMS ring */
+    size_t nfeat, fhead;
+    double *scratch;   /* contiguous copy for training */
+    tk_iforest *forest;
+    unsigned fits, since_fit;
+    /* likelihood */
+    ring lraw;
+    double lsum, lsq;
+    /* suppression */
+    double sup_ref;
+    unsigned sup_left;
+};
+
+void tk_online_free(tk_online *d)
+{
+    if (!d)
+        return;
+    free(d->win);
+    free(d->stepbuf);
+    free(d->past.v);
+    free(d->feat);
+    free(d->scratch);
+    free(d->lraw.v);
+    tk_iforest_free(d->forest);
+    free(d);
+}
+
+tk_online *tk_online_new(const tk_online_params *p, char *err, size_t errlen)
+{
+    if (p->window < 2 || p->window > 1000000 || (p->kind == TK_ONLINE_WGAUSS && (p->step < 1 || p->step > p->window))) {
+        tk_err(err, errlen, "detector window must be 2..1000000 (and wgauss step 1..window)");
+        return NULL;
+    }
+    if (p->kind == TK_ONLINE_FOREST && (p->probation < 16 || p->train_window < 16 || p->train_window > 1000000)) {
+        tk_err(err, errlen, "forest: probation and train window must be >= 16 records");
+        return NULL;
+    }
+    if (p->likelihood && (p->likelihood < 2 || p->likelihood > 1000000 || p->lik_short < 1 ||
+                          p->lik_short > p->likelihood)) {
+        tk_err(err, errlen, "likelihood window must be 2..1000000 and its short window 1..that");
+        return NULL;
+    }
+    tk_online *d = calloc(1, sizeof *d);
+    if (!d)
+        goto nomem;
+    d->p = *p;
+    d->sd = 1;
+    if (p->kind == TK_ONLINE_WGAUSS) {
+        if (!(d->win = malloc(p->window * sizeof *d->win)) || !(d->stepbuf = malloc(p->step * sizeof *d->stepbuf)))
+            goto nomem;
+    } else if (ring_init(&d->past, p->window + 8) != 0) {
+        goto nomem;
+    }
+    if (p->kind == TK_ONLINE_FOREST &&
+        (!(d->feat = malloc((size_t)p->train_window * FEAT_DIMS * sizeof *d->feat)) ||
+         !(d->scratch = malloc((size_t)p->train_window * FEAT_DIMS * sizeof *d->scratch))))
+        goto nomem;
+    if (p->likelihood && ring_init(&d->lraw, p->likelihood) != 0)
+        goto nomem;
+    return d;
+nomem:
+    tk_err(err, errlen, "out of memory");
+    tk_online_free(d);
+    return NULL;
+}
+
+const tk_iforest *tk_online_forest(const tk_online *d) { return d->forest; }
+unsigned tk_online_fits(const tk_online *d) { return d->fits; }
+
+int tk_online_set_forest(tk_online *d, tk_iforest *f)
+{
+    if (d->p.kind != TK_ONLINE_FOREST || !f || tk_iforest_dims(f) != FEAT_DIMS)
+        return -1;
+    tk_iforest_free(d->forest);
+    d->forest = f;
+    d->since_fit = 0;
+    return 0;
+}
+
+/* ---- wgauss ---------------------------------------------------------------- */
+
+static void wgauss_refresh(tk_online *d)
+{
+    double s = 0, q = 0;
+    for (size_t i = 0; i < d->nwin; i++)
+        s += d->win[i];
+    double m = s / (double)d->nwin;
+    for (size_t i = 0; i < d->nwin; i++)
+        q += (d->win[i] - m) * (d->win[i] - m);
+    d->mean = m;
+    d->sd = sqrt(q / (double)d->nwin);
+    if (d->sd == 0.0)
+        d->sd = 0.000001;
+}
+
+static double wgauss_update(tk_online *d, double v)
+{
+    double score = 0.0;
+    if (d->nwin > 0) {
+        double z = fabs(v - d->mean) / d->sd;
+        score = 1.0 - 0.5 * erfc(z / sqrt(2.0));
+    }
+    if (d->nwin < d->p.window) {
+        d->win[d->nwin++] = v;
+        wgauss_refresh(d);
+    } else {
+        d->stepbuf[d->nstep++] = v;
+        if (d->nstep == d->p.step) {
+            memmove(d->win, d->win + d->p.step, (d->p.window - d->p.step) * sizeof *d->win);
+            memcpy(d->win + d->p.window - d->p.step, d->stepbuf, d->p.step * sizeof *d->win);
+            d->nstep = 0;
+            wgauss_refresh(d);
+        }
+    }
+    return score;
+}
+
+/* ---- zscore ---------------------------------------------------------------- */
+
+static double clampz(double z) { return z > FEAT_CLAMP ? FEAT_CLAMP : z < -FEAT_CLAMP ? -FEAT_CLAMP : z; }
+
+static double zscore_update(tk_online *d, double v)
+{
+    size_t k = d->past.n < d->p.window ? d->past.n : d->p.window;
+    double m, s, score = 0;
+    if (k >= 2) {
+        ring_stats(&d->past, k, &m, &s);
+        double z = s > 0 ? fabs(v - m) / s : v == m ? 0 : 1e9;
+        score = z / (1.0 + z);
+    }
+    ring_push(&d->past, v);
+    return score;
+}
+
+/* ---- forest ---------------------------------------------------------------- */
+
+static void features(const tk_online *d, double v, double *f)
+{
+    size_t k = d->past.n < d->p.window ? d->past.n : d->p.window;
+    double m = v, s = 0;
+    if (k > 0)
+        ring_stats(&d->past, k, &m, &s);
+    double floor_s = 1e-9 * (fabs(m) + 1.0);
+    if (s < floor_s)
+        s = floor_s;
+    double prev = d->past.n ? ring_back(&d->past, 0) : v;
+    double sum4 = v;
+    size_t n4 = 1;
+    for (size_t i = 0; i < 3 && i < d->past.n; i++, n4++)
+        sum4 += ring_back(&d->past, i);
+    /* std of the last 8 values including v */
+    double w8[8];
+    size_t n8 = 0;
+    w8[n8++] = v;
+    for (size_t i = 0; i < 7 && i < d->past.n; i++)
+        w8[n8++] = ring_back(&d->past, i);
+    double m8 = 0, q8 = 0;
+    for (size_t i = 0; i < n8; i++)
+        m8 += w8[i];
+    m8 /= (double)n8;
+    for (size_t i = 0; i < n8; i++)
+        q8 += (w8[i] - m8) * (w8[i] - m8);
+    f[0] = clampz((v - m) / s);
+    f[1] = clampz((v - prev) / s);
+    f[2] = clampz((sum4 / (double)n4 - m) / s);
+    f[3] = clampz(sqrt(q8 / (double)n8) / s);
+}
+
+static void forest_fit(tk_online *d)
+{
+    size_t n = d->nfeat;
+    if (n < 2)
+        return;
+    memcpy(d->scratch, d->feat, n * FEAT_DIMS * sizeof *d->scratch); /* order does not matter to training */
+    tk_iforest_params fp = d->p.forest;
+    fp.seed = d->p.forest.seed + d->fits;
+    tk_iforest *f = tk_iforest_train(d->scratch, n, FEAT_DIMS, &fp, NULL, 0);
+    if (f) {
+        tk_iforest_free(d->forest);
+        d->forest = f;
+        d->fits++;
+    }
+    d->since_fit = 0;
+}
+
+static double forest_update(tk_online *d, double v, int *valid)
+{
+    double f[FEAT_DIMS];
+    features(d, v, f);
+    double score = 0;
+    if (d->forest) {
+        score = tk_iforest_score(d->forest, f);
+        *valid = 1;
+    }
+    memcpy(d->feat + d->fhead * FEAT_DIMS, f, sizeof f);
+    d->fhead = (d->fhead + 1) % d->p.train_window;
+    if (d->nfeat < d->p.train_window)
+        d->nfeat++;
+    ring_push(&d->past, v);
+    d->since_fit++;
+    if ((!d->forest && d->seen + 1 >= d->p.probation) || (d->forest && d->p.refit && d->since_fit >= d->p.refit))
+        forest_fit(d);
+    return score;
+}
+
+/* ---- post-processing --------------------------------------------------------- */
+
+static double likelihood(tk_online *d, double raw)
+{
+    ring *r = &d->lraw;
+    if (r->n == r->cap) {
+        double old = ring_back(r, r->n - 1);
+        d->lsum -= old;
+        d->lsq -= old * old;
+    }
+    ring_push(r, raw);
+    d->lsum += raw;
+    d->lsq += raw * raw;
+    if (d->seen % 4096 == 0) { /* refresh the running sums against drift */
+        d->lsum = d->lsq = 0;
+        for (size_t i = 0; i < r->n; i++) {
+            double x = ring_back(r, i);
+            d->lsum += x;
+            d->lsq += x * x;
+        }
+    }
+    if (r->n < d->p.lik_short + 2)
+        return 0.5;
+    double m = d->lsum / (double)r->n, var = d->lsq / (double)r->n - m * m;
+    double s = var > 1e-12 ? sqrt(var) : 1e-6;
+    double sh = 0;
+    for (size_t i = 0; i < d->p.lik_short; i++)
+        sh += ring_back(r, i);
+    double z = (sh / (double)d->p.lik_short - m) / s;
+    return 0.5 + 0.5 * z / (1.0 + fabs(z));
+}
+
+double tk_online_update(tk_online *d, double value)
+{
+    if (!isfinite(value))
+        return 1.0;
+    double raw;
+    int valid = 1;
+    switch (d->p.kind) {
+    case TK_ONLINE_WGAUSS: raw = wgauss_update(d, value); break;
+    case TK_ONLINE_ZSCORE: raw = zscore_update(d, value); break;
+    default: valid = 0; raw = forest_update(d, value, &valid); break;
+    }
+    d->seen++;
+    double out = raw;
+    if (d->p.likelihood)
+        out = valid ? likelihood(d, raw) : 0.0;
+    if (d->p.suppress) {
+        if (d->sup_left > 0 && out <= d->sup_ref) {
+            d->sup_left--;
+            out = 0.0;
+        } else {
+            d->sup_ref = out;
+            d->sup_left = d->p.suppress;
+        }
+    }
+    return out < 0 ? 0 : out > 1 ? 1 : out;
+}
+
+int tk_online_run(const tk_online_params *p, const double *v, size_t n, double *scores, char *err, size_t errlen)
+{
+    tk_online *d = tk_online_new(p, err, errlen);
+    if (!d)
+        return TK_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        scores[i] = tk_online_update(d, v[i]);
+    tk_online_free(d);
+    return TK_OK;
+}
+
+int tk_incident_step(tk_incident *in, int anomalous)
+{
+    if (anomalous) {
+        in->normal_run = 0;
+        if (!in->active && ++in->anomalous_run >= in->persist) {
+            in->active = 1;
+            return 1;
+        }
+        return 0;
+    }
+    in->anomalous_run = 0;
+    if (in->active && ++in->normal_run >= in->rearm)
+        in->active = 0; /* over; the next one alerts again */
+    return 0;
+}
