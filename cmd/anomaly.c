@@ -26,7 +26,7 @@
 enum { OPT_FROM = 256, OPT_MODEL, OPT_TREES, OPT_SAMPLE, OPT_SEED, OPT_WINDOW, OPT_FEATURES, OPT_TOPIC,
        OPT_JSON, OPT_LABELS, OPT_THRESHOLD, OPT_TRAIN, OPT_COOLDOWN, OPT_ZWIN, OPT_ZTHR, OPT_POINTS,
        OPT_DIMS, OPT_REPEAT, OPT_WEBHOOK, OPT_METRIC, OPT_KAFKA, OPT_MYSQL, OPT_STATE, OPT_REARM,
-       OPT_IDLE, OPT_BEGIN, OPT_VERBOSE, OPT_NOSTORE, OPT_PERSIST, OPT_SINCE, OPT_DETECTOR, OPT_NABRES, OPT_REFIT, OPT_TRAINWIN, OPT_LIK, OPT_SUPPRESS, OPT_STEP };
+       OPT_IDLE, OPT_BEGIN, OPT_VERBOSE, OPT_NOSTORE, OPT_PERSIST, OPT_SINCE, OPT_DETECTOR, OPT_NABRES, OPT_REFIT, OPT_TRAINWIN, OPT_LIK, OPT_SUPPRESS, OPT_STEP, OPT_LIKSHORT };
 
 static const struct option longopts[] = {
     {"from", required_argument, NULL, OPT_FROM},
@@ -66,6 +66,7 @@ static const struct option longopts[] = {
     {"likelihood", required_argument, NULL, OPT_LIK},
     {"suppress", required_argument, NULL, OPT_SUPPRESS},
     {"step", required_argument, NULL, OPT_STEP},
+    {"likelihood-short", required_argument, NULL, OPT_LIKSHORT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -235,6 +236,11 @@ static int parse_opts(int argc, char **argv, opts *o)
             o->online.suppress = (unsigned)v;
             o->online_set |= 8;
             break;
+        case OPT_LIKSHORT:
+            if (parse_u("likelihood-short", optarg, 1, 1000000, &v)) return 2;
+            o->online.lik_short = (unsigned)v;
+            o->online_set |= 128;
+            break;
         case OPT_STEP:
             if (parse_u("step", optarg, 1, 1000000, &v)) return 2;
             o->online.step = (unsigned)v;
@@ -299,7 +305,7 @@ static int parse_opts(int argc, char **argv, opts *o)
     /* the detector's defaults, then the options given for it */
     tk_online_kind kind = TK_ONLINE_FOREST;
     if (o->detector && tk_online_kind_parse(o->detector, &kind) != 0) {
-        fprintf(stderr, "anomaly: --detector wants wgauss, zscore or forest, got '%s'\n", o->detector);
+        fprintf(stderr, "anomaly: --detector wants wgauss, zscore, forest or ensemble, got '%s'\n", o->detector);
         return 2;
     }
     tk_online_params given = o->online;
@@ -311,6 +317,7 @@ static int parse_opts(int argc, char **argv, opts *o)
     if (o->online_set & 16) o->online.step = given.step;
     if (o->online_set & 32) o->online.window = given.window;
     if (o->online_set & 64) o->online.forest = o->det.forest;
+    if (o->online_set & 128) o->online.lik_short = given.lik_short;
     return 0;
 }
 

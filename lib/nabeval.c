@@ -106,8 +106,8 @@ int tk_nabeval_run(const tk_nabeval_config *cfg, tk_nabscore **scores, tk_nabsco
             goto next;
         }
         tk_online_params p = cfg->params;
-        if (p.kind == TK_ONLINE_FOREST)
-            p.probation = tk_nab_probation(s.n) >= 16 ? tk_nab_probation(s.n) : 16;
+        /* NAB hands every detector the probation length of the file */
+        p.probation = tk_nab_probation(s.n) >= 16 ? tk_nab_probation(s.n) : 16;
         double c0 = cpu_ms();
         rc = tk_online_run(&p, s.value, s.n, sc, err, errlen);
         st->cpu_ms += cpu_ms() - c0;

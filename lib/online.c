@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FEAT_DIMS 4
+#define FEAT_DIMS 5
 #define FEAT_CLAMP 50.0
 
-static const char *const kind_names[] = {"wgauss", "zscore", "forest"};
+static const char *const kind_names[] = {"wgauss", "zscore", "forest", "ensemble"};
 
 int tk_online_kind_parse(const char *name, tk_online_kind *kind)
 {
@@ -53,11 +53,13 @@ void tk_online_defaults(tk_online_kind kind, tk_online_params *p)
     case TK_ONLINE_ZSCORE:
         p->window = 48;
         break;
+    case TK_ONLINE_ENSEMBLE:
     case TK_ONLINE_FOREST:
-        p->window = 64;
+        p->window = 8;
         p->probation = 750;
-        p->refit = 256;
-        p->train_window = 2048;
+        p->refit = 64;
+        p->train_window = 6400;
+        p->suppress_probation = 0.5;
         break;
     }
 }
@@ -111,14 +113,14 @@ struct tk_online {
     uint64_t seen;
     /* wgauss: the window as NAB keeps it (linear, slides by step) */
     double *win, *stepbuf;
-    size_t nwin, nstep;
+    size_t nwin, nstep, gw, gstep;
     double mean, sd;
     /* zscore / forest: trailing values */
     ring past;
     /* forest */
-    double *feat;      /* train_window x FEAT_DIMS ring */
-    size_t nfeat, fhead;
-    double *scratch;   /* contiguous copy for training */
+    double *scratch;   /* features of the training rows */
+    double fit_mean, fit_sd;
+
     tk_iforest *forest;
     unsigned fits, since_fit;
     /* likelihood */
@@ -136,7 +138,6 @@ void tk_online_free(tk_online *d)
     free(d->win);
     free(d->stepbuf);
     free(d->past.v);
-    free(d->feat);
     free(d->scratch);
     free(d->lraw.v);
     tk_iforest_free(d->forest);
@@ -149,7 +150,7 @@ tk_online *tk_online_new(const tk_online_params *p, char *err, size_t errlen)
         tk_err(err, errlen, "detector window must be 2..1000000 (and wgauss step 1..window)");
         return NULL;
     }
-    if (p->kind == TK_ONLINE_FOREST && (p->probation < 16 || p->train_window < 16 || p->train_window > 1000000)) {
+    if ((p->kind == TK_ONLINE_FOREST || p->kind == TK_ONLINE_ENSEMBLE) && (p->probation < 16 || p->train_window < 16 || p->train_window > 1000000)) {
         tk_err(err, errlen, "forest: probation and train window must be >= 16 records");
         return NULL;
     }
@@ -163,15 +164,24 @@ tk_online *tk_online_new(const tk_online_params *p, char *err, size_t errlen)
         goto nomem;
     d->p = *p;
     d->sd = 1;
-    if (p->kind == TK_ONLINE_WGAUSS) {
-        if (!(d->win = malloc(p->window * sizeof *d->win)) || !(d->stepbuf = malloc(p->step * sizeof *d->stepbuf)))
-            goto nomem;
-    } else if (ring_init(&d->past, p->window + 8) != 0) {
-        goto nomem;
+    if (!p->suppress && p->suppress_probation > 0)
+        d->p.suppress = (unsigned)(p->suppress_probation * (double)p->probation);
+
+    if (p->kind == TK_ONLINE_ENSEMBLE) {
+        d->gw = 6400;
+        d->gstep = 100;
+    } else {
+        d->gw = p->window;
+        d->gstep = p->step;
     }
-    if (p->kind == TK_ONLINE_FOREST &&
-        (!(d->feat = malloc((size_t)p->train_window * FEAT_DIMS * sizeof *d->feat)) ||
-         !(d->scratch = malloc((size_t)p->train_window * FEAT_DIMS * sizeof *d->scratch))))
+    if ((p->kind == TK_ONLINE_WGAUSS || p->kind == TK_ONLINE_ENSEMBLE) &&
+        (!(d->win = malloc(d->gw * sizeof *d->win)) || !(d->stepbuf = malloc(d->gstep * sizeof *d->stepbuf))))
+        goto nomem;
+    size_t past = (size_t)p->window + 8 + (p->kind >= TK_ONLINE_FOREST ? p->train_window : 0);
+    if (p->kind != TK_ONLINE_WGAUSS && ring_init(&d->past, past) != 0)
+        goto nomem;
+    if (p->kind >= TK_ONLINE_FOREST &&
+        !(d->scratch = malloc((size_t)p->train_window * FEAT_DIMS * sizeof *d->scratch)))
         goto nomem;
     if (p->likelihood && ring_init(&d->lraw, p->likelihood) != 0)
         goto nomem;
@@ -187,7 +197,7 @@ unsigned tk_online_fits(const tk_online *d) { return d->fits; }
 
 int tk_online_set_forest(tk_online *d, tk_iforest *f)
 {
-    if (d->p.kind != TK_ONLINE_FOREST || !f || tk_iforest_dims(f) != FEAT_DIMS)
+    if (d->p.kind < TK_ONLINE_FOREST || !f || tk_iforest_dims(f) != FEAT_DIMS)
         return -1;
     tk_iforest_free(d->forest);
     d->forest = f;
@@ -218,14 +228,14 @@ static double wgauss_update(tk_online *d, double v)
         double z = fabs(v - d->mean) / d->sd;
         score = 1.0 - 0.5 * erfc(z / sqrt(2.0));
     }
-    if (d->nwin < d->p.window) {
+    if (d->nwin < d->gw) {
         d->win[d->nwin++] = v;
         wgauss_refresh(d);
     } else {
         d->stepbuf[d->nstep++] = v;
-        if (d->nstep == d->p.step) {
-            memmove(d->win, d->win + d->p.step, (d->p.window - d->p.step) * sizeof *d->win);
-            memcpy(d->win + d->p.window - d->p.step, d->stepbuf, d->p.step * sizeof *d->win);
+        if (d->nstep == d->gstep) {
+            memmove(d->win, d->win + d->gstep, (d->gw - d->gstep) * sizeof *d->win);
+            memcpy(d->win + d->gw - d->gstep, d->stepbuf, d->gstep * sizeof *d->win);
             d->nstep = 0;
             wgauss_refresh(d);
         }
@@ -252,44 +262,58 @@ static double zscore_update(tk_online *d, double v)
 
 /* ---- forest ---------------------------------------------------------------- */
 
-static void features(const tk_online *d, double v, double *f)
+/* Features of the value `back` records ago (back = 0: the newest value in
+ * the ring, or v when v is not yet pushed: pass have_v). M, S: the
+ * normalisation of the current fit. Uses that value and the ones before. */
+static double ring_at(const ring *r, size_t back) { return ring_back(r, back); }
+
+static void features_at(const tk_online *d, size_t back, double M, double S, double *f)
 {
-    size_t k = d->past.n < d->p.window ? d->past.n : d->p.window;
-    double m = v, s = 0;
-    if (k > 0)
-        ring_stats(&d->past, k, &m, &s);
-    double floor_s = 1e-9 * (fabs(m) + 1.0);
-    if (s < floor_s)
-        s = floor_s;
-    double prev = d->past.n ? ring_back(&d->past, 0) : v;
-    double sum4 = v;
-    size_t n4 = 1;
-    for (size_t i = 0; i < 3 && i < d->past.n; i++, n4++)
-        sum4 += ring_back(&d->past, i);
-    /* std of the last 8 values including v */
-    double w8[8];
-    size_t n8 = 0;
-    w8[n8++] = v;
-    for (size_t i = 0; i < 7 && i < d->past.n; i++)
-        w8[n8++] = ring_back(&d->past, i);
-    double m8 = 0, q8 = 0;
-    for (size_t i = 0; i < n8; i++)
-        m8 += w8[i];
+    const ring *r = &d->past;
+    double v = ring_at(r, back);
+    size_t avail = r->n - 1 - back; /* values before this one */
+    double prev = avail ? ring_at(r, back + 1) : v;
+    size_t nl = avail < d->p.window ? avail : d->p.window;
+    double lm = v;
+    if (nl) {
+        double sl = 0;
+        for (size_t i = 1; i <= nl; i++)
+            sl += ring_at(r, back + i);
+        lm = sl / (double)nl;
+    }
+    double s4 = 0, m8 = 0, q8 = 0;
+    size_t n4 = 0, n8 = 0;
+    for (size_t i = 0; i < 8 && i <= avail; i++, n8++) {
+        double x = ring_at(r, back + i);
+        if (i < 4) {
+            s4 += x;
+            n4++;
+        }
+        m8 += x;
+    }
     m8 /= (double)n8;
     for (size_t i = 0; i < n8; i++)
-        q8 += (w8[i] - m8) * (w8[i] - m8);
-    f[0] = clampz((v - m) / s);
-    f[1] = clampz((v - prev) / s);
-    f[2] = clampz((sum4 / (double)n4 - m) / s);
-    f[3] = clampz(sqrt(q8 / (double)n8) / s);
+        q8 += (ring_at(r, back + i) - m8) * (ring_at(r, back + i) - m8);
+    f[0] = clampz((v - M) / S);
+    f[1] = clampz((s4 / (double)n4 - M) / S);
+    f[2] = clampz((v - prev) / S);
+    f[3] = clampz(sqrt(q8 / (double)n8) / S);
+    f[4] = clampz((v - lm) / S);
 }
 
 static void forest_fit(tk_online *d)
 {
-    size_t n = d->nfeat;
+    const ring *r = &d->past;
+    size_t n = r->n < d->p.train_window ? r->n : d->p.train_window;
     if (n < 2)
         return;
-    memcpy(d->scratch, d->feat, n * FEAT_DIMS * sizeof *d->scratch); /* order does not matter to training */
+    double M, S;
+    ring_stats(r, n, &M, &S);
+    double floor_s = 1e-9 * (fabs(M) + 1.0);
+    if (S < floor_s)
+        S = floor_s;
+    for (size_t k = 0; k < n; k++)
+        features_at(d, k, M, S, d->scratch + k * FEAT_DIMS);
     tk_iforest_params fp = d->p.forest;
     fp.seed = d->p.forest.seed + d->fits;
     tk_iforest *f = tk_iforest_train(d->scratch, n, FEAT_DIMS, &fp, NULL, 0);
@@ -297,25 +321,24 @@ static void forest_fit(tk_online *d)
         tk_iforest_free(d->forest);
         d->forest = f;
         d->fits++;
+        d->fit_mean = M;
+        d->fit_sd = S;
     }
     d->since_fit = 0;
 }
 
 static double forest_update(tk_online *d, double v, int *valid)
 {
-    double f[FEAT_DIMS];
-    features(d, v, f);
+    ring_push(&d->past, v);
     double score = 0;
     if (d->forest) {
+        double f[FEAT_DIMS];
+        features_at(d, 0, d->fit_mean, d->fit_sd, f);
         score = tk_iforest_score(d->forest, f);
         *valid = 1;
     }
-    memcpy(d->feat + d->fhead * FEAT_DIMS, f, sizeof f);
-    d->fhead = (d->fhead + 1) % d->p.train_window;
-    if (d->nfeat < d->p.train_window)
-        d->nfeat++;
-    ring_push(&d->past, v);
     d->since_fit++;
+    /* learn v: the next fit may include it (it was scored above first) */
     if ((!d->forest && d->seen + 1 >= d->p.probation) || (d->forest && d->p.refit && d->since_fit >= d->p.refit))
         forest_fit(d);
     return score;
@@ -362,7 +385,14 @@ double tk_online_update(tk_online *d, double value)
     switch (d->p.kind) {
     case TK_ONLINE_WGAUSS: raw = wgauss_update(d, value); break;
     case TK_ONLINE_ZSCORE: raw = zscore_update(d, value); break;
-    default: valid = 0; raw = forest_update(d, value, &valid); break;
+    case TK_ONLINE_FOREST: valid = 0; raw = forest_update(d, value, &valid); break;
+    default: {
+        double g = wgauss_update(d, value);
+        valid = 0;
+        double f = forest_update(d, value, &valid);
+        raw = 0.5 * (f + g);
+        break;
+    }
     }
     d->seen++;
     double out = raw;

@@ -31,7 +31,11 @@
  *   suppress  after a record scored s, the next `suppress` records output
  *           0 unless they score above s (one detection per event: NAB
  *           counts only the earliest detection in a window and charges
- *           every other one as a false positive outside it). */
+ *           every other one as a false positive outside it). With
+ *           suppress_probation f, suppress = f x probation: NAB gives every
+ *           detector the probation length, 15% of the file up to 750, so
+ *           the length scales with the file as NAB's windows do (measured:
+ *           f = 0.5 over 0.3..1.0 and fixed 100..800 records). */
 #ifndef TICKETCTL_ONLINE_H
 #define TICKETCTL_ONLINE_H
 
@@ -44,6 +48,7 @@ typedef enum tk_online_kind {
     TK_ONLINE_WGAUSS = 0,
     TK_ONLINE_ZSCORE,
     TK_ONLINE_FOREST,
+    TK_ONLINE_ENSEMBLE, /* forest and wgauss (NAB's 6400/100), mean of the two raw scores */
 } tk_online_kind;
 
 typedef struct tk_online_params {
@@ -57,6 +62,7 @@ typedef struct tk_online_params {
     unsigned likelihood;    /* long window of the anomaly likelihood (0 = off) */
     unsigned lik_short;     /* its short window (default 10) */
     unsigned suppress;      /* records of suppression after a score (0 = off) */
+    double suppress_probation; /* when suppress is 0: suppress = this x probation records */
 } tk_online_params;
 
 /* Defaults of a detector kind (NAB's for wgauss; by measurement for the
