@@ -9,7 +9,7 @@
 #include "ticketctl/nabeval.h"
 #include "ticketctl/online.h"
 
-#include <dirent.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -23,10 +23,10 @@
 #include "ticketctl/detect.h"
 #include "ticketctl/devstack.h"
 
-enum { OPT_FROM = 256, OPT_MODEL, OPT_TREES, OPT_SAMPLE, OPT_SEED, OPT_WINDOW, OPT_FEATURES, OPT_TOPIC,
-       OPT_JSON, OPT_LABELS, OPT_THRESHOLD, OPT_TRAIN, OPT_COOLDOWN, OPT_ZWIN, OPT_ZTHR, OPT_POINTS,
-       OPT_DIMS, OPT_REPEAT, OPT_WEBHOOK, OPT_METRIC, OPT_KAFKA, OPT_MYSQL, OPT_STATE, OPT_REARM,
-       OPT_IDLE, OPT_BEGIN, OPT_VERBOSE, OPT_NOSTORE, OPT_PERSIST, OPT_SINCE, OPT_DETECTOR, OPT_NABRES, OPT_REFIT, OPT_TRAINWIN, OPT_LIK, OPT_SUPPRESS, OPT_STEP, OPT_LIKSHORT };
+enum { OPT_FROM = 256, OPT_MODEL, OPT_TREES, OPT_SAMPLE, OPT_SEED, OPT_WINDOW, OPT_TOPIC, OPT_JSON, OPT_LABELS,
+       OPT_THRESHOLD, OPT_POINTS, OPT_DIMS, OPT_REPEAT, OPT_WEBHOOK, OPT_METRIC, OPT_KAFKA, OPT_MYSQL, OPT_STATE,
+       OPT_REARM, OPT_IDLE, OPT_BEGIN, OPT_VERBOSE, OPT_NOSTORE, OPT_PERSIST, OPT_SINCE, OPT_DETECTOR, OPT_NABRES,
+       OPT_REFIT, OPT_TRAINWIN, OPT_LIK, OPT_LIKSHORT, OPT_SUPPRESS, OPT_SUPPROB, OPT_STEP };
 
 static const struct option longopts[] = {
     {"from", required_argument, NULL, OPT_FROM},
@@ -35,15 +35,10 @@ static const struct option longopts[] = {
     {"sample", required_argument, NULL, OPT_SAMPLE},
     {"seed", required_argument, NULL, OPT_SEED},
     {"window", required_argument, NULL, OPT_WINDOW},
-    {"features", required_argument, NULL, OPT_FEATURES},
     {"topic", required_argument, NULL, OPT_TOPIC},
     {"json", no_argument, NULL, OPT_JSON},
     {"labels", required_argument, NULL, OPT_LABELS},
     {"threshold", required_argument, NULL, OPT_THRESHOLD},
-    {"train", required_argument, NULL, OPT_TRAIN},
-    {"cooldown", required_argument, NULL, OPT_COOLDOWN},
-    {"z-window", required_argument, NULL, OPT_ZWIN},
-    {"z-threshold", required_argument, NULL, OPT_ZTHR},
     {"points", required_argument, NULL, OPT_POINTS},
     {"dims", required_argument, NULL, OPT_DIMS},
     {"repeat", required_argument, NULL, OPT_REPEAT},
@@ -64,58 +59,72 @@ static const struct option longopts[] = {
     {"refit", required_argument, NULL, OPT_REFIT},
     {"train-window", required_argument, NULL, OPT_TRAINWIN},
     {"likelihood", required_argument, NULL, OPT_LIK},
-    {"suppress", required_argument, NULL, OPT_SUPPRESS},
-    {"step", required_argument, NULL, OPT_STEP},
     {"likelihood-short", required_argument, NULL, OPT_LIKSHORT},
+    {"suppress", required_argument, NULL, OPT_SUPPRESS},
+    {"suppress-probation", required_argument, NULL, OPT_SUPPROB},
+    {"step", required_argument, NULL, OPT_STEP},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *out)
 {
-    tk_nab_detector d;
-    tk_nab_detector_defaults(&d);
-    char feats[64];
-    tk_nab_feature_format(d.features.mask, feats, sizeof feats);
+    tk_online_params f;
+    tk_online_defaults(TK_ONLINE_FOREST, &f);
     fprintf(out,
-            "usage: ticketctl anomaly train --from FILE.csv|--topic NAME --model OUT [--trees N]\n"
-            "                               [--sample N] [--seed S] [--window N] [--features LIST]\n"
+            "usage: ticketctl anomaly train --from FILE.csv|--topic NAME --model OUT [--trees N] [--sample N]\n"
+            "                               [--seed S] [--window N] [--refit K] [--train-window T]\n"
             "       ticketctl anomaly detect --model M [--topic NAME] [--metric FIELD] [--webhook URL]\n"
-            "                               [--threshold T] [--rearm N] [--from-beginning]\n"
+            "                               [--threshold T] [--persist N] [--rearm N] [--from-beginning]\n"
             "       ticketctl anomaly score --model M --from FILE.csv [--json]\n"
-            "       ticketctl anomaly eval DIR --labels windows.json [--threshold T] [--json]\n"
+            "       ticketctl anomaly eval DIR --labels combined_windows.json [--detector NAME]\n"
+            "                               [--nab-results OUT] [--threshold T] [--seed S] [--json]\n"
+            "       ticketctl anomaly nabscore DIR --labels combined_windows.json --detector NAME [--json]\n"
             "       ticketctl anomaly bench [--points N] [--trees N] [--sample N] [--dims D]\n"
             "\n"
-            "Isolation Forest (Liu, Ting & Zhou, ICDM 2008) over window features of a\n"
-            "metric series in NAB CSV format (header 'timestamp,value').\n"
+            "Causal streaming anomaly detectors (lib/online.c) on metric series: every record\n"
+            "is scored before it is learnt, and scores are in [0,1]. The forest is an\n"
+            "Isolation Forest (Liu, Ting & Zhou, ICDM 2008) on scale-free features, refitted\n"
+            "every K records on the trailing T records.\n"
             "\n"
-            "train   fit a forest on every row of FILE.csv, or on the --metric field of every\n"
-            "        record in the Kafka topic NAME (the server's ticketctl.metrics), and save\n"
-            "        it to OUT (the feature settings are stored in the model)\n"
-            "detect  score each new record of the metrics topic (default ticketctl.metrics,\n"
-            "        field p99_ms); store every window in anomaly_results (unless --no-store)\n"
-            "        and POST a Slack-style alert to --webhook once per incident (an incident\n"
-            "        starts after --persist anomalous windows in a row, default 2, and ends\n"
-            "        after --rearm normal windows, default 10)\n"
-            "score   print timestamp,value,score per row (score in (0,1], high = anomalous)\n"
-            "eval    run the forest and a rolling z-score baseline over every labelled CSV\n"
-            "        in DIR (e.g. ../shared/data/nab/realAWSCloudwatch with\n"
-            "        ../shared/data/nab/windows.json); prints per-file and total point-level\n"
-            "        precision, recall, F1 and the NAB standard-profile score, side by side\n"
-            "bench   time training and scoring on synthetic data (one thread)\n"
+            "train    fit the forest on the last T rows of FILE.csv (NAB format) or of the --metric\n"
+            "         field of every record in the Kafka topic NAME, and save it to OUT. The model\n"
+            "         file holds the forest and 'online window=W train=T refit=K rows=N mean=M\n"
+            "         sd=S range=LO,HI': the feature settings, the refit schedule, the training\n"
+            "         size, the feature normalisation and the training range (range guard)\n"
+            "detect   score each new record of the metrics topic (default ticketctl.metrics, field\n"
+            "         p99_ms) with the model's streaming forest; once it has seen N records of its\n"
+            "         own it refits every K records on the last T. A value more than 3 training\n"
+            "         ranges outside the training range is anomalous whatever the score (range\n"
+            "         guard). Stores every record in anomaly_results (unless --no-store) and POSTs\n"
+            "         a Slack-style alert to --webhook once per incident (an incident starts after\n"
+            "         --persist anomalous records in a row, default 2, and ends after --rearm\n"
+            "         normal ones, default 10)\n"
+            "score    print timestamp,value,score per row of FILE.csv, streamed as detect does\n"
+            "eval     run one detector over every labelled NAB file under DIR (the NAB data root\n"
+            "         or one folder), causally, and score it with NAB's rules: three profiles,\n"
+            "         NAB's corpus threshold optimisation beside a fixed threshold, and the\n"
+            "         incident (persist/rearm) output as a second figure; --nab-results OUT\n"
+            "         writes OUT/<detector>/<folder>/<detector>_<file>.csv for NAB's scorer\n"
+            "nabscore score NAB results files (NAB's own results/<detector>, or eval's)\n"
+            "bench    time training and scoring on synthetic data (one thread)\n"
             "\n"
+            "  --detector NAME    forest (default), ensemble (forest + wgauss), wgauss (NAB's\n"
+            "                     windowed Gaussian), zscore (rolling z-score)\n"
             "  --trees N          trees (default %u)\n"
             "  --sample N         subsample size psi (default %u)\n"
-            "  --seed S           generator seed (default %llu)\n"
-            "  --window N         trailing window for the features, rows (default %u)\n"
-            "  --features LIST    value,diff,mean,z,std or all (default %s)\n"
-            "  --threshold T      eval: forest fires at score >= T (default %.2f)\n"
-            "  --train MODE       eval: all (fit on the whole file, unsupervised; default)\n"
-            "                     or probation (fit on the first 15%% only)\n"
-            "  --cooldown N       eval: after a detection stay quiet N rows, both detectors\n"
-            "                     (default %u)\n"
-            "  --z-window N       eval: baseline trailing window (default %u)\n"
-            "  --z-threshold Z    eval: baseline fires at |z| > Z (default %.1f)\n"
+            "  --seed S           generator seed (default %llu; fit k uses S + k)\n"
+            "  --window N         feature window (forest, default %u) / statistics window\n"
+            "                     (wgauss 6400, zscore 48)\n"
+            "  --refit K          forest: refit every K records (default %u; 0 = never)\n"
+            "  --train-window T   forest: fit on the last T records (default %u)\n"
+            "  --step N           wgauss: refresh the statistics every N records (default 100)\n"
+            "  --suppress N       after a score s, zero the next N scores unless above s\n"
+            "  --suppress-probation F   suppress F x probation records (forest default %.2f)\n"
+            "  --likelihood N     Numenta's anomaly likelihood over N raw scores (0 = off)\n"
+            "  --likelihood-short N     its short window (default 10)\n"
+            "  --threshold T      eval/detect: the fixed threshold (default: forest %.2f)\n"
+            "  --persist N --rearm N    incident logic (eval: 1 and 10; detect: 2 and 10)\n"
             "  --points N         bench: points to score (default 1000000)\n"
             "  --dims D           bench: attributes per point (default 3)\n"
             "  --repeat N         bench: training repetitions (default 20)\n"
@@ -123,23 +132,23 @@ static void usage(FILE *out)
             "  --since MS         train --topic: only records from this time on (ms since\n"
             "                     the epoch), e.g. to leave out a warm-up or an old incident\n"
             "  --idle-exit DUR    detect: stop after DUR without a record\n"
-            "  --verbose          detect: log every scored window\n"
+            "  --verbose          detect: log every scored record\n"
             "  --kafka-brokers L --mysql URL --state DIR   backends (default: the dev stack)\n"
             "  --json             JSON on stdout\n"
             "  -h, --help         this help\n",
-            d.forest.trees, d.forest.psi, (unsigned long long)d.forest.seed, d.features.window, feats,
-            d.threshold, d.cooldown, d.z_window, d.z_threshold);
+            f.forest.trees, f.forest.psi, (unsigned long long)f.forest.seed, f.window, f.refit, f.train_window,
+            f.suppress_probation, TK_DETECT_THRESHOLD);
 }
 
 typedef struct opts {
     const char *from, *model, *labels, *topic;
     const char *webhook, *metric, *kafka, *mysql, *state, *detector, *nab_results;
-    int threshold_set, online_set;
-    tk_online_params online;
     int64_t rearm, idle_exit_ms, persist, since_ms;
     int from_beginning, verbose, no_store;
     int json;
-    tk_nab_detector det;
+    double threshold;
+    int threshold_set;
+    tk_online_params online; /* the --detector's defaults with the options applied */
     int64_t points, dims, repeat;
 } opts;
 
@@ -165,107 +174,77 @@ static int parse_d(const char *name, const char *s, double *out)
     return 0;
 }
 
+/* Detector options are applied after --detector's defaults, whatever their
+ * order on the command line: one row per option. */
+typedef struct det_opt {
+    int opt;
+    const char *name;
+    int64_t min, max;
+    size_t off;  /* offset of an unsigned field in tk_online_params, or ... */
+    int kind;    /* 0 unsigned field, 1 forest.trees, 2 forest.psi, 3 forest.seed, 4 suppress_probation */
+} det_opt;
+
+static const det_opt det_opts[] = {
+    {OPT_WINDOW, "window", 2, 1000000, offsetof(tk_online_params, window), 0},
+    {OPT_REFIT, "refit", 0, 1000000, offsetof(tk_online_params, refit), 0},
+    {OPT_TRAINWIN, "train-window", 16, 1000000, offsetof(tk_online_params, train_window), 0},
+    {OPT_LIK, "likelihood", 0, 1000000, offsetof(tk_online_params, likelihood), 0},
+    {OPT_LIKSHORT, "likelihood-short", 1, 1000000, offsetof(tk_online_params, lik_short), 0},
+    {OPT_SUPPRESS, "suppress", 0, 1000000, offsetof(tk_online_params, suppress), 0},
+    {OPT_STEP, "step", 1, 1000000, offsetof(tk_online_params, step), 0},
+    {OPT_TREES, "trees", 1, TK_IFOREST_MAX_TREES, 0, 1},
+    {OPT_SAMPLE, "sample", 2, TK_IFOREST_MAX_PSI, 0, 2},
+    {OPT_SEED, "seed", 0, INT64_MAX, 0, 3},
+    {OPT_SUPPROB, "suppress-probation", 0, 0, 0, 4},
+};
+#define NDET_OPTS (sizeof det_opts / sizeof det_opts[0])
+
+static int apply_det_opt(const det_opt *d, const char *arg, tk_online_params *p)
+{
+    int64_t v = 0;
+    double x = 0;
+    if (d->kind == 4 ? parse_d(d->name, arg, &x) : parse_u(d->name, arg, d->min, d->max, &v))
+        return -1;
+    switch (d->kind) {
+    case 0: *(unsigned *)((char *)p + d->off) = (unsigned)v; break;
+    case 1: p->forest.trees = (uint32_t)v; break;
+    case 2: p->forest.psi = (uint32_t)v; break;
+    case 3: p->forest.seed = (uint64_t)v; break;
+    default: p->suppress_probation = x; p->suppress = 0; break;
+    }
+    return 0;
+}
+
 /* Parse options after the subcommand word; returns 0, 1 (help shown) or 2. */
 static int parse_opts(int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof *o);
-    tk_nab_detector_defaults(&o->det);
     o->points = 1000000;
     o->dims = 3;
     o->repeat = 20;
-    int64_t v;
+    const char *given[NDET_OPTS] = {0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        size_t k = 0;
+        while (k < NDET_OPTS && det_opts[k].opt != c)
+            k++;
+        if (k < NDET_OPTS) {
+            given[k] = optarg;
+            continue;
+        }
         switch (c) {
         case OPT_FROM: o->from = optarg; break;
         case OPT_MODEL: o->model = optarg; break;
         case OPT_LABELS: o->labels = optarg; break;
         case OPT_TOPIC: o->topic = optarg; break;
         case OPT_JSON: o->json = 1; break;
-        case OPT_TREES:
-            if (parse_u("trees", optarg, 1, TK_IFOREST_MAX_TREES, &v)) return 2;
-            o->det.forest.trees = (uint32_t)v;
-            o->online_set |= 64;
-            break;
-        case OPT_SAMPLE:
-            if (parse_u("sample", optarg, 2, TK_IFOREST_MAX_PSI, &v)) return 2;
-            o->det.forest.psi = (uint32_t)v;
-            o->online_set |= 64;
-            break;
-        case OPT_SEED:
-            if (parse_u("seed", optarg, 0, INT64_MAX, &v)) return 2;
-            o->det.forest.seed = (uint64_t)v;
-            o->online_set |= 64;
-            break;
-        case OPT_WINDOW:
-            if (parse_u("window", optarg, 2, 100000, &v)) return 2;
-            o->det.features.window = (unsigned)v;
-            o->online.window = (unsigned)v;
-            o->online_set |= 32;
-            break;
-        case OPT_FEATURES:
-            if (tk_nab_feature_parse(optarg, &o->det.features.mask) != 0) {
-                fprintf(stderr, "anomaly: --features wants a list of value,diff,mean,z,std (or all), got '%s'\n",
-                        optarg);
-                return 2;
-            }
-            break;
         case OPT_THRESHOLD:
-            if (parse_d("threshold", optarg, &o->det.threshold)) return 2;
+            if (parse_d("threshold", optarg, &o->threshold)) return 2;
             o->threshold_set = 1;
             break;
         case OPT_DETECTOR: o->detector = optarg; break;
-        case OPT_REFIT:
-            if (parse_u("refit", optarg, 0, 1000000, &v)) return 2;
-            o->online.refit = (unsigned)v;
-            o->online_set |= 1;
-            break;
-        case OPT_TRAINWIN:
-            if (parse_u("train-window", optarg, 16, 1000000, &v)) return 2;
-            o->online.train_window = (unsigned)v;
-            o->online_set |= 2;
-            break;
-        case OPT_LIK:
-            if (parse_u("likelihood", optarg, 0, 1000000, &v)) return 2;
-            o->online.likelihood = (unsigned)v;
-            o->online_set |= 4;
-            break;
-        case OPT_SUPPRESS:
-            if (parse_u("suppress", optarg, 0, 1000000, &v)) return 2;
-            o->online.suppress = (unsigned)v;
-            o->online_set |= 8;
-            break;
-        case OPT_LIKSHORT:
-            if (parse_u("likelihood-short", optarg, 1, 1000000, &v)) return 2;
-            o->online.lik_short = (unsigned)v;
-            o->online_set |= 128;
-            break;
-        case OPT_STEP:
-            if (parse_u("step", optarg, 1, 1000000, &v)) return 2;
-            o->online.step = (unsigned)v;
-            o->online_set |= 16;
-            break;
         case OPT_NABRES: o->nab_results = optarg; break;
-        case OPT_TRAIN:
-            if (!strcmp(optarg, "probation")) o->det.train = TK_NAB_TRAIN_PROBATION;
-            else if (!strcmp(optarg, "all")) o->det.train = TK_NAB_TRAIN_ALL;
-            else {
-                fprintf(stderr, "anomaly: --train wants probation or all, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case OPT_COOLDOWN:
-            if (parse_u("cooldown", optarg, 0, 1000000, &v)) return 2;
-            o->det.cooldown = (unsigned)v;
-            break;
-        case OPT_ZWIN:
-            if (parse_u("z-window", optarg, 2, 100000, &v)) return 2;
-            o->det.z_window = (unsigned)v;
-            break;
-        case OPT_ZTHR:
-            if (parse_d("z-threshold", optarg, &o->det.z_threshold)) return 2;
-            break;
         case OPT_POINTS:
             if (parse_u("points", optarg, 1, 100000000, &o->points)) return 2;
             break;
@@ -302,22 +281,15 @@ static int parse_opts(int argc, char **argv, opts *o)
         default: usage(stderr); return 2;
         }
     }
-    /* the detector's defaults, then the options given for it */
     tk_online_kind kind = TK_ONLINE_FOREST;
     if (o->detector && tk_online_kind_parse(o->detector, &kind) != 0) {
-        fprintf(stderr, "anomaly: --detector wants wgauss, zscore, forest or ensemble, got '%s'\n", o->detector);
+        fprintf(stderr, "anomaly: --detector wants forest, ensemble, wgauss or zscore, got '%s'\n", o->detector);
         return 2;
     }
-    tk_online_params given = o->online;
     tk_online_defaults(kind, &o->online);
-    if (o->online_set & 1) o->online.refit = given.refit;
-    if (o->online_set & 2) o->online.train_window = given.train_window;
-    if (o->online_set & 4) o->online.likelihood = given.likelihood;
-    if (o->online_set & 8) o->online.suppress = given.suppress;
-    if (o->online_set & 16) o->online.step = given.step;
-    if (o->online_set & 32) o->online.window = given.window;
-    if (o->online_set & 64) o->online.forest = o->det.forest;
-    if (o->online_set & 128) o->online.lik_short = given.lik_short;
+    for (size_t k = 0; k < NDET_OPTS; k++)
+        if (given[k] && apply_det_opt(&det_opts[k], given[k], &o->online) != 0)
+            return 2;
     return 0;
 }
 
@@ -327,7 +299,7 @@ static int do_train(const opts *o)
         fprintf(stderr, "anomaly train: one of --from FILE.csv or --topic NAME, and --model OUT, are required\n");
         return 2;
     }
-    char err[512], meta[TK_IFOREST_META_MAX];
+    char err[512];
     tk_nab_series s;
     if (o->topic) {
         tk_backend b;
@@ -341,42 +313,27 @@ static int do_train(const opts *o)
         fprintf(stderr, "anomaly train: %s\n", err);
         return 1;
     }
-    size_t dims = tk_nab_feature_dims(o->det.features.mask);
-    double *x = malloc(s.n * dims * sizeof *x);
+    tk_online_params p = o->online;
+    p.kind = TK_ONLINE_FOREST;
     tk_iforest *f = NULL;
+    tk_online_model m;
     int rc = 1;
-    if (!x || tk_nab_compute_features(s.value, s.n, &o->det.features, x) != TK_OK) {
-        fprintf(stderr, "anomaly train: out of memory\n");
-        goto done;
-    }
     uint64_t t0 = tk_mono_us();
-    f = tk_iforest_train(x, s.n, dims, &o->det.forest, err, sizeof err);
-    uint64_t t1 = tk_mono_us();
-    if (!f) {
-        fprintf(stderr, "anomaly train: %s: %s\n", o->from, err);
+    if (tk_online_train(&p, s.value, s.n, &f, &m, err, sizeof err) != TK_OK) {
+        fprintf(stderr, "anomaly train: %s\n", err);
         goto done;
     }
-    tk_nab_meta_write(&o->det.features, meta, sizeof meta);
-    { /* the training range of the raw value, for detect's range guard */
-        double lo = s.value[0], hi = s.value[0];
-        for (size_t i = 1; i < s.n; i++) {
-            lo = s.value[i] < lo ? s.value[i] : lo;
-            hi = s.value[i] > hi ? s.value[i] : hi;
-        }
-        size_t ml = strlen(meta);
-        snprintf(meta + ml, sizeof meta - ml, " range=%.17g,%.17g", lo, hi);
-    }
-    tk_iforest_set_meta(f, meta);
+    uint64_t t1 = tk_mono_us();
     if (tk_iforest_save(f, o->model, err, sizeof err) != TK_OK) {
         fprintf(stderr, "anomaly train: %s\n", err);
         goto done;
     }
-    printf("trained %u trees x %u samples on %zu rows (%zu attributes: %s) in %.1f ms -> %s\n",
-           tk_iforest_trees(f), tk_iforest_psi(f), s.n, dims, meta, (double)(t1 - t0) / 1000.0, o->model);
+    printf("trained %u trees x %u samples on %zu rows (%zu features) in %.1f ms -> %s\n  %s\n",
+           tk_iforest_trees(f), tk_iforest_psi(f), s.n < p.train_window ? s.n : (size_t)p.train_window,
+           tk_online_dims(), (double)(t1 - t0) / 1000.0, o->model, tk_iforest_meta(f));
     rc = 0;
 done:
     tk_iforest_free(f);
-    free(x);
     tk_nab_series_free(&s);
     return rc;
 }
@@ -387,56 +344,47 @@ static int do_score(const opts *o)
         fprintf(stderr, "anomaly score: --model M and --from FILE.csv are required\n");
         return 2;
     }
-    char err[512];
+    char err[512], ts[32];
     tk_iforest *f = NULL;
+    tk_online *d = NULL;
+    tk_online_model m;
     tk_nab_series s = {0};
-    double *x = NULL, *sc = NULL;
     int rc = 1;
-    tk_nab_features feat;
     if (tk_iforest_load(o->model, &f, err, sizeof err) != TK_OK) {
         fprintf(stderr, "anomaly score: %s\n", err);
         return 1;
     }
-    if (tk_nab_meta_read(tk_iforest_meta(f), &feat) != 0 || tk_nab_feature_dims(feat.mask) != tk_iforest_dims(f)) {
-        fprintf(stderr, "anomaly score: %s: model was not written by 'anomaly train' (metadata '%s')\n", o->model,
-                tk_iforest_meta(f));
-        goto done;
+    if (!(d = tk_online_from_model(f, &m, err, sizeof err))) {
+        fprintf(stderr, "anomaly score: %s: %s\n", o->model, err);
+        tk_iforest_free(f);
+        return 1;
     }
     if (tk_nab_load_csv(o->from, &s, err, sizeof err) != TK_OK) {
         fprintf(stderr, "anomaly score: %s\n", err);
         goto done;
     }
-    x = malloc(s.n * tk_iforest_dims(f) * sizeof *x);
-    sc = malloc(s.n * sizeof *sc);
-    if (!x || !sc || tk_nab_compute_features(s.value, s.n, &feat, x) != TK_OK) {
-        fprintf(stderr, "anomaly score: out of memory\n");
-        goto done;
+    json_t *arr = o->json ? json_array() : NULL;
+    if (!o->json)
+        printf("timestamp,value,score\n");
+    for (size_t i = 0; i < s.n; i++) {
+        double sc = tk_online_update(d, s.value[i]);
+        tk_nab_format_time(s.ts[i], ts, sizeof ts);
+        if (arr)
+            json_array_append_new(arr, json_pack("{s:s,s:f,s:f}", "timestamp", ts, "value", s.value[i], "score", sc));
+        else
+            printf("%s,%.15g,%.6f\n", ts, s.value[i], sc);
     }
-    tk_iforest_score_many(f, x, s.n, sc);
-    char ts[32];
-    if (o->json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < s.n; i++) {
-            tk_nab_format_time(s.ts[i], ts, sizeof ts);
-            json_array_append_new(arr, json_pack("{s:s,s:f,s:f}", "timestamp", ts, "value", s.value[i], "score", sc[i]));
-        }
-        json_t *root = json_pack("{s:s,s:o}", "model", o->model, "rows", arr);
+    if (arr) {
+        json_t *root = json_pack("{s:s,s:I,s:o}", "model", o->model, "refits", (json_int_t)tk_online_fits(d), "rows",
+                                 arr);
         json_dumpf(root, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
         putchar('\n');
         json_decref(root);
-    } else {
-        printf("timestamp,value,score\n");
-        for (size_t i = 0; i < s.n; i++) {
-            tk_nab_format_time(s.ts[i], ts, sizeof ts);
-            printf("%s,%.15g,%.6f\n", ts, s.value[i], sc[i]);
-        }
     }
     rc = 0;
 done:
-    free(x);
-    free(sc);
     tk_nab_series_free(&s);
-    tk_iforest_free(f);
+    tk_online_free(d);
     return rc;
 }
 
@@ -502,7 +450,7 @@ static int do_eval(const opts *o, const char *dir)
         .params = o->online, .results_dir = o->nab_results,
         .persist = o->persist ? (unsigned)o->persist : 1, .rearm = o->rearm ? (unsigned)o->rearm : 10,
     };
-    cfg.alert_threshold = o->threshold_set ? o->det.threshold : fixed_threshold(&cfg.params);
+    cfg.alert_threshold = o->threshold_set ? o->threshold : fixed_threshold(&cfg.params);
     tk_nabscore *sc = NULL, *al = NULL;
     tk_nabeval_stats st;
     int rc = 1;
@@ -599,10 +547,10 @@ static int do_bench(const opts *o)
     if (ntrain > n)
         ntrain = n;
     tk_iforest *f = NULL;
-    tk_iforest_params p = o->det.forest;
+    tk_iforest_params p = o->online.forest;
     for (int64_t r = 0; r < o->repeat; r++) {
         tk_iforest_free(f);
-        p.seed = o->det.forest.seed + (uint64_t)r;
+        p.seed = o->online.forest.seed + (uint64_t)r;
         uint64_t t0 = tk_mono_us();
         f = tk_iforest_train(x, ntrain, dims, &p, err, sizeof err);
         t_train[r] = (double)(tk_mono_us() - t0) / 1000.0;
@@ -654,7 +602,7 @@ static int do_nabscore(const opts *o, const char *dir)
         fprintf(stderr, "anomaly nabscore: %s\n", c ? err : "out of memory");
         goto done;
     }
-    json_t *pj = nab_profiles(c, o->threshold_set ? o->det.threshold : -1, !o->json, o->detector);
+    json_t *pj = nab_profiles(c, o->threshold_set ? o->threshold : -1, !o->json, o->detector);
     if (o->json) {
         json_t *root = json_pack("{s:s,s:I,s:o}", "detector", o->detector, "files",
                                  (json_int_t)tk_nabscore_files(c), "profiles", pj);
@@ -687,20 +635,15 @@ static int do_detect(const opts *o)
         return 2;
     }
     char err[512];
-    tk_iforest *f = NULL;
-    if (tk_iforest_load(o->model, &f, err, sizeof err) != TK_OK) {
-        fprintf(stderr, "anomaly detect: %s\n", err);
-        return 1;
-    }
     tk_backend b;
     unsigned need = TK_NEED_KAFKA | (o->no_store ? 0 : TK_NEED_MYSQL);
     if (tk_backend_resolve_some(&b, need, o->mysql, NULL, o->kafka, o->state, 1, err, sizeof err) != 0) {
         fprintf(stderr, "anomaly detect: %s\n", err);
-        tk_iforest_free(f);
         return 1;
     }
     tk_detect_config cfg = {
-        .brokers = b.kafka, .topic = o->topic, .field = o->metric, .model = f, .threshold = o->det.threshold,
+        .brokers = b.kafka, .topic = o->topic, .field = o->metric, .model_path = o->model,
+        .threshold = o->threshold_set ? o->threshold : 0,
         .rearm = (unsigned)o->rearm, .persist = (unsigned)o->persist, .mysql_url = o->no_store ? NULL : b.mysql, .webhook = o->webhook,
         .from_beginning = o->from_beginning, .idle_exit_ms = o->idle_exit_ms, .stop = &detect_stop,
         .verbose = o->verbose,
@@ -709,18 +652,17 @@ static int do_detect(const opts *o)
     signal(SIGINT, on_detect_stop);
     tk_detect_stats st;
     int rc = tk_detect_run(&cfg, &st, err, sizeof err);
-    tk_iforest_free(f);
     if (rc != 0) {
         fprintf(stderr, "anomaly detect: %s\n", err);
         return 1;
     }
     printf(o->json ? "{\"records\":%llu,\"anomalies\":%llu,\"incidents\":%llu,\"alerts_sent\":%llu,"
-                     "\"alert_failures\":%llu,\"stored\":%llu,\"max_score\":%.4f}\n"
-                   : "records %llu, anomalous windows %llu, incidents %llu, alerts sent %llu (failed %llu), "
-                     "stored %llu, max score %.4f\n",
+                     "\"alert_failures\":%llu,\"stored\":%llu,\"refits\":%llu,\"max_score\":%.4f}\n"
+                   : "records %llu, anomalous records %llu, incidents %llu, alerts sent %llu (failed %llu), "
+                     "stored %llu, refits %llu, max score %.4f\n",
            (unsigned long long)st.records, (unsigned long long)st.anomalies, (unsigned long long)st.incidents,
            (unsigned long long)st.alerts_sent, (unsigned long long)st.alert_failures,
-           (unsigned long long)st.stored, st.max_score);
+           (unsigned long long)st.stored, (unsigned long long)st.refits, st.max_score);
     return 0;
 }
 

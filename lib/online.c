@@ -14,6 +14,7 @@
 #include "ticketctl/common.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,15 +196,28 @@ nomem:
 const tk_iforest *tk_online_forest(const tk_online *d) { return d->forest; }
 unsigned tk_online_fits(const tk_online *d) { return d->fits; }
 
-int tk_online_set_forest(tk_online *d, tk_iforest *f)
+int tk_online_set_forest(tk_online *d, tk_iforest *f, double mean, double sd)
 {
-    if (d->p.kind < TK_ONLINE_FOREST || !f || tk_iforest_dims(f) != FEAT_DIMS)
+    if (d->p.kind < TK_ONLINE_FOREST || !f || tk_iforest_dims(f) != FEAT_DIMS || !(sd > 0) || !isfinite(mean))
         return -1;
     tk_iforest_free(d->forest);
     d->forest = f;
+    d->fit_mean = mean;
+    d->fit_sd = sd;
     d->since_fit = 0;
     return 0;
 }
+
+tk_iforest *tk_online_take_forest(tk_online *d, double *mean, double *sd)
+{
+    tk_iforest *f = d->forest;
+    *mean = d->fit_mean;
+    *sd = d->fit_sd;
+    d->forest = NULL;
+    return f;
+}
+
+size_t tk_online_dims(void) { return FEAT_DIMS; }
 
 /* ---- wgauss ---------------------------------------------------------------- */
 
@@ -339,7 +353,10 @@ static double forest_update(tk_online *d, double v, int *valid)
     }
     d->since_fit++;
     /* learn v: the next fit may include it (it was scored above first) */
-    if ((!d->forest && d->seen + 1 >= d->p.probation) || (d->forest && d->p.refit && d->since_fit >= d->p.refit))
+    /* a refit needs probation records of its own (a forest handed over
+     * by tk_online_set_forest() is kept until then) */
+    if ((!d->forest && d->seen + 1 >= d->p.probation) ||
+        (d->forest && d->p.refit && d->since_fit >= d->p.refit && d->past.n >= d->p.probation))
         forest_fit(d);
     return score;
 }
@@ -435,4 +452,85 @@ int tk_incident_step(tk_incident *in, int anomalous)
     if (in->active && ++in->normal_run >= in->rearm)
         in->active = 0; /* over; the next one alerts again */
     return 0;
+}
+
+void tk_online_meta_write(const tk_online_model *m, char *buf, size_t len)
+{
+    snprintf(buf, len, "online window=%u train=%u refit=%u rows=%zu mean=%.17g sd=%.17g range=%.17g,%.17g", m->window,
+             m->train_window, m->refit, m->rows, m->mean, m->sd, m->lo, m->hi);
+}
+
+int tk_online_meta_read(const char *meta, tk_online_model *m)
+{
+    if (!meta || sscanf(meta, "online window=%u train=%u refit=%u rows=%zu mean=%lf sd=%lf range=%lf,%lf", &m->window,
+                        &m->train_window, &m->refit, &m->rows, &m->mean, &m->sd, &m->lo, &m->hi) != 8)
+        return -1;
+    if (m->window < 2 || m->train_window < 16 || !(m->sd > 0) || !isfinite(m->mean) || !(m->hi >= m->lo))
+        return -1;
+    return 0;
+}
+
+int tk_online_train(const tk_online_params *p, const double *v, size_t n, tk_iforest **out, tk_online_model *m,
+                    char *err, size_t errlen)
+{
+    *out = NULL;
+    if (n < 16 || p->kind < TK_ONLINE_FOREST)
+        return tk_err(err, errlen, "training needs a forest detector and at least 16 rows (got %zu)", n), TK_EINVAL;
+    tk_online_params q = *p;
+    q.probation = n;
+    q.likelihood = 0;
+    q.suppress = 0;
+    q.suppress_probation = 0;
+    tk_online *d = tk_online_new(&q, err, errlen);
+    if (!d)
+        return TK_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        tk_online_update(d, v[i]);
+    memset(m, 0, sizeof *m);
+    tk_iforest *f = tk_online_take_forest(d, &m->mean, &m->sd);
+    tk_online_free(d);
+    if (!f)
+        return tk_err(err, errlen, "training failed (out of memory or constant input)"), TK_ENOMEM;
+    m->window = p->window;
+    m->train_window = p->train_window;
+    m->refit = p->refit;
+    m->rows = n;
+    m->lo = m->hi = v[0];
+    for (size_t i = 1; i < n; i++) {
+        m->lo = v[i] < m->lo ? v[i] : m->lo;
+        m->hi = v[i] > m->hi ? v[i] : m->hi;
+    }
+    char meta[TK_IFOREST_META_MAX];
+    tk_online_meta_write(m, meta, sizeof meta);
+    if (tk_iforest_set_meta(f, meta) != 0) {
+        tk_iforest_free(f);
+        return tk_err(err, errlen, "model metadata too long"), TK_EINVAL;
+    }
+    *out = f;
+    return TK_OK;
+}
+
+tk_online *tk_online_from_model(tk_iforest *model, tk_online_model *m, char *err, size_t errlen)
+{
+    if (tk_online_meta_read(tk_iforest_meta(model), m) != 0 || tk_iforest_dims(model) != FEAT_DIMS) {
+        tk_err(err, errlen, "not a model written by 'ticketctl anomaly train' (metadata '%.80s')", tk_iforest_meta(model));
+        return NULL;
+    }
+    tk_online_params p;
+    tk_online_defaults(TK_ONLINE_FOREST, &p);
+    p.window = m->window;
+    p.train_window = m->train_window;
+    p.refit = m->refit;
+    p.probation = m->rows >= 16 ? m->rows : 16;
+    p.suppress_probation = 0;
+    p.forest.trees = tk_iforest_trees(model);
+    p.forest.psi = tk_iforest_psi(model);
+    p.forest.seed = tk_iforest_seed(model);
+    tk_online *d = tk_online_new(&p, err, errlen);
+    if (d && tk_online_set_forest(d, model, m->mean, m->sd) != 0) {
+        tk_err(err, errlen, "the model does not fit the detector");
+        tk_online_free(d);
+        return NULL;
+    }
+    return d;
 }

@@ -83,7 +83,7 @@ static void test_latency_fault_is_flagged_once(void **state)
      * does not extrapolate), so it needs enough normal points for that one
      * to be unremarkable: c(40) ~ 5.6 against c(15) ~ 4.3. */
     sleep(45);
-    assert_int_equal(itest_run(&E, "anomaly train --topic ticketctl.metrics --metric p99_ms --features value,mean,z "
+    assert_int_equal(itest_run(&E, "anomaly train --topic ticketctl.metrics --metric p99_ms "
                                    "--window 4 --sample 64 --since %lld --model '%s' >/dev/null",
                                since, model),
                      0);

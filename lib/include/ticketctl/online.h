@@ -91,10 +91,54 @@ double tk_online_update(tk_online *d, double value);
 const tk_iforest *tk_online_forest(const tk_online *d);
 unsigned tk_online_fits(const tk_online *d);
 
-/* Replace the forest by a copy-free hand-over of f (d takes ownership), e.g.
- * a model trained by `anomaly train`; features must have been computed the
- * way this detector computes them (dims must match; -1 otherwise). */
-int tk_online_set_forest(tk_online *d, tk_iforest *f);
+/* Hand a forest to d (on 0 d owns it; on -1 the caller still does), e.g. a model trained by `anomaly train`, with
+ * the feature normalisation it was fitted with (mean, sd > 0 of the
+ * training values). It is used until d has seen `probation` records of its
+ * own, then refitted as usual. -1 for another kind or dims !=
+ * tk_online_dims(). */
+int tk_online_set_forest(tk_online *d, tk_iforest *f, double mean, double sd);
+
+/* Take the current forest out of d (the caller frees it; NULL if none) with
+ * its normalisation, e.g. to save it as a model file. */
+tk_iforest *tk_online_take_forest(tk_online *d, double *mean, double *sd);
+
+/* Attributes of the forest's features (see online.c). */
+size_t tk_online_dims(void);
+
+/* A model file (`anomaly train`) is an Isolation Forest file
+ * (ticketctl/iforest.h) whose metadata is
+ *   "online window=W train=T refit=K rows=N mean=M sd=S range=LO,HI"
+ * W: the feature window; T, K: refit on the last T records every K
+ * records; N: training rows (detect refits once it has seen N records of
+ * its own); M, S: the feature normalisation (mean and std of the training
+ * values); LO, HI: the training range of the raw value (detect's range
+ * guard). Write it into buf / read it back (0, or -1 when meta is not of
+ * this form). */
+typedef struct tk_online_model {
+    unsigned window, train_window, refit;
+    size_t rows;
+    double mean, sd, lo, hi;
+} tk_online_model;
+
+/* `anomaly train`: fit the forest of a forest detector p on the features of
+ * v[n] (the last p->train_window rows of it), the same fit the streaming
+ * detector makes at the end of its probation. *out: the forest (caller
+ * frees), its metadata already set as above; *m: the same fields. Returns
+ * TK_OK, or TK_EINVAL (n < 16, not a forest kind, bad parameters) /
+ * TK_ENOMEM with a message in err (OUT). */
+int tk_online_train(const tk_online_params *p, const double *v, size_t n, tk_iforest **out, tk_online_model *m,
+                    char *err, size_t errlen);
+
+/* The streaming forest detector of a model file's forest (see above): it
+ * scores with `model` until it has seen m->rows records of its own, then
+ * refits every m->refit records on the last m->train_window, as in eval
+ * (no suppression). On success d owns model and *m holds the metadata; on
+ * NULL (metadata not of this form, dims mismatch, no memory; message in
+ * err, OUT) the caller still owns model. */
+tk_online *tk_online_from_model(tk_iforest *model, tk_online_model *m, char *err, size_t errlen);
+
+void tk_online_meta_write(const tk_online_model *m, char *buf, size_t len);
+int tk_online_meta_read(const char *meta, tk_online_model *m);
 
 /* Run a detector over a whole series (values v[n]) into scores[n]: the
  * same calls as streaming. Returns TK_OK or TK_EINVAL / TK_ENOMEM. */
