@@ -81,6 +81,7 @@ static void usage(FILE *out)
             "                               [--nab-results OUT] [--threshold T] [--seed S] [--json]\n"
             "       ticketctl anomaly nabscore DIR --labels combined_windows.json --detector NAME [--json]\n"
             "       ticketctl anomaly bench [--points N] [--trees N] [--sample N] [--dims D]\n"
+            "       ticketctl anomaly forest --from X.csv [--trees N] [--sample N] [--seed S]\n"
             "\n"
             "Causal streaming anomaly detectors (lib/online.c) on metric series: every record\n"
             "is scored before it is learnt, and scores are in [0,1]. The forest is an\n"
@@ -107,7 +108,10 @@ static void usage(FILE *out)
             "         incident (persist/rearm) output as a second figure; --nab-results OUT\n"
             "         writes OUT/<detector>/<folder>/<detector>_<file>.csv for NAB's scorer\n"
             "nabscore score NAB results files (NAB's own results/<detector>, or eval's)\n"
-            "bench    time training and scoring on synthetic data (one thread)\n"
+            "bench    time training and scoring on synthetic data, and the streaming forest's\n"
+            "         cost per record (one thread)\n"
+            "forest   the bare Isolation Forest: train on every row of a CSV of attributes\n"
+            "         (header line, then numbers), print one score per row\n"
             "\n"
             "  --detector NAME    forest (default), ensemble (forest + wgauss), wgauss (NAB's\n"
             "                     windowed Gaussian), zscore (rolling z-score)\n"
@@ -386,6 +390,97 @@ done:
     tk_nab_series_free(&s);
     tk_online_free(d);
     return rc;
+}
+
+/* Read a CSV matrix (a header line of names, then rows of numbers, the same
+ * count each) into a malloc'd row-major array. Returns 0 or -1 (message on
+ * stderr). Front-end input for `anomaly forest`. */
+static int read_matrix(const char *path, double **out, size_t *rows, size_t *dims)
+{
+    char *buf, err[512];
+    size_t len;
+    if (tk_read_file(path, 0, &buf, &len, err, sizeof err) != TK_OK) {
+        fprintf(stderr, "anomaly forest: %s\n", err);
+        return -1;
+    }
+    size_t cap = 1024, n = 0, d = 0, line = 0;
+    double *x = malloc(cap * sizeof *x);
+    char *save = NULL, *ln = strtok_r(buf, "\n", &save);
+    int rc = -1;
+    for (; ln && x; ln = strtok_r(NULL, "\n", &save)) {
+        if (line++ == 0) {
+            d = 1;
+            for (char *p = ln; *p; p++)
+                d += *p == ',';
+            continue;
+        }
+        char *p = ln, *end;
+        for (size_t k = 0; k < d; k++, p = end + 1) {
+            double v = strtod(p, &end);
+            int last = k + 1 == d;
+            if (end == p || !isfinite(v) || (last ? (*end && *end != '\r') : *end != ',')) {
+                fprintf(stderr, "anomaly forest: %s:%zu: want %zu numbers\n", path, line, d);
+                goto done;
+            }
+            if (n == cap) {
+                double *nx = realloc(x, (cap *= 2) * sizeof *x);
+                if (!nx)
+                    goto done;
+                x = nx;
+            }
+            x[n++] = v;
+        }
+    }
+    if (d == 0 || n == 0) {
+        fprintf(stderr, "anomaly forest: %s: no rows\n", path);
+        goto done;
+    }
+    *out = x;
+    x = NULL;
+    *rows = n / d;
+    *dims = d;
+    rc = 0;
+done:
+    free(x);
+    free(buf);
+    return rc;
+}
+
+/* anomaly forest --from X.csv: the bare Isolation Forest on given attributes
+ * (train on every row, print one score per row), for the agreement test
+ * with scikit-learn and the speed comparison. */
+static int do_forest(const opts *o)
+{
+    if (!o->from) {
+        fprintf(stderr, "anomaly forest: --from X.csv is required\n");
+        return 2;
+    }
+    double *x = NULL;
+    size_t n, d;
+    if (read_matrix(o->from, &x, &n, &d) != 0)
+        return 1;
+    char err[256];
+    uint64_t t0 = tk_mono_us();
+    tk_iforest *f = tk_iforest_train(x, n, d, &o->online.forest, err, sizeof err);
+    uint64_t t1 = tk_mono_us();
+    double *sc = f ? malloc(n * sizeof *sc) : NULL;
+    if (!f || !sc) {
+        fprintf(stderr, "anomaly forest: %s\n", f ? "out of memory" : err);
+        free(x);
+        tk_iforest_free(f);
+        return 1;
+    }
+    tk_iforest_score_many(f, x, n, sc);
+    uint64_t t2 = tk_mono_us();
+    printf("score\n");
+    for (size_t i = 0; i < n; i++)
+        printf("%.10f\n", sc[i]);
+    fprintf(stderr, "anomaly forest: %zu x %zu, train %.2f ms, score %.2f ms\n", n, d, (double)(t1 - t0) / 1e3,
+            (double)(t2 - t1) / 1e3);
+    free(sc);
+    free(x);
+    tk_iforest_free(f);
+    return 0;
 }
 
 /* NAB's three profiles of one corpus: optimised threshold, and the fixed
@@ -672,7 +767,7 @@ typedef struct subcommand {
 } subcommand;
 
 static const subcommand subs[] = {{"train", 0}, {"score", 0}, {"eval", 1}, {"bench", 0}, {"detect", 0},
-                                  {"nabscore", 1}};
+                                  {"nabscore", 1}, {"forest", 0}};
 
 int cmd_anomaly(int argc, char **argv)
 {
@@ -685,7 +780,8 @@ int cmd_anomaly(int argc, char **argv)
         if (!strcmp(argv[1], subs[k].name))
             break;
     if (k == sizeof subs / sizeof subs[0]) {
-        fprintf(stderr, "anomaly: unknown subcommand '%s' (train, detect, score, eval, bench)\n", argv[1]);
+        fprintf(stderr, "anomaly: unknown subcommand '%s' (train, detect, score, eval, nabscore, bench, forest)\n",
+                argv[1]);
         return 2;
     }
     opts o;
@@ -708,6 +804,7 @@ int cmd_anomaly(int argc, char **argv)
     case 2: return do_eval(&o, argv[1 + optind]);
     case 4: return do_detect(&o);
     case 5: return do_nabscore(&o, argv[1 + optind]);
+    case 6: return do_forest(&o);
     default: return do_bench(&o);
     }
 }
