@@ -128,7 +128,7 @@ static void usage(FILE *out)
             "  --likelihood N     Numenta's anomaly likelihood over N raw scores (0 = off)\n"
             "  --likelihood-short N     its short window (default 10)\n"
             "  --threshold T      eval/detect: the fixed threshold (default: forest %.2f)\n"
-            "  --persist N --rearm N    incident logic (eval: 1 and 10; detect: 2 and 10)\n"
+            "  --persist N --rearm N    incident logic (default 2 and 10; eval's alert figure too)\n"
             "  --points N         bench: points to score (default 1000000)\n"
             "  --dims D           bench: attributes per point (default 3)\n"
             "  --repeat N         bench: training repetitions (default 20)\n"
@@ -151,7 +151,7 @@ typedef struct opts {
     int from_beginning, verbose, no_store;
     int json;
     double threshold;
-    int threshold_set;
+    int threshold_set, detector_known;
     tk_online_params online; /* the --detector's defaults with the options applied */
     int64_t points, dims, repeat;
 } opts;
@@ -285,11 +285,9 @@ static int parse_opts(int argc, char **argv, opts *o)
         default: usage(stderr); return 2;
         }
     }
+    /* (nabscore's --detector names any results folder, e.g. NAB's own) */
     tk_online_kind kind = TK_ONLINE_FOREST;
-    if (o->detector && tk_online_kind_parse(o->detector, &kind) != 0) {
-        fprintf(stderr, "anomaly: --detector wants forest, ensemble, wgauss or zscore, got '%s'\n", o->detector);
-        return 2;
-    }
+    o->detector_known = !o->detector || tk_online_kind_parse(o->detector, &kind) == 0;
     tk_online_defaults(kind, &o->online);
     for (size_t k = 0; k < NDET_OPTS; k++)
         if (given[k] && apply_det_opt(&det_opts[k], given[k], &o->online) != 0)
@@ -503,7 +501,7 @@ static json_t *nab_profiles(const tk_nabscore *c, double fixed, int print, const
         for (int i = 0; i < n; i++) {
             const char *kind = i == 0 ? "optimised" : "fixed";
             if (print)
-                printf("%-26s %-20s %9.4f %9.2f %8.1f %8.1f %3zu/%-3zu %9.2f\n", i == 0 ? "  optimised" : "  fixed",
+                printf("%-26s %-20s %9.6g %9.2f %8.1f %8.1f %3zu/%-3zu %9.2f\n", i == 0 ? "  optimised" : "  fixed",
                        p->name, r[i].threshold, r[i].raw, r[i].null_score, r[i].perfect, r[i].windows_hit,
                        r[i].windows, r[i].normalised);
             json_object_set_new(pj, kind,
@@ -535,6 +533,10 @@ static int do_eval(const opts *o, const char *dir)
         return 2;
     }
     char err[512];
+    if (!o->detector_known) {
+        fprintf(stderr, "anomaly eval: --detector wants forest, ensemble, wgauss or zscore, got '%s'\n", o->detector);
+        return 2;
+    }
     tk_nab_labels *labels = NULL;
     if (tk_nab_labels_load(o->labels, &labels, err, sizeof err) != TK_OK) {
         fprintf(stderr, "anomaly eval: %s\n", err);
@@ -543,7 +545,7 @@ static int do_eval(const opts *o, const char *dir)
     tk_nabeval_config cfg = {
         .dir = dir, .labels = labels, .detector = o->detector ? o->detector : "forest",
         .params = o->online, .results_dir = o->nab_results,
-        .persist = o->persist ? (unsigned)o->persist : 1, .rearm = o->rearm ? (unsigned)o->rearm : 10,
+        .persist = o->persist ? (unsigned)o->persist : 2, .rearm = o->rearm ? (unsigned)o->rearm : 10,
     };
     cfg.alert_threshold = o->threshold_set ? o->threshold : fixed_threshold(&cfg.params);
     tk_nabscore *sc = NULL, *al = NULL;
@@ -560,22 +562,23 @@ static int do_eval(const opts *o, const char *dir)
     const tk_online_params *p = &cfg.params;
     if (!o->json)
         printf("detector %s (%s): window %u, step %u, refit %u, train window %u, trees %u x %u, seed %llu, "
-               "likelihood %u/%u, suppress %u\n%zu files, %zu rows, %.1f CPU-ms (%.2f us/record)%s%s\n\n",
+               "likelihood %u/%u, suppress %u (or %.2f x probation)\n%zu files, %zu rows, %.1f CPU-ms (%.2f us/record)%s%s\n\n",
                cfg.detector, tk_online_kind_name(p->kind), p->window, p->step, p->refit, p->train_window,
                p->forest.trees, p->forest.psi, (unsigned long long)p->forest.seed, p->likelihood, p->lik_short,
-               p->suppress, st.files, st.rows, st.cpu_ms, 1000.0 * st.cpu_ms / (double)st.rows,
+               p->suppress, p->suppress_probation, st.files, st.rows, st.cpu_ms, 1000.0 * st.cpu_ms / (double)st.rows,
                cfg.results_dir ? ", results in " : "", cfg.results_dir ? cfg.results_dir : "");
     json_t *pj = nab_profiles(sc, cfg.alert_threshold, !o->json, "scores");
     if (!o->json)
         printf("\n");
     json_t *aj = nab_profiles(al, 1.0, !o->json, "alerts (persist/rearm)");
     if (o->json) {
-        json_t *root = json_pack("{s:s,s:s,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:f,s:f,s:o,s:o}",
+        json_t *root = json_pack("{s:s,s:s,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f},s:I,s:I,s:f,s:f,s:o,s:o}",
                                  "detector", cfg.detector, "kind", tk_online_kind_name(p->kind), "params", "window",
                                  (json_int_t)p->window, "step", (json_int_t)p->step, "refit", (json_int_t)p->refit,
                                  "train_window", (json_int_t)p->train_window, "trees", (json_int_t)p->forest.trees,
                                  "sample", (json_int_t)p->forest.psi, "seed", (json_int_t)p->forest.seed,
                                  "likelihood", (json_int_t)p->likelihood, "suppress", (json_int_t)p->suppress,
+                                 "suppress_probation", p->suppress_probation,
                                  "files", (json_int_t)st.files, "rows", (json_int_t)st.rows, "cpu_ms", st.cpu_ms,
                                  "alert_threshold", cfg.alert_threshold, "scores", pj, "alerts", aj);
         json_dumpf(root, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(8));
@@ -585,8 +588,9 @@ static int do_eval(const opts *o, const char *dir)
         json_decref(pj);
         json_decref(aj);
         printf("\nNAB v1.1 scoring: threshold 'optimised' over the corpus as NAB does, 'fixed' = %.5f set in\n"
-               "advance; alerts = the incident output (persist %u, rearm %u at the fixed threshold) scored\n"
-               "as a binary detector. NAB = 100 (raw - null) / (perfect - null), perfect over every window.\n",
+               "advance; alerts = what detect would page: the unsuppressed score at the fixed threshold\n"
+               "or the range guard, through the incident logic (persist %u, rearm %u), scored as a binary\n"
+               "detector. NAB = 100 (raw - null) / (perfect - null), perfect over every label window.\n",
                cfg.alert_threshold, cfg.persist, cfg.rearm);
     }
     rc = 0;

@@ -108,11 +108,33 @@ int tk_nabeval_run(const tk_nabeval_config *cfg, tk_nabscore **scores, tk_nabsco
         tk_online_params p = cfg->params;
         /* NAB hands every detector the probation length of the file */
         p.probation = tk_nab_probation(s.n) >= 16 ? tk_nab_probation(s.n) : 16;
-        double c0 = cpu_ms();
-        rc = tk_online_run(&p, s.value, s.n, sc, err, errlen);
-        st->cpu_ms += cpu_ms() - c0;
-        if (rc != TK_OK)
+        tk_online *d = tk_online_new(&p, err, errlen);
+        if (!d) {
+            rc = TK_EINVAL;
             goto next;
+        }
+        /* The alert figure is what `anomaly detect` would page: the
+         * unsuppressed score at the fixed threshold or the range guard
+         * (a value more than 3 ranges outside the range of the first fit's
+         * records, the probation), through its incident logic. */
+        tk_incident in = {.persist = cfg->persist ? cfg->persist : 2, .rearm = cfg->rearm ? cfg->rearm : 10};
+        double lo = s.value[0], hi = s.value[0];
+        double c0 = cpu_ms();
+        for (size_t k = 0; k < s.n; k++) {
+            sc[k] = tk_online_update(d, s.value[k]);
+            int verdict = 0;
+            if (k < p.probation) {
+                lo = s.value[k] < lo ? s.value[k] : lo;
+                hi = s.value[k] > hi ? s.value[k] : hi;
+            } else {
+                double span = hi - lo;
+                verdict = tk_online_unsuppressed(d) >= cfg->alert_threshold || s.value[k] > hi + 3 * span ||
+                          s.value[k] < lo - 3 * span;
+            }
+            al[k] = tk_incident_step(&in, verdict) ? 1.0 : 0.0;
+        }
+        st->cpu_ms += cpu_ms() - c0;
+        tk_online_free(d);
         /* Score what the results file holds (12 significant digits, as NAB's
          * detectors write them), so the file and this run agree exactly. */
         for (size_t k = 0; k < s.n; k++) {
@@ -120,9 +142,6 @@ int tk_nabeval_run(const tk_nabeval_config *cfg, tk_nabscore **scores, tk_nabsco
             snprintf(b, sizeof b, "%.12g", sc[k]);
             sc[k] = strtod(b, NULL);
         }
-        tk_incident in = {.persist = cfg->persist ? cfg->persist : 1, .rearm = cfg->rearm ? cfg->rearm : 1};
-        for (size_t k = 0; k < s.n; k++)
-            al[k] = tk_incident_step(&in, sc[k] >= cfg->alert_threshold) ? 1.0 : 0.0;
         if (tk_nabscore_add(*scores, key, s.ts, s.n, sc, w, nw) < 0 ||
             tk_nabscore_add(*alerts, key, s.ts, s.n, al, w, nw) < 0) {
             rc = TK_ENOMEM;

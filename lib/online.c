@@ -128,7 +128,7 @@ struct tk_online {
     ring lraw;
     double lsum, lsq;
     /* suppression */
-    double sup_ref;
+    double sup_ref, last_raw;
     unsigned sup_left;
 };
 
@@ -194,6 +194,7 @@ nomem:
 }
 
 const tk_iforest *tk_online_forest(const tk_online *d) { return d->forest; }
+double tk_online_unsuppressed(const tk_online *d) { return d->last_raw; }
 unsigned tk_online_fits(const tk_online *d) { return d->fits; }
 
 int tk_online_set_forest(tk_online *d, tk_iforest *f, double mean, double sd)
@@ -415,6 +416,7 @@ double tk_online_update(tk_online *d, double value)
     double out = raw;
     if (d->p.likelihood)
         out = valid ? likelihood(d, raw) : 0.0;
+    d->last_raw = out < 0 ? 0 : out > 1 ? 1 : out;
     if (d->p.suppress) {
         if (d->sup_left > 0 && out <= d->sup_ref) {
             d->sup_left--;

@@ -27,8 +27,8 @@ typedef struct tk_nabeval_config {
     const char *detector;      /* results name (no '_', NAB splits on it) */
     tk_online_params params;   /* the detector */
     const char *results_dir;   /* write results files here, or NULL */
-    double alert_threshold;    /* incident logic fires on score >= this */
-    unsigned persist, rearm;   /* incident logic (tk_incident) */
+    double alert_threshold;    /* detect's fixed threshold */
+    unsigned persist, rearm;   /* incident logic (tk_incident; 0 = detect's 2 and 10) */
 } tk_nabeval_config;
 
 typedef struct tk_nabeval_stats {
@@ -37,7 +37,11 @@ typedef struct tk_nabeval_stats {
 } tk_nabeval_stats;
 
 /* Run. scores gets the per-record scores; alerts gets 1.0 at every record
- * that starts an incident and 0 elsewhere (score it at threshold 1).
+ * that starts an incident and 0 elsewhere (score it at threshold 1): the
+ * incident logic of `anomaly detect` (persist, rearm) over what detect
+ * thresholds, the unsuppressed score >= alert_threshold, or the range guard
+ * (a value more than 3 ranges outside the range of the probation records,
+ * which the first fit was trained on).
  * Both corpora are created here (the caller frees them). Returns TK_OK, or
  * an error code with a message in err (OUT). */
 int tk_nabeval_run(const tk_nabeval_config *cfg, tk_nabscore **scores, tk_nabscore **alerts,

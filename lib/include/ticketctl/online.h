@@ -86,6 +86,10 @@ void tk_online_free(tk_online *d);
  * score 1 and are not learnt. */
 double tk_online_update(tk_online *d, double value);
 
+/* The last score before suppression (what `anomaly detect` thresholds:
+ * its incident logic does the suppressing there). */
+double tk_online_unsuppressed(const tk_online *d);
+
 /* The current forest (NULL before the first fit or for other kinds), owned
  * by d, and the number of fits so far. */
 const tk_iforest *tk_online_forest(const tk_online *d);
