@@ -521,9 +521,11 @@ static json_t *nab_profiles(const tk_nabscore *c, double fixed, int print, const
 /* Default fixed (chosen in advance, not optimised) thresholds per detector. */
 static double fixed_threshold(const tk_online_params *p)
 {
+    /* set before any NAB run: wgauss |z| ~ 4.4, zscore |z| = 3, the
+     * forest's (and the ensemble's) detect default */
     if (p->likelihood)
         return 0.9;
-    return p->kind == TK_ONLINE_WGAUSS ? 0.99999 : p->kind == TK_ONLINE_ZSCORE ? 0.75 : 0.7;
+    return p->kind == TK_ONLINE_WGAUSS ? 0.99999 : p->kind == TK_ONLINE_ZSCORE ? 0.75 : TK_DETECT_THRESHOLD;
 }
 
 static int do_eval(const opts *o, const char *dir)

@@ -14,11 +14,16 @@
  *   zscore  rolling z-score: z over the `window` (48) values before t
  *           (population std); score |z| / (1 + |z|).
  *   forest  Isolation Forest (Liu, Ting & Zhou, ICDM 2008) over scale-free
- *           features of the trailing values (see online.c); quiet (score 0)
+ *           features of v and the values before it (see online.c); with
+ *           the trees' own score s = 2^(-E[h]/c(psi)); quiet (score 0)
  *           until `probation` records have been seen, first fitted then on
  *           the features of those records, refitted every `refit` records
  *           on the features of the last `train_window` records (seed + k
- *           for the k-th fit), so it trains on the past only.
+ *           for the k-th fit), so it trains on the past only. A value
+ *           beyond every training value scores like the most extreme one
+ *           (isolation does not extrapolate), hence detect's range guard.
+ *   ensemble  forest and wgauss (6400/100) side by side, raw score the
+ *           mean of the two.
  *
  * Post-processing (any detector; 0 = off):
  *   likelihood  Numenta's anomaly likelihood (Ahmad, Lavin, Purdy, Agha,
