@@ -254,12 +254,11 @@ int tk_nabscore_file_at(const tk_nabscore *c, size_t file, const tk_nabscore_pro
     return rc != TK_OK ? rc : finish(c, p, f->p0, f->p1, f->w0, f->w1, f->labels, out);
 }
 
-static const point *sort_base;
-
-static int by_score_desc(const void *a, const void *b)
+static int by_score_desc(const void *a, const void *b, void *base)
 {
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    double x = sort_base[i].score, y = sort_base[j].score;
+    const point *p = base;
+    double x = p[i].score, y = p[j].score;
     if (x != y)
         return x > y ? -1 : 1;
     return i < j ? -1 : i > j; /* stable, as Python's sort */
@@ -276,8 +275,7 @@ int tk_nabscore_optimise(const tk_nabscore *c, const tk_nabscore_profile *p, tk_
     }
     for (size_t i = 0; i < c->np; i++)
         ord[i] = i;
-    sort_base = c->p; /* qsort has no context argument; scoring is not re-entrant here */
-    qsort(ord, c->np, sizeof *ord, by_score_desc);
+    qsort_r(ord, c->np, sizeof *ord, by_score_desc, c->p);
     for (size_t k = 0; k < c->nwin; k++)
         best[k] = -p->fn;
     /* The sweep of sweeper.py calcScoreByThreshold: the score at threshold
