@@ -5,8 +5,11 @@
 #include "ticketctl/common.h"
 #include "ticketctl/iforest.h"
 #include "ticketctl/nab.h"
+#include "ticketctl/nabscore.h"
+#include "ticketctl/nabeval.h"
+#include "ticketctl/online.h"
 
-#include <dirent.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -20,10 +23,10 @@
 #include "ticketctl/detect.h"
 #include "ticketctl/devstack.h"
 
-enum { OPT_FROM = 256, OPT_MODEL, OPT_TREES, OPT_SAMPLE, OPT_SEED, OPT_WINDOW, OPT_FEATURES, OPT_TOPIC,
-       OPT_JSON, OPT_LABELS, OPT_THRESHOLD, OPT_TRAIN, OPT_COOLDOWN, OPT_ZWIN, OPT_ZTHR, OPT_POINTS,
-       OPT_DIMS, OPT_REPEAT, OPT_WEBHOOK, OPT_METRIC, OPT_KAFKA, OPT_MYSQL, OPT_STATE, OPT_REARM,
-       OPT_IDLE, OPT_BEGIN, OPT_VERBOSE, OPT_NOSTORE, OPT_PERSIST, OPT_SINCE };
+enum { OPT_FROM = 256, OPT_MODEL, OPT_TREES, OPT_SAMPLE, OPT_SEED, OPT_WINDOW, OPT_TOPIC, OPT_JSON, OPT_LABELS,
+       OPT_THRESHOLD, OPT_POINTS, OPT_DIMS, OPT_REPEAT, OPT_WEBHOOK, OPT_METRIC, OPT_KAFKA, OPT_MYSQL, OPT_STATE,
+       OPT_REARM, OPT_IDLE, OPT_BEGIN, OPT_VERBOSE, OPT_NOSTORE, OPT_PERSIST, OPT_SINCE, OPT_DETECTOR, OPT_NABRES,
+       OPT_REFIT, OPT_TRAINWIN, OPT_LIK, OPT_LIKSHORT, OPT_SUPPRESS, OPT_SUPPROB, OPT_STEP };
 
 static const struct option longopts[] = {
     {"from", required_argument, NULL, OPT_FROM},
@@ -32,15 +35,10 @@ static const struct option longopts[] = {
     {"sample", required_argument, NULL, OPT_SAMPLE},
     {"seed", required_argument, NULL, OPT_SEED},
     {"window", required_argument, NULL, OPT_WINDOW},
-    {"features", required_argument, NULL, OPT_FEATURES},
     {"topic", required_argument, NULL, OPT_TOPIC},
     {"json", no_argument, NULL, OPT_JSON},
     {"labels", required_argument, NULL, OPT_LABELS},
     {"threshold", required_argument, NULL, OPT_THRESHOLD},
-    {"train", required_argument, NULL, OPT_TRAIN},
-    {"cooldown", required_argument, NULL, OPT_COOLDOWN},
-    {"z-window", required_argument, NULL, OPT_ZWIN},
-    {"z-threshold", required_argument, NULL, OPT_ZTHR},
     {"points", required_argument, NULL, OPT_POINTS},
     {"dims", required_argument, NULL, OPT_DIMS},
     {"repeat", required_argument, NULL, OPT_REPEAT},
@@ -56,55 +54,81 @@ static const struct option longopts[] = {
     {"no-store", no_argument, NULL, OPT_NOSTORE},
     {"persist", required_argument, NULL, OPT_PERSIST},
     {"since", required_argument, NULL, OPT_SINCE},
+    {"detector", required_argument, NULL, OPT_DETECTOR},
+    {"nab-results", required_argument, NULL, OPT_NABRES},
+    {"refit", required_argument, NULL, OPT_REFIT},
+    {"train-window", required_argument, NULL, OPT_TRAINWIN},
+    {"likelihood", required_argument, NULL, OPT_LIK},
+    {"likelihood-short", required_argument, NULL, OPT_LIKSHORT},
+    {"suppress", required_argument, NULL, OPT_SUPPRESS},
+    {"suppress-probation", required_argument, NULL, OPT_SUPPROB},
+    {"step", required_argument, NULL, OPT_STEP},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *out)
 {
-    tk_nab_detector d;
-    tk_nab_detector_defaults(&d);
-    char feats[64];
-    tk_nab_feature_format(d.features.mask, feats, sizeof feats);
+    tk_online_params f;
+    tk_online_defaults(TK_ONLINE_FOREST, &f);
     fprintf(out,
-            "usage: ticketctl anomaly train --from FILE.csv|--topic NAME --model OUT [--trees N]\n"
-            "                               [--sample N] [--seed S] [--window N] [--features LIST]\n"
+            "usage: ticketctl anomaly train --from FILE.csv|--topic NAME --model OUT [--trees N] [--sample N]\n"
+            "                               [--seed S] [--window N] [--refit K] [--train-window T]\n"
             "       ticketctl anomaly detect --model M [--topic NAME] [--metric FIELD] [--webhook URL]\n"
-            "                               [--threshold T] [--rearm N] [--from-beginning]\n"
+            "                               [--threshold T] [--persist N] [--rearm N] [--from-beginning]\n"
             "       ticketctl anomaly score --model M --from FILE.csv [--json]\n"
-            "       ticketctl anomaly eval DIR --labels windows.json [--threshold T] [--json]\n"
+            "       ticketctl anomaly eval DIR --labels combined_windows.json [--detector NAME]\n"
+            "                               [--nab-results OUT] [--threshold T] [--seed S] [--json]\n"
+            "       ticketctl anomaly nabscore DIR --labels combined_windows.json --detector NAME [--json]\n"
             "       ticketctl anomaly bench [--points N] [--trees N] [--sample N] [--dims D]\n"
+            "       ticketctl anomaly forest --from X.csv [--trees N] [--sample N] [--seed S]\n"
             "\n"
-            "Isolation Forest (Liu, Ting & Zhou, ICDM 2008) over window features of a\n"
-            "metric series in NAB CSV format (header 'timestamp,value').\n"
+            "Causal streaming anomaly detectors (lib/online.c) on metric series: every record\n"
+            "is scored before it is learnt, and scores are in [0,1]. The forest is an\n"
+            "Isolation Forest (Liu, Ting & Zhou, ICDM 2008) on scale-free features, refitted\n"
+            "every K records on the trailing T records.\n"
             "\n"
-            "train   fit a forest on every row of FILE.csv, or on the --metric field of every\n"
-            "        record in the Kafka topic NAME (the server's ticketctl.metrics), and save\n"
-            "        it to OUT (the feature settings are stored in the model)\n"
-            "detect  score each new record of the metrics topic (default ticketctl.metrics,\n"
-            "        field p99_ms); store every window in anomaly_results (unless --no-store)\n"
-            "        and POST a Slack-style alert to --webhook once per incident (an incident\n"
-            "        starts after --persist anomalous windows in a row, default 2, and ends\n"
-            "        after --rearm normal windows, default 10)\n"
-            "score   print timestamp,value,score per row (score in (0,1], high = anomalous)\n"
-            "eval    run the forest and a rolling z-score baseline over every labelled CSV\n"
-            "        in DIR (e.g. ../shared/data/nab/realAWSCloudwatch with\n"
-            "        ../shared/data/nab/windows.json); prints per-file and total point-level\n"
-            "        precision, recall, F1 and the NAB standard-profile score, side by side\n"
-            "bench   time training and scoring on synthetic data (one thread)\n"
+            "train    fit the forest on the last T rows of FILE.csv (NAB format) or of the --metric\n"
+            "         field of every record in the Kafka topic NAME, and save it to OUT. The model\n"
+            "         file holds the forest and 'online window=W train=T refit=K rows=N mean=M\n"
+            "         sd=S range=LO,HI': the feature settings, the refit schedule, the training\n"
+            "         size, the feature normalisation and the training range (range guard)\n"
+            "detect   score each new record of the metrics topic (default ticketctl.metrics, field\n"
+            "         p99_ms) with the model's streaming forest; once it has seen N records of its\n"
+            "         own it refits every K records on the last T. A value more than 3 training\n"
+            "         ranges outside the training range is anomalous whatever the score (range\n"
+            "         guard). Stores every record in anomaly_results (unless --no-store) and POSTs\n"
+            "         a Slack-style alert to --webhook once per incident (an incident starts after\n"
+            "         --persist anomalous records in a row, default 2, and ends after --rearm\n"
+            "         normal ones, default 10)\n"
+            "score    print timestamp,value,score per row of FILE.csv, streamed as detect does\n"
+            "eval     run one detector over every labelled NAB file under DIR (the NAB data root\n"
+            "         or one folder), causally, and score it with NAB's rules: three profiles,\n"
+            "         NAB's corpus threshold optimisation beside a fixed threshold, and the\n"
+            "         incident (persist/rearm) output as a second figure; --nab-results OUT\n"
+            "         writes OUT/<detector>/<folder>/<detector>_<file>.csv for NAB's scorer\n"
+            "nabscore score NAB results files (NAB's own results/<detector>, or eval's)\n"
+            "bench    time training and scoring on synthetic data, and the streaming forest's\n"
+            "         cost per record (one thread)\n"
+            "forest   the bare Isolation Forest: train on every row of a CSV of attributes\n"
+            "         (header line, then numbers), print one score per row\n"
             "\n"
+            "  --detector NAME    forest (default), ensemble (forest + wgauss), wgauss (NAB's\n"
+            "                     windowed Gaussian), zscore (rolling z-score)\n"
             "  --trees N          trees (default %u)\n"
             "  --sample N         subsample size psi (default %u)\n"
-            "  --seed S           generator seed (default %llu)\n"
-            "  --window N         trailing window for the features, rows (default %u)\n"
-            "  --features LIST    value,diff,mean,z,std or all (default %s)\n"
-            "  --threshold T      eval: forest fires at score >= T (default %.2f)\n"
-            "  --train MODE       eval: all (fit on the whole file, unsupervised; default)\n"
-            "                     or probation (fit on the first 15%% only)\n"
-            "  --cooldown N       eval: after a detection stay quiet N rows, both detectors\n"
-            "                     (default %u)\n"
-            "  --z-window N       eval: baseline trailing window (default %u)\n"
-            "  --z-threshold Z    eval: baseline fires at |z| > Z (default %.1f)\n"
+            "  --seed S           generator seed (default %llu; fit k uses S + k)\n"
+            "  --window N         feature window (forest, default %u) / statistics window\n"
+            "                     (wgauss 6400, zscore 48)\n"
+            "  --refit K          forest: refit every K records (default %u; 0 = never)\n"
+            "  --train-window T   forest: fit on the last T records (default %u)\n"
+            "  --step N           wgauss: refresh the statistics every N records (default 100)\n"
+            "  --suppress N       after a score s, zero the next N scores unless above s\n"
+            "  --suppress-probation F   suppress F x probation records (forest default %.2f)\n"
+            "  --likelihood N     Numenta's anomaly likelihood over N raw scores (0 = off)\n"
+            "  --likelihood-short N     its short window (default 10)\n"
+            "  --threshold T      eval/detect: the fixed threshold (default: forest %.2f)\n"
+            "  --persist N --rearm N    incident logic (default 2 and 10; eval's alert figure too)\n"
             "  --points N         bench: points to score (default 1000000)\n"
             "  --dims D           bench: attributes per point (default 3)\n"
             "  --repeat N         bench: training repetitions (default 20)\n"
@@ -112,21 +136,23 @@ static void usage(FILE *out)
             "  --since MS         train --topic: only records from this time on (ms since\n"
             "                     the epoch), e.g. to leave out a warm-up or an old incident\n"
             "  --idle-exit DUR    detect: stop after DUR without a record\n"
-            "  --verbose          detect: log every scored window\n"
+            "  --verbose          detect: log every scored record\n"
             "  --kafka-brokers L --mysql URL --state DIR   backends (default: the dev stack)\n"
             "  --json             JSON on stdout\n"
             "  -h, --help         this help\n",
-            d.forest.trees, d.forest.psi, (unsigned long long)d.forest.seed, d.features.window, feats,
-            d.threshold, d.cooldown, d.z_window, d.z_threshold);
+            f.forest.trees, f.forest.psi, (unsigned long long)f.forest.seed, f.window, f.refit, f.train_window,
+            f.suppress_probation, TK_DETECT_THRESHOLD);
 }
 
 typedef struct opts {
     const char *from, *model, *labels, *topic;
-    const char *webhook, *metric, *kafka, *mysql, *state;
+    const char *webhook, *metric, *kafka, *mysql, *state, *detector, *nab_results;
     int64_t rearm, idle_exit_ms, persist, since_ms;
     int from_beginning, verbose, no_store;
     int json;
-    tk_nab_detector det;
+    double threshold;
+    int threshold_set, detector_known;
+    tk_online_params online; /* the --detector's defaults with the options applied */
     int64_t points, dims, repeat;
 } opts;
 
@@ -152,69 +178,77 @@ static int parse_d(const char *name, const char *s, double *out)
     return 0;
 }
 
+/* Detector options are applied after --detector's defaults, whatever their
+ * order on the command line: one row per option. */
+typedef struct det_opt {
+    int opt;
+    const char *name;
+    int64_t min, max;
+    size_t off;  /* offset of an unsigned field in tk_online_params, or ... */
+    int kind;    /* 0 unsigned field, 1 forest.trees, 2 forest.psi, 3 forest.seed, 4 suppress_probation */
+} det_opt;
+
+static const det_opt det_opts[] = {
+    {OPT_WINDOW, "window", 2, 1000000, offsetof(tk_online_params, window), 0},
+    {OPT_REFIT, "refit", 0, 1000000, offsetof(tk_online_params, refit), 0},
+    {OPT_TRAINWIN, "train-window", 16, 1000000, offsetof(tk_online_params, train_window), 0},
+    {OPT_LIK, "likelihood", 0, 1000000, offsetof(tk_online_params, likelihood), 0},
+    {OPT_LIKSHORT, "likelihood-short", 1, 1000000, offsetof(tk_online_params, lik_short), 0},
+    {OPT_SUPPRESS, "suppress", 0, 1000000, offsetof(tk_online_params, suppress), 0},
+    {OPT_STEP, "step", 1, 1000000, offsetof(tk_online_params, step), 0},
+    {OPT_TREES, "trees", 1, TK_IFOREST_MAX_TREES, 0, 1},
+    {OPT_SAMPLE, "sample", 2, TK_IFOREST_MAX_PSI, 0, 2},
+    {OPT_SEED, "seed", 0, INT64_MAX, 0, 3},
+    {OPT_SUPPROB, "suppress-probation", 0, 0, 0, 4},
+};
+#define NDET_OPTS (sizeof det_opts / sizeof det_opts[0])
+
+static int apply_det_opt(const det_opt *d, const char *arg, tk_online_params *p)
+{
+    int64_t v = 0;
+    double x = 0;
+    if (d->kind == 4 ? parse_d(d->name, arg, &x) : parse_u(d->name, arg, d->min, d->max, &v))
+        return -1;
+    switch (d->kind) {
+    case 0: *(unsigned *)((char *)p + d->off) = (unsigned)v; break;
+    case 1: p->forest.trees = (uint32_t)v; break;
+    case 2: p->forest.psi = (uint32_t)v; break;
+    case 3: p->forest.seed = (uint64_t)v; break;
+    default: p->suppress_probation = x; p->suppress = 0; break;
+    }
+    return 0;
+}
+
 /* Parse options after the subcommand word; returns 0, 1 (help shown) or 2. */
 static int parse_opts(int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof *o);
-    tk_nab_detector_defaults(&o->det);
     o->points = 1000000;
     o->dims = 3;
     o->repeat = 20;
-    int64_t v;
+    const char *given[NDET_OPTS] = {0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        size_t k = 0;
+        while (k < NDET_OPTS && det_opts[k].opt != c)
+            k++;
+        if (k < NDET_OPTS) {
+            given[k] = optarg;
+            continue;
+        }
         switch (c) {
         case OPT_FROM: o->from = optarg; break;
         case OPT_MODEL: o->model = optarg; break;
         case OPT_LABELS: o->labels = optarg; break;
         case OPT_TOPIC: o->topic = optarg; break;
         case OPT_JSON: o->json = 1; break;
-        case OPT_TREES:
-            if (parse_u("trees", optarg, 1, TK_IFOREST_MAX_TREES, &v)) return 2;
-            o->det.forest.trees = (uint32_t)v;
-            break;
-        case OPT_SAMPLE:
-            if (parse_u("sample", optarg, 2, TK_IFOREST_MAX_PSI, &v)) return 2;
-            o->det.forest.psi = (uint32_t)v;
-            break;
-        case OPT_SEED:
-            if (parse_u("seed", optarg, 0, INT64_MAX, &v)) return 2;
-            o->det.forest.seed = (uint64_t)v;
-            break;
-        case OPT_WINDOW:
-            if (parse_u("window", optarg, 2, 100000, &v)) return 2;
-            o->det.features.window = (unsigned)v;
-            break;
-        case OPT_FEATURES:
-            if (tk_nab_feature_parse(optarg, &o->det.features.mask) != 0) {
-                fprintf(stderr, "anomaly: --features wants a list of value,diff,mean,z,std (or all), got '%s'\n",
-                        optarg);
-                return 2;
-            }
-            break;
         case OPT_THRESHOLD:
-            if (parse_d("threshold", optarg, &o->det.threshold)) return 2;
+            if (parse_d("threshold", optarg, &o->threshold)) return 2;
+            o->threshold_set = 1;
             break;
-        case OPT_TRAIN:
-            if (!strcmp(optarg, "probation")) o->det.train = TK_NAB_TRAIN_PROBATION;
-            else if (!strcmp(optarg, "all")) o->det.train = TK_NAB_TRAIN_ALL;
-            else {
-                fprintf(stderr, "anomaly: --train wants probation or all, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case OPT_COOLDOWN:
-            if (parse_u("cooldown", optarg, 0, 1000000, &v)) return 2;
-            o->det.cooldown = (unsigned)v;
-            break;
-        case OPT_ZWIN:
-            if (parse_u("z-window", optarg, 2, 100000, &v)) return 2;
-            o->det.z_window = (unsigned)v;
-            break;
-        case OPT_ZTHR:
-            if (parse_d("z-threshold", optarg, &o->det.z_threshold)) return 2;
-            break;
+        case OPT_DETECTOR: o->detector = optarg; break;
+        case OPT_NABRES: o->nab_results = optarg; break;
         case OPT_POINTS:
             if (parse_u("points", optarg, 1, 100000000, &o->points)) return 2;
             break;
@@ -251,6 +285,13 @@ static int parse_opts(int argc, char **argv, opts *o)
         default: usage(stderr); return 2;
         }
     }
+    /* (nabscore's --detector names any results folder, e.g. NAB's own) */
+    tk_online_kind kind = TK_ONLINE_FOREST;
+    o->detector_known = !o->detector || tk_online_kind_parse(o->detector, &kind) == 0;
+    tk_online_defaults(kind, &o->online);
+    for (size_t k = 0; k < NDET_OPTS; k++)
+        if (given[k] && apply_det_opt(&det_opts[k], given[k], &o->online) != 0)
+            return 2;
     return 0;
 }
 
@@ -260,7 +301,7 @@ static int do_train(const opts *o)
         fprintf(stderr, "anomaly train: one of --from FILE.csv or --topic NAME, and --model OUT, are required\n");
         return 2;
     }
-    char err[512], meta[TK_IFOREST_META_MAX];
+    char err[512];
     tk_nab_series s;
     if (o->topic) {
         tk_backend b;
@@ -274,42 +315,27 @@ static int do_train(const opts *o)
         fprintf(stderr, "anomaly train: %s\n", err);
         return 1;
     }
-    size_t dims = tk_nab_feature_dims(o->det.features.mask);
-    double *x = malloc(s.n * dims * sizeof *x);
+    tk_online_params p = o->online;
+    p.kind = TK_ONLINE_FOREST;
     tk_iforest *f = NULL;
+    tk_online_model m;
     int rc = 1;
-    if (!x || tk_nab_compute_features(s.value, s.n, &o->det.features, x) != TK_OK) {
-        fprintf(stderr, "anomaly train: out of memory\n");
-        goto done;
-    }
     uint64_t t0 = tk_mono_us();
-    f = tk_iforest_train(x, s.n, dims, &o->det.forest, err, sizeof err);
-    uint64_t t1 = tk_mono_us();
-    if (!f) {
-        fprintf(stderr, "anomaly train: %s: %s\n", o->from, err);
+    if (tk_online_train(&p, s.value, s.n, &f, &m, err, sizeof err) != TK_OK) {
+        fprintf(stderr, "anomaly train: %s\n", err);
         goto done;
     }
-    tk_nab_meta_write(&o->det.features, meta, sizeof meta);
-    { /* the training range of the raw value, for detect's range guard */
-        double lo = s.value[0], hi = s.value[0];
-        for (size_t i = 1; i < s.n; i++) {
-            lo = s.value[i] < lo ? s.value[i] : lo;
-            hi = s.value[i] > hi ? s.value[i] : hi;
-        }
-        size_t ml = strlen(meta);
-        snprintf(meta + ml, sizeof meta - ml, " range=%.17g,%.17g", lo, hi);
-    }
-    tk_iforest_set_meta(f, meta);
+    uint64_t t1 = tk_mono_us();
     if (tk_iforest_save(f, o->model, err, sizeof err) != TK_OK) {
         fprintf(stderr, "anomaly train: %s\n", err);
         goto done;
     }
-    printf("trained %u trees x %u samples on %zu rows (%zu attributes: %s) in %.1f ms -> %s\n",
-           tk_iforest_trees(f), tk_iforest_psi(f), s.n, dims, meta, (double)(t1 - t0) / 1000.0, o->model);
+    printf("trained %u trees x %u samples on %zu rows (%zu features) in %.1f ms -> %s\n  %s\n",
+           tk_iforest_trees(f), tk_iforest_psi(f), s.n < p.train_window ? s.n : (size_t)p.train_window,
+           tk_online_dims(), (double)(t1 - t0) / 1000.0, o->model, tk_iforest_meta(f));
     rc = 0;
 done:
     tk_iforest_free(f);
-    free(x);
     tk_nab_series_free(&s);
     return rc;
 }
@@ -320,213 +346,259 @@ static int do_score(const opts *o)
         fprintf(stderr, "anomaly score: --model M and --from FILE.csv are required\n");
         return 2;
     }
-    char err[512];
+    char err[512], ts[32];
     tk_iforest *f = NULL;
+    tk_online *d = NULL;
+    tk_online_model m;
     tk_nab_series s = {0};
-    double *x = NULL, *sc = NULL;
     int rc = 1;
-    tk_nab_features feat;
     if (tk_iforest_load(o->model, &f, err, sizeof err) != TK_OK) {
         fprintf(stderr, "anomaly score: %s\n", err);
         return 1;
     }
-    if (tk_nab_meta_read(tk_iforest_meta(f), &feat) != 0 || tk_nab_feature_dims(feat.mask) != tk_iforest_dims(f)) {
-        fprintf(stderr, "anomaly score: %s: model was not written by 'anomaly train' (metadata '%s')\n", o->model,
-                tk_iforest_meta(f));
-        goto done;
+    if (!(d = tk_online_from_model(f, &m, err, sizeof err))) {
+        fprintf(stderr, "anomaly score: %s: %s\n", o->model, err);
+        tk_iforest_free(f);
+        return 1;
     }
     if (tk_nab_load_csv(o->from, &s, err, sizeof err) != TK_OK) {
         fprintf(stderr, "anomaly score: %s\n", err);
         goto done;
     }
-    x = malloc(s.n * tk_iforest_dims(f) * sizeof *x);
-    sc = malloc(s.n * sizeof *sc);
-    if (!x || !sc || tk_nab_compute_features(s.value, s.n, &feat, x) != TK_OK) {
-        fprintf(stderr, "anomaly score: out of memory\n");
-        goto done;
+    json_t *arr = o->json ? json_array() : NULL;
+    if (!o->json)
+        printf("timestamp,value,score\n");
+    for (size_t i = 0; i < s.n; i++) {
+        double sc = tk_online_update(d, s.value[i]);
+        tk_nab_format_time(s.ts[i], ts, sizeof ts);
+        if (arr)
+            json_array_append_new(arr, json_pack("{s:s,s:f,s:f}", "timestamp", ts, "value", s.value[i], "score", sc));
+        else
+            printf("%s,%.15g,%.6f\n", ts, s.value[i], sc);
     }
-    tk_iforest_score_many(f, x, s.n, sc);
-    char ts[32];
-    if (o->json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < s.n; i++) {
-            tk_nab_format_time(s.ts[i], ts, sizeof ts);
-            json_array_append_new(arr, json_pack("{s:s,s:f,s:f}", "timestamp", ts, "value", s.value[i], "score", sc[i]));
-        }
-        json_t *root = json_pack("{s:s,s:o}", "model", o->model, "rows", arr);
+    if (arr) {
+        json_t *root = json_pack("{s:s,s:I,s:o}", "model", o->model, "refits", (json_int_t)tk_online_fits(d), "rows",
+                                 arr);
         json_dumpf(root, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
         putchar('\n');
         json_decref(root);
-    } else {
-        printf("timestamp,value,score\n");
-        for (size_t i = 0; i < s.n; i++) {
-            tk_nab_format_time(s.ts[i], ts, sizeof ts);
-            printf("%s,%.15g,%.6f\n", ts, s.value[i], sc[i]);
-        }
     }
     rc = 0;
 done:
-    free(x);
-    free(sc);
     tk_nab_series_free(&s);
-    tk_iforest_free(f);
+    tk_online_free(d);
     return rc;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Look a file up in the labels: "<dir name>/<file>", else any "*\/<file>". */
-static int find_labels(const tk_nab_labels *l, const char *dir, const char *file, const tk_nab_window **w,
-                       size_t *nw)
+/* Read a CSV matrix (a header line of names, then rows of numbers, the same
+ * count each) into a malloc'd row-major array. Returns 0 or -1 (message on
+ * stderr). Front-end input for `anomaly forest`. */
+static int read_matrix(const char *path, double **out, size_t *rows, size_t *dims)
 {
-    char base[512], key[1024];
-    size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/')
-        n--;
-    size_t b = n;
-    while (b > 0 && dir[b - 1] != '/')
-        b--;
-    snprintf(base, sizeof base, "%.*s", (int)(n - b), dir + b);
-    snprintf(key, sizeof key, "%s/%s", base, file);
-    return tk_nab_labels_find(l, key, w, nw);
+    char *buf, err[512];
+    size_t len;
+    if (tk_read_file(path, 0, &buf, &len, err, sizeof err) != TK_OK) {
+        fprintf(stderr, "anomaly forest: %s\n", err);
+        return -1;
+    }
+    size_t cap = 1024, n = 0, d = 0, line = 0;
+    double *x = malloc(cap * sizeof *x);
+    char *save = NULL, *ln = strtok_r(buf, "\n", &save);
+    int rc = -1;
+    for (; ln && x; ln = strtok_r(NULL, "\n", &save)) {
+        if (line++ == 0) {
+            d = 1;
+            for (char *p = ln; *p; p++)
+                d += *p == ',';
+            continue;
+        }
+        char *p = ln, *end;
+        for (size_t k = 0; k < d; k++, p = end + 1) {
+            double v = strtod(p, &end);
+            int last = k + 1 == d;
+            if (end == p || !isfinite(v) || (last ? (*end && *end != '\r') : *end != ',')) {
+                fprintf(stderr, "anomaly forest: %s:%zu: want %zu numbers\n", path, line, d);
+                goto done;
+            }
+            if (n == cap) {
+                double *nx = realloc(x, (cap *= 2) * sizeof *x);
+                if (!nx)
+                    goto done;
+                x = nx;
+            }
+            x[n++] = v;
+        }
+    }
+    if (d == 0 || n == 0) {
+        fprintf(stderr, "anomaly forest: %s: no rows\n", path);
+        goto done;
+    }
+    *out = x;
+    x = NULL;
+    *rows = n / d;
+    *dims = d;
+    rc = 0;
+done:
+    free(x);
+    free(buf);
+    return rc;
 }
 
-static json_t *result_json(const tk_nab_result *r)
+/* anomaly forest --from X.csv: the bare Isolation Forest on given attributes
+ * (train on every row, print one score per row), for the agreement test
+ * with scikit-learn and the speed comparison. */
+static int do_forest(const opts *o)
 {
-    double nab = tk_nab_normalised(r);
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:o}", "detections", (json_int_t)r->detections,
-                     "tp", (json_int_t)r->tp, "fp", (json_int_t)r->fp, "window_points", (json_int_t)r->window_points,
-                     "windows", (json_int_t)r->windows, "windows_hit", (json_int_t)r->windows_hit, "precision",
-                     tk_nab_precision(r), "recall", tk_nab_recall(r), "f1", tk_nab_f1(r), "nab_raw", r->raw,
-                     "nab_score", isnan(nab) ? json_null() : json_real(nab));
+    if (!o->from) {
+        fprintf(stderr, "anomaly forest: --from X.csv is required\n");
+        return 2;
+    }
+    double *x = NULL;
+    size_t n, d;
+    if (read_matrix(o->from, &x, &n, &d) != 0)
+        return 1;
+    char err[256];
+    uint64_t t0 = tk_mono_us();
+    tk_iforest *f = tk_iforest_train(x, n, d, &o->online.forest, err, sizeof err);
+    uint64_t t1 = tk_mono_us();
+    double *sc = f ? malloc(n * sizeof *sc) : NULL;
+    if (!f || !sc) {
+        fprintf(stderr, "anomaly forest: %s\n", f ? "out of memory" : err);
+        free(x);
+        tk_iforest_free(f);
+        return 1;
+    }
+    tk_iforest_score_many(f, x, n, sc);
+    uint64_t t2 = tk_mono_us();
+    printf("score\n");
+    for (size_t i = 0; i < n; i++)
+        printf("%.10f\n", sc[i]);
+    fprintf(stderr, "anomaly forest: %zu x %zu, train %.2f ms, score %.2f ms\n", n, d, (double)(t1 - t0) / 1e3,
+            (double)(t2 - t1) / 1e3);
+    free(sc);
+    free(x);
+    tk_iforest_free(f);
+    return 0;
 }
 
-static void print_row(const char *name, const tk_nab_result *f, const tk_nab_result *z)
+/* NAB's three profiles of one corpus: optimised threshold, and the fixed
+ * one when fixed >= 0. Returns a JSON object {profile: {...}} (new ref). */
+static json_t *nab_profiles(const tk_nabscore *c, double fixed, int print, const char *label)
 {
-    char a[16], b[16];
-    double na = tk_nab_normalised(f), nb = tk_nab_normalised(z);
-    snprintf(a, sizeof a, isnan(na) ? "-" : "%.1f", na);
-    snprintf(b, sizeof b, isnan(nb) ? "-" : "%.1f", nb);
-    printf("%-40.40s %5zu %3zu/%-2zu %5.3f %5.3f %5.3f %7s | %5zu %3zu/%-2zu %5.3f %5.3f %5.3f %7s\n", name,
-           f->detections, f->windows_hit, f->windows, tk_nab_precision(f), tk_nab_recall(f), tk_nab_f1(f), a,
-           z->detections, z->windows_hit, z->windows, tk_nab_precision(z), tk_nab_recall(z), tk_nab_f1(z), b);
+    json_t *root = json_object();
+    if (print)
+        printf("%-26s %-20s %9s %9s %8s %8s %7s %9s\n", label, "profile", "threshold", "raw", "null", "perfect",
+               "hit", "NAB");
+    for (size_t k = 0; k < TK_NABSCORE_NPROFILES; k++) {
+        const tk_nabscore_profile *p = &tk_nabscore_profiles[k];
+        tk_nabscore_result r[2];
+        int n = 0;
+        if (tk_nabscore_optimise(c, p, &r[n]) == TK_OK)
+            n++;
+        if (fixed >= 0 && tk_nabscore_at(c, p, fixed, &r[n]) == TK_OK)
+            n++;
+        json_t *pj = json_object();
+        for (int i = 0; i < n; i++) {
+            const char *kind = i == 0 ? "optimised" : "fixed";
+            if (print)
+                printf("%-26s %-20s %9.6g %9.2f %8.1f %8.1f %3zu/%-3zu %9.2f\n", i == 0 ? "  optimised" : "  fixed",
+                       p->name, r[i].threshold, r[i].raw, r[i].null_score, r[i].perfect, r[i].windows_hit,
+                       r[i].windows, r[i].normalised);
+            json_object_set_new(pj, kind,
+                                json_pack("{s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I}", "threshold", r[i].threshold,
+                                          "score", isnan(r[i].normalised) ? 0.0 : r[i].normalised, "raw", r[i].raw,
+                                          "null", r[i].null_score, "perfect", r[i].perfect, "tp",
+                                          (json_int_t)r[i].tp, "fp", (json_int_t)r[i].fp, "windows",
+                                          (json_int_t)r[i].windows, "windows_counted",
+                                          (json_int_t)r[i].windows_counted, "windows_hit",
+                                          (json_int_t)r[i].windows_hit));
+        }
+        json_object_set_new(root, p->name, pj);
+    }
+    return root;
+}
+
+/* Default fixed (chosen in advance, not optimised) thresholds per detector. */
+static double fixed_threshold(const tk_online_params *p)
+{
+    /* set before any NAB run: wgauss |z| ~ 4.4, zscore |z| = 3, the
+     * forest's (and the ensemble's) detect default */
+    if (p->likelihood)
+        return 0.9;
+    return p->kind == TK_ONLINE_WGAUSS ? 0.99999 : p->kind == TK_ONLINE_ZSCORE ? 0.75 : TK_DETECT_THRESHOLD;
 }
 
 static int do_eval(const opts *o, const char *dir)
 {
     if (!dir || !o->labels) {
-        fprintf(stderr, "anomaly eval: DIR and --labels windows.json are required\n");
+        fprintf(stderr, "anomaly eval: DIR and --labels combined_windows.json are required\n");
         return 2;
     }
-    char err[512], path[4096];
+    char err[512];
+    if (!o->detector_known) {
+        fprintf(stderr, "anomaly eval: --detector wants forest, ensemble, wgauss or zscore, got '%s'\n", o->detector);
+        return 2;
+    }
     tk_nab_labels *labels = NULL;
     if (tk_nab_labels_load(o->labels, &labels, err, sizeof err) != TK_OK) {
         fprintf(stderr, "anomaly eval: %s\n", err);
         return 1;
     }
-    DIR *dp = opendir(dir);
-    if (!dp) {
-        fprintf(stderr, "anomaly eval: %s: cannot open directory\n", dir);
-        tk_nab_labels_free(labels);
-        return 1;
+    tk_nabeval_config cfg = {
+        .dir = dir, .labels = labels, .detector = o->detector ? o->detector : "forest",
+        .params = o->online, .results_dir = o->nab_results,
+        .persist = o->persist ? (unsigned)o->persist : 2, .rearm = o->rearm ? (unsigned)o->rearm : 10,
+    };
+    cfg.alert_threshold = o->threshold_set ? o->threshold : fixed_threshold(&cfg.params);
+    tk_nabscore *sc = NULL, *al = NULL;
+    tk_nabeval_stats st;
+    int rc = 1;
+    if (tk_nabeval_run(&cfg, &sc, &al, &st, err, sizeof err) != TK_OK) {
+        fprintf(stderr, "anomaly eval: %s\n", err);
+        goto done;
     }
-    char **names = NULL;
-    size_t nn = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        size_t l = strlen(de->d_name);
-        if (l < 5 || strcmp(de->d_name + l - 4, ".csv"))
-            continue;
-        if (nn == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **nb = realloc(names, cap * sizeof *nb);
-            if (!nb)
-                break;
-            names = nb;
-        }
-        names[nn] = strdup(de->d_name);
-        if (names[nn])
-            nn++;
+    if (st.files == 0) {
+        fprintf(stderr, "anomaly eval: no labelled file of %s found in %s\n", o->labels, dir);
+        goto done;
     }
-    closedir(dp);
-    qsort(names, nn, sizeof *names, cmp_str);
-
-    const tk_nab_detector *d = &o->det;
-    char feats[64];
-    tk_nab_feature_format(d->features.mask, feats, sizeof feats);
-    tk_nab_result tf = {0}, tz = {0};
-    json_t *files = json_array();
-    size_t used = 0;
-    int rc = 0;
-    if (!o->json) {
-        printf("forest: %u trees x %u samples, seed %llu, features %s, window %u, trained on %s, "
-               "threshold %.3f, cooldown %u\nbaseline: |z| > %.1f over a trailing %u-row window\n\n",
-               d->forest.trees, d->forest.psi, (unsigned long long)d->forest.seed, feats, d->features.window,
-               d->train == TK_NAB_TRAIN_ALL ? "the whole file" : "the probation period", d->threshold, d->cooldown,
-               d->z_threshold, d->z_window);
-        printf("%-40s %33s | %s\n", "", "---------- isolation forest -----", "---------- z-score baseline -------");
-        printf("%-40s %5s %6s %5s %5s %5s %7s | %5s %6s %5s %5s %5s %7s\n", "file", "det", "win", "prec", "rec",
-               "F1", "NAB", "det", "win", "prec", "rec", "F1", "NAB");
-    }
-    for (size_t k = 0; k < nn; k++) {
-        const tk_nab_window *w;
-        size_t nw;
-        if (find_labels(labels, dir, names[k], &w, &nw) != 0) {
-            fprintf(stderr, "anomaly eval: %s: not in %s, skipped\n", names[k], o->labels);
-            continue;
-        }
-        snprintf(path, sizeof path, "%s/%s", dir, names[k]);
-        tk_nab_series s;
-        if (tk_nab_load_csv(path, &s, err, sizeof err) != TK_OK) {
-            fprintf(stderr, "anomaly eval: %s\n", err);
-            rc = 1;
-            continue;
-        }
-        uint8_t *df = malloc(s.n), *dz = malloc(s.n);
-        tk_nab_result rf, rz;
-        if (!df || !dz || tk_nab_run_forest(&s, d, NULL, df, err, sizeof err) != TK_OK ||
-            tk_nab_run_zscore(&s, d, dz) != TK_OK || tk_nab_score(s.ts, s.n, df, w, nw, &rf) != TK_OK ||
-            tk_nab_score(s.ts, s.n, dz, w, nw, &rz) != TK_OK) {
-            fprintf(stderr, "anomaly eval: %s: %s\n", names[k], df && dz ? err : "out of memory");
-            rc = 1;
-        } else {
-            tk_nab_result_add(&tf, &rf);
-            tk_nab_result_add(&tz, &rz);
-            used++;
-            if (o->json)
-                json_array_append_new(files, json_pack("{s:s,s:I,s:o,s:o}", "file", names[k], "rows",
-                                                       (json_int_t)s.n, "forest", result_json(&rf), "zscore",
-                                                       result_json(&rz)));
-            else
-                print_row(names[k], &rf, &rz);
-        }
-        free(df);
-        free(dz);
-        tk_nab_series_free(&s);
-    }
+    const tk_online_params *p = &cfg.params;
+    if (!o->json)
+        printf("detector %s (%s): window %u, step %u, refit %u, train window %u, trees %u x %u, seed %llu, "
+               "likelihood %u/%u, suppress %u (or %.2f x probation)\n%zu files, %zu rows, %.1f CPU-ms (%.2f us/record)%s%s\n\n",
+               cfg.detector, tk_online_kind_name(p->kind), p->window, p->step, p->refit, p->train_window,
+               p->forest.trees, p->forest.psi, (unsigned long long)p->forest.seed, p->likelihood, p->lik_short,
+               p->suppress, p->suppress_probation, st.files, st.rows, st.cpu_ms, 1000.0 * st.cpu_ms / (double)st.rows,
+               cfg.results_dir ? ", results in " : "", cfg.results_dir ? cfg.results_dir : "");
+    json_t *pj = nab_profiles(sc, cfg.alert_threshold, !o->json, "scores");
+    if (!o->json)
+        printf("\n");
+    json_t *aj = nab_profiles(al, 1.0, !o->json, "alerts (persist/rearm)");
     if (o->json) {
-        json_t *root = json_pack(
-            "{s:{s:I,s:I,s:I,s:s,s:I,s:s,s:f,s:I},s:{s:I,s:f},s:o,s:{s:o,s:o}}", "forest", "trees",
-            (json_int_t)d->forest.trees, "sample", (json_int_t)d->forest.psi, "seed", (json_int_t)d->forest.seed,
-            "features", feats, "window", (json_int_t)d->features.window, "train",
-            d->train == TK_NAB_TRAIN_ALL ? "all" : "probation", "threshold", d->threshold, "cooldown",
-            (json_int_t)d->cooldown, "zscore", "window", (json_int_t)d->z_window, "threshold", d->z_threshold,
-            "files", files, "total", "forest", result_json(&tf), "zscore", result_json(&tz));
-        json_dumpf(root, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
+        json_t *root = json_pack("{s:s,s:s,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f},s:I,s:I,s:f,s:f,s:o,s:o}",
+                                 "detector", cfg.detector, "kind", tk_online_kind_name(p->kind), "params", "window",
+                                 (json_int_t)p->window, "step", (json_int_t)p->step, "refit", (json_int_t)p->refit,
+                                 "train_window", (json_int_t)p->train_window, "trees", (json_int_t)p->forest.trees,
+                                 "sample", (json_int_t)p->forest.psi, "seed", (json_int_t)p->forest.seed,
+                                 "likelihood", (json_int_t)p->likelihood, "suppress", (json_int_t)p->suppress,
+                                 "suppress_probation", p->suppress_probation,
+                                 "files", (json_int_t)st.files, "rows", (json_int_t)st.rows, "cpu_ms", st.cpu_ms,
+                                 "alert_threshold", cfg.alert_threshold, "scores", pj, "alerts", aj);
+        json_dumpf(root, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(8));
         putchar('\n');
         json_decref(root);
     } else {
-        json_decref(files);
-        printf("\n");
-        print_row("TOTAL", &tf, &tz);
-        printf("\n%zu files. det = detections after probation, win = windows hit/counted; prec/rec/F1 are\n"
-               "point-level (a detection inside any window is a TP, recall over window rows);\n"
-               "NAB = standard-profile score normalised to 0 (never fires) .. 100 (perfect).\n",
-               used);
+        json_decref(pj);
+        json_decref(aj);
+        printf("\nNAB v1.1 scoring: threshold 'optimised' over the corpus as NAB does, 'fixed' = %.5f set in\n"
+               "advance; alerts = what detect would page: the unsuppressed score at the fixed threshold\n"
+               "or the range guard, through the incident logic (persist %u, rearm %u), scored as a binary\n"
+               "detector. NAB = 100 (raw - null) / (perfect - null), perfect over every label window.\n",
+               cfg.alert_threshold, cfg.persist, cfg.rearm);
     }
-    for (size_t k = 0; k < nn; k++)
-        free(names[k]);
-    free(names);
+    rc = 0;
+done:
+    tk_nabscore_free(sc);
+    tk_nabscore_free(al);
     tk_nab_labels_free(labels);
     return rc;
 }
@@ -576,13 +648,13 @@ static int do_bench(const opts *o)
     if (ntrain > n)
         ntrain = n;
     tk_iforest *f = NULL;
-    tk_iforest_params p = o->det.forest;
+    tk_iforest_params p = o->online.forest;
     for (int64_t r = 0; r < o->repeat; r++) {
         tk_iforest_free(f);
-        p.seed = o->det.forest.seed + (uint64_t)r;
-        uint64_t t0 = tk_mono_us();
+        p.seed = o->online.forest.seed + (uint64_t)r;
+        double c0 = thread_cpu_s();
         f = tk_iforest_train(x, ntrain, dims, &p, err, sizeof err);
-        t_train[r] = (double)(tk_mono_us() - t0) / 1000.0;
+        t_train[r] = (thread_cpu_s() - c0) * 1000.0;
         if (!f) {
             fprintf(stderr, "anomaly bench: %s\n", err);
             free(x);
@@ -600,18 +672,102 @@ static int do_bench(const opts *o)
     double sum = 0;
     for (size_t i = 0; i < n; i++)
         sum += sc[i];
-    printf("train: %u trees x %u samples, %zu attributes, from %zu points: median %.2f ms, min %.2f ms "
-           "(%lld runs)\n",
-           tk_iforest_trees(f), tk_iforest_psi(f), dims, ntrain, t_train[o->repeat / 2], t_train[0],
-           (long long)o->repeat);
-    printf("score: %zu points in %.3f s wall = %.0f points/s; %.3f s CPU = %.0f points/s per core "
-           "(one thread, mean score %.4f)\n",
-           n, secs, (double)n / secs, cpu, (double)n / cpu, sum / (double)n);
+    /* The streaming forest (eval's and detect's) on a synthetic series:
+     * CPU per record with the default refit schedule, and without refits
+     * after the first fit; the difference over the extra fits is the cost
+     * of one refit. */
+    enum { NSTREAM = 20000 };
+    double *v = malloc(NSTREAM * sizeof *v), *ss = malloc(NSTREAM * sizeof *ss), st_cpu[2];
+    unsigned st_fits[2];
+    tk_online_params sp = o->online;
+    sp.kind = TK_ONLINE_FOREST;
+    sp.probation = 750;
+    for (size_t i = 0; v && i < NSTREAM; i++)
+        v[i] = 10 + 2 * sin((double)i / 40.0) + bench_uniform();
+    for (int k = 0; k < 2 && v && ss; k++) {
+        tk_online_params q = sp;
+        if (k == 1)
+            q.refit = 0;
+        tk_online *d = tk_online_new(&q, err, sizeof err);
+        double c0 = thread_cpu_s();
+        for (size_t i = 0; d && i < NSTREAM; i++)
+            ss[i] = tk_online_update(d, v[i]);
+        st_cpu[k] = (thread_cpu_s() - c0) * 1000.0;
+        st_fits[k] = d ? tk_online_fits(d) : 0;
+        tk_online_free(d);
+    }
+    double per_rec_us = 1000.0 * st_cpu[0] / NSTREAM, per_fit_ms = st_fits[0] > st_fits[1]
+        ? (st_cpu[0] - st_cpu[1]) / (double)(st_fits[0] - st_fits[1]) : 0;
+    if (o->json) {
+        json_t *root = json_pack("{s:{s:I,s:I,s:I,s:I,s:f,s:f,s:I},s:{s:I,s:f,s:f,s:f},s:{s:I,s:I,s:I,s:I,s:f,s:f,"
+                                 "s:f,s:f}}",
+                                 "train", "trees", (json_int_t)tk_iforest_trees(f), "psi",
+                                 (json_int_t)tk_iforest_psi(f), "dims", (json_int_t)dims, "points",
+                                 (json_int_t)ntrain, "median_cpu_ms", t_train[o->repeat / 2], "min_cpu_ms",
+                                 t_train[0], "runs", (json_int_t)o->repeat, "score", "points", (json_int_t)n,
+                                 "wall_s", secs, "cpu_s", cpu, "points_per_cpu_s", (double)n / cpu, "stream",
+                                 "records", (json_int_t)NSTREAM, "refit", (json_int_t)sp.refit, "train_window",
+                                 (json_int_t)sp.train_window, "fits", (json_int_t)st_fits[0], "cpu_ms", st_cpu[0],
+                                 "us_per_record", per_rec_us, "ms_per_refit", per_fit_ms,
+                                 "refit_us_per_record", sp.refit ? 1000.0 * per_fit_ms / sp.refit : 0.0);
+        json_dumpf(root, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
+        putchar('\n');
+        json_decref(root);
+    } else {
+        printf("train: %u trees x %u samples, %zu attributes, from %zu points: median %.2f CPU-ms, min %.2f "
+               "(%lld runs)\n",
+               tk_iforest_trees(f), tk_iforest_psi(f), dims, ntrain, t_train[o->repeat / 2], t_train[0],
+               (long long)o->repeat);
+        printf("score: %zu points in %.3f s wall = %.0f points/s; %.3f s CPU = %.0f points/s per core "
+               "(one thread, mean score %.4f)\n",
+               n, secs, (double)n / secs, cpu, (double)n / cpu, sum / (double)n);
+        printf("stream: %d records, refit every %u on the last %u: %u fits, %.1f CPU-ms = %.2f us/record; "
+               "one refit %.2f CPU-ms = %.2f us/record amortised\n",
+               NSTREAM, sp.refit, sp.train_window, st_fits[0], st_cpu[0], per_rec_us, per_fit_ms,
+               sp.refit ? 1000.0 * per_fit_ms / sp.refit : 0.0);
+    }
+    free(v);
+    free(ss);
     tk_iforest_free(f);
     free(x);
     free(sc);
     free(t_train);
     return 0;
+}
+
+/* anomaly nabscore DIR: score NAB results files (NAB's own, or ours from
+ * eval --nab-results) with NAB's rules. */
+static int do_nabscore(const opts *o, const char *dir)
+{
+    if (!dir || !o->labels || !o->detector) {
+        fprintf(stderr, "anomaly nabscore: DIR, --labels combined_windows.json and --detector NAME are required\n");
+        return 2;
+    }
+    char err[512];
+    tk_nab_labels *labels = NULL;
+    tk_nabscore *c = tk_nabscore_new();
+    int rc = 1;
+    if (!c || tk_nab_labels_load(o->labels, &labels, err, sizeof err) != TK_OK ||
+        tk_nabscore_load_results(c, dir, o->detector, labels, err, sizeof err) != TK_OK) {
+        fprintf(stderr, "anomaly nabscore: %s\n", c ? err : "out of memory");
+        goto done;
+    }
+    json_t *pj = nab_profiles(c, o->threshold_set ? o->threshold : -1, !o->json, o->detector);
+    if (o->json) {
+        json_t *root = json_pack("{s:s,s:I,s:o}", "detector", o->detector, "files",
+                                 (json_int_t)tk_nabscore_files(c), "profiles", pj);
+        json_dumpf(root, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(8));
+        putchar('\n');
+        json_decref(root);
+    } else {
+        json_decref(pj);
+        printf("%zu files\n", tk_nabscore_files(c));
+    }
+    rc = 0;
+done:
+    tk_nabscore_free(c);
+    tk_nab_labels_free(labels);
+    return rc;
 }
 
 static volatile sig_atomic_t detect_stop;
@@ -629,20 +785,15 @@ static int do_detect(const opts *o)
         return 2;
     }
     char err[512];
-    tk_iforest *f = NULL;
-    if (tk_iforest_load(o->model, &f, err, sizeof err) != TK_OK) {
-        fprintf(stderr, "anomaly detect: %s\n", err);
-        return 1;
-    }
     tk_backend b;
     unsigned need = TK_NEED_KAFKA | (o->no_store ? 0 : TK_NEED_MYSQL);
     if (tk_backend_resolve_some(&b, need, o->mysql, NULL, o->kafka, o->state, 1, err, sizeof err) != 0) {
         fprintf(stderr, "anomaly detect: %s\n", err);
-        tk_iforest_free(f);
         return 1;
     }
     tk_detect_config cfg = {
-        .brokers = b.kafka, .topic = o->topic, .field = o->metric, .model = f, .threshold = o->det.threshold,
+        .brokers = b.kafka, .topic = o->topic, .field = o->metric, .model_path = o->model,
+        .threshold = o->threshold_set ? o->threshold : 0,
         .rearm = (unsigned)o->rearm, .persist = (unsigned)o->persist, .mysql_url = o->no_store ? NULL : b.mysql, .webhook = o->webhook,
         .from_beginning = o->from_beginning, .idle_exit_ms = o->idle_exit_ms, .stop = &detect_stop,
         .verbose = o->verbose,
@@ -651,18 +802,17 @@ static int do_detect(const opts *o)
     signal(SIGINT, on_detect_stop);
     tk_detect_stats st;
     int rc = tk_detect_run(&cfg, &st, err, sizeof err);
-    tk_iforest_free(f);
     if (rc != 0) {
         fprintf(stderr, "anomaly detect: %s\n", err);
         return 1;
     }
     printf(o->json ? "{\"records\":%llu,\"anomalies\":%llu,\"incidents\":%llu,\"alerts_sent\":%llu,"
-                     "\"alert_failures\":%llu,\"stored\":%llu,\"max_score\":%.4f}\n"
-                   : "records %llu, anomalous windows %llu, incidents %llu, alerts sent %llu (failed %llu), "
-                     "stored %llu, max score %.4f\n",
+                     "\"alert_failures\":%llu,\"stored\":%llu,\"refits\":%llu,\"max_score\":%.4f}\n"
+                   : "records %llu, anomalous records %llu, incidents %llu, alerts sent %llu (failed %llu), "
+                     "stored %llu, refits %llu, max score %.4f\n",
            (unsigned long long)st.records, (unsigned long long)st.anomalies, (unsigned long long)st.incidents,
            (unsigned long long)st.alerts_sent, (unsigned long long)st.alert_failures,
-           (unsigned long long)st.stored, st.max_score);
+           (unsigned long long)st.stored, (unsigned long long)st.refits, st.max_score);
     return 0;
 }
 
@@ -671,7 +821,8 @@ typedef struct subcommand {
     int positional; /* positional arguments wanted after the options */
 } subcommand;
 
-static const subcommand subs[] = {{"train", 0}, {"score", 0}, {"eval", 1}, {"bench", 0}, {"detect", 0}};
+static const subcommand subs[] = {{"train", 0}, {"score", 0}, {"eval", 1}, {"bench", 0}, {"detect", 0},
+                                  {"nabscore", 1}, {"forest", 0}};
 
 int cmd_anomaly(int argc, char **argv)
 {
@@ -684,7 +835,8 @@ int cmd_anomaly(int argc, char **argv)
         if (!strcmp(argv[1], subs[k].name))
             break;
     if (k == sizeof subs / sizeof subs[0]) {
-        fprintf(stderr, "anomaly: unknown subcommand '%s' (train, detect, score, eval, bench)\n", argv[1]);
+        fprintf(stderr, "anomaly: unknown subcommand '%s' (train, detect, score, eval, nabscore, bench, forest)\n",
+                argv[1]);
         return 2;
     }
     opts o;
@@ -706,6 +858,8 @@ int cmd_anomaly(int argc, char **argv)
     case 1: return do_score(&o);
     case 2: return do_eval(&o, argv[1 + optind]);
     case 4: return do_detect(&o);
+    case 5: return do_nabscore(&o, argv[1 + optind]);
+    case 6: return do_forest(&o);
     default: return do_bench(&o);
     }
 }

@@ -2,6 +2,7 @@
 #include "ticketctl/detect.h"
 #include "ticketctl/common.h"
 #include "ticketctl/db.h"
+#include "ticketctl/online.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -167,34 +168,30 @@ static int post_alert(const char *url, const char *body)
 int tk_detect_run(const tk_detect_config *cfg, tk_detect_stats *st, char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
-    tk_nab_features feat;
-    if (tk_nab_meta_read(tk_iforest_meta(cfg->model), &feat) != 0 ||
-        tk_nab_feature_dims(feat.mask) != tk_iforest_dims(cfg->model))
-        return tk_err(err, errlen, "the model has no feature settings (train it with 'ticketctl anomaly train')");
-    /* Range guard. An Isolation Forest cannot rank a value beyond all it
-     * was trained on above its most extreme training point: such a value
-     * follows that point's path to the same leaf (isolation does not
-     * extrapolate). So a value more than three training ranges outside the
-     * training range is anomalous whatever the score (model metadata
-     * "range=lo,hi", written by `anomaly train`). */
-    double range_lo = 0, range_hi = 0;
-    const char *rm = strstr(tk_iforest_meta(cfg->model), "range=");
-    int have_range = rm && sscanf(rm, "range=%lf,%lf", &range_lo, &range_hi) == 2 && range_hi >= range_lo;
-    double span = range_hi - range_lo;
-    const char *topic = cfg->topic && *cfg->topic ? cfg->topic : "ticketctl.metrics";
-    const char *field = cfg->field && *cfg->field ? cfg->field : "p99_ms";
-    double threshold = cfg->threshold > 0 ? cfg->threshold : 0.68;
-    unsigned rearm = cfg->rearm ? cfg->rearm : 10, persist = cfg->persist ? cfg->persist : 2, anomalous_run = 0;
-    size_t dims = tk_nab_feature_dims(feat.mask), hist = (size_t)feat.window + 1, n = 0;
-    double *vals = calloc(hist, sizeof *vals), *x = calloc(hist * dims, sizeof *x);
-    int64_t *tss = calloc(hist, sizeof *tss);
+    tk_online_model m;
+    tk_iforest *model = NULL;
+    tk_online *det = NULL;
     MYSQL *db = NULL;
     rd_kafka_t *rk = NULL;
     int rc = -1;
-    if (!vals || !x || !tss) {
-        tk_err(err, errlen, "out of memory");
+    if (tk_iforest_load(cfg->model_path, &model, err, errlen) != TK_OK)
+        return -1;
+    /* The streaming forest of `anomaly eval` (no suppression: the incident
+     * logic below decides what pages). */
+    if (!(det = tk_online_from_model(model, &m, err, errlen)))
         goto out;
-    }
+    model = NULL; /* det owns it */
+    /* Range guard, a labelled rule beside the forest. An Isolation Forest
+     * cannot rank a value beyond all it was trained on above its most
+     * extreme training point: such a value follows that point's path to
+     * the same leaf (isolation does not extrapolate). So a value more than
+     * three training ranges outside the training range is anomalous
+     * whatever the score. */
+    double span = m.hi - m.lo;
+    const char *topic = cfg->topic && *cfg->topic ? cfg->topic : "ticketctl.metrics";
+    const char *field = cfg->field && *cfg->field ? cfg->field : "p99_ms";
+    double threshold = cfg->threshold > 0 ? cfg->threshold : TK_DETECT_THRESHOLD;
+    tk_incident inc = {.persist = cfg->persist ? cfg->persist : 2, .rearm = cfg->rearm ? cfg->rearm : 10};
     if (cfg->mysql_url && !(db = tk_db_connect(cfg->mysql_url, err, errlen)))
         goto out;
     if (db && tk_db_migrate(db, err, errlen) < 0)
@@ -203,84 +200,68 @@ int tk_detect_run(const tk_detect_config *cfg, tk_detect_stats *st, char *err, s
         assign_all(rk, topic, cfg->from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END, err,
                    errlen) < 0)
         goto out;
-    int in_incident = 0;
-    unsigned normal_run = 0;
     uint64_t last = tk_mono_ms();
+    int64_t first_ts = 0;
     rc = 0;
     while (!(cfg->stop && *cfg->stop)) {
         if (cfg->idle_exit_ms > 0 && tk_mono_ms() - last > (uint64_t)cfg->idle_exit_ms)
             break;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m)
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(rk, 200);
+        if (!msg)
             continue;
         double v;
         int64_t ts;
-        if (m->err || record_value(m, field, &v, &ts) != 0) {
-            rd_kafka_message_destroy(m);
+        if (msg->err || record_value(msg, field, &v, &ts) != 0) {
+            rd_kafka_message_destroy(msg);
             continue;
         }
-        rd_kafka_message_destroy(m);
+        rd_kafka_message_destroy(msg);
         last = tk_mono_ms();
-        /* slide the window: the features of the newest row use only the rows before it */
-        if (n == hist) {
-            memmove(vals, vals + 1, (hist - 1) * sizeof *vals);
-            memmove(tss, tss + 1, (hist - 1) * sizeof *tss);
-            n--;
-        }
-        vals[n] = v;
-        tss[n++] = ts;
-        if (tk_nab_compute_features(vals, n, &feat, x) != TK_OK)
-            continue;
-        const double *row = x + (n - 1) * dims;
-        double score = tk_iforest_score(cfg->model, row);
-        int out_of_range = have_range && (v > range_hi + 3 * span || v < range_lo - 3 * span);
+        if (!first_ts)
+            first_ts = ts;
+        unsigned fits = tk_online_fits(det);
+        double score = tk_online_update(det, v);
+        int out_of_range = v > m.hi + 3 * span || v < m.lo - 3 * span;
+        int rule = out_of_range ? 1 : 0;
         int verdict = score >= threshold || out_of_range;
         st->records++;
+        st->refits += tk_online_fits(det) - fits;
         if (score > st->max_score)
             st->max_score = score;
         if (cfg->verbose)
             fprintf(stderr, "anomaly detect: %s=%.3f score %.3f%s%s\n", field, v, score, verdict ? " ANOMALY" : "",
-                    out_of_range ? " (outside the training range)" : "");
+                    rule ? " (range guard: far outside the training range)" : "");
         if (db) {
-            char sql[1024], fbuf[512] = "[";
-            size_t off = 1;
-            for (size_t d = 0; d < dims && off < sizeof fbuf - 32; d++)
-                off += (size_t)snprintf(fbuf + off, sizeof fbuf - off, "%s%.6g", d ? "," : "", row[d]);
-            snprintf(fbuf + off, sizeof fbuf - off, "]");
+            char sql[1024];
             snprintf(sql, sizeof sql,
                      "INSERT INTO anomaly_results (window_start, window_end, metric, value, score, features, verdict)"
-                     " VALUES (FROM_UNIXTIME(%lld), FROM_UNIXTIME(%lld), '%s', %.6f, %.6f, '%s', %d)",
-                     (long long)tss[0], (long long)ts, field, v, score, fbuf, verdict);
+                     " VALUES (FROM_UNIXTIME(%lld), FROM_UNIXTIME(%lld), '%s', %.6f, %.6f, '{\"rule\":\"%s\"}', %d)",
+                     (long long)(ts - m.window > first_ts ? ts - m.window : first_ts), (long long)ts, field, v, score,
+                     rule ? "range_guard" : verdict ? "forest" : "none", verdict);
             if (mysql_query(db, sql) == 0)
                 st->stored++;
         }
-        if (verdict) {
+        if (verdict)
             st->anomalies++;
-            normal_run = 0;
-            if (!in_incident && ++anomalous_run >= persist) {
-                in_incident = 1;
-                st->incidents++;
-                if (cfg->webhook) {
-                    char text[512];
-                    snprintf(text, sizeof text, "ticketctl anomaly: %s = %.2f, anomaly score %.3f (threshold %.2f)%s at %lld",
-                             field, v, score, threshold,
-                             out_of_range ? ", far outside the trained range" : "", (long long)ts);
-                    json_t *msg = json_pack("{s:s, s:{s:s, s:f, s:f, s:f, s:I}}", "text", text, "anomaly", "metric",
-                                            field, "value", v, "score", score, "threshold", threshold, "ts",
-                                            (json_int_t)ts);
-                    char *body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-                    json_decref(msg);
-                    if (body && post_alert(cfg->webhook, body) == 0)
-                        st->alerts_sent++;
-                    else
-                        st->alert_failures++;
-                    free(body);
-                }
+        if (tk_incident_step(&inc, verdict)) {
+            st->incidents++;
+            if (cfg->webhook) {
+                char text[512];
+                snprintf(text, sizeof text,
+                         "ticketctl anomaly: %s = %.2f, anomaly score %.3f (threshold %.2f)%s at %lld", field, v,
+                         score, threshold, rule ? ", range guard: far outside the trained range" : "",
+                         (long long)ts);
+                json_t *js = json_pack("{s:s, s:{s:s, s:f, s:f, s:f, s:I, s:s}}", "text", text, "anomaly", "metric",
+                                       field, "value", v, "score", score, "threshold", threshold, "ts",
+                                       (json_int_t)ts, "rule", rule ? "range_guard" : "forest");
+                char *body = js ? json_dumps(js, JSON_COMPACT) : NULL;
+                json_decref(js);
+                if (body && post_alert(cfg->webhook, body) == 0)
+                    st->alerts_sent++;
+                else
+                    st->alert_failures++;
+                free(body);
             }
-        } else {
-            anomalous_run = 0;
-            if (in_incident && ++normal_run >= rearm)
-                in_incident = 0; /* the incident is over; the next one alerts again */
         }
     }
 out:
@@ -291,8 +272,7 @@ out:
     }
     if (db)
         mysql_close(db);
-    free(vals);
-    free(x);
-    free(tss);
+    tk_online_free(det);
+    tk_iforest_free(model);
     return rc;
 }

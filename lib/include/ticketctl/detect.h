@@ -2,15 +2,17 @@
  * (topic ticketctl.metrics, written by serve: {"ts": ms, "p99_ms": .., ...}).
  *
  * One numeric field of the record is the series (default p99_ms). Each new
- * record gets the same causal window features the model was trained with
- * (tk_nab_compute_features; settings from the model's metadata) and an
- * Isolation Forest score; score >= threshold is an anomalous window, and so
- * is a value more than three training ranges outside the training range (the
- * forest cannot rank such a value above its most extreme training point:
- * isolation does not extrapolate; see detect.c). Every
- * scored window is stored as an anomaly_results row (migration 5) when a
+ * record is scored by the same causal streaming forest `anomaly eval`
+ * measures on NAB (ticketctl/online.h): it starts from the model of
+ * `anomaly train` and, once it has seen as many records as the model was
+ * trained on, refits every K records on the trailing window (K and the
+ * window come from the model). score >= threshold is an anomalous record,
+ * and so is a value more than three training ranges outside the training
+ * range (the range guard, a labelled rule: isolation does not
+ * extrapolate). Every scored record is stored as an anomaly_results row
+ * (migration 5; features = {"rule": "forest"|"range_guard"|"none"}) when a
  * database is given. An incident starts after `persist` consecutive
- * anomalous windows (a lone outlier second, such as latency dropping after
+ * anomalous records (a lone outlier second, such as latency dropping after
  * a spike, does not page anyone) and ends after `rearm` consecutive normal
  * ones; the webhook (Slack-compatible {"text": ...}) is posted once per
  * incident. */
@@ -36,8 +38,8 @@ int tk_metrics_read_topic(const char *brokers, const char *topic, const char *fi
 typedef struct tk_detect_config {
     const char *brokers, *topic; /* topic default "ticketctl.metrics" */
     const char *field;           /* default "p99_ms" */
-    const tk_iforest *model;     /* trained by `anomaly train`; features from its metadata */
-    double threshold;            /* default 0.68 when 0 */
+    const char *model_path;      /* written by `anomaly train` */
+    double threshold;            /* default TK_DETECT_THRESHOLD when 0 */
     unsigned rearm;              /* normal windows that end an incident (default 10) */
     unsigned persist;            /* anomalous windows in a row that start one (default 2) */
     const char *mysql_url;       /* store anomaly_results here, or NULL */
@@ -48,8 +50,12 @@ typedef struct tk_detect_config {
     int verbose;
 } tk_detect_config;
 
+/* The forest's fixed threshold, set in advance (the `fixed` row of
+ * `anomaly eval --detector forest`). */
+#define TK_DETECT_THRESHOLD 0.7
+
 typedef struct tk_detect_stats {
-    uint64_t records, anomalies, incidents, alerts_sent, alert_failures, stored;
+    uint64_t records, anomalies, incidents, alerts_sent, alert_failures, stored, refits;
     double max_score;
 } tk_detect_stats;
 
