@@ -42,6 +42,8 @@ struct tk_relay {
     pthread_cond_t cv;
     int stop;
     _Atomic uint64_t published, failed, republished, purged, losses;
+    _Atomic int64_t backlog, oldest_age_ms;
+    uint64_t next_backlog;
     _Atomic int leader;
     tk_statelog kafka_state; /* touched only by the relay thread (callbacks are served by its flush/poll) */
 };
@@ -307,6 +309,25 @@ static long long purge_retained(tk_relay *r, MYSQL *db)
     return total;
 }
 
+/* How many events wait and how old the oldest is, for /metrics. */
+static int sample_backlog(tk_relay *r, MYSQL *db)
+{
+    static const char q[] = "SELECT COUNT(*), COALESCE(TIMESTAMPDIFF(MICROSECOND, MIN(created_at), UTC_TIMESTAMP(3)), 0)"
+                            " FROM outbox WHERE published_at IS NULL";
+    if (mysql_real_query(db, q, sizeof q - 1) != 0)
+        return -1;
+    MYSQL_RES *res = mysql_store_result(db);
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    if (row && row[0] && row[1]) {
+        atomic_store(&r->backlog, strtoll(row[0], NULL, 10));
+        long long us = strtoll(row[1], NULL, 10);
+        atomic_store(&r->oldest_age_ms, us > 0 ? us / 1000 : 0);
+    }
+    if (res)
+        mysql_free_result(res);
+    return res ? 0 : -1;
+}
+
 /* One round. Returns the number of rows published, or -1 on a DB error. */
 static int relay_round(tk_relay *r, MYSQL *db)
 {
@@ -390,6 +411,11 @@ static void *relay_main(void *arg)
             if (now >= r->next_check) {
                 r->next_check = now + (uint64_t)r->check_ms;
                 if (check_losses(r, db) < 0)
+                    published = -1;
+            }
+            if (published >= 0 && now >= r->next_backlog) {
+                r->next_backlog = now + 1000;
+                if (sample_backlog(r, db) < 0)
                     published = -1;
             }
             if (published >= 0 && now >= r->next_purge) {
@@ -496,4 +522,6 @@ void tk_relay_get_stats(tk_relay *r, tk_relay_stats *out)
     out->republished = atomic_load(&r->republished);
     out->purged = atomic_load(&r->purged);
     out->losses = atomic_load(&r->losses);
+    out->backlog = atomic_load(&r->backlog);
+    out->oldest_age_ms = atomic_load(&r->oldest_age_ms);
 }

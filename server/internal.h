@@ -100,18 +100,30 @@ struct tk_loop {
 };
 
 /* Metrics (server/metrics.c). Latency buckets in ms. */
-#define TK_LAT_BUCKETS 12
+#define TK_LAT_BUCKETS 14
+#define TK_METRIC_ROUTES 64 /* per route index; the last slot: unmatched */
+#define TK_METRIC_STRATEGIES 16
+/* hold outcomes: held, seat_taken, conflict, busy, stale, rejected, error */
+#define TK_HOLD_OUTCOMES 7
+/* payment outcomes: completed, insufficient_points, expired, conflict, not_found, rejected, error */
+#define TK_PAY_OUTCOMES 7
 typedef struct tk_metrics {
-    _Atomic uint64_t requests[64];  /* per route index; last slot: unmatched */
-    _Atomic uint64_t status_class[6]; /* 1xx..5xx */
-    _Atomic uint64_t lat_bucket[64][TK_LAT_BUCKETS + 1];
-    _Atomic uint64_t lat_sum_us[64];
+    _Atomic uint64_t requests[TK_METRIC_ROUTES][6]; /* per route, per status class 1xx..5xx (0 unused) */
+    _Atomic uint64_t lat_bucket[TK_METRIC_ROUTES][TK_LAT_BUCKETS + 1];
+    _Atomic uint64_t lat_sum_us[TK_METRIC_ROUTES];
     _Atomic int64_t inflight;
     _Atomic int64_t queued;
     _Atomic uint64_t queue_waits; /* jobs that found every worker busy */
     _Atomic uint64_t holds_redis_rejected;
     _Atomic uint64_t holds_expired;
+    _Atomic uint64_t holds[TK_METRIC_STRATEGIES][TK_HOLD_OUTCOMES]; /* by strategy index (strategy.h) */
+    _Atomic uint64_t payments[TK_PAY_OUTCOMES];
 } tk_metrics;
+
+/* Count a hold's outcome under its lock strategy, a payment's outcome
+ * (metrics.c; any thread). */
+void tk_metrics_hold(tk_metrics *m, const tk_strategy *st, tk_rc rc);
+void tk_metrics_payment(tk_metrics *m, tk_rc rc);
 
 struct tk_server {
     tk_server_config cfg;

@@ -1,30 +1,62 @@
-/* Prometheus metrics (text exposition format 0.0.4): per-route request
- * counts and latency histograms, status classes, in-flight requests, the
- * worker queue, cache hits and hold outcomes. Counters are atomics bumped
- * on the loop thread when a reply is sent. */
+/* Prometheus metrics (text exposition format 0.0.4, every family with HELP
+ * and TYPE): requests by method, route and status class, latency
+ * histograms by method and route up to 10 s, in-flight requests, the worker
+ * pool and its queue, cache hits, holds by strategy and outcome, payments
+ * by outcome, the outbox relay (backlog, oldest age, re-publishing),
+ * build info and the process_* family. Counters are atomics bumped where
+ * the event happens; the page is rendered on the loop thread from memory
+ * only (no backend call). */
 #include "internal.h"
+#include "ticketctl/buildinfo.h"
 
+#include <dirent.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Bucket upper bounds, ms. */
-static const double lat_le_ms[TK_LAT_BUCKETS] = {0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
+/* Bucket upper bounds, ms: Prometheus' default buckets (client_golang
+ * DefBuckets, 5 ms .. 10 s) with 0.5, 1 and 2 ms below them for cached reads. */
+static const double lat_le_ms[TK_LAT_BUCKETS] = {0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+
+static const char *const class_label[6] = {"", "1xx", "2xx", "3xx", "4xx", "5xx"};
+static const char *const hold_outcome[TK_HOLD_OUTCOMES] = {"held", "seat_taken", "conflict", "busy",
+                                                           "stale", "rejected", "error"};
+static const char *const pay_outcome[TK_PAY_OUTCOMES] = {"completed", "insufficient_points", "expired", "conflict",
+                                                         "not_found", "rejected", "error"};
 
 void tk_metrics_observe(tk_metrics *m, int route, int status, uint64_t us)
 {
-    if (route < 0 || route > 63)
-        route = 63;
-    atomic_fetch_add(&m->requests[route], 1);
+    if (route < 0 || route >= TK_METRIC_ROUTES)
+        route = TK_METRIC_ROUTES - 1;
     int cls = status / 100;
-    if (cls >= 1 && cls <= 5)
-        atomic_fetch_add(&m->status_class[cls], 1);
+    atomic_fetch_add(&m->requests[route][cls >= 1 && cls <= 5 ? cls : 5], 1);
     int b = 0;
     while (b < TK_LAT_BUCKETS && (double)us / 1000.0 > lat_le_ms[b])
         b++;
     atomic_fetch_add(&m->lat_bucket[route][b], 1);
     atomic_fetch_add(&m->lat_sum_us[route], us);
+}
+
+void tk_metrics_hold(tk_metrics *m, const tk_strategy *st, tk_rc rc)
+{
+    size_t si = TK_METRIC_STRATEGIES - 1;
+    for (size_t i = 0; st && i < tk_strategy_count() && i < TK_METRIC_STRATEGIES; i++)
+        if (tk_strategy_at(i) == st)
+            si = i;
+    int o = rc == TK_OK ? 0 : rc == TK_ECONFLICT ? 1 : rc == TK_EEXISTS ? 2 : rc == TK_EBUSY ? 3
+          : rc == TK_EEXPIRED ? 4 : rc == TK_EBACKEND || rc == TK_ENOMEM || rc == TK_EIO ? 6 : 5;
+    atomic_fetch_add(&m->holds[si][o], 1);
+}
+
+void tk_metrics_payment(tk_metrics *m, tk_rc rc)
+{
+    int o = rc == TK_OK ? 0 : rc == TK_EFUNDS ? 1 : rc == TK_EEXPIRED ? 2 : rc == TK_ECONFLICT ? 3
+          : rc == TK_ENOTFOUND ? 4 : rc == TK_EBACKEND || rc == TK_ENOMEM || rc == TK_EIO ? 6 : 5;
+    atomic_fetch_add(&m->payments[o], 1);
 }
 
 typedef struct sbuf {
@@ -63,78 +95,163 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     }
 }
 
+/* HELP and TYPE of one metric family. */
+static void family(sbuf *b, const char *name, const char *type, const char *help)
+{
+    sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* process_* as the Prometheus client libraries export them (client_golang
+ * process collector): CPU, memory, descriptors, start time, from /proc. */
+static void process_metrics(sbuf *b)
+{
+    char buf[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, stt = 0, start = 0, vsize = 0;
+    long long rss = 0;
+    if (p)
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %llu %lld",
+               &ut, &stt, &start, &vsize, &rss);
+    long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    double boot = 0;
+    f = fopen("/proc/stat", "r");
+    while (f && fgets(buf, sizeof buf, f))
+        if (!strncmp(buf, "btime ", 6))
+            boot = strtod(buf + 6, NULL);
+    if (f)
+        fclose(f);
+    int fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    for (struct dirent *de; d && (de = readdir(d));)
+        fds += de->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    struct rlimit rl = {0};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    family(b, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+    struct timespec cpu; /* the process CPU clock: ns, where /proc's ticks are 10 ms */
+    double cpu_s = clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu) == 0
+                       ? (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9
+                       : (double)(ut + stt) / (double)(hz > 0 ? hz : 100);
+    sb_printf(b, "process_cpu_seconds_total %.6f\n", cpu_s);
+    family(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    sb_printf(b, "process_resident_memory_bytes %lld\n", rss * (long long)page);
+    family(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+    sb_printf(b, "process_virtual_memory_bytes %llu\n", vsize);
+    family(b, "process_open_fds", "gauge", "Number of open file descriptors.");
+    sb_printf(b, "process_open_fds %d\n", fds - (d ? 1 : 0));
+    family(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+    sb_printf(b, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+    family(b, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
+    sb_printf(b, "process_start_time_seconds %.2f\n", boot + (double)start / (double)(hz > 0 ? hz : 100));
+}
+
 char *tk_metrics_render(tk_server *srv, size_t *len)
 {
     tk_metrics *m = &srv->metrics;
-    sbuf b = {malloc(16384), 0, 16384, 0};
+    sbuf b = {malloc(32768), 0, 32768, 0};
     if (!b.p)
         return NULL;
     b.p[0] = '\0';
-    sb_printf(&b, "# HELP ticketctl_http_requests_total HTTP requests by route.\n"
-                  "# TYPE ticketctl_http_requests_total counter\n");
-    for (size_t i = 0; i < tk_nroutes; i++)
-        sb_printf(&b, "ticketctl_http_requests_total{method=\"%s\",route=\"%s\"} %llu\n", tk_routes[i].method,
-                  tk_routes[i].pattern, (unsigned long long)atomic_load(&m->requests[i]));
-    sb_printf(&b, "ticketctl_http_requests_total{method=\"\",route=\"unmatched\"} %llu\n",
-              (unsigned long long)atomic_load(&m->requests[63]));
-    sb_printf(&b, "# HELP ticketctl_http_responses_total HTTP responses by status class.\n"
-                  "# TYPE ticketctl_http_responses_total counter\n");
-    for (int c = 1; c <= 5; c++)
-        sb_printf(&b, "ticketctl_http_responses_total{code=\"%dxx\"} %llu\n", c,
-                  (unsigned long long)atomic_load(&m->status_class[c]));
-    sb_printf(&b, "# HELP ticketctl_http_request_duration_seconds Request latency by route.\n"
-                  "# TYPE ticketctl_http_request_duration_seconds histogram\n");
-    for (size_t i = 0; i < tk_nroutes; i++) {
+    /* one series per (method, route, code class): GET and POST of one path stay apart */
+    family(&b, "ticketctl_http_requests_total", "counter", "HTTP requests answered, by method, route and status class.");
+    for (size_t i = 0; i <= tk_nroutes && i < TK_METRIC_ROUTES; i++) {
+        size_t slot = i < tk_nroutes ? i : TK_METRIC_ROUTES - 1;
+        const char *method = i < tk_nroutes ? tk_routes[i].method : "", *route = i < tk_nroutes ? tk_routes[i].pattern : "unmatched";
+        for (int c = 1; c <= 5; c++)
+            sb_printf(&b, "ticketctl_http_requests_total{method=\"%s\",route=\"%s\",code=\"%s\"} %llu\n", method,
+                      route, class_label[c], (unsigned long long)atomic_load(&m->requests[slot][c]));
+    }
+    family(&b, "ticketctl_http_request_duration_seconds", "histogram",
+           "Time from a request's arrival to its answer, by method and route.");
+    for (size_t i = 0; i < tk_nroutes && i < TK_METRIC_ROUTES - 1; i++) {
         uint64_t cum = 0;
+        const char *method = tk_routes[i].method, *route = tk_routes[i].pattern;
         for (int k = 0; k <= TK_LAT_BUCKETS; k++) {
             cum += atomic_load(&m->lat_bucket[i][k]);
             if (k < TK_LAT_BUCKETS)
-                sb_printf(&b, "ticketctl_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                          tk_routes[i].pattern, lat_le_ms[k] / 1000.0, (unsigned long long)cum);
+                sb_printf(&b, "ticketctl_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %llu\n",
+                          method, route, lat_le_ms[k] / 1000.0, (unsigned long long)cum);
             else
-                sb_printf(&b, "ticketctl_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-                          tk_routes[i].pattern, (unsigned long long)cum);
+                sb_printf(&b, "ticketctl_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %llu\n",
+                          method, route, (unsigned long long)cum);
         }
-        sb_printf(&b, "ticketctl_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", tk_routes[i].pattern,
+        sb_printf(&b, "ticketctl_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n", method, route,
                   (double)atomic_load(&m->lat_sum_us[i]) / 1e6);
-        sb_printf(&b, "ticketctl_http_request_duration_seconds_count{route=\"%s\"} %llu\n", tk_routes[i].pattern,
+        sb_printf(&b, "ticketctl_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n", method, route,
                   (unsigned long long)cum);
     }
+    family(&b, "ticketctl_inflight_requests", "gauge", "Requests received and not yet answered.");
+    sb_printf(&b, "ticketctl_inflight_requests %lld\n", (long long)atomic_load(&m->inflight));
+    family(&b, "ticketctl_worker_queue_depth", "gauge", "Jobs waiting for a database worker.");
+    sb_printf(&b, "ticketctl_worker_queue_depth %lld\n", (long long)atomic_load(&m->queued));
+    family(&b, "ticketctl_worker_queue_waits_total", "counter", "Jobs that found every database worker busy.");
+    sb_printf(&b, "ticketctl_worker_queue_waits_total %llu\n", (unsigned long long)atomic_load(&m->queue_waits));
+    family(&b, "ticketctl_workers", "gauge", "Database worker threads (the MariaDB/Redis connection pool).");
+    sb_printf(&b, "ticketctl_workers %d\n", srv->nworkers);
+    family(&b, "ticketctl_workers_busy", "gauge", "Database workers running a job now.");
+    sb_printf(&b, "ticketctl_workers_busy %lld\n", (long long)atomic_load(&srv->busy_workers));
     uint64_t hits, misses;
     tk_cache_stats(srv->cache, &hits, &misses);
-    sb_printf(&b,
-              "# TYPE ticketctl_inflight_requests gauge\nticketctl_inflight_requests %lld\n"
-              "# TYPE ticketctl_worker_queue_depth gauge\nticketctl_worker_queue_depth %lld\n"
-              "# TYPE ticketctl_worker_queue_waits_total counter\nticketctl_worker_queue_waits_total %llu\n"
-              "# TYPE ticketctl_workers gauge\nticketctl_workers %d\n"
-              "# TYPE ticketctl_cache_hits_total counter\nticketctl_cache_hits_total %llu\n"
-              "# TYPE ticketctl_cache_misses_total counter\nticketctl_cache_misses_total %llu\n"
-              "# TYPE ticketctl_holds_rejected_by_redis_total counter\nticketctl_holds_rejected_by_redis_total %llu\n"
-              "# TYPE ticketctl_holds_expired_total counter\nticketctl_holds_expired_total %llu\n"
-              "# TYPE ticketctl_start_time_seconds gauge\nticketctl_start_time_seconds %lld\n",
-              (long long)atomic_load(&m->inflight), (long long)atomic_load(&m->queued),
-              (unsigned long long)atomic_load(&m->queue_waits), srv->nworkers, (unsigned long long)hits,
-              (unsigned long long)misses, (unsigned long long)atomic_load(&m->holds_redis_rejected),
-              (unsigned long long)atomic_load(&m->holds_expired), (long long)(srv->started_ms / 1000));
+    family(&b, "ticketctl_cache_hits_total", "counter", "Cached reads answered from the response cache.");
+    sb_printf(&b, "ticketctl_cache_hits_total %llu\n", (unsigned long long)hits);
+    family(&b, "ticketctl_cache_misses_total", "counter", "Cacheable reads that went to MariaDB.");
+    sb_printf(&b, "ticketctl_cache_misses_total %llu\n", (unsigned long long)misses);
+    family(&b, "ticketctl_holds_total", "counter", "Seat holds by lock strategy and outcome.");
+    for (size_t si = 0; si < tk_strategy_count() && si < TK_METRIC_STRATEGIES; si++) {
+        const tk_strategy *st = tk_strategy_at(si);
+        if (!st->reserve)
+            continue;
+        for (int o = 0; o < TK_HOLD_OUTCOMES; o++)
+            sb_printf(&b, "ticketctl_holds_total{strategy=\"%s\",outcome=\"%s\"} %llu\n", st->name, hold_outcome[o],
+                      (unsigned long long)atomic_load(&m->holds[si][o]));
+    }
+    family(&b, "ticketctl_holds_rejected_by_redis_total", "counter",
+           "Holds turned away by the Redis filter before reaching MariaDB.");
+    sb_printf(&b, "ticketctl_holds_rejected_by_redis_total %llu\n",
+              (unsigned long long)atomic_load(&m->holds_redis_rejected));
+    family(&b, "ticketctl_holds_expired_total", "counter", "Unpaid holds the sweeper expired.");
+    sb_printf(&b, "ticketctl_holds_expired_total %llu\n", (unsigned long long)atomic_load(&m->holds_expired));
+    family(&b, "ticketctl_payments_total", "counter", "Payments by outcome.");
+    for (int o = 0; o < TK_PAY_OUTCOMES; o++)
+        sb_printf(&b, "ticketctl_payments_total{outcome=\"%s\"} %llu\n", pay_outcome[o],
+                  (unsigned long long)atomic_load(&m->payments[o]));
+    family(&b, "ticketctl_start_time_seconds", "gauge", "When this server started, seconds since the epoch.");
+    sb_printf(&b, "ticketctl_start_time_seconds %lld\n", (long long)(srv->started_ms / 1000));
+    family(&b, "ticketctl_build_info", "gauge", "A constant 1, labelled with what this binary is (ticketctl version).");
+    sb_printf(&b, "ticketctl_build_info{version=\"%s\",commit=\"%s\",build_type=\"%s\",strategy=\"%s\"} 1\n",
+              tk_build_version(), tk_build_commit(), tk_build_type(),
+              srv->cfg.strategy ? srv->cfg.strategy->name : "redis-atomic");
     if (srv->relay) {
         tk_relay_stats rs;
         tk_relay_get_stats(srv->relay, &rs);
-        sb_printf(&b,
-                  "# HELP ticketctl_outbox_published_total Outbox events Kafka acknowledged.\n"
-                  "# TYPE ticketctl_outbox_published_total counter\nticketctl_outbox_published_total %llu\n"
-                  "# HELP ticketctl_outbox_failed_total Outbox deliveries that failed (retried later).\n"
-                  "# TYPE ticketctl_outbox_failed_total counter\nticketctl_outbox_failed_total %llu\n"
-                  "# HELP ticketctl_outbox_relay_leader 1 while this instance holds the relay lock.\n"
-                  "# TYPE ticketctl_outbox_relay_leader gauge\nticketctl_outbox_relay_leader %d\n"
-                  "# HELP ticketctl_outbox_republished_total Events published again after a broker lost them.\n"
-                  "# TYPE ticketctl_outbox_republished_total counter\nticketctl_outbox_republished_total %llu\n"
-                  "# HELP ticketctl_outbox_broker_losses_total Partitions found shorter than Kafka had acknowledged.\n"
-                  "# TYPE ticketctl_outbox_broker_losses_total counter\nticketctl_outbox_broker_losses_total %llu\n"
-                  "# HELP ticketctl_outbox_purged_total Published events deleted after the retention.\n"
-                  "# TYPE ticketctl_outbox_purged_total counter\nticketctl_outbox_purged_total %llu\n",
-                  (unsigned long long)rs.published, (unsigned long long)rs.failed, rs.leader,
-                  (unsigned long long)rs.republished, (unsigned long long)rs.losses, (unsigned long long)rs.purged);
+        family(&b, "ticketctl_outbox_published_total", "counter", "Outbox events Kafka acknowledged.");
+        sb_printf(&b, "ticketctl_outbox_published_total %llu\n", (unsigned long long)rs.published);
+        family(&b, "ticketctl_outbox_failed_total", "counter", "Outbox deliveries that failed (retried later).");
+        sb_printf(&b, "ticketctl_outbox_failed_total %llu\n", (unsigned long long)rs.failed);
+        family(&b, "ticketctl_outbox_relay_leader", "gauge", "1 while this instance holds the relay lock.");
+        sb_printf(&b, "ticketctl_outbox_relay_leader %d\n", rs.leader);
+        family(&b, "ticketctl_outbox_backlog", "gauge",
+               "Outbox events not yet published (as the leading relay last saw it; -1 when not the leader).");
+        sb_printf(&b, "ticketctl_outbox_backlog %lld\n", rs.leader ? (long long)rs.backlog : -1LL);
+        family(&b, "ticketctl_outbox_oldest_unpublished_age_seconds", "gauge",
+               "Age of the oldest unpublished outbox event (0 when none; -1 when not the leader).");
+        sb_printf(&b, "ticketctl_outbox_oldest_unpublished_age_seconds %.3f\n",
+                  rs.leader ? (double)rs.oldest_age_ms / 1000.0 : -1.0);
+        family(&b, "ticketctl_outbox_republished_total", "counter", "Events published again after a broker lost them.");
+        sb_printf(&b, "ticketctl_outbox_republished_total %llu\n", (unsigned long long)rs.republished);
+        family(&b, "ticketctl_outbox_broker_losses_total", "counter",
+               "Partitions found shorter than Kafka had acknowledged.");
+        sb_printf(&b, "ticketctl_outbox_broker_losses_total %llu\n", (unsigned long long)rs.losses);
+        family(&b, "ticketctl_outbox_purged_total", "counter", "Published events deleted after the retention.");
+        sb_printf(&b, "ticketctl_outbox_purged_total %llu\n", (unsigned long long)rs.purged);
     }
+    process_metrics(&b);
     if (b.oom) {
         free(b.p);
         return NULL;

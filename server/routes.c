@@ -354,6 +354,7 @@ static void h_reserve(tk_job *j, tk_worker *w)
     const tk_strategy *st = j->strategy ? j->strategy : srv->cfg.strategy;
     tk_reservation r;
     tk_rc rc = tk_strategy_serve_hold(st, hc, j->claims.user_id, (uint64_t)seat_id, srv->cfg.hold_ttl_s, &r);
+    tk_metrics_hold(&srv->metrics, st, rc);
     if (hc->redis_rejected)
         atomic_fetch_add(&srv->metrics.holds_redis_rejected, 1);
     if (rc != TK_OK) {
@@ -410,6 +411,7 @@ static void h_pay(tk_job *j, tk_worker *w)
     tk_reservation r;
     memset(&r, 0, sizeof r);
     tk_rc rc = tk_store_pay(w->store, j->claims.user_id, (uint64_t)res_id, j->idem_key, &p, &r);
+    tk_metrics_payment(&w->srv->metrics, rc);
     uint64_t gen = atomic_load(&w->srv->data_gen);
     if (rc == TK_EFUNDS || rc == TK_EEXPIRED) { /* the hold was released */
         tk_hold_release(w->redis, gen, r.seat_id, r.user_id);

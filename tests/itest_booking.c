@@ -558,7 +558,7 @@ static void test_ops_endpoints(void **state)
     itest_resp r;
     itest_http(&E, "GET", "/metrics", NULL, NULL, NULL, &r);
     assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "ticketctl_http_requests_total{method=\"POST\",route=\"/api/v1/reservations\"}"));
+    assert_non_null(strstr(r.body, "ticketctl_http_requests_total{method=\"POST\",route=\"/api/v1/reservations\",code=\"2xx\"}"));
     assert_non_null(strstr(r.body, "ticketctl_http_request_duration_seconds_bucket"));
     itest_resp_free(&r);
     itest_http(&E, "GET", "/api/v1/openapi.json", NULL, NULL, NULL, &r);

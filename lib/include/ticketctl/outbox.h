@@ -38,6 +38,8 @@ typedef struct tk_relay_stats {
     uint64_t republished; /* rows marked again after a broker lost them */
     uint64_t purged;      /* published rows deleted after the retention */
     uint64_t losses;      /* times a partition was found shorter than acknowledged */
+    int64_t backlog;      /* unpublished events at the last sample (once a second, leader only) */
+    int64_t oldest_age_ms; /* age of the oldest of them, 0 when none */
     int leader;           /* 1 while this relay holds the relay lock */
 } tk_relay_stats;
 
