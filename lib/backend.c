@@ -202,16 +202,25 @@ static int mysql_option(void *ctx, const char *key, const char *val, char *err, 
                 u->tls = TK_MYSQL_TLS_REQUIRED; /* a CA or a certificate means TLS is wanted */
             return copy_field(paths[i].dst, paths[i].cap, val, key, err, errlen);
         }
-    if (!strcmp(key, "connect-timeout")) {
-        int64_t s;
-        if (tk_parse_i64(val, 1, 3600, &s) != 0)
-            return tk_err(err, errlen, "connect-timeout=%s: want whole seconds, 1-3600", val);
-        u->connect_timeout_s = (unsigned)s;
-        return 0;
-    }
+    struct {
+        const char *key;
+        unsigned *dst;
+    } timeouts[] = {
+        {"connect-timeout", &u->connect_timeout_s},
+        {"read-timeout", &u->read_timeout_s},
+        {"write-timeout", &u->write_timeout_s},
+    };
+    for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++)
+        if (!strcmp(key, timeouts[i].key)) {
+            int64_t s;
+            if (tk_parse_i64(val, 1, 3600, &s) != 0)
+                return tk_err(err, errlen, "%s=%s: want whole seconds, 1-3600", key, val);
+            *timeouts[i].dst = (unsigned)s;
+            return 0;
+        }
     return tk_err(err, errlen,
                   "unknown option '%s' (known: ssl-mode, ssl-ca, ssl-capath, ssl-cert, ssl-key, ssl-cipher, "
-                  "connect-timeout)",
+                  "connect-timeout, read-timeout, write-timeout)",
                   key);
 }
 
@@ -259,6 +268,12 @@ int tk_mysql_url_apply(MYSQL *m, const tk_mysql_url *u)
 {
     unsigned timeout = u->connect_timeout_s ? u->connect_timeout_s : 10;
     int rc = mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    /* a stalled server then fails a call instead of hanging it (Connector/C
+     * retries a read once, so a read can take up to 2x this) */
+    if (u->read_timeout_s)
+        rc |= mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &u->read_timeout_s);
+    if (u->write_timeout_s)
+        rc |= mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &u->write_timeout_s);
     if (u->tls == TK_MYSQL_TLS_DISABLED)
         return rc ? -1 : 0;
     my_bool on = 1, verify = u->tls == TK_MYSQL_TLS_VERIFY;

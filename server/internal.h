@@ -13,6 +13,7 @@
 #include "server.h"
 #include "ticketctl/auth.h"
 #include "ticketctl/cache.h"
+#include "ticketctl/health.h"
 #include "ticketctl/outbox.h"
 #include "ticketctl/store.h"
 #include "ticketctl/strategy.h"
@@ -52,6 +53,7 @@ extern const size_t tk_nroutes;
 
 struct tk_job {
     tk_loop *loop;
+    int retry_after_s; /* Retry-After on a 503 (default 1: RFC 9110 15.6.4) */
     struct evhttp_request *req; /* touched only on the loop thread */
     const tk_route *route;
     int route_index;
@@ -127,6 +129,7 @@ void tk_metrics_payment(tk_metrics *m, tk_rc rc);
 
 struct tk_server {
     tk_server_config cfg;
+    tk_health *health; /* MariaDB and Redis pinged in the background: /readyz answers from it */
     tk_loop *loops;
     int nloops;
     tk_worker *workers;

@@ -251,6 +251,13 @@ char *tk_metrics_render(tk_server *srv, size_t *len)
         family(&b, "ticketctl_outbox_purged_total", "counter", "Published events deleted after the retention.");
         sb_printf(&b, "ticketctl_outbox_purged_total %llu\n", (unsigned long long)rs.purged);
     }
+    tk_health_state hs;
+    tk_health_get(srv->health, &hs);
+    family(&b, "ticketctl_backend_up", "gauge", "1 while the backend answers the health monitor's ping (every 500 ms).");
+    sb_printf(&b, "ticketctl_backend_up{backend=\"mariadb\"} %d\nticketctl_backend_up{backend=\"redis\"} %d\n",
+              hs.up[TK_HEALTH_MARIADB], hs.up[TK_HEALTH_REDIS]);
+    family(&b, "ticketctl_degraded", "gauge", "1 while ready but without Redis (MariaDB alone decides every hold).");
+    sb_printf(&b, "ticketctl_degraded %d\n", hs.up[TK_HEALTH_MARIADB] && !hs.up[TK_HEALTH_REDIS]);
     process_metrics(&b);
     if (b.oom) {
         free(b.p);

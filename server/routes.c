@@ -443,23 +443,27 @@ static void h_health(tk_job *j, tk_worker *w)
                                      cfg->strategy_header));
 }
 
+/* Ready means bookings can be taken: MariaDB, the arbiter, must answer.
+ * Redis is only a filter in front of it, so without Redis the server stays
+ * ready and says "degraded" (a balancer keeps sending it traffic; the
+ * operator sees the state here and in ticketctl_backend_up). Answered on the
+ * loop from the health monitor's memory, never from a backend call, so it
+ * is quick whatever the backends do. */
 static void h_ready(tk_job *j, tk_worker *w)
 {
-    int db = tk_store_ping(w->store) == 0;
-    int redis = 0;
-    if (w->redis) {
-        redisReply *r = redisCommand(w->redis, "PING");
-        redis = r && r->type == REDIS_REPLY_STATUS;
-        if (r)
-            freeReplyObject(r);
-    }
-    json_t *o = json_pack("{s:s, s:s, s:s}", "status", db && redis ? "ready" : "unavailable", "mariadb",
-                          db ? "up" : "down", "redis", redis ? "up" : "down");
-    if (db && redis)
+    (void)w;
+    tk_health_state hs;
+    tk_health_get(j->loop->srv->health, &hs);
+    int db = hs.up[TK_HEALTH_MARIADB], redis = hs.up[TK_HEALTH_REDIS];
+    json_t *o = json_pack("{s:s, s:s, s:s}", "status", !db ? "unavailable" : redis ? "ready" : "degraded",
+                          "mariadb", db ? "up" : "down", "redis", redis ? "up" : "down");
+    if (db) {
         job_reply_json(j, 200, o);
-    else
-        job_reply_json(j, 503, json_pack("{s:{s:s, s:s}, s:o}", "error", "code", "BACKEND_UNAVAILABLE", "message",
-                                         "a backend is down", "backends", o));
+        return;
+    }
+    j->retry_after_s = 1;
+    job_reply_json(j, 503, json_pack("{s:{s:s, s:s}, s:o}", "error", "code", "BACKEND_UNAVAILABLE", "message",
+                                     "MariaDB does not answer: bookings cannot be taken", "backends", o));
 }
 
 static void h_metrics(tk_job *j, tk_worker *w)
@@ -513,7 +517,9 @@ const tk_route tk_routes[] = {
     {"DELETE", "/api/v1/queue/{id}/token", h_queue_leave, R_AUTH, NULL, "Leave the waiting room of schedule {id}",
      NULL, "200 left"},
     {"GET", "/healthz", h_health, R_INLINE, NULL, "Liveness", NULL, "200 status"},
-    {"GET", "/readyz", h_ready, 0, NULL, "Readiness: MariaDB and Redis answer", NULL, "200 status"},
+    {"GET", "/readyz", h_ready, R_INLINE, NULL,
+     "Readiness: 200 while MariaDB answers (\"degraded\" without Redis, which is only a filter), else 503", NULL,
+     "200 status"},
     {"GET", "/metrics", h_metrics, R_INLINE, NULL, "Prometheus metrics", NULL, "200 text"},
     {"GET", "/api/v1/openapi.json", h_openapi, R_INLINE, NULL, "This API as OpenAPI 3.0", NULL, "200 document"},
 };

@@ -63,6 +63,11 @@ static void job_finish(tk_job *j)
         if (j->route && j->route->fn && j->route->pattern && !strcmp(j->route->pattern, "/metrics"))
             ctype = "text/plain; version=0.0.4";
         evhttp_add_header(h, "Content-Type", ctype);
+        if (status == 503) { /* tell clients and balancers when to try again */
+            char ra[16];
+            snprintf(ra, sizeof ra, "%d", j->retry_after_s > 0 ? j->retry_after_s : 1);
+            evhttp_add_header(h, "Retry-After", ra);
+        }
         struct evbuffer *out = evbuffer_new();
         /* hand the body over instead of copying it (a seat map is ~20 KB) */
         if (out && j->resp && evbuffer_add_reference(out, j->resp, j->resp_len, free_resp, NULL) == 0)
@@ -716,6 +721,8 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
         sweeper_started = 1;
     if (tk_wr_start(srv, err, errlen) != 0) /* waiting-room admission job (queue_routes.c) */
         goto out;
+    if (!(srv->health = tk_health_start(cfg->mysql_url, cfg->redis_url, 500, "serve", err, errlen)))
+        goto out;
     if (cfg->kafka_brokers && *cfg->kafka_brokers && !cfg->no_relay) {
         tk_relay_opts ro = {.poll_ms = 100, .retention_s = cfg->outbox_retention_s};
         srv->relay = tk_relay_start_opts(cfg->mysql_url, cfg->kafka_brokers, &ro, err, errlen);
@@ -758,6 +765,7 @@ out:
         pthread_join(srv->sweeper, NULL);
     tk_relay_stop(srv->relay);
     tk_pulse_stop(srv);
+    tk_health_stop(srv->health);
     /* Jobs that finished after their loop stopped. */
     for (int i = 0; srv->loops && i < srv->nloops; i++) {
         tk_loop *l = &srv->loops[i];

@@ -13,13 +13,14 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 (cd "$tmp" && cpack -G DEB --config "$build/CPackConfig.cmake" >cpack.log 2>&1) || { cat "$tmp/cpack.log" >&2; fail "cpack"; }
 deb=$(ls "$tmp"/ticketctl_*.deb 2>/dev/null | head -1)
 [ -n "$deb" ] || fail "no .deb produced"
-dpkg-deb -I "$deb" | grep -q 'Depends:.*libhiredis' || fail "the package does not depend on the runtime libraries"
+dpkg-deb -I "$deb" >"$tmp/control.txt" # to a file: grep -q in a pipe would SIGPIPE dpkg-deb under pipefail
+grep -q 'Depends:.*libhiredis' "$tmp/control.txt" || fail "the package does not depend on the runtime libraries"
 root=$tmp/root
 dpkg-deb -x "$deb" "$root"
 bin=$root/usr/bin/ticketctl
 [ -x "$bin" ] || fail "no usr/bin/ticketctl in the package"
 
-"$bin" --help | grep -q '^usage: ticketctl <command>' || fail "ticketctl --help"
+"$bin" --help >"$tmp/help.txt" && grep -q '^usage: ticketctl <command>' "$tmp/help.txt" || fail "ticketctl --help"
 "$bin" version --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["version"] and d["libraries"]["libevent"]["built"]' \
   || fail "ticketctl version --json"
 man1=$root/usr/share/man/man1/ticketctl.1
@@ -45,6 +46,6 @@ echo "$words" | sed -n 2p | grep -qw -- '--instances' || fail "completing 'ticke
 echo "$words" | sed -n 3p | grep -q -- '--threads.*--threshold\|--threshold.*--threads' || fail "completing 'bench --thr' gave: $(echo "$words" | sed -n 3p)"
 [ -s "$root/usr/share/zsh/vendor-completions/_ticketctl" ] || fail "no zsh completion"
 
-"$bin" scenario list --dir "$root/usr/share/ticketctl/scenarios" | grep -q 'flash-sale' || fail "shipped scenarios"
+"$bin" scenario list --dir "$root/usr/share/ticketctl/scenarios" >"$tmp/scen.txt" && grep -q 'flash-sale' "$tmp/scen.txt" || fail "shipped scenarios"
 echo "package: $(basename "$deb") installs and runs from a scratch root"
 echo "1 passed, 0 failed"

@@ -14,7 +14,7 @@
  *       (mariadb:// too; port 3306; '@' ':' '/' in a user or password as
  *       %40 %3A %2F; options: ssl-mode DISABLED|REQUIRED|VERIFY_CA|
  *       VERIFY_IDENTITY, ssl-ca, ssl-capath, ssl-cert, ssl-key, ssl-cipher,
- *       connect-timeout seconds)
+ *       connect-timeout, read-timeout, write-timeout in seconds)
  *   redis://[[user]:pass@]host[:port][/db][?timeout=5s]
  *       (port 6379; AUTH pass, or AUTH user pass for a Redis 6 ACL user;
  *       SELECT db when db > 0; rediss:// is refused: hiredis 0.14 has no TLS)
@@ -72,6 +72,7 @@ typedef struct tk_mysql_url {
     tk_mysql_tls tls;
     char tls_ca[256], tls_capath[256], tls_cert[256], tls_key[256], tls_cipher[128];
     unsigned connect_timeout_s; /* 0: 10 s */
+    unsigned read_timeout_s, write_timeout_s; /* 0: none (the library's default: wait) */
 } tk_mysql_url;
 
 /* Parse a mysql:// URL (above). Returns 0, or -1 with a message naming the
