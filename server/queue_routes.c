@@ -30,7 +30,77 @@ static struct {
     pthread_cond_t cv;
     int stop;
     _Atomic int64_t total_waiting; /* in all lines, last tick (for the wait estimate) */
-} wr = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    /* the "now serving" state of every sale (queue.h), refreshed once per
+     * tick by the admission thread, read by the loops' stateless polls;
+     * sorted by sale id. The write lock is held only to swap the arrays. */
+    pthread_rwlock_t state_lock;
+    tk_queue_sale_state *states;
+    int nstates;
+    _Atomic uint64_t polls_stateless, polls_backend; /* answered from the state / deferred to a worker */
+} wr = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .state_lock = PTHREAD_RWLOCK_INITIALIZER};
+
+/* ---- the "now serving" state -------------------------------------------------- */
+
+static int cmp_state(const void *a, const void *b)
+{
+    uint64_t x = ((const tk_queue_sale_state *)a)->sale, y = ((const tk_queue_sale_state *)b)->sale;
+    return x < y ? -1 : x > y;
+}
+
+/* Replace the table with the state of sales[0..n) read from Redis now. A
+ * failed read keeps the old table (polls then age out to the backend). */
+static void state_refresh(redisContext *c, const uint64_t *sales, int n)
+{
+    tk_queue_sale_state *fresh = n > 0 ? calloc((size_t)n, sizeof *fresh) : NULL;
+    char err[256];
+    if ((n > 0 && !fresh) || tk_queue_state_fetch(c, sales, n, fresh, err, sizeof err) != 0) {
+        for (int i = 0; fresh && i < n; i++)
+            tk_queue_sale_state_clear(&fresh[i]);
+        free(fresh);
+        return;
+    }
+    qsort(fresh, (size_t)n, sizeof *fresh, cmp_state);
+    pthread_rwlock_wrlock(&wr.state_lock);
+    tk_queue_sale_state *old = wr.states;
+    int nold = wr.nstates;
+    wr.states = fresh;
+    wr.nstates = n;
+    pthread_rwlock_unlock(&wr.state_lock);
+    for (int i = 0; i < nold; i++) /* no reader holds them: they took the read lock */
+        tk_queue_sale_state_clear(&old[i]);
+    free(old);
+}
+
+static void state_free(void)
+{
+    pthread_rwlock_wrlock(&wr.state_lock);
+    for (int i = 0; i < wr.nstates; i++)
+        tk_queue_sale_state_clear(&wr.states[i]);
+    free(wr.states);
+    wr.states = NULL;
+    wr.nstates = 0;
+    pthread_rwlock_unlock(&wr.state_lock);
+}
+
+/* The stateless answer for a verified token (queue.h): 1 with *out and the
+ * sale's rate, 0 when the backend must answer. */
+static int state_poll(const tk_qtoken *t, tk_queue_status *out, double *rate)
+{
+    int answered = 0;
+    tk_queue_sale_state key = {.sale = t->sale};
+    pthread_rwlock_rdlock(&wr.state_lock);
+    const tk_queue_sale_state *st =
+        wr.nstates ? bsearch(&key, wr.states, (size_t)wr.nstates, sizeof key, cmp_state) : NULL;
+    /* a state older than 10 ticks means no admission job runs: ask the backend */
+    if (st && tk_queue_stateless_poll(st, t, tk_wall_ms(), wr.cfg.tick_ms * 10, out)) {
+        answered = 1;
+        *rate = st->rate > 0 ? st->rate : wr.cfg.admit_per_min;
+        if (!st->open)
+            out->admitted_until_ms = -1; /* marker: the sale has not opened (pre-queue) */
+    }
+    pthread_rwlock_unlock(&wr.state_lock);
+    return answered;
+}
 
 /* This worker's MariaDB connection (lazily opened), or NULL. */
 static MYSQL *worker_db(tk_worker *w)
@@ -97,14 +167,20 @@ static void *admit_main(void *arg)
         }
         now = tk_wall_ms();
         int64_t k = now / cfg->tick_ms;
+        int n = -1;
         if (c.redis && tk_lease_acquire(&lease, c.redis) == 1) {
-            int n = wr.ops->sales(&c, sales, WR_MAX_SALES, err, sizeof err);
-            /* the rate is the server's: one budget per tick, split over the lines */
+            n = wr.ops->sales(&c, sales, WR_MAX_SALES, err, sizeof err);
+            /* --admit-rate: one budget per tick, split over the lines;
+             * --new-users-per-minute: each sale its own */
             int64_t quota = tk_queue_tick_quota(cfg->admit_per_min, cfg->tick_ms, k);
             for (int i = 0; i < n; i++)
                 if ((waiting[i] = wr.ops->waiting(&c, sales[i], err, sizeof err)) < 0)
                     waiting[i] = 0;
-            tk_queue_split_quota(quota, waiting, n, share);
+            if (cfg->rate_per_sale)
+                for (int i = 0; i < n; i++)
+                    share[i] = quota;
+            else
+                tk_queue_split_quota(quota, waiting, n, share);
             int64_t total = 0;
             for (int i = 0; i < n; i++)
                 total += waiting[i];
@@ -129,7 +205,11 @@ static void *admit_main(void *arg)
                 atomic_store(&wr.total_waiting, strtoll(tr->str, NULL, 10));
             if (tr)
                 freeReplyObject(tr);
+            n = wr.ops->sales(&c, sales, WR_MAX_SALES, err, sizeof err);
         }
+        /* every instance, admitting or not: this tick's "now serving" state */
+        if (c.redis && !c.redis->err && n >= 0 && cfg->kind == TK_QUEUE_REDIS)
+            state_refresh(c.redis, sales, n);
         pthread_mutex_lock(&wr.mu);
     }
     pthread_mutex_unlock(&wr.mu);
@@ -153,6 +233,8 @@ int tk_wr_start(tk_server *srv, char *err, size_t errlen)
         wr.cfg.tick_ms = 1000;
     if (!(wr.cfg.admit_per_min > 0) || wr.cfg.admitted_cap <= 0 || wr.cfg.admitted_ttl_ms <= 0)
         return tk_err(err, errlen, "waiting room: admission rate, cap and TTL must be positive");
+    if (wr.cfg.queueing == TK_QUEUEING_RANDOM && wr.cfg.kind != TK_QUEUE_REDIS)
+        return tk_err(err, errlen, "waiting room: --queueing random needs --queue redis");
     /* the token key: HMAC(jwt key, label), so queue tokens and JWTs never share a key */
     static const char label[] = "ticketctl waiting-room token v1";
     crypto_auth_hmacsha256_state st;
@@ -169,9 +251,11 @@ int tk_wr_start(tk_server *srv, char *err, size_t errlen)
     wr.started = 1;
     if (!srv->cfg.quiet)
         fprintf(stderr,
-                "serve: waiting room %s: %.0f users/min, cap %" PRId64 ", admitted TTL %" PRId64
-                " ms, tick %" PRId64 " ms%s\n",
-                wr.ops->name, wr.cfg.admit_per_min, wr.cfg.admitted_cap, wr.cfg.admitted_ttl_ms, wr.cfg.tick_ms,
+                "serve: waiting room %s: %.0f new users/min%s, at most %" PRId64
+                " active per schedule, admitted TTL %" PRId64 " ms, tick %" PRId64 " ms, %s%s\n",
+                wr.ops->name, wr.cfg.admit_per_min, wr.cfg.rate_per_sale ? " per schedule" : " in all",
+                wr.cfg.admitted_cap, wr.cfg.admitted_ttl_ms, wr.cfg.tick_ms,
+                wr.cfg.queueing == TK_QUEUEING_RANDOM ? "random queueing" : "FIFO",
                 wr.cfg.pre_queue ? ", pre-queue" : "");
     return 0;
 }
@@ -194,6 +278,7 @@ void tk_wr_stop(tk_server *srv)
     wr.dbs = NULL;
     wr.ndbs = 0;
     wr.ops = NULL;
+    state_free();
 }
 
 /* ---- routes ------------------------------------------------------------------ */
@@ -206,17 +291,29 @@ static int queue_enabled_or_reply(tk_job *j)
     return -1;
 }
 
-static json_t *status_json(const tk_queue_status *s, uint64_t sale)
+/* rate > 0: the sale's own rate from its state (stateless); else the
+ * server's budget shared by the lines. */
+static json_t *status_json(const tk_queue_status *s, uint64_t sale, double rate)
 {
     int64_t wait = s->admitted ? 0
+                   : rate > 0  ? tk_queue_est_wait_s(s->ahead, rate)
                                : tk_queue_est_wait_shared_s(s->ahead, s->line, atomic_load(&wr.total_waiting),
                                                             wr.cfg.admit_per_min);
+    if (!s->admitted && wr.cfg.queueing == TK_QUEUEING_RANDOM && rate > 0)
+        wait = tk_queue_est_wait_s(s->line > 0 ? s->line - 1 : 0, rate) / 2; /* the mean of a uniform draw */
     json_t *o = json_pack("{s:I, s:b, s:I, s:I, s:I, s:I}", "schedule_id", (json_int_t)sale, "admitted",
                           s->admitted, "position", (json_int_t)s->position, "ahead", (json_int_t)s->ahead,
                           "estimated_wait_s", (json_int_t)wait, "poll_after_ms",
                           (json_int_t)(s->admitted ? 0 : tk_queue_poll_after_ms(wait, wr.cfg.tick_ms)));
     if (o && s->seq)
         json_object_set_new(o, "arrival_no", json_integer(s->seq));
+    if (o && !s->admitted) {
+        json_object_set_new(o, "waiting", json_integer(s->line));
+        json_object_set_new(o, "queueing",
+                            json_string(wr.cfg.queueing == TK_QUEUEING_RANDOM ? "random" : "fifo"));
+    }
+    if (o && s->admitted_until_ms == -1)
+        json_object_set_new(o, "sale_open", json_false());
     if (o && s->admitted) {
         json_object_set_new(o, "admitted_until_ms", json_integer(s->admitted_until_ms));
         json_object_set_new(o, "admission_no", json_integer(s->admission_no));
@@ -261,23 +358,62 @@ void h_queue_take(tk_job *j, tk_worker *w)
         return;
     }
     char tok[TK_QTOKEN_MAX];
-    if (tk_qtoken_issue(wr.key, sizeof wr.key, user, sale, now / 1000, w->srv->cfg.token_ttl_s, tok) != 0) {
+    if (tk_qtoken_issue(wr.key, sizeof wr.key, user, sale, s.admitted ? 0 : s.seq, now / 1000,
+                        w->srv->cfg.token_ttl_s, tok) != 0) {
         job_reply_error(j, 503, "BUSY", "cannot issue a queue token now");
         return;
     }
-    json_t *o = status_json(&s, sale);
+    json_t *o = status_json(&s, sale, 0);
     json_object_set_new(o, "token", json_string(tok));
     json_object_set_new(o, "created", json_boolean(s.created));
     job_reply_json(j, s.created ? 201 : 200, o);
 }
 
+/* A poll's X-Queue-Token, when present: verified for the caller and this
+ * schedule (no backend). 1 = *t holds it, 0 = no token, -1 = replied 401/403. */
+static int poll_token(tk_job *j, uint64_t sale, tk_qtoken *t)
+{
+    if (!j->qtoken[0])
+        return 0;
+    switch (tk_qtoken_verify(wr.key, sizeof wr.key, j->qtoken, j->claims.user_id, sale, time(NULL), t)) {
+    case TK_QTOKEN_OK: return 1;
+    case TK_QTOKEN_EXPIRED:
+        job_reply_error(j, 401, "QUEUE_TOKEN_EXPIRED", "the queue token has expired: take a new one");
+        return -1;
+    case TK_QTOKEN_WRONG_USER:
+        job_reply_error(j, 403, "QUEUE_TOKEN_FOREIGN", "the queue token belongs to another user");
+        return -1;
+    case TK_QTOKEN_WRONG_SALE:
+        job_reply_error(j, 403, "QUEUE_TOKEN_FOREIGN", "the queue token is for another schedule");
+        return -1;
+    default:
+        job_reply_error(j, 401, "INVALID_QUEUE_TOKEN", "the queue token is malformed or its signature is wrong");
+        return -1;
+    }
+}
+
+/* R_LOOP_FIRST: on the loop (w == NULL) a poll carrying its queue token is
+ * answered from the token and the sale's state, with no backend call
+ * (queue.h); a bad token is refused there too. What the state cannot
+ * answer (admitted or gone, no token, no state yet, the mysql baseline)
+ * is left unanswered and runs again on a worker, which asks the backend. */
 void h_queue_status(tk_job *j, tk_worker *w)
 {
     if (queue_enabled_or_reply(j) != 0)
         return;
     uint64_t sale = j->ids[0];
-    tk_queue_conn c = worker_conn(w);
     tk_queue_status s;
+    if (!w) {
+        tk_qtoken t;
+        double rate = 0;
+        if (poll_token(j, sale, &t) == 1 && wr.cfg.kind == TK_QUEUE_REDIS && state_poll(&t, &s, &rate)) {
+            atomic_fetch_add(&wr.polls_stateless, 1);
+            job_reply_json(j, 200, status_json(&s, sale, rate));
+        }
+        return; /* replied, or on to a worker */
+    }
+    atomic_fetch_add(&wr.polls_backend, 1);
+    tk_queue_conn c = worker_conn(w);
     char err[256];
     if (wr.ops->poll(&c, &wr.cfg, sale, j->claims.user_id, tk_wall_ms(), &s, err, sizeof err) != TK_OK) {
         worker_db_check(w);
@@ -290,7 +426,13 @@ void h_queue_status(tk_job *j, tk_worker *w)
                         sale);
         return;
     }
-    job_reply_json(j, 200, status_json(&s, sale));
+    job_reply_json(j, 200, status_json(&s, sale, 0));
+}
+
+void tk_wr_poll_counts(uint64_t *stateless, uint64_t *backend)
+{
+    *stateless = atomic_load(&wr.polls_stateless);
+    *backend = atomic_load(&wr.polls_backend);
 }
 
 void h_queue_leave(tk_job *j, tk_worker *w)

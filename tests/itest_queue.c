@@ -658,11 +658,11 @@ static void test_http_gate(void **state)
     char forged[TK_QTOKEN_MAX], expired[TK_QTOKEN_MAX];
     unsigned char other[32];
     randombytes_buf(other, sizeof other);
-    assert_int_equal(tk_qtoken_issue(other, 32, 1, (uint64_t)sched1, time(NULL), 3600, forged), 0);
+    assert_int_equal(tk_qtoken_issue(other, 32, 1, (uint64_t)sched1, 5, time(NULL), 3600, forged), 0);
     assert_int_equal(req("POST", "/api/v1/reservations", a, hold, forged, code, sizeof code, NULL), 401);
     assert_string_equal(code, "INVALID_QUEUE_TOKEN");
     /* expired, signed with the server's key */
-    assert_int_equal(tk_qtoken_issue(qkey, 32, 1, (uint64_t)sched1, time(NULL) - 7200, 3600, expired), 0);
+    assert_int_equal(tk_qtoken_issue(qkey, 32, 1, (uint64_t)sched1, 5, time(NULL) - 7200, 3600, expired), 0);
     assert_int_equal(req("POST", "/api/v1/reservations", a, hold, expired, code, sizeof code, NULL), 401);
     assert_string_equal(code, "QUEUE_TOKEN_EXPIRED");
     assert_int_equal(live_reservations(1), res0);
