@@ -479,8 +479,10 @@ const tk_route tk_routes[] = {
     {"POST", "/api/v1/queue/{id}/token", h_queue_take, R_AUTH, NULL,
      "Take a place in the waiting room of schedule {id} (re-entry keeps it); returns the queue token", NULL,
      "201 queue status"},
-    {"GET", "/api/v1/queue/{id}/status", h_queue_status, R_AUTH, NULL,
-     "Poll your place: position, ahead, estimated_wait_s, poll_after_ms, admitted", NULL, "200 queue status"},
+    {"GET", "/api/v1/queue/{id}/status", h_queue_status, R_AUTH | R_LOOP_FIRST, NULL,
+     "Poll your place (send X-Queue-Token: answered from the token and the sale's state, no backend call):"
+     " position, ahead, estimated_wait_s, poll_after_ms, admitted",
+     NULL, "200 queue status"},
     {"DELETE", "/api/v1/queue/{id}/token", h_queue_leave, R_AUTH, NULL, "Leave the waiting room of schedule {id}",
      NULL, "200 left"},
     {"GET", "/healthz", h_health, R_INLINE, NULL, "Liveness", NULL, "200 status"},
