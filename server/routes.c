@@ -2,6 +2,7 @@
  * A handler validates input, calls the store, and replies; the error
  * shape and status mapping live in reply.c. */
 #include "internal.h"
+#include "queue_page.h"
 #include "queue_routes.h"
 
 #include <ctype.h>
@@ -485,6 +486,12 @@ const tk_route tk_routes[] = {
      NULL, "200 queue status"},
     {"DELETE", "/api/v1/queue/{id}/token", h_queue_leave, R_AUTH, NULL, "Leave the waiting room of schedule {id}",
      NULL, "200 left"},
+    {"GET", "/queue/{id}", h_queue_page, R_INLINE | R_HTML, NULL,
+     "The waiting page for people (HTML): position, wait and progress; moves on to the seats when admitted", NULL,
+     "200 html"},
+    {"GET", "/queue/{id}/seats", h_queue_seat_page, R_INLINE | R_HTML, NULL,
+     "The seat page for admitted people (HTML): available seats, hold one with the queue token", NULL,
+     "200 html"},
     {"GET", "/healthz", h_health, R_INLINE, NULL, "Liveness", NULL, "200 status"},
     {"GET", "/readyz", h_ready, 0, NULL, "Readiness: MariaDB and Redis answer", NULL, "200 status"},
     {"GET", "/metrics", h_metrics, R_INLINE, NULL, "Prometheus metrics", NULL, "200 text"},
