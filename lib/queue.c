@@ -150,13 +150,40 @@ int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms)
 
 /* ---- tokens ------------------------------------------------------------- */
 
-static void hmac_hex(const unsigned char *key, size_t keylen, const char *msg, size_t len, char hex[65])
+/* HMAC-SHA-256 state after the key (the inner and outer pads hashed): a
+ * poll verifies a token with the server's one key, so each thread keeps the
+ * keyed state of the last key it saw (compared in full, so another key
+ * never reuses it) and saves two of the four SHA-256 compressions. */
+static void hmac_keyed(const unsigned char *key, size_t keylen, crypto_auth_hmacsha256_state *st)
+{
+    static __thread unsigned char ckey[64];
+    static __thread size_t ckeylen;
+    static __thread crypto_auth_hmacsha256_state cst;
+    if (keylen > sizeof ckey) {
+        crypto_auth_hmacsha256_init(st, key, keylen);
+        return;
+    }
+    if (ckeylen != keylen || sodium_memcmp(ckey, key, keylen) != 0) {
+        crypto_auth_hmacsha256_init(&cst, key, keylen);
+        memcpy(ckey, key, keylen);
+        ckeylen = keylen;
+    }
+    *st = cst;
+}
+
+static void hmac_bin(const unsigned char *key, size_t keylen, const char *msg, size_t len,
+                     unsigned char mac[crypto_auth_hmacsha256_BYTES])
 {
     crypto_auth_hmacsha256_state st;
-    unsigned char mac[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256_init(&st, key, keylen);
+    hmac_keyed(key, keylen, &st);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, len);
     crypto_auth_hmacsha256_final(&st, mac);
+}
+
+static void hmac_hex(const unsigned char *key, size_t keylen, const char *msg, size_t len, char hex[65])
+{
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    hmac_bin(key, keylen, msg, len, mac);
     sodium_bin2hex(hex, 65, mac, sizeof mac);
 }
 
@@ -204,9 +231,16 @@ tk_qtoken_verdict tk_qtoken_verify(const unsigned char *key, size_t keylen, cons
         return TK_QTOKEN_INVALID;
     if (strlen(p) != 64)
         return TK_QTOKEN_INVALID;
-    char want[65];
-    hmac_hex(key, keylen, token, (size_t)(p - token), want);
-    if (sodium_memcmp(want, p, 64) != 0) /* constant time; hex is lower case on both sides */
+    /* the MAC as bytes (lower-case hex only, as issued), compared in constant time */
+    unsigned char want[crypto_auth_hmacsha256_BYTES], got[crypto_auth_hmacsha256_BYTES];
+    for (int i = 0; i < 64; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return TK_QTOKEN_INVALID;
+    size_t glen = 0;
+    if (sodium_hex2bin(got, sizeof got, p, 64, NULL, &glen, NULL) != 0 || glen != sizeof got)
+        return TK_QTOKEN_INVALID;
+    hmac_bin(key, keylen, token, (size_t)(p - token), want);
+    if (sodium_memcmp(want, got, sizeof got) != 0)
         return TK_QTOKEN_INVALID;
     if (u == 0 || s == 0)
         return TK_QTOKEN_INVALID;

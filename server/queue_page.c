@@ -11,7 +11,8 @@
  * the first seat by itself: kiosks, demos and the browser test); the JWT and the queue token live in
  * sessionStorage of the tab, so a reload keeps the place. Both pages are
  * static strings served on the loop thread (R_INLINE | R_HTML); all data
- * comes from the JSON API. For tests the page records what it showed in
+ * comes from the JSON API; a poll sends the queue token alone (it is the
+ * credential of a stateless poll, like Cloudflare's cookie). For tests the page records what it showed in
  * data attributes of <html>: data-state (starting, waiting, admitted,
  * error), data-positions (every position shown, comma separated; kept into
  * the seat page), and on the seat page data-seats and data-held (the
@@ -49,7 +50,7 @@ static const char page_common_js[] =
     "function jwt(){return sessionStorage.getItem('tk.jwt');}"
     "function mark(k,v){document.documentElement.setAttribute('data-'+k,v);console.info('waiting-room '+k+'='+v);}"
     "function say(t,kind){var m=$('msg');m.textContent=t;m.setAttribute('data-kind',kind||'info');}"
-    "function api(method,path,body){var h={'Authorization':'Bearer '+jwt(),'Content-Type':'application/json'};"
+    "function api(method,path,body,qonly){var h=qonly?{}:{'Authorization':'Bearer '+jwt(),'Content-Type':'application/json'};"
     "var q=sessionStorage.getItem(qkey);if(q)h['X-Queue-Token']=q;"
     "return fetch(path,{method:method,headers:h,body:body?JSON.stringify(body):undefined})"
     ".then(function(r){return r.json().catch(function(){return{};}).then(function(b){return{status:r.status,body:b};});});}"
@@ -97,7 +98,7 @@ static const char waiting_js[] =
     "if(r.status===401&&!r.body.error.code.match(/QUEUE/)){sessionStorage.removeItem('tk.jwt');return login(take);}"
     "if(r.status>=400){mark('state','error');return say(errtext(r),'error');}"
     "sessionStorage.setItem(qkey,r.body.token);step(r.body);}).catch(function(){retry(take);});}"
-    "function poll(){api('GET','/api/v1/queue/'+sale+'/status').then(function(r){"
+    "function poll(){api('GET','/api/v1/queue/'+sale+'/status',null,true).then(function(r){"
     "if(r.status===404||r.status===401||r.status===403){sessionStorage.removeItem(qkey);return take();}"
     "if(r.status>=400)return retry(poll);step(r.body);}).catch(function(){retry(poll);});}"
     "if(!jwt())login(take);else if(sessionStorage.getItem(qkey))poll();else take();";

@@ -897,6 +897,13 @@ static void test_http_stateless(void **state)
     assert_int_equal(req("GET", spath, jwt[5], NULL, NULL, NULL, 0, &o), 200);
     assert_int_equal(json_integer_value(json_object_get(o, "position")), 4);
     json_decref(o);
+    /* the queue token alone is the poll's credential (like Cloudflare's cookie) */
+    assert_int_equal(req("GET", spath, NULL, NULL, tok[5], NULL, 0, &o), 200);
+    assert_int_equal(json_integer_value(json_object_get(o, "position")), 4);
+    assert_int_equal(json_integer_value(json_object_get(o, "arrival_no")), 6);
+    json_decref(o);
+    assert_int_equal(req("GET", spath, NULL, NULL, NULL, code, sizeof code, NULL), 401);
+    assert_string_equal(code, "UNAUTHORIZED");
     /* Redis paused for 700 ms (under the 10-tick staleness bound): polls
      * with the token still answer, at once */
     redisReply *p = redisCommand(r, "CLIENT PAUSE 700 ALL");
@@ -917,6 +924,10 @@ static void test_http_stateless(void **state)
     assert_int_equal(tk_qtoken_issue(other, 32, 15, (uint64_t)sched, 1, time(NULL), 3600, forged), 0);
     assert_int_equal(req("GET", spath, jwt[5], NULL, forged, code, sizeof code, NULL), 401);
     assert_string_equal(code, "INVALID_QUEUE_TOKEN");
+    assert_int_equal(req("GET", spath, NULL, NULL, forged, code, sizeof code, NULL), 401);
+    assert_string_equal(code, "INVALID_QUEUE_TOKEN");
+    assert_int_equal(req("GET", spath, "not-a-jwt", NULL, tok[5], code, sizeof code, NULL), 401);
+    assert_string_equal(code, "UNAUTHORIZED");
     assert_int_equal(req("GET", spath, jwt[5], NULL, tok[4], code, sizeof code, NULL), 403); /* shared */
     assert_string_equal(code, "QUEUE_TOKEN_FOREIGN");
     char s2path[128];
