@@ -480,8 +480,9 @@ const tk_route tk_routes[] = {
     {"POST", "/api/v1/queue/{id}/token", h_queue_take, R_AUTH, NULL,
      "Take a place in the waiting room of schedule {id} (re-entry keeps it); returns the queue token", NULL,
      "201 queue status"},
-    {"GET", "/api/v1/queue/{id}/status", h_queue_status, R_AUTH | R_LOOP_FIRST, NULL,
-     "Poll your place (send X-Queue-Token: answered from the token and the sale's state, no backend call):"
+    {"GET", "/api/v1/queue/{id}/status", h_queue_status, R_LOOP_FIRST, NULL, /* auth in the handler */
+     "Poll your place (X-Queue-Token alone, or with the bearer JWT: answered from the token and the sale's"
+     " state, no backend call; without it the JWT):"
      " position, ahead, estimated_wait_s, poll_after_ms, admitted",
      NULL, "200 queue status"},
     {"DELETE", "/api/v1/queue/{id}/token", h_queue_leave, R_AUTH, NULL, "Leave the waiting room of schedule {id}",
