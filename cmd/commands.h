@@ -14,5 +14,6 @@ int cmd_notify(int argc, char **argv);
 int cmd_scenario(int argc, char **argv);
 int cmd_anomaly(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ static const command commands[] = {
     {"notify", cmd_notify, "deliver reservation/payment events to a webhook"},
     {"anomaly", cmd_anomaly, "Isolation Forest anomaly detection: train, score, eval, bench"},
     {"tune", cmd_tune, "index advice proven by measurement; query latency (--measure)"},
+    {"queue", cmd_queue, "waiting room: simulate many waiting users (simulate)"},
 };
 
 static void usage(FILE *out)

@@ -50,6 +50,7 @@ static void usage(FILE *out)
             "                         those waiting at each tick (redis)\n"
             "  --admitted-ttl DUR     an admission lasts DUR unless paid (default 10m)\n"
             "  --queue-tick DUR       admission period (default 1s)\n"
+            "  --poll-max DUR         the longest poll_after_ms hint (default 10s; Cloudflare: 20s)\n"
             "  --pre-queue            shuffle who arrived before the sale opens, then FIFO (redis)\n"
             "  --opens-in DUR         the sale opens DUR after start (with --pre-queue; default 0)\n"
             "  --jwt-secret-file FILE HS256 key file (default: TICKETCTL_JWT_SECRET, else\n"
@@ -112,7 +113,7 @@ int cmd_serve(int argc, char **argv)
         {"admitted-ttl", required_argument, NULL, 1006}, {"queue-tick", required_argument, NULL, 1007},
         {"pre-queue", no_argument, NULL, 1008},       {"opens-in", required_argument, NULL, 1009},
         {"new-users-per-minute", required_argument, NULL, 1010}, {"active-users", required_argument, NULL, 1005},
-        {"queueing", required_argument, NULL, 1011},
+        {"queueing", required_argument, NULL, 1011}, {"poll-max", required_argument, NULL, 1012},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     tk_server_config cfg = {.port = 8080};
@@ -190,6 +191,10 @@ int cmd_serve(int argc, char **argv)
             break;
         case 1011:
             if (tk_queue_queueing_parse(optarg, &cfg.queue.queueing)) goto bad;
+            break;
+        case 1012:
+            if (tk_parse_duration_ms(optarg, &v) || v < 100 || v > 600000) goto bad;
+            cfg.queue.poll_max_ms = v;
             break;
         case 1002:
         case 1003:

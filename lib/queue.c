@@ -60,6 +60,7 @@ void tk_queue_config_default(tk_queue_config *c)
     c->admitted_cap = 1000;
     c->admitted_ttl_ms = 600000;
     c->tick_ms = 1000;
+    c->poll_max_ms = 10000;
 }
 
 double tk_queue_rate_from_capacity(double capacity_tps, double calls_per_user, double safety)
@@ -138,13 +139,13 @@ int64_t tk_queue_est_wait_shared_s(int64_t ahead, int64_t line, int64_t total, d
     return tk_queue_est_wait_s(ahead, per_min);
 }
 
-int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms)
+int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms, int64_t max_ms)
 {
-    int64_t lo = tick_ms > 0 ? tick_ms / 2 : 500, v = est_wait_s * 1000 / 5;
+    int64_t lo = tick_ms > 0 ? tick_ms / 2 : 500, v = est_wait_s * 1000 / 5, hi = max_ms > 0 ? max_ms : 10000;
     if (v < lo)
         v = lo;
-    if (v > 10000)
-        v = 10000;
+    if (v > hi)
+        v = hi;
     return v;
 }
 

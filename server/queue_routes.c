@@ -301,7 +301,7 @@ static json_t *status_json(const tk_queue_status *s, uint64_t sale)
     json_t *o = json_pack("{s:I, s:b, s:I, s:I, s:I, s:I}", "schedule_id", (json_int_t)sale, "admitted",
                           s->admitted, "position", (json_int_t)s->position, "ahead", (json_int_t)s->ahead,
                           "estimated_wait_s", (json_int_t)wait, "poll_after_ms",
-                          (json_int_t)(s->admitted ? 0 : tk_queue_poll_after_ms(wait, wr.cfg.tick_ms)));
+                          (json_int_t)(s->admitted ? 0 : tk_queue_poll_after_ms(wait, wr.cfg.tick_ms, wr.cfg.poll_max_ms)));
     if (o && s->seq)
         json_object_set_new(o, "arrival_no", json_integer(s->seq));
     if (o && !s->admitted) {
@@ -453,7 +453,7 @@ static void reply_waiting(tk_job *j, uint64_t sale, const tk_queue_status *s, do
     put_str(&p, ",\"estimated_wait_s\":");
     put_i64(&p, wait);
     put_str(&p, ",\"poll_after_ms\":");
-    put_i64(&p, tk_queue_poll_after_ms(wait, wr.cfg.tick_ms));
+    put_i64(&p, tk_queue_poll_after_ms(wait, wr.cfg.tick_ms, wr.cfg.poll_max_ms));
     put_str(&p, ",\"arrival_no\":");
     put_i64(&p, s->seq);
     put_str(&p, ",\"waiting\":");

@@ -96,6 +96,7 @@ typedef struct tk_queue_config {
     int64_t open_at_ms;      /* sale opening (wall ms); before it nobody is admitted when pre_queue */
     int rate_per_sale;       /* 1: admit_per_min is each sale's own budget (--new-users-per-minute) */
     int queueing;            /* TK_QUEUEING_FIFO (default) or TK_QUEUEING_RANDOM (redis only) */
+    int64_t poll_max_ms;     /* the longest poll_after_ms hint (default 10 s) */
 } tk_queue_config;
 
 enum { TK_QUEUEING_FIFO = 0, TK_QUEUEING_RANDOM = 1 };
@@ -148,8 +149,10 @@ int64_t tk_queue_est_wait_s(int64_t ahead, double per_min);
  * every line drains at the same pace and the wait is that of
  * ahead * total / line users at the whole rate. */
 int64_t tk_queue_est_wait_shared_s(int64_t ahead, int64_t line, int64_t total, double per_min);
-/* Poll-after hint: a fifth of the estimated wait, within [tick_ms / 2, 10 s]. */
-int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms);
+/* Poll-after hint: a fifth of the estimated wait, within [tick_ms / 2,
+ * max_ms] (max_ms <= 0: 10 s; the server's --poll-max). Cloudflare's page
+ * polls every 20 s: at a million waiting users the cap sets the poll rate. */
+int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms, int64_t max_ms);
 
 /* A backend's connection(s): the redis backend uses redis, mysql uses db
  * (and redis for the lease fence). Borrowed; one per thread. */
