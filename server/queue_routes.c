@@ -60,7 +60,8 @@ static void state_refresh(redisContext *c, const uint64_t *sales, int n)
         free(fresh);
         return;
     }
-    qsort(fresh, (size_t)n, sizeof *fresh, cmp_state);
+    if (n > 1)
+        qsort(fresh, (size_t)n, sizeof *fresh, cmp_state);
     pthread_rwlock_wrlock(&wr.state_lock);
     tk_queue_sale_state *old = wr.states;
     int nold = wr.nstates;
