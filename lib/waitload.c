@@ -108,8 +108,8 @@ static int64_t proc_rss_kb(pid_t pid)
     long long kb = 0;
     if (!f)
         return 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %lld kB", &kb) == 1)
+    while (fgets(line, sizeof line, f)) /* VmHWM: the peak, so a 1 s sample misses none */
+        if (sscanf(line, "VmHWM: %lld kB", &kb) == 1)
             break;
     fclose(f);
     return kb;

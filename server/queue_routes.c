@@ -366,6 +366,29 @@ void h_queue_take(tk_job *j, tk_worker *w)
     job_reply_json(j, s.created ? 201 : 200, o);
 }
 
+/* Verify j's queue token: signature, expiry, and its user when user > 0
+ * (0: any user; the caller takes the token's). The schedule is the
+ * caller's to check. 0 with *t filled, or -1 when replied 401/403. */
+static int qtoken_or_reply(tk_job *j, uint64_t user, tk_qtoken *t)
+{
+    /* sale 0 (and user 0) never match: a good signature comes back as WRONG_SALE (WRONG_USER) */
+    tk_qtoken_verdict v = tk_qtoken_verify(wr.key, sizeof wr.key, j->qtoken, user, 0, time(NULL), t);
+    if (v == TK_QTOKEN_WRONG_SALE || (v == TK_QTOKEN_WRONG_USER && user == 0))
+        v = TK_QTOKEN_OK;
+    switch (v) {
+    case TK_QTOKEN_OK: return 0;
+    case TK_QTOKEN_EXPIRED:
+        job_reply_error(j, 401, "QUEUE_TOKEN_EXPIRED", "the queue token has expired: take a new one");
+        return -1;
+    case TK_QTOKEN_WRONG_USER:
+        job_reply_error(j, 403, "QUEUE_TOKEN_FOREIGN", "the queue token belongs to another user");
+        return -1;
+    default:
+        job_reply_error(j, 401, "INVALID_QUEUE_TOKEN", "the queue token is malformed or its signature is wrong");
+        return -1;
+    }
+}
+
 /* Who polls, on the loop thread (the route has no R_AUTH: a poll may carry
  * the queue token alone, like Cloudflare's cookie). With an X-Queue-Token:
  * its signature, expiry and schedule; with a Bearer JWT as well, the two
@@ -387,20 +410,8 @@ static int poll_auth(tk_job *j, uint64_t sale, tk_qtoken *t)
         job_reply_error(j, 401, "UNAUTHORIZED", "an X-Queue-Token or an Authorization: Bearer token is required");
         return -1;
     }
-    /* user and sale 0 never match: a good signature comes back as WRONG_USER */
-    switch (tk_qtoken_verify(wr.key, sizeof wr.key, j->qtoken, 0, 0, time(NULL), t)) {
-    case TK_QTOKEN_WRONG_USER: break;
-    case TK_QTOKEN_EXPIRED:
-        job_reply_error(j, 401, "QUEUE_TOKEN_EXPIRED", "the queue token has expired: take a new one");
+    if (qtoken_or_reply(j, have_jwt ? j->claims.user_id : 0, t) != 0)
         return -1;
-    default:
-        job_reply_error(j, 401, "INVALID_QUEUE_TOKEN", "the queue token is malformed or its signature is wrong");
-        return -1;
-    }
-    if (have_jwt && t->user != j->claims.user_id) {
-        job_reply_error(j, 403, "QUEUE_TOKEN_FOREIGN", "the queue token belongs to another user");
-        return -1;
-    }
     if (t->sale != sale) {
         job_reply_error(j, 403, "QUEUE_TOKEN_FOREIGN", "the queue token is for another schedule");
         return -1;
@@ -556,22 +567,10 @@ static int token_or_reply(tk_job *j, uint64_t *sale)
         return -1;
     }
     tk_qtoken t;
-    /* sale is not known yet: check the signature, expiry and user first */
-    tk_qtoken_verdict v = tk_qtoken_verify(wr.key, sizeof wr.key, j->qtoken, j->claims.user_id, 0, time(NULL), &t);
-    if (v == TK_QTOKEN_WRONG_SALE)
-        v = TK_QTOKEN_OK; /* sale 0 never matches; the caller checks the real one */
-    switch (v) {
-    case TK_QTOKEN_OK: *sale = t.sale; return 0;
-    case TK_QTOKEN_EXPIRED:
-        job_reply_error(j, 401, "QUEUE_TOKEN_EXPIRED", "the queue token has expired: take a new one");
+    if (qtoken_or_reply(j, j->claims.user_id, &t) != 0)
         return -1;
-    case TK_QTOKEN_WRONG_USER:
-        job_reply_error(j, 403, "QUEUE_TOKEN_FOREIGN", "the queue token belongs to another user");
-        return -1;
-    default:
-        job_reply_error(j, 401, "INVALID_QUEUE_TOKEN", "the queue token is malformed or its signature is wrong");
-        return -1;
-    }
+    *sale = t.sale;
+    return 0;
 }
 
 /* Shared tail: the request's schedule must be the token's, and admitted. */
