@@ -1,9 +1,9 @@
 /* Integration: the waiting page for people (server/queue_page.c) in
  * headless Chromium (Debian `chromium`) against `serve --queue redis`.
- * Four users queue first through the API; then the browser, signed in as
- * a fifth user through the URL fragment, takes a place, shows its
+ * Ten users queue first through the API; then the browser, signed in as
+ * an eleventh user through the URL fragment, takes a place, shows its
  * position, shows it falling as the admission job admits those ahead
- * (1 new user per 500 ms), reaches the admitted state, moves on to the
+ * (1 new user a second), reaches the admitted state, moves on to the
  * seat page, which lists the seats and holds one with the admitted queue
  * token: the reservation is in MariaDB. What the page shows is read from
  * its console log ("waiting-room <name>=<value>", printed by
@@ -153,7 +153,7 @@ static void test_page_in_chromium(void **state)
     assert_non_null(r);
     tk_queue_conn qc = {r, NULL};
     tk_queue_reset(TK_QUEUE_REDIS, &qc, (uint64_t)sched);
-    assert_int_equal(itest_server_start(&E, "--workers 2 --queue redis --new-users-per-minute 120"
+    assert_int_equal(itest_server_start(&E, "--workers 2 --queue redis --new-users-per-minute 60"
                                             " --queue-tick 100ms --active-users 100"),
                      0);
     /* the page itself: HTML, self-contained (no external scripts, styles or images) */
@@ -168,10 +168,11 @@ static void test_page_in_chromium(void **state)
     assert_null(strstr(page.body, "@import"));
     itest_resp_free(&page);
 
-    /* four users ahead */
+    /* ten users ahead (1 a second are admitted: the browser's start-up, a
+     * few seconds on a loaded machine, leaves several ahead of it) */
     char tpath[96];
     snprintf(tpath, sizeof tpath, "/api/v1/queue/%lld/token", sched);
-    for (int u = 1; u <= 4; u++) {
+    for (int u = 1; u <= 10; u++) {
         char *jwt = itest_login(&E, u);
         assert_non_null(jwt);
         itest_resp t;
@@ -180,7 +181,7 @@ static void test_page_in_chromium(void **state)
         itest_resp_free(&t);
         free(jwt);
     }
-    char *jwt = itest_login(&E, 5);
+    char *jwt = itest_login(&E, 11);
     assert_non_null(jwt);
     char url[2048], profile[1200];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/queue/%lld#jwt=%s&hold=1", E.port, sched, jwt);
@@ -203,7 +204,7 @@ static void test_page_in_chromium(void **state)
     for (char *save = NULL, *t = strtok_r(copy, ",", &save); t && n < 64; t = strtok_r(NULL, ",", &save))
         shown[n++] = atoi(t);
     assert_true(n >= 2);
-    assert_true(shown[0] >= 2 && shown[0] <= 5);
+    assert_true(shown[0] >= 2 && shown[0] <= 11);
     for (int i = 1; i < n; i++)
         assert_true(shown[i] < shown[i - 1]);
     /* the seat page listed the seats and held one with the admitted token */
@@ -211,7 +212,7 @@ static void test_page_in_chromium(void **state)
     assert_true(p.held > 0);
     assert_int_equal(itest_sql_i64(&E,
                                    "SELECT COUNT(*) FROM reservations r JOIN users u ON u.id = r.user_id WHERE"
-                                   " r.id = %lld AND r.status = 'PENDING' AND u.email = 'user5@bench.ticketctl'",
+                                   " r.id = %lld AND r.status = 'PENDING' AND u.email = 'user11@bench.ticketctl'",
                                    p.held),
                      1);
     free(jwt);
