@@ -25,7 +25,7 @@
 #include <string.h>
 
 static const char page_css[] =
-    "<style>"
+    "<style>[hidden]{display:none!important}"
     "body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}"
     "main{max-width:34rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:12px;"
     "box-shadow:0 2px 12px rgba(0,0,0,.08)}"
@@ -83,7 +83,7 @@ static const char waiting_js[] =
     "function show(s){if(first===null||s.position>first)first=s.position;"
     "$('position').textContent=s.position.toLocaleString('en');$('ahead').textContent=s.ahead.toLocaleString('en');"
     "$('wait').textContent=dur(s.estimated_wait_s);"
-    "var pct=first>0?Math.round(100*(first-s.position+1)/first):0;if(s.queueing==='random')pct=0;"
+    "var pct=first>0?Math.round(100*(first-s.position)/first):0;if(s.queueing==='random')pct=0;"
     "$('progress').style.width=pct+'%';$('bar').setAttribute('aria-valuenow',pct);"
     "if(seen[seen.length-1]!==String(s.position)){seen.push(String(s.position));sessionStorage.setItem(pkey,seen.join(','));}"
     "if(document.documentElement.getAttribute('data-positions')!==seen.join(','))mark('positions',seen.join(','));"
