@@ -3,6 +3,7 @@
  * worker queue, cache hits and hold outcomes. Counters are atomics bumped
  * on the loop thread when a reply is sent. */
 #include "internal.h"
+#include "queue_routes.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -125,6 +126,13 @@ char *tk_metrics_render(tk_server *srv, size_t *len)
                   "# TYPE ticketctl_outbox_relay_leader gauge\nticketctl_outbox_relay_leader %d\n",
                   (unsigned long long)rs.published, (unsigned long long)rs.failed, rs.leader);
     }
+    uint64_t polls_state, polls_backend; /* the waiting room's polls (queue_routes.c) */
+    tk_wr_poll_counts(&polls_state, &polls_backend);
+    sb_printf(&b,
+              "# TYPE ticketctl_queue_polls_total counter\n"
+              "ticketctl_queue_polls_total{answered=\"state\"} %llu\n"
+              "ticketctl_queue_polls_total{answered=\"backend\"} %llu\n",
+              (unsigned long long)polls_state, (unsigned long long)polls_backend);
     if (b.oom) {
         free(b.p);
         return NULL;

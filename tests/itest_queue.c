@@ -917,6 +917,14 @@ static void test_http_stateless(void **state)
     }
     assert_true(tk_mono_us() - t0 < 500000);
     sleep_ms(800);
+    /* and /metrics counts them as answered from the state */
+    itest_resp mr;
+    assert_int_equal(itest_http(&E, "GET", "/metrics", NULL, NULL, NULL, &mr), 0);
+    const char *ms = strstr(mr.body, "ticketctl_queue_polls_total{answered=\"state\"} ");
+    assert_non_null(ms);
+    assert_true(atoll(ms + strlen("ticketctl_queue_polls_total{answered=\"state\"} ")) >= 21);
+    assert_non_null(strstr(mr.body, "ticketctl_queue_polls_total{answered=\"backend\"} "));
+    itest_resp_free(&mr);
     /* bad tokens on the poll: forged, another user's, another schedule's */
     char forged[TK_QTOKEN_MAX];
     unsigned char other[32];
