@@ -518,15 +518,22 @@ MYSQL *tk_db_connect(const char *url, char *err, size_t errlen)
         tk_err(err, errlen, "mysql_init: out of memory");
         return NULL;
     }
-    unsigned timeout = 10;
     my_bool on = 1;
-    mysql_optionsv(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    if (tk_mysql_url_apply(db, &u) != 0) { /* connect timeout, TLS (backend.c) */
+        tk_err(err, errlen, "MariaDB client refused the URL's TLS options: %s", mysql_error(db));
+        mysql_close(db);
+        return NULL;
+    }
     mysql_optionsv(db, MYSQL_OPT_LOCAL_INFILE, &on);
     mysql_optionsv(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_optionsv(db, MYSQL_INIT_COMMAND,
                    "SET SESSION tx_isolation = 'READ-COMMITTED', time_zone = '+00:00'");
     if (!mysql_real_connect(db, u.host, u.user, u.pass, u.db, u.port, NULL, CLIENT_FOUND_ROWS | CLIENT_MULTI_RESULTS)) {
         tk_err(err, errlen, "cannot connect to MariaDB at %s:%u: %s", u.host, u.port, mysql_error(db));
+        mysql_close(db);
+        return NULL;
+    }
+    if (tk_mysql_url_verify(db, &u, err, errlen) != 0) {
         mysql_close(db);
         return NULL;
     }

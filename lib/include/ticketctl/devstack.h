@@ -149,21 +149,6 @@ int tk_dev_env_format(const tk_dev_env *env, int shell_export, char *buf /* OUT 
  * a clean shutdown, -1 if the cluster cannot be created. */
 int tk_dev_kafka_broker_run(const char *state_dir, char *err /* OUT */, size_t errlen);
 
-/* Which settings tk_backend_resolve_some() must produce. */
-#define TK_NEED_MYSQL 1u
-#define TK_NEED_REDIS 2u
-#define TK_NEED_KAFKA 4u
-#define TK_NEED_ALL (TK_NEED_MYSQL | TK_NEED_REDIS | TK_NEED_KAFKA)
-
-/* tk_backend_resolve() for a command that needs only some backends (e.g.
- * `migrate` needs MariaDB only): the stack is consulted, and started when
- * autostart is set, only if a setting in `need` has neither flag nor env
- * value. Settings outside `need` are filled when known, else left empty.
- * tk_backend_resolve() is this with need == TK_NEED_ALL. Returns 0 or -1. */
-int tk_backend_resolve_some(tk_backend *b, unsigned need, const char *mysql, const char *redis,
-                            const char *kafka, const char *state_dir, int autostart,
-                            char *err /* OUT */, size_t errlen);
-
 /* Fault injection for tests: take the dev stack's Kafka broker down
  * (down != 0: it drops connections and refuses new ones, keeping its data)
  * or bring it back up. Returns 0, or -1 with a message in err. */
