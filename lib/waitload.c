@@ -8,6 +8,7 @@
 #include "ticketctl/waitload.h"
 #include "ticketctl/auth.h"
 #include "ticketctl/common.h"
+#include "ticketctl/cpustat.h"
 #include "ticketctl/hold.h"
 #include "ticketctl/queue.h"
 
@@ -63,7 +64,8 @@ typedef struct wl_run {
     int64_t first_poll_ms, last_poll_ms, next_sample_ms, next_progress_ms, deadline_ms;
     redisContext *redis;
     char adm_key[64];
-    uint64_t srv_ticks0, redis_ticks0;
+    tk_cpu_pids pids; /* serve, redis-server (when given) and this process (cpustat.h) */
+    tk_cpu_sample cpu0;
 } wl_run;
 
 void tk_waitload_config_default(tk_waitload_config *c)
@@ -81,24 +83,6 @@ size_t tk_waitload_user_bytes(void)
 }
 
 /* ---- /proc --------------------------------------------------------------- */
-
-/* utime + stime of pid in clock ticks, or 0. */
-static uint64_t proc_ticks(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    unsigned long long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return 0;
-    return ut + st;
-}
 
 static int64_t proc_rss_kb(pid_t pid)
 {
@@ -479,11 +463,11 @@ int tk_waitload_run(const tk_waitload_config *cfg, tk_waitload_result *out, char
     r->deadline_ms = r->t0_ms + cfg->max_seconds * 1000;
     r->next_progress_ms = r->t0_ms + 5000;
     if (cfg->server_pid)
-        r->srv_ticks0 = proc_ticks(cfg->server_pid);
+        r->pids.pid[TK_CPU_SERVE][r->pids.n[TK_CPU_SERVE]++] = (int)cfg->server_pid;
     if (cfg->redis_pid)
-        r->redis_ticks0 = proc_ticks(cfg->redis_pid);
-    struct rusage ru0, ru1;
-    getrusage(RUSAGE_SELF, &ru0);
+        r->pids.pid[TK_CPU_REDIS][r->pids.n[TK_CPU_REDIS]++] = (int)cfg->redis_pid;
+    r->pids.pid[TK_CPU_BENCH][r->pids.n[TK_CPU_BENCH]++] = (int)getpid();
+    tk_cpu_sample_take(&r->pids, &r->cpu0);
     struct timeval tv = {0, 5000};
     r->tick = event_new(r->base, -1, EV_PERSIST, on_tick, r);
     if (!r->tick || event_add(r->tick, &tv) != 0) {
@@ -493,16 +477,16 @@ int tk_waitload_run(const tk_waitload_config *cfg, tk_waitload_result *out, char
     event_base_dispatch(r->base);
     int64_t end = tk_wall_ms();
     sample(r, end);
-    getrusage(RUSAGE_SELF, &ru1);
-    long hz = sysconf(_SC_CLK_TCK);
-    if (cfg->server_pid && hz > 0)
-        out->server_cpu_s = (double)(proc_ticks(cfg->server_pid) - r->srv_ticks0) / (double)hz;
-    if (cfg->redis_pid && hz > 0)
-        out->redis_cpu_s = (double)(proc_ticks(cfg->redis_pid) - r->redis_ticks0) / (double)hz;
-    out->loader_cpu_s = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-                        (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
-                                 ru0.ru_stime.tv_usec) / 1e6;
-    out->loader_rss_max_kb = ru1.ru_maxrss;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    tk_cpu_sample cpu1;
+    tk_cpu_sample_take(&r->pids, &cpu1);
+    double *cpu[TK_CPU_NROLES] = {[TK_CPU_SERVE] = &out->server_cpu_s, [TK_CPU_REDIS] = &out->redis_cpu_s,
+                                  [TK_CPU_BENCH] = &out->loader_cpu_s};
+    for (int k = 0; k < TK_CPU_NROLES; k++) /* NAN (no such pid) stays 0 */
+        if (cpu[k] && r->pids.n[k] && cpu1.ms[k] == cpu1.ms[k] && r->cpu0.ms[k] == r->cpu0.ms[k])
+            *cpu[k] = (cpu1.ms[k] - r->cpu0.ms[k]) / 1000.0;
+    out->loader_rss_max_kb = ru.ru_maxrss;
     out->seconds = (double)(end - r->t0_ms) / 1000.0;
     out->enqueue_seconds = (double)(r->last_take_ms - r->first_take_ms) / 1000.0;
     out->enqueue_per_s = out->enqueue_seconds > 0 ? (double)out->enqueued / out->enqueue_seconds : 0;
