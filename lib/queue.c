@@ -164,7 +164,7 @@ static void hmac_keyed(const unsigned char *key, size_t keylen, crypto_auth_hmac
         crypto_auth_hmacsha256_init(st, key, keylen);
         return;
     }
-    if (ckeylen != keylen || sodium_memcmp(ckey, key, keylen) != 0) {
+    if (ckeylen != keylen || memcmp(ckey, key, keylen) != 0) { /* the key against itself: no timing to hide */
         crypto_auth_hmacsha256_init(&cst, key, keylen);
         memcpy(ckey, key, keylen);
         ckeylen = keylen;
@@ -234,12 +234,15 @@ tk_qtoken_verdict tk_qtoken_verify(const unsigned char *key, size_t keylen, cons
         return TK_QTOKEN_INVALID;
     /* the MAC as bytes (lower-case hex only, as issued), compared in constant time */
     unsigned char want[crypto_auth_hmacsha256_BYTES], got[crypto_auth_hmacsha256_BYTES];
-    for (int i = 0; i < 64; i++)
-        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+    for (int i = 0; i < 64; i++) {
+        int c = p[i], v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
             return TK_QTOKEN_INVALID;
-    size_t glen = 0;
-    if (sodium_hex2bin(got, sizeof got, p, 64, NULL, &glen, NULL) != 0 || glen != sizeof got)
-        return TK_QTOKEN_INVALID;
+        if (i % 2 == 0)
+            got[i / 2] = (unsigned char)(v << 4);
+        else
+            got[i / 2] |= (unsigned char)v;
+    }
     hmac_bin(key, keylen, token, (size_t)(p - token), want);
     if (sodium_memcmp(want, got, sizeof got) != 0)
         return TK_QTOKEN_INVALID;
