@@ -129,7 +129,8 @@ int64_t tk_queue_est_wait_s(int64_t ahead, double per_min)
 {
     if (ahead <= 0 || !(per_min > 0))
         return 0;
-    return (int64_t)ceil((double)ahead * 60.0 / per_min);
+    double s = ceil((double)ahead * 60.0 / per_min);
+    return s < 1e9 ? (int64_t)s : 1000000000; /* a stalled line: about 32 years, not an overflow */
 }
 
 int64_t tk_queue_est_wait_shared_s(int64_t ahead, int64_t line, int64_t total, double per_min)
@@ -740,6 +741,16 @@ static int r_admit_tick(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t s
 }
 
 /* ---- the "now serving" state of every instance --------------------------------- */
+
+double tk_queue_advance_rate(const tk_queue_sale_state *prev, const tk_queue_sale_state *cur)
+{
+    if (!prev || !cur)
+        return 0;
+    if (cur->at_ms <= prev->at_ms || cur->upto < prev->upto)
+        return prev->advance_rate;
+    double now = (double)(cur->upto - prev->upto) * 60000.0 / (double)(cur->at_ms - prev->at_ms);
+    return prev->advance_rate > 0 ? 0.8 * prev->advance_rate + 0.2 * now : now;
+}
 
 void tk_queue_sale_state_clear(tk_queue_sale_state *s)
 {

@@ -62,6 +62,12 @@ static void state_refresh(redisContext *c, const uint64_t *sales, int n)
     }
     if (n > 1)
         qsort(fresh, (size_t)n, sizeof *fresh, cmp_state);
+    /* the pace of each line, from the last table (only this thread writes it) */
+    for (int i = 0; i < n && wr.nstates > 0; i++) {
+        const tk_queue_sale_state *prev =
+            bsearch(&fresh[i], wr.states, (size_t)wr.nstates, sizeof *fresh, cmp_state);
+        fresh[i].advance_rate = tk_queue_advance_rate(prev, &fresh[i]);
+    }
     pthread_rwlock_wrlock(&wr.state_lock);
     tk_queue_sale_state *old = wr.states;
     int nold = wr.nstates;
@@ -97,6 +103,10 @@ static int state_poll(const tk_qtoken *t, tk_queue_status *out, double *rate)
     if (st && tk_queue_stateless_poll(st, t, tk_wall_ms(), wr.cfg.tick_ms * 10, out)) {
         answered = 1;
         *rate = st->rate > 0 ? st->rate : wr.cfg.admit_per_min;
+        /* FIFO: the line moves at its measured pace when that is slower
+         * (the active-users cap full); random queueing has no upto */
+        if (st->mode == TK_QUEUEING_FIFO && st->advance_rate >= 1.0 && st->advance_rate < *rate)
+            *rate = st->advance_rate;
         if (!st->open)
             out->admitted_until_ms = -1; /* marker: the sale has not opened (pre-queue) */
     }

@@ -345,6 +345,24 @@ static void test_stateless_poll(void **state)
     assert_int_equal(s.position, 900);
     t.seq = 5000; /* past the bitmap: not drawn */
     assert_int_equal(tk_queue_stateless_poll(&st, &t, 1000500, 10000, &s), 1);
+    /* the line's pace: 600 ranks in 1 s = 36,000 a minute, then averaged */
+    tk_queue_sale_state a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.upto = 1000;
+    a.at_ms = 5000;
+    b.upto = 1600;
+    b.at_ms = 6000;
+    assert_true(fabs(tk_queue_advance_rate(&a, &b) - 36000.0) < 1e-6);
+    a.advance_rate = 60000; /* it was faster: 0.8 * 60,000 + 0.2 * 36,000 */
+    assert_true(fabs(tk_queue_advance_rate(&a, &b) - 55200.0) < 1e-6);
+    b.at_ms = 5000; /* no time passed: unchanged */
+    assert_true(fabs(tk_queue_advance_rate(&a, &b) - 60000.0) < 1e-6);
+    b.at_ms = 7000;
+    b.upto = 1000; /* stalled (the cap is full): the pace falls */
+    assert_true(fabs(tk_queue_advance_rate(&a, &b) - 48000.0) < 1e-6);
+    assert_true(tk_queue_advance_rate(NULL, &b) == 0);
+    assert_int_equal(tk_queue_est_wait_s(1000000, 1e-300), 1000000000); /* stalled: capped, no overflow */
     int q = 0;
     assert_int_equal(tk_queue_queueing_parse("random", &q), 0);
     assert_int_equal(q, TK_QUEUEING_RANDOM);

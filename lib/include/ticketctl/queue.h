@@ -142,7 +142,7 @@ typedef struct tk_queue_status {
 } tk_queue_status;
 
 /* Estimated wait in seconds for `ahead` users at per_min users per minute
- * (ahead / per_min * 60, rounded up; 0 when ahead is 0). */
+ * (ahead / per_min * 60, rounded up; 0 when ahead is 0; at most 10^9). */
 int64_t tk_queue_est_wait_s(int64_t ahead, double per_min);
 /* The same for a line of `line` users when `total` wait in all lines: the
  * budget is split in proportion to the lines (tk_queue_split_quota), so
@@ -283,6 +283,7 @@ typedef struct tk_queue_sale_state {
     int64_t pre;      /* highest arrival number taken before opening */
     uint32_t k[4];    /* round keys of tk_queue_prequeue_rank */
     int mode;         /* TK_QUEUEING_* */
+    double advance_rate; /* measured: ranks per minute upto moved (admitted + skipped), EWMA; 0 unknown */
     unsigned char *bits; /* random queueing: admitted arrival numbers (bit seq, MSB first), owned; or NULL */
     size_t nbits_bytes;
 } tk_queue_sale_state;
@@ -293,6 +294,16 @@ typedef struct tk_queue_sale_state {
  * with tk_queue_sale_state_clear. 0, or -1 with a message. */
 int tk_queue_state_fetch(redisContext *c, const uint64_t *sales, int n, tk_queue_sale_state *out,
                          char *err /* OUT */, size_t errlen);
+/* The pace the line moves at, ranks per minute, from two states of one
+ * sale a tick or more apart: an exponentially weighted moving average
+ * (weight 0.2 per tick of the new reading) of (cur->upto - prev->upto) /
+ * (cur->at_ms - prev->at_ms), seeded with the first reading. It counts
+ * users skipped (who left) as well as admitted, which is what a position
+ * (rank - upto) drains at; with the active-users cap full it is below the
+ * admission rate, and the wait estimate should use it. Returns
+ * prev->advance_rate when no time passed, 0 with no prev. */
+double tk_queue_advance_rate(const tk_queue_sale_state *prev, const tk_queue_sale_state *cur);
+
 /* Free a state's bitmap (NULL is fine) and zero it. */
 void tk_queue_sale_state_clear(tk_queue_sale_state *s);
 
