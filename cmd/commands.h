@@ -17,6 +17,7 @@ int cmd_notify(int argc, char **argv);
 int cmd_scenario(int argc, char **argv);
 int cmd_anomaly(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
 int cmd_man(int argc, char **argv);

@@ -15,6 +15,7 @@ static const tk_command commands[] = {
     {"notify", cmd_notify, "deliver reservation/payment events to a webhook"},
     {"anomaly", cmd_anomaly, "anomaly detection on the metrics stream and NAB series"},
     {"tune", cmd_tune, "index advice proven by measurement; query latency (--measure)"},
+    {"queue", cmd_queue, "waiting room: simulate many waiting users (simulate)"},
     {"version", cmd_version, "version, commit, build type and library versions"},
     {"completion", cmd_completion, "print a shell completion script (bash or zsh)"},
     {"man", cmd_man, "print the manual page (troff), made from every command's --help"},

@@ -39,13 +39,18 @@ static void usage(FILE *out)
             "                         (for `bench --strategy`; off: such a request is a 400)\n"
             "  --queue none|redis|mysql  waiting room in front of hold and pay (default none);\n"
             "                         with one, hold and pay need an admitted X-Queue-Token\n"
-            "  --admit-rate N[/min]   users admitted per minute, all schedules together (split\n"
+            "  --new-users-per-minute M  admit at most M new users a minute to each schedule\n"
+            "  --admit-rate N[/min]   or: N users a minute, all schedules together (split\n"
             "                         by queue length; default 6636)\n"
             "  --capacity-tps X --calls-per-user N --safety F\n"
             "                         or compute the rate: floor(X / N) * 60 * F (default N 7, F 0.7)\n"
-            "  --admitted-cap N       at most N admitted at once per schedule (default 1000)\n"
+            "  --active-users N       at most N admitted at once per schedule (default 1000;\n"
+            "                         also --admitted-cap); a slot frees on pay, leave or timeout\n"
+            "  --queueing fifo|random admit in arrival order (default) or draw uniformly among\n"
+            "                         those waiting at each tick (redis)\n"
             "  --admitted-ttl DUR     an admission lasts DUR unless paid (default 10m)\n"
             "  --queue-tick DUR       admission period (default 1s)\n"
+            "  --poll-max DUR         the longest poll_after_ms hint (default 10s; Cloudflare: 20s)\n"
             "  --pre-queue            shuffle who arrived before the sale opens, then FIFO (redis)\n"
             "  --opens-in DUR         the sale opens DUR after start (with --pre-queue; default 0)\n"
             "  --jwt-secret-file FILE HS256 key file (default: TICKETCTL_JWT_SECRET, else\n"
@@ -109,6 +114,8 @@ int cmd_serve(int argc, char **argv)
         {"safety", required_argument, NULL, 1004},    {"admitted-cap", required_argument, NULL, 1005},
         {"admitted-ttl", required_argument, NULL, 1006}, {"queue-tick", required_argument, NULL, 1007},
         {"pre-queue", no_argument, NULL, 1008},       {"opens-in", required_argument, NULL, 1009},
+        {"new-users-per-minute", required_argument, NULL, 1010}, {"active-users", required_argument, NULL, 1005},
+        {"queueing", required_argument, NULL, 1011}, {"poll-max", required_argument, NULL, 1012},
         {"outbox-retention", required_argument, NULL, 1100},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
@@ -183,9 +190,18 @@ int cmd_serve(int argc, char **argv)
             if (tk_queue_kind_parse(optarg, &cfg.queue.kind)) goto bad;
             break;
         case 1001:
+        case 1010:
             d = strtod(optarg, &end);
             if (end == optarg || (*end && strcmp(end, "/min")) || !(d > 0) || d > 1e9) goto bad;
             cfg.queue.admit_per_min = d;
+            cfg.queue.rate_per_sale = c == 1010;
+            break;
+        case 1011:
+            if (tk_queue_queueing_parse(optarg, &cfg.queue.queueing)) goto bad;
+            break;
+        case 1012:
+            if (tk_parse_duration_ms(optarg, &v) || v < 100 || v > 600000) goto bad;
+            cfg.queue.poll_max_ms = v;
             break;
         case 1002:
         case 1003:

@@ -31,6 +31,17 @@ int tk_queue_kind_parse(const char *s, tk_queue_kind *out)
     return 0;
 }
 
+int tk_queue_queueing_parse(const char *s, int *out)
+{
+    if (s && !strcmp(s, "fifo"))
+        *out = TK_QUEUEING_FIFO;
+    else if (s && !strcmp(s, "random"))
+        *out = TK_QUEUEING_RANDOM;
+    else
+        return -1;
+    return 0;
+}
+
 const char *tk_queue_kind_name(tk_queue_kind k)
 {
     switch (k) {
@@ -49,6 +60,7 @@ void tk_queue_config_default(tk_queue_config *c)
     c->admitted_cap = 1000;
     c->admitted_ttl_ms = 600000;
     c->tick_ms = 1000;
+    c->poll_max_ms = 10000;
 }
 
 double tk_queue_rate_from_capacity(double capacity_tps, double calls_per_user, double safety)
@@ -117,7 +129,8 @@ int64_t tk_queue_est_wait_s(int64_t ahead, double per_min)
 {
     if (ahead <= 0 || !(per_min > 0))
         return 0;
-    return (int64_t)ceil((double)ahead * 60.0 / per_min);
+    double s = ceil((double)ahead * 60.0 / per_min);
+    return s < 1e9 ? (int64_t)s : 1000000000; /* a stalled line: about 32 years, not an overflow */
 }
 
 int64_t tk_queue_est_wait_shared_s(int64_t ahead, int64_t line, int64_t total, double per_min)
@@ -127,35 +140,62 @@ int64_t tk_queue_est_wait_shared_s(int64_t ahead, int64_t line, int64_t total, d
     return tk_queue_est_wait_s(ahead, per_min);
 }
 
-int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms)
+int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms, int64_t max_ms)
 {
-    int64_t lo = tick_ms > 0 ? tick_ms / 2 : 500, v = est_wait_s * 1000 / 5;
+    int64_t lo = tick_ms > 0 ? tick_ms / 2 : 500, v = est_wait_s * 1000 / 5, hi = max_ms > 0 ? max_ms : 10000;
     if (v < lo)
         v = lo;
-    if (v > 10000)
-        v = 10000;
+    if (v > hi)
+        v = hi;
     return v;
 }
 
 /* ---- tokens ------------------------------------------------------------- */
 
-static void hmac_hex(const unsigned char *key, size_t keylen, const char *msg, size_t len, char hex[65])
+/* HMAC-SHA-256 state after the key (the inner and outer pads hashed): a
+ * poll verifies a token with the server's one key, so each thread keeps the
+ * keyed state of the last key it saw (compared in full, so another key
+ * never reuses it) and saves two of the four SHA-256 compressions. */
+static void hmac_keyed(const unsigned char *key, size_t keylen, crypto_auth_hmacsha256_state *st)
+{
+    static __thread unsigned char ckey[64];
+    static __thread size_t ckeylen;
+    static __thread crypto_auth_hmacsha256_state cst;
+    if (keylen > sizeof ckey) {
+        crypto_auth_hmacsha256_init(st, key, keylen);
+        return;
+    }
+    if (ckeylen != keylen || memcmp(ckey, key, keylen) != 0) { /* the key against itself: no timing to hide */
+        crypto_auth_hmacsha256_init(&cst, key, keylen);
+        memcpy(ckey, key, keylen);
+        ckeylen = keylen;
+    }
+    *st = cst;
+}
+
+static void hmac_bin(const unsigned char *key, size_t keylen, const char *msg, size_t len,
+                     unsigned char mac[crypto_auth_hmacsha256_BYTES])
 {
     crypto_auth_hmacsha256_state st;
-    unsigned char mac[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256_init(&st, key, keylen);
+    hmac_keyed(key, keylen, &st);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, len);
     crypto_auth_hmacsha256_final(&st, mac);
+}
+
+static void hmac_hex(const unsigned char *key, size_t keylen, const char *msg, size_t len, char hex[65])
+{
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    hmac_bin(key, keylen, msg, len, mac);
     sodium_bin2hex(hex, 65, mac, sizeof mac);
 }
 
-int tk_qtoken_issue(const unsigned char *key, size_t keylen, uint64_t user, uint64_t sale, int64_t iat_s,
-                    int64_t ttl_s, char out[TK_QTOKEN_MAX])
+int tk_qtoken_issue(const unsigned char *key, size_t keylen, uint64_t user, uint64_t sale, int64_t seq,
+                    int64_t iat_s, int64_t ttl_s, char out[TK_QTOKEN_MAX])
 {
-    if (!key || keylen < 16 || user == 0 || sale == 0 || ttl_s <= 0)
+    if (!key || keylen < 16 || user == 0 || sale == 0 || seq < 0 || ttl_s <= 0)
         return -1;
-    int n = snprintf(out, TK_QTOKEN_MAX, "q1.%" PRIu64 ".%" PRIu64 ".%" PRId64 ".%" PRId64 ".", user, sale, iat_s,
-                     iat_s + ttl_s);
+    int n = snprintf(out, TK_QTOKEN_MAX, "q2.%" PRIu64 ".%" PRIu64 ".%" PRId64 ".%" PRId64 ".%" PRId64 ".", user,
+                     sale, seq, iat_s, iat_s + ttl_s);
     if (n < 0 || (size_t)n + 65 > TK_QTOKEN_MAX)
         return -1;
     hmac_hex(key, keylen, out, (size_t)n, out + n);
@@ -184,24 +224,35 @@ static int parse_field(const char **p, char end, int64_t *out)
 tk_qtoken_verdict tk_qtoken_verify(const unsigned char *key, size_t keylen, const char *token, uint64_t user,
                                    uint64_t sale, int64_t now_s, tk_qtoken *out)
 {
-    if (!key || !token || strncmp(token, "q1.", 3) != 0 || strlen(token) >= TK_QTOKEN_MAX)
+    if (!key || !token || strncmp(token, "q2.", 3) != 0 || strlen(token) >= TK_QTOKEN_MAX)
         return TK_QTOKEN_INVALID;
     const char *p = token + 3;
-    int64_t u, s, iat, exp;
-    if (parse_field(&p, '.', &u) || parse_field(&p, '.', &s) || parse_field(&p, '.', &iat) ||
-        parse_field(&p, '.', &exp))
+    int64_t u, s, seq, iat, exp;
+    if (parse_field(&p, '.', &u) || parse_field(&p, '.', &s) || parse_field(&p, '.', &seq) ||
+        parse_field(&p, '.', &iat) || parse_field(&p, '.', &exp))
         return TK_QTOKEN_INVALID;
     if (strlen(p) != 64)
         return TK_QTOKEN_INVALID;
-    char want[65];
-    hmac_hex(key, keylen, token, (size_t)(p - token), want);
-    if (sodium_memcmp(want, p, 64) != 0) /* constant time; hex is lower case on both sides */
+    /* the MAC as bytes (lower-case hex only, as issued), compared in constant time */
+    unsigned char want[crypto_auth_hmacsha256_BYTES], got[crypto_auth_hmacsha256_BYTES];
+    for (int i = 0; i < 64; i++) {
+        int c = p[i], v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return TK_QTOKEN_INVALID;
+        if (i % 2 == 0)
+            got[i / 2] = (unsigned char)(v << 4);
+        else
+            got[i / 2] |= (unsigned char)v;
+    }
+    hmac_bin(key, keylen, token, (size_t)(p - token), want);
+    if (sodium_memcmp(want, got, sizeof got) != 0)
         return TK_QTOKEN_INVALID;
     if (u == 0 || s == 0)
         return TK_QTOKEN_INVALID;
     if (out) {
         out->user = (uint64_t)u;
         out->sale = (uint64_t)s;
+        out->seq = seq;
         out->iat_s = iat;
         out->exp_s = exp;
     }
@@ -212,6 +263,56 @@ tk_qtoken_verdict tk_qtoken_verify(const unsigned char *key, size_t keylen, cons
     if ((uint64_t)s != sale)
         return TK_QTOKEN_WRONG_SALE;
     return TK_QTOKEN_OK;
+}
+
+/* ---- stateless polls: the pre-queue permutation and the poll answer ------- */
+
+int64_t tk_queue_prequeue_rank(const uint32_t k[4], int64_t pre, int64_t seq)
+{
+    if (pre <= 1 || seq < 1 || seq > pre || pre > (1LL << 32))
+        return seq;
+    int h = 1;
+    while ((1ULL << (2 * h)) < (uint64_t)pre)
+        h++;
+    uint64_t m = 1ULL << h, x = (uint64_t)(seq - 1);
+    do { /* cycle walking: x < 4^h always comes back below pre */
+        uint64_t l = x / m, r = x % m;
+        for (int i = 0; i < 4; i++) {
+            uint64_t f = (((r + (k[i] & 0xffffu)) * 2654435761ULL) % 4294967296ULL) >> (32 - h);
+            uint64_t t = r;
+            r = l ^ f;
+            l = t;
+        }
+        x = l * m + r;
+    } while (x >= (uint64_t)pre);
+    return (int64_t)x + 1;
+}
+
+int tk_queue_stateless_poll(const tk_queue_sale_state *st, const tk_qtoken *tok, int64_t now_ms, int64_t stale_ms,
+                            tk_queue_status *out)
+{
+    if (!st || !tok || tok->seq <= 0 || st->at_ms <= 0 || now_ms - st->at_ms > stale_ms)
+        return 0;
+    memset(out, 0, sizeof *out);
+    out->found = 1;
+    out->seq = tok->seq;
+    out->line = st->waiting;
+    if (st->mode == TK_QUEUEING_RANDOM) {
+        uint64_t byte = (uint64_t)tok->seq / 8;
+        if (st->bits && byte < st->nbits_bytes && (st->bits[byte] & (0x80u >> (tok->seq % 8))))
+            return 0; /* drawn: the backend says until when */
+        out->position = st->waiting > 0 ? st->waiting : 1;
+        out->ahead = out->position - 1;
+        return 1;
+    }
+    int64_t rank = tok->seq;
+    if (st->shuffled && tok->seq <= st->pre)
+        rank = tk_queue_prequeue_rank(st->k, st->pre, tok->seq);
+    if (rank <= st->upto)
+        return 0;
+    out->ahead = rank - st->upto - 1;
+    out->position = out->ahead + 1;
+    return 1;
 }
 
 /* ---- fairness: Kendall tau distance ---------------------------------------- */
@@ -314,36 +415,59 @@ static const char revoke_lua[] =
     "local n = redis.call('zrem', KEYS[1], ARGV[1]) redis.call('hdel', KEYS[2], ARGV[1]) return n";
 
 /* After the fence prologue (KEYS[1] fence key, ARGV[1] token):
- * KEYS 2 q, 3 adm, 4 ticks, 5 pre, 6 shuffled, 7 admno, 8 admlog, 9 admcnt, 10 sales;
- * ARGV 2 quota, 3 now, 4 ttl, 5 cap, 6 tick, 7 pre_queue, 8 open_at, 9 seed, 10 sale.
- * The pre-queue shuffle is Fisher-Yates driven by the Park-Miller generator
- * (x = x * 48271 mod 2^31-1: exact in Lua's doubles) seeded from C, over
- * the users with seq <= pre, which then take those same seq values in the
- * shuffled order: still ahead of everyone who came after opening. */
+ * KEYS 2 q, 3 adm, 4 ticks, 5 pre, 6 shuffled, 7 admno, 8 admlog, 9 admcnt, 10 sales, 11 state, 12 bits;
+ * ARGV 2 quota, 3 now, 4 ttl, 5 cap, 6 tick, 7 pre_queue, 8 open_at, 9-12 round keys k1..k4, 13 sale,
+ * 14 mode (0 FIFO, 1 random), 15 rate (users/min, for the state).
+ * Pre-queue (FIFO only): at the first tick after opening, each user with
+ * seq <= pre takes the score prank(seq), the permutation of 1..pre that
+ * tk_queue_prequeue_rank computes in C (same arithmetic: every product
+ * stays below 2^53, exact in Lua's doubles), so an instance can rank a
+ * pre-queue token without asking Redis. FIFO then pops the lowest scores
+ * and records the highest admitted as upto; random queueing draws the
+ * tick's users uniformly among those waiting (ZRANDMEMBER, distinct) and
+ * sets their bits. Either way the sale's state is written for the polls. */
 static const char admit_body_lua[] =
     "local now = tonumber(ARGV[3]) "
+    "local function prank(seq, pre, k) "
+    "  local h = 1 while 4 ^ h < pre do h = h + 1 end "
+    "  local m, sh, x = 2 ^ h, 2 ^ (32 - h), seq - 1 "
+    "  repeat local l, r = math.floor(x / m), x % m "
+    "    for i = 1, 4 do local f = math.floor(((r + k[i]) * 2654435761) % 4294967296 / sh) "
+    "      l, r = r, bit.bxor(l, f) end "
+    "    x = l * m + r until x < pre "
+    "  return x + 1 end "
     "redis.call('zremrangebyscore', KEYS[3], '-inf', now) "
-    "if ARGV[7] == '1' then "
-    "  if now < tonumber(ARGV[8]) then return 0 end "
+    "if ARGV[7] == '1' and ARGV[14] ~= '1' then "
+    "  if now < tonumber(ARGV[8]) then "
+    "    redis.call('hset', KEYS[11], 'at', now, 'open', 0, 'mode', ARGV[14], 'rate', ARGV[15], "
+    "      'waiting', redis.call('zcard', KEYS[2]), 'active', redis.call('zcard', KEYS[3])) "
+    "    return 0 end "
     "  if redis.call('exists', KEYS[6]) == 0 then "
     "    local pm = tonumber(redis.call('get', KEYS[5]) or '0') "
-    "    if pm > 0 then "
+    "    local k = {tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])} "
+    "    if pm > 1 then "
     "      local m = redis.call('zrangebyscore', KEYS[2], '-inf', pm, 'WITHSCORES') "
-    "      local us, sc = {}, {} "
-    "      for i = 1, #m, 2 do us[#us + 1] = m[i] sc[#sc + 1] = m[i + 1] end "
-    "      local x = tonumber(ARGV[9]) "
-    "      for i = #us, 2, -1 do x = (x * 48271) % 2147483647 local j = (x % i) + 1 "
-    "        us[i], us[j] = us[j], us[i] end "
-    "      for i = 1, #us do redis.call('zadd', KEYS[2], sc[i], us[i]) end "
+    "      for i = 1, #m, 2 do redis.call('zadd', KEYS[2], prank(tonumber(m[i + 1]), pm, k), m[i]) end "
     "    end "
     "    redis.call('set', KEYS[6], '1') "
+    "    redis.call('hset', KEYS[11], 'shuffled', 1, 'pre', pm, 'k1', ARGV[9], 'k2', ARGV[10], 'k3', ARGV[11], "
+    "      'k4', ARGV[12]) "
     "  end "
     "end "
     "if redis.call('hexists', KEYS[4], ARGV[6]) == 1 then return -3 end "
     "local n = math.min(tonumber(ARGV[2]), tonumber(ARGV[5]) - redis.call('zcard', KEYS[3])) "
     "local got = 0 "
+    "local upto = tonumber(redis.call('hget', KEYS[11], 'upto') or '0') "
     "if n > 0 then "
-    "  local m = redis.call('zpopmin', KEYS[2], n) "
+    "  local m "
+    "  if ARGV[14] == '1' then "
+    "    m = redis.call('zrandmember', KEYS[2], n, 'WITHSCORES') "
+    "    for i = 1, #m, 2 do redis.call('zrem', KEYS[2], m[i]) "
+    "      redis.call('setbit', KEYS[12], tonumber(m[i + 1]), 1) end "
+    "  else "
+    "    m = redis.call('zpopmin', KEYS[2], n) "
+    "    if #m > 0 then upto = math.max(upto, tonumber(m[#m])) end "
+    "  end "
     "  local exp = now + tonumber(ARGV[4]) "
     "  for i = 1, #m, 2 do "
     "    redis.call('zadd', KEYS[3], exp, m[i]) "
@@ -352,8 +476,10 @@ static const char admit_body_lua[] =
     "  if got > 0 then redis.call('ltrim', KEYS[8], -100000, -1) end "
     "end "
     "redis.call('hset', KEYS[4], ARGV[6], got) "
-    "if redis.call('zcard', KEYS[2]) == 0 and redis.call('zcard', KEYS[3]) == 0 then "
-    "  redis.call('srem', KEYS[10], ARGV[10]) end "
+    "local w, act = redis.call('zcard', KEYS[2]), redis.call('zcard', KEYS[3]) "
+    "redis.call('hset', KEYS[11], 'upto', upto, 'at', now, 'open', 1, 'mode', ARGV[14], 'rate', ARGV[15], "
+    "  'waiting', w, 'active', act) "
+    "if w == 0 and act == 0 then redis.call('srem', KEYS[10], ARGV[13]) end "
     "return got";
 
 static char *admit_lua; /* fence prologue + body, built once */
@@ -442,7 +568,8 @@ static redisReply *run_script(redisContext *c, int id, int numkeys, int argc, co
 }
 
 typedef struct rkeys {
-    char q[64], seq[64], adm[64], pre[64], admno[64], ticks[64], shuf[64], admlog[64], admcnt[64];
+    char q[64], seq[64], adm[64], pre[64], admno[64], ticks[64], shuf[64], admlog[64], admcnt[64], state[64],
+        bits[64];
     char sale[24];
 } rkeys;
 
@@ -460,6 +587,8 @@ static void rkeys_fill(rkeys *k, uint64_t sale)
     snprintf(k->shuf, sizeof k->shuf, "tk:wr:%s:shuffled", k->sale);
     snprintf(k->admlog, sizeof k->admlog, "tk:wr:%s:admlog", k->sale);
     snprintf(k->admcnt, sizeof k->admcnt, "tk:wr:%s:admcnt", k->sale);
+    snprintf(k->state, sizeof k->state, "tk:wr:%s:state", k->sale);
+    snprintf(k->bits, sizeof k->bits, "tk:wr:%s:bits", k->sale);
 }
 
 static int64_t rint_at(const redisReply *r, size_t i)
@@ -584,7 +713,7 @@ static int r_admit_tick(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t s
 {
     rkeys k;
     rkeys_fill(&k, sale);
-    char fv[24], qv[24], now[24], ttl[24], cap[24], tk[24], open[24], seed[24];
+    char fv[24], qv[24], now[24], ttl[24], cap[24], tk[24], open[24], rk[4][12], rate[32];
     snprintf(fv, sizeof fv, "%" PRIu64, fence_key ? fence : 0);
     snprintf(qv, sizeof qv, "%" PRId64, quota < 0 ? 0 : quota);
     snprintf(now, sizeof now, "%" PRId64, now_ms);
@@ -592,17 +721,112 @@ static int r_admit_tick(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t s
     snprintf(cap, sizeof cap, "%" PRId64, cfg->admitted_cap);
     snprintf(tk, sizeof tk, "%" PRId64, tick);
     snprintf(open, sizeof open, "%" PRId64, cfg->open_at_ms);
-    snprintf(seed, sizeof seed, "%u", 1 + randombytes_uniform(2147483646u));
+    for (int i = 0; i < 4; i++) /* the pre-queue permutation's keys, used once per sale */
+        snprintf(rk[i], sizeof rk[i], "%u", randombytes_uniform(65536));
+    snprintf(rate, sizeof rate, "%.3f",
+             cfg->rate_per_sale || quota < 0 ? cfg->admit_per_min
+                                             : (double)quota * 60000.0 / (double)(cfg->tick_ms > 0 ? cfg->tick_ms : 1000));
     const char *av[] = {fence_key ? fence_key : "tk:wr:nofence", k.q, k.adm, k.ticks, k.pre, k.shuf, k.admno,
-                        k.admlog, k.admcnt, SALES_KEY, fv, qv, now, ttl, cap, tk,
-                        cfg->pre_queue ? "1" : "0", open, seed, k.sale};
-    redisReply *r = run_script(c->redis, S_ADMIT, 10, 20, av, err, errlen);
+                        k.admlog, k.admcnt, SALES_KEY, k.state, k.bits, fv, qv, now, ttl, cap, tk,
+                        cfg->pre_queue ? "1" : "0", open, rk[0], rk[1], rk[2], rk[3], k.sale,
+                        cfg->queueing == TK_QUEUEING_RANDOM ? "1" : "0", rate};
+    redisReply *r = run_script(c->redis, S_ADMIT, 12, 27, av, err, errlen);
     if (!r)
         return -1;
     int rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
     if (rc == -1)
         tk_err(err, errlen, "redis: unexpected reply from the admit script");
     freeReplyObject(r);
+    return rc;
+}
+
+/* ---- the "now serving" state of every instance --------------------------------- */
+
+double tk_queue_advance_rate(const tk_queue_sale_state *prev, const tk_queue_sale_state *cur)
+{
+    if (!prev || !cur)
+        return 0;
+    if (cur->at_ms <= prev->at_ms || cur->upto < prev->upto)
+        return prev->advance_rate;
+    double now = (double)(cur->upto - prev->upto) * 60000.0 / (double)(cur->at_ms - prev->at_ms);
+    return prev->advance_rate > 0 ? 0.8 * prev->advance_rate + 0.2 * now : now;
+}
+
+void tk_queue_sale_state_clear(tk_queue_sale_state *s)
+{
+    if (!s)
+        return;
+    free(s->bits);
+    memset(s, 0, sizeof *s);
+}
+
+static const char *const state_fields[] = {"upto", "at", "waiting", "active", "rate", "open", "shuffled",
+                                           "pre",  "k1", "k2",      "k3",     "k4",   "mode"};
+#define N_STATE_FIELDS (sizeof state_fields / sizeof state_fields[0])
+
+static int64_t str_i64(const redisReply *e)
+{
+    return e && e->type == REDIS_REPLY_STRING ? strtoll(e->str, NULL, 10) : 0;
+}
+
+int tk_queue_state_fetch(redisContext *c, const uint64_t *sales, int n, tk_queue_sale_state *out, char *err,
+                         size_t errlen)
+{
+    if (!c)
+        return tk_err(err, errlen, "no Redis connection");
+    for (int i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        out[i].sale = sales[i];
+        rkeys k;
+        rkeys_fill(&k, sales[i]);
+        const char *av[2 + N_STATE_FIELDS] = {"HMGET", k.state};
+        memcpy(av + 2, state_fields, sizeof state_fields);
+        redisAppendCommandArgv(c, 2 + (int)N_STATE_FIELDS, av, NULL);
+    }
+    int rc = 0, nrandom = 0;
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK || !r) {
+            for (int j = i; j < n; j++) /* the connection is broken: the rest never come */
+                memset(&out[j], 0, sizeof out[j]);
+            return tk_err(err, errlen, "redis: %s", c->errstr);
+        }
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == N_STATE_FIELDS) {
+            redisReply **e = r->element;
+            tk_queue_sale_state *s = &out[i];
+            s->upto = str_i64(e[0]);
+            s->at_ms = str_i64(e[1]);
+            s->waiting = str_i64(e[2]);
+            s->active = str_i64(e[3]);
+            s->rate = e[4]->type == REDIS_REPLY_STRING ? strtod(e[4]->str, NULL) : 0;
+            s->open = (int)str_i64(e[5]);
+            s->shuffled = (int)str_i64(e[6]);
+            s->pre = str_i64(e[7]);
+            for (int j = 0; j < 4; j++)
+                s->k[j] = (uint32_t)str_i64(e[8 + j]);
+            s->mode = (int)str_i64(e[12]);
+            if (s->mode == TK_QUEUEING_RANDOM) {
+                redisAppendCommand(c, "GET tk:wr:%llu:bits", (unsigned long long)sales[i]);
+                nrandom++;
+            }
+        } else {
+            rc = tk_err(err, errlen, "redis: unexpected reply to HMGET of the queue state");
+        }
+        freeReplyObject(r);
+    }
+    for (int i = 0; i < n && nrandom > 0; i++) {
+        if (out[i].mode != TK_QUEUEING_RANDOM)
+            continue;
+        nrandom--;
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK || !r)
+            return tk_err(err, errlen, "redis: %s", c->errstr);
+        if (r->type == REDIS_REPLY_STRING && r->len > 0 && (out[i].bits = malloc(r->len))) {
+            memcpy(out[i].bits, r->str, r->len);
+            out[i].nbits_bytes = r->len;
+        }
+        freeReplyObject(r);
+    }
     return rc;
 }
 
@@ -926,8 +1150,8 @@ int tk_queue_reset(tk_queue_kind k, tk_queue_conn *c, uint64_t sale)
             return -1;
         rkeys ks;
         rkeys_fill(&ks, sale);
-        redisReply *r = redisCommand(c->redis, "DEL %s %s %s %s %s %s %s %s %s", ks.q, ks.seq, ks.adm, ks.pre,
-                                     ks.admno, ks.ticks, ks.shuf, ks.admlog, ks.admcnt);
+        redisReply *r = redisCommand(c->redis, "DEL %s %s %s %s %s %s %s %s %s %s %s", ks.q, ks.seq, ks.adm, ks.pre,
+                                     ks.admno, ks.ticks, ks.shuf, ks.admlog, ks.admcnt, ks.state, ks.bits);
         int ok = r && r->type == REDIS_REPLY_INTEGER;
         if (r)
             freeReplyObject(r);

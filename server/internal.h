@@ -29,6 +29,9 @@ typedef struct tk_worker tk_worker;
 enum {
     R_AUTH = 1 << 0,   /* needs a valid bearer token */
     R_INLINE = 1 << 1, /* runs on the loop thread (no MariaDB/Redis) */
+    R_LOOP_FIRST = 1 << 2, /* runs on the loop thread first (w == NULL); if it sets no reply
+                              (j->status stays 0) the job goes on to a worker as usual */
+    R_HTML = 1 << 3,   /* the reply is text/html (a page for people), not JSON */
 };
 
 /* A handler: on a worker (w != NULL) or inline on the loop (w == NULL).

@@ -7,6 +7,7 @@
  * the event happens; the page is rendered on the loop thread from memory
  * only (no backend call). */
 #include "internal.h"
+#include "queue_routes.h"
 #include "ticketctl/buildinfo.h"
 
 #include <dirent.h>
@@ -251,6 +252,14 @@ char *tk_metrics_render(tk_server *srv, size_t *len)
         family(&b, "ticketctl_outbox_purged_total", "counter", "Published events deleted after the retention.");
         sb_printf(&b, "ticketctl_outbox_purged_total %llu\n", (unsigned long long)rs.purged);
     }
+    uint64_t polls_state, polls_backend; /* the waiting room's polls (queue_routes.c) */
+    tk_wr_poll_counts(&polls_state, &polls_backend);
+    family(&b, "ticketctl_queue_polls_total", "counter",
+           "Waiting-room polls, by who answered: the sale's shared state (no backend call) or the backend.");
+    sb_printf(&b,
+              "ticketctl_queue_polls_total{answered=\"state\"} %llu\n"
+              "ticketctl_queue_polls_total{answered=\"backend\"} %llu\n",
+              (unsigned long long)polls_state, (unsigned long long)polls_backend);
     tk_health_state hs;
     tk_health_get(srv->health, &hs);
     family(&b, "ticketctl_backend_up", "gauge", "1 while the backend answers the health monitor's ping (every 500 ms).");

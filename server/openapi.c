@@ -40,7 +40,7 @@ char *tk_openapi_render(size_t *len)
                                                     "query", "schema", "type", "integer", "minimum", 1, "maximum",
                                                     100));
         }
-        if (strstr(r->pattern, "/seats"))
+        if (strstr(r->pattern, "/seats") && !(r->flags & R_HTML))
             json_array_append_new(params, json_pack("{s:s, s:s, s:{s:s, s:[ssss]}}", "name", "grade", "in",
                                                     "query", "schema", "type", "string", "enum", "VIP", "R", "S",
                                                     "A"));
@@ -48,6 +48,17 @@ char *tk_openapi_render(size_t *len)
             json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:{s:s, s:i, s:i}}", "name",
                                                     "Idempotency-Key", "in", "header", "required", 1, "schema",
                                                     "type", "string", "minLength", 1, "maxLength", 64));
+        /* the waiting room's token (queue_routes.c): required by hold and pay
+         * under serve --queue, and what makes a poll stateless */
+        int qtok = !strcmp(r->pattern, "/api/v1/reservations") && !strcmp(r->method, "POST");
+        qtok |= !strcmp(r->pattern, "/api/v1/payments") || !strcmp(r->pattern, "/api/v1/queue/{id}/status");
+        if (qtok)
+            json_array_append_new(params,
+                                  json_pack("{s:s, s:s, s:b, s:s, s:{s:s}}", "name", "X-Queue-Token", "in", "header",
+                                            "required", 0, "description",
+                                            "the signed queue token of POST /api/v1/queue/{id}/token (with serve --queue;"
+                                            " on a poll it is answered from the token, no backend call)",
+                                            "schema", "type", "string"));
         json_object_set_new(op, "parameters", params);
         if (r->body) {
             json_t *props = json_object(), *req = json_array();
@@ -65,7 +76,12 @@ char *tk_openapi_render(size_t *len)
         }
         char code[4] = {r->responds[0], r->responds[1], r->responds[2], 0};
         json_t *responses = json_object();
-        json_object_set_new(responses, code, json_pack("{s:s}", "description", r->responds + 4));
+        if (r->flags & R_HTML) /* a page for people */
+            json_object_set_new(responses, code,
+                                json_pack("{s:s, s:{s:{s:{s:s}}}}", "description", r->responds + 4, "content",
+                                          "text/html", "schema", "type", "string"));
+        else
+            json_object_set_new(responses, code, json_pack("{s:s}", "description", r->responds + 4));
         json_object_set_new(responses, "4XX",
                             json_pack("{s:s, s:{s:{s:o}}}", "description", "client error", "content",
                                       "application/json", "schema", error_schema()));

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "ticketctl/backend.h"
@@ -30,7 +31,88 @@ static struct {
     pthread_cond_t cv;
     int stop;
     _Atomic int64_t total_waiting; /* in all lines, last tick (for the wait estimate) */
-} wr = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    /* the "now serving" state of every sale (queue.h), refreshed once per
+     * tick by the admission thread, read by the loops' stateless polls;
+     * sorted by sale id. The write lock is held only to swap the arrays. */
+    pthread_rwlock_t state_lock;
+    tk_queue_sale_state *states;
+    int nstates;
+    _Atomic uint64_t polls_stateless, polls_backend; /* answered from the state / deferred to a worker */
+} wr = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .state_lock = PTHREAD_RWLOCK_INITIALIZER};
+
+/* ---- the "now serving" state -------------------------------------------------- */
+
+static int cmp_state(const void *a, const void *b)
+{
+    uint64_t x = ((const tk_queue_sale_state *)a)->sale, y = ((const tk_queue_sale_state *)b)->sale;
+    return x < y ? -1 : x > y;
+}
+
+/* Replace the table with the state of sales[0..n) read from Redis now. A
+ * failed read keeps the old table (polls then age out to the backend). */
+static void state_refresh(redisContext *c, const uint64_t *sales, int n)
+{
+    tk_queue_sale_state *fresh = n > 0 ? calloc((size_t)n, sizeof *fresh) : NULL;
+    char err[256];
+    if ((n > 0 && !fresh) || tk_queue_state_fetch(c, sales, n, fresh, err, sizeof err) != 0) {
+        for (int i = 0; fresh && i < n; i++)
+            tk_queue_sale_state_clear(&fresh[i]);
+        free(fresh);
+        return;
+    }
+    if (n > 1)
+        qsort(fresh, (size_t)n, sizeof *fresh, cmp_state);
+    /* the pace of each line, from the last table (only this thread writes it) */
+    for (int i = 0; i < n && wr.nstates > 0; i++) {
+        const tk_queue_sale_state *prev =
+            bsearch(&fresh[i], wr.states, (size_t)wr.nstates, sizeof *fresh, cmp_state);
+        fresh[i].advance_rate = tk_queue_advance_rate(prev, &fresh[i]);
+    }
+    pthread_rwlock_wrlock(&wr.state_lock);
+    tk_queue_sale_state *old = wr.states;
+    int nold = wr.nstates;
+    wr.states = fresh;
+    wr.nstates = n;
+    pthread_rwlock_unlock(&wr.state_lock);
+    for (int i = 0; i < nold; i++) /* no reader holds them: they took the read lock */
+        tk_queue_sale_state_clear(&old[i]);
+    free(old);
+}
+
+static void state_free(void)
+{
+    pthread_rwlock_wrlock(&wr.state_lock);
+    for (int i = 0; i < wr.nstates; i++)
+        tk_queue_sale_state_clear(&wr.states[i]);
+    free(wr.states);
+    wr.states = NULL;
+    wr.nstates = 0;
+    pthread_rwlock_unlock(&wr.state_lock);
+}
+
+/* The stateless answer for a verified token (queue.h): 1 with *out and the
+ * sale's rate, 0 when the backend must answer. */
+static int state_poll(const tk_qtoken *t, tk_queue_status *out, double *rate)
+{
+    int answered = 0;
+    tk_queue_sale_state key = {.sale = t->sale};
+    pthread_rwlock_rdlock(&wr.state_lock);
+    const tk_queue_sale_state *st =
+        wr.nstates ? bsearch(&key, wr.states, (size_t)wr.nstates, sizeof key, cmp_state) : NULL;
+    /* a state older than 10 ticks means no admission job runs: ask the backend */
+    if (st && tk_queue_stateless_poll(st, t, tk_wall_ms(), wr.cfg.tick_ms * 10, out)) {
+        answered = 1;
+        *rate = st->rate > 0 ? st->rate : wr.cfg.admit_per_min;
+        /* FIFO: the line moves at its measured pace when that is slower
+         * (the active-users cap full); random queueing has no upto */
+        if (st->mode == TK_QUEUEING_FIFO && st->advance_rate >= 1.0 && st->advance_rate < *rate)
+            *rate = st->advance_rate;
+        if (!st->open)
+            out->admitted_until_ms = -1; /* marker: the sale has not opened (pre-queue) */
+    }
+    pthread_rwlock_unlock(&wr.state_lock);
+    return answered;
+}
 
 /* This worker's MariaDB connection (lazily opened), or NULL. */
 static MYSQL *worker_db(tk_worker *w)
@@ -97,14 +179,20 @@ static void *admit_main(void *arg)
         }
         now = tk_wall_ms();
         int64_t k = now / cfg->tick_ms;
+        int n = -1;
         if (c.redis && tk_lease_acquire(&lease, c.redis) == 1) {
-            int n = wr.ops->sales(&c, sales, WR_MAX_SALES, err, sizeof err);
-            /* the rate is the server's: one budget per tick, split over the lines */
+            n = wr.ops->sales(&c, sales, WR_MAX_SALES, err, sizeof err);
+            /* --admit-rate: one budget per tick, split over the lines;
+             * --new-users-per-minute: each sale its own */
             int64_t quota = tk_queue_tick_quota(cfg->admit_per_min, cfg->tick_ms, k);
             for (int i = 0; i < n; i++)
                 if ((waiting[i] = wr.ops->waiting(&c, sales[i], err, sizeof err)) < 0)
                     waiting[i] = 0;
-            tk_queue_split_quota(quota, waiting, n, share);
+            if (cfg->rate_per_sale)
+                for (int i = 0; i < n; i++)
+                    share[i] = quota;
+            else
+                tk_queue_split_quota(quota, waiting, n, share);
             int64_t total = 0;
             for (int i = 0; i < n; i++)
                 total += waiting[i];
@@ -129,7 +217,11 @@ static void *admit_main(void *arg)
                 atomic_store(&wr.total_waiting, strtoll(tr->str, NULL, 10));
             if (tr)
                 freeReplyObject(tr);
+            n = wr.ops->sales(&c, sales, WR_MAX_SALES, err, sizeof err);
         }
+        /* every instance, admitting or not: this tick's "now serving" state */
+        if (c.redis && !c.redis->err && n >= 0 && cfg->kind == TK_QUEUE_REDIS)
+            state_refresh(c.redis, sales, n);
         pthread_mutex_lock(&wr.mu);
     }
     pthread_mutex_unlock(&wr.mu);
@@ -153,6 +245,8 @@ int tk_wr_start(tk_server *srv, char *err, size_t errlen)
         wr.cfg.tick_ms = 1000;
     if (!(wr.cfg.admit_per_min > 0) || wr.cfg.admitted_cap <= 0 || wr.cfg.admitted_ttl_ms <= 0)
         return tk_err(err, errlen, "waiting room: admission rate, cap and TTL must be positive");
+    if (wr.cfg.queueing == TK_QUEUEING_RANDOM && wr.cfg.kind != TK_QUEUE_REDIS)
+        return tk_err(err, errlen, "waiting room: --queueing random needs --queue redis");
     /* the token key: HMAC(jwt key, label), so queue tokens and JWTs never share a key */
     static const char label[] = "ticketctl waiting-room token v1";
     crypto_auth_hmacsha256_state st;
@@ -169,9 +263,11 @@ int tk_wr_start(tk_server *srv, char *err, size_t errlen)
     wr.started = 1;
     if (!srv->cfg.quiet)
         fprintf(stderr,
-                "serve: waiting room %s: %.0f users/min, cap %" PRId64 ", admitted TTL %" PRId64
-                " ms, tick %" PRId64 " ms%s\n",
-                wr.ops->name, wr.cfg.admit_per_min, wr.cfg.admitted_cap, wr.cfg.admitted_ttl_ms, wr.cfg.tick_ms,
+                "serve: waiting room %s: %.0f new users/min%s, at most %" PRId64
+                " active per schedule, admitted TTL %" PRId64 " ms, tick %" PRId64 " ms, %s%s\n",
+                wr.ops->name, wr.cfg.admit_per_min, wr.cfg.rate_per_sale ? " per schedule" : " in all",
+                wr.cfg.admitted_cap, wr.cfg.admitted_ttl_ms, wr.cfg.tick_ms,
+                wr.cfg.queueing == TK_QUEUEING_RANDOM ? "random queueing" : "FIFO",
                 wr.cfg.pre_queue ? ", pre-queue" : "");
     return 0;
 }
@@ -194,6 +290,7 @@ void tk_wr_stop(tk_server *srv)
     wr.dbs = NULL;
     wr.ndbs = 0;
     wr.ops = NULL;
+    state_free();
 }
 
 /* ---- routes ------------------------------------------------------------------ */
@@ -206,6 +303,7 @@ static int queue_enabled_or_reply(tk_job *j)
     return -1;
 }
 
+/* A backend's answer (the wait at the server's budget shared by the lines). */
 static json_t *status_json(const tk_queue_status *s, uint64_t sale)
 {
     int64_t wait = s->admitted ? 0
@@ -214,9 +312,15 @@ static json_t *status_json(const tk_queue_status *s, uint64_t sale)
     json_t *o = json_pack("{s:I, s:b, s:I, s:I, s:I, s:I}", "schedule_id", (json_int_t)sale, "admitted",
                           s->admitted, "position", (json_int_t)s->position, "ahead", (json_int_t)s->ahead,
                           "estimated_wait_s", (json_int_t)wait, "poll_after_ms",
-                          (json_int_t)(s->admitted ? 0 : tk_queue_poll_after_ms(wait, wr.cfg.tick_ms)));
+                          (json_int_t)(s->admitted ? 0 : tk_queue_poll_after_ms(wait, wr.cfg.tick_ms, wr.cfg.poll_max_ms)));
     if (o && s->seq)
         json_object_set_new(o, "arrival_no", json_integer(s->seq));
+    if (o && !s->admitted) {
+        json_object_set_new(o, "waiting", json_integer(s->line));
+        json_object_set_new(o, "queueing",
+                            json_string(wr.cfg.queueing == TK_QUEUEING_RANDOM ? "random" : "fifo"));
+    }
+
     if (o && s->admitted) {
         json_object_set_new(o, "admitted_until_ms", json_integer(s->admitted_until_ms));
         json_object_set_new(o, "admission_no", json_integer(s->admission_no));
@@ -261,7 +365,8 @@ void h_queue_take(tk_job *j, tk_worker *w)
         return;
     }
     char tok[TK_QTOKEN_MAX];
-    if (tk_qtoken_issue(wr.key, sizeof wr.key, user, sale, now / 1000, w->srv->cfg.token_ttl_s, tok) != 0) {
+    if (tk_qtoken_issue(wr.key, sizeof wr.key, user, sale, s.admitted ? 0 : s.seq, now / 1000,
+                        w->srv->cfg.token_ttl_s, tok) != 0) {
         job_reply_error(j, 503, "BUSY", "cannot issue a queue token now");
         return;
     }
@@ -271,13 +376,141 @@ void h_queue_take(tk_job *j, tk_worker *w)
     job_reply_json(j, s.created ? 201 : 200, o);
 }
 
+/* Verify j's queue token: signature, expiry, and its user when user > 0
+ * (0: any user; the caller takes the token's). The schedule is the
+ * caller's to check. 0 with *t filled, or -1 when replied 401/403. */
+static int qtoken_or_reply(tk_job *j, uint64_t user, tk_qtoken *t)
+{
+    /* sale 0 (and user 0) never match: a good signature comes back as WRONG_SALE (WRONG_USER) */
+    tk_qtoken_verdict v = tk_qtoken_verify(wr.key, sizeof wr.key, j->qtoken, user, 0, time(NULL), t);
+    if (v == TK_QTOKEN_WRONG_SALE || (v == TK_QTOKEN_WRONG_USER && user == 0))
+        v = TK_QTOKEN_OK;
+    switch (v) {
+    case TK_QTOKEN_OK: return 0;
+    case TK_QTOKEN_EXPIRED:
+        job_reply_error(j, 401, "QUEUE_TOKEN_EXPIRED", "the queue token has expired: take a new one");
+        return -1;
+    case TK_QTOKEN_WRONG_USER:
+        job_reply_error(j, 403, "QUEUE_TOKEN_FOREIGN", "the queue token belongs to another user");
+        return -1;
+    default:
+        job_reply_error(j, 401, "INVALID_QUEUE_TOKEN", "the queue token is malformed or its signature is wrong");
+        return -1;
+    }
+}
+
+/* Who polls, on the loop thread (the route has no R_AUTH: a poll may carry
+ * the queue token alone, like Cloudflare's cookie). With an X-Queue-Token:
+ * its signature, expiry and schedule; with a Bearer JWT as well, the two
+ * must name the same user (a shared token is refused). Without a token the
+ * JWT is required. 1 = *t holds the token (j->claims.user_id is its user),
+ * 0 = no token (j->claims from the JWT), -1 = replied 401/403. */
+static int poll_auth(tk_job *j, uint64_t sale, tk_qtoken *t)
+{
+    const tk_server_config *cfg = &j->loop->srv->cfg;
+    const char *auth = evhttp_find_header(evhttp_request_get_input_headers(j->req), "Authorization");
+    int have_jwt = auth && !strncasecmp(auth, "Bearer ", 7);
+    if (have_jwt && tk_jwt_verify(cfg->jwt_key, cfg->jwt_key_len, auth + 7, &j->claims) != TK_OK) {
+        job_reply_error(j, 401, "UNAUTHORIZED", "the token is invalid or expired");
+        return -1;
+    }
+    if (!j->qtoken[0]) {
+        if (have_jwt)
+            return 0;
+        job_reply_error(j, 401, "UNAUTHORIZED", "an X-Queue-Token or an Authorization: Bearer token is required");
+        return -1;
+    }
+    if (qtoken_or_reply(j, have_jwt ? j->claims.user_id : 0, t) != 0)
+        return -1;
+    if (t->sale != sale) {
+        job_reply_error(j, 403, "QUEUE_TOKEN_FOREIGN", "the queue token is for another schedule");
+        return -1;
+    }
+    j->claims.user_id = t->user;
+    return 1;
+}
+
+/* Append s, or v in decimal, at *p (the caller sized the buffer). */
+static void put_str(char **p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(*p, s, n);
+    *p += n;
+}
+
+static void put_i64(char **p, int64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10) && n < 23);
+    if (v < 0)
+        *(*p)++ = '-';
+    while (n)
+        *(*p)++ = tmp[--n];
+}
+
+/* The stateless answer, formatted straight into the reply (no JSON tree,
+ * no printf: this is the one route that answers 45,000 polls a second). */
+static void reply_waiting(tk_job *j, uint64_t sale, const tk_queue_status *s, double rate)
+{
+    int rnd = wr.cfg.queueing == TK_QUEUEING_RANDOM;
+    int64_t wait = rnd ? tk_queue_est_wait_s(s->line > 0 ? s->line - 1 : 0, rate) / 2
+                       : tk_queue_est_wait_s(s->ahead, rate);
+    free(j->resp);
+    j->resp = malloc(384); /* 8 numbers of <= 20 digits and ~170 bytes of names */
+    if (!j->resp) {
+        job_reply_error(j, 503, "BUSY", "out of memory");
+        return;
+    }
+    char *p = j->resp;
+    put_str(&p, "{\"schedule_id\":");
+    put_i64(&p, (int64_t)sale);
+    put_str(&p, ",\"admitted\":false,\"position\":");
+    put_i64(&p, s->position);
+    put_str(&p, ",\"ahead\":");
+    put_i64(&p, s->ahead);
+    put_str(&p, ",\"estimated_wait_s\":");
+    put_i64(&p, wait);
+    put_str(&p, ",\"poll_after_ms\":");
+    put_i64(&p, tk_queue_poll_after_ms(wait, wr.cfg.tick_ms, wr.cfg.poll_max_ms));
+    put_str(&p, ",\"arrival_no\":");
+    put_i64(&p, s->seq);
+    put_str(&p, ",\"waiting\":");
+    put_i64(&p, s->line);
+    put_str(&p, rnd ? ",\"queueing\":\"random\"" : ",\"queueing\":\"fifo\"");
+    if (s->admitted_until_ms == -1)
+        put_str(&p, ",\"sale_open\":false");
+    put_str(&p, "}");
+    *p = '\0';
+    j->resp_len = (size_t)(p - j->resp);
+    j->status = 200;
+}
+
+/* R_LOOP_FIRST: on the loop (w == NULL) a poll carrying its queue token is
+ * answered from the token and the sale's state, with no backend call
+ * (queue.h); a bad token is refused there too. What the state cannot
+ * answer (admitted or gone, no token, no state yet, the mysql baseline)
+ * is left unanswered and runs again on a worker, which asks the backend. */
 void h_queue_status(tk_job *j, tk_worker *w)
 {
     if (queue_enabled_or_reply(j) != 0)
         return;
     uint64_t sale = j->ids[0];
-    tk_queue_conn c = worker_conn(w);
     tk_queue_status s;
+    if (!w) {
+        tk_qtoken t;
+        double rate = 0;
+        if (poll_auth(j, sale, &t) == 1 && wr.cfg.kind == TK_QUEUE_REDIS && state_poll(&t, &s, &rate)) {
+            atomic_fetch_add(&wr.polls_stateless, 1);
+            reply_waiting(j, sale, &s, rate);
+        }
+        return; /* replied, or on to a worker (j->claims says who) */
+    }
+    atomic_fetch_add(&wr.polls_backend, 1);
+    tk_queue_conn c = worker_conn(w);
     char err[256];
     if (wr.ops->poll(&c, &wr.cfg, sale, j->claims.user_id, tk_wall_ms(), &s, err, sizeof err) != TK_OK) {
         worker_db_check(w);
@@ -291,6 +524,12 @@ void h_queue_status(tk_job *j, tk_worker *w)
         return;
     }
     job_reply_json(j, 200, status_json(&s, sale));
+}
+
+void tk_wr_poll_counts(uint64_t *stateless, uint64_t *backend)
+{
+    *stateless = atomic_load(&wr.polls_stateless);
+    *backend = atomic_load(&wr.polls_backend);
 }
 
 void h_queue_leave(tk_job *j, tk_worker *w)
@@ -338,22 +577,10 @@ static int token_or_reply(tk_job *j, uint64_t *sale)
         return -1;
     }
     tk_qtoken t;
-    /* sale is not known yet: check the signature, expiry and user first */
-    tk_qtoken_verdict v = tk_qtoken_verify(wr.key, sizeof wr.key, j->qtoken, j->claims.user_id, 0, time(NULL), &t);
-    if (v == TK_QTOKEN_WRONG_SALE)
-        v = TK_QTOKEN_OK; /* sale 0 never matches; the caller checks the real one */
-    switch (v) {
-    case TK_QTOKEN_OK: *sale = t.sale; return 0;
-    case TK_QTOKEN_EXPIRED:
-        job_reply_error(j, 401, "QUEUE_TOKEN_EXPIRED", "the queue token has expired: take a new one");
+    if (qtoken_or_reply(j, j->claims.user_id, &t) != 0)
         return -1;
-    case TK_QTOKEN_WRONG_USER:
-        job_reply_error(j, 403, "QUEUE_TOKEN_FOREIGN", "the queue token belongs to another user");
-        return -1;
-    default:
-        job_reply_error(j, 401, "INVALID_QUEUE_TOKEN", "the queue token is malformed or its signature is wrong");
-        return -1;
-    }
+    *sale = t.sale;
+    return 0;
 }
 
 /* Shared tail: the request's schedule must be the token's, and admitted. */

@@ -32,7 +32,12 @@ int queue_gate_pay(tk_job *j, tk_worker *w);
  * its TTL. Errors are ignored (the TTL ends it anyway). */
 void queue_after_pay(tk_job *j, tk_worker *w);
 
-/* Routes: POST/GET/DELETE /api/v1/queue/{id}/token|status (docs/API.md). */
+/* Polls answered so far from the token and the sale's state (no backend
+ * call) and by the backend on a worker; for /metrics and tests. */
+void tk_wr_poll_counts(uint64_t *stateless, uint64_t *backend);
+
+/* Routes: POST/GET/DELETE /api/v1/queue/{id}/token|status (docs/API.md).
+ * h_queue_status is R_LOOP_FIRST: called with w == NULL on the loop first. */
 void h_queue_take(tk_job *j, tk_worker *w);
 void h_queue_status(tk_job *j, tk_worker *w);
 void h_queue_leave(tk_job *j, tk_worker *w);

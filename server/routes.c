@@ -2,6 +2,7 @@
  * A handler validates input, calls the store, and replies; the error
  * shape and status mapping live in reply.c. */
 #include "internal.h"
+#include "queue_page.h"
 #include "queue_routes.h"
 
 #include <ctype.h>
@@ -512,10 +513,19 @@ const tk_route tk_routes[] = {
     {"POST", "/api/v1/queue/{id}/token", h_queue_take, R_AUTH, NULL,
      "Take a place in the waiting room of schedule {id} (re-entry keeps it); returns the queue token", NULL,
      "201 queue status"},
-    {"GET", "/api/v1/queue/{id}/status", h_queue_status, R_AUTH, NULL,
-     "Poll your place: position, ahead, estimated_wait_s, poll_after_ms, admitted", NULL, "200 queue status"},
+    {"GET", "/api/v1/queue/{id}/status", h_queue_status, R_LOOP_FIRST, NULL, /* auth in the handler */
+     "Poll your place (X-Queue-Token alone, or with the bearer JWT: answered from the token and the sale's"
+     " state, no backend call; without it the JWT):"
+     " position, ahead, estimated_wait_s, poll_after_ms, admitted",
+     NULL, "200 queue status"},
     {"DELETE", "/api/v1/queue/{id}/token", h_queue_leave, R_AUTH, NULL, "Leave the waiting room of schedule {id}",
      NULL, "200 left"},
+    {"GET", "/queue/{id}", h_queue_page, R_INLINE | R_HTML, NULL,
+     "The waiting page for people (HTML): position, wait and progress; moves on to the seats when admitted", NULL,
+     "200 html"},
+    {"GET", "/queue/{id}/seats", h_queue_seat_page, R_INLINE | R_HTML, NULL,
+     "The seat page for admitted people (HTML): available seats, hold one with the queue token", NULL,
+     "200 html"},
     {"GET", "/healthz", h_health, R_INLINE, NULL, "Liveness", NULL, "200 status"},
     {"GET", "/readyz", h_ready, R_INLINE, NULL,
      "Readiness: 200 while MariaDB answers (\"degraded\" without Redis, which is only a filter), else 503", NULL,

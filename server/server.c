@@ -62,6 +62,8 @@ static void job_finish(tk_job *j)
         const char *ctype = "application/json";
         if (j->route && j->route->fn && j->route->pattern && !strcmp(j->route->pattern, "/metrics"))
             ctype = "text/plain; version=0.0.4";
+        else if (j->route && (j->route->flags & R_HTML) && status == 200)
+            ctype = "text/html; charset=utf-8";
         evhttp_add_header(h, "Content-Type", ctype);
         if (status == 503) { /* tell clients and balancers when to try again */
             char ra[16];
@@ -480,6 +482,13 @@ static void on_request(struct evhttp_request *req, void *arg)
         j->route->fn(j, NULL);
         job_finish(j);
         return;
+    }
+    if (j->route->flags & R_LOOP_FIRST) { /* answered on the loop unless it needs a backend */
+        j->route->fn(j, NULL);
+        if (j->status) {
+            job_finish(j);
+            return;
+        }
     }
     if (atomic_load(&srv->stopping)) {
         job_reply_error(j, 503, "BUSY", "server is shutting down");

@@ -351,6 +351,17 @@ static void test_redis_pre_queue(void **state)
     assert_false(in_order); /* 1/200! chance of a false failure */
     for (int i = 200; i < 250; i++) /* then FIFO */
         assert_int_equal(order[i], (uint64_t)i + 1);
+    /* the shuffle is the permutation an instance computes from the state:
+     * user u arrived u-th, so its rank is prank(u) and it was admitted
+     * prank(u)-th (the C and Lua arithmetic agree) */
+    tk_queue_sale_state st;
+    assert_int_equal(tk_queue_state_fetch(r, &sale, 1, &st, err, sizeof err), 0);
+    assert_true(st.shuffled && st.open);
+    assert_int_equal(st.pre, 200);
+    assert_int_equal(st.upto, 250);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(tk_queue_prequeue_rank(st.k, st.pre, (int64_t)order[i]), i + 1);
+    tk_queue_sale_state_clear(&st);
     tk_queue_reset(TK_QUEUE_REDIS, &c, sale);
     redisFree(r);
 }
@@ -501,6 +512,71 @@ static void test_admission_numbers_after_revoke(void **state)
     assert_non_null(m.db);
     admission_numbers_after_revoke(TK_QUEUE_MYSQL, &m, sale_base + 6);
     mysql_close(m.db);
+}
+
+/* Random queueing: each tick draws among those waiting, so the order is far
+ * from arrival (Kendall distance near 0.5) yet everyone is admitted once;
+ * the state's bitmap marks exactly the drawn; the cap holds. */
+static void test_redis_random_queueing(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    tk_queue_config cfg;
+    tk_queue_config_default(&cfg);
+    cfg.kind = TK_QUEUE_REDIS;
+    cfg.queueing = TK_QUEUEING_RANDOM;
+    cfg.admitted_cap = N;
+    uint64_t sale = sale_base + 8;
+    redisContext *r = redis_conn();
+    tk_queue_conn c = {r, NULL};
+    const tk_queue_ops *ops = tk_queue_backend(TK_QUEUE_REDIS);
+    char err[256];
+    tk_queue_reset(TK_QUEUE_REDIS, &c, sale);
+    int64_t seq[N + 1];
+    tk_queue_status s;
+    for (uint64_t u = 1; u <= N; u++) {
+        assert_int_equal(ops->enqueue(&c, &cfg, sale, u, tk_wall_ms(), &s, err, sizeof err), TK_OK);
+        seq[u] = s.seq;
+    }
+    /* one tick of 100: exactly the drawn are marked, the rest still wait */
+    assert_int_equal(ops->admit_tick(&c, &cfg, sale, NULL, 0, 1, 100, tk_wall_ms(), err, sizeof err), 100);
+    tk_queue_sale_state st;
+    assert_int_equal(tk_queue_state_fetch(r, &sale, 1, &st, err, sizeof err), 0);
+    assert_int_equal(st.mode, TK_QUEUEING_RANDOM);
+    assert_int_equal(st.waiting, N - 100);
+    assert_int_equal(st.active, 100);
+    int drawn = 0;
+    for (uint64_t u = 1; u <= N; u++) {
+        tk_qtoken t = {u, sale, seq[u], 0, 0};
+        tk_queue_status p;
+        int answered = tk_queue_stateless_poll(&st, &t, tk_wall_ms(), 10000, &p);
+        assert_int_equal(ops->is_admitted(&c, sale, u, tk_wall_ms(), err, sizeof err) == TK_OK, !answered);
+        drawn += !answered;
+    }
+    assert_int_equal(drawn, 100);
+    tk_queue_sale_state_clear(&st);
+    int64_t k = 2, total = 100;
+    while (total < N) {
+        int got = ops->admit_tick(&c, &cfg, sale, NULL, 0, k++, 100, tk_wall_ms(), err, sizeof err);
+        assert_true(got > 0 && got <= 100);
+        total += got;
+    }
+    assert_int_equal(total, N);
+    uint64_t order[N];
+    assert_int_equal(tk_queue_admission_order(TK_QUEUE_REDIS, &c, sale, order, N), N);
+    int64_t arr[N], adm[N];
+    char seen[N + 1] = {0};
+    for (int i = 0; i < N; i++) {
+        assert_true(order[i] >= 1 && order[i] <= N);
+        assert_int_equal(seen[order[i]], 0);
+        seen[order[i]] = 1;
+        arr[i] = seq[order[i]];
+        adm[i] = i;
+    }
+    double d = tk_queue_kendall_distance(arr, adm, N);
+    assert_true(d > 0.4 && d < 0.6);
+    tk_queue_reset(TK_QUEUE_REDIS, &c, sale);
+    redisFree(r);
 }
 
 /* ---- over HTTP -------------------------------------------------------------- */
@@ -658,11 +734,11 @@ static void test_http_gate(void **state)
     char forged[TK_QTOKEN_MAX], expired[TK_QTOKEN_MAX];
     unsigned char other[32];
     randombytes_buf(other, sizeof other);
-    assert_int_equal(tk_qtoken_issue(other, 32, 1, (uint64_t)sched1, time(NULL), 3600, forged), 0);
+    assert_int_equal(tk_qtoken_issue(other, 32, 1, (uint64_t)sched1, 5, time(NULL), 3600, forged), 0);
     assert_int_equal(req("POST", "/api/v1/reservations", a, hold, forged, code, sizeof code, NULL), 401);
     assert_string_equal(code, "INVALID_QUEUE_TOKEN");
     /* expired, signed with the server's key */
-    assert_int_equal(tk_qtoken_issue(qkey, 32, 1, (uint64_t)sched1, time(NULL) - 7200, 3600, expired), 0);
+    assert_int_equal(tk_qtoken_issue(qkey, 32, 1, (uint64_t)sched1, 5, time(NULL) - 7200, 3600, expired), 0);
     assert_int_equal(req("POST", "/api/v1/reservations", a, hold, expired, code, sizeof code, NULL), 401);
     assert_string_equal(code, "QUEUE_TOKEN_EXPIRED");
     assert_int_equal(live_reservations(1), res0);
@@ -760,6 +836,165 @@ static void test_http_gate(void **state)
     assert_int_equal(itest_server_stop(&E), 0);
 }
 
+static long long zcard(redisContext *r, const char *fmt, long long sale)
+{
+    redisReply *x = redisCommand(r, fmt, sale);
+    assert_non_null(x);
+    long long n = x->type == REDIS_REPLY_INTEGER ? x->integer : -1;
+    freeReplyObject(x);
+    return n;
+}
+
+/* Polls with the queue token are answered from the token and the sale's
+ * state: they keep answering while Redis is paused. Admission by active
+ * users (--active-users 2) and new users per minute (600/min = 1 per 100 ms
+ * tick): never more than 2 admitted, never more than 1 new per tick; a
+ * leave frees a slot. Forged, foreign and replayed tokens get 401/403 and
+ * admit nothing. */
+static void test_http_stateless(void **state)
+{
+    (void)state;
+    if (E.server_pid > 0)
+        itest_server_stop(&E);
+    redisContext *r = redis_conn();
+    tk_queue_conn qc = {r, NULL};
+    long long sched = itest_sql_i64(&E, "SELECT MIN(id) FROM concert_schedules");
+    long long sched2 = itest_sql_i64(&E, "SELECT MAX(id) FROM concert_schedules");
+    tk_queue_reset(TK_QUEUE_REDIS, &qc, (uint64_t)sched);
+    tk_queue_reset(TK_QUEUE_REDIS, &qc, (uint64_t)sched2);
+    assert_int_equal(itest_server_start(&E, "--workers 2 --queue redis --new-users-per-minute 600 --active-users 2"
+                                            " --queue-tick 100ms"),
+                     0);
+    enum { NU = 6 };
+    char *jwt[NU], *tok[NU], path[128], spath[128], code[64];
+    snprintf(path, sizeof path, "/api/v1/queue/%lld/token", sched);
+    snprintf(spath, sizeof spath, "/api/v1/queue/%lld/status", sched);
+    for (int i = 0; i < NU; i++) {
+        jwt[i] = itest_login(&E, 10 + i);
+        assert_non_null(jwt[i]);
+        json_t *o = NULL;
+        assert_int_equal(req("POST", path, jwt[i], NULL, NULL, NULL, 0, &o), 201);
+        tok[i] = strdup(json_string_value(json_object_get(o, "token")));
+        assert_int_equal(json_integer_value(json_object_get(o, "arrival_no")), i + 1);
+        json_decref(o);
+    }
+    /* the first two are admitted within a few ticks, then the cap holds */
+    for (int t = 0; t < 100 && zcard(r, "ZCARD tk:wr:%lld:adm", sched) < 2; t++)
+        sleep_ms(20);
+    for (int t = 0; t < 10; t++) {
+        assert_int_equal(zcard(r, "ZCARD tk:wr:%lld:adm", sched), 2);
+        sleep_ms(50);
+    }
+    /* the last user: position 4 from the state; without the token the backend says the same */
+    json_t *o = NULL;
+    assert_int_equal(req("GET", spath, jwt[5], NULL, tok[5], NULL, 0, &o), 200);
+    assert_false(json_is_true(json_object_get(o, "admitted")));
+    assert_int_equal(json_integer_value(json_object_get(o, "position")), 4);
+    assert_int_equal(json_integer_value(json_object_get(o, "ahead")), 3);
+    assert_true(json_integer_value(json_object_get(o, "estimated_wait_s")) >= 1);
+    assert_true(json_integer_value(json_object_get(o, "poll_after_ms")) >= 50);
+    json_decref(o);
+    assert_int_equal(req("GET", spath, jwt[5], NULL, NULL, NULL, 0, &o), 200);
+    assert_int_equal(json_integer_value(json_object_get(o, "position")), 4);
+    json_decref(o);
+    /* the queue token alone is the poll's credential (like Cloudflare's cookie) */
+    assert_int_equal(req("GET", spath, NULL, NULL, tok[5], NULL, 0, &o), 200);
+    assert_int_equal(json_integer_value(json_object_get(o, "position")), 4);
+    assert_int_equal(json_integer_value(json_object_get(o, "arrival_no")), 6);
+    json_decref(o);
+    assert_int_equal(req("GET", spath, NULL, NULL, NULL, code, sizeof code, NULL), 401);
+    assert_string_equal(code, "UNAUTHORIZED");
+    /* Redis paused for 700 ms (under the 10-tick staleness bound): polls
+     * with the token still answer, at once */
+    redisReply *p = redisCommand(r, "CLIENT PAUSE 700 ALL");
+    assert_non_null(p);
+    freeReplyObject(p);
+    uint64_t t0 = tk_mono_us();
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(req("GET", spath, jwt[2 + i % 4], NULL, tok[2 + i % 4], NULL, 0, &o), 200);
+        assert_int_equal(json_integer_value(json_object_get(o, "position")), 1 + i % 4);
+        json_decref(o);
+    }
+    assert_true(tk_mono_us() - t0 < 500000);
+    sleep_ms(800);
+    /* and /metrics counts them as answered from the state */
+    itest_resp mr;
+    assert_int_equal(itest_http(&E, "GET", "/metrics", NULL, NULL, NULL, &mr), 0);
+    const char *ms = strstr(mr.body, "ticketctl_queue_polls_total{answered=\"state\"} ");
+    assert_non_null(ms);
+    assert_true(atoll(ms + strlen("ticketctl_queue_polls_total{answered=\"state\"} ")) >= 21);
+    assert_non_null(strstr(mr.body, "ticketctl_queue_polls_total{answered=\"backend\"} "));
+    itest_resp_free(&mr);
+    /* bad tokens on the poll: forged, another user's, another schedule's */
+    char forged[TK_QTOKEN_MAX];
+    unsigned char other[32];
+    randombytes_buf(other, sizeof other);
+    assert_int_equal(tk_qtoken_issue(other, 32, 15, (uint64_t)sched, 1, time(NULL), 3600, forged), 0);
+    assert_int_equal(req("GET", spath, jwt[5], NULL, forged, code, sizeof code, NULL), 401);
+    assert_string_equal(code, "INVALID_QUEUE_TOKEN");
+    assert_int_equal(req("GET", spath, NULL, NULL, forged, code, sizeof code, NULL), 401);
+    assert_string_equal(code, "INVALID_QUEUE_TOKEN");
+    assert_int_equal(req("GET", spath, "not-a-jwt", NULL, tok[5], code, sizeof code, NULL), 401);
+    assert_string_equal(code, "UNAUTHORIZED");
+    assert_int_equal(req("GET", spath, jwt[5], NULL, tok[4], code, sizeof code, NULL), 403); /* shared */
+    assert_string_equal(code, "QUEUE_TOKEN_FOREIGN");
+    char s2path[128];
+    snprintf(s2path, sizeof s2path, "/api/v1/queue/%lld/status", sched2);
+    assert_int_equal(req("GET", s2path, jwt[5], NULL, tok[5], code, sizeof code, NULL), 403);
+    assert_string_equal(code, "QUEUE_TOKEN_FOREIGN");
+    /* a forged token with an early arrival number is refused by hold: nothing admitted */
+    long long seat = itest_sql_i64(&E, "SELECT MIN(id) FROM seats WHERE schedule_id = %lld AND status = 'AVAILABLE'",
+                                   sched);
+    char hold[64];
+    snprintf(hold, sizeof hold, "{\"seat_id\":%lld}", seat);
+    long long res0 = live_reservations(15);
+    assert_int_equal(req("POST", "/api/v1/reservations", jwt[5], hold, forged, code, sizeof code, NULL), 401);
+    /* user 3 (waiting) leaves; its token replayed: the poll cannot tell
+     * (stateless) but hold refuses it and admission skips it */
+    assert_int_equal(req("DELETE", path, jwt[2], NULL, NULL, NULL, 0, NULL), 200);
+    /* the first admitted user leaves: a slot frees, user 4 comes in (user 3 skipped) */
+    assert_int_equal(req("DELETE", path, jwt[0], NULL, NULL, NULL, 0, NULL), 200);
+    int admitted = 0;
+    for (int t = 0; t < 100 && !admitted; t++) {
+        assert_int_equal(req("GET", spath, jwt[3], NULL, tok[3], NULL, 0, &o), 200);
+        admitted = json_is_true(json_object_get(o, "admitted"));
+        json_decref(o);
+        if (!admitted)
+            sleep_ms(30);
+    }
+    assert_true(admitted);
+    char err[256];
+    assert_int_equal(tk_queue_backend(TK_QUEUE_REDIS)->is_admitted(&qc, (uint64_t)sched, 12, tk_wall_ms(), err,
+                                                                    sizeof err),
+                     TK_EFORBIDDEN);
+    assert_int_equal(req("POST", "/api/v1/reservations", jwt[2], hold, tok[2], code, sizeof code, NULL), 403);
+    assert_string_equal(code, "NOT_ADMITTED");
+    assert_int_equal(live_reservations(15), res0);
+    assert_int_equal(zcard(r, "ZCARD tk:wr:%lld:adm", sched), 2);
+    /* user 6 moved up: users 4 (admitted) and 3 (left) are behind upto now */
+    assert_int_equal(req("GET", spath, jwt[5], NULL, tok[5], NULL, 0, &o), 200);
+    assert_int_equal(json_integer_value(json_object_get(o, "position")), 2);
+    json_decref(o);
+    /* never more than one new user per tick */
+    redisReply *h = redisCommand(r, "HVALS tk:wr:%lld:ticks", sched);
+    assert_non_null(h);
+    long long sum = 0;
+    for (size_t i = 0; i < h->elements; i++) {
+        long long v = strtoll(h->element[i]->str, NULL, 10);
+        assert_true(v >= 0 && v <= 1);
+        sum += v;
+    }
+    freeReplyObject(h);
+    assert_int_equal(sum, 3);
+    for (int i = 0; i < NU; i++) {
+        free(jwt[i]);
+        free(tok[i]);
+    }
+    tk_queue_reset(TK_QUEUE_REDIS, &qc, (uint64_t)sched);
+    redisFree(r);
+    assert_int_equal(itest_server_stop(&E), 0);
+}
+
 /* Without --queue the routes answer 404 QUEUE_DISABLED and hold needs no token. */
 static void test_http_no_queue(void **state)
 {
@@ -787,7 +1022,9 @@ int main(void)
         cmocka_unit_test(test_redis_pre_queue),
         cmocka_unit_test(test_mysql_semantics),
         cmocka_unit_test(test_admission_numbers_after_revoke),
+        cmocka_unit_test(test_redis_random_queueing),
         cmocka_unit_test(test_http_gate),
+        cmocka_unit_test(test_http_stateless),
         cmocka_unit_test(test_http_no_queue),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

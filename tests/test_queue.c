@@ -128,9 +128,11 @@ static void test_wait_estimate(void **state)
     assert_int_equal(tk_queue_est_wait_shared_s(2, 3, 3000, 6000), 20);
     assert_int_equal(tk_queue_est_wait_shared_s(100, 100, 100, 6000), 1); /* the only line */
     assert_int_equal(tk_queue_est_wait_shared_s(100, 100, 0, 6000), 1);   /* no total yet */
-    assert_int_equal(tk_queue_poll_after_ms(0, 1000), 500);
-    assert_int_equal(tk_queue_poll_after_ms(10, 1000), 2000);
-    assert_int_equal(tk_queue_poll_after_ms(3600, 1000), 10000);
+    assert_int_equal(tk_queue_poll_after_ms(0, 1000, 0), 500);
+    assert_int_equal(tk_queue_poll_after_ms(10, 1000, 0), 2000);
+    assert_int_equal(tk_queue_poll_after_ms(3600, 1000, 0), 10000);
+    assert_int_equal(tk_queue_poll_after_ms(3600, 1000, 20000), 20000); /* --poll-max 20s (Cloudflare's) */
+    assert_int_equal(tk_queue_poll_after_ms(50, 1000, 20000), 10000);
 }
 
 static void test_kind_parse(void **state)
@@ -156,26 +158,34 @@ static void test_token_roundtrip(void **state)
 {
     (void)state;
     char tok[TK_QTOKEN_MAX];
-    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 42, 7, NOW, 3600, tok), 0);
+    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 42, 7, 5, NOW, 3600, tok), 0);
     tk_qtoken c;
     memset(&c, 0xab, sizeof c);
     assert_int_equal(tk_qtoken_verify(KEY, KEYLEN, tok, 42, 7, NOW + 10, &c), TK_QTOKEN_OK);
     assert_int_equal(c.user, 42);
     assert_int_equal(c.sale, 7);
+    assert_int_equal(c.seq, 5); /* the arrival number rides in the signed token */
     assert_int_equal(c.iat_s, NOW);
     assert_int_equal(c.exp_s, NOW + 3600);
     /* bad issue arguments */
-    assert_int_equal(tk_qtoken_issue(KEY, 8, 42, 7, NOW, 3600, tok), -1);
-    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 0, 7, NOW, 3600, tok), -1);
-    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 42, 0, NOW, 3600, tok), -1);
-    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 42, 7, NOW, 0, tok), -1);
+    assert_int_equal(tk_qtoken_issue(KEY, 8, 42, 7, 5, NOW, 3600, tok), -1);
+    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 0, 7, 5, NOW, 3600, tok), -1);
+    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 42, 0, 5, NOW, 3600, tok), -1);
+    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 42, 7, 5, NOW, 0, tok), -1);
+    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 42, 7, -1, NOW, 3600, tok), -1);
+    /* a changed arrival number breaks the signature: nobody moves forward by editing it */
+    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 42, 7, 123456, NOW, 3600, tok), 0);
+    char *dot = strchr(strchr(strchr(tok + 3, '.') + 1, '.') + 1, '.');
+    assert_true(dot && !strncmp(dot - 6, "123456", 6));
+    dot[-6] = '0';
+    assert_int_equal(tk_qtoken_verify(KEY, KEYLEN, tok, 42, 7, NOW, NULL), TK_QTOKEN_INVALID);
 }
 
 static void test_token_expired(void **state)
 {
     (void)state;
     char tok[TK_QTOKEN_MAX];
-    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 42, 7, NOW, 60, tok), 0);
+    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 42, 7, 5, NOW, 60, tok), 0);
     assert_int_equal(tk_qtoken_verify(KEY, KEYLEN, tok, 42, 7, NOW + 59, NULL), TK_QTOKEN_OK);
     assert_int_equal(tk_qtoken_verify(KEY, KEYLEN, tok, 42, 7, NOW + 60, NULL), TK_QTOKEN_EXPIRED);
     assert_int_equal(tk_qtoken_verify(KEY, KEYLEN, tok, 42, 7, NOW + 100000, NULL), TK_QTOKEN_EXPIRED);
@@ -185,7 +195,7 @@ static void test_token_other_user_or_sale(void **state)
 {
     (void)state;
     char tok[TK_QTOKEN_MAX];
-    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 42, 7, NOW, 3600, tok), 0);
+    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 42, 7, 5, NOW, 3600, tok), 0);
     assert_int_equal(tk_qtoken_verify(KEY, KEYLEN, tok, 43, 7, NOW, NULL), TK_QTOKEN_WRONG_USER);
     assert_int_equal(tk_qtoken_verify(KEY, KEYLEN, tok, 42, 8, NOW, NULL), TK_QTOKEN_WRONG_SALE);
 }
@@ -196,7 +206,7 @@ static void test_token_forged(void **state)
 {
     (void)state;
     char tok[TK_QTOKEN_MAX], bad[TK_QTOKEN_MAX + 8];
-    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 42, 7, NOW, 3600, tok), 0);
+    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 42, 7, 5, NOW, 3600, tok), 0);
     assert_int_equal(tk_qtoken_verify(OTHER_KEY, OTHER_KEYLEN, tok, 42, 7, NOW, NULL), TK_QTOKEN_INVALID);
     size_t n = strlen(tok);
     for (size_t i = 0; i < n; i++) { /* flip every character in turn */
@@ -206,7 +216,7 @@ static void test_token_forged(void **state)
     }
     /* the user field swapped for another's, signature kept: must not pass as 43 */
     char other[TK_QTOKEN_MAX];
-    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 43, 7, NOW, 3600, other), 0);
+    assert_int_equal(tk_qtoken_issue(KEY, KEYLEN, 43, 7, 5, NOW, 3600, other), 0);
     const char *mac = strrchr(tok, '.');
     const char *omac = strrchr(other, '.');
     snprintf(bad, sizeof bad, "%.*s%s", (int)(omac - other), other, mac);
@@ -221,6 +231,144 @@ static void test_token_forged(void **state)
     for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
         assert_int_equal(tk_qtoken_verify(KEY, KEYLEN, junk[i], 42, 7, NOW, NULL), TK_QTOKEN_INVALID);
     assert_int_equal(tk_qtoken_verify(KEY, KEYLEN, NULL, 42, 7, NOW, NULL), TK_QTOKEN_INVALID);
+}
+
+/* ---- stateless polls --------------------------------------------------------- */
+
+/* The pre-queue rank is a permutation of 1..pre for every size (cycle
+ * walking covers sizes that are not powers of four), depends on the keys,
+ * and leaves arrival numbers past pre alone. */
+static void test_prequeue_rank_is_permutation(void **state)
+{
+    (void)state;
+    const uint32_t k[4] = {12345, 6789, 65535, 0}, k2[4] = {1, 2, 3, 4};
+    int64_t sizes[] = {2, 3, 5, 16, 17, 100, 1000, 4097, 65537};
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        int64_t pre = sizes[z];
+        char *seen = calloc((size_t)pre + 1, 1);
+        assert_non_null(seen);
+        int64_t fixed = 0, differ = 0;
+        for (int64_t s = 1; s <= pre; s++) {
+            int64_t r = tk_queue_prequeue_rank(k, pre, s);
+            assert_true(r >= 1 && r <= pre);
+            assert_int_equal(seen[r], 0);
+            seen[r] = 1;
+            fixed += r == s;
+            differ += r != tk_queue_prequeue_rank(k2, pre, s);
+        }
+        free(seen);
+        if (pre >= 100) { /* shuffled, not the identity; other keys, another order */
+            assert_true(fixed < pre / 10);
+            assert_true(differ > pre / 2);
+        }
+    }
+    assert_int_equal(tk_queue_prequeue_rank(k, 100, 101), 101);
+    assert_int_equal(tk_queue_prequeue_rank(k, 100, 0), 0);
+    assert_int_equal(tk_queue_prequeue_rank(k, 1, 1), 1);
+}
+
+static void test_stateless_poll(void **state)
+{
+    (void)state;
+    tk_queue_sale_state st;
+    memset(&st, 0, sizeof st);
+    st.sale = 7;
+    st.upto = 100;
+    st.at_ms = 1000000;
+    st.waiting = 900;
+    st.open = 1;
+    tk_qtoken t = {42, 7, 250, 0, 0};
+    tk_queue_status s;
+    /* FIFO: position from the token's number and upto, no backend */
+    assert_int_equal(tk_queue_stateless_poll(&st, &t, 1000500, 10000, &s), 1);
+    assert_true(s.found);
+    assert_false(s.admitted);
+    assert_int_equal(s.position, 150);
+    assert_int_equal(s.ahead, 149);
+    assert_int_equal(s.seq, 250);
+    assert_int_equal(s.line, 900);
+    /* the next in line */
+    t.seq = 101;
+    assert_int_equal(tk_queue_stateless_poll(&st, &t, 1000500, 10000, &s), 1);
+    assert_int_equal(s.position, 1);
+    /* reached: the backend says until when (or that the admission ended) */
+    t.seq = 100;
+    assert_int_equal(tk_queue_stateless_poll(&st, &t, 1000500, 10000, &s), 0);
+    t.seq = 1;
+    assert_int_equal(tk_queue_stateless_poll(&st, &t, 1000500, 10000, &s), 0);
+    /* no arrival number, a stale state, no state */
+    t.seq = 0;
+    assert_int_equal(tk_queue_stateless_poll(&st, &t, 1000500, 10000, &s), 0);
+    t.seq = 250;
+    assert_int_equal(tk_queue_stateless_poll(&st, &t, 1000000 + 10001, 10000, &s), 0);
+    assert_int_equal(tk_queue_stateless_poll(NULL, &t, 1000500, 10000, &s), 0);
+    st.at_ms = 0;
+    assert_int_equal(tk_queue_stateless_poll(&st, &t, 1000500, 10000, &s), 0);
+    st.at_ms = 1000000;
+    /* pre-queue shuffled: a pre-queue token is ranked by the permutation */
+    st.shuffled = 1;
+    st.pre = 50;
+    st.k[0] = 9;
+    st.k[1] = 99;
+    st.k[2] = 999;
+    st.k[3] = 9999;
+    st.upto = 10;
+    int answered = 0, admitted = 0;
+    for (int64_t q = 1; q <= 50; q++) {
+        t.seq = q;
+        int64_t r = tk_queue_prequeue_rank(st.k, 50, q);
+        int a = tk_queue_stateless_poll(&st, &t, 1000500, 10000, &s);
+        if (a) {
+            assert_true(r > 10);
+            assert_int_equal(s.position, r - 10);
+            answered++;
+        } else {
+            assert_true(r <= 10);
+            admitted++;
+        }
+    }
+    assert_int_equal(admitted, 10);
+    assert_int_equal(answered, 40);
+    t.seq = 60; /* after opening: rank = arrival */
+    assert_int_equal(tk_queue_stateless_poll(&st, &t, 1000500, 10000, &s), 1);
+    assert_int_equal(s.position, 50);
+    /* random queueing: a set bit means drawn; otherwise the whole line */
+    unsigned char bits[4] = {0};
+    bits[3] |= 0x80 >> (25 % 8); /* seq 25 */
+    st.mode = TK_QUEUEING_RANDOM;
+    st.bits = bits;
+    st.nbits_bytes = sizeof bits;
+    t.seq = 25;
+    assert_int_equal(tk_queue_stateless_poll(&st, &t, 1000500, 10000, &s), 0);
+    t.seq = 26;
+    assert_int_equal(tk_queue_stateless_poll(&st, &t, 1000500, 10000, &s), 1);
+    assert_int_equal(s.position, 900);
+    t.seq = 5000; /* past the bitmap: not drawn */
+    assert_int_equal(tk_queue_stateless_poll(&st, &t, 1000500, 10000, &s), 1);
+    /* the line's pace: 600 ranks in 1 s = 36,000 a minute, then averaged */
+    tk_queue_sale_state a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.upto = 1000;
+    a.at_ms = 5000;
+    b.upto = 1600;
+    b.at_ms = 6000;
+    assert_true(fabs(tk_queue_advance_rate(&a, &b) - 36000.0) < 1e-6);
+    a.advance_rate = 60000; /* it was faster: 0.8 * 60,000 + 0.2 * 36,000 */
+    assert_true(fabs(tk_queue_advance_rate(&a, &b) - 55200.0) < 1e-6);
+    b.at_ms = 5000; /* no time passed: unchanged */
+    assert_true(fabs(tk_queue_advance_rate(&a, &b) - 60000.0) < 1e-6);
+    b.at_ms = 7000;
+    b.upto = 1000; /* stalled (the cap is full): the pace falls */
+    assert_true(fabs(tk_queue_advance_rate(&a, &b) - 48000.0) < 1e-6);
+    assert_true(tk_queue_advance_rate(NULL, &b) == 0);
+    assert_int_equal(tk_queue_est_wait_s(1000000, 1e-300), 1000000000); /* stalled: capped, no overflow */
+    int q = 0;
+    assert_int_equal(tk_queue_queueing_parse("random", &q), 0);
+    assert_int_equal(q, TK_QUEUEING_RANDOM);
+    assert_int_equal(tk_queue_queueing_parse("fifo", &q), 0);
+    assert_int_equal(q, TK_QUEUEING_FIFO);
+    assert_int_equal(tk_queue_queueing_parse("lifo", &q), -1);
 }
 
 /* ---- fairness --------------------------------------------------------------- */
@@ -280,6 +428,8 @@ int main(void)
         cmocka_unit_test(test_token_expired),
         cmocka_unit_test(test_token_other_user_or_sale),
         cmocka_unit_test(test_token_forged),
+        cmocka_unit_test(test_prequeue_rank_is_permutation),
+        cmocka_unit_test(test_stateless_poll),
         cmocka_unit_test(test_kendall_extremes),
         cmocka_unit_test(test_kendall_matches_brute_force),
     };

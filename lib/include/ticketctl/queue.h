@@ -41,10 +41,27 @@
  * script starts with tk_lease_fence_lua(), so a stale holder is refused,
  * and the ticks record makes a tick number admit at most once.
  *
- * Tokens: "q1.<user>.<sale>.<iat>.<exp>.<mac>", mac = HMAC-SHA-256
+ * Tokens: "q2.<user>.<sale>.<seq>.<iat>.<exp>.<mac>", mac = HMAC-SHA-256
  * (libsodium crypto_auth_hmacsha256) over everything before the last dot,
- * hex. The token proves who took a place in which sale; whether the bearer
- * is admitted NOW is asked of the backend (is_admitted).
+ * hex. The token proves who took a place in which sale and with which
+ * arrival number; whether the bearer is admitted NOW is asked of the
+ * backend (is_admitted) at hold and pay.
+ *
+ * Stateless polls (issue 12, docs/WAITING-ROOM.md). Each admission tick
+ * also writes the sale's "now serving" state, tk:wr:S:state (HASH: upto =
+ * the highest rank admitted so far, at, waiting, active, rate, open,
+ * shuffled, pre, k1..k4 = the pre-queue permutation's round keys, mode),
+ * and in random queueing the bitmap tk:wr:S:bits (bit seq set once seq is
+ * admitted). Every server instance reads that once per tick
+ * (tk_queue_state_fetch) and answers a poll from the token's arrival number
+ * and this state alone (tk_queue_stateless_poll): no Redis or MariaDB call.
+ *
+ * Admission (Cloudflare Waiting Room's model): at most admitted_cap users
+ * admitted at once per sale ("total active users"), at most admit_per_min
+ * new ones a minute ("new users per minute", per sale when rate_per_sale,
+ * else one budget split over the sales); a slot frees when an admitted user
+ * pays, leaves or runs out of time. FIFO admits the lowest ranks; random
+ * queueing draws uniformly among those waiting at each tick (ZRANDMEMBER).
  *
  * Units: times in ms since the Unix epoch unless named _s; rates in users
  * per minute. */
@@ -77,7 +94,15 @@ typedef struct tk_queue_config {
     int64_t tick_ms;         /* admission period, > 0 (default 1000) */
     int pre_queue;           /* 1: shuffle who arrived before open_at_ms (redis only) */
     int64_t open_at_ms;      /* sale opening (wall ms); before it nobody is admitted when pre_queue */
+    int rate_per_sale;       /* 1: admit_per_min is each sale's own budget (--new-users-per-minute) */
+    int queueing;            /* TK_QUEUEING_FIFO (default) or TK_QUEUEING_RANDOM (redis only) */
+    int64_t poll_max_ms;     /* the longest poll_after_ms hint (default 10 s) */
 } tk_queue_config;
+
+enum { TK_QUEUEING_FIFO = 0, TK_QUEUEING_RANDOM = 1 };
+
+/* "fifo" | "random" -> TK_QUEUEING_*; returns 0, or -1 for anything else. */
+int tk_queue_queueing_parse(const char *s, int *out);
 
 /* Fill *c with the defaults: no queue, 6,636/min (the reference figure),
  * cap 1,000, TTL 10 minutes, tick 1 s, no pre-queue, open now. */
@@ -117,15 +142,17 @@ typedef struct tk_queue_status {
 } tk_queue_status;
 
 /* Estimated wait in seconds for `ahead` users at per_min users per minute
- * (ahead / per_min * 60, rounded up; 0 when ahead is 0). */
+ * (ahead / per_min * 60, rounded up; 0 when ahead is 0; at most 10^9). */
 int64_t tk_queue_est_wait_s(int64_t ahead, double per_min);
 /* The same for a line of `line` users when `total` wait in all lines: the
  * budget is split in proportion to the lines (tk_queue_split_quota), so
  * every line drains at the same pace and the wait is that of
  * ahead * total / line users at the whole rate. */
 int64_t tk_queue_est_wait_shared_s(int64_t ahead, int64_t line, int64_t total, double per_min);
-/* Poll-after hint: a fifth of the estimated wait, within [tick_ms / 2, 10 s]. */
-int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms);
+/* Poll-after hint: a fifth of the estimated wait, within [tick_ms / 2,
+ * max_ms] (max_ms <= 0: 10 s; the server's --poll-max). Cloudflare's page
+ * polls every 20 s: at a million waiting users the cap sets the poll rate. */
+int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms, int64_t max_ms);
 
 /* A backend's connection(s): the redis backend uses redis, mysql uses db
  * (and redis for the lease fence). Borrowed; one per thread. */
@@ -215,19 +242,82 @@ typedef enum tk_qtoken_verdict {
 
 typedef struct tk_qtoken {
     uint64_t user, sale;
+    int64_t seq; /* arrival number; 0 when unknown (issued to an admitted user) */
     int64_t iat_s, exp_s;
 } tk_qtoken;
 
-/* Sign a token for (user, sale) issued at iat_s, valid ttl_s, with key
- * (>= 16 bytes). Writes a NUL-terminated string into out. Returns 0 or -1. */
-int tk_qtoken_issue(const unsigned char *key, size_t keylen, uint64_t user, uint64_t sale, int64_t iat_s,
-                    int64_t ttl_s, char out[TK_QTOKEN_MAX]);
+/* Sign a token for (user, sale) with arrival number seq (>= 0) issued at
+ * iat_s, valid ttl_s, with key (>= 16 bytes). Writes a NUL-terminated
+ * string into out. Returns 0 or -1. */
+int tk_qtoken_issue(const unsigned char *key, size_t keylen, uint64_t user, uint64_t sale, int64_t seq,
+                    int64_t iat_s, int64_t ttl_s, char out[TK_QTOKEN_MAX]);
 
 /* Check a token: signature (constant-time), then expiry against now_s,
  * then that it names `user` and `sale`. Fills *out (may be NULL) when the
  * signature holds. */
 tk_qtoken_verdict tk_qtoken_verify(const unsigned char *key, size_t keylen, const char *token, uint64_t user,
                                    uint64_t sale, int64_t now_s, tk_qtoken *out);
+
+/* ---- stateless polls ---------------------------------------------------- */
+
+/* Rank of a pre-queue arrival after the opening shuffle: a pseudo-random
+ * permutation of 1..pre (pre <= 2^32), seq -> rank, keyed by four round
+ * keys k[i] in [0, 65536). A 4-round balanced Feistel network over h-bit
+ * halves (2^(2h) >= pre) with cycle walking (Black and Rogaway, "Ciphers
+ * with arbitrary finite domains", CT-RSA 2002); the round function is
+ * Knuth's multiplicative hash ((R + k) * 2654435761 mod 2^32, top h bits).
+ * The admit script computes the same function in Lua. seq outside 1..pre
+ * is returned unchanged. */
+int64_t tk_queue_prequeue_rank(const uint32_t k[4], int64_t pre, int64_t seq);
+
+/* One sale's "now serving" state as an instance holds it (see the top). */
+typedef struct tk_queue_sale_state {
+    uint64_t sale;
+    int64_t upto;     /* FIFO: every rank <= upto has been admitted (or skipped) */
+    int64_t at_ms;    /* wall time of the tick that wrote it */
+    int64_t waiting;  /* users in the line at that tick */
+    int64_t active;   /* admitted and live at that tick */
+    double rate;      /* users per minute this sale is admitted at now (its share of the budget) */
+    int open;         /* 0: pre-queue, before the sale opens */
+    int shuffled;     /* 1: the pre-queue has been shuffled; pre and k apply */
+    int64_t pre;      /* highest arrival number taken before opening */
+    uint32_t k[4];    /* round keys of tk_queue_prequeue_rank */
+    int mode;         /* TK_QUEUEING_* */
+    double advance_rate; /* measured: ranks per minute upto moved (admitted + skipped), EWMA; 0 unknown */
+    unsigned char *bits; /* random queueing: admitted arrival numbers (bit seq, MSB first), owned; or NULL */
+    size_t nbits_bytes;
+} tk_queue_sale_state;
+
+/* Read the state of sales[0..n) from Redis in one pipeline (HMGET, plus
+ * GET of the bitmap in random queueing) into out[0..n) (each zeroed first;
+ * a sale with no state yet gets at_ms = 0). Bitmaps are malloc'd: release
+ * with tk_queue_sale_state_clear. 0, or -1 with a message. */
+int tk_queue_state_fetch(redisContext *c, const uint64_t *sales, int n, tk_queue_sale_state *out,
+                         char *err /* OUT */, size_t errlen);
+/* The pace the line moves at, ranks per minute, from two states of one
+ * sale a tick or more apart: an exponentially weighted moving average
+ * (weight 0.2 per tick of the new reading) of (cur->upto - prev->upto) /
+ * (cur->at_ms - prev->at_ms), seeded with the first reading. It counts
+ * users skipped (who left) as well as admitted, which is what a position
+ * (rank - upto) drains at; with the active-users cap full it is below the
+ * admission rate, and the wait estimate should use it. Returns
+ * prev->advance_rate when no time passed, 0 with no prev. */
+double tk_queue_advance_rate(const tk_queue_sale_state *prev, const tk_queue_sale_state *cur);
+
+/* Free a state's bitmap (NULL is fine) and zero it. */
+void tk_queue_sale_state_clear(tk_queue_sale_state *s);
+
+/* Answer a poll from a verified token and the sale's state, with no
+ * backend call. Returns 1 with *out filled (waiting: position, ahead,
+ * line, seq; admitted = 0), or 0 when the state cannot answer and the
+ * caller must ask the backend (the token's place may be admitted - the
+ * backend then says until when and with which admission number, or that
+ * the user left or ran out of time -; the token has no arrival number; the
+ * state is older than stale_ms or missing). Position counts users who left
+ * but are not yet skipped by admission, so it never undercounts. In random
+ * queueing position = the whole line (there is no order). */
+int tk_queue_stateless_poll(const tk_queue_sale_state *st, const tk_qtoken *tok, int64_t now_ms, int64_t stale_ms,
+                            tk_queue_status *out);
 
 /* ---- fairness ----------------------------------------------------------- */
 
