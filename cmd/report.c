@@ -67,16 +67,20 @@ static int report_compare(int argc, char **argv)
     }
     printf("baseline: %zu run%s (%s)\ncandidate: %zu run%s (%s)\n", n[0], n[0] == 1 ? "" : "s", side[0], n[1],
            n[1] == 1 ? "" : "s", side[1]);
-    printf("%-11s %12s %12s %9s %9s %8s  %s\n", "metric", "base median", "cand median", "change", "min eff.", "p",
+    printf("%-29s %12s %12s %9s %9s %8s  %s\n", "metric", "base median", "cand median", "change", "min eff.", "p",
            "verdict");
     rc = 0;
     for (int k = 0; k < TK_CMP_NMETRICS; k++) {
         char ch[16];
+        if (m[k].absent) {
+            printf("%-29s %12s %12s %9s %9s %8s  not in every file\n", m[k].name, "-", "-", "-", "-", "-");
+            continue;
+        }
         if (isinf(m[k].change))
             snprintf(ch, sizeof ch, "%s", m[k].change > 0 ? "+inf" : "-inf");
         else
             snprintf(ch, sizeof ch, "%+.1f%%", m[k].change * 100.0);
-        printf("%-11s %12.4g %12.4g %9s %8.1f%% %8.4f  %s\n", m[k].name, m[k].base_median, m[k].cand_median, ch,
+        printf("%-29s %12.4g %12.4g %9s %8.1f%% %8.4f  %s\n", m[k].name, m[k].base_median, m[k].cand_median, ch,
                m[k].min_effect * 100.0, m[k].p, tk_cmp_verdict_name(m[k].verdict));
         if (m[k].verdict == TK_CMP_REGRESSED)
             rc = 3;

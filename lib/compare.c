@@ -247,16 +247,21 @@ int tk_compare_expand(const char *arg, char ***paths, size_t *npaths, char *err,
 static const struct {
     const char *name, *obj, *key;
     int higher_is_better;
+    int optional; /* absent from older files: compared only when every file has it */
 } cmp_metrics[TK_CMP_NMETRICS] = {
-    {"tps", NULL, "tps", 1},
-    {"p50", "latency_ms", "p50", 0},
-    {"p95", "latency_ms", "p95", 0},
-    {"p99", "latency_ms", "p99", 0},
-    {"error_rate", NULL, "error_rate", 0},
+    {"tps", NULL, "tps", 1, 0},
+    {"p50", "latency_ms", "p50", 0, 0},
+    {"p95", "latency_ms", "p95", 0, 0},
+    {"p99", "latency_ms", "p99", 0, 0},
+    {"error_rate", NULL, "error_rate", 0, 0},
+    {"cpu_ms_per_flow.backend_total", "cpu_ms_per_flow", "backend_total", 0, 1},
+    {"cpu_ms_per_flow.bench", "cpu_ms_per_flow", "bench", 0, 1},
 };
 
-/* out[k][i] = metric k of file i */
-static int load_side(char *const *paths, size_t n, double *out[TK_CMP_NMETRICS], char *err, size_t errlen)
+/* out[k][i] = metric k of file i; missing[k] set when an optional metric is
+ * not a number in some file. */
+static int load_side(char *const *paths, size_t n, double *out[TK_CMP_NMETRICS], int missing[TK_CMP_NMETRICS],
+                     char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++) {
         json_error_t je;
@@ -267,6 +272,10 @@ static int load_side(char *const *paths, size_t n, double *out[TK_CMP_NMETRICS],
         for (int k = 0; k < TK_CMP_NMETRICS; k++) {
             json_t *o = cmp_metrics[k].obj ? json_object_get(sum, cmp_metrics[k].obj) : sum;
             json_t *v = json_object_get(o, cmp_metrics[k].key);
+            if (!json_is_number(v) && cmp_metrics[k].optional) {
+                missing[k] = 1;
+                continue;
+            }
             if (!json_is_number(v)) {
                 json_decref(doc);
                 return tk_err(err, errlen, "%s: no summary %s%s%s (not a bench results file?)", paths[i],
@@ -290,10 +299,16 @@ int tk_compare_files(char *const *base, size_t nb, char *const *cand, size_t nc,
             tk_err(err, errlen, "out of memory");
             goto done;
         }
-    if (load_side(base, nb, bv, err, errlen) != 0 || load_side(cand, nc, cv, err, errlen) != 0)
+    int missing[TK_CMP_NMETRICS] = {0};
+    if (load_side(base, nb, bv, missing, err, errlen) != 0 || load_side(cand, nc, cv, missing, err, errlen) != 0)
         goto done;
-    for (int k = 0; k < TK_CMP_NMETRICS; k++)
+    for (int k = 0; k < TK_CMP_NMETRICS; k++) {
         tk_compare_samples(cmp_metrics[k].name, bv[k], nb, cv[k], nc, cmp_metrics[k].higher_is_better, &out[k]);
+        if (missing[k]) {
+            out[k].absent = 1;
+            out[k].verdict = TK_CMP_INSUFFICIENT;
+        }
+    }
     rc = 0;
 done:
     for (int k = 0; k < TK_CMP_NMETRICS; k++) {

@@ -8,6 +8,10 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "ticketctl/compare.h"
 
@@ -135,6 +139,61 @@ static void test_median_and_iqr(void **state)
     assert_true(tk_cmp_median(y, 4) == 2.5);
 }
 
+/* A results file with the required metrics and, when cpu >= 0, the server's
+ * CPU per flow. */
+static char *write_result(const char *dir, int i, double tps, double cpu)
+{
+    char *path = malloc(256);
+    snprintf(path, 256, "%s/r%02d.json", dir, i);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"summary\":{\"tps\":%g,\"error_rate\":0,\"latency_ms\":{\"p50\":1,\"p95\":2,\"p99\":3}", tps);
+    if (cpu >= 0)
+        fprintf(f, ",\"cpu_ms_per_flow\":{\"backend_total\":%g,\"bench\":0.1}", cpu);
+    fputs("}}", f);
+    fclose(f);
+    return path;
+}
+
+static void test_files_cpu_per_flow_compared_when_present(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_compare_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *b[5], *c[5], *c_old[5];
+    for (int i = 0; i < 5; i++) {
+        b[i] = write_result(dir, i, 1000 + i, 1.50 + 0.01 * i);
+        c[i] = write_result(dir, 10 + i, 1000 + i, 1.10 + 0.01 * i); /* same tps, 27 % less CPU */
+        c_old[i] = write_result(dir, 20 + i, 1000 + i, -1);           /* a file from before CPU was measured */
+    }
+    tk_cmp_metric m[TK_CMP_NMETRICS];
+    char err[256];
+    assert_int_equal(tk_compare_files(b, 5, c, 5, m, err, sizeof err), 0);
+    int k_cpu = -1, k_tps = -1;
+    for (int k = 0; k < TK_CMP_NMETRICS; k++) {
+        if (!strcmp(m[k].name, "cpu_ms_per_flow.backend_total"))
+            k_cpu = k;
+        if (!strcmp(m[k].name, "tps"))
+            k_tps = k;
+    }
+    assert_true(k_cpu >= 0 && k_tps >= 0);
+    assert_int_equal(m[k_cpu].absent, 0);
+    assert_int_equal(m[k_cpu].verdict, TK_CMP_IMPROVED); /* lower is better */
+    assert_int_equal(m[k_tps].verdict, TK_CMP_UNCHANGED);
+    assert_int_equal(tk_compare_files(c, 5, b, 5, m, err, sizeof err), 0);
+    assert_int_equal(m[k_cpu].verdict, TK_CMP_REGRESSED);
+    /* one side lacks it: not compared, the rest still is */
+    assert_int_equal(tk_compare_files(b, 5, c_old, 5, m, err, sizeof err), 0);
+    assert_int_equal(m[k_cpu].absent, 1);
+    assert_int_equal(m[k_cpu].verdict, TK_CMP_INSUFFICIENT);
+    assert_int_equal(m[k_tps].verdict, TK_CMP_UNCHANGED);
+    for (int i = 0; i < 5; i++) {
+        unlink(b[i]), unlink(c[i]), unlink(c_old[i]);
+        free(b[i]), free(c[i]), free(c_old[i]);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_fewer_than_five_runs_decide_nothing),
         cmocka_unit_test(test_zero_baseline_error_rate),
         cmocka_unit_test(test_median_and_iqr),
+        cmocka_unit_test(test_files_cpu_per_flow_compared_when_present),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

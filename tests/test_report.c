@@ -221,6 +221,113 @@ static void test_scenario_section(void **state)
     free(b);
 }
 
+static const char cpu_sample[] =
+    "{\"schema\":1,\"kind\":\"bench\",\"summary\":{\"requests\":1000,\"errors\":0,\"tps\":100,"
+    "\"latency_ms\":{\"p50\":1,\"p95\":2,\"p99\":3,\"max\":4,\"mean\":1},"
+    "\"cpu_ms_per_flow\":{\"serve\":0.65,\"mariadbd\":0.85,\"redis\":0.05,\"nginx\":null,\"bench\":0.71,"
+    "\"backend_total\":1.55}}}";
+
+static void test_cpu_per_flow_card_and_rows(void **state)
+{
+    (void)state;
+    char *h = render(cpu_sample, tk_report_html);
+    assert_non_null(strstr(h, "server CPU-ms / flow"));
+    assert_non_null(strstr(h, ">1.550<"));
+    assert_non_null(strstr(h, "serve 0.650 · mariadbd 0.850 · redis 0.050 · bench 0.710"));
+    /* the CPU card comes before the throughput card */
+    assert_true(strstr(h, "server CPU-ms / flow") < strstr(h, "throughput (req/s)"));
+    free(h);
+    char *m = render(cpu_sample, tk_report_markdown);
+    assert_non_null(strstr(m, "| CPU-ms per flow, server total | 1.550 |"));
+    assert_non_null(strstr(m, "| CPU-ms per flow, mariadbd | 0.850 |"));
+    assert_non_null(strstr(m, "| CPU-ms per flow, bench | 0.710 |"));
+    assert_null(strstr(m, "nginx")); /* null and not one of the four: left out */
+    free(m);
+    /* a file without it shows no CPU card at all */
+    char *old = render(sample, tk_report_html);
+    assert_null(strstr(old, "CPU-ms"));
+    free(old);
+}
+
+static const char capacity_sample[] =
+    "{\"kind\":\"capacity\",\"config\":{\"target\":\"http://127.0.0.1:1\",\"p95_limit_ms\":100,"
+    "\"max_errors\":0},\"points\":["
+    "{\"offered_rps\":4000,\"achieved_rps\":3990,\"p50_ms\":2,\"p95_ms\":8,\"p99_ms\":15,\"errors\":0,"
+    "\"valid\":true,\"ok\":true,\"cpu_ms_per_flow\":{\"backend_total\":1.2,\"bench\":0.1}},"
+    "{\"offered_rps\":8000,\"achieved_rps\":7900,\"p50_ms\":4,\"p95_ms\":60,\"p99_ms\":90,\"errors\":0,"
+    "\"valid\":true,\"ok\":true,\"cpu_ms_per_flow\":{\"backend_total\":1.1,\"bench\":0.1}},"
+    "{\"offered_rps\":12000,\"achieved_rps\":8100,\"p50_ms\":300,\"p95_ms\":900,\"p99_ms\":1500,"
+    "\"errors\":12,\"valid\":false,\"ok\":false}],"
+    "\"knee\":{\"offered_rps\":8000,\"achieved_rps\":7900,\"p50_ms\":4,\"p95_ms\":60,\"p99_ms\":90,"
+    "\"errors\":0,\"cpu_ms_per_flow\":{\"backend_total\":1.1,\"bench\":0.1}}}";
+
+static void test_capacity_curve(void **state)
+{
+    (void)state;
+    char *h = render(capacity_sample, tk_report_html);
+    assert_non_null(strstr(h, "Capacity: the booking flow at rising rates"));
+    assert_non_null(strstr(h, ">7,900<"));            /* the knee card */
+    assert_non_null(strstr(h, "offered 8,000 req/s"));
+    assert_non_null(strstr(h, "Achieved against offered"));
+    assert_non_null(strstr(h, "Latency against offered rate"));
+    assert_non_null(strstr(h, "CPU per completed flow"));
+    assert_non_null(strstr(h, "offered (req/s)"));    /* x axis label, not time */
+    assert_null(strstr(h, "time (s)"));
+    assert_non_null(strstr(h, "<td>12,000</td>"));
+    assert_non_null(strstr(h, "✗"));
+    assert_non_null(strstr(h, "<path"));              /* the charts have lines */
+    free(h);
+    char *m = render(capacity_sample, tk_report_markdown);
+    assert_non_null(strstr(m, "**Knee: 7,900 req/s** (offered 8,000), p95 60.0 ms"));
+    assert_non_null(strstr(m, "| 12,000 | 8,100 | 300 | 900 | 1,500 | 12 |"));
+    assert_non_null(strstr(m, "| no | ✗ |"));
+    free(m);
+    /* no point met the limits: said so, no knee card */
+    char *none = render("{\"kind\":\"capacity\",\"config\":{\"p95_limit_ms\":100},\"points\":[],\"knee\":null}",
+                        tk_report_html);
+    assert_non_null(strstr(none, "no point met the limits"));
+    free(none);
+}
+
+static const char gates_sample[] =
+    "{\"schema\":1,\"kind\":\"bench\",\"valid\":false,"
+    "\"generator\":{\"valid\":false,\"invalid_reason\":\"loop lag p99 40 ms > 25 ms\"},"
+    "\"config\":{\"think_time_ms\":25,\"users\":5000},"
+    "\"summary\":{\"requests\":10,\"errors\":0,\"tps\":1,"
+    "\"latency_ms\":{\"p50\":1,\"p90\":2,\"p95\":3,\"p99\":4,\"p999\":7.5,\"p9999\":9.25,\"max\":10,\"mean\":1.5},"
+    "\"uncorrected_latency_ms\":{\"p50\":0.5,\"p99\":2.5,\"p999\":3.5}},"
+    "\"thresholds\":[{\"threshold\":\"p95<100ms\",\"ok\":true,\"actual\":3,\"limit\":100},"
+    "{\"threshold\":\"error_rate<0.1%\",\"ok\":false,\"actual\":0.5,\"limit\":0.001}]}";
+
+static void test_thresholds_validity_and_tails(void **state)
+{
+    (void)state;
+    char *h = render(gates_sample, tk_report_html);
+    assert_non_null(strstr(h, "<h2>Thresholds</h2>"));
+    assert_non_null(strstr(h, "✓ pass"));
+    assert_non_null(strstr(h, "✗ FAIL"));
+    assert_non_null(strstr(h, "Load generator saturated"));
+    assert_non_null(strstr(h, "loop lag p99 40 ms &gt; 25 ms"));
+    assert_non_null(strstr(h, "<th>p99.9</th><th>p99.99</th>"));
+    assert_non_null(strstr(h, "whole run, uncorrected"));
+    assert_non_null(strstr(h, "<td>7.50</td><td>9.25</td>")); /* corrected p99.9, p99.99 */
+    assert_non_null(strstr(h, "think time (ms)"));            /* a human label, not think_time_ms */
+    assert_non_null(strstr(h, "virtual users"));
+    free(h);
+    char *m = render(gates_sample, tk_report_markdown);
+    assert_non_null(strstr(m, "| p95&lt;100ms | ✓ pass |")); /* md_esc: < as an entity */
+    assert_non_null(strstr(m, "| error_rate&lt;0.1% | ✗ **FAIL** |"));
+    assert_non_null(strstr(m, "**Load generator saturated"));
+    assert_non_null(strstr(m, "| whole run, corrected | 1.00 | 2.00 | 3.00 | 4.00 | 7.50 | 9.25 | 10.0 | 1.50 |"));
+    assert_non_null(strstr(m, "| think time (ms) | 25 |"));
+    free(m);
+    /* a valid run shows no banner; a file with no thresholds no section */
+    char *ok = render(sample, tk_report_html);
+    assert_null(strstr(ok, "saturated"));
+    assert_null(strstr(ok, "<h2>Thresholds</h2>"));
+    free(ok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +338,9 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_write_files),
         cmocka_unit_test(test_scenario_section),
+        cmocka_unit_test(test_cpu_per_flow_card_and_rows),
+        cmocka_unit_test(test_capacity_curve),
+        cmocka_unit_test(test_thresholds_validity_and_tails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* Noise-aware comparison of repeated bench runs: baseline vs candidate.
  *
- * Per metric (tps, p50, p95, p99, error_rate) the two samples of repeated
+ * Per metric (tps, p50, p95, p99, error_rate, and the CPU-ms per flow of
+ * the server and of bench when the files carry it) the two samples of repeated
  * runs are compared with the Mann-Whitney U test (two-sided; exact
  * distribution when both sides have <= 20 runs and no ties, else the normal
  * approximation with tie and continuity correction). A change is called
@@ -17,7 +18,7 @@
 #define TK_CMP_MIN_RUNS 5
 #define TK_CMP_ALPHA 0.05
 #define TK_CMP_MIN_EFFECT 0.05
-#define TK_CMP_NMETRICS 5
+#define TK_CMP_NMETRICS 7
 
 typedef enum tk_cmp_verdict {
     TK_CMP_UNCHANGED = 0,
@@ -27,7 +28,8 @@ typedef enum tk_cmp_verdict {
 } tk_cmp_verdict;
 
 typedef struct tk_cmp_metric {
-    char name[16];        /* "tps", "p99", ... */
+    char name[32];        /* "tps", "p99", "cpu_ms_per_flow.backend_total", ... */
+    int absent;           /* an optional metric (CPU) that some file lacks: not compared */
     int higher_is_better; /* tps: 1; latencies and error_rate: 0 */
     size_t nbase, ncand;
     double base_median, cand_median;
@@ -69,9 +71,12 @@ const char *tk_cmp_verdict_name(tk_cmp_verdict v);
 int tk_compare_expand(const char *arg, char ***paths, size_t *npaths, char *err /* OUT */, size_t errlen);
 
 /* Load the bench results files (docs/RESULTS.md) on each side and compare
- * tps, p50, p95, p99 and error_rate (summary.*; latencies corrected).
- * Fills out[0..TK_CMP_NMETRICS-1]. Returns 0, or -1 with a message when a
- * file cannot be read or lacks a metric. */
+ * tps, p50, p95, p99 and error_rate (summary.*; latencies corrected), then
+ * summary.cpu_ms_per_flow.backend_total and .bench (lower is better).
+ * Fills out[0..TK_CMP_NMETRICS-1]; a CPU metric that any file lacks (older
+ * files, or a run that could not see the server) has absent = 1 and
+ * verdict TK_CMP_INSUFFICIENT. Returns 0, or -1 with a message when a file
+ * cannot be read or lacks a required metric. */
 int tk_compare_files(char *const *base, size_t nb, char *const *cand, size_t nc, tk_cmp_metric out[TK_CMP_NMETRICS],
                      char *err /* OUT */, size_t errlen);
 
