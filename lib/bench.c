@@ -166,7 +166,7 @@ typedef struct thr {
     uint64_t cpu_us, wall_us;
     uint64_t step_req[TK_BENCH_NSTEPS], step_err[TK_BENCH_NSTEPS];
     uint64_t by_kind[TK_BENCH_NERRKINDS], by_status[TK_BENCH_MAX_STATUS];
-    uint64_t seat_taken, sold_out, flows, steady_req, steady_err;
+    uint64_t seat_taken, sold_out, flows, steady_flows, steady_req, steady_err;
     uint64_t sec_req, sec_err;
     /* waiting room */
     tk_hist *qwait_hist; /* take sent -> admitted seen, µs */
@@ -992,6 +992,8 @@ static int vu_on_success(vu *v)
         /* fall through */
     case TK_STEP_URL:
         t->flows++;
+        if (v->t_start >= t->b->ramp_end)
+            t->steady_flows++;
         vu_iter_end(v);
         break;
     default:
@@ -1534,6 +1536,7 @@ static void merge_results(bench *b, tk_bench_result *r)
         r->seat_taken += t->seat_taken;
         r->sold_out += t->sold_out;
         r->flows_completed += t->flows;
+        r->steady_flows += t->steady_flows;
         r->steady_requests += t->steady_req;
         r->steady_errors += t->steady_err;
         r->iters_scheduled += t->iters_sched;
@@ -1591,6 +1594,7 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
     tk_bench_result *r = calloc(1, sizeof *r);
     bench *b = calloc(1, sizeof *b);
     int created = 0, sync_init = 0;
+    tk_benchcpu cpu = {0};
     if (!r || !b)
         goto oom;
     b->cfg = c;
@@ -1632,6 +1636,8 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
         for (int j = 0; j < t->nvu; j++) /* global VU g = j*T + i, seeded user g+1 */
             t->vus[j].id = (uint32_t)(j * b->nthreads + i + 1);
     }
+    if (tk_benchcpu_init(&cpu, c, err, errlen) != 0)
+        goto fail;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         tk_err(err, errlen, "curl_global_init failed");
         goto fail;
@@ -1669,6 +1675,7 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
         ramp = c->stages[0].from != c->stages[0].to && c->nstages > 1 ? c->stages[0].duration_ms : 0;
     b->ramp_end = b->t0 + (uint64_t)ramp * 1000u;
     b->end = b->t0 + (uint64_t)c->duration_ms * 1000u;
+    tk_benchcpu_window(&cpu, b->ramp_end, b->end);
     utc_iso(r->started_at, sizeof r->started_at, (time_t)((tk_wall_ms() + 10) / 1000), "%Y-%m-%dT%H:%M:%SZ");
     b->go = 1;
     pthread_cond_broadcast(&b->gate);
@@ -1678,11 +1685,15 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
     r->server_peak_rss_bytes = -1;
     int reported = 0;
     pthread_mutex_lock(&b->mu);
-    for (int k = 1; b->done_threads < created; k++) {
-        uint64_t wake = b->t0 + (uint64_t)k * 1000000u;
+    for (int k = 1; b->done_threads < created;) {
+        uint64_t wake = tk_benchcpu_wake(&cpu, b->t0 + (uint64_t)k * 1000000u);
         struct timespec ts = {.tv_sec = (time_t)(wake / 1000000u), .tv_nsec = (long)(wake % 1000000u) * 1000};
         while (b->done_threads < created && tk_mono_us() < wake)
             pthread_cond_timedwait(&b->cond, &b->mu, &ts);
+        tk_benchcpu_poll(&cpu, tk_mono_us());
+        if (tk_mono_us() < b->t0 + (uint64_t)k * 1000000u)
+            continue; /* woken for a CPU sample only */
+        k++;
         if (c->server_pid > 0) {
             long long rss = proc_peak_rss(c->server_pid);
             if (rss > r->server_peak_rss_bytes)
@@ -1697,6 +1708,7 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
             pthread_mutex_lock(&b->mu);
         }
     }
+    tk_benchcpu_poll(&cpu, tk_mono_us()); /* the end of the window, when the threads ended first */
     for (int i = 0; i < RING; i++) /* seconds some thread never handed over */
         if (b->ring[i].sec)
             slot_finish(b, &b->ring[i]);
@@ -1724,6 +1736,7 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
     r->timeout_ms = c->timeout_ms;
     r->elapsed_s = (double)(b->end - b->t0) / 1e6;
     merge_results(b, r);
+    tk_benchcpu_finish(&cpu, b->flow_first == TK_STEP_URL ? (double)r->steady_requests : (double)r->steady_flows, r);
     r->series = b->series;
     r->nseries = (size_t)b->nsec;
     b->series = NULL;
@@ -1833,6 +1846,12 @@ static json_t *machine_json(void)
                      "compiler", compiler);
 }
 
+/* "cpu_ms_per_request" in single-endpoint mode, else "cpu_ms_per_flow". */
+static const char *cpu_key(const tk_bench_result *r)
+{
+    return r->url_path[0] ? "cpu_ms_per_request" : "cpu_ms_per_flow";
+}
+
 static json_t *result_json(const tk_bench_result *r)
 {
     json_t *steps = json_array(), *kinds = json_object(), *status = json_object(), *series = json_array(),
@@ -1882,6 +1901,13 @@ static json_t *result_json(const tk_bench_result *r)
         (json_int_t)r->errors, "error_rate", r->error_rate, "tps", r->tps, "steady_tps", r->steady_tps,
         "flows_completed", (json_int_t)r->flows_completed, "latency_ms", latency_json(&r->latency),
         "steady_latency_ms", latency_json(&r->steady_latency), "peak_rss_bytes", (json_int_t)r->peak_rss_bytes);
+    /* CPU-ms per unit of work over the steady window (cpustat.h), null when not measured */
+    json_object_set_new(summary, cpu_key(r), r->cpu_measured ? tk_cpu_use_json(&r->cpu) : json_null());
+    if (r->cpu_measured) {
+        json_object_set_new(summary, "cpu_cores", tk_cpu_cores_json(&r->cpu));
+        json_object_set_new(summary, "cpu_window", json_pack("{s:f,s:f}", "duration_s", r->cpu.window_s, "units",
+                                                             r->cpu.units));
+    }
     json_object_set_new(summary, "uncorrected_latency_ms", latency_json(&r->uncorrected_latency));
     json_object_set_new(summary, "steady_uncorrected_latency_ms", latency_json(&r->steady_uncorrected_latency));
     json_object_set_new(summary, "iterations",
@@ -1964,6 +1990,21 @@ int tk_bench_metric(const tk_bench_result *r, const char *scope, const char *m, 
     }
     if (latency_metric(unc ? &r->uncorrected_latency : &r->latency, lm, out) == 0)
         return 0;
+    size_t kl = strlen(cpu_key(r));
+    if (strncmp(m, cpu_key(r), kl) == 0 && m[kl] == '.') { /* cpu_ms_per_flow.ROLE */
+        if (!r->cpu_measured)
+            return -1;
+        double v = NAN;
+        if (strcmp(m + kl + 1, "backend_total") == 0)
+            v = r->cpu.backend_total;
+        for (int i = 0; i < TK_CPU_NROLES; i++)
+            if (strcmp(m + kl + 1, tk_cpu_role_name(i)) == 0)
+                v = r->cpu.per_unit[i];
+        if (isnan(v))
+            return -1;
+        *out = v;
+        return 0;
+    }
     if (strcmp(m, "tps") == 0) *out = r->tps;
     else if (strcmp(m, "steady_tps") == 0) *out = r->steady_tps;
     else if (strcmp(m, "error_rate") == 0) *out = r->error_rate;

@@ -1390,6 +1390,7 @@ tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t err
     tk_bench_result *r = calloc(1, sizeof *r);
     hl_run *b = calloc(1, sizeof *b);
     int created = 0, sync_init = 0;
+    tk_benchcpu cpu = {0};
     if (!r || !b)
         goto oom;
     b->cfg = c;
@@ -1445,6 +1446,8 @@ tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t err
             t->conns[j].g = (uint32_t)(j * b->nthreads + i);
     }
     tk_raise_nofile((long)c->users + 256);
+    if (tk_benchcpu_init(&cpu, c, err, errlen) != 0)
+        goto fail;
     pthread_mutex_init(&b->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -1475,6 +1478,7 @@ tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t err
         ramp = c->stages[0].from != c->stages[0].to && c->nstages > 1 ? c->stages[0].duration_ms : 0;
     b->ramp_end = b->t0 + (uint64_t)ramp * 1000u;
     b->end = b->t0 + (uint64_t)c->duration_ms * 1000u;
+    tk_benchcpu_window(&cpu, b->ramp_end, b->end);
     {
         time_t when = (time_t)((tk_wall_ms() + 10) / 1000);
         struct tm tm;
@@ -1489,11 +1493,15 @@ tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t err
     r->server_peak_rss_bytes = -1;
     int reported = 0;
     pthread_mutex_lock(&b->mu);
-    for (int k = 1; b->done_threads < created; k++) {
-        uint64_t wake = b->t0 + (uint64_t)k * 1000000u;
+    for (int k = 1; b->done_threads < created;) {
+        uint64_t wake = tk_benchcpu_wake(&cpu, b->t0 + (uint64_t)k * 1000000u);
         struct timespec ts = {.tv_sec = (time_t)(wake / 1000000u), .tv_nsec = (long)(wake % 1000000u) * 1000};
         while (b->done_threads < created && tk_mono_us() < wake)
             pthread_cond_timedwait(&b->cond, &b->mu, &ts);
+        tk_benchcpu_poll(&cpu, tk_mono_us());
+        if (tk_mono_us() < b->t0 + (uint64_t)k * 1000000u)
+            continue; /* woken for a CPU sample only */
+        k++;
         if (c->server_pid > 0) {
             long long rss = proc_peak_rss(c->server_pid);
             if (rss > r->server_peak_rss_bytes)
@@ -1508,6 +1516,7 @@ tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t err
             pthread_mutex_lock(&b->mu);
         }
     }
+    tk_benchcpu_poll(&cpu, tk_mono_us()); /* the end of the window, when the threads ended first */
     for (int i = 0; i < RING; i++)
         if (b->ring[i].sec)
             slot_finish(b, &b->ring[i]);
@@ -1532,6 +1541,7 @@ tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t err
     r->elapsed_s = (double)(b->end - b->t0) / 1e6;
     if (merge_results(b, r) != 0)
         goto oom;
+    tk_benchcpu_finish(&cpu, (double)r->steady_requests, r);
     r->series = b->series;
     r->nseries = (size_t)b->nsec;
     b->series = NULL;
