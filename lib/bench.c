@@ -36,6 +36,7 @@
 #include "ticketctl/hist.h"
 #include "ticketctl/queue.h"
 #include "ticketctl/httpload.h"
+#include "jscan.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -891,13 +892,43 @@ static int vu_on_queue(vu *v, json_t *doc)
     return 0;
 }
 
+/* The list answers (concerts, dates, seats) are read with tk_jscan (jscan.h:
+ * jansson's tree was the generator's largest CPU cost), the rest with jansson. */
+static const char *const id_key[] = {"id"};
+
+static void on_concert(void *ud, const int64_t *vals)
+{
+    vu *v = ud;
+    if (vals[0] > 0 && v->nconcerts < PAGE_SIZE)
+        v->concert_ids[v->nconcerts++] = (uint64_t)vals[0];
+}
+
+/* One element of a list, uniformly at random (reservoir sample of size 1);
+ * with need_seats, only elements whose vals[1] (available_seats) is > 0. An
+ * element without a positive id may be the pick: then there is none (0). */
+typedef struct pick_ctx {
+    vu *v;
+    uint64_t seen, pick;
+    int need_seats;
+} pick_ctx;
+
+static void on_pick(void *ud, const int64_t *vals)
+{
+    pick_ctx *pc = ud;
+    if (pc->need_seats && vals[1] <= 0)
+        return;
+    if (pc->need_seats && vals[0] <= 0)
+        return; /* a schedule without an id is skipped, as before */
+    if (rng_next(&pc->v->rng) % ++pc->seen == 0)
+        pc->pick = vals[0] > 0 ? (uint64_t)vals[0] : 0;
+}
+
 /* Handle a 2xx answer of the current step; returns 0, or -1 when the body
  * lacks what the next step needs (counted as a read error). */
 static int vu_on_success(vu *v)
 {
     thr *t = v->t;
-    json_t *doc = NULL, *items, *it;
-    size_t i;
+    json_t *doc = NULL;
     switch (v->step) {
     case TK_STEP_LOGIN: {
         doc = vu_parse(v);
@@ -915,19 +946,12 @@ static int vu_on_success(vu *v)
         vu_next(v, TK_STEP_CONCERTS);
         break;
     case TK_STEP_CONCERTS: {
-        doc = vu_parse(v);
-        items = json_object_get(doc, "items");
-        if (!json_is_array(items))
+        int64_t total;
+        v->nconcerts = 0;
+        if (tk_jscan_items(v->buf, v->len, "items", id_key, 1, on_concert, v, "total", &total) < 0)
             goto bad;
-        json_int_t total = json_integer_value(json_object_get(doc, "total"));
         if (total > 0)
             t->concert_pages = (int)((total + PAGE_SIZE - 1) / PAGE_SIZE);
-        v->nconcerts = 0;
-        json_array_foreach(items, i, it) {
-            uint64_t id = json_id(it, "id");
-            if (id && v->nconcerts < PAGE_SIZE)
-                v->concert_ids[v->nconcerts++] = id;
-        }
         if (v->nconcerts == 0) {
             t->sold_out++; /* nothing on sale (or a page past the end) */
             vu_iter_end(v);
@@ -939,18 +963,11 @@ static int vu_on_success(vu *v)
         break;
     }
     case TK_STEP_DATES: {
-        doc = vu_parse(v);
-        items = json_object_get(doc, "items");
-        if (!json_is_array(items))
+        static const char *const keys[] = {"id", "available_seats"};
+        pick_ctx pc = {v, 0, 0, 1};
+        if (tk_jscan_items(v->buf, v->len, "items", keys, 2, on_pick, &pc, NULL, NULL) < 0)
             goto bad;
-        uint64_t seen = 0, pick = 0;
-        json_array_foreach(items, i, it) {
-            if (json_integer_value(json_object_get(it, "available_seats")) <= 0)
-                continue;
-            uint64_t id = json_id(it, "id");
-            if (id && rng_next(&v->rng) % ++seen == 0) /* reservoir sample */
-                pick = id;
-        }
+        uint64_t pick = pc.pick;
         if (!pick) {
             vu_other_concert(v);
             break;
@@ -967,12 +984,10 @@ static int vu_on_success(vu *v)
             goto bad;
         break;
     case TK_STEP_SEATS: {
-        doc = vu_parse(v);
-        items = json_object_get(doc, "items");
-        if (!json_is_array(items))
+        pick_ctx pc = {v, 0, 0, 0};
+        if (tk_jscan_items(v->buf, v->len, "items", id_key, 1, on_pick, &pc, NULL, NULL) < 0)
             goto bad;
-        size_t n = json_array_size(items);
-        uint64_t pick = n ? json_id(json_array_get(items, rng_next(&v->rng) % n), "id") : 0;
+        uint64_t pick = pc.pick;
         if (!pick) {
             vu_other_concert(v);
             break;
