@@ -1226,7 +1226,8 @@ static void *thr_main(void *arg)
         struct timespec c0, c1;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
         uint64_t w0 = tk_mono_us();
-        while (!t->stopped && event_base_loop(t->base, EVLOOP_ONCE) >= 0)
+        /* one round of callbacks, then the sends it made due (see the top of the file) */
+        while (event_base_loop(t->base, EVLOOP_ONCE) >= 0 && !t->stopped)
             thr_after_batch(t);
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
         t->wall_us = tk_mono_us() - (w0 > b->t0 ? w0 : b->t0);
