@@ -71,7 +71,6 @@
 #define RBUF (64 * 1024)    /* per-thread receive buffer */
 #define HEAD_MAX 8192       /* a response head larger than this is a read error */
 #define REQ_MAX 4096        /* the pre-formatted request */
-#define RING 16             /* seconds in flight between the fastest and slowest thread */
 #define LAG_PERIOD_US 10000 /* self-watch and timeout scan */
 #define PENDING_CAP 65536   /* open model: iterations waiting for a connection, per thread */
 #define PACE_BATCH 4096     /* due iterations handled per pacer wake-up */
@@ -137,12 +136,6 @@ typedef struct hl_thr {
     char errbuf[256];
 } hl_thr;
 
-typedef struct hl_slot {
-    int sec, reporters, vus;
-    uint64_t req, err, drop;
-    tk_hist *h;
-} hl_slot;
-
 typedef struct hl_run {
     const tk_bench_config *cfg;
     struct sockaddr_storage addr;
@@ -156,14 +149,7 @@ typedef struct hl_run {
     uint64_t t0, ramp_end, end, timeout_us, think_us;
     int nthreads, nsec;
     hl_thr *thr;
-    int abort;
-    pthread_mutex_t mu;
-    pthread_cond_t cond, gate;
-    int ready_threads, go, done_threads;
-    hl_slot ring[RING];
-    tk_bench_point *series;
-    int last_final;
-    uint64_t total_req, total_err;
+    tk_loadgen lg; /* start gate, per-second ring, watch loop (bench_int.h) */
     int count_mismatch; /* merge_results: histogram counts disagree with the counters */
 } hl_run;
 
@@ -1008,60 +994,13 @@ static void on_pace(evutil_socket_t fd, short what, void *arg)
     evtimer_in_us(&t->pace, 0);
 }
 
-static void slot_finish(hl_run *b, hl_slot *s)
-{
-    if (s->sec < 1 || s->sec > b->nsec)
-        return;
-    tk_bench_point *p = &b->series[s->sec - 1];
-    double secs = 1.0, left = (double)(b->end - b->t0) / 1e6 - (double)(s->sec - 1);
-    if (left > 0 && left < 1.0)
-        secs = left;
-    p->t = s->sec;
-    p->vus = s->vus;
-    p->rps = (double)s->req / secs;
-    p->errors = s->err;
-    p->dropped = s->drop;
-    p->p50 = us_to_ms(tk_hist_percentile(s->h, 50));
-    p->p95 = us_to_ms(tk_hist_percentile(s->h, 95));
-    p->p99 = us_to_ms(tk_hist_percentile(s->h, 99));
-    if (s->sec > b->last_final)
-        b->last_final = s->sec;
-    s->sec = 0;
-}
-
 /* Hand second `sec` of thread t to the shared ring (data 0: report it empty). */
 static void thr_flush_second(hl_thr *t, int sec, int data)
 {
     hl_run *b = t->run;
-    tk_hist *h = data ? t->sec_hist : t->empty_hist;
-    uint64_t rq = data ? t->sec_req : 0, er = data ? t->sec_err : 0, dr = data ? t->sec_drop : 0;
-    pthread_mutex_lock(&b->mu);
-    hl_slot *s = &b->ring[sec % RING];
-    b->total_req += rq;
-    b->total_err += er;
-    if (b->series[sec - 1].t != 0 || s->sec > sec) { /* lagged more than RING seconds: counts only */
-        tk_bench_point *p = &b->series[sec - 1];
-        p->rps += (double)rq;
-        p->errors += er;
-        p->dropped += dr;
-    } else {
-        if (s->sec != sec) {
-            slot_finish(b, s);
-            s->sec = sec;
-            s->reporters = 0;
-            s->vus = 0;
-            s->req = s->err = s->drop = 0;
-            tk_hist_reset(s->h);
-        }
-        tk_hist_merge(s->h, h);
-        s->req += rq;
-        s->err += er;
-        s->drop += dr;
-        s->vus += b->open ? t->nconn - t->nidle : t->started;
-        if (++s->reporters == b->nthreads)
-            slot_finish(b, s);
-    }
-    pthread_mutex_unlock(&b->mu);
+    tk_loadgen_flush_second(&b->lg, sec, data ? t->sec_hist : t->empty_hist, data ? t->sec_req : 0,
+                            data ? t->sec_err : 0, data ? t->sec_drop : 0,
+                            b->open ? t->nconn - t->nidle : t->started);
     if (data) {
         tk_hist_reset(t->sec_hist);
         t->sec_req = t->sec_err = t->sec_drop = 0;
@@ -1196,13 +1135,7 @@ static void *thr_main(void *arg)
     hl_run *b = t->run;
     if (thr_setup(t) != 0)
         t->failed = 1;
-    pthread_mutex_lock(&b->mu);
-    b->ready_threads++;
-    pthread_cond_signal(&b->cond);
-    while (!b->go)
-        pthread_cond_wait(&b->gate, &b->mu);
-    int abort = b->abort;
-    pthread_mutex_unlock(&b->mu);
+    int abort = tk_loadgen_thread_ready(&b->lg);
     if (!t->failed && !abort) {
         uint64_t now = tk_mono_us();
         if (b->open) {
@@ -1234,37 +1167,17 @@ static void *thr_main(void *arg)
         t->cpu_us = (uint64_t)((c1.tv_sec - c0.tv_sec) * 1000000LL + (c1.tv_nsec - c0.tv_nsec) / 1000);
     }
     thr_teardown(t);
-    pthread_mutex_lock(&b->mu);
-    b->done_threads++;
-    pthread_cond_signal(&b->cond);
-    pthread_mutex_unlock(&b->mu);
+    tk_loadgen_thread_done(&b->lg);
     return NULL;
 }
 
 /* ---------- run ---------- */
 
-static long long proc_peak_rss(int pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    long long best = -1, kb;
-    while (fgets(line, sizeof line, f))
-        if ((sscanf(line, "VmHWM: %lld kB", &kb) == 1 || sscanf(line, "VmRSS: %lld kB", &kb) == 1) &&
-            kb * 1024 > best)
-            best = kb * 1024;
-    fclose(f);
-    return best;
-}
-
 static void run_free(hl_run *b)
 {
     if (!b)
         return;
-    for (int i = 0; i < RING; i++)
-        tk_hist_free(b->ring[i].h);
+    tk_loadgen_destroy(&b->lg);
     if (b->thr)
         for (int i = 0; i < b->nthreads; i++) {
             hl_thr *t = &b->thr[i];
@@ -1280,7 +1193,6 @@ static void run_free(hl_run *b)
             free(t->conns);
         }
     free(b->thr);
-    free(b->series);
     free(b);
 }
 
@@ -1390,7 +1302,7 @@ tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t err
         return tk_err(err, errlen, "target '%s' is not a plain http://host[:port] URL", c->target), NULL;
     tk_bench_result *r = calloc(1, sizeof *r);
     hl_run *b = calloc(1, sizeof *b);
-    int created = 0, sync_init = 0;
+    int created = 0;
     tk_benchcpu cpu = {0};
     if (!r || !b)
         goto oom;
@@ -1430,12 +1342,8 @@ tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t err
     if (b->nthreads > c->users)
         b->nthreads = c->users;
     b->nsec = (int)((c->duration_ms + 999) / 1000);
-    if (!(b->series = calloc((size_t)b->nsec, sizeof *b->series)) ||
-        !(b->thr = calloc((size_t)b->nthreads, sizeof *b->thr)))
+    if (tk_loadgen_init(&b->lg, b->nthreads, b->nsec) != 0 || !(b->thr = calloc((size_t)b->nthreads, sizeof *b->thr)))
         goto oom;
-    for (int i = 0; i < RING; i++)
-        if (!(b->ring[i].h = tk_hist_new()))
-            goto oom;
     for (int i = 0; i < b->nthreads; i++) {
         hl_thr *t = &b->thr[i];
         t->idx = i;
@@ -1449,82 +1357,32 @@ tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t err
     tk_raise_nofile((long)c->users + 256);
     if (tk_benchcpu_init(&cpu, c, err, errlen) != 0)
         goto fail;
-    pthread_mutex_init(&b->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->cond, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_cond_init(&b->gate, NULL);
-    sync_init = 1;
     for (; created < b->nthreads; created++) {
         int e = pthread_create(&b->thr[created].tid, NULL, thr_main, &b->thr[created]);
         if (e != 0) {
             tk_err(err, errlen, "pthread_create: %s", strerror(e));
-            b->abort = 1;
+            b->lg.abort = 1;
             break;
         }
     }
-    pthread_mutex_lock(&b->mu);
-    while (b->ready_threads < created)
-        pthread_cond_wait(&b->cond, &b->mu);
+    tk_loadgen_wait_ready(&b->lg, created);
     for (int i = 0; i < created; i++)
-        if (b->thr[i].failed && !b->abort) {
+        if (b->thr[i].failed && !b->lg.abort) {
             tk_err(err, errlen, "thread %d: %s", i, b->thr[i].errbuf);
-            b->abort = 1;
+            b->lg.abort = 1;
         }
-    b->t0 = tk_mono_us() + 10000; /* 10 ms for the threads to arm their timers */
     int64_t ramp = c->ramp_ms;
     if (c->nstages)
         ramp = c->stages[0].from != c->stages[0].to && c->nstages > 1 ? c->stages[0].duration_ms : 0;
-    b->ramp_end = b->t0 + (uint64_t)ramp * 1000u;
-    b->end = b->t0 + (uint64_t)c->duration_ms * 1000u;
-    tk_benchcpu_window(&cpu, b->ramp_end, b->end);
-    {
-        time_t when = (time_t)((tk_wall_ms() + 10) / 1000);
-        struct tm tm;
-        gmtime_r(&when, &tm);
-        strftime(r->started_at, sizeof r->started_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    }
-    b->go = 1;
-    pthread_cond_broadcast(&b->gate);
-    pthread_mutex_unlock(&b->mu);
-
-    /* Progress once a second until every thread is done. */
-    r->server_peak_rss_bytes = -1;
-    int reported = 0;
-    pthread_mutex_lock(&b->mu);
-    for (int k = 1; b->done_threads < created;) {
-        uint64_t wake = tk_benchcpu_wake(&cpu, b->t0 + (uint64_t)k * 1000000u);
-        struct timespec ts = {.tv_sec = (time_t)(wake / 1000000u), .tv_nsec = (long)(wake % 1000000u) * 1000};
-        while (b->done_threads < created && tk_mono_us() < wake)
-            pthread_cond_timedwait(&b->cond, &b->mu, &ts);
-        tk_benchcpu_poll(&cpu, tk_mono_us());
-        if (tk_mono_us() < b->t0 + (uint64_t)k * 1000000u)
-            continue; /* woken for a CPU sample only */
-        k++;
-        if (c->server_pid > 0) {
-            long long rss = proc_peak_rss(c->server_pid);
-            if (rss > r->server_peak_rss_bytes)
-                r->server_peak_rss_bytes = rss;
-        }
-        if (c->progress && !b->abort && b->last_final > reported) {
-            tk_bench_point p = b->series[b->last_final - 1];
-            uint64_t rq = b->total_req, er = b->total_err;
-            reported = b->last_final;
-            pthread_mutex_unlock(&b->mu);
-            c->progress(&p, (double)(tk_mono_us() - b->t0) / 1e6, rq, er, c->progress_ud);
-            pthread_mutex_lock(&b->mu);
-        }
-    }
-    tk_benchcpu_poll(&cpu, tk_mono_us()); /* the end of the window, when the threads ended first */
-    for (int i = 0; i < RING; i++)
-        if (b->ring[i].sec)
-            slot_finish(b, &b->ring[i]);
-    pthread_mutex_unlock(&b->mu);
+    tk_loadgen_set_times(&b->lg, c, ramp, r->started_at, sizeof r->started_at, &cpu);
+    b->t0 = b->lg.t0;
+    b->ramp_end = b->lg.ramp_end;
+    b->end = b->lg.end;
+    tk_loadgen_open_gate(&b->lg);
+    tk_loadgen_watch(&b->lg, created, c, r, &cpu);
     for (int i = 0; i < created; i++)
         pthread_join(b->thr[i].tid, NULL);
-    if (b->abort)
+    if (b->lg.abort)
         goto fail;
 
     snprintf(r->target, sizeof r->target, "%s", b->target);
@@ -1543,48 +1401,15 @@ tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t err
     if (merge_results(b, r) != 0)
         goto oom;
     tk_benchcpu_finish(&cpu, (double)r->steady_requests, r);
-    r->series = b->series;
+    r->series = b->lg.series;
     r->nseries = (size_t)b->nsec;
-    b->series = NULL;
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) == 0) {
-        r->peak_rss_bytes = (long long)ru.ru_maxrss * 1024;
-        r->gen_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-                       (double)ru.ru_stime.tv_usec / 1e6;
-    }
-    double max_cpu = c->max_cpu > 0 ? c->max_cpu : 0.90, max_lag = c->max_lag_ms > 0 ? c->max_lag_ms : 25.0;
-    r->valid = 1;
-    size_t rl = 0;
-    if (r->gen_cpu_util > max_cpu) {
-        r->valid = 0;
-        rl += (size_t)snprintf(r->invalid_reason, sizeof r->invalid_reason,
-                               "generator CPU saturated: a load thread was busy %.0f %% of the run (limit %.0f %%)",
-                               r->gen_cpu_util * 100.0, max_cpu * 100.0);
-    }
-    if (r->lag_p99_ms > max_lag && rl < sizeof r->invalid_reason) {
-        r->valid = 0;
-        rl += (size_t)snprintf(r->invalid_reason + rl, sizeof r->invalid_reason - rl,
-                               "%sgenerator event loop lagging: timer lateness p99 %.1f ms (limit %.1f ms)",
-                               rl ? "; " : "", r->lag_p99_ms, max_lag);
-    }
-    if (b->count_mismatch && rl < sizeof r->invalid_reason) {
-        r->valid = 0;
-        snprintf(r->invalid_reason + rl, sizeof r->invalid_reason - rl,
-                 "%sinternal: histogram counts disagree with the request counters", rl ? "; " : "");
-    }
-    pthread_mutex_destroy(&b->mu);
-    pthread_cond_destroy(&b->cond);
-    pthread_cond_destroy(&b->gate);
+    b->lg.series = NULL;
+    tk_loadgen_validate(r, c, b->count_mismatch ? "histogram counts disagree with the request counters" : NULL);
     run_free(b);
     return r;
 oom:
     tk_err(err, errlen, "out of memory");
 fail:
-    if (sync_init) {
-        pthread_mutex_destroy(&b->mu);
-        pthread_cond_destroy(&b->cond);
-        pthread_cond_destroy(&b->gate);
-    }
     run_free(b);
     if (r)
         free(r->series);
