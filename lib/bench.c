@@ -9,12 +9,16 @@
  * for every request, so its connection stays alive), a response buffer
  * that only grows, its request body and a timer for start/think time.
  * Hot-path allocations are libcurl's own (URL copy) and jansson's parse
- * tree; everything of ours is preallocated per thread.
+ * tree for the small answers (login, hold, queue); the list answers are
+ * read by tk_jscan (jscan.h) without building one; everything of ours is
+ * preallocated per thread.
  *
- * Once a second each thread folds its "current second" histogram and
- * counters into a shared ring slot under a mutex (one lock per thread per
- * second, never per request); the calling thread reads finished seconds for
- * the progress line. Per-step results are merged after the threads end.
+ * The run skeleton is loadgen.c's, shared with httpload.c: once a second
+ * each thread folds its "current second" histogram and counters into a
+ * shared ring slot (one lock per thread per second, never per request); the
+ * calling thread reads finished seconds for the progress line and takes the
+ * CPU samples of the steady window. Per-step results are merged after the
+ * threads end.
  *
  * Coordinated omission (after wrk2): each request carries the time it
  * should have been sent (v->t_intended): the schedule for an iteration's
@@ -79,7 +83,6 @@
 #define CONCERT_TRIES 3      /* other concerts tried when one has no seats */
 #define BUF_KEEP (64 * 1024) /* response buffers above this are released after use */
 #define BUF_MAX (32 * 1024 * 1024)
-#define RING 16 /* seconds in flight between the fastest and slowest thread */
 #define IDEM_PREFIX "Idempotency-Key: "
 #define IDEM_LEN 34 /* "%08x-%08x-%016llx" */
 #define LAG_PERIOD_US 10000  /* self-watch timer */
@@ -180,12 +183,6 @@ typedef struct thr {
     char err[256];
 } thr;
 
-typedef struct slot {
-    int sec, reporters, vus;
-    uint64_t req, err, drop;
-    tk_hist *h;
-} slot;
-
 typedef struct bench {
     const tk_bench_config *cfg;
     char target[512];
@@ -197,15 +194,7 @@ typedef struct bench {
     int nthreads, nsec;
     uint32_t nonce;
     thr *thr;
-    int abort;
-    pthread_mutex_t mu;
-    pthread_cond_t cond; /* threads -> caller: ready / done */
-    pthread_cond_t gate; /* caller -> threads: t0 is set, go */
-    int ready_threads, go, done_threads;
-    slot ring[RING];
-    tk_bench_point *series;
-    int last_final; /* highest finished second */
-    uint64_t total_req, total_err;
+    tk_loadgen lg; /* start gate, per-second ring, watch loop (bench_int.h) */
 } bench;
 
 /* ---------- small helpers ---------- */
@@ -355,76 +344,18 @@ int tk_bench_parse_stages(const char *s, tk_bench_stage *out, size_t cap, char *
 
 /* ---------- time series (one lock per thread per second) ---------- */
 
-static void slot_finish(bench *b, slot *s)
-{
-    if (s->sec < 1 || s->sec > b->nsec)
-        return;
-    tk_bench_point *p = &b->series[s->sec - 1];
-    double secs = 1.0;
-    double left = (double)(b->end - b->t0) / 1e6 - (double)(s->sec - 1);
-    if (left > 0 && left < 1.0)
-        secs = left; /* last, partial second */
-    p->t = s->sec;
-    p->vus = s->vus;
-    p->rps = (double)s->req / secs;
-    p->errors = s->err;
-    p->dropped = s->drop;
-    p->p50 = us_to_ms(tk_hist_percentile(s->h, 50));
-    p->p95 = us_to_ms(tk_hist_percentile(s->h, 95));
-    p->p99 = us_to_ms(tk_hist_percentile(s->h, 99));
-    if (s->sec > b->last_final)
-        b->last_final = s->sec;
-    s->sec = 0;
-}
-
 /* Hand second `sec` of thread t over to the shared ring; with data == 0 it
  * only reports the second as done (a late tick skipping seconds). */
 static void thr_flush_second(thr *t, int sec, int data)
 {
     bench *b = t->b;
-    if (!data) {
-        tk_hist *keep = t->sec_hist;
-        uint64_t rq = t->sec_req, er = t->sec_err, dr = t->sec_drop;
-        t->sec_hist = t->empty_hist;
-        t->sec_req = t->sec_err = t->sec_drop = 0;
-        thr_flush_second(t, sec, 1);
-        t->sec_hist = keep;
-        t->sec_req = rq;
-        t->sec_err = er;
-        t->sec_drop = dr;
-        return;
-    }
-    pthread_mutex_lock(&b->mu);
-    slot *s = &b->ring[sec % RING];
-    b->total_req += t->sec_req;
-    b->total_err += t->sec_err;
-    if (b->series[sec - 1].t != 0 || s->sec > sec) {
-        /* this thread lagged more than RING seconds: keep its counts only */
-        tk_bench_point *p = &b->series[sec - 1];
-        p->rps += (double)t->sec_req;
-        p->errors += t->sec_err;
-        p->dropped += t->sec_drop;
-    } else {
-        if (s->sec != sec) {
-            slot_finish(b, s); /* an older second some thread never handed over */
-            s->sec = sec;
-            s->reporters = 0;
-            s->vus = 0;
-            s->req = s->err = s->drop = 0;
-            tk_hist_reset(s->h);
-        }
-        tk_hist_merge(s->h, t->sec_hist);
-        s->req += t->sec_req;
-        s->err += t->sec_err;
-        s->drop += t->sec_drop;
-        s->vus += b->open ? t->nvu - t->nidle : t->started_vus; /* open: busy VUs */
-        if (++s->reporters == b->nthreads)
-            slot_finish(b, s);
-    }
-    pthread_mutex_unlock(&b->mu);
-    if (t->sec_hist != t->empty_hist)
+    tk_loadgen_flush_second(&b->lg, sec, data ? t->sec_hist : t->empty_hist, data ? t->sec_req : 0,
+                            data ? t->sec_err : 0, data ? t->sec_drop : 0,
+                            b->open ? t->nvu - t->nidle : t->started_vus); /* open: busy VUs */
+    if (data) {
         tk_hist_reset(t->sec_hist);
-    t->sec_req = t->sec_err = t->sec_drop = 0;
+        t->sec_req = t->sec_err = t->sec_drop = 0;
+    }
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -1351,13 +1282,7 @@ static void *thr_main(void *arg)
     bench *b = t->b;
     if (thr_setup(t) != 0)
         t->failed = 1;
-    pthread_mutex_lock(&b->mu);
-    b->ready_threads++;
-    pthread_cond_signal(&b->cond);
-    while (!b->go)
-        pthread_cond_wait(&b->gate, &b->mu);
-    int abort = b->abort; /* b->t0 is set now */
-    pthread_mutex_unlock(&b->mu);
+    int abort = tk_loadgen_thread_ready(&b->lg); /* b->t0 is set now */
     if (!t->failed && !abort) {
         uint64_t now = tk_mono_us();
         if (b->open) {
@@ -1387,30 +1312,11 @@ static void *thr_main(void *arg)
         t->cpu_us = (uint64_t)((c1.tv_sec - c0.tv_sec) * 1000000LL + (c1.tv_nsec - c0.tv_nsec) / 1000);
     }
     thr_teardown(t);
-    pthread_mutex_lock(&b->mu);
-    b->done_threads++;
-    pthread_cond_signal(&b->cond);
-    pthread_mutex_unlock(&b->mu);
+    tk_loadgen_thread_done(&b->lg);
     return NULL;
 }
 
 /* ---------- run ---------- */
-
-static long long proc_peak_rss(int pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    long long best = -1, kb;
-    while (fgets(line, sizeof line, f))
-        if ((sscanf(line, "VmHWM: %lld kB", &kb) == 1 || sscanf(line, "VmRSS: %lld kB", &kb) == 1) &&
-            kb * 1024 > best)
-            best = kb * 1024;
-    fclose(f);
-    return best;
-}
 
 static void utc_iso(char *buf, size_t len, time_t when, const char *fmt)
 {
@@ -1423,8 +1329,7 @@ static void bench_free(bench *b)
 {
     if (!b)
         return;
-    for (int i = 0; i < RING; i++)
-        tk_hist_free(b->ring[i].h);
+    tk_loadgen_destroy(&b->lg);
     if (b->thr)
         for (int i = 0; i < b->nthreads; i++) {
             thr *t = &b->thr[i];
@@ -1442,7 +1347,6 @@ static void bench_free(bench *b)
             free(t->vus);
         }
     free(b->thr);
-    free(b->series);
     free(b);
 }
 
@@ -1620,7 +1524,7 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
 
     tk_bench_result *r = calloc(1, sizeof *r);
     bench *b = calloc(1, sizeof *b);
-    int created = 0, sync_init = 0;
+    int created = 0;
     tk_benchcpu cpu = {0};
     if (!r || !b)
         goto oom;
@@ -1647,12 +1551,8 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
         b->nthreads = c->users;
     b->nsec = (int)((c->duration_ms + 999) / 1000);
     b->nonce = (uint32_t)splitmix((uint64_t)tk_wall_ms() ^ ((uint64_t)getpid() << 20));
-    if (!(b->series = calloc((size_t)b->nsec, sizeof *b->series)) ||
-        !(b->thr = calloc((size_t)b->nthreads, sizeof *b->thr)))
+    if (tk_loadgen_init(&b->lg, b->nthreads, b->nsec) != 0 || !(b->thr = calloc((size_t)b->nthreads, sizeof *b->thr)))
         goto oom;
-    for (int i = 0; i < RING; i++)
-        if (!(b->ring[i].h = tk_hist_new()))
-            goto oom;
     for (int i = 0; i < b->nthreads; i++) {
         thr *t = &b->thr[i];
         t->idx = i;
@@ -1669,81 +1569,35 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
         tk_err(err, errlen, "curl_global_init failed");
         goto fail;
     }
-    pthread_mutex_init(&b->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->cond, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_cond_init(&b->gate, NULL);
-    sync_init = 1;
-
     for (; created < b->nthreads; created++) {
         int e = pthread_create(&b->thr[created].tid, NULL, thr_main, &b->thr[created]);
         if (e != 0) {
             tk_err(err, errlen, "pthread_create: %s", strerror(e));
-            b->abort = 1;
+            b->lg.abort = 1;
             break;
         }
     }
     /* Wait until every thread has its VUs set up, then set t0 and open the gate. */
-    pthread_mutex_lock(&b->mu);
-    while (b->ready_threads < created)
-        pthread_cond_wait(&b->cond, &b->mu);
+    tk_loadgen_wait_ready(&b->lg, created);
     for (int i = 0; i < created; i++)
-        if (b->thr[i].failed && !b->abort) {
+        if (b->thr[i].failed && !b->lg.abort) {
             tk_err(err, errlen, "thread %d: %s", i, b->thr[i].err);
-            b->abort = 1;
+            b->lg.abort = 1;
         }
-    b->t0 = tk_mono_us() + 10000; /* 10 ms for the threads to arm their timers */
     /* steady state: after the ramp, or after a first stage that changes the target */
     int64_t ramp = c->ramp_ms;
     if (c->nstages)
         ramp = c->stages[0].from != c->stages[0].to && c->nstages > 1 ? c->stages[0].duration_ms : 0;
-    b->ramp_end = b->t0 + (uint64_t)ramp * 1000u;
-    b->end = b->t0 + (uint64_t)c->duration_ms * 1000u;
-    tk_benchcpu_window(&cpu, b->ramp_end, b->end);
-    utc_iso(r->started_at, sizeof r->started_at, (time_t)((tk_wall_ms() + 10) / 1000), "%Y-%m-%dT%H:%M:%SZ");
-    b->go = 1;
-    pthread_cond_broadcast(&b->gate);
-    pthread_mutex_unlock(&b->mu);
-
-    /* Progress once a second until every thread is done. */
-    r->server_peak_rss_bytes = -1;
-    int reported = 0;
-    pthread_mutex_lock(&b->mu);
-    for (int k = 1; b->done_threads < created;) {
-        uint64_t wake = tk_benchcpu_wake(&cpu, b->t0 + (uint64_t)k * 1000000u);
-        struct timespec ts = {.tv_sec = (time_t)(wake / 1000000u), .tv_nsec = (long)(wake % 1000000u) * 1000};
-        while (b->done_threads < created && tk_mono_us() < wake)
-            pthread_cond_timedwait(&b->cond, &b->mu, &ts);
-        tk_benchcpu_poll(&cpu, tk_mono_us());
-        if (tk_mono_us() < b->t0 + (uint64_t)k * 1000000u)
-            continue; /* woken for a CPU sample only */
-        k++;
-        if (c->server_pid > 0) {
-            long long rss = proc_peak_rss(c->server_pid);
-            if (rss > r->server_peak_rss_bytes)
-                r->server_peak_rss_bytes = rss;
-        }
-        if (c->progress && !b->abort && b->last_final > reported) {
-            tk_bench_point p = b->series[b->last_final - 1];
-            uint64_t rq = b->total_req, er = b->total_err;
-            reported = b->last_final;
-            pthread_mutex_unlock(&b->mu);
-            c->progress(&p, (double)(tk_mono_us() - b->t0) / 1e6, rq, er, c->progress_ud);
-            pthread_mutex_lock(&b->mu);
-        }
-    }
-    tk_benchcpu_poll(&cpu, tk_mono_us()); /* the end of the window, when the threads ended first */
-    for (int i = 0; i < RING; i++) /* seconds some thread never handed over */
-        if (b->ring[i].sec)
-            slot_finish(b, &b->ring[i]);
-    pthread_mutex_unlock(&b->mu);
+    tk_loadgen_set_times(&b->lg, c, ramp, r->started_at, sizeof r->started_at, &cpu);
+    b->t0 = b->lg.t0;
+    b->ramp_end = b->lg.ramp_end;
+    b->end = b->lg.end;
+    tk_loadgen_open_gate(&b->lg);
+    tk_loadgen_watch(&b->lg, created, c, r, &cpu);
     for (int i = 0; i < created; i++)
         pthread_join(b->thr[i].tid, NULL);
     curl_global_cleanup();
-    if (b->abort)
+    if (b->lg.abort)
         goto fail;
 
     snprintf(r->target, sizeof r->target, "%s", b->target);
@@ -1764,44 +1618,15 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
     r->elapsed_s = (double)(b->end - b->t0) / 1e6;
     merge_results(b, r);
     tk_benchcpu_finish(&cpu, b->flow_first == TK_STEP_URL ? (double)r->steady_requests : (double)r->steady_flows, r);
-    r->series = b->series;
+    r->series = b->lg.series;
     r->nseries = (size_t)b->nsec;
-    b->series = NULL;
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) == 0) {
-        r->peak_rss_bytes = (long long)ru.ru_maxrss * 1024;
-        r->gen_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-                       (double)ru.ru_stime.tv_usec / 1e6;
-    }
-    /* the generator watching itself */
-    double max_cpu = c->max_cpu > 0 ? c->max_cpu : 0.90, max_lag = c->max_lag_ms > 0 ? c->max_lag_ms : 25.0;
-    r->valid = 1;
-    size_t rl = 0;
-    if (r->gen_cpu_util > max_cpu) {
-        r->valid = 0;
-        rl += (size_t)snprintf(r->invalid_reason, sizeof r->invalid_reason,
-                               "generator CPU saturated: a load thread was busy %.0f %% of the run (limit %.0f %%)",
-                               r->gen_cpu_util * 100.0, max_cpu * 100.0);
-    }
-    if (r->lag_p99_ms > max_lag && rl < sizeof r->invalid_reason) {
-        r->valid = 0;
-        snprintf(r->invalid_reason + rl, sizeof r->invalid_reason - rl,
-                 "%sgenerator event loop lagging: timer lateness p99 %.1f ms (limit %.1f ms)", rl ? "; " : "",
-                 r->lag_p99_ms, max_lag);
-    }
-    pthread_mutex_destroy(&b->mu);
-    pthread_cond_destroy(&b->cond);
-    pthread_cond_destroy(&b->gate);
+    b->lg.series = NULL;
+    tk_loadgen_validate(r, c, NULL); /* the generator watching itself */
     bench_free(b);
     return r;
 oom:
     tk_err(err, errlen, "out of memory");
 fail:
-    if (sync_init) {
-        pthread_mutex_destroy(&b->mu);
-        pthread_cond_destroy(&b->cond);
-        pthread_cond_destroy(&b->gate);
-    }
     bench_free(b);
     free(r);
     return NULL;
