@@ -358,22 +358,19 @@ static void thr_flush_second(thr *t, int sec, int data)
     }
 }
 
+static void flush_cb(void *thread, int sec, int data)
+{
+    thr_flush_second(thread, sec, data);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     thr *t = arg;
-    /* A tick can run late when the loop was busy: attribute what completed
-     * to the second we are in, and report the skipped ones as empty. */
-    int cur = (int)((tk_mono_us() - t->b->t0) / 1000000u);
-    if (cur > t->b->nsec)
-        cur = t->b->nsec;
-    while (t->next_sec < cur)
-        thr_flush_second(t, t->next_sec++, 0);
-    if (t->next_sec <= t->b->nsec)
-        thr_flush_second(t, t->next_sec++, 1);
-    if (t->next_sec <= t->b->nsec)
-        evtimer_in_us(&t->tick, (int64_t)(t->b->t0 + (uint64_t)t->next_sec * 1000000u) - (int64_t)tk_mono_us());
+    int64_t next = tk_loadgen_tick(&t->b->lg, &t->next_sec, flush_cb, t);
+    if (next >= 0)
+        evtimer_in_us(&t->tick, next);
 }
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)
@@ -385,10 +382,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     t->iters_dropped += t->pend_len;
     t->sec_drop += t->pend_len;
     t->pend_len = 0;
-    while (t->next_sec < t->b->nsec)
-        thr_flush_second(t, t->next_sec++, 0);
-    if (t->next_sec <= t->b->nsec)
-        thr_flush_second(t, t->next_sec++, 1);
+    tk_loadgen_last_seconds(&t->b->lg, &t->next_sec, flush_cb, t);
     event_base_loopbreak(t->base);
 }
 
@@ -1136,11 +1130,8 @@ static void on_lag(evutil_socket_t fd, short what, void *arg)
     (void)what;
     thr *t = arg;
     uint64_t now = tk_mono_us();
-    while (t->lag_due <= now) {
-        tk_hist_record(t->lag_hist, now - t->lag_due);
-        t->lag_due += LAG_PERIOD_US;
-    }
-    evtimer_in_us(&t->lag, (int64_t)(t->lag_due - now));
+    int64_t next = tk_loadgen_lag(&t->lag_due, LAG_PERIOD_US, t->lag_hist, now);
+    evtimer_in_us(&t->lag, next);
 }
 
 static int thr_setup(thr *t)

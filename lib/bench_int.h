@@ -130,6 +130,24 @@ void tk_loadgen_open_gate(tk_loadgen *g);
 void tk_loadgen_flush_second(tk_loadgen *g, int sec, const tk_hist *h, uint64_t req, uint64_t err,
                              uint64_t drop, int vus);
 
+/* Load thread: hand second sec over (data 0: as empty, the thread's own
+ * histogram and counts untouched). The engine's own, called back below. */
+typedef void (*tk_loadgen_flush_fn)(void *thread, int sec, int data);
+
+/* Load thread, at its once-a-second timer: hand over every second up to now
+ * (a late tick attributes what completed to the second it is in and reports
+ * the skipped ones as empty); *next_sec is the next second to hand over
+ * (1-based). Returns the µs until the next tick, or -1 when all are done. */
+int64_t tk_loadgen_tick(const tk_loadgen *g, int *next_sec, tk_loadgen_flush_fn flush, void *thread);
+
+/* Load thread, at its stop timer: hand over every second left. */
+void tk_loadgen_last_seconds(const tk_loadgen *g, int *next_sec, tk_loadgen_flush_fn flush, void *thread);
+
+/* Self-watch, at the thread's periodic timer (period_us): record the
+ * lateness of every period missed up to now into lag (so a long stall weighs
+ * as much as it lasted); *due advances. Returns the µs until the next. */
+int64_t tk_loadgen_lag(uint64_t *due, uint64_t period_us, tk_hist *lag, uint64_t now);
+
 /* Caller: watch the run until `created` threads are done: c->progress once
  * per finished second, the peak RSS of c->server_pid into
  * r->server_peak_rss_bytes (-1 when none), the CPU samples of cpu at their

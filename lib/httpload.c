@@ -1007,20 +1007,19 @@ static void thr_flush_second(hl_thr *t, int sec, int data)
     }
 }
 
+static void flush_cb(void *thread, int sec, int data)
+{
+    thr_flush_second(thread, sec, data);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     hl_thr *t = arg;
-    int cur = (int)((tk_mono_us() - t->run->t0) / 1000000u);
-    if (cur > t->run->nsec)
-        cur = t->run->nsec;
-    while (t->next_sec < cur)
-        thr_flush_second(t, t->next_sec++, 0);
-    if (t->next_sec <= t->run->nsec)
-        thr_flush_second(t, t->next_sec++, 1);
-    if (t->next_sec <= t->run->nsec)
-        evtimer_in_us(&t->tick, (int64_t)(t->run->t0 + (uint64_t)t->next_sec * 1000000u) - (int64_t)tk_mono_us());
+    int64_t next = tk_loadgen_tick(&t->run->lg, &t->next_sec, flush_cb, t);
+    if (next >= 0)
+        evtimer_in_us(&t->tick, next);
 }
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)
@@ -1031,10 +1030,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     t->iters_dropped += t->pend_len; /* still waiting for a connection: never started */
     t->sec_drop += t->pend_len;
     t->pend_len = 0;
-    while (t->next_sec < t->run->nsec)
-        thr_flush_second(t, t->next_sec++, 0);
-    if (t->next_sec <= t->run->nsec)
-        thr_flush_second(t, t->next_sec++, 1);
+    tk_loadgen_last_seconds(&t->run->lg, &t->next_sec, flush_cb, t);
     t->stopped = 1;
     event_base_loopbreak(t->base);
 }
@@ -1047,10 +1043,7 @@ static void on_lag(evutil_socket_t fd, short what, void *arg)
     (void)what;
     hl_thr *t = arg;
     uint64_t now = tk_mono_us();
-    while (t->lag_due <= now) {
-        tk_hist_record(t->lag_hist, now - t->lag_due);
-        t->lag_due += LAG_PERIOD_US;
-    }
+    tk_loadgen_lag(&t->lag_due, LAG_PERIOD_US, t->lag_hist, now);
     if (++t->lag_n % 10 == 0)
         for (int i = 0; i < t->nconn; i++) {
             hl_conn *c = &t->conns[i];

@@ -153,6 +153,38 @@ void tk_loadgen_flush_second(tk_loadgen *g, int sec, const tk_hist *h, uint64_t 
     pthread_mutex_unlock(&g->mu);
 }
 
+int64_t tk_loadgen_tick(const tk_loadgen *g, int *next_sec, tk_loadgen_flush_fn flush, void *thread)
+{
+    int cur = (int)((tk_mono_us() - g->t0) / 1000000u);
+    if (cur > g->nsec)
+        cur = g->nsec;
+    while (*next_sec < cur)
+        flush(thread, (*next_sec)++, 0);
+    if (*next_sec <= g->nsec)
+        flush(thread, (*next_sec)++, 1);
+    if (*next_sec > g->nsec)
+        return -1;
+    int64_t d = (int64_t)(g->t0 + (uint64_t)*next_sec * 1000000u) - (int64_t)tk_mono_us();
+    return d > 0 ? d : 0;
+}
+
+void tk_loadgen_last_seconds(const tk_loadgen *g, int *next_sec, tk_loadgen_flush_fn flush, void *thread)
+{
+    while (*next_sec < g->nsec)
+        flush(thread, (*next_sec)++, 0);
+    if (*next_sec <= g->nsec)
+        flush(thread, (*next_sec)++, 1);
+}
+
+int64_t tk_loadgen_lag(uint64_t *due, uint64_t period_us, tk_hist *lag, uint64_t now)
+{
+    while (*due <= now) {
+        tk_hist_record(lag, now - *due);
+        *due += period_us;
+    }
+    return (int64_t)(*due - now);
+}
+
 static long long proc_peak_rss(int pid)
 {
     char path[64], line[256];
