@@ -17,6 +17,7 @@ typedef struct dev_opts {
     int instances; /* -1: not given */
     int port;      /* nginx port, 0: free or kept */
     const char *serve_args;
+    int durable;
 } dev_opts;
 
 typedef struct dev_sub {
@@ -41,6 +42,10 @@ static int dev_up(const dev_opts *o)
     char err[1024];
     tk_dev_env env;
     int started;
+    if (o->durable && tk_dev_durable(o->state, err, sizeof err) != 0) {
+        fprintf(stderr, "dev up --durable: %s\n", err);
+        return 1;
+    }
     if (o->instances >= 0) {
         tk_dev_instances_opts io = {.instances = o->instances, .port = o->port, .serve_args = o->serve_args};
         started = tk_dev_instances_up(o->state, &io, &env, err, sizeof err);
@@ -196,6 +201,8 @@ static void usage(FILE *out)
                  "               up --instances: extra serve flags, split on blanks (e.g. '--workers 4\n"
                  "               --loops 1'); recorded, and reused when scaling without it; running\n"
                  "               instances keep theirs (scale to 0 to change them)\n"
+                 "  --durable    up: MariaDB commits durably until `dev down`: innodb_flush_log_at_trx_commit=1,\n"
+                 "               binary log on with sync_binlog=1 (a running default-mode MariaDB restarts)\n"
                  "  -h, --help   this text\n\n"
                  "Use it from a shell with: eval \"$(ticketctl dev up)\"\n"
                  "With instances, the env has TICKETCTL_TARGET (nginx): bench --target \"$TICKETCTL_TARGET\"\n",
@@ -211,6 +218,7 @@ int cmd_dev(int argc, char **argv)
         {"instances", required_argument, NULL, 'i'},
         {"port", required_argument, NULL, 'P'},
         {"serve-args", required_argument, NULL, 'a'},
+        {"durable", no_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -238,6 +246,7 @@ int cmd_dev(int argc, char **argv)
             o.port = (int)v;
             break;
         case 'a': o.serve_args = optarg; break;
+        case 'D': o.durable = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -252,8 +261,8 @@ int cmd_dev(int argc, char **argv)
         fprintf(stderr, "ticketctl dev %s: %s does not apply\n", name, o.json ? "--json" : "--purge");
         return 2;
     }
-    if ((o.instances >= 0 || o.port || o.serve_args) && strcmp(name, "up") != 0) {
-        fprintf(stderr, "ticketctl dev %s: --instances, --port and --serve-args apply to up only\n", name);
+    if ((o.instances >= 0 || o.port || o.serve_args || o.durable) && strcmp(name, "up") != 0) {
+        fprintf(stderr, "ticketctl dev %s: --instances, --port, --serve-args and --durable apply to up only\n", name);
         return 2;
     }
     if ((o.port || o.serve_args) && o.instances < 1) {

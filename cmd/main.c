@@ -4,13 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct command {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-    const char *summary;
-} command;
-
-static const command commands[] = {
+static const tk_command commands[] = {
     {"dev", cmd_dev, "start/stop/inspect the private local stack (MariaDB, Redis, Kafka)"},
     {"migrate", cmd_migrate, "apply the versioned schema migrations"},
     {"serve", cmd_serve, "run the reservation HTTP API"},
@@ -19,11 +13,20 @@ static const command commands[] = {
     {"report", cmd_report, "render a results JSON as HTML + Markdown"},
     {"scenario", cmd_scenario, "contention scenarios comparing lock strategies"},
     {"notify", cmd_notify, "deliver reservation/payment events to a webhook"},
-    {"anomaly", cmd_anomaly, "Isolation Forest anomaly detection: train, score, eval, bench"},
+    {"anomaly", cmd_anomaly, "anomaly detection on the metrics stream and NAB series"},
     {"tune", cmd_tune, "index advice proven by measurement; query latency (--measure)"},
+    {"version", cmd_version, "version, commit, build type and library versions"},
+    {"completion", cmd_completion, "print a shell completion script (bash or zsh)"},
+    {"man", cmd_man, "print the manual page (troff), made from every command's --help"},
 };
 
-static void usage(FILE *out)
+const tk_command *tk_commands(size_t *n)
+{
+    *n = sizeof commands / sizeof commands[0];
+    return commands;
+}
+
+void tk_usage(FILE *out)
 {
     fprintf(out, "usage: ticketctl <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -37,21 +40,19 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
+        tk_usage(stderr);
         return 2;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-        usage(stdout);
+        tk_usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) {
-        printf("ticketctl 0.1.0\n");
-        return 0;
-    }
+    if (!strcmp(argv[1], "--version"))
+        return cmd_version(1, argv + 1);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "ticketctl: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    tk_usage(stderr);
     return 2;
 }

@@ -32,6 +32,9 @@ static void usage(FILE *out)
                  "                       with backoff until stopped)\n"
                  "  --max-events N       exit after N delivered events\n"
                  "  --idle-exit DUR      exit after DUR without a message\n"
+                 "  --connect-timeout DUR  fail when no Kafka broker answers within DUR at start\n"
+                 "                       (default 10s); later outages are waited out and logged\n"
+                 "                       once each way as a JSON line on stderr\n"
                  "  --json               print the summary as JSON\n"
                  "  --verbose            log failed deliveries\n"
                  "  --kafka-brokers LIST --redis URL --state DIR\n"
@@ -45,16 +48,17 @@ int cmd_notify(int argc, char **argv)
         {"webhook", required_argument, NULL, 'w'},      {"group", required_argument, NULL, 'g'},
         {"max-attempts", required_argument, NULL, 'a'}, {"max-events", required_argument, NULL, 'n'},
         {"idle-exit", required_argument, NULL, 'i'},    {"json", no_argument, NULL, 'j'},
+        {"connect-timeout", required_argument, NULL, 'c'},
         {"verbose", no_argument, NULL, 'v'},            {"kafka-brokers", required_argument, NULL, 'k'},
         {"redis", required_argument, NULL, 'r'},        {"state", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0},
     };
     tk_notify_config cfg = {.stop = &stop_flag};
     const char *kafka = NULL, *redis = NULL, *state = NULL;
-    int json = 0, c;
+    int json = 0, c, li = -1;
     int64_t v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
         switch (c) {
         case 'w': cfg.webhook = optarg; break;
         case 'g': cfg.group = optarg; break;
@@ -69,6 +73,10 @@ int cmd_notify(int argc, char **argv)
         case 'i':
             if (tk_parse_duration_ms(optarg, &v)) goto bad;
             cfg.idle_exit_ms = v;
+            break;
+        case 'c':
+            if (tk_parse_duration_ms(optarg, &v) || v <= 0) goto bad;
+            cfg.connect_timeout_ms = v;
             break;
         case 'j': json = 1; break;
         case 'v': cfg.verbose = 1; break;
@@ -112,6 +120,7 @@ int cmd_notify(int argc, char **argv)
     }
     return 0;
 bad:
-    fprintf(stderr, "notify: bad option value '%s'\n", optarg);
+    fprintf(stderr, "notify: --%s: bad value '%s' (see ticketctl notify --help)\n", li >= 0 ? opts[li].name : "?",
+            optarg);
     return 2;
 }

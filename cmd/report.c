@@ -1,8 +1,10 @@
 /* ticketctl report: render a bench results JSON as HTML + Markdown. */
 #include "commands.h"
+#include "ticketctl/common.h"
 #include "ticketctl/compare.h"
 #include "ticketctl/report.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 
 static const struct option longopts[] = {
     {"out-dir", required_argument, NULL, 'o'},
+    {"junit", required_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -18,7 +21,7 @@ static const struct option longopts[] = {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ticketctl report RESULTS.json [--out-dir DIR]\n"
+            "usage: ticketctl report RESULTS.json [--out-dir DIR] [--junit FILE]\n"
             "       ticketctl report --compare BASELINE CANDIDATE   (files, dirs or globs; >= 5 runs each)\n"
             "\n"
             "Render a bench results file (docs/RESULTS.md) as a self-contained HTML page\n"
@@ -27,6 +30,9 @@ static void usage(FILE *out)
             "beside the JSON, or in DIR, and prints both paths.\n"
             "\n"
             "  -o, --out-dir DIR   write the two files into DIR (must exist)\n"
+            "      --junit FILE    also write the thresholds, invariants and generator\n"
+            "                      self-check as JUnit XML for CI ('-': stdout); exit 3\n"
+            "                      when one of them failed\n"
             "  -h, --help          this help\n");
 }
 
@@ -96,18 +102,46 @@ done:
     return rc;
 }
 
+/* --junit FILE: 0 when every gate held, 3 when one failed, 1 on I/O errors. */
+static int write_junit(const char *results, const char *path)
+{
+    char err[1024];
+    tk_report *r = tk_report_load(results, err, sizeof err);
+    if (!r) {
+        fprintf(stderr, "report: %s\n", err);
+        return 1;
+    }
+    FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
+    if (!f) {
+        fprintf(stderr, "report: --junit %s: %s\n", path, strerror(errno));
+        tk_report_free(r);
+        return 1;
+    }
+    size_t failed = 0;
+    int rc = tk_report_junit(r, f, &failed, err, sizeof err);
+    if (f != stdout && fclose(f) != 0 && rc == 0)
+        rc = tk_err(err, sizeof err, "closing %s: %s", path, strerror(errno));
+    tk_report_free(r);
+    if (rc != 0) {
+        fprintf(stderr, "report: --junit %s: %s\n", path, err);
+        return 1;
+    }
+    return failed ? 3 : 0;
+}
+
 int cmd_report(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--compare") == 0)
             return report_compare(argc, argv);
 
-    const char *out_dir = NULL;
+    const char *out_dir = NULL, *junit = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': out_dir = optarg; break;
+        case 'j': junit = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -123,5 +157,5 @@ int cmd_report(int argc, char **argv)
         return 1;
     }
     printf("%s\n%s\n", html, md);
-    return 0;
+    return junit ? write_junit(argv[optind], junit) : 0;
 }

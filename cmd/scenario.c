@@ -255,8 +255,14 @@ static int cmd_list(int argc, char **argv)
 
 static int cmd_strategies(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    if (argc > 1) {
+        int help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
+        fprintf(help ? stdout : stderr,
+                "%susage: ticketctl scenario strategies\n\nThe lock strategy table: each strategy, whether it "
+                "applies to seats and to points,\nand what it does (unsafe ones exist only to show the race).\n",
+                help ? "" : "scenario strategies: takes no arguments\n");
+        return help ? 0 : 2;
+    }
     printf("%-24s %-6s %-6s %s\n", "strategy", "seats", "points", "what it does");
     for (size_t i = 0; i < tk_strategy_count(); i++) {
         const tk_strategy *s = tk_strategy_at(i);

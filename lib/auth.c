@@ -72,3 +72,54 @@ out:
     jwt_free(jwt);
     return rc;
 }
+
+typedef struct jwt_slot {
+    uint64_t hash;
+    size_t len; /* 0: empty */
+    tk_claims claims;
+    char token[TK_JWT_CACHE_TOKEN];
+} jwt_slot;
+
+struct tk_jwt_cache {
+    size_t mask;
+    jwt_slot slot[];
+};
+
+tk_jwt_cache *tk_jwt_cache_new(size_t slots)
+{
+    size_t n = 1;
+    while (n < slots)
+        n <<= 1;
+    tk_jwt_cache *c = calloc(1, sizeof *c + n * sizeof(jwt_slot));
+    if (c)
+        c->mask = n - 1;
+    return c;
+}
+
+void tk_jwt_cache_free(tk_jwt_cache *c) { free(c); }
+
+tk_rc tk_jwt_verify_cached(tk_jwt_cache *c, const unsigned char *key, size_t keylen, const char *token,
+                           tk_claims *out)
+{
+    size_t len = token ? strnlen(token, TK_JWT_CACHE_TOKEN) : 0;
+    if (!c || len == 0 || len >= TK_JWT_CACHE_TOKEN)
+        return tk_jwt_verify(key, keylen, token, out);
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)token[i]) * 1099511628211ULL;
+    jwt_slot *sl = &c->slot[h & c->mask];
+    if (sl->len == len && sl->hash == h && !memcmp(sl->token, token, len)) {
+        if (sl->claims.exp <= (int64_t)time(NULL))
+            return TK_EAUTH;
+        *out = sl->claims;
+        return TK_OK;
+    }
+    tk_rc rc = tk_jwt_verify(key, keylen, token, out);
+    if (rc == TK_OK) {
+        sl->hash = h;
+        sl->len = len;
+        sl->claims = *out;
+        memcpy(sl->token, token, len);
+    }
+    return rc;
+}

@@ -164,7 +164,9 @@ int tk_cache_put(tk_cache *c, const char *key, const char *body, size_t len, uin
     return rc;
 }
 
-void tk_cache_invalidate(tk_cache *c, const char *key)
+/* Fence key at a new sequence number (puts that read before it are
+ * dropped) and either edit its body in place or drop it. */
+static void fence_key(tk_cache *c, const char *key, int (*edit)(char *body, size_t *len, void *arg), void *arg)
 {
     uint64_t h = fnv1a(key);
     shard *sh = &c->shards[h % SHARDS];
@@ -184,13 +186,22 @@ void tk_cache_invalidate(tk_cache *c, const char *key)
         }
     }
     if (e) {
-        free(e->body);
-        e->body = NULL;
-        e->len = 0;
-        e->expires_ms = 0;
+        if (!edit || !e->body || edit(e->body, &e->len, arg) < 0) {
+            free(e->body);
+            e->body = NULL;
+            e->len = 0;
+            e->expires_ms = 0;
+        }
         e->inval_seq = now_seq;
     }
     pthread_mutex_unlock(&sh->mu);
+}
+
+void tk_cache_invalidate(tk_cache *c, const char *key) { fence_key(c, key, NULL, NULL); }
+
+void tk_cache_edit(tk_cache *c, const char *key, int (*edit)(char *body, size_t *len, void *arg), void *arg)
+{
+    fence_key(c, key, edit, arg);
 }
 
 void tk_cache_clear(tk_cache *c)

@@ -404,152 +404,6 @@ static int split_addr(const char *addr, char *host, size_t hostlen, int *port)
     return 0;
 }
 
-/* ---- URL parsing -------------------------------------------------------- */
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decode s[0..n) into out; rejects bad escapes, %00 and overflow. */
-static int pct_decode(const char *s, size_t n, char *out, size_t outlen)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%') {
-            if (n - i < 3)
-                return -1;
-            int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
-            if (h < 0 || l < 0 || (h == 0 && l == 0))
-                return -1;
-            c = h * 16 + l;
-            i += 2;
-        }
-        if (o + 1 >= outlen)
-            return -1;
-        out[o++] = (char)c;
-    }
-    out[o] = '\0';
-    return 0;
-}
-
-/* host[:port] or [v6]:port in s[0..n). */
-static int parse_hostport(const char *s, size_t n, char *host, size_t hostlen, unsigned *port,
-                          unsigned defport, char *err, size_t errlen)
-{
-    const char *hs = s, *he, *portp = NULL;
-    if (n > 0 && s[0] == '[') {
-        const char *close = memchr(s, ']', n);
-        if (!close)
-            return tk_err(err, errlen, "unterminated '[' in host");
-        hs = s + 1;
-        he = close;
-        if (close + 1 < s + n) {
-            if (close[1] != ':')
-                return tk_err(err, errlen, "unexpected characters after ']'");
-            portp = close + 2;
-        }
-    } else {
-        const char *colon = memchr(s, ':', n);
-        he = colon ? colon : s + n;
-        if (colon) {
-            if (memchr(colon + 1, ':', (size_t)(s + n - colon - 1)))
-                return tk_err(err, errlen, "IPv6 hosts must be written in brackets");
-            portp = colon + 1;
-        }
-    }
-    size_t hl = (size_t)(he - hs);
-    if (hl == 0)
-        return tk_err(err, errlen, "empty host");
-    if (hl >= hostlen)
-        return tk_err(err, errlen, "host too long");
-    for (size_t i = 0; i < hl; i++)
-        if (hs[i] == '@' || hs[i] == '/' || hs[i] == '?' || hs[i] == '#' || hs[i] == ' ')
-            return tk_err(err, errlen, "bad character '%c' in host", hs[i]);
-    memcpy(host, hs, hl);
-    host[hl] = '\0';
-    *port = defport;
-    if (portp) {
-        size_t pl = (size_t)(s + n - portp);
-        unsigned v = 0;
-        if (pl == 0 || pl > 5)
-            return tk_err(err, errlen, "bad port");
-        for (size_t i = 0; i < pl; i++) {
-            if (portp[i] < '0' || portp[i] > '9')
-                return tk_err(err, errlen, "bad port");
-            v = v * 10 + (unsigned)(portp[i] - '0');
-        }
-        if (v == 0 || v > 65535)
-            return tk_err(err, errlen, "port out of range (1-65535)");
-        *port = v;
-    }
-    return 0;
-}
-
-int tk_mysql_url_parse(const char *url, tk_mysql_url *out, char *err, size_t errlen)
-{
-    char e[128];
-    if (!url || !out)
-        return tk_err(err, errlen, "mysql URL: missing");
-    memset(out, 0, sizeof *out);
-    const char *p;
-    if (!strncmp(url, "mysql://", 8))
-        p = url + 8;
-    else if (!strncmp(url, "mariadb://", 10))
-        p = url + 10;
-    else
-        return tk_err(err, errlen, "mysql URL '%s': must start with mysql://", url);
-    const char *slash = strchr(p, '/');
-    if (!slash)
-        return tk_err(err, errlen, "mysql URL '%s': missing /database", url);
-    const char *at = memrchr(p, '@', (size_t)(slash - p));
-    if (!at)
-        return tk_err(err, errlen, "mysql URL '%s': missing user@", url);
-    const char *colon = memchr(p, ':', (size_t)(at - p));
-    const char *ue = colon ? colon : at;
-    if (ue == p)
-        return tk_err(err, errlen, "mysql URL '%s': empty user", url);
-    if (pct_decode(p, (size_t)(ue - p), out->user, sizeof out->user) != 0)
-        return tk_err(err, errlen, "mysql URL '%s': bad or too long user", url);
-    if (colon && pct_decode(colon + 1, (size_t)(at - colon - 1), out->pass, sizeof out->pass) != 0)
-        return tk_err(err, errlen, "mysql URL '%s': bad or too long password", url);
-    if (parse_hostport(at + 1, (size_t)(slash - at - 1), out->host, sizeof out->host, &out->port, 3306,
-                       e, sizeof e) != 0)
-        return tk_err(err, errlen, "mysql URL '%s': %s", url, e);
-    const char *db = slash + 1;
-    if (!*db)
-        return tk_err(err, errlen, "mysql URL '%s': empty database name", url);
-    if (strpbrk(db, "/?#@: "))
-        return tk_err(err, errlen, "mysql URL '%s': bad database name", url);
-    if (copy_str(out->db, sizeof out->db, db) != 0)
-        return tk_err(err, errlen, "mysql URL '%s': database name too long", url);
-    return 0;
-}
-
-int tk_redis_url_parse(const char *url, char *host, size_t hostlen, int *port)
-{
-    if (!url || !host || !port || strncmp(url, "redis://", 8) != 0)
-        return -1;
-    const char *p = url + 8;
-    size_t n = strlen(p);
-    if (n > 0 && p[n - 1] == '/')
-        n--; /* "redis://h:p/" */
-    if (memchr(p, '/', n) || memchr(p, '@', n))
-        return -1; /* no database index, no credentials */
-    unsigned v = 0;
-    if (parse_hostport(p, n, host, hostlen, &v, 6379, NULL, 0) != 0)
-        return -1;
-    *port = (int)v;
-    return 0;
-}
-
 /* ---- state dir and stack.env -------------------------------------------- */
 
 int tk_dev_state_dir(const char *arg, char *out, size_t outlen, char *err, size_t errlen)
@@ -982,19 +836,38 @@ static int mysql_start(tk_dev_env *env, char *err, size_t errlen)
      *     indexes are built after the load (per index build, freed after);
      *   io capacity 2000/4000: background flushing at SSD rates, not the
      *     default 200 IOPS of a spinning disk. */
+    /* Durable mode (`dev up --durable`, <state>/mysql/durable): every commit
+     * reaches the disk (redo log fsync per commit group) and the binary log
+     * is on and synced, as a production primary runs; the default writes
+     * the redo log at commit but fsyncs it once a second (a MariaDB crash
+     * loses nothing, an OS crash up to ~1 s) and has no binlog. The cost of
+     * each is in scripts/bench-server-cpu's durable-vs-default figures. */
+    char durable_mark[PATH_MAX + 16], a_binlog[PATH_MAX + 32], started_mark[PATH_MAX + 16];
+    snprintf(durable_mark, sizeof durable_mark, "%s/durable", dir);
+    snprintf(started_mark, sizeof started_mark, "%s/durable.running", dir);
+    snprintf(a_binlog, sizeof a_binlog, "--log-bin=%s/binlog", dir);
+    int durable = file_exists(durable_mark);
     char *argv[] = {bin, "--no-defaults", a_data, a_port, "--bind-address=127.0.0.1", a_sock, a_pid,
                     "--user=root", a_log, "--skip-name-resolve", "--innodb-buffer-pool-size=4G",
-                    "--innodb-flush-log-at-trx-commit=2", "--innodb-log-file-size=1G",
+                    durable ? "--innodb-flush-log-at-trx-commit=1" : "--innodb-flush-log-at-trx-commit=2",
+                    "--innodb-log-file-size=1G",
                     "--innodb-sort-buffer-size=64M", "--innodb-io-capacity=2000",
                     "--innodb-io-capacity-max=4000",
-                    "--max-connections=1000", "--skip-log-bin", "--local-infile=1",
-                    "--max-allowed-packet=64M", NULL};
+                    "--max-connections=1000", durable ? a_binlog : "--skip-log-bin", "--local-infile=1",
+                    "--max-allowed-packet=64M", durable ? "--sync-binlog=1" : "--sync-binlog=0",
+                    durable ? "--binlog-format=ROW" : NULL, NULL};
+    unlink(started_mark);
     long pid = spawn_detached(argv, NULL, NULL, outlog, err, errlen);
     if (pid < 0)
         return -1;
 
     if (wait_ready(pid, TK_DEV_MYSQL, mysql_ready, sock, MYSQL_START_MS, 200, "mariadbd", errlog, err, errlen) != 0)
         return -1;
+    if (durable) { /* what runs, for tk_dev_durable() */
+        FILE *f = fopen(started_mark, "w");
+        if (f)
+            fclose(f);
+    }
     if (mysql_setup(sock, err, errlen) != 0) {
         stop_pid(pid, comp_comms[TK_DEV_MYSQL]);
         return -1;
@@ -1264,6 +1137,33 @@ fail:
         if (started[i])
             stop_pid(env.pid[i], comp_comms[i]);
     return -1;
+}
+
+int tk_dev_durable(const char *state_dir, char *err, size_t errlen)
+{
+    char st[TK_URL_MAX], dir[PATH_MAX], path[PATH_MAX];
+    if (tk_dev_state_dir(state_dir, st, sizeof st, err, errlen) != 0)
+        return -1;
+    if (fmt_path(dir, sizeof dir, "%s/mysql", st) != 0 || mkdir_p(dir) != 0 ||
+        fmt_path(path, sizeof path, "%s/durable", dir) != 0)
+        return tk_err(err, errlen, "cannot create %s/mysql", st);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return tk_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    fclose(f);
+    if (fmt_path(path, sizeof path, "%s/durable.running", dir) == 0 && file_exists(path))
+        return 0;
+    /* a MariaDB running in the default mode: stop it, up starts it durable
+     * (and replaces the instances, as after any backend restart) */
+    int lock = lock_state(st, err, errlen);
+    if (lock < 0)
+        return -1;
+    int rc = 0;
+    if (fmt_path(path, sizeof path, "%s/mysqld.pid", dir) == 0 &&
+        stop_pid(read_pidfile(path), comp_comms[TK_DEV_MYSQL]) != 0)
+        rc = tk_err(err, errlen, "mariadbd did not stop");
+    close(lock);
+    return rc;
 }
 
 int tk_dev_up(const char *state_dir, tk_dev_env *out, char *err, size_t errlen)
@@ -1705,6 +1605,11 @@ int tk_dev_down(const char *state_dir, int purge, char *err, size_t errlen)
     if (rc == 0) {
         if (env.mysql_socket[0] && !strncmp(env.mysql_socket, "/tmp/ticketctl-", 15))
             unlink(env.mysql_socket);
+        /* durable mode lasts until down */
+        if (fmt_path(path, sizeof path, "%s/mysql/durable", st) == 0)
+            unlink(path);
+        if (fmt_path(path, sizeof path, "%s/mysql/durable.running", st) == 0)
+            unlink(path);
         if (fmt_path(path, sizeof path, "%s/stack.env", st) == 0)
             unlink(path);
     }
@@ -1719,80 +1624,4 @@ int tk_dev_down(const char *state_dir, int purge, char *err, size_t errlen)
     }
     close(lock);
     return rc;
-}
-
-/* ---- backend resolution ------------------------------------------------- */
-
-int tk_backend_resolve_some(tk_backend *b, unsigned need, const char *mysql, const char *redis,
-                            const char *kafka, const char *state_dir, int autostart, char *err,
-                            size_t errlen)
-{
-    static const char *const envs[TK_DEV_NCOMP] = {"TICKETCTL_MYSQL", "TICKETCTL_REDIS",
-                                                    "TICKETCTL_KAFKA_BROKERS"};
-    static const char *const flags[TK_DEV_NCOMP] = {"--mysql", "--redis", "--kafka-brokers"};
-    static const char *const what[TK_DEV_NCOMP] = {"MariaDB URL", "Redis URL", "Kafka brokers"};
-    const char *given[TK_DEV_NCOMP] = {mysql, redis, kafka};
-    char *dst[TK_DEV_NCOMP];
-    memset(b, 0, sizeof *b);
-    dst[TK_DEV_MYSQL] = b->mysql;
-    dst[TK_DEV_REDIS] = b->redis;
-    dst[TK_DEV_KAFKA] = b->kafka;
-    if (tk_dev_state_dir(state_dir, b->state_dir, sizeof b->state_dir, err, errlen) != 0)
-        return -1;
-
-    int missing_needed = 0, missing_any = 0;
-    for (int i = 0; i < TK_DEV_NCOMP; i++) {
-        const char *v = (given[i] && *given[i]) ? given[i] : getenv(envs[i]);
-        if (v && *v && copy_str(dst[i], TK_URL_MAX, v) != 0)
-            return tk_err(err, errlen, "%s too long (max %d bytes)", what[i], TK_URL_MAX - 1);
-        if (!dst[i][0]) {
-            missing_any = 1;
-            if (need & (1u << i))
-                missing_needed = 1;
-        }
-    }
-    if (missing_any) {
-        tk_dev_env env;
-        int have = tk_dev_env_read(b->state_dir, &env, err, errlen);
-        if (have < 0)
-            return -1;
-        if (missing_needed) {
-            tk_dev_report st;
-            if (tk_dev_status(b->state_dir, &st, err, errlen) != 0)
-                return -1;
-            if (!st.all_running) {
-                if (!autostart) {
-                    for (int i = 0; i < TK_DEV_NCOMP; i++)
-                        if ((need & (1u << i)) && !dst[i][0])
-                            return tk_err(err, errlen,
-                                          "no %s: pass %s, set %s, or start the stack with "
-                                          "'ticketctl dev up' (state %s)",
-                                          what[i], flags[i], envs[i], b->state_dir);
-                }
-                if (tk_dev_up(b->state_dir, &env, err, errlen) < 0)
-                    return -1;
-                have = 0;
-            }
-        }
-        if (have == 0) {
-            const char *from[TK_DEV_NCOMP] = {env.mysql, env.redis, env.kafka};
-            for (int i = 0; i < TK_DEV_NCOMP; i++)
-                if (!dst[i][0])
-                    snprintf(dst[i], TK_URL_MAX, "%s", from[i]);
-        }
-    }
-    tk_mysql_url mu;
-    char host[128];
-    int port;
-    if (b->mysql[0] && tk_mysql_url_parse(b->mysql, &mu, err, errlen) != 0)
-        return -1;
-    if (b->redis[0] && tk_redis_url_parse(b->redis, host, sizeof host, &port) != 0)
-        return tk_err(err, errlen, "bad Redis URL '%s' (want redis://host[:port])", b->redis);
-    return 0;
-}
-
-int tk_backend_resolve(tk_backend *b, const char *mysql, const char *redis, const char *kafka,
-                       const char *state_dir, int autostart, char *err, size_t errlen)
-{
-    return tk_backend_resolve_some(b, TK_NEED_ALL, mysql, redis, kafka, state_dir, autostart, err, errlen);
 }

@@ -11,26 +11,6 @@
 static const char release_lua[] =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
-redisContext *tk_redis_connect(const char *url, char *err, size_t errlen)
-{
-    char host[256];
-    int port;
-    if (tk_redis_url_parse(url, host, sizeof host, &port) != 0) {
-        tk_err(err, errlen, "bad Redis URL '%s' (want redis://host:port)", url);
-        return NULL;
-    }
-    struct timeval tv = {5, 0};
-    redisContext *c = redisConnectWithTimeout(host, port, tv);
-    if (!c || c->err) {
-        tk_err(err, errlen, "cannot connect to Redis at %s:%d: %s", host, port, c ? c->errstr : "out of memory");
-        if (c)
-            redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
-    return c;
-}
-
 tk_rc tk_hold_acquire(redisContext *c, uint64_t gen, uint64_t seat_id, uint64_t owner, int64_t ttl_ms)
 {
     if (!c)

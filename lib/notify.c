@@ -1,5 +1,6 @@
 /* Event notifications to a webhook (see notify.h). */
 #include "ticketctl/notify.h"
+#include "ticketctl/statelog.h"
 #include "ticketctl/common.h"
 #include "ticketctl/hold.h"
 #include "ticketctl/outbox.h"
@@ -71,8 +72,47 @@ static void redis_mark(redisContext *r, const char *eid)
         freeReplyObject(rep);
 }
 
+/* librdkafka's own log lines ("%3|1700000000.123|FAIL|rdkafka#consumer-1| ...")
+ * are not ours to print: broker trouble reaches the operator once, as a
+ * state line (statelog.h); with --verbose the raw lines go to stderr. */
+typedef struct kafka_watch { /* the client's opaque; verbose is set before rd_kafka_new and never written again */
+    int verbose;
+    tk_statelog log;
+    char last_error[256];
+} kafka_watch;
+
+static void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const kafka_watch *w = rd_kafka_opaque(rk);
+    if (w && w->verbose)
+        fprintf(stderr, "notify: kafka %d %s: %s\n", level, fac, buf);
+}
+
+/* Errors the client reports while polling (in the polling thread). */
+static void kafka_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
+{
+    (void)rk;
+    kafka_watch *w = opaque;
+    snprintf(w->last_error, sizeof w->last_error, "%s", reason);
+    if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || e == RD_KAFKA_RESP_ERR__TRANSPORT ||
+        e == RD_KAFKA_RESP_ERR__RESOLVE)
+        tk_statelog_set(&w->log, stderr, 0, reason);
+}
+
+/* Does the cluster answer a metadata request within timeout_ms? */
+static int kafka_answers(rd_kafka_t *rk, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return e == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 int tk_notify_run(const tk_notify_config *cfg, tk_notify_stats *st, char *err, size_t errlen)
 {
+    kafka_watch watch = {.verbose = cfg->verbose, .log = {.component = "notify", .backend = "kafka"}};
+    int broker_seen = 0;
     char errstr[512];
     int rc = -1;
     memset(st, 0, sizeof *st);
@@ -93,6 +133,9 @@ int tk_notify_run(const tk_notify_config *cfg, tk_notify_stats *st, char *err, s
         tk_err(err, errlen, "consumer: %s", errstr);
         goto out;
     }
+    rd_kafka_conf_set_opaque(conf, &watch);
+    rd_kafka_conf_set_log_cb(conf, kafka_log);
+    rd_kafka_conf_set_error_cb(conf, kafka_error);
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!rk || !curl) {
         if (!rk)
@@ -100,7 +143,19 @@ int tk_notify_run(const tk_notify_config *cfg, tk_notify_stats *st, char *err, s
         tk_err(err, errlen, "consumer: %s", rk ? "out of memory" : errstr);
         goto out;
     }
+    /* Fail fast and say why when no broker ever answers, instead of polling
+     * a dead address forever. */
+    int64_t ct = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
+    if (!kafka_answers(rk, (int)ct)) {
+        rd_kafka_poll(rk, 0); /* serve the error callback: its reason goes in the message */
+        tk_err(err, errlen, "Kafka at %s did not answer within %lld ms%s%s (check --kafka-brokers, or 'ticketctl dev up')",
+               cfg->brokers, (long long)ct, watch.last_error[0] ? ": " : "", watch.last_error);
+        goto out;
+    }
+    broker_seen = 1;
+    tk_statelog_set(&watch.log, stderr, 1, NULL);
     rd_kafka_poll_set_consumer(rk);
+    uint64_t next_probe = 0;
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(2);
     rd_kafka_topic_partition_list_add(topics, TK_TOPIC_RESERVATIONS, RD_KAFKA_PARTITION_UA);
     rd_kafka_topic_partition_list_add(topics, TK_TOPIC_PAYMENTS, RD_KAFKA_PARTITION_UA);
@@ -118,6 +173,11 @@ int tk_notify_run(const tk_notify_config *cfg, tk_notify_stats *st, char *err, s
         if (cfg->idle_exit_ms > 0 && tk_mono_ms() - last_msg > (uint64_t)cfg->idle_exit_ms)
             break;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (watch.log.state == 2 && (m || tk_mono_ms() >= next_probe)) { /* down: is it back? */
+            if (m || kafka_answers(rk, 200))
+                tk_statelog_set(&watch.log, stderr, 1, NULL);
+            next_probe = tk_mono_ms() + 1000;
+        }
         if (!m)
             continue;
         if (m->err) { /* partition EOF and transient errors: keep going */
@@ -171,8 +231,12 @@ int tk_notify_run(const tk_notify_config *cfg, tk_notify_stats *st, char *err, s
     }
 out:
     if (rk) {
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
+        if (broker_seen && watch.log.state != 2) {
+            rd_kafka_consumer_close(rk); /* leave the group cleanly */
+            rd_kafka_destroy(rk);
+        } else {
+            rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE); /* no broker to tell */
+        }
     }
     if (curl)
         curl_easy_cleanup(curl);

@@ -920,23 +920,35 @@ static json_t *agg_json(const tk_scenario *sc, const tk_strategy *st, agg *g)
 static double redis_benchmark(const tk_scenario *sc, const tk_backend *b, long nseats, redisContext *rc, char *cmd,
                               size_t cmdlen, char *err, size_t errlen)
 {
-    char host[256];
-    int port;
-    if (tk_redis_url_parse(b->redis, host, sizeof host, &port) != 0)
-        return tk_err(err, errlen, "bad Redis URL %s", b->redis);
+    tk_redis_url ru;
+    if (tk_redis_url_parse_full(b->redis, &ru, err, errlen) != 0)
+        return -1;
+    /* the password goes to the shell quoted, and never into the recorded command */
+    char auth[512] = "";
+    if (ru.pass[0]) {
+        size_t o = (size_t)snprintf(auth, sizeof auth, " %s%s%s -a '", ru.user[0] ? "--user '" : "", ru.user,
+                                    ru.user[0] ? "'" : "");
+        for (const char *c = ru.pass; *c && o + 5 < sizeof auth; c++)
+            o += (size_t)(*c == '\'' ? snprintf(auth + o, sizeof auth - o, "'\\''") : snprintf(auth + o, sizeof auth - o, "%c", *c));
+        snprintf(auth + o, sizeof auth - o, "' --no-auth-warning");
+    }
     uint64_t id;
     randombytes_buf(&id, sizeof id);
     id &= 0xffffffffffffULL;
     redisReply *r = redisCommand(rc, "SET tk:scn:rb:%llu:remaining %ld PX 600000", (unsigned long long)id, nseats);
     if (r)
         freeReplyObject(r);
-    snprintf(cmd, cmdlen,
-             "redis-benchmark -h %s -p %d -n %ld -c %d -r %ld --csv EVAL \"%s\" 2 "
-             "tk:scn:rb:%llu:seat:__rand_int__ tk:scn:rb:%llu:remaining __rand_int__ 600000",
-             host, port, sc->rb_requests, sc->rb_clients, nseats, tk_strategy_hold_lua(), (unsigned long long)id,
-             (unsigned long long)id);
+    /* the same command twice: recorded with the password masked, run with it */
+    const char *fmt = "redis-benchmark -h %s -p %d --dbnum %d%s -n %ld -c %d -r %ld --csv EVAL \"%s\" 2 "
+                      "tk:scn:rb:%llu:seat:__rand_int__ tk:scn:rb:%llu:remaining __rand_int__ 600000";
+    snprintf(cmd, cmdlen, fmt, ru.host, ru.port, ru.db, ru.pass[0] ? " -a ***" : "", sc->rb_requests,
+             sc->rb_clients, nseats, tk_strategy_hold_lua(), (unsigned long long)id, (unsigned long long)id);
     char full[4096];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    int fl = snprintf(full, sizeof full - 8, fmt, ru.host, ru.port, ru.db, auth, sc->rb_requests, sc->rb_clients,
+                      nseats, tk_strategy_hold_lua(), (unsigned long long)id, (unsigned long long)id);
+    if (fl < 0 || (size_t)fl >= sizeof full - 8)
+        return tk_err(err, errlen, "redis-benchmark command too long");
+    memcpy(full + fl, " 2>&1", 6);
     FILE *f = popen(full, "r");
     if (!f)
         return tk_err(err, errlen, "cannot run redis-benchmark: %s", strerror(errno));

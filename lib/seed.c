@@ -1422,18 +1422,9 @@ out:
 
 int tk_seed_bump_cache_gen(const char *redis_url, long long *gen, char *err, size_t errlen)
 {
-    char host[256];
-    int port = 0;
-    if (!redis_url || tk_redis_url_parse(redis_url, host, sizeof host, &port) != 0)
-        return tk_err(err, errlen, "bad Redis URL '%s'", redis_url ? redis_url : "");
-    struct timeval tv = {5, 0};
-    redisContext *c = redisConnectWithTimeout(host, port, tv);
-    if (!c || c->err) {
-        tk_err(err, errlen, "cannot connect to Redis at %s:%d: %s", host, port, c ? c->errstr : "out of memory");
-        redisFree(c);
+    redisContext *c = tk_redis_connect(redis_url ? redis_url : "", err, errlen);
+    if (!c)
         return -1;
-    }
-    redisSetTimeout(c, tv);
     int rc = -1;
     redisReply *r = redisCommand(c, "INCR %s", TK_SEED_CACHE_GEN_KEY);
     if (!r)

@@ -7,6 +7,7 @@
 #include "ticketctl/store.h"
 #include "ticketctl/db.h"
 #include "ticketctl/domain.h"
+#include "ticketctl/jsonw.h"
 #include "ticketctl/queries.h"
 
 #include <errmsg.h>
@@ -400,30 +401,55 @@ static int exists(tk_store *s, const char *table, uint64_t id)
     return found;
 }
 
-tk_rc tk_store_schedules_available(tk_store *s, uint64_t concert_id, json_t **out)
+/* The list of the `what` (concert, schedule) with id `parent` from `res`:
+ * an empty result is a 404 when the parent does not exist; else start the
+ * text {"<what>_id":<parent>,"items":[ in *w. Frees res on failure. */
+static tk_rc list_open(tk_store *s, MYSQL_RES *res, const char *parent_table, const char *what, uint64_t parent,
+                       tk_jsonw *w)
 {
-    MYSQL_RES *res = qr(s, TK_SQL_SCHEDULES_AVAILABLE, (unsigned long long)concert_id);
     if (!res)
         return db_fail(s);
-    if (mysql_num_rows(res) == 0) { /* none left, or no such concert? */
-        int ex = exists(s, "concerts", concert_id);
+    if (mysql_num_rows(res) == 0) { /* nothing left, or no such parent? */
+        int ex = exists(s, parent_table, parent);
         if (ex <= 0) {
             mysql_free_result(res);
-            return ex < 0 ? db_fail(s) : fail(s, TK_ENOTFOUND, "NOT_FOUND", "no concert %llu", (unsigned long long)concert_id);
+            return ex < 0 ? db_fail(s) : fail(s, TK_ENOTFOUND, "NOT_FOUND", "no %s %llu", what, (unsigned long long)parent);
         }
     }
-    json_t *items = json_array();
-    MYSQL_ROW row;
-    while ((row = mysql_fetch_row(res)))
-        json_array_append_new(items, json_pack("{s:I, s:s, s:I, s:I}", "id", (json_int_t)u64(row[0]), "starts_at",
-                                               row[1], "total_seats", (json_int_t)i64(row[2]), "available_seats",
-                                               (json_int_t)i64(row[3])));
-    mysql_free_result(res);
-    *out = json_pack("{s:I, s:o}", "concert_id", (json_int_t)concert_id, "items", items);
+    char head[64];
+    int n = snprintf(head, sizeof head, "{\"%s_id\":%llu,\"items\":[", what, (unsigned long long)parent);
+    tk_jsonw_init(w, 64 + 96 * (size_t)mysql_num_rows(res));
+    tk_jsonw_raw(w, head, (size_t)n);
     return TK_OK;
 }
 
-tk_rc tk_store_seats_available(tk_store *s, uint64_t schedule_id, const char *grade, json_t **out)
+tk_rc tk_store_schedules_available(tk_store *s, uint64_t concert_id, char **json, size_t *len)
+{
+    MYSQL_RES *res = qr(s, TK_SQL_SCHEDULES_AVAILABLE, (unsigned long long)concert_id);
+    tk_jsonw w;
+    tk_rc rc = list_open(s, res, "concerts", "concert", concert_id, &w);
+    if (rc != TK_OK)
+        return rc;
+    MYSQL_ROW row;
+    for (int n = 0; (row = mysql_fetch_row(res)); n++) {
+        tk_jsonw_lit(&w, n ? ",{\"id\":" : "{\"id\":");
+        tk_jsonw_i64(&w, (int64_t)u64(row[0]));
+        tk_jsonw_lit(&w, ",\"starts_at\":");
+        tk_jsonw_str(&w, row[1]);
+        tk_jsonw_lit(&w, ",\"total_seats\":");
+        tk_jsonw_i64(&w, i64(row[2]));
+        tk_jsonw_lit(&w, ",\"available_seats\":");
+        tk_jsonw_i64(&w, i64(row[3]));
+        tk_jsonw_raw(&w, "}", 1);
+    }
+    mysql_free_result(res);
+    tk_jsonw_raw(&w, "]}", 2);
+    if (!(*json = tk_jsonw_take(&w, len)))
+        return fail(s, TK_ENOMEM, "BUSY", "out of memory");
+    return TK_OK;
+}
+
+tk_rc tk_store_seats_available(tk_store *s, uint64_t schedule_id, const char *grade, char **json, size_t *len)
 {
     char gradecond[64] = "";
     if (grade && *grade) {
@@ -432,24 +458,97 @@ tk_rc tk_store_seats_available(tk_store *s, uint64_t schedule_id, const char *gr
         snprintf(gradecond, sizeof gradecond, " AND grade = '%s'", grade);
     }
     MYSQL_RES *res = qr(s, TK_SQL_SEATS_AVAILABLE, (unsigned long long)schedule_id, gradecond);
-    if (!res)
-        return db_fail(s);
-    if (mysql_num_rows(res) == 0) { /* sold out, or no such schedule? */
-        int ex = exists(s, "concert_schedules", schedule_id);
-        if (ex <= 0) {
-            mysql_free_result(res);
-            return ex < 0 ? db_fail(s) : fail(s, TK_ENOTFOUND, "NOT_FOUND", "no schedule %llu", (unsigned long long)schedule_id);
+    tk_jsonw w;
+    tk_rc rc = list_open(s, res, "concert_schedules", "schedule", schedule_id, &w);
+    if (rc != TK_OK)
+        return rc;
+    MYSQL_ROW row;
+    for (int n = 0; (row = mysql_fetch_row(res)); n++) {
+        /* tk_store_seats_json_remove() finds an item by this exact prefix */
+        tk_jsonw_lit(&w, n ? ",{\"id\":" : "{\"id\":");
+        tk_jsonw_i64(&w, (int64_t)u64(row[0]));
+        tk_jsonw_lit(&w, ",\"section\":");
+        tk_jsonw_str(&w, row[1]);
+        tk_jsonw_lit(&w, ",\"row\":");
+        tk_jsonw_str(&w, row[2]);
+        tk_jsonw_lit(&w, ",\"number\":");
+        tk_jsonw_i64(&w, i64(row[3]));
+        tk_jsonw_lit(&w, ",\"grade\":");
+        tk_jsonw_str(&w, row[4]);
+        tk_jsonw_lit(&w, ",\"price\":");
+        tk_jsonw_i64(&w, i64(row[5]));
+        tk_jsonw_raw(&w, "}", 1);
+    }
+    mysql_free_result(res);
+    tk_jsonw_raw(&w, "]}", 2);
+    if (!(*json = tk_jsonw_take(&w, len)))
+        return fail(s, TK_ENOMEM, "BUSY", "out of memory");
+    return TK_OK;
+}
+
+int tk_store_dates_json_take_seat(char *json, size_t *len, uint64_t schedule_id)
+{
+    char pat[40];
+    int pn = snprintf(pat, sizeof pat, "{\"id\":%llu,", (unsigned long long)schedule_id);
+    char *item = memmem(json, *len, pat, (size_t)pn);
+    if (!item)
+        return 0;
+    static const char key[] = "\"available_seats\":";
+    char *end = json + *len;
+    char *close = memchr(item, '}', (size_t)(end - item)); /* no strings after starts_at's digits */
+    char *num = close ? memmem(item, (size_t)(close - item), key, sizeof key - 1) : NULL;
+    if (!num)
+        return -1;
+    num += sizeof key - 1;
+    char *stop;
+    long long n = strtoll(num, &stop, 10);
+    if (stop == num || stop != close || n <= 1)
+        return -1; /* the schedule sells out (it leaves the list) or the text is not ours */
+    char digits[24];
+    size_t dn = (size_t)snprintf(digits, sizeof digits, "%lld", n - 1);
+    size_t old = (size_t)(stop - num);
+    memcpy(num, digits, dn);
+    if (dn < old) { /* 10 -> 9: one digit fewer */
+        memmove(num + dn, stop, (size_t)(end - stop));
+        *len -= old - dn;
+        json[*len] = '\0';
+    }
+    return 1;
+}
+
+int tk_store_seats_json_remove(char *json, size_t *len, uint64_t seat_id)
+{
+    char pat[40];
+    int pn = snprintf(pat, sizeof pat, "{\"id\":%llu,", (unsigned long long)seat_id);
+    char *start = memmem(json, *len, pat, (size_t)pn);
+    if (!start)
+        return 0;
+    /* the item ends at the first '}' outside a string */
+    char *end = json + *len, *c = start + pn;
+    int in_str = 0;
+    for (; c < end; c++) {
+        if (in_str) {
+            if (*c == '\\')
+                c++;
+            else if (*c == '"')
+                in_str = 0;
+        } else if (*c == '"') {
+            in_str = 1;
+        } else if (*c == '}') {
+            break;
         }
     }
-    json_t *items = json_array();
-    MYSQL_ROW row;
-    while ((row = mysql_fetch_row(res)))
-        json_array_append_new(items, json_pack("{s:I, s:s, s:s, s:I, s:s, s:I}", "id", (json_int_t)u64(row[0]),
-                                               "section", row[1], "row", row[2], "number", (json_int_t)i64(row[3]),
-                                               "grade", row[4], "price", (json_int_t)i64(row[5])));
-    mysql_free_result(res);
-    *out = json_pack("{s:I, s:o}", "schedule_id", (json_int_t)schedule_id, "items", items);
-    return TK_OK;
+    if (c >= end)
+        return -1;
+    char *cut_from = start, *cut_to = c + 1;
+    if (cut_to < end && *cut_to == ',')
+        cut_to++; /* the item and the comma after it */
+    else if (cut_from > json && cut_from[-1] == ',')
+        cut_from--; /* the last item: the comma before it */
+    memmove(cut_from, cut_to, (size_t)(end - cut_to));
+    *len -= (size_t)(cut_to - cut_from);
+    json[*len] = '\0';
+    return 1;
 }
 
 /* ---- reservations ----------------------------------------------------- */
@@ -564,8 +663,14 @@ tk_rc tk_store_reserve_as(tk_store *s, uint64_t user_id, uint64_t seat_id, int h
     int64_t v[6];
     /* NOWAIT / SKIP LOCKED exist to answer at once: no lock-wait retries */
     s->no_wait_retry = guard == TK_GUARD_NOWAIT || guard == TK_GUARD_SKIP_LOCKED;
-    tk_rc rc = call_proc(s, code, v, "CALL tk_reserve_as(%llu, %llu, %d, %d, %llu)", (unsigned long long)user_id,
-                         (unsigned long long)seat_id, hold_ttl_s, (int)guard, (unsigned long long)arg);
+    /* the arbiter alone (the default strategies): tk_hold, the same hold in
+     * fewer statements (migration 9) */
+    tk_rc rc = guard == TK_GUARD_ARBITER
+                   ? call_proc(s, code, v, "CALL tk_hold(%llu, %llu, %d)", (unsigned long long)user_id,
+                               (unsigned long long)seat_id, hold_ttl_s)
+                   : call_proc(s, code, v, "CALL tk_reserve_as(%llu, %llu, %d, %d, %llu)",
+                               (unsigned long long)user_id, (unsigned long long)seat_id, hold_ttl_s, (int)guard,
+                               (unsigned long long)arg);
     s->no_wait_retry = 0;
     if (rc != TK_OK) {
         if (rc == TK_EBACKEND && mysql_errno(s->db) == ER_DUP_ENTRY) /* live_seat_id: the UNIQUE backstop */

@@ -93,6 +93,7 @@ struct tk_loop {
     pthread_mutex_t mu;
     tk_job *done_head, *done_tail;
     pthread_t thread;
+    tk_jwt_cache *tokens;     /* verified bearer tokens (auth.h), this loop's own */
     pthread_mutex_t pulse_mu; /* this second's latencies (server/pulse.c) */
     struct tk_hist *pulse_hist;
     uint64_t pulse_errors;
@@ -150,6 +151,8 @@ struct tk_server {
 
 /* Responses (server/reply.c). Both take ownership/consume their inputs. */
 void job_reply_json(tk_job *j, int status, json_t *obj /* stolen */);
+/* A body already rendered as JSON text (malloc'd, stolen; NULL: a 500). */
+void job_reply_text(tk_job *j, int status, char *json, size_t len);
 void job_reply_error(tk_job *j, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Map a store failure to status + the store's code/message. */

@@ -9,18 +9,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-void job_reply_json(tk_job *j, int status, json_t *obj)
+void job_reply_text(tk_job *j, int status, char *json, size_t len)
 {
     free(j->resp);
-    j->resp = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-    json_decref(obj);
+    j->resp = json;
     if (!j->resp) {
         j->status = 500;
         j->resp = strdup("{\"error\":{\"code\":\"INTERNAL\",\"message\":\"could not render the response\"}}");
+        len = j->resp ? strlen(j->resp) : 0;
     } else {
         j->status = status;
     }
-    j->resp_len = j->resp ? strlen(j->resp) : 0;
+    j->resp_len = j->resp ? len : 0;
+}
+
+void job_reply_json(tk_job *j, int status, json_t *obj)
+{
+    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    job_reply_text(j, status, text, text ? strlen(text) : 0);
 }
 
 void job_reply_error(tk_job *j, int status, const char *code, const char *fmt, ...)

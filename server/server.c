@@ -45,6 +45,13 @@ static void job_free(tk_job *j)
     free(j);
 }
 
+static void free_resp(const void *data, size_t len, void *extra)
+{
+    (void)len;
+    (void)extra;
+    free((void *)data);
+}
+
 /* Send the job's response (loop thread) and free it. */
 static void job_finish(tk_job *j)
 {
@@ -57,8 +64,9 @@ static void job_finish(tk_job *j)
             ctype = "text/plain; version=0.0.4";
         evhttp_add_header(h, "Content-Type", ctype);
         struct evbuffer *out = evbuffer_new();
-        if (out && j->resp)
-            evbuffer_add(out, j->resp, j->resp_len);
+        /* hand the body over instead of copying it (a seat map is ~20 KB) */
+        if (out && j->resp && evbuffer_add_reference(out, j->resp, j->resp_len, free_resp, NULL) == 0)
+            j->resp = NULL;
         evhttp_send_reply(j->req, status, NULL, out);
         evbuffer_free(out);
     }
@@ -117,6 +125,28 @@ static void enqueue(tk_server *srv, tk_job *j)
 
 /* ---- workers -------------------------------------------------------------- */
 
+/* Answer a cacheable read from the cache (1), or note the cache sequence
+ * for the fill (0). On the loop when the request arrives, and again on the
+ * worker: another worker may have filled the key while this job waited in
+ * the queue, and the sequence that counts is the one just before the
+ * handler reads the database, not the arrival's: a fill is refused when the
+ * key changed after it, and under load the queue wait alone (up to seconds)
+ * saw a hold on a hot schedule nearly every time, so no seat map was ever
+ * kept (scripts/bench-server-cpu). */
+static int cache_answer(tk_server *srv, tk_job *j)
+{
+    char *body;
+    size_t len;
+    if (tk_cache_get(srv->cache, j->cache_key, &body, &len) == 1) {
+        j->status = 200;
+        j->resp = body;
+        j->resp_len = len;
+        return 1;
+    }
+    j->cache_seq = tk_cache_seq(srv->cache);
+    return 0;
+}
+
 static void *worker_main(void *arg)
 {
     tk_worker *w = arg;
@@ -146,7 +176,8 @@ static void *worker_main(void *arg)
         int fault_ms = atomic_load(&srv->inject_latency_ms);
         if (fault_ms > 0) /* injected latency fault (tests, drills) */
             usleep((useconds_t)fault_ms * 1000);
-        j->route->fn(j, w);
+        if (!j->cache_key[0] || !cache_answer(srv, j))
+            j->route->fn(j, w);
         atomic_fetch_sub(&srv->busy_workers, 1);
         post_done(j);
     }
@@ -370,7 +401,7 @@ static void on_request(struct evhttp_request *req, void *arg)
             job_finish(j);
             return;
         }
-        if (tk_jwt_verify(srv->cfg.jwt_key, srv->cfg.jwt_key_len, auth + 7, &j->claims) != TK_OK) {
+        if (tk_jwt_verify_cached(l->tokens, srv->cfg.jwt_key, srv->cfg.jwt_key_len, auth + 7, &j->claims) != TK_OK) {
             job_reply_error(j, 401, "UNAUTHORIZED", "the token is invalid or expired");
             job_finish(j);
             return;
@@ -435,17 +466,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 
     if (j->route->cache_key) {
         j->route->cache_key(j);
-        if (j->cache_key[0]) {
-            char *body;
-            size_t len;
-            if (tk_cache_get(srv->cache, j->cache_key, &body, &len) == 1) {
-                j->status = 200;
-                j->resp = body;
-                j->resp_len = len;
-                job_finish(j);
-                return;
-            }
-            j->cache_seq = tk_cache_seq(srv->cache);
+        if (j->cache_key[0] && cache_answer(srv, j)) {
+            job_finish(j);
+            return;
         }
     }
     if (j->route->flags & R_INLINE) {
@@ -642,7 +665,8 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
         pthread_mutex_init(&l->mu, NULL);
         pthread_mutex_init(&l->pulse_mu, NULL);
         l->pulse_hist = tk_hist_new();
-        l->base = l->pulse_hist ? event_base_new() : NULL;
+        l->tokens = tk_jwt_cache_new(8192); /* ~2.3 MB: the active users of an on-sale */
+        l->base = l->pulse_hist && l->tokens ? event_base_new() : NULL;
         l->http = l->base ? evhttp_new(l->base) : NULL;
         if (!l->http) {
             tk_err(err, errlen, "libevent: cannot create an event loop");
@@ -749,6 +773,7 @@ out:
         pthread_mutex_destroy(&l->mu);
         pthread_mutex_destroy(&l->pulse_mu);
         tk_hist_free(l->pulse_hist);
+        tk_jwt_cache_free(l->tokens);
     }
     if (srv->drain_timer)
         event_free(srv->drain_timer);

@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "itest_util.h"
+#include "ticketctl/common.h"
 
 static itest_env E;
 
@@ -138,10 +140,44 @@ static void test_webhook_gets_each_event_once(void **state)
     itest_hook_stop(hook);
 }
 
+/* No broker at the given address: notify says so in one line within the
+ * connect timeout and exits 1, instead of hanging and printing librdkafka's
+ * raw log lines (issue 13). */
+static void test_no_broker_fails_fast_and_cleanly(void **state)
+{
+    (void)state;
+    char cmd[4096], errpath[] = "/tmp/itest_notify_err_XXXXXX";
+    int fd = mkstemp(errpath);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(cmd, sizeof cmd,
+             "'%s' notify --webhook http://127.0.0.1:9/hook --kafka-brokers 127.0.0.1:9 --connect-timeout 2s "
+             "--state '%s' 2>'%s' >/dev/null",
+             E.bin, E.state, errpath);
+    uint64_t t0 = tk_mono_ms();
+    int st = system(cmd);
+    uint64_t took = tk_mono_ms() - t0;
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    assert_true(took < 6000); /* 2 s timeout + start-up, nowhere near the old 60 s */
+    char *text = NULL;
+    size_t len = 0;
+    char e[256];
+    assert_int_equal(tk_read_file(errpath, 0, &text, &len, e, sizeof e), 0);
+    assert_non_null(strstr(text, "Kafka at 127.0.0.1:9 did not answer within 2000 ms"));
+    assert_null(strstr(text, "%3|"));       /* no raw librdkafka log line */
+    assert_null(strstr(text, "|FAIL|"));
+    assert_non_null(strstr(text, "\"backend\":\"kafka\",\"state\":\"down\"")); /* one state line */
+    assert_null(strstr(strstr(text, "\"state\":\"down\"") + 1, "\"state\":\"down\"")); /* only once */
+    free(text);
+    unlink(errpath);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_webhook_gets_each_event_once),
+        cmocka_unit_test(test_no_broker_fails_fast_and_cleanly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -152,6 +152,65 @@ static void test_jwt_roundtrip(void **state)
     free(tok);
 }
 
+/* The verified-token cache: a hit gives the same claims; a token that
+ * differs in one byte (tampered, or another user's) is verified afresh and
+ * refused when bad; an expired token is refused from the cache too; one
+ * slot shared by two tokens keeps answering both right; a long token skips
+ * the cache; a NULL cache is plain verification. */
+static void test_jwt_cache(void **state)
+{
+    (void)state;
+    tk_jwt_cache *jc = tk_jwt_cache_new(1); /* one slot: every token collides */
+    assert_non_null(jc);
+    char *a = tk_jwt_issue(KEY, KEYLEN, 42, 0, 3600), *b = tk_jwt_issue(KEY, KEYLEN, 43, 1, 3600);
+    char *old = tk_jwt_issue(KEY, KEYLEN, 44, 0, 1);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(old);
+    for (int round = 0; round < 2; round++) { /* miss, then hit */
+        tk_claims c = poisoned();
+        assert_int_equal(tk_jwt_verify_cached(jc, KEY, KEYLEN, a, &c), TK_OK);
+        assert_int_equal(c.user_id, 42);
+        assert_int_equal(c.admin, 0);
+    }
+    tk_claims c = poisoned();
+    assert_int_equal(tk_jwt_verify_cached(jc, KEY, KEYLEN, b, &c), TK_OK); /* evicts a */
+    assert_int_equal(c.user_id, 43);
+    assert_int_equal(c.admin, 1);
+    c = poisoned();
+    assert_int_equal(tk_jwt_verify_cached(jc, KEY, KEYLEN, a, &c), TK_OK);
+    assert_int_equal(c.user_id, 42);
+    /* a cached token with its signature changed is verified again: refused */
+    char *bad = strdup(a);
+    assert_non_null(bad);
+    char *sig = strrchr(bad, '.');
+    sig[1] = sig[1] == 'A' ? 'B' : 'A';
+    c = poisoned();
+    assert_int_equal(tk_jwt_verify_cached(jc, KEY, KEYLEN, bad, &c), TK_EAUTH);
+    assert_int_equal(c.user_id, 777);
+    /* ... and the good one is still there */
+    assert_int_equal(tk_jwt_verify_cached(jc, KEY, KEYLEN, a, &c), TK_OK);
+    /* expiry is checked on hits */
+    assert_int_equal(tk_jwt_verify_cached(jc, KEY, KEYLEN, old, &c), TK_OK);
+    struct timespec ts = {2, 100000000L};
+    nanosleep(&ts, NULL);
+    c = poisoned();
+    assert_int_equal(tk_jwt_verify_cached(jc, KEY, KEYLEN, old, &c), TK_EAUTH);
+    /* no cache, and tokens too long for a slot: plain verification */
+    assert_int_equal(tk_jwt_verify_cached(NULL, KEY, KEYLEN, b, &c), TK_OK);
+    char longtok[TK_JWT_CACHE_TOKEN + 8];
+    memset(longtok, 'a', sizeof longtok - 1);
+    longtok[sizeof longtok - 1] = '\0';
+    assert_int_equal(tk_jwt_verify_cached(jc, KEY, KEYLEN, longtok, &c), TK_EAUTH);
+    assert_int_equal(tk_jwt_verify_cached(jc, KEY, KEYLEN, "", &c), TK_EAUTH);
+    free(bad);
+    free(a);
+    free(b);
+    free(old);
+    tk_jwt_cache_free(jc);
+    tk_jwt_cache_free(NULL);
+}
+
 static void test_jwt_header_is_hs256(void **state)
 {
     (void)state;
@@ -418,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_jwt_missing_or_bad_sub),
         cmocka_unit_test(test_jwt_garbage),
         cmocka_unit_test(test_jwt_oversized),
+        cmocka_unit_test(test_jwt_cache),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

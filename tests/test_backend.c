@@ -53,13 +53,16 @@ static void test_mysql_url_escapes_and_ipv6(void **state)
 {
     (void)state;
     tk_mysql_url u;
-    /* '@' and ':' in the password, percent-encoded; '@' raw also works
-     * because the last '@' before the path separates the host */
+    /* '@' and ':' in the password, percent-encoded (RFC 3986); a raw second
+     * '@' is refused with a hint rather than guessed at */
+    char err[256] = "";
     assert_int_equal(tk_mysql_url_parse("mysql://u:p%40ss%3Aw@h:3306/d", &u, NULL, 0), 0);
     assert_string_equal(u.pass, "p@ss:w");
-    assert_int_equal(tk_mysql_url_parse("mysql://u:a@b@h/d", &u, NULL, 0), 0);
-    assert_string_equal(u.pass, "a@b");
-    assert_string_equal(u.host, "h");
+    assert_int_equal(tk_mysql_url_parse("mysql://u:a@b@h/d", &u, err, sizeof err), -1);
+    assert_non_null(strstr(err, "%40"));
+    /* an empty port is the default one (RFC 3986 3.2.3) */
+    assert_int_equal(tk_mysql_url_parse("mysql://u:p@h:/d", &u, NULL, 0), 0);
+    assert_int_equal(u.port, 3306);
     assert_int_equal(tk_mysql_url_parse("mysql://u:p@[::1]:3310/d", &u, NULL, 0), 0);
     assert_string_equal(u.host, "::1");
     assert_int_equal(u.port, 3310);
@@ -83,11 +86,14 @@ static void test_mysql_url_bad(void **state)
         "mysql://u:p@h:65536/d",    /* port too big */
         "mysql://u:p@h:99999999/d", /* port overflow */
         "mysql://u:p@h:33a/d",      /* port not a number */
-        "mysql://u:p@h:/d",         /* empty port */
         "mysql://u:p@h:1:2/d",      /* bare IPv6-ish */
         "mysql://u:p@[::1/d",       /* unterminated bracket */
         "mysql://u:p@h/d/e",        /* path with two segments */
-        "mysql://u:p@h/d?x=1",      /* query string */
+        "mysql://u:p@h/d?x=1",      /* unknown option */
+        "mysql://u:p@h/d?ssl-mode=MAYBE",     /* bad TLS mode */
+        "mysql://u:p@h/d?connect-timeout=0",  /* timeout out of range */
+        "mysql://u:p@h/d?ssl-mode",           /* not key=value */
+        "mysql://u:p@h/d#frag",               /* fragment */
         "mysql://u:p%4@h/d",        /* truncated escape */
         "mysql://u:p%zz@h/d",       /* bad escape */
         "mysql://u:p%00@h/d",       /* NUL escape */
@@ -102,6 +108,32 @@ static void test_mysql_url_bad(void **state)
     }
     tk_mysql_url u;
     assert_int_equal(tk_mysql_url_parse(NULL, &u, NULL, 0), -1);
+}
+
+static void test_mysql_url_tls_options(void **state)
+{
+    (void)state;
+    tk_mysql_url u;
+    char err[256] = "";
+    assert_int_equal(tk_mysql_url_parse("mysql://u:p@db.example/app", &u, err, sizeof err), 0);
+    assert_int_equal(u.tls, TK_MYSQL_TLS_DISABLED);
+    assert_int_equal(tk_mysql_url_parse("mysql://u:p@db.example/app?ssl-mode=VERIFY_IDENTITY&ssl-ca=%2Fetc%2Fca.pem"
+                                        "&ssl-cert=/c.pem&ssl-key=/k.pem&connect-timeout=3",
+                                        &u, err, sizeof err),
+                     0);
+    assert_int_equal(u.tls, TK_MYSQL_TLS_VERIFY);
+    assert_string_equal(u.tls_ca, "/etc/ca.pem"); /* percent-decoded */
+    assert_string_equal(u.tls_cert, "/c.pem");
+    assert_string_equal(u.tls_key, "/k.pem");
+    assert_int_equal(u.connect_timeout_s, 3);
+    assert_string_equal(u.db, "app");
+    /* a CA alone means TLS is wanted */
+    assert_int_equal(tk_mysql_url_parse("mysql://u@h/d?ssl-ca=/ca.pem", &u, err, sizeof err), 0);
+    assert_int_equal(u.tls, TK_MYSQL_TLS_REQUIRED);
+    assert_int_equal(tk_mysql_url_parse("mysql://u@h/d?ssl-mode=required", &u, err, sizeof err), 0);
+    assert_int_equal(u.tls, TK_MYSQL_TLS_REQUIRED);
+    assert_int_equal(tk_mysql_url_parse("mysql://u@h/d?bogus=1", &u, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown option 'bogus'"));
 }
 
 static void test_mysql_url_too_long(void **state)
@@ -140,6 +172,33 @@ static void test_redis_url_good(void **state)
     assert_int_equal(tk_redis_url_parse("redis://[::1]:7000", host, sizeof host, &port), 0);
     assert_string_equal(host, "::1");
     assert_int_equal(port, 7000);
+    /* credentials, database and options, as users have them */
+    tk_redis_url u;
+    char err[256] = "";
+    assert_int_equal(tk_redis_url_parse_full("redis://:s%3Acret@cache:6380/3?timeout=250ms", &u, err, sizeof err), 0);
+    assert_string_equal(u.host, "cache");
+    assert_int_equal(u.port, 6380);
+    assert_string_equal(u.user, "");
+    assert_string_equal(u.pass, "s:cret");
+    assert_int_equal(u.db, 3);
+    assert_int_equal(u.timeout_ms, 250);
+    assert_int_equal(tk_redis_url_parse_full("redis://alice:pw@cache", &u, err, sizeof err), 0);
+    assert_string_equal(u.user, "alice");
+    assert_string_equal(u.pass, "pw");
+    assert_int_equal(u.db, 0);
+    assert_int_equal(tk_redis_url_parse("redis://:pw@h:1/0", host, sizeof host, &port), 0);
+    assert_int_equal(port, 1);
+}
+
+static void test_redis_url_tls_refused_clearly(void **state)
+{
+    (void)state;
+    tk_redis_url u;
+    char err[512] = "";
+    assert_int_equal(tk_redis_url_parse_full("rediss://cache:6380", &u, err, sizeof err), -1);
+    assert_non_null(strstr(err, "rediss:// (TLS) is not supported"));
+    assert_null(tk_redis_connect("rediss://127.0.0.1:1", err, sizeof err));
+    assert_non_null(strstr(err, "hiredis 0.14"));
 }
 
 static void test_redis_url_bad(void **state)
@@ -147,8 +206,9 @@ static void test_redis_url_bad(void **state)
     (void)state;
     static const char *const bad[] = {
         "", "127.0.0.1:6379", "http://h:1", "redis://", "redis://:6379", "redis://h:0",
-        "redis://h:70000", "redis://h:x", "redis://h:", "redis://h:1/0", "redis://:pw@h:1",
-        "redis://h:1:2",
+        "redis://h:70000", "redis://h:x", "redis://h:1/x", "redis://u@h:1", "redis://:@h:1",
+        "redis://h:1:2", "redis://h:1?bogus=1", "redis://h:1?timeout=forever", "rediss://h:1",
+        "redis://h:1/-1",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char host[64];
@@ -339,9 +399,11 @@ int main(void)
         cmocka_unit_test(test_mysql_url_defaults),
         cmocka_unit_test(test_mysql_url_escapes_and_ipv6),
         cmocka_unit_test(test_mysql_url_bad),
+        cmocka_unit_test(test_mysql_url_tls_options),
         cmocka_unit_test(test_mysql_url_too_long),
         cmocka_unit_test(test_redis_url_good),
         cmocka_unit_test(test_redis_url_bad),
+        cmocka_unit_test(test_redis_url_tls_refused_clearly),
         cmocka_unit_test_setup_teardown(test_resolve_flags_win, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_resolve_bad_url_rejected, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_resolve_no_stack_no_autostart, clear_env, clear_env),

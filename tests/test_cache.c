@@ -145,6 +145,46 @@ static void test_invalidate_uncached_key(void **state)
     expect_miss(c, "never");
 }
 
+static int drop_x(char *body, size_t *len, void *arg)
+{
+    (void)arg;
+    char *x = memchr(body, 'x', *len);
+    if (!x)
+        return 0;
+    if (x[1] == '!')
+        return -1; /* the editor gives up: the body must go */
+    memmove(x, x + 1, *len - (size_t)(x - body) - 1);
+    (*len)--;
+    return 1;
+}
+
+/* tk_cache_edit keeps the body, edited in place, and fences like an invalidation. */
+static void test_edit(void **state)
+{
+    tk_cache *c = fx(state, 100, 60000);
+    uint64_t s0 = tk_cache_seq(c);
+    assert_int_equal(tk_cache_put(c, "m", "abxcd", 5, s0), 1);
+    tk_cache_edit(c, "m", drop_x, NULL);
+    expect_hit(c, "m", "abcd", 4);
+    /* a reader that read before the edit cannot put its older body back */
+    assert_int_equal(tk_cache_put(c, "m", "abxcd", 5, s0), 0);
+    expect_hit(c, "m", "abcd", 4);
+    /* nothing to edit: the body stays as it is */
+    tk_cache_edit(c, "m", drop_x, NULL);
+    expect_hit(c, "m", "abcd", 4);
+    /* the editor refuses: the entry is dropped */
+    assert_int_equal(tk_cache_put(c, "m", "ax!", 3, tk_cache_seq(c)), 1);
+    tk_cache_edit(c, "m", drop_x, NULL);
+    expect_miss(c, "m");
+    /* an uncached key gets a fencing tombstone, as with tk_cache_invalidate */
+    uint64_t s1 = tk_cache_seq(c);
+    tk_cache_edit(c, "none", drop_x, NULL);
+    expect_miss(c, "none");
+    assert_int_equal(tk_cache_put(c, "none", "old", 3, s1), 0);
+    assert_int_equal(tk_cache_put(c, "none", "new", 3, tk_cache_seq(c)), 1);
+    expect_hit(c, "none", "new", 3);
+}
+
 static void test_clear(void **state)
 {
     tk_cache *c = fx(state, 100, 60000);
@@ -354,6 +394,7 @@ int main(void)
         T(test_copies_are_independent),
         T(test_invalidate),
         T(test_invalidate_uncached_key),
+        T(test_edit),
         T(test_clear),
         T(test_ttl),
         T(test_bounded),

@@ -328,6 +328,53 @@ static void test_thresholds_validity_and_tails(void **state)
     free(ok);
 }
 
+static char *render_junit(const char *json, size_t *failed)
+{
+    char err[256];
+    tk_report *r = tk_report_parse(json, strlen(json), "run<1>.json", err, sizeof err);
+    assert_non_null(r);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(tk_report_junit(r, f, failed, err, sizeof err), 0);
+    fclose(f);
+    tk_report_free(r);
+    return buf;
+}
+
+static size_t count(const char *h, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = h; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+static void test_junit_gates(void **state)
+{
+    (void)state;
+    size_t failed = 99;
+    char *x = render_junit(gates_sample, &failed);
+    assert_int_equal(failed, 2); /* one threshold, and the saturated generator */
+    assert_non_null(strstr(x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
+    assert_non_null(strstr(x, "name=\"ticketctl bench: run&lt;1&gt;.json\" tests=\"3\" failures=\"2\""));
+    assert_non_null(strstr(x, "<testcase classname=\"ticketctl.thresholds\" name=\"p95&lt;100ms\"/>"));
+    assert_non_null(strstr(x, "name=\"error_rate&lt;0.1%\">\n      <failure message="));
+    assert_non_null(strstr(x, "<failure message=\"loop lag p99 40 ms &gt; 25 ms\"/>"));
+    assert_int_equal(count(x, "<testcase "), 3);
+    assert_int_equal(count(x, "<failure "), 2);
+    assert_int_equal(count(x, "<testsuite "), 3);
+    assert_int_equal(count(x, "</testsuite>"), 3);
+    assert_null(strstr(x, "<script"));
+    free(x);
+    /* all gates held: no failure element at all */
+    x = render_junit(sample, &failed);
+    assert_int_equal(failed, 1); /* sample has one failing invariant */
+    assert_int_equal(count(x, "<failure "), 1);
+    assert_non_null(strstr(x, "balance equals history"));
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_cpu_per_flow_card_and_rows),
         cmocka_unit_test(test_capacity_curve),
         cmocka_unit_test(test_thresholds_validity_and_tails),
+        cmocka_unit_test(test_junit_gates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,4 +42,23 @@ char *tk_jwt_issue(const unsigned char *key, size_t keylen, uint64_t user_id, in
  * a positive integer. Returns TK_OK and fills *out, or TK_EAUTH. */
 tk_rc tk_jwt_verify(const unsigned char *key, size_t keylen, const char *token, tk_claims *out /* OUT */);
 
+/* A cache of tokens already verified, for one thread (no locks: the server
+ * keeps one per event loop). A hit needs the very bytes of a token whose
+ * HS256 signature tk_jwt_verify accepted, so it proves what verifying
+ * again would; "exp" is checked on every hit. Saves libjwt's base64,
+ * JSON and HMAC work on each request of a logged-in user (perf under the
+ * 5,000-VU bench: scripts/bench-server-cpu). Direct-mapped: a slot holds
+ * the last token that hashed to it; tokens longer than TK_JWT_CACHE_TOKEN
+ * bytes are verified every time. */
+#define TK_JWT_CACHE_TOKEN 256
+typedef struct tk_jwt_cache tk_jwt_cache;
+/* slots: rounded up to a power of two (memory ~ slots x 280 bytes). NULL on OOM. */
+tk_jwt_cache *tk_jwt_cache_new(size_t slots);
+/* NULL is a no-op. */
+void tk_jwt_cache_free(tk_jwt_cache *c);
+/* tk_jwt_verify through the cache (c may be NULL: no cache). The key must be
+ * the same on every call with one cache. */
+tk_rc tk_jwt_verify_cached(tk_jwt_cache *c, const unsigned char *key, size_t keylen, const char *token,
+                           tk_claims *out /* OUT */);
+
 #endif

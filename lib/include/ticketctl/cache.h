@@ -34,6 +34,15 @@ int tk_cache_put(tk_cache *c, const char *key, const char *body, size_t len, uin
 /* Drop key (and fence out puts that read before now). */
 void tk_cache_invalidate(tk_cache *c, const char *key);
 
+/* Like tk_cache_invalidate (puts that read before now are dropped), but a
+ * present body is kept after edit(body, &len, arg) changed it in place
+ * (under the shard's lock: edit must be quick, must not grow the body, and
+ * must not call the cache). edit returns < 0 to drop the body instead. The
+ * entry keeps its expiry. For a write whose effect on a cached response is
+ * known exactly (a held seat leaves the seat map), so the next read needs
+ * no database round trip. */
+void tk_cache_edit(tk_cache *c, const char *key, int (*edit)(char *body, size_t *len, void *arg), void *arg);
+
 /* Drop everything (data reloaded). */
 void tk_cache_clear(tk_cache *c);
 

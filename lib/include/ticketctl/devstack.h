@@ -83,6 +83,13 @@ int tk_dev_state_dir(const char *arg, char *out /* OUT */, size_t outlen,
  * already running), or -1; on failure it stops what this call started. */
 int tk_dev_up(const char *state_dir, tk_dev_env *env /* OUT */, char *err /* OUT */, size_t errlen);
 
+/* Durable mode (`dev up --durable`): mark the stack of state_dir so its
+ * MariaDB runs with innodb_flush_log_at_trx_commit=1, the binary log on and
+ * sync_binlog=1 until `dev down`; a MariaDB already running in the default
+ * mode is stopped, for the next tk_dev_up to start it durable (data kept).
+ * Call before tk_dev_up. 0, or -1 with err. */
+int tk_dev_durable(const char *state_dir, char *err /* OUT */, size_t errlen);
+
 /* Many instances behind nginx (`dev up --instances N`). */
 typedef struct tk_dev_instances_opts {
     int instances;          /* N in 0..TK_DEV_MAX_INSTANCES; 0 stops the instances and nginx */
@@ -148,21 +155,6 @@ int tk_dev_env_format(const tk_dev_env *env, int shell_export, char *buf /* OUT 
  * <state>/kafka/broker.pid, then block until SIGTERM/SIGINT. Returns 0 after
  * a clean shutdown, -1 if the cluster cannot be created. */
 int tk_dev_kafka_broker_run(const char *state_dir, char *err /* OUT */, size_t errlen);
-
-/* Which settings tk_backend_resolve_some() must produce. */
-#define TK_NEED_MYSQL 1u
-#define TK_NEED_REDIS 2u
-#define TK_NEED_KAFKA 4u
-#define TK_NEED_ALL (TK_NEED_MYSQL | TK_NEED_REDIS | TK_NEED_KAFKA)
-
-/* tk_backend_resolve() for a command that needs only some backends (e.g.
- * `migrate` needs MariaDB only): the stack is consulted, and started when
- * autostart is set, only if a setting in `need` has neither flag nor env
- * value. Settings outside `need` are filled when known, else left empty.
- * tk_backend_resolve() is this with need == TK_NEED_ALL. Returns 0 or -1. */
-int tk_backend_resolve_some(tk_backend *b, unsigned need, const char *mysql, const char *redis,
-                            const char *kafka, const char *state_dir, int autostart,
-                            char *err /* OUT */, size_t errlen);
 
 /* Fault injection for tests: take the dev stack's Kafka broker down
  * (down != 0: it drops connections and refuses new ones, keeping its data)

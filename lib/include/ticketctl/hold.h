@@ -11,11 +11,8 @@
 #include <hiredis/hiredis.h>
 #include <stdint.h>
 
+#include "ticketctl/backend.h" /* tk_redis_connect */
 #include "ticketctl/common.h"
-
-/* Connect to redis://host:port with a 5 s timeout. NULL with err on failure.
- * Free with redisFree(). */
-redisContext *tk_redis_connect(const char *url, char *err /* OUT */, size_t errlen);
 
 /* TK_OK: this caller owns the hold for ttl_ms. TK_ECONFLICT: someone else
  * does. TK_EBACKEND: Redis failed (callers fall back to the database). */

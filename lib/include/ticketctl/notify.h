@@ -23,16 +23,20 @@ typedef struct tk_notify_config {
     int64_t max_events;    /* stop after this many delivered; 0 = run until stopped */
     int64_t idle_exit_ms;  /* stop after this long without a message; 0 = never */
     volatile sig_atomic_t *stop; /* set to non-zero to stop (e.g. by a signal handler) */
-    int verbose;
+    int verbose;                 /* also librdkafka's own log lines, and failed deliveries */
+    int64_t connect_timeout_ms;  /* no broker answer at start within this: fail (0 = 10,000) */
 } tk_notify_config;
 
 typedef struct tk_notify_stats {
     uint64_t consumed, delivered, duplicates, retries, failed, skipped;
 } tk_notify_stats;
 
-/* Run until stopped, max_events or idle_exit_ms. Returns 0, or -1 with a
- * message in err (no broker configuration, Redis unreachable, an event
- * undeliverable after max_attempts). */
+/* Run until stopped, max_events or idle_exit_ms. The brokers must answer a
+ * metadata request within connect_timeout_ms at start; later outages are
+ * ridden out (librdkafka reconnects) and logged once each way as a JSON
+ * state line on stderr (statelog.h). Returns 0, or -1 with a message in err
+ * (no broker configuration, no broker answering at start, Redis
+ * unreachable, an event undeliverable after max_attempts). */
 int tk_notify_run(const tk_notify_config *cfg, tk_notify_stats *stats /* OUT */, char *err /* OUT */,
                   size_t errlen);
 

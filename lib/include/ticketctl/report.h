@@ -48,6 +48,13 @@ void tk_report_free(tk_report *r);
 int tk_report_html(const tk_report *r, FILE *out, char *err /* OUT */, size_t errlen);
 int tk_report_markdown(const tk_report *r, FILE *out, char *err /* OUT */, size_t errlen);
 
+/* The run's gates as JUnit XML (report_junit.c): test suites "thresholds"
+ * (one case per --threshold), "invariants" (one per invariant check) and
+ * "generator" (the self-check), a <failure> with the detail for each that
+ * did not hold; *failed (may be NULL) gets how many failed. Returns 0, or
+ * -1 with a message when writing failed. */
+int tk_report_junit(const tk_report *r, FILE *out, size_t *failed /* OUT */, char *err /* OUT */, size_t errlen);
+
 /* Load json_path and write <name>.html and <name>.md, where <name> is the
  * file's base name without a ".json" suffix, into out_dir (NULL = the
  * JSON's own directory). The paths written are copied into html_path and

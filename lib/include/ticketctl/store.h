@@ -69,10 +69,25 @@ tk_rc tk_store_concerts_list(tk_store *s, const char *keyword, int page, int siz
 tk_rc tk_store_concert_get(tk_store *s, uint64_t id, json_t **out);
 /* Future schedules of a concert with seats left:
  * {"concert_id","items":[{id,starts_at,total_seats,available_seats}]}; TK_ENOTFOUND for an unknown concert. */
-tk_rc tk_store_schedules_available(tk_store *s, uint64_t concert_id, json_t **out);
+/* The JSON text (malloc'd into *json, caller frees; its length in *len),
+ * written row by row (jsonw.h) rather than through a jansson tree. */
+tk_rc tk_store_schedules_available(tk_store *s, uint64_t concert_id, char **json, size_t *len);
 /* AVAILABLE seats of a schedule, optionally one grade ("VIP","R","S","A"):
  * {"schedule_id","items":[{id,section,row,number,grade,price}]}; TK_ENOTFOUND for an unknown schedule. */
-tk_rc tk_store_seats_available(tk_store *s, uint64_t schedule_id, const char *grade, json_t **out);
+/* The JSON text as tk_store_schedules_available. */
+tk_rc tk_store_seats_available(tk_store *s, uint64_t schedule_id, const char *grade, char **json, size_t *len);
+/* Remove seat_id's item from a seat-map text made by
+ * tk_store_seats_available, in place (the text only shrinks; *len is
+ * updated and the text stays NUL-terminated). Returns 1 removed, 0 the seat
+ * is not in it, -1 the text is not one of ours. Used to keep a cached seat
+ * map current after a hold instead of dropping it (server/routes.c). */
+int tk_store_seats_json_remove(char *json, size_t *len, uint64_t seat_id);
+/* One seat of schedule_id was held: decrement its available_seats in a
+ * dates text made by tk_store_schedules_available, in place (shrinks or
+ * keeps the length). Returns 1 done, 0 the schedule is not in it, -1 the
+ * text must be read again (its last seat went: the schedule leaves the
+ * list; or the text is not ours). */
+int tk_store_dates_json_take_seat(char *json, size_t *len, uint64_t schedule_id);
 
 typedef struct tk_reservation {
     uint64_t id, user_id, seat_id, schedule_id, concert_id;
