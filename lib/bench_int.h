@@ -137,7 +137,8 @@ typedef void (*tk_loadgen_flush_fn)(void *thread, int sec, int data);
 /* Load thread, at its once-a-second timer: hand over every second up to now
  * (a late tick attributes what completed to the second it is in and reports
  * the skipped ones as empty); *next_sec is the next second to hand over
- * (1-based). Returns the µs until the next tick, or -1 when all are done. */
+ * (1-based). The last second is left to tk_loadgen_last_seconds (the stop
+ * timer). Returns the µs until the next tick, or -1 when none is due. */
 int64_t tk_loadgen_tick(const tk_loadgen *g, int *next_sec, tk_loadgen_flush_fn flush, void *thread);
 
 /* Load thread, at its stop timer: hand over every second left. */

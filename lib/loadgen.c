@@ -160,9 +160,13 @@ int64_t tk_loadgen_tick(const tk_loadgen *g, int *next_sec, tk_loadgen_flush_fn 
         cur = g->nsec;
     while (*next_sec < cur)
         flush(thread, (*next_sec)++, 0);
-    if (*next_sec <= g->nsec)
-        flush(thread, (*next_sec)++, 1);
-    if (*next_sec > g->nsec)
+    /* The last second is the stop timer's: a tick due with (or after) the
+     * stop could run before it, and answers read between the two callbacks
+     * would be in the totals but in no second of the series. */
+    if (*next_sec >= g->nsec)
+        return -1;
+    flush(thread, (*next_sec)++, 1);
+    if (*next_sec >= g->nsec)
         return -1;
     int64_t d = (int64_t)(g->t0 + (uint64_t)*next_sec * 1000000u) - (int64_t)tk_mono_us();
     return d > 0 ? d : 0;

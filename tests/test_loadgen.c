@@ -99,10 +99,18 @@ static void test_tick_hands_over_skipped_seconds_as_empty(void **state)
     assert_true(c.sec[2] == 3 && c.data[2] == 1); /* what completed goes to the second we are in */
     assert_int_equal(next, 4);
     assert_true(d > 0 && d <= 800000 + 1000); /* the next tick at t0 + 4 s */
+    /* that tick hands over second 4 and arms none for the last second, the stop's */
+    G.t0 = tk_mono_us() - 4100000;
+    assert_int_equal(tk_loadgen_tick(&G, &next, record, &c), -1);
+    assert_int_equal(c.n, 4);
+    assert_true(c.sec[3] == 4 && c.data[3] == 1);
+    /* a late tick, due with the stop, hands over nothing */
+    G.t0 = tk_mono_us() - 5300000;
+    assert_int_equal(tk_loadgen_tick(&G, &next, record, &c), -1);
+    assert_int_equal(c.n, 4);
     /* at the stop: every second left, the last one with data */
     tk_loadgen_last_seconds(&G, &next, record, &c);
     assert_int_equal(c.n, 5);
-    assert_true(c.sec[3] == 4 && c.data[3] == 0);
     assert_true(c.sec[4] == 5 && c.data[4] == 1);
     assert_int_equal(next, 6);
     assert_int_equal(tk_loadgen_tick(&G, &next, record, &c), -1); /* all done */
