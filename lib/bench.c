@@ -81,7 +81,7 @@
 #define MAX_PAGES 5          /* "a random page within the first few" */
 #define SEAT_TAKEN_RETRIES 3 /* re-read seats after a 409 at most this often */
 #define CONCERT_TRIES 3      /* other concerts tried when one has no seats */
-#define BUF_KEEP (64 * 1024) /* response buffers above this are released after use */
+#define BUF_KEEP 4096       /* response buffers above this are released after use: RSS per VU */
 #define BUF_MAX (32 * 1024 * 1024)
 #define IDEM_PREFIX "Idempotency-Key: "
 #define IDEM_LEN 34 /* "%08x-%08x-%016llx" */
