@@ -1575,11 +1575,7 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
             tk_err(err, errlen, "thread %d: %s", i, b->thr[i].err);
             b->lg.abort = 1;
         }
-    /* steady state: after the ramp, or after a first stage that changes the target */
-    int64_t ramp = c->ramp_ms;
-    if (c->nstages)
-        ramp = c->stages[0].from != c->stages[0].to && c->nstages > 1 ? c->stages[0].duration_ms : 0;
-    tk_loadgen_set_times(&b->lg, c, ramp, r->started_at, sizeof r->started_at, &cpu);
+    tk_loadgen_set_times(&b->lg, c, r->started_at, sizeof r->started_at, &cpu);
     b->t0 = b->lg.t0;
     b->ramp_end = b->lg.ramp_end;
     b->end = b->lg.end;
@@ -1594,7 +1590,7 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
     snprintf(r->target, sizeof r->target, "%s", b->target);
     r->users = c->users;
     r->threads = b->nthreads;
-    r->ramp_ms = ramp;
+    r->ramp_ms = b->lg.ramp_ms;
     r->duration_ms = c->duration_ms;
     r->open_model = b->open;
     snprintf(r->queue, sizeof r->queue, "%s", b->queue ? c->queue : "none");

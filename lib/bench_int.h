@@ -115,10 +115,11 @@ void tk_loadgen_thread_done(tk_loadgen *g);
 void tk_loadgen_wait_ready(tk_loadgen *g, int created);
 
 /* Caller, with g->mu held: t0 = now + 10 ms (for the threads to arm their
- * timers), the steady window from t0 + ramp_ms (also cpu's window), the end
- * at t0 + c->duration_ms, the UTC start into started_at. */
-void tk_loadgen_set_times(tk_loadgen *g, const tk_bench_config *c, int64_t ramp_ms, char *started_at, size_t len,
-                          tk_benchcpu *cpu);
+ * timers); the steady window (also cpu's) from the end of the ramp:
+ * c->ramp_ms, or with stages the first stage when it changes the target and
+ * more follow (g->ramp_ms); the end at t0 + c->duration_ms; the UTC start
+ * into started_at. */
+void tk_loadgen_set_times(tk_loadgen *g, const tk_bench_config *c, char *started_at, size_t len, tk_benchcpu *cpu);
 
 /* Caller, with g->mu held: open the gate and release mu. */
 void tk_loadgen_open_gate(tk_loadgen *g);

@@ -1364,10 +1364,7 @@ tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t err
             tk_err(err, errlen, "thread %d: %s", i, b->thr[i].errbuf);
             b->lg.abort = 1;
         }
-    int64_t ramp = c->ramp_ms;
-    if (c->nstages)
-        ramp = c->stages[0].from != c->stages[0].to && c->nstages > 1 ? c->stages[0].duration_ms : 0;
-    tk_loadgen_set_times(&b->lg, c, ramp, r->started_at, sizeof r->started_at, &cpu);
+    tk_loadgen_set_times(&b->lg, c, r->started_at, sizeof r->started_at, &cpu);
     b->t0 = b->lg.t0;
     b->ramp_end = b->lg.ramp_end;
     b->end = b->lg.end;
@@ -1381,7 +1378,7 @@ tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t err
     snprintf(r->target, sizeof r->target, "%s", b->target);
     r->users = c->users;
     r->threads = b->nthreads;
-    r->ramp_ms = ramp;
+    r->ramp_ms = b->lg.ramp_ms;
     r->duration_ms = c->duration_ms;
     r->open_model = b->open;
     snprintf(r->url_path, sizeof r->url_path, "%s", c->url_path);

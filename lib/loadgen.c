@@ -73,9 +73,11 @@ void tk_loadgen_wait_ready(tk_loadgen *g, int created)
         pthread_cond_wait(&g->cond, &g->mu);
 }
 
-void tk_loadgen_set_times(tk_loadgen *g, const tk_bench_config *c, int64_t ramp_ms, char *started_at, size_t len,
-                          tk_benchcpu *cpu)
+void tk_loadgen_set_times(tk_loadgen *g, const tk_bench_config *c, char *started_at, size_t len, tk_benchcpu *cpu)
 {
+    int64_t ramp_ms = c->ramp_ms;
+    if (c->nstages) /* steady state: after a first stage that changes the target */
+        ramp_ms = c->stages[0].from != c->stages[0].to && c->nstages > 1 ? c->stages[0].duration_ms : 0;
     g->t0 = tk_mono_us() + 10000; /* 10 ms for the threads to arm their timers */
     g->ramp_ms = ramp_ms;
     g->ramp_end = g->t0 + (uint64_t)ramp_ms * 1000u;
