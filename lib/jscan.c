@@ -113,6 +113,64 @@ static int lit(cur *c, const char *w)
     return 0;
 }
 
+/* What to do with each member of an object (key is its raw name, esc when
+ * written with escapes) or each element of an array (key NULL): consume the
+ * value at c->p; 0, or -1 when malformed. */
+typedef int (*each_fn)(cur *c, int depth, const char *key, size_t klen, int esc, void *ctx);
+
+static int value(cur *c, int depth, int64_t *iv);
+
+/* The object or array at c->p ('{' or '['), depth its nesting: each member
+ * or element through fn. Returns the number of them, or -1. */
+static int walk(cur *c, int depth, each_fn fn, void *ctx)
+{
+    char close = *c->p == '{' ? '}' : ']';
+    int obj = close == '}', n = 0;
+    if (depth >= TK_JSCAN_MAX_DEPTH)
+        return -1;
+    c->p++;
+    ws(c);
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        return 0;
+    }
+    for (;;) {
+        const char *k = NULL;
+        size_t klen = 0;
+        int esc = 0;
+        if (obj) {
+            ws(c);
+            if (str(c, &k, &klen, &esc) != 0)
+                return -1;
+            ws(c);
+            if (c->p >= c->end || *c->p++ != ':')
+                return -1;
+        }
+        ws(c);
+        if (fn(c, depth + 1, k, klen, esc, ctx) != 0 || n == INT32_MAX)
+            return -1;
+        n++;
+        ws(c);
+        if (c->p >= c->end)
+            return -1;
+        if (*c->p == ',') {
+            c->p++;
+            continue;
+        }
+        return *c->p++ == close ? n : -1;
+    }
+}
+
+static int skip_each(cur *c, int depth, const char *key, size_t klen, int esc, void *ctx)
+{
+    (void)key;
+    (void)klen;
+    (void)esc;
+    (void)ctx;
+    int64_t iv;
+    return value(c, depth, &iv);
+}
+
 /* Skip any value; *iv: its integer value or TK_JSCAN_ABSENT. */
 static int value(cur *c, int depth, int64_t *iv)
 {
@@ -133,41 +191,8 @@ static int value(cur *c, int depth, int64_t *iv)
     case 'n':
         return lit(c, "null");
     case '{':
-    case '[': {
-        char close = *c->p == '{' ? '}' : ']';
-        int obj = close == '}';
-        if (depth >= TK_JSCAN_MAX_DEPTH)
-            return -1;
-        c->p++;
-        ws(c);
-        if (c->p < c->end && *c->p == close) {
-            c->p++;
-            return 0;
-        }
-        for (;;) {
-            int64_t dummy;
-            if (obj) {
-                ws(c);
-                if (str(c, &s, &len, &esc) != 0)
-                    return -1;
-                ws(c);
-                if (c->p >= c->end || *c->p++ != ':')
-                    return -1;
-            }
-            if (value(c, depth + 1, &dummy) != 0)
-                return -1;
-            ws(c);
-            if (c->p >= c->end)
-                return -1;
-            if (*c->p == ',') {
-                c->p++;
-                continue;
-            }
-            if (*c->p++ != close)
-                return -1;
-            return 0;
-        }
-    }
+    case '[':
+        return walk(c, depth, skip_each, NULL) < 0 ? -1 : 0;
     default:
         return num(c, iv);
     }
@@ -175,139 +200,93 @@ static int value(cur *c, int depth, int64_t *iv)
 
 static int key_is(const char *s, size_t len, int esc, const char *key)
 {
-    return key && !esc && strlen(key) == len && memcmp(s, key, len) == 0;
+    return key && s && !esc && strlen(key) == len && memcmp(s, key, len) == 0;
 }
 
-/* The members of an object at c->p ('{'); vals[i] for keys[i]. */
-static int object_ints(cur *c, int depth, const char *const *keys, size_t nkeys, int64_t *vals)
+/* The integers asked for among one object's members. */
+typedef struct ints_ctx {
+    const char *const *keys;
+    size_t nkeys;
+    int64_t *vals;
+} ints_ctx;
+
+static int ints_each(cur *c, int depth, const char *key, size_t klen, int esc, void *ctx)
 {
-    const char *s;
-    size_t len;
-    int esc;
-    for (size_t i = 0; i < nkeys; i++)
-        vals[i] = TK_JSCAN_ABSENT;
-    if (depth >= TK_JSCAN_MAX_DEPTH)
+    ints_ctx *x = ctx;
+    int64_t iv;
+    if (value(c, depth, &iv) != 0)
         return -1;
-    c->p++; /* '{' */
-    ws(c);
-    if (c->p < c->end && *c->p == '}') {
-        c->p++;
-        return 0;
-    }
-    for (;;) {
-        ws(c);
-        if (str(c, &s, &len, &esc) != 0)
-            return -1;
-        ws(c);
-        if (c->p >= c->end || *c->p++ != ':')
-            return -1;
-        int64_t iv;
-        if (value(c, depth + 1, &iv) != 0)
-            return -1;
-        for (size_t i = 0; i < nkeys; i++)
-            if (key_is(s, len, esc, keys[i]))
-                vals[i] = iv;
-        ws(c);
-        if (c->p >= c->end)
-            return -1;
-        if (*c->p == ',') {
-            c->p++;
-            continue;
-        }
-        return *c->p++ == '}' ? 0 : -1;
-    }
+    for (size_t i = 0; i < x->nkeys; i++)
+        if (key_is(key, klen, esc, x->keys[i]))
+            x->vals[i] = iv;
+    return 0;
 }
 
-/* The array at c->p ('['): fn for each object element; returns the count. */
-static int items(cur *c, const char *const *keys, size_t nkeys, tk_jscan_fn fn, void *ud)
+/* The elements of the array asked for: fn for each object among them. */
+typedef struct items_ctx {
+    const char *const *keys;
+    size_t nkeys;
+    tk_jscan_fn fn;
+    void *ud;
+} items_ctx;
+
+static int items_each(cur *c, int depth, const char *key, size_t klen, int esc, void *ctx)
 {
-    int n = 0;
-    c->p++; /* '[' */
-    ws(c);
-    if (c->p < c->end && *c->p == ']') {
-        c->p++;
-        return 0;
+    (void)key;
+    (void)klen;
+    (void)esc;
+    items_ctx *x = ctx;
+    if (c->p >= c->end || *c->p != '{')
+        return skip_each(c, depth, NULL, 0, 0, NULL);
+    int64_t vals[TK_JSCAN_MAX_KEYS];
+    for (size_t i = 0; i < x->nkeys; i++)
+        vals[i] = TK_JSCAN_ABSENT;
+    ints_ctx ic = {x->keys, x->nkeys, vals};
+    if (walk(c, depth, ints_each, &ic) < 0)
+        return -1;
+    if (x->fn)
+        x->fn(x->ud, vals);
+    return 0;
+}
+
+/* The top-level members: the array, the top-level integer, the rest skipped. */
+typedef struct top_ctx {
+    const char *array_key, *top_key;
+    int64_t *top_val;
+    int count;
+    items_ctx items;
+} top_ctx;
+
+static int top_each(cur *c, int depth, const char *key, size_t klen, int esc, void *ctx)
+{
+    top_ctx *x = ctx;
+    if (key_is(key, klen, esc, x->array_key)) {
+        if (c->p < c->end && *c->p == '[')
+            return (x->count = walk(c, depth, items_each, &x->items)) < 0 ? -1 : 0;
+        x->count = -1; /* the name is there but not an array */
     }
-    for (;;) {
-        ws(c);
-        if (c->p < c->end && *c->p == '{') {
-            int64_t vals[TK_JSCAN_MAX_KEYS];
-            if (object_ints(c, 2, keys, nkeys, vals) != 0)
-                return -1;
-            if (fn)
-                fn(ud, vals);
-        } else {
-            int64_t iv;
-            if (value(c, 2, &iv) != 0)
-                return -1;
-        }
-        if (n == INT32_MAX)
-            return -1;
-        n++;
-        ws(c);
-        if (c->p >= c->end)
-            return -1;
-        if (*c->p == ',') {
-            c->p++;
-            continue;
-        }
-        return *c->p++ == ']' ? n : -1;
-    }
+    int64_t iv;
+    if (value(c, depth, &iv) != 0)
+        return -1;
+    if (x->top_val && key_is(key, klen, esc, x->top_key))
+        *x->top_val = iv;
+    return 0;
 }
 
 int tk_jscan_items(const char *text, size_t n, const char *array_key, const char *const *keys, size_t nkeys,
                    tk_jscan_fn fn, void *ud, const char *top_key, int64_t *top_val)
 {
-    cur c = {text, text + n};
-    const char *s;
-    size_t len;
-    int esc, count = -1;
     if (top_val)
         *top_val = TK_JSCAN_ABSENT;
     if (!text || !array_key || nkeys > TK_JSCAN_MAX_KEYS || (nkeys && !keys))
         return -1;
+    cur c = {text, text + n};
+    top_ctx x = {array_key, top_key, top_val, -1, {keys, nkeys, fn, ud}};
     ws(&c);
-    if (c.p >= c.end || *c.p != '{')
+    if (c.p >= c.end || *c.p != '{' || walk(&c, 0, top_each, &x) < 0)
         return -1;
-    c.p++;
-    ws(&c);
-    if (c.p < c.end && *c.p == '}') {
-        c.p++;
-    } else {
-        for (;;) {
-            ws(&c);
-            if (str(&c, &s, &len, &esc) != 0)
-                return -1;
-            ws(&c);
-            if (c.p >= c.end || *c.p++ != ':')
-                return -1;
-            ws(&c);
-            int64_t iv;
-            if (key_is(s, len, esc, array_key) && c.p < c.end && *c.p == '[') {
-                if ((count = items(&c, keys, nkeys, fn, ud)) < 0)
-                    return -1;
-            } else {
-                if (value(&c, 1, &iv) != 0)
-                    return -1;
-                if (top_val && key_is(s, len, esc, top_key))
-                    *top_val = iv;
-                if (key_is(s, len, esc, array_key))
-                    count = -1; /* the name is there but not an array */
-            }
-            ws(&c);
-            if (c.p >= c.end)
-                return -1;
-            if (*c.p == ',') {
-                c.p++;
-                continue;
-            }
-            if (*c.p++ != '}')
-                return -1;
-            break;
-        }
-    }
     ws(&c);
     if (c.p != c.end)
         return -1; /* trailing bytes */
-    return count;
+    return x.count;
 }
