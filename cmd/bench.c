@@ -5,6 +5,7 @@
 #include "ticketctl/backend.h"
 #include "ticketctl/bench.h"
 #include "ticketctl/db.h"
+#include "ticketctl/devstack.h"
 #include "ticketctl/hold.h"
 #include "ticketctl/queue.h"
 #include "ticketctl/common.h"
@@ -14,6 +15,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,8 @@ enum {
     OPT_QUEUE_OPS,
     OPT_PIPELINE,
     OPT_QUEUE_RESET,
+    OPT_MYSQL_PID,
+    OPT_REDIS_PID,
 };
 
 static const struct option longopts[] = {
@@ -62,6 +66,8 @@ static const struct option longopts[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"out", required_argument, NULL, OPT_OUT},
     {"server-pid", required_argument, NULL, OPT_SERVER_PID},
+    {"mysql-pid", required_argument, NULL, OPT_MYSQL_PID},
+    {"redis-pid", required_argument, NULL, OPT_REDIS_PID},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"mysql", required_argument, NULL, OPT_MYSQL},
     {"redis", required_argument, NULL, OPT_REDIS},
@@ -103,7 +109,12 @@ static void usage(FILE *out)
             "  -T, --threads N        event-loop threads (default: one per CPU)\n"
             "      --timeout DUR      per-request timeout (default 10s)\n"
             "  -o, --out FILE         results JSON (default reports/out/bench-<UTC>.json)\n"
-            "      --server-pid PID   sample the server's peak RSS from /proc/PID/status\n"
+            "      --server-pid PID   a server process (repeatable): its CPU per flow over the steady\n"
+            "                         window, and the first one's peak RSS (default: whoever listens\n"
+            "                         on the target's port, or the dev stack's instances)\n"
+            "      --mysql-pid PID --redis-pid PID\n"
+            "                         mariadbd / redis-server for the CPU per flow (default: the\n"
+            "                         listeners of --mysql / --redis, else the dev stack's)\n"
             "      --no-invariants    skip the MariaDB invariant checks\n"
             "      --json             print the results JSON on stdout instead of the summary\n"
             "      --mysql URL --redis URL --kafka-brokers LIST --state DIR\n"
@@ -241,12 +252,37 @@ static void print_latency_row(const char *name, uint64_t requests, uint64_t erro
            (unsigned long long)errors, tps, l->p50, l->p90, l->p95, l->p99, l->max);
 }
 
+/* CPU-ms per flow (or request) over the steady window, first: the steadiest
+ * figure on a shared machine. "-" for a role not found. */
+static void print_cpu(const tk_bench_result *r)
+{
+    const char *unit = r->url_path[0] ? "request" : "flow";
+    if (!r->cpu_measured) {
+        printf("CPU-ms per %s: not measured (no steady window, or no process readable)\n", unit);
+        return;
+    }
+    printf("CPU-ms per %s (steady window %.1f s, %.0f %ss):", unit, r->cpu.window_s, r->cpu.units, unit);
+    for (int i = 0; i < TK_CPU_NROLES; i++) {
+        if (i == TK_CPU_NGINX && isnan(r->cpu.per_unit[i]))
+            continue; /* no nginx in front: not worth a column */
+        if (isnan(r->cpu.per_unit[i]))
+            printf("  %s -", tk_cpu_role_name(i));
+        else
+            printf("  %s %.3f", tk_cpu_role_name(i), r->cpu.per_unit[i]);
+    }
+    if (isnan(r->cpu.backend_total))
+        printf("  backend_total -\n");
+    else
+        printf("  backend_total %.3f\n", r->cpu.backend_total);
+}
+
 static void print_summary(const tk_bench_result *r, const char *path)
 {
     static const char *kinds[TK_BENCH_NERRKINDS] = {"connect", "timeout", "read", "status"};
     printf("\nticketctl bench: %s model, %d users, ramp %.1fs, duration %.1fs, think %lld ms, %d threads -> %s%s\n",
            r->open_model ? "open" : "closed", r->users, (double)r->ramp_ms / 1000.0, (double)r->duration_ms / 1000.0,
            (long long)r->think_ms, r->threads, r->target, r->url_path);
+    print_cpu(r);
     if (r->open_model)
         printf("iterations: scheduled %llu  started %llu  late %llu  dropped %llu (max delay %lld ms)\n",
                (unsigned long long)r->iters_scheduled, (unsigned long long)r->iters_started,
@@ -328,6 +364,9 @@ int cmd_bench(int argc, char **argv)
     char terr[512];
     int64_t v, queue_ops = 0, pipeline = 1;
     int queue_reset = 0;
+    static int server_pids[TK_CPU_MAX_PIDS];
+    int nserver_pids = 0;
+    char state_dir[1024];
     const char *redis = NULL;
     int opt;
     optind = 1;
@@ -445,7 +484,19 @@ int cmd_bench(int argc, char **argv)
         case OPT_SERVER_PID:
             if (tk_parse_i64(optarg, 1, 4194304, &v) != 0)
                 goto bad;
-            cfg.server_pid = (int)v;
+            if (nserver_pids >= TK_CPU_MAX_PIDS) {
+                fprintf(stderr, "ticketctl bench: at most %d --server-pid\n", TK_CPU_MAX_PIDS);
+                return 2;
+            }
+            if (!cfg.server_pid)
+                cfg.server_pid = (int)v;
+            server_pids[nserver_pids++] = (int)v;
+            break;
+        case OPT_MYSQL_PID:
+        case OPT_REDIS_PID:
+            if (tk_parse_i64(optarg, 1, 4194304, &v) != 0)
+                goto bad;
+            *(opt == OPT_MYSQL_PID ? &cfg.cpu.mysql_pid : &cfg.cpu.redis_pid) = (int)v;
             break;
         case OPT_TIMEOUT:
             if (tk_parse_duration_ms(optarg, &cfg.timeout_ms) != 0 || cfg.timeout_ms <= 0)
@@ -570,6 +621,13 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "ticketctl bench: %s\n", err);
         return 1;
     }
+    /* CPU per flow: the processes to sample (cpustat.h finds what is not given) */
+    cfg.cpu.server_pids = server_pids;
+    cfg.cpu.nserver = nserver_pids;
+    cfg.cpu.mysql_url = mysql;
+    cfg.cpu.redis_url = redis;
+    if (tk_dev_state_dir(state, state_dir, sizeof state_dir, err, sizeof err) == 0)
+        cfg.cpu.state_dir = state_dir;
     is_tty = isatty(STDERR_FILENO);
     cfg.progress = on_progress;
     cfg.progress_ud = &cfg.users;

@@ -4,7 +4,9 @@
 #ifndef TICKETCTL_BENCH_INT_H
 #define TICKETCTL_BENCH_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ticketctl/bench.h"
 #include "ticketctl/hist.h"
@@ -27,5 +29,137 @@ double tk_bench_prof_next_above(const tk_bench_stage *prof, size_t n, double g, 
 
 /* p50..p99.99, max and mean of h (µs) into l (ms). */
 void tk_bench_fill_latency(tk_bench_latency *l, const tk_hist *h);
+
+/* CPU per unit of work over the steady window (benchcpu.c, cpustat.h),
+ * for both engines. The thread that waits on the run (never a load thread)
+ * wakes at the window's start and end (tk_benchcpu_wake) and reads the CPU
+ * clocks then (tk_benchcpu_poll); after the run tk_benchcpu_finish divides
+ * by the units of work completed in the window. */
+typedef struct tk_benchcpu {
+    int on;                 /* pids resolved: sample */
+    tk_cpu_pids pids;
+    uint64_t at[2];         /* mono µs: window start (end of the ramp), end */
+    uint64_t took[2];       /* mono µs the sample was read; 0: not yet */
+    tk_cpu_sample s[2];
+} tk_benchcpu;
+
+/* Resolve the processes of c->cpu (c->target as the target) into w; w is
+ * off (nothing sampled, 0 returned) with c->no_cpu. Returns -1 with err
+ * when an explicit pid does not exist (tk_cpu_pids_find). */
+int tk_benchcpu_init(tk_benchcpu *w, const tk_bench_config *c, char *err /* OUT */, size_t errlen);
+
+/* Set the window [start_us, end_us) (mono µs); an empty window samples
+ * nothing. */
+void tk_benchcpu_window(tk_benchcpu *w, uint64_t start_us, uint64_t end_us);
+
+/* The earlier of `wake` and the next sample instant not yet taken (mono µs). */
+uint64_t tk_benchcpu_wake(const tk_benchcpu *w, uint64_t wake);
+
+/* Take the samples that are due at mono time now. */
+void tk_benchcpu_poll(tk_benchcpu *w, uint64_t now);
+
+/* r->cpu over the window for `units` units of work (flows or requests) and
+ * r->cpu_measured; nothing when a sample is missing or units is 0. */
+void tk_benchcpu_finish(const tk_benchcpu *w, double units, tk_bench_result *r);
+
+
+/* ---------- the run skeleton both engines share (loadgen.c) ----------
+ *
+ * One caller thread and T load threads, each load thread with its own
+ * event loop. The caller creates the threads; each sets itself up, reports
+ * ready and waits at the gate (tk_loadgen_thread_ready); the caller sets t0
+ * once all are ready and opens the gate, then watches the run once a
+ * second (progress line, server RSS, the CPU samples) until every thread
+ * reports done. Once a second each load thread hands its second over to a
+ * shared ring of TK_LOADGEN_RING slots (one lock per thread per second,
+ * never per request); a slot is finished into the per-second series when
+ * every thread has reported it. */
+#define TK_LOADGEN_RING 16 /* seconds in flight between the fastest and slowest thread */
+
+typedef struct tk_loadgen_slot {
+    int sec, reporters, vus;
+    uint64_t req, err, drop;
+    tk_hist *h;
+} tk_loadgen_slot;
+
+typedef struct tk_loadgen {
+    int nthreads, nsec;
+    uint64_t t0, ramp_end, end; /* mono µs, set when the gate opens */
+    int64_t ramp_ms;
+    int abort; /* set by the caller (under mu) when the run must not start */
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* threads -> caller: ready / done */
+    pthread_cond_t gate; /* caller -> threads: t0 is set, go */
+    int ready_threads, go, done_threads, sync_init;
+    tk_loadgen_slot ring[TK_LOADGEN_RING];
+    tk_bench_point *series; /* nsec points; handed to the result at the end */
+    int last_final;         /* highest finished second */
+    uint64_t total_req, total_err;
+} tk_loadgen;
+
+/* Allocate the ring and the series, create the lock and conditions.
+ * Returns 0, or -1 when out of memory (tk_loadgen_destroy cleans up). */
+int tk_loadgen_init(tk_loadgen *g, int nthreads, int nsec);
+
+/* Free what tk_loadgen_init made; a zeroed or half-made g is fine. */
+void tk_loadgen_destroy(tk_loadgen *g);
+
+/* Load thread: its setup is done; wait for the gate. Returns g->abort. */
+int tk_loadgen_thread_ready(tk_loadgen *g);
+
+/* Load thread: its loop has ended (after its last second was handed over). */
+void tk_loadgen_thread_done(tk_loadgen *g);
+
+/* Caller: wait until `created` threads are ready; returns with g->mu held
+ * so the caller can look at the threads' setup and set g->abort. */
+void tk_loadgen_wait_ready(tk_loadgen *g, int created);
+
+/* Caller, with g->mu held: t0 = now + 10 ms (for the threads to arm their
+ * timers); the steady window (also cpu's) from the end of the ramp:
+ * c->ramp_ms, or with stages the first stage when it changes the target and
+ * more follow (g->ramp_ms); the end at t0 + c->duration_ms; the UTC start
+ * into started_at. */
+void tk_loadgen_set_times(tk_loadgen *g, const tk_bench_config *c, char *started_at, size_t len, tk_benchcpu *cpu);
+
+/* Caller, with g->mu held: open the gate and release mu. */
+void tk_loadgen_open_gate(tk_loadgen *g);
+
+/* Load thread: hand second `sec` (1-based) over: its histogram h (µs,
+ * corrected), counts, and VUs (started, or busy in the open model). Takes
+ * the lock once. A thread more than TK_LOADGEN_RING seconds behind adds its
+ * counts to the finished point only. */
+void tk_loadgen_flush_second(tk_loadgen *g, int sec, const tk_hist *h, uint64_t req, uint64_t err,
+                             uint64_t drop, int vus);
+
+/* Load thread: hand second sec over (data 0: as empty, the thread's own
+ * histogram and counts untouched). The engine's own, called back below. */
+typedef void (*tk_loadgen_flush_fn)(void *thread, int sec, int data);
+
+/* Load thread, at its once-a-second timer: hand over every second up to now
+ * (a late tick attributes what completed to the second it is in and reports
+ * the skipped ones as empty); *next_sec is the next second to hand over
+ * (1-based). The last second is left to tk_loadgen_last_seconds (the stop
+ * timer). Returns the µs until the next tick, or -1 when none is due. */
+int64_t tk_loadgen_tick(const tk_loadgen *g, int *next_sec, tk_loadgen_flush_fn flush, void *thread);
+
+/* Load thread, at its stop timer: hand over every second left. */
+void tk_loadgen_last_seconds(const tk_loadgen *g, int *next_sec, tk_loadgen_flush_fn flush, void *thread);
+
+/* Self-watch, at the thread's periodic timer (period_us): record the
+ * lateness of every period missed up to now into lag (so a long stall weighs
+ * as much as it lasted); *due advances. Returns the µs until the next. */
+int64_t tk_loadgen_lag(uint64_t *due, uint64_t period_us, tk_hist *lag, uint64_t now);
+
+/* Caller: watch the run until `created` threads are done: c->progress once
+ * per finished second, the peak RSS of c->server_pid into
+ * r->server_peak_rss_bytes (-1 when none), the CPU samples of cpu at their
+ * instants; then finish the seconds some thread never handed over. */
+void tk_loadgen_watch(tk_loadgen *g, int created, const tk_bench_config *c, tk_bench_result *r, tk_benchcpu *cpu);
+
+/* The generator's self-check into r->valid / r->invalid_reason: a load
+ * thread's CPU/wall above c->max_cpu (0: 0.90), the loop-lag p99 above
+ * c->max_lag_ms (0: 25 ms), or `internal` (a bookkeeping failure, may be
+ * NULL). Also r->peak_rss_bytes and r->gen_cpu_s from getrusage(2). */
+void tk_loadgen_validate(tk_bench_result *r, const tk_bench_config *c, const char *internal);
 
 #endif

@@ -24,6 +24,13 @@ static const struct {
     {"error_rate", K_RATE},  {"dropped_rate", K_RATE},    {"tps", K_COUNT},       {"steady_tps", K_COUNT},
     {"requests", K_COUNT},   {"errors", K_COUNT},         {"flows", K_COUNT},     {"dropped", K_COUNT},
     {"double_bookings", K_COUNT},
+    /* CPU-ms per unit of work over the steady window (bench.h, cpustat.h) */
+    {"cpu_ms_per_flow.serve", K_COUNT},       {"cpu_ms_per_flow.mariadbd", K_COUNT},
+    {"cpu_ms_per_flow.redis", K_COUNT},       {"cpu_ms_per_flow.nginx", K_COUNT},
+    {"cpu_ms_per_flow.bench", K_COUNT},       {"cpu_ms_per_flow.backend_total", K_COUNT},
+    {"cpu_ms_per_request.serve", K_COUNT},    {"cpu_ms_per_request.mariadbd", K_COUNT},
+    {"cpu_ms_per_request.redis", K_COUNT},    {"cpu_ms_per_request.nginx", K_COUNT},
+    {"cpu_ms_per_request.bench", K_COUNT},    {"cpu_ms_per_request.backend_total", K_COUNT},
 };
 
 static int metric_kind(const char *name)
@@ -91,7 +98,8 @@ int tk_threshold_parse(const char *s, tk_threshold *out, char *err, size_t errle
         return tk_err(err, errlen,
                       "threshold '%s': unknown metric '%s' (p50 p90 p95 p99 p99.9 p99.99 max mean, u_ the same "
                       "uncorrected, tps steady_tps error_rate dropped_rate requests errors flows dropped "
-                      "double_bookings)", s, metric);
+                      "double_bookings, cpu_ms_per_flow.ROLE cpu_ms_per_request.ROLE with ROLE serve mariadbd "
+                      "redis nginx bench backend_total)", s, metric);
     memcpy(out->metric, metric, strlen(metric) + 1); /* a known name: short */
     out->is_latency = k == K_LATENCY;
 
@@ -146,7 +154,7 @@ int tk_threshold_eval(const tk_threshold *t, tk_threshold_lookup lookup, void *u
     memset(out, 0, sizeof *out);
     snprintf(out->text, sizeof out->text, "%s", t->text);
     out->limit = t->limit;
-    char name[72];
+    char name[sizeof t->scope + sizeof t->metric + 1];
     snprintf(name, sizeof name, "%s%s%s", t->scope, *t->scope ? "." : "", t->metric);
     double a = 0;
     if (!lookup || lookup(t->scope, t->metric, &a, ud) != 0 || isnan(a)) {
@@ -156,7 +164,7 @@ int tk_threshold_eval(const tk_threshold *t, tk_threshold_lookup lookup, void *u
     out->found = 1;
     out->actual = a;
     out->ok = holds(t->op, a, t->limit);
-    char av[48], lv[48], dv[48];
+    char av[32], lv[32], dv[32];
     fmt_value(av, sizeof av, t, a);
     fmt_value(lv, sizeof lv, t, t->limit);
     if (out->ok) {

@@ -61,6 +61,20 @@ static void test_short_bench_keeps_invariants(void **state)
         assert_string_equal(json_string_value(json_object_get(st, "name")), want[i]);
         assert_true(json_integer_value(json_object_get(st, "requests")) > 0);
     }
+    /* CPU-ms per flow over the steady window: the server found by its port,
+     * mariadbd and redis from the dev stack, bench itself; the total adds up */
+    json_t *cpu = json_object_get(sum, "cpu_ms_per_flow");
+    assert_true(json_is_object(cpu));
+    double serve = json_number_value(json_object_get(cpu, "serve"));
+    double mdb = json_number_value(json_object_get(cpu, "mariadbd"));
+    double rds = json_number_value(json_object_get(cpu, "redis"));
+    assert_true(serve > 0 && mdb > 0 && rds >= 0);
+    assert_true(json_number_value(json_object_get(cpu, "bench")) > 0);
+    assert_true(json_is_null(json_object_get(cpu, "nginx")));
+    double total = json_number_value(json_object_get(cpu, "backend_total"));
+    assert_true(total > 0 && total - (serve + mdb + rds) < 1e-3 && (serve + mdb + rds) - total < 1e-3);
+    double units = json_number_value(json_object_get(json_object_get(sum, "cpu_window"), "units"));
+    assert_true(units > 0 && units <= (double)flows);
     json_decref(res);
 
     /* What the bench claims, checked independently in the database. */

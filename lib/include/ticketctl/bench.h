@@ -50,6 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ticketctl/cpustat.h"
 #include "ticketctl/invariants.h"
 #include "ticketctl/threshold.h"
 
@@ -106,6 +107,13 @@ typedef struct tk_bench_config {
     int64_t timeout_ms;   /* per request, connect included */
     int threads;          /* event-loop threads; <= 0 means one per online CPU */
     int server_pid;       /* > 0: sample VmHWM/VmRSS of this process once a second */
+    /* CPU per unit of work (cpustat.h): whose CPU clocks are read at the
+     * start and at the end of the steady window. Every field may be 0/NULL
+     * (find it: the listener of the target's port, the dev stack's
+     * stack.env under cpu.state_dir); cpu.target is ignored (the target above
+     * is used). With no_cpu set nothing is sampled. */
+    tk_cpu_find_opts cpu;
+    int no_cpu;
     int open_model;       /* 0 closed (VUs loop), 1 open (iterations arrive at a rate) */
     const tk_bench_stage *stages; /* NULL: closed 0 -> users over ramp_ms, then users;
                                      open model: required (a constant rate is one stage) */
@@ -209,6 +217,15 @@ typedef struct tk_bench_result {
     tk_bench_point *series; /* one per second, owned by the result */
     size_t nseries;
 
+    /* CPU-ms per unit over the steady window (cpustat.h tk_cpu_use): units
+     * are the flows completed in it (flow mode) or the requests (--url
+     * mode), sampled by the thread that waits on the run at the window's
+     * start (end of the ramp) and end. cpu_measured 0: not sampled (no_cpu,
+     * no steady window, or the clocks could not be read). */
+    int cpu_measured;
+    tk_cpu_use cpu;
+    uint64_t steady_flows; /* flows whose last request started after the ramp */
+
     long long peak_rss_bytes;        /* this process (getrusage) */
     long long server_peak_rss_bytes; /* -1 unless config.server_pid was given and readable */
 
@@ -227,7 +244,10 @@ typedef struct tk_bench_result {
  * max mean) are corrected, in ms; u_p99 etc. the uncorrected ones; tps,
  * steady_tps, error_rate (fraction), errors, requests, flows, dropped,
  * dropped_rate (of scheduled), double_bookings (violations of the first
- * invariant; needs the invariant check). Returns 0, or -1 when unknown. */
+ * invariant; needs the invariant check), and CPU-ms per unit over the steady
+ * window: cpu_ms_per_flow.ROLE (flow mode) or cpu_ms_per_request.ROLE (--url
+ * mode), ROLE serve mariadbd redis nginx bench backend_total (unknown when
+ * not measured or the role was not found). Returns 0, or -1 when unknown. */
 int tk_bench_metric(const tk_bench_result *r, const char *scope, const char *metric, double *out);
 
 /* Run the bench to completion (blocking for config->duration_ms). Returns a

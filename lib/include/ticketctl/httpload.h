@@ -18,7 +18,10 @@
  * a small state machine (status line, Content-Length, chunked, Connection:
  * close, HTTP/1.0, 1xx skipped); the body is counted, never stored. No
  * allocation, lock or timer per request: timeouts are found by one 10 ms
- * periodic timer per thread, which also gauges loop lag.
+ * periodic timer per thread, which also gauges loop lag. A finished
+ * connection's next request is sent only after every answer of the same
+ * loop round has been read and timestamped (as wrk does), so our own sends
+ * never delay the measurement of answers already received.
  *
  * Load models as bench.h: closed (each connection loops; stages give the
  * number of active connections) or open (iterations = requests arrive on

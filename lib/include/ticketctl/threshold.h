@@ -8,6 +8,9 @@
  *           (none = ms); rates error_rate, dropped_rate: UNIT % or none (a
  *           fraction); counts and throughput tps, steady_tps, requests,
  *           errors, flows, dropped, double_bookings: no UNIT
+ *           CPU-ms per unit of work: cpu_ms_per_flow.ROLE (flow) or
+ *           cpu_ms_per_request.ROLE (--url), ROLE serve mariadbd redis nginx
+ *           bench backend_total: no UNIT (CPU-ms)
  *   OP      <  <=  >  >=  ==  !=
  * Spaces around OP are allowed. The parser knows the metric names (so a
  * typo fails at parse time); the scope is checked when evaluated.
@@ -27,7 +30,7 @@ typedef enum tk_threshold_op { TK_TH_LT, TK_TH_LE, TK_TH_GT, TK_TH_GE, TK_TH_EQ,
 typedef struct tk_threshold {
     char text[128];   /* as given, spaces removed */
     char scope[32];   /* "" for the whole run */
-    char metric[32];  /* "p99.9", "error_rate", ... */
+    char metric[48];  /* "p99.9", "error_rate", "cpu_ms_per_flow.backend_total", ... */
     tk_threshold_op op;
     double limit;     /* in the metric's unit: ms, fraction, count */
     int is_latency;   /* the metric is a latency (ms) */

@@ -1,0 +1,273 @@
+/* The run skeleton of both load engines (bench.c: the booking flow over
+ * libcurl; httpload.c: the lean single-endpoint engine): thread start gate,
+ * the per-second ring, the watch loop of the calling thread and the
+ * generator's self-check (bench_int.h). One copy, so the two engines count
+ * seconds, report progress and judge their own validity the same way. */
+#include "bench_int.h"
+#include "ticketctl/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+int tk_loadgen_init(tk_loadgen *g, int nthreads, int nsec)
+{
+    memset(g, 0, sizeof *g);
+    g->nthreads = nthreads;
+    g->nsec = nsec;
+    if (!(g->series = calloc((size_t)nsec, sizeof *g->series)))
+        return -1;
+    for (int i = 0; i < TK_LOADGEN_RING; i++)
+        if (!(g->ring[i].h = tk_hist_new()))
+            return -1;
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the watch loop waits on mono deadlines */
+    pthread_cond_init(&g->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&g->gate, NULL);
+    g->sync_init = 1;
+    return 0;
+}
+
+void tk_loadgen_destroy(tk_loadgen *g)
+{
+    for (int i = 0; i < TK_LOADGEN_RING; i++)
+        tk_hist_free(g->ring[i].h);
+    free(g->series);
+    if (g->sync_init) {
+        pthread_mutex_destroy(&g->mu);
+        pthread_cond_destroy(&g->cond);
+        pthread_cond_destroy(&g->gate);
+    }
+    memset(g, 0, sizeof *g);
+}
+
+int tk_loadgen_thread_ready(tk_loadgen *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->ready_threads++;
+    pthread_cond_signal(&g->cond);
+    while (!g->go)
+        pthread_cond_wait(&g->gate, &g->mu);
+    int abort = g->abort;
+    pthread_mutex_unlock(&g->mu);
+    return abort;
+}
+
+void tk_loadgen_thread_done(tk_loadgen *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->done_threads++;
+    pthread_cond_signal(&g->cond);
+    pthread_mutex_unlock(&g->mu);
+}
+
+void tk_loadgen_wait_ready(tk_loadgen *g, int created)
+{
+    pthread_mutex_lock(&g->mu);
+    while (g->ready_threads < created)
+        pthread_cond_wait(&g->cond, &g->mu);
+}
+
+void tk_loadgen_set_times(tk_loadgen *g, const tk_bench_config *c, char *started_at, size_t len, tk_benchcpu *cpu)
+{
+    int64_t ramp_ms = c->ramp_ms;
+    if (c->nstages) /* steady state: after a first stage that changes the target */
+        ramp_ms = c->stages[0].from != c->stages[0].to && c->nstages > 1 ? c->stages[0].duration_ms : 0;
+    g->t0 = tk_mono_us() + 10000; /* 10 ms for the threads to arm their timers */
+    g->ramp_ms = ramp_ms;
+    g->ramp_end = g->t0 + (uint64_t)ramp_ms * 1000u;
+    g->end = g->t0 + (uint64_t)c->duration_ms * 1000u;
+    tk_benchcpu_window(cpu, g->ramp_end, g->end);
+    time_t when = (time_t)((tk_wall_ms() + 10) / 1000);
+    struct tm tm;
+    gmtime_r(&when, &tm);
+    strftime(started_at, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void tk_loadgen_open_gate(tk_loadgen *g)
+{
+    g->go = 1;
+    pthread_cond_broadcast(&g->gate);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static double us_to_ms(uint64_t us) { return (double)us / 1000.0; }
+
+/* A second every thread has reported (or the run's end): into the series. */
+static void slot_finish(tk_loadgen *g, tk_loadgen_slot *s)
+{
+    if (s->sec < 1 || s->sec > g->nsec)
+        return;
+    tk_bench_point *p = &g->series[s->sec - 1];
+    double secs = 1.0, left = (double)(g->end - g->t0) / 1e6 - (double)(s->sec - 1);
+    if (left > 0 && left < 1.0)
+        secs = left; /* last, partial second */
+    p->t = s->sec;
+    p->vus = s->vus;
+    p->rps = (double)s->req / secs;
+    p->errors = s->err;
+    p->dropped = s->drop;
+    p->p50 = us_to_ms(tk_hist_percentile(s->h, 50));
+    p->p95 = us_to_ms(tk_hist_percentile(s->h, 95));
+    p->p99 = us_to_ms(tk_hist_percentile(s->h, 99));
+    if (s->sec > g->last_final)
+        g->last_final = s->sec;
+    s->sec = 0;
+}
+
+void tk_loadgen_flush_second(tk_loadgen *g, int sec, const tk_hist *h, uint64_t req, uint64_t err,
+                             uint64_t drop, int vus)
+{
+    if (sec < 1 || sec > g->nsec)
+        return;
+    pthread_mutex_lock(&g->mu);
+    tk_loadgen_slot *s = &g->ring[sec % TK_LOADGEN_RING];
+    g->total_req += req;
+    g->total_err += err;
+    if (g->series[sec - 1].t != 0 || s->sec > sec) {
+        /* this thread lagged more than the ring: keep its counts only */
+        tk_bench_point *p = &g->series[sec - 1];
+        p->rps += (double)req;
+        p->errors += err;
+        p->dropped += drop;
+    } else {
+        if (s->sec != sec) {
+            slot_finish(g, s); /* an older second some thread never handed over */
+            s->sec = sec;
+            s->reporters = 0;
+            s->vus = 0;
+            s->req = s->err = s->drop = 0;
+            tk_hist_reset(s->h);
+        }
+        tk_hist_merge(s->h, h);
+        s->req += req;
+        s->err += err;
+        s->drop += drop;
+        s->vus += vus;
+        if (++s->reporters == g->nthreads)
+            slot_finish(g, s);
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+int64_t tk_loadgen_tick(const tk_loadgen *g, int *next_sec, tk_loadgen_flush_fn flush, void *thread)
+{
+    int cur = (int)((tk_mono_us() - g->t0) / 1000000u);
+    if (cur > g->nsec)
+        cur = g->nsec;
+    while (*next_sec < cur)
+        flush(thread, (*next_sec)++, 0);
+    /* The last second is the stop timer's: a tick due with (or after) the
+     * stop could run before it, and answers read between the two callbacks
+     * would be in the totals but in no second of the series. */
+    if (*next_sec >= g->nsec)
+        return -1;
+    flush(thread, (*next_sec)++, 1);
+    if (*next_sec >= g->nsec)
+        return -1;
+    int64_t d = (int64_t)(g->t0 + (uint64_t)*next_sec * 1000000u) - (int64_t)tk_mono_us();
+    return d > 0 ? d : 0;
+}
+
+void tk_loadgen_last_seconds(const tk_loadgen *g, int *next_sec, tk_loadgen_flush_fn flush, void *thread)
+{
+    while (*next_sec < g->nsec)
+        flush(thread, (*next_sec)++, 0);
+    if (*next_sec <= g->nsec)
+        flush(thread, (*next_sec)++, 1);
+}
+
+int64_t tk_loadgen_lag(uint64_t *due, uint64_t period_us, tk_hist *lag, uint64_t now)
+{
+    while (*due <= now) {
+        tk_hist_record(lag, now - *due);
+        *due += period_us;
+    }
+    return (int64_t)(*due - now);
+}
+
+static long long proc_peak_rss(int pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long long best = -1, kb;
+    while (fgets(line, sizeof line, f))
+        if ((sscanf(line, "VmHWM: %lld kB", &kb) == 1 || sscanf(line, "VmRSS: %lld kB", &kb) == 1) &&
+            kb * 1024 > best)
+            best = kb * 1024;
+    fclose(f);
+    return best;
+}
+
+void tk_loadgen_watch(tk_loadgen *g, int created, const tk_bench_config *c, tk_bench_result *r, tk_benchcpu *cpu)
+{
+    r->server_peak_rss_bytes = -1;
+    int reported = 0;
+    pthread_mutex_lock(&g->mu);
+    for (int k = 1; g->done_threads < created;) {
+        uint64_t tick = g->t0 + (uint64_t)k * 1000000u, wake = tk_benchcpu_wake(cpu, tick);
+        struct timespec ts = {.tv_sec = (time_t)(wake / 1000000u), .tv_nsec = (long)(wake % 1000000u) * 1000};
+        while (g->done_threads < created && tk_mono_us() < wake)
+            pthread_cond_timedwait(&g->cond, &g->mu, &ts);
+        tk_benchcpu_poll(cpu, tk_mono_us());
+        if (tk_mono_us() < tick)
+            continue; /* woken for a CPU sample (or a thread ended): not a second yet */
+        k++;
+        if (c->server_pid > 0) {
+            long long rss = proc_peak_rss(c->server_pid);
+            if (rss > r->server_peak_rss_bytes)
+                r->server_peak_rss_bytes = rss;
+        }
+        if (c->progress && !g->abort && g->last_final > reported) {
+            tk_bench_point p = g->series[g->last_final - 1];
+            uint64_t rq = g->total_req, er = g->total_err;
+            reported = g->last_final;
+            pthread_mutex_unlock(&g->mu);
+            c->progress(&p, (double)(tk_mono_us() - g->t0) / 1e6, rq, er, c->progress_ud);
+            pthread_mutex_lock(&g->mu);
+        }
+    }
+    tk_benchcpu_poll(cpu, tk_mono_us()); /* the end of the window, when the threads ended first */
+    for (int i = 0; i < TK_LOADGEN_RING; i++) /* seconds some thread never handed over */
+        if (g->ring[i].sec)
+            slot_finish(g, &g->ring[i]);
+    pthread_mutex_unlock(&g->mu);
+}
+
+void tk_loadgen_validate(tk_bench_result *r, const tk_bench_config *c, const char *internal)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        r->peak_rss_bytes = (long long)ru.ru_maxrss * 1024;
+        r->gen_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                       (double)ru.ru_stime.tv_usec / 1e6;
+    }
+    double max_cpu = c->max_cpu > 0 ? c->max_cpu : 0.90, max_lag = c->max_lag_ms > 0 ? c->max_lag_ms : 25.0;
+    r->valid = 1;
+    r->invalid_reason[0] = '\0';
+    size_t rl = 0, cap = sizeof r->invalid_reason;
+    if (r->gen_cpu_util > max_cpu) {
+        r->valid = 0;
+        rl += (size_t)snprintf(r->invalid_reason, cap,
+                               "generator CPU saturated: a load thread was busy %.0f %% of the run (limit %.0f %%)",
+                               r->gen_cpu_util * 100.0, max_cpu * 100.0);
+    }
+    if (r->lag_p99_ms > max_lag && rl < cap) {
+        r->valid = 0;
+        rl += (size_t)snprintf(r->invalid_reason + rl, cap - rl,
+                               "%sgenerator event loop lagging: timer lateness p99 %.1f ms (limit %.1f ms)",
+                               rl ? "; " : "", r->lag_p99_ms, max_lag);
+    }
+    if (internal && rl < cap) {
+        r->valid = 0;
+        snprintf(r->invalid_reason + rl, cap - rl, "%sinternal: %s", rl ? "; " : "", internal);
+    }
+}
