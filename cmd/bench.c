@@ -11,8 +11,10 @@
 #include "ticketctl/common.h"
 #include "ticketctl/invariants.h"
 #include "ticketctl/threshold.h"
+#include "ticketctl/report.h"
 #include "ticketctl/strategy.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -55,6 +57,8 @@ enum {
     OPT_QUEUE_RESET,
     OPT_MYSQL_PID,
     OPT_REDIS_PID,
+    OPT_OUT_JSONL,
+    OPT_JUNIT,
 };
 
 static const struct option longopts[] = {
@@ -65,6 +69,8 @@ static const struct option longopts[] = {
     {"target", required_argument, NULL, OPT_TARGET},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"out", required_argument, NULL, OPT_OUT},
+    {"out-jsonl", required_argument, NULL, OPT_OUT_JSONL},
+    {"junit", required_argument, NULL, OPT_JUNIT},
     {"server-pid", required_argument, NULL, OPT_SERVER_PID},
     {"mysql-pid", required_argument, NULL, OPT_MYSQL_PID},
     {"redis-pid", required_argument, NULL, OPT_REDIS_PID},
@@ -109,6 +115,10 @@ static void usage(FILE *out)
             "  -T, --threads N        event-loop threads (default: one per CPU)\n"
             "      --timeout DUR      per-request timeout (default 10s)\n"
             "  -o, --out FILE         results JSON (default reports/out/bench-<UTC>.json)\n"
+            "      --out-jsonl FILE   while the run goes on, one JSON line per second (the results'\n"
+            "                         timeseries entry); '-' for stdout\n"
+            "      --junit FILE       the thresholds, invariants and generator self-check as JUnit\n"
+            "                         XML for CI (ticketctl report --junit)\n"
             "      --server-pid PID   a server process (repeatable): its CPU per flow over the steady\n"
             "                         window, and the first one's peak RSS (default: whoever listens\n"
             "                         on the target's port, or the dev stack's instances)\n"
@@ -234,15 +244,51 @@ static int queue_ops_run(int64_t users, int connections, int pipeline, const cha
     return r.errors ? 1 : 0;
 }
 
+typedef struct progress_ctx {
+    int users;
+    FILE *jsonl; /* --out-jsonl, or NULL */
+} progress_ctx;
+
 static void on_progress(const tk_bench_point *p, double elapsed_s, uint64_t requests, uint64_t errors, void *ud)
 {
-    int users = *(const int *)ud;
-    (void)requests;
+    const progress_ctx *pc = ud;
+    int users = pc->users;
+    if (pc->jsonl) { /* a second is final when it is handed over: one line each, flushed for tail -f */
+        json_t *o = tk_bench_point_json(p);
+        if (o) {
+            json_object_set_new(o, "elapsed_s", json_real(elapsed_s));
+            json_object_set_new(o, "requests_total", json_integer((json_int_t)requests));
+            json_object_set_new(o, "errors_total", json_integer((json_int_t)errors));
+            json_dumpf(o, pc->jsonl, JSON_COMPACT);
+            fputc('\n', pc->jsonl);
+            fflush(pc->jsonl);
+            json_decref(o);
+        }
+    }
     if (!is_tty && p->t % 5 != 0)
         return;
     fprintf(stderr, "%s[%6.1fs] vus %5d/%-5d  req/s %8.1f  errors %-8llu  p99 %8.2f ms%s", is_tty ? "\r" : "",
             elapsed_s, p->vus, users, p->rps, (unsigned long long)errors, p->p99, is_tty ? "  " : "\n");
     fflush(stderr);
+}
+
+/* --junit: the gates of the results file just written (report_junit.c). */
+static int write_junit(const char *results, const char *path)
+{
+    char err[1024];
+    tk_report *rep = tk_report_load(results, err, sizeof err);
+    FILE *f = rep ? fopen(path, "w") : NULL;
+    int rc = rep && f ? tk_report_junit(rep, f, NULL, err, sizeof err) : -1;
+    if (!rep)
+        fprintf(stderr, "ticketctl bench: --junit: %s\n", err);
+    else if (!f)
+        fprintf(stderr, "ticketctl bench: --junit %s: %s\n", path, strerror(errno));
+    else if (rc != 0)
+        fprintf(stderr, "ticketctl bench: --junit %s: %s\n", path, err);
+    if (f && fclose(f) != 0)
+        rc = -1;
+    tk_report_free(rep);
+    return rc;
 }
 
 static void print_latency_row(const char *name, uint64_t requests, uint64_t errors, double tps,
@@ -355,7 +401,7 @@ int cmd_bench(int argc, char **argv)
         .think_ms = 1000,
         .timeout_ms = 10000,
     };
-    const char *out = NULL, *mysql = NULL, *state = NULL, *stages_arg = NULL;
+    const char *out = NULL, *mysql = NULL, *state = NULL, *stages_arg = NULL, *jsonl_path = NULL, *junit_path = NULL;
     int check = 1, json = 0, ramp_given = 0, think_given = 0, users_given = 0, duration_given = 0, delay_given = 0;
     int model = -1; /* -1 unset, 0 closed, 1 open */
     double rate = 0;
@@ -480,6 +526,12 @@ int cmd_bench(int argc, char **argv)
             break;
         case OPT_OUT:
             out = optarg;
+            break;
+        case OPT_OUT_JSONL:
+            jsonl_path = optarg;
+            break;
+        case OPT_JUNIT:
+            junit_path = optarg;
             break;
         case OPT_SERVER_PID:
             if (tk_parse_i64(optarg, 1, 4194304, &v) != 0)
@@ -629,9 +681,16 @@ int cmd_bench(int argc, char **argv)
     if (tk_dev_state_dir(state, state_dir, sizeof state_dir, err, sizeof err) == 0)
         cfg.cpu.state_dir = state_dir;
     is_tty = isatty(STDERR_FILENO);
+    progress_ctx pc = {.users = cfg.users};
+    if (jsonl_path && !(pc.jsonl = strcmp(jsonl_path, "-") ? fopen(jsonl_path, "w") : stdout)) {
+        fprintf(stderr, "ticketctl bench: --out-jsonl %s: %s\n", jsonl_path, strerror(errno));
+        return 1;
+    }
     cfg.progress = on_progress;
-    cfg.progress_ud = &cfg.users;
+    cfg.progress_ud = &pc;
     tk_bench_result *r = tk_bench_run(&cfg, err, sizeof err);
+    if (pc.jsonl && pc.jsonl != stdout)
+        fclose(pc.jsonl);
     if (is_tty)
         fprintf(stderr, "\n");
     if (!r) {
@@ -676,6 +735,8 @@ int cmd_bench(int argc, char **argv)
         snprintf(path, sizeof path, "reports/out/bench.json");
     if (tk_bench_write_json(r, path, err, sizeof err) != 0) {
         fprintf(stderr, "ticketctl bench: %s\n", err);
+        rc = 1;
+    } else if (junit_path && write_junit(path, junit_path) != 0) {
         rc = 1;
     }
     if (json) {

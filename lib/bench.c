@@ -1716,11 +1716,10 @@ static json_t *result_json(const tk_bench_result *r)
             json_object_set_new(status, key, json_integer((json_int_t)r->by_status[s]));
         }
     for (size_t i = 0; i < r->nseries; i++) {
-        const tk_bench_point *p = &r->series[i];
-        json_array_append_new(series, json_pack("{s:i,s:i,s:f,s:I,s:f,s:f,s:f,s:I}", "t", p->t ? p->t : (int)i + 1,
-                                                "vus", p->vus, "rps", p->rps, "errors", (json_int_t)p->errors, "p50",
-                                                p->p50, "p95", p->p95, "p99", p->p99, "dropped",
-                                                (json_int_t)p->dropped));
+        tk_bench_point p = r->series[i];
+        if (!p.t)
+            p.t = (int)i + 1;
+        json_array_append_new(series, tk_bench_point_json(&p));
     }
     for (size_t i = 0; r->invariants_checked && i < r->ninvariants; i++)
         json_array_append_new(inv, json_pack("{s:s,s:b,s:s}", "name", r->invariants[i].name, "ok",
@@ -1890,6 +1889,13 @@ static int mkdirs_for(const char *path)
     if (dir[0] && mkdir(dir, 0777) != 0 && errno != EEXIST)
         return -1;
     return 0;
+}
+
+json_t *tk_bench_point_json(const tk_bench_point *p)
+{
+    return json_pack("{s:i,s:i,s:f,s:I,s:f,s:f,s:f,s:I}", "t", p->t, "vus", p->vus, "rps", p->rps, "errors",
+                     (json_int_t)p->errors, "p50", p->p50, "p95", p->p95, "p99", p->p99, "dropped",
+                     (json_int_t)p->dropped);
 }
 
 int tk_bench_write_json(const tk_bench_result *r, const char *path, char *err, size_t errlen)

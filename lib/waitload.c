@@ -194,7 +194,9 @@ static void on_place(wl_run *r, uint32_t i, json_t *doc, int64_t now)
         if (!r->first_adm_ms)
             r->first_adm_ms = now;
         r->last_adm_ms = now;
-        if (++r->active > o->max_active && !o->max_active_from_redis)
+        if (++r->active > o->max_active_client)
+            o->max_active_client = r->active;
+        if (r->active > o->max_active && !o->max_active_from_redis)
             o->max_active = r->active;
         u->phase = P_LEAVE;
         u->retries = 0;
@@ -540,6 +542,7 @@ json_t *tk_waitload_result_json(const tk_waitload_config *cfg, const tk_waitload
                         r->kendall_distance >= 0 ? json_real(r->kendall_distance) : json_null());
     json_object_set_new(o, "max_active", json_integer(r->max_active));
     json_object_set_new(o, "max_active_source", json_string(r->max_active_from_redis ? "redis" : "client"));
+    json_object_set_new(o, "max_active_client", json_integer(r->max_active_client));
     json_object_set_new(o, "bytes_per_user", json_integer((json_int_t)r->user_bytes));
     json_object_set_new(o, "poll_after_ms", json_pack("{s:I, s:I}", "min", (json_int_t)r->poll_after_ms_min, "max",
                                                       (json_int_t)r->poll_after_ms_max));

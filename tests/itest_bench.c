@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "itest_util.h"
+#include "ticketctl/common.h"
 #include "ticketctl/invariants.h"
 
 static itest_env E;
@@ -146,11 +147,61 @@ static void test_invariants_catch_a_planted_violation(void **state)
     assert_true(tk_invariants_all_ok(inv, (size_t)n));
 }
 
+/* Outputs for CI, as k6's --out: one JSON line per second while the run
+ * goes on (the results' timeseries entries, in order), and the gates as
+ * JUnit XML with a failure for the threshold that cannot hold. */
+static void test_jsonl_and_junit_outputs(void **state)
+{
+    (void)state;
+    char out[1200], jsonl[1200], junit[1200];
+    snprintf(out, sizeof out, "%s/itest-bench-out.json", E.state);
+    snprintf(jsonl, sizeof jsonl, "%s/itest-bench-out.jsonl", E.state);
+    snprintf(junit, sizeof junit, "%s/itest-bench-out.xml", E.state);
+    remove(jsonl);
+    remove(junit);
+    int rc = itest_run(&E, "bench --users 50 --ramp 1s --duration 5s --think-time 20 --threads 2 "
+                           "--target http://127.0.0.1:%d --out '%s' --out-jsonl '%s' --junit '%s' "
+                           "--threshold 'error_rate<1%%' --threshold 'p99<0.001ms'",
+                       E.port, out, jsonl, junit);
+    assert_int_equal(rc, 3); /* the impossible threshold failed, every invariant held */
+    FILE *f = fopen(jsonl, "r");
+    assert_non_null(f);
+    char line[1024];
+    int n = 0, last_t = 0;
+    long long last_total = -1;
+    while (fgets(line, sizeof line, f)) {
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+        assert_non_null(o);
+        int t = (int)json_integer_value(json_object_get(o, "t"));
+        assert_true(t > last_t); /* seconds in order, none twice */
+        last_t = t;
+        long long total = json_integer_value(json_object_get(o, "requests_total"));
+        assert_true(total >= last_total);
+        last_total = total;
+        assert_true(json_is_number(json_object_get(o, "rps")));
+        assert_true(json_is_number(json_object_get(o, "p99")));
+        json_decref(o);
+        n++;
+    }
+    fclose(f);
+    assert_true(n >= 3 && n <= 6); /* about one per second of a 5 s run */
+    char *x = NULL, e[256];
+    size_t len = 0;
+    assert_int_equal(tk_read_file(junit, 0, &x, &len, e, sizeof e), 0);
+    assert_non_null(strstr(x, "<testsuites name=\"ticketctl bench"));
+    assert_non_null(strstr(x, "name=\"error_rate&lt;1%\"/>"));
+    assert_non_null(strstr(x, "name=\"p99&lt;0.001ms\">"));
+    assert_non_null(strstr(x, "<testsuite name=\"invariants\" tests=\"6\" failures=\"0\">"));
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_short_bench_keeps_invariants),
         cmocka_unit_test(test_open_model_thresholds),
+        cmocka_unit_test(test_jsonl_and_junit_outputs),
         cmocka_unit_test(test_invariants_catch_a_planted_violation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -89,7 +89,10 @@ static void test_poller_fifo_and_limits(void **state)
     assert_true(res.polls > 0);
     assert_true(res.kendall_distance == 0.0); /* FIFO */
     assert_true(res.max_active_from_redis);
-    assert_true(res.max_active > 0 && res.max_active <= 50);
+    /* Redis's ZCARD is sampled, so it can miss every short admission (seen
+     * once as 0 on a quiet machine); the poller's own count cannot */
+    assert_true(res.max_active >= 0 && res.max_active <= 50);
+    assert_true(res.max_active_client > 0 && res.max_active_client <= 50);
     assert_true(res.admitted_per_s <= 500 * 1.15); /* never faster than 500 a second */
     assert_true(res.server_cpu_s > 0);
     /* never more than 50 in one tick */

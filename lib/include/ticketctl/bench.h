@@ -47,6 +47,7 @@
 #ifndef TICKETCTL_BENCH_H
 #define TICKETCTL_BENCH_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -161,6 +162,12 @@ typedef struct tk_bench_point {
     double p50, p95, p99; /* ms, of that second's requests (corrected) */
     uint64_t dropped; /* iterations dropped in that second (open model) */
 } tk_bench_point;
+
+/* One second as the results file's timeseries entry: {"t", "vus", "rps",
+ * "errors", "p50", "p95", "p99" (ms, corrected), "dropped"}. New reference
+ * (caller decrefs), NULL on out-of-memory. bench --out-jsonl writes the
+ * same objects while the run goes on. */
+json_t *tk_bench_point_json(const tk_bench_point *p);
 
 typedef struct tk_bench_result {
     /* configuration actually used */

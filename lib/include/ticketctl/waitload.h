@@ -53,6 +53,9 @@ typedef struct tk_waitload_result {
     double kendall_distance;          /* arrival vs admission numbers of the admitted; -1 if none */
     int64_t max_active;               /* most admitted at once (Redis sample, or client side) */
     int max_active_from_redis;        /* 1: max_active is Redis's ZCARD, 0: the client's count */
+    int64_t max_active_client;        /* most users admitted and not yet left, as the poller saw them:
+                                         each is still in the server's admitted set, so this never
+                                         exceeds the server's count (a lower bound of it, exact in order) */
     size_t user_bytes;                /* memory per simulated user (struct + wheel link) */
     double server_cpu_s, redis_cpu_s, loader_cpu_s;
     int64_t server_rss_max_kb, redis_rss_max_kb, loader_rss_max_kb;
