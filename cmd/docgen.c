@@ -1,9 +1,11 @@
-/* Everything derived from the command table and each command's --help:
- * shell completions (`completion bash|zsh`, and `completion --words` that
- * they call) and the man page (`man`). Help text is the one source: a
- * command's --help is captured by running it in a forked child, so the
- * completion words and the manual can never drift from what --help says. */
+/* Everything derived from the command table: shell completions
+ * (`completion bash|zsh`, and `completion --words` that they call) and the
+ * man page (`man`). A command with an option table (opt.h) is described
+ * from the table, the same one its --help and its parser use; for the
+ * others the --help text is captured by running it in a forked child. Either
+ * way the completion words and the manual cannot drift from --help. */
 #include "commands.h"
+#include "opt.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -135,6 +137,10 @@ static int print_words(int argc, char **argv)
         const tk_command *c = find(argv[0]);
         if (!c)
             return 0;
+        if (c->opts) { /* from its option table */
+            tk_opt_words(c->opts, argc - 1, argv + 1, stdout);
+            return 0;
+        }
         int have_sub = argc > 1 && argv[1][0] != '-';
         char *help = capture_help(c, have_sub ? argv[1] : NULL);
         if (help)
@@ -248,6 +254,10 @@ int cmd_man(int argc, char **argv)
         if (!strcmp(t[i].name, "man"))
             continue;
         fprintf(f, ".SS %s\n%s.\n", t[i].name, t[i].summary);
+        if (t[i].opts) { /* from its option table: a tagged paragraph per option */
+            tk_opt_man(t[i].opts, f);
+            continue;
+        }
         char *help = capture_help(&t[i], NULL);
         if (help && *help)
             troff_block(f, help);
