@@ -11,7 +11,7 @@
 
 #include "ticketctl/common.h"
 
-#define HELP_COL 26 /* where help text starts: wide enough for "  -c, --connections N   " */
+#define HELP_COL 24 /* where help text starts: "  -c, --connections N   " */
 
 static void setup(tk_optparse *p, const tk_optset *set)
 {

@@ -92,17 +92,17 @@ void tk_opt_words(const tk_optset *set, int argc, char **argv, FILE *out);
 /* Backend rows shared by the commands that open connections. */
 #define TK_OPT_ROW_MYSQL(ID)                                                                                    \
     {.id = (ID), .name = "mysql", .type = TK_OPT_STR, .arg = "URL",                                             \
-     .help = "MariaDB, mysql://user:pass@host:port/db (default $TICKETCTL_MYSQL,\nelse the dev stack, "         \
-             "started if needed)"}
+     .help = "MariaDB, mysql://user:pass@host:port/db (default\n$TICKETCTL_MYSQL, else the dev stack, "      \
+             "started\nif needed)"}
 #define TK_OPT_ROW_REDIS(ID)                                                                                    \
     {.id = (ID), .name = "redis", .type = TK_OPT_STR, .arg = "URL",                                             \
-     .help = "Redis, redis://[user:pass@]host:port[/db] (default $TICKETCTL_REDIS,\nelse the dev stack)"}
+     .help = "Redis, redis://[user:pass@]host:port[/db] (default\n$TICKETCTL_REDIS, else the dev stack)"}
 #define TK_OPT_ROW_KAFKA(ID)                                                                                    \
     {.id = (ID), .name = "kafka-brokers", .type = TK_OPT_STR, .arg = "LIST",                                    \
-     .help = "Kafka brokers host:port,... (default $TICKETCTL_KAFKA_BROKERS,\nelse the dev stack)"}
+     .help = "Kafka brokers host:port,... (default\n$TICKETCTL_KAFKA_BROKERS, else the dev stack)"}
 #define TK_OPT_ROW_STATE(ID)                                                                                    \
     {.id = (ID), .name = "state", .type = TK_OPT_STR, .arg = "DIR",                                             \
-     .help = "the dev stack's state dir (default $TICKETCTL_STATE, else ./.ticketctl)"}
+     .help = "the dev stack's state dir (default $TICKETCTL_STATE,\nelse ./.ticketctl)"}
 #define TK_OPT_ROW_END {.name = NULL}
 
 #endif

@@ -32,7 +32,7 @@ static const tk_opt run_rows[] = {
      .help = "skip the file's redis-benchmark comparison"},
     {.id = OPT_JSON, .name = "json", .type = TK_OPT_FLAG, .help = "print the results JSON instead of the table"},
     {.id = 'o', .name = "out", .short_name = 'o', .type = TK_OPT_STR, .arg = "FILE",
-     .help = "results JSON (default reports/out/scenario-<name>-<UTC>.json)"},
+     .help = "results JSON (default\nreports/out/scenario-<name>-<UTC>.json)"},
     {.id = 'q', .name = "quiet", .short_name = 'q', .type = TK_OPT_FLAG, .help = "no per-run progress on stderr"},
     TK_OPT_ROW_MYSQL(OPT_MYSQL),
     TK_OPT_ROW_REDIS(OPT_REDIS),

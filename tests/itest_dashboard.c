@@ -93,6 +93,21 @@ static const char *skip_space(const char *p)
     return p;
 }
 
+/* A label name at p (after spaces) into labels; returns what follows it. */
+static const char *read_label(const char *p, json_t *labels)
+{
+    p = skip_space(p);
+    const char *l = p;
+    while (is_ident(*p))
+        p++;
+    if (p > l) {
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(p - l), l);
+        json_object_set_new(labels, name, json_true());
+    }
+    return p;
+}
+
 /* The metric names and label names one PromQL expression mentions. */
 static void read_promql(const char *expr, json_t *metrics, json_t *labels)
 {
@@ -118,15 +133,7 @@ static void read_promql(const char *expr, json_t *metrics, json_t *labels)
         } else if (*p == '{') { /* label matchers: name op "value", ... */
             p++;
             while (*p && *p != '}') {
-                p = skip_space(p);
-                const char *l = p;
-                while (is_ident(*p))
-                    p++;
-                if (p > l) {
-                    char name[128];
-                    snprintf(name, sizeof name, "%.*s", (int)(p - l), l);
-                    json_object_set_new(labels, name, json_true());
-                }
+                p = read_label(p, labels);
                 while (*p && *p != '"' && *p != '}')
                     p++;
                 if (*p == '"')
@@ -161,16 +168,7 @@ static void read_promql(const char *expr, json_t *metrics, json_t *labels)
                 if (*next == '(') { /* a label list */
                     p = next + 1;
                     while (*p && *p != ')') {
-                        p = skip_space(p);
-                        const char *l = p;
-                        while (is_ident(*p))
-                            p++;
-                        if (p > l) {
-                            char name[128];
-                            snprintf(name, sizeof name, "%.*s", (int)(p - l), l);
-                            json_object_set_new(labels, name, json_true());
-                        }
-                        p = skip_space(p);
+                        p = skip_space(read_label(p, labels));
                         if (*p == ',')
                             p++;
                         else if (*p != ')' && *p)

@@ -155,11 +155,11 @@ static void help_and_man_come_from_the_rows(void **state)
     char *h = capture(help_cb, &set);
     assert_non_null(strstr(h, "usage: ticketctl demo [options]\n       ticketctl demo sub\n"));
     assert_non_null(strstr(h, "\nA demo.\n"));
-    assert_non_null(strstr(h, "  -u, --users N           virtual users\n"));
-    assert_non_null(strstr(h, "      --scale F           a fraction\n                          second line\n"));
+    assert_non_null(strstr(h, "  -u, --users N         virtual users\n"));
+    assert_non_null(strstr(h, "      --scale F         a fraction\n                        second line\n"));
     assert_non_null(strstr(h, "timing:\n      --wait DUR"));
-    assert_non_null(strstr(h, "  -m, --method auto|load|insert\n                          how\n"));
-    assert_non_null(strstr(h, "  -h, --help              this help\n"));
+    assert_non_null(strstr(h, "  -m, --method auto|load|insert\n                        how\n"));
+    assert_non_null(strstr(h, "  -h, --help            this help\n"));
     assert_non_null(strstr(h, "subcommands:\n  sub"));
     assert_non_null(strstr(h, "\nThe end.\n"));
     free(h);
