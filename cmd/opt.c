@@ -135,7 +135,16 @@ int tk_opt_next(tk_optparse *p, const tk_optset *set, int argc, char **argv, tk_
     if (c == -1)
         return TK_OPT_END;
     if (c == '?') {
-        if (optopt && optopt < 256 && !(optind > 0 && !strncmp(argv[optind - 1], "--", 2)))
+        const char *bad = optind > 0 ? argv[optind - 1] : "";
+        const char *eq = !strncmp(bad, "--", 2) ? strchr(bad, '=') : NULL;
+        const tk_opt *flag = NULL;
+        size_t nlen = eq ? (size_t)(eq - bad - 2) : 0;
+        for (const tk_opt *o = set->opts; eq && o && o->name; o++)
+            if (o->type == TK_OPT_FLAG && strlen(o->name) == nlen && !strncmp(o->name, bad + 2, nlen))
+                flag = o; /* --json=1 */
+        if (flag)
+            tk_opt_error(set, "--%s takes no value", flag->name);
+        else if (optopt && optopt < 256 && strncmp(bad, "--", 2) != 0)
             tk_opt_error(set, "unknown option '-%c'", optopt);
         else
             tk_opt_error(set, "unknown option '%.80s'", argv[optind - 1]);

@@ -120,6 +120,7 @@ static void bad_flags_are_one_line(void **state)
     expect_error((const char *[]){"demo", "--method", "copy", NULL}, "--method: \"copy\" is not one of auto|load|insert");
     expect_error((const char *[]){"demo", "--bogus", NULL}, "unknown option '--bogus'");
     expect_error((const char *[]){"demo", "-z", NULL}, "unknown option '-z'");
+    expect_error((const char *[]){"demo", "--json=yes", NULL}, "--json takes no value");
     char err[512];
     tk_optval v;
     int id;
