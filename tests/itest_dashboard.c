@@ -231,14 +231,23 @@ static void every_panel_query_exists(void **state)
     if (!dash)
         fail_msg("%s: %s", path, e.text);
     /* the data source is a variable, so the dashboard imports anywhere */
-    int has_ds_var = 0;
+    int has_ds_var = 0, problems = 0;
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(json_object_get(dash, "templating"), "list"), i, v)
+    json_array_foreach(json_object_get(json_object_get(dash, "templating"), "list"), i, v) {
         has_ds_var |= !strcmp(json_string_value(json_object_get(v, "type")), "datasource");
+        /* a query variable, label_values(METRIC, LABEL): the metric must exist too */
+        const char *q = json_string_value(json_object_get(v, "definition"));
+        char metric[160];
+        if (q && sscanf(q, "label_values(%159[a-zA-Z0-9_:]", metric) == 1 && !json_object_get(series, metric)) {
+            fprintf(stderr, "variable '%s': metric %s is not in the exposition\n",
+                    json_string_value(json_object_get(v, "name")), metric);
+            problems++;
+        }
+    }
     assert_true(has_ds_var);
 
-    int queries = 0, problems = 0;
+    int queries = 0;
     json_t *panel;
     json_array_foreach(json_object_get(dash, "panels"), i, panel) {
         const char *title = json_string_value(json_object_get(panel, "title"));
