@@ -17,9 +17,9 @@ static const tk_command commands[] = {
     {"tune", cmd_tune, "index advice proven by measurement; query latency (--measure)", &tk_optset_tune},
     {"queue", cmd_queue, "waiting room: simulate many waiting users (simulate)", NULL},
     {"version", cmd_version, "version, commit, build type and library versions", &tk_optset_version},
-    {"completion", cmd_completion, "print a shell completion script (bash or zsh)", NULL},
-    {"man", cmd_man, "print the manual page (troff), made from every command's --help", NULL},
-    {"openapi", cmd_openapi, "print the HTTP API as OpenAPI 3.0.3 (docs/openapi.json)", NULL},
+    {"completion", cmd_completion, "print a shell completion script (bash or zsh)", &tk_optset_completion},
+    {"man", cmd_man, "print the manual page (troff), made from every command's options", &tk_optset_man},
+    {"openapi", cmd_openapi, "print the HTTP API as OpenAPI 3.0.3 (docs/openapi.json)", &tk_optset_openapi},
 };
 
 const tk_command *tk_commands(size_t *n)

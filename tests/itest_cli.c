@@ -45,7 +45,8 @@ static void help_is_the_commands_own(void **state)
 {
     (void)state;
     static const char *const cmds[] = {"report", "seed", "tune", "scenario", "scenario run", "scenario list",
-                                       "scenario strategies", "notify", "migrate", "version", NULL};
+                                       "scenario strategies", "notify", "migrate", "version", "completion", "man",
+                                       "openapi", NULL};
     for (int i = 0; cmds[i]; i++) {
         char args[128], want[128];
         snprintf(args, sizeof args, "%s --help", cmds[i]);
@@ -79,6 +80,10 @@ static void bad_flags_are_one_line(void **state)
         {"report", "ticketctl report: missing RESULTS.json (try --help)\n"},
         {"report --compare a", "ticketctl report: --compare needs BASELINE and CANDIDATE (>= 5 runs each) (try --help)\n"},
         {"version --yaml", "ticketctl version: unknown option '--yaml' (try --help)\n"},
+        {"version --json=1", "ticketctl version: --json takes no value (try --help)\n"},
+        {"completion fish", "ticketctl completion: no completion for 'fish' (bash or zsh) (try --help)\n"},
+        {"man extra", "ticketctl man: unexpected argument 'extra' (try --help)\n"},
+        {"openapi --pretty", "ticketctl openapi: unknown option '--pretty' (try --help)\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = run(cases[i].args, out, sizeof out, err, sizeof err);
