@@ -240,27 +240,19 @@ static void troff_block(FILE *f, const char *s)
     fputs(".fi\n", f);
 }
 
-static const tk_opt no_rows[] = {TK_OPT_ROW_END};
-
 const tk_optset tk_optset_man = {
     .cmd = "man",
     .synopsis = "man > ticketctl.1",
     .about = "Print the manual page (troff, section 1): the command list and every command's\n"
              "options, from its option table or its --help.",
-    .opts = no_rows,
+    .opts = tk_opt_no_rows,
 };
 
 int cmd_man(int argc, char **argv)
 {
-    tk_optparse p = {0};
-    tk_optval v;
-    int c;
-    while ((c = tk_opt_next(&p, &tk_optset_man, argc, argv, &v)) > 0)
-        ;
-    if (c != TK_OPT_END)
-        return tk_opt_exit(c);
-    if (optind != argc)
-        return tk_opt_error(&tk_optset_man, "unexpected argument '%s'", argv[optind]);
+    int rc = tk_opt_only(&tk_optset_man, argc, argv);
+    if (rc >= 0)
+        return rc;
     FILE *f = stdout;
     fprintf(f, ".TH TICKETCTL 1 \"\" \"ticketctl %s\" \"User Commands\"\n", tk_build_version());
     fputs(".SH NAME\nticketctl \\- run a ticket on-sale and prove that it holds\n"

@@ -10,27 +10,19 @@
 
 #include "server.h"
 
-static const tk_opt no_rows[] = {TK_OPT_ROW_END};
-
 const tk_optset tk_optset_openapi = {
     .cmd = "openapi",
     .synopsis = "openapi > docs/openapi.json",
     .about = "Print the reservation API's OpenAPI 3.0.3 document (the one served at\n"
              "/api/v1/openapi.json), made from the route table; docs/openapi.json is this output.",
-    .opts = no_rows,
+    .opts = tk_opt_no_rows,
 };
 
 int cmd_openapi(int argc, char **argv)
 {
-    tk_optparse p = {0};
-    tk_optval v;
-    int c;
-    while ((c = tk_opt_next(&p, &tk_optset_openapi, argc, argv, &v)) > 0)
-        ;
-    if (c != TK_OPT_END)
-        return tk_opt_exit(c);
-    if (optind != argc)
-        return tk_opt_error(&tk_optset_openapi, "unexpected argument '%s'", argv[optind]);
+    int rc = tk_opt_only(&tk_optset_openapi, argc, argv);
+    if (rc >= 0)
+        return rc;
     json_t *doc = tk_openapi_document();
     if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2)) != 0) {
         json_decref(doc);

@@ -51,6 +51,22 @@ int tk_opt_error(const tk_optset *set, const char *fmt, ...)
 
 int tk_opt_exit(int rc) { return rc == TK_OPT_HELP ? 0 : 2; }
 
+const tk_opt tk_opt_no_rows[] = {TK_OPT_ROW_END};
+
+int tk_opt_only(const tk_optset *set, int argc, char **argv)
+{
+    tk_optparse p = {0};
+    tk_optval v;
+    int c;
+    while ((c = tk_opt_next(&p, set, argc, argv, &v)) > 0)
+        ;
+    if (c != TK_OPT_END)
+        return tk_opt_exit(c);
+    if (optind != argc)
+        return tk_opt_error(set, "takes no arguments, not '%s'", argv[optind]);
+    return -1;
+}
+
 /* The row getopt_long answered for: long options return the row's id,
  * short ones their letter. */
 static const tk_opt *row_of(const tk_optset *set, int c, int long_index)

@@ -78,6 +78,14 @@ int tk_opt_exit(int rc);
  * usage-error exit code, so `return tk_opt_error(...)` reads well. */
 int tk_opt_error(const tk_optset *set, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* For a command without options or operands: parse argv (--help, or an
+ * error for anything else). Returns -1 when the command should run, else
+ * its exit code (0 after --help, 2 after the one-line error). */
+int tk_opt_only(const tk_optset *set, int argc, char **argv);
+
+/* An empty option table, for such commands. */
+extern const tk_opt tk_opt_no_rows[];
+
 /* The --help text: usage lines, about, the option rows, the epilog. */
 void tk_opt_help(const tk_optset *set, FILE *out);
 

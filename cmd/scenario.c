@@ -65,14 +65,12 @@ static const tk_optset list_set = {
     .opts = list_rows,
 };
 
-static const tk_opt no_rows[] = {TK_OPT_ROW_END};
-
 static const tk_optset strategies_set = {
     .cmd = "scenario strategies",
     .synopsis = "scenario strategies",
     .about = "The lock strategy table: each strategy, whether it applies to seats and to\n"
              "points, and what it does (unsafe ones exist only to show the race).",
-    .opts = no_rows,
+    .opts = tk_opt_no_rows,
 };
 
 static const tk_optset *const scenario_subs[] = {&run_set, &list_set, &strategies_set, NULL};
@@ -84,7 +82,7 @@ const tk_optset tk_optset_scenario = {
              "(one thread per connection, each with its own MariaDB and Redis connection,\n"
              "all started together behind a barrier), comparing the lock strategies.\n"
              "Double bookings, oversell and balances are counted in MariaDB after each run.",
-    .opts = no_rows,
+    .opts = tk_opt_no_rows,
     .subs = scenario_subs,
 };
 
@@ -241,15 +239,9 @@ static int cmd_list(int argc, char **argv)
 
 static int cmd_strategies(int argc, char **argv)
 {
-    tk_optparse p = {0};
-    tk_optval v;
-    int c;
-    while ((c = tk_opt_next(&p, &strategies_set, argc, argv, &v)) > 0)
-        ;
-    if (c != TK_OPT_END)
-        return tk_opt_exit(c);
-    if (optind != argc)
-        return tk_opt_error(&strategies_set, "takes no arguments, not '%s'", argv[optind]);
+    int rc = tk_opt_only(&strategies_set, argc, argv);
+    if (rc >= 0)
+        return rc;
     printf("%-24s %-6s %-6s %s\n", "strategy", "seats", "points", "what it does");
     for (size_t i = 0; i < tk_strategy_count(); i++) {
         const tk_strategy *s = tk_strategy_at(i);

@@ -82,7 +82,7 @@ static void bad_flags_are_one_line(void **state)
         {"version --yaml", "ticketctl version: unknown option '--yaml' (try --help)\n"},
         {"version --json=1", "ticketctl version: --json takes no value (try --help)\n"},
         {"completion fish", "ticketctl completion: no completion for 'fish' (bash or zsh) (try --help)\n"},
-        {"man extra", "ticketctl man: unexpected argument 'extra' (try --help)\n"},
+        {"man extra", "ticketctl man: takes no arguments, not 'extra' (try --help)\n"},
         {"openapi --pretty", "ticketctl openapi: unknown option '--pretty' (try --help)\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

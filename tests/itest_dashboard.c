@@ -39,6 +39,18 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Past a "double-quoted" string with backslash escapes at p (p itself when
+ * it is not at one). */
+static const char *skip_string(const char *p)
+{
+    if (*p != '"')
+        return p;
+    for (p++; *p && *p != '"'; p++)
+        if (*p == '\\' && p[1])
+            p++;
+    return *p ? p + 1 : p;
+}
+
 /* Prometheus text format 0.0.4: name{label="value",...} value */
 static json_t *parse_exposition(const char *text)
 {
@@ -70,12 +82,7 @@ static json_t *parse_exposition(const char *text)
             json_object_set_new(labels, label, json_true());
             if (*p == '=')
                 p++;
-            if (*p == '"')
-                for (p++; *p && *p != '"'; p++)
-                    if (*p == '\\' && p[1])
-                        p++;
-            if (*p == '"')
-                p++;
+            p = skip_string(p);
             if (*p == ',')
                 p++;
         }
@@ -136,13 +143,7 @@ static void read_promql(const char *expr, json_t *metrics, json_t *labels)
                 p = read_label(p, labels);
                 while (*p && *p != '"' && *p != '}')
                     p++;
-                if (*p == '"')
-                    for (p++; *p && *p != '"'; p++)
-                        if (*p == '\\' && p[1])
-                            p++;
-                if (*p == '"')
-                    p++;
-                p = skip_space(p);
+                p = skip_space(skip_string(p));
                 if (*p == ',')
                     p++;
             }
