@@ -2,6 +2,7 @@
  * the results JSON and print a summary. All the work is in lib/. */
 #include "commands.h"
 
+#include "ticketctl/rcluster.h"
 #include "ticketctl/backend.h"
 #include "ticketctl/bench.h"
 #include "ticketctl/db.h"
@@ -194,7 +195,7 @@ static int queue_reset_run(const char *mysql, const char *redis, const char *sta
     if (rc != 0)
         fprintf(stderr, "ticketctl bench: --queue-reset: %s\n", c.redis && c.db ? "a step failed" : err);
     if (c.redis)
-        redisFree(c.redis);
+        tk_redis_free(c.redis);
     if (c.db)
         mysql_close(c.db);
     return rc == 0 ? 0 : 1;

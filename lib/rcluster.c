@@ -95,6 +95,7 @@ int tk_rcluster_url_seeds(const char *url, char (*seeds)[TK_URL_MAX], int cap, c
 typedef struct rc_node {
     char host[128];
     int port;
+    int replicas;    /* live replicas CLUSTER SLOTS lists for this master */
     redisContext *c; /* NULL until used, or after it failed */
 } rc_node;
 
@@ -227,6 +228,8 @@ static int map_refresh(rc_cluster *cl, int avoid)
                                        ? m->element[0]->str
                                        : cl->nodes[i].host; /* "" means the node we asked */
                 int idx = node_find(cl, host, (int)m->element[1]->integer, 1);
+                if (idx >= 0) /* the entries after the master are its (non-failed) replicas */
+                    cl->nodes[idx].replicas = (int)e->elements - 3;
                 long long a = e->element[0]->integer, b = e->element[1]->integer;
                 for (long long s = a; idx >= 0 && s <= b && s < TK_REDIS_SLOTS; s++)
                     if (s >= 0)
@@ -492,8 +495,12 @@ redisContext *tk_redis_node(redisContext *c, const char *key)
 
 int tk_redis_wait_replica(redisContext *c, const char *key, int timeout_ms)
 {
-    if (!cluster_of(c))
+    rc_cluster *cl = cluster_of(c);
+    if (!cl)
         return 0;
+    int i = cl->slot_node[tk_redis_slot(key, strlen(key))];
+    if (i >= 0 && cl->nodes[i].replicas <= 0)
+        return 0; /* a master whose replica is gone (it took over): nobody to wait for */
     redisReply *r = tk_redis_cmd(c, key, "WAIT 1 %d", timeout_ms);
     int n = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
     if (r)

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "ticketctl/rcluster.h"
 #include "ticketctl/backend.h"
 #include "ticketctl/db.h"
 #include "ticketctl/hold.h"
@@ -143,14 +144,34 @@ static tk_queue_conn worker_conn(tk_worker *w)
 
 /* ---- the admission job ------------------------------------------------------ */
 
+/* This instance's admission lease of each sale (tk_queue_lease_name). */
+typedef struct sale_lease {
+    uint64_t sale;
+    tk_lease lease;
+} sale_lease;
+
+static tk_lease *lease_for(sale_lease *ls, int *n, uint64_t sale, int64_t ttl_ms)
+{
+    for (int i = 0; i < *n; i++)
+        if (ls[i].sale == sale)
+            return &ls[i].lease;
+    if (*n >= WR_MAX_SALES)
+        return NULL;
+    char name[40];
+    tk_queue_lease_name(sale, name, sizeof name);
+    ls[*n].sale = sale;
+    tk_lease_init(&ls[*n].lease, name, ttl_ms);
+    return &ls[(*n)++].lease;
+}
+
 static void *admit_main(void *arg)
 {
     (void)arg;
     const tk_server_config *scfg = &wr.srv->cfg;
     const tk_queue_config *cfg = &wr.cfg;
     tk_queue_conn c = {NULL, NULL};
-    tk_lease lease;
-    tk_lease_init(&lease, "wr-admit", cfg->tick_ms * 3);
+    sale_lease *leases = calloc(WR_MAX_SALES, sizeof *leases);
+    int nleases = 0;
     uint64_t sales[WR_MAX_SALES];
     int64_t waiting[WR_MAX_SALES], share[WR_MAX_SALES];
     char err[256];
@@ -168,8 +189,7 @@ static void *admit_main(void *arg)
         pthread_mutex_unlock(&wr.mu);
 
         if (!c.redis || c.redis->err) {
-            if (c.redis)
-                redisFree(c.redis);
+            tk_redis_free(c.redis);
             c.redis = tk_redis_connect(scfg->redis_url, NULL, 0);
         }
         if (cfg->kind == TK_QUEUE_MYSQL && (!c.db || mysql_ping(c.db) != 0)) {
@@ -180,8 +200,18 @@ static void *admit_main(void *arg)
         now = tk_wall_ms();
         int64_t k = now / cfg->tick_ms;
         int n = -1;
-        if (c.redis && tk_lease_acquire(&lease, c.redis) == 1) {
+        if (c.redis && leases)
             n = wr.ops->sales(&c, sales, WR_MAX_SALES, err, sizeof err);
+        /* one lease per sale, its keys in the sale's slot (queue.h) */
+        int held = 0;
+        tk_lease *lease_of[WR_MAX_SALES];
+        for (int i = 0; i < n; i++) {
+            lease_of[i] = lease_for(leases, &nleases, sales[i], cfg->tick_ms * 3);
+            if (lease_of[i] && tk_lease_acquire(lease_of[i], c.redis) != 1)
+                lease_of[i] = NULL;
+            held += lease_of[i] != NULL;
+        }
+        if (held > 0) {
             /* --admit-rate: one budget per tick, split over the lines;
              * --new-users-per-minute: each sale its own */
             int64_t quota = tk_queue_tick_quota(cfg->admit_per_min, cfg->tick_ms, k);
@@ -197,27 +227,27 @@ static void *admit_main(void *arg)
             for (int i = 0; i < n; i++)
                 total += waiting[i];
             atomic_store(&wr.total_waiting, total);
-            redisReply *tr = redisCommand(c.redis, "SET tk:wr:total_waiting %lld PX %lld", (long long)total,
+            redisReply *tr = tk_redis_cmd(c.redis, "tk:wr:total_waiting", "SET tk:wr:total_waiting %lld PX %lld", (long long)total,
                                           (long long)cfg->tick_ms * 5);
             if (tr)
                 freeReplyObject(tr);
             for (int i = 0; i < n; i++) {
-                /* every sale runs its tick (expiries, pre-queue shuffle), even with a share of 0 */
-                int got = wr.ops->admit_tick(&c, cfg, sales[i], lease.fence_key, lease.fence, k, share[i], now, err,
-                                             sizeof err);
+                if (!lease_of[i])
+                    continue; /* another instance admits this sale */
+                /* every sale runs its tick (expiries, pre-queue shuffle), even with a share of 0;
+                 * -2: a newer holder of this sale's lease took over */
+                int got = wr.ops->admit_tick(&c, cfg, sales[i], lease_of[i]->fence_key, lease_of[i]->fence, k,
+                                             share[i], now, err, sizeof err);
                 if (got == -1 && !scfg->quiet)
                     fprintf(stderr, "serve: waiting room: admission of sale %" PRIu64 " failed: %s\n", sales[i],
                             err);
-                if (got == -2)
-                    break; /* a newer holder took over */
             }
         } else if (c.redis) { /* another instance admits: take its count of the waiting */
-            redisReply *tr = redisCommand(c.redis, "GET tk:wr:total_waiting");
+            redisReply *tr = tk_redis_cmd(c.redis, "tk:wr:total_waiting", "GET tk:wr:total_waiting");
             if (tr && tr->type == REDIS_REPLY_STRING)
                 atomic_store(&wr.total_waiting, strtoll(tr->str, NULL, 10));
             if (tr)
                 freeReplyObject(tr);
-            n = wr.ops->sales(&c, sales, WR_MAX_SALES, err, sizeof err);
         }
         /* every instance, admitting or not: this tick's "now serving" state */
         if (c.redis && !c.redis->err && n >= 0 && cfg->kind == TK_QUEUE_REDIS)
@@ -225,10 +255,11 @@ static void *admit_main(void *arg)
         pthread_mutex_lock(&wr.mu);
     }
     pthread_mutex_unlock(&wr.mu);
-    if (c.redis) {
-        tk_lease_release(&lease, c.redis);
-        redisFree(c.redis);
-    }
+    for (int i = 0; c.redis && i < nleases; i++)
+        if (leases[i].lease.fence)
+            tk_lease_release(&leases[i].lease, c.redis);
+    free(leases);
+    tk_redis_free(c.redis);
     if (c.db)
         mysql_close(c.db);
     return NULL;

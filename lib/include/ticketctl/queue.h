@@ -192,6 +192,14 @@ typedef struct tk_queue_ops {
     int (*sales)(tk_queue_conn *c, uint64_t *out, int cap, char *err, size_t errlen);
 } tk_queue_ops;
 
+/* The name of sale S's admission lease, "sale:S" (lease.h): its keys
+ * tk:lease:{sale:S} and tk:lease:{sale:S}:fence share the hash tag of the
+ * sale's queue keys (tk:wr:{sale:S}:q, ...), so the admit script's fence
+ * check and its effect are in one Redis Cluster slot. One lease per sale:
+ * each sale has one admitter at a time (not necessarily the same instance
+ * for every sale). Writes at most n bytes into out. */
+void tk_queue_lease_name(uint64_t sale, char *out, size_t n);
+
 /* The backend of a kind; NULL for TK_QUEUE_NONE. Static storage. */
 const tk_queue_ops *tk_queue_backend(tk_queue_kind k);
 
