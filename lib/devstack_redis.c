@@ -141,7 +141,20 @@ int tk_dev_redis_cluster(const char *state_dir, int masters, char *err, size_t e
     return rc;
 }
 
-/* "cluster_state:ok" in CLUSTER INFO of the node on port, with `known` nodes. */
+/* A replica whose link to its master is not up yet (INFO replication). */
+static int replica_syncing(redisContext *c)
+{
+    redisReply *r = redisCommand(c, "INFO replication");
+    int syncing = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "role:slave") &&
+                  !strstr(r->str, "master_link_status:up");
+    if (r)
+        freeReplyObject(r);
+    return syncing;
+}
+
+/* "cluster_state:ok" in CLUSTER INFO of the node on port, with `known`
+ * nodes (and, with known > 0, its replication link up if it is a replica:
+ * a replica that never synced cannot take over). */
 static int cluster_ok(int port, int known)
 {
     struct timeval tv = {1, 0};
@@ -155,6 +168,8 @@ static int cluster_ok(int port, int known)
         }
         if (r)
             freeReplyObject(r);
+        if (ok && known)
+            ok = !replica_syncing(c);
     }
     if (c)
         redisFree(c);
@@ -206,7 +221,7 @@ static int rnode_start(rnode *n, const char *bin, char *err, size_t errlen)
                     "--daemonize", "no", "--pidfile", n->pidf, "--logfile", n->log, "--save", "",
                     "--appendonly", "no", "--protected-mode", "no", "--maxclients", "20000",
                     "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                    "--cluster-node-timeout", "1000", NULL};
+                    "--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0", NULL};
     n->pid = dev_spawn_detached(argv, NULL, NULL, n->log, err, errlen);
     if (n->pid < 0)
         return -1;

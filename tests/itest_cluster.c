@@ -1,0 +1,234 @@
+/* The waiting room and the seat holds on a real Redis Cluster (3 masters,
+ * a replica each, `dev up --redis-cluster 3` in a state dir of its own),
+ * with the master that serves the sale killed -9 in the middle of the run.
+ *
+ * Users enqueue one after the other while admission ticks run under the
+ * sale's lease; half-way the master of the sale's slot dies. The client
+ * follows the failover (the replica takes over after cluster-node-timeout
+ * 1 s) and afterwards:
+ *   - every user has exactly one arrival number, strictly increasing in the
+ *     order they enqueued (no number lost or handed out twice);
+ *   - admission follows arrival exactly (Kendall distance 0), everyone once;
+ *   - no tick admitted twice, and never more than the cap active at once;
+ *   - a stale admitter (an older fencing token) is refused after failover;
+ *   - a seat hold has one owner.
+ * The cluster is stopped and purged at the end. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ticketctl/common.h"
+#include "ticketctl/devstack.h"
+#include "ticketctl/hold.h"
+#include "ticketctl/lease.h"
+#include "ticketctl/queue.h"
+#include "ticketctl/rcluster.h"
+
+#define N_USERS 1200
+#define CAP 400
+
+static char state[1024];
+static tk_dev_env env;
+
+static int setup(void **st)
+{
+    (void)st;
+    const char *base = getenv("TICKETCTL_TEST_STATE");
+    snprintf(state, sizeof state, "%s-cluster", base && *base ? base : "./itest-stack");
+    char err[1024];
+    tk_dev_down(state, 1, NULL, 0); /* leftovers of a crashed run */
+    if (tk_dev_redis_cluster(state, 3, err, sizeof err) != 0 || tk_dev_up(state, &env, err, sizeof err) < 0) {
+        fprintf(stderr, "itest_cluster: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    char err[1024];
+    if (tk_dev_down(state, 1, err, sizeof err) != 0)
+        fprintf(stderr, "itest_cluster: dev down: %s\n", err);
+    return 0;
+}
+
+/* The pid and port of the master that serves key's slot now. */
+static long master_of(redisContext *c, const char *key, int *port)
+{
+    int slot = tk_redis_slot(key, strlen(key));
+    redisReply *r = tk_redis_cmd(c, NULL, "CLUSTER SLOTS");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    *port = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        if (slot >= e->element[0]->integer && slot <= e->element[1]->integer)
+            *port = (int)e->element[2]->element[1]->integer;
+    }
+    freeReplyObject(r);
+    assert_true(*port > 0);
+    tk_dev_comp nodes[TK_DEV_MAX_RNODES];
+    int ok = 0, n = tk_dev_redis_cluster_status(state, nodes, TK_DEV_MAX_RNODES, &ok);
+    assert_int_equal(n, 6);
+    assert_true(ok);
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", *port);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(nodes[i].addr, addr))
+            return nodes[i].pid;
+    fail_msg("no node at %s", addr);
+    return 0;
+}
+
+static int admit(const tk_queue_ops *ops, tk_queue_conn *c, const tk_queue_config *cfg, uint64_t sale,
+                 tk_lease *lease, int64_t *tick, int64_t quota)
+{
+    char err[256];
+    assert_int_equal(tk_lease_acquire(lease, c->redis), 1);
+    int got = ops->admit_tick(c, cfg, sale, lease->fence_key, lease->fence, (*tick)++, quota, tk_wall_ms(), err,
+                              sizeof err);
+    if (got < 0)
+        fail_msg("admit tick: %d %s", got, err);
+    return got;
+}
+
+static void test_master_killed_mid_run(void **st)
+{
+    (void)st;
+    char err[256];
+    redisContext *c = tk_redis_connect(env.redis, err, sizeof err);
+    assert_non_null(c);
+    assert_true(tk_redis_is_cluster(c));
+    uint64_t sale = 900000 + (uint64_t)(tk_wall_ms() % 100000);
+    tk_queue_conn qc = {c, NULL};
+    const tk_queue_ops *ops = tk_queue_backend(TK_QUEUE_REDIS);
+    tk_queue_config cfg;
+    tk_queue_config_default(&cfg);
+    cfg.kind = TK_QUEUE_REDIS;
+    cfg.admitted_cap = CAP;
+    cfg.admitted_ttl_ms = 600000;
+    assert_int_equal(tk_queue_reset(TK_QUEUE_REDIS, &qc, sale), 0);
+
+    char qkey[64], lname[40];
+    snprintf(qkey, sizeof qkey, "tk:wr:{sale:%" PRIu64 "}:q", sale);
+    tk_queue_lease_name(sale, lname, sizeof lname);
+    tk_lease lease;
+    tk_lease_init(&lease, lname, 60000);
+    int port0 = 0;
+    long victim = master_of(c, qkey, &port0);
+    assert_true(victim > 0);
+
+    /* a seat hold taken before the failover, on whatever master its key has */
+    assert_int_equal(tk_hold_acquire(c, 1, sale, 11, 600000), TK_OK);
+
+    int64_t *seq = calloc(N_USERS + 1, sizeof *seq);
+    assert_non_null(seq);
+    int64_t tick = 1, admitted = 0;
+    uint64_t killed_at = 0, t_after = 0;
+    for (int u = 1; u <= N_USERS; u++) {
+        if (u == N_USERS / 2) {
+            assert_int_equal(kill((pid_t)victim, SIGKILL), 0);
+            killed_at = tk_mono_ms();
+        }
+        tk_queue_status s;
+        tk_rc rc = ops->enqueue(&qc, &cfg, sale, (uint64_t)u, tk_wall_ms(), &s, err, sizeof err);
+        if (rc != TK_OK)
+            fail_msg("enqueue of user %d failed: %s", u, err);
+        if (u == N_USERS / 2)
+            t_after = tk_mono_ms() - killed_at;
+        assert_false(s.admitted);
+        seq[u] = s.seq;
+        assert_true(seq[u] > 0);
+        if (u > 1)
+            assert_true(seq[u] > seq[u - 1]); /* nothing lost, nothing handed out twice */
+        if (u % 100 == 0) {
+            admitted += admit(ops, &qc, &cfg, sale, &lease, &tick, 60);
+            assert_true(admitted <= CAP);
+        }
+    }
+    fprintf(stderr, "itest_cluster: the first enqueue after kill -9 of the master (pid %ld, port %d) took %" PRIu64
+                    " ms\n", victim, port0, t_after);
+    int port1 = 0;
+    long now_master = master_of(c, qkey, &port1);
+    assert_true(port1 != port0); /* the replica took over */
+    assert_true(now_master != victim);
+    tk_rcluster_stats cs;
+    tk_rcluster_stats_get(c, &cs);
+    assert_true(cs.refreshes > 1);
+
+    /* the hold survives or not (Redis holds are a filter), but has one owner */
+    tk_rc h1 = tk_hold_acquire(c, 1, sale, 11, 600000), h2 = tk_hold_acquire(c, 1, sale, 12, 600000);
+    assert_true(h1 == TK_ECONFLICT || h1 == TK_OK);
+    assert_int_equal(h2, TK_ECONFLICT);
+    tk_hold_release(c, 1, sale, 0);
+
+    /* a stale admitter: the lease expires, a successor takes it, the old token is refused */
+    tk_lease old = lease, next;
+    tk_lease_release(&lease, c);
+    tk_lease_init(&next, lname, 60000);
+    assert_int_equal(tk_lease_acquire(&next, c), 1);
+    assert_true(next.fence > old.fence);
+    assert_int_equal(ops->admit_tick(&qc, &cfg, sale, old.fence_key, old.fence, tick++, 10, tk_wall_ms(), err,
+                                     sizeof err),
+                     -2);
+    /* a tick runs once */
+    int64_t t = tick++;
+    assert_true(ops->admit_tick(&qc, &cfg, sale, next.fence_key, next.fence, t, 0, tk_wall_ms(), err, sizeof err) >= 0);
+    assert_int_equal(ops->admit_tick(&qc, &cfg, sale, next.fence_key, next.fence, t, 10, tk_wall_ms(), err, sizeof err),
+                     -3);
+
+    /* everyone is admitted, in arrival order, at most CAP at once (each batch pays: revoked) */
+    while (admitted < N_USERS) {
+        uint64_t adm[N_USERS];
+        int n = tk_queue_admission_order(TK_QUEUE_REDIS, &qc, sale, adm, N_USERS);
+        assert_true(n >= 0);
+        for (int i = 0; i < n; i++)
+            assert_int_equal(ops->revoke(&qc, sale, adm[i], err, sizeof err), TK_OK);
+        int got = admit(ops, &qc, &cfg, sale, &next, &tick, CAP + 50);
+        assert_true(got <= CAP);
+        assert_true(got > 0);
+        admitted += got;
+    }
+    assert_int_equal(admitted, N_USERS);
+    uint64_t *order = calloc(N_USERS, sizeof *order);
+    int64_t *arr = calloc(N_USERS, sizeof *arr), *pos = calloc(N_USERS, sizeof *pos);
+    assert_non_null(order);
+    assert_int_equal(tk_queue_admission_order(TK_QUEUE_REDIS, &qc, sale, order, N_USERS), N_USERS);
+    for (int i = 0; i < N_USERS; i++) {
+        assert_true(order[i] >= 1 && order[i] <= N_USERS);
+        arr[i] = seq[order[i]];
+        pos[i] = i;
+    }
+    assert_true(tk_queue_kendall_distance(arr, pos, N_USERS) == 0.0);
+    for (int i = 0; i < N_USERS; i++)
+        assert_int_equal(order[i], (uint64_t)(i + 1)); /* users enqueued 1..N in that order */
+    assert_int_equal(ops->waiting(&qc, sale, err, sizeof err), 0);
+
+    tk_lease_release(&next, c);
+    tk_queue_reset(TK_QUEUE_REDIS, &qc, sale);
+    free(order);
+    free(arr);
+    free(pos);
+    free(seq);
+    tk_redis_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_master_killed_mid_run),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
