@@ -80,6 +80,20 @@ static void state_refresh(redisContext *c, const uint64_t *sales, int n)
     free(old);
 }
 
+int tk_wr_sale_gauges_get(tk_wr_sale_gauges *out, int cap)
+{
+    int n = 0;
+    pthread_rwlock_rdlock(&wr.state_lock);
+    for (int i = 0; i < wr.nstates && n < cap; i++) {
+        const tk_queue_sale_state *s = &wr.states[i];
+        if (s->at_ms <= 0)
+            continue; /* no tick has written it yet */
+        out[n++] = (tk_wr_sale_gauges){s->sale, s->waiting, s->active, s->rate, s->advance_rate, s->at_ms};
+    }
+    pthread_rwlock_unlock(&wr.state_lock);
+    return n;
+}
+
 static void state_free(void)
 {
     pthread_rwlock_wrlock(&wr.state_lock);
