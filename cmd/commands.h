@@ -21,6 +21,7 @@ int cmd_queue(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
 int cmd_man(int argc, char **argv);
+int cmd_openapi(int argc, char **argv);
 
 /* Simulated waiting users (cmd/queue.c, lib/waitload.c) for `queue
  * simulate` and `bench --queue redis --waiting N`: fills the key, Redis
