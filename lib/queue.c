@@ -143,7 +143,7 @@ int64_t tk_queue_est_wait_shared_s(int64_t ahead, int64_t line, int64_t total, d
 
 int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms, int64_t max_ms)
 {
-    int64_t lo = tick_ms > 0 ? tick_ms / 2 : 500, v = est_wait_s * 1000 / 5, hi = max_ms > 0 ? max_ms : 10000;
+    int64_t lo = tick_ms > 0 ? tick_ms / 2 : 500, v = est_wait_s * 1000, hi = max_ms > 0 ? max_ms : 10000;
     if (v < lo)
         v = lo;
     if (v > hi)
@@ -614,14 +614,21 @@ static tk_rc r_enqueue(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t sa
     if (!r)
         return TK_EBACKEND;
     tk_rc rc = status_from(r, 1, out, err, errlen);
-    if (rc == TK_OK && out->created) {
-        /* the set of sales lives in its own slot, so it is not in the
-         * script; the admission job's removal re-checks (sales_forget) */
+    if (rc == TK_OK && out->created && out->line == 1) {
+        /* The set of sales lives in its own slot, so it is not in the
+         * script. Only the first of a line adds the sale: the admission job
+         * forgets a sale only after seeing its line and admitted set empty
+         * and looks again after the SREM (sales_forget_if_empty), so any
+         * later arrival either is seen by that second look or finds the
+         * line empty and adds the sale itself. One round trip less for
+         * every other arrival. */
         redisReply *a = tk_redis_cmd(c->redis, SALES_KEY, "SADD " SALES_KEY " %s", k.sale);
         if (!a || a->type == REDIS_REPLY_ERROR)
             rc = TK_EBACKEND, tk_err(err, errlen, "redis: SADD of the sale failed");
         if (a)
             freeReplyObject(a);
+    }
+    if (rc == TK_OK && out->created) {
         /* the arrival number must survive a failover (rcluster.h) */
         tk_redis_wait_replica(c->redis, k.q, 50);
     }

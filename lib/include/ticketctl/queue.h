@@ -149,9 +149,15 @@ int64_t tk_queue_est_wait_s(int64_t ahead, double per_min);
  * every line drains at the same pace and the wait is that of
  * ahead * total / line users at the whole rate. */
 int64_t tk_queue_est_wait_shared_s(int64_t ahead, int64_t line, int64_t total, double per_min);
-/* Poll-after hint: a fifth of the estimated wait, within [tick_ms / 2,
- * max_ms] (max_ms <= 0: 10 s; the server's --poll-max). Cloudflare's page
- * polls every 20 s: at a million waiting users the cap sets the poll rate. */
+/* Poll-after hint: the estimated wait itself (poll again about when the
+ * turn comes), within [tick_ms / 2, max_ms] (max_ms <= 0: 10 s; the
+ * server's --poll-max). A user then polls about wait / max_ms + 2 times:
+ * every max_ms while far back, once near the estimated admission, and at
+ * half a tick if the estimate was early. (The earlier "a fifth of the
+ * wait" made each user poll ~5 times in its last max_ms * 5, which at a
+ * million waiting and 8,000 admissions a second doubled the poll rate.)
+ * Cloudflare's page polls every 20 s: at a million waiting users the cap
+ * sets the poll rate. */
 int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms, int64_t max_ms);
 
 /* A backend's connection(s): the redis backend uses redis, mysql uses db
