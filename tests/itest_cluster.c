@@ -12,6 +12,10 @@
  *   - no tick admitted twice, and never more than the cap active at once;
  *   - a stale admitter (an older fencing token) is refused after failover;
  *   - a seat hold has one owner.
+ * Then `ticketctl serve --queue redis` on the same cluster (after the
+ * failover, the dead node restarted by the stack as a replica): users take
+ * a place, are admitted, hold and pay over HTTP, a taken seat stays taken,
+ * and the MariaDB invariants hold.
  * The cluster is stopped and purged at the end. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "itest_util.h"
 #include "ticketctl/common.h"
 #include "ticketctl/devstack.h"
 #include "ticketctl/hold.h"
@@ -55,9 +60,13 @@ static int setup(void **st)
     return 0;
 }
 
+static itest_env E;
+
 static int teardown(void **st)
 {
     (void)st;
+    if (E.bin[0])
+        itest_close(&E); /* stops the server if a check failed with it running */
     char err[1024];
     if (tk_dev_down(state, 1, err, sizeof err) != 0)
         fprintf(stderr, "itest_cluster: dev down: %s\n", err);
@@ -225,10 +234,95 @@ static void test_master_killed_mid_run(void **st)
     tk_redis_free(c);
 }
 
+/* One request; its status, and the reply's JSON member `field` as an integer (or -1). */
+static long call(const char *method, const char *path, const char *jwt, const char *body, const char *qtok,
+                 const char *idem, const char *field, long long *val)
+{
+    char h1[256], h2[96];
+    snprintf(h1, sizeof h1, "X-Queue-Token: %s", qtok ? qtok : "");
+    snprintf(h2, sizeof h2, "Idempotency-Key: %s", idem ? idem : "");
+    const char *hs[3] = {NULL, NULL, NULL};
+    int n = 0;
+    if (qtok)
+        hs[n++] = h1;
+    if (idem)
+        hs[n++] = h2;
+    itest_resp r;
+    itest_http_h(&E, method, path, jwt, body, hs, &r);
+    if (val)
+        *val = r.json && json_object_get(r.json, field) ? (long long)json_integer_value(json_object_get(r.json, field))
+                                                         : -1;
+    long st = r.status;
+    itest_resp_free(&r);
+    return st;
+}
+
+static void test_serve_on_the_cluster(void **st)
+{
+    (void)st;
+    setenv("TICKETCTL_TEST_STATE", state, 1); /* the harness on this cluster's stack */
+    assert_int_equal(itest_stack(&E), 0);
+    assert_true(tk_redis_url_is_cluster(E.b.redis));
+    assert_int_equal(itest_seed(&E, "--users 20 --concerts 1 --schedules-per-concert 1 --seats-per-schedule 20 --seed 5"),
+                     0);
+    assert_int_equal(itest_server_start(&E, "--workers 2 --queue redis --new-users-per-minute 6000 --active-users 10"
+                                            " --queue-tick 100ms"),
+                     0);
+    long long sched = itest_sql_i64(&E, "SELECT MIN(id) FROM concert_schedules");
+    long long seat0 = itest_sql_i64(&E, "SELECT MIN(id) FROM seats WHERE schedule_id = %lld", sched);
+    char tpath[96], spath[96], body[96], idem[32];
+    snprintf(tpath, sizeof tpath, "/api/v1/queue/%lld/token", sched);
+    snprintf(spath, sizeof spath, "/api/v1/queue/%lld/status", sched);
+    enum { NU = 5 };
+    for (int i = 0; i < NU; i++) {
+        char *jwt = itest_login(&E, 1 + i);
+        assert_non_null(jwt);
+        long long v;
+        long c = call("POST", "/api/v1/points/charge", jwt, "{\"amount\":500000}", NULL, NULL, "balance", NULL);
+        assert_true(c == 200 || c == 201);
+        itest_resp r;
+        itest_http(&E, "POST", tpath, jwt, NULL, NULL, &r);
+        assert_int_equal(r.status, 201);
+        char *qtok = strdup(json_string_value(json_object_get(r.json, "token")));
+        assert_int_equal(json_integer_value(json_object_get(r.json, "arrival_no")), i + 1);
+        itest_resp_free(&r);
+        int admitted = 0;
+        for (int t = 0; t < 100 && !admitted; t++) {
+            char h[256];
+            snprintf(h, sizeof h, "X-Queue-Token: %s", qtok);
+            itest_http(&E, "GET", spath, jwt, NULL, h, &r);
+            assert_int_equal(r.status, 200);
+            admitted = json_is_true(json_object_get(r.json, "admitted"));
+            itest_resp_free(&r);
+            if (!admitted)
+                usleep(100000);
+        }
+        assert_true(admitted);
+        snprintf(body, sizeof body, "{\"seat_id\":%lld}", seat0 + i);
+        assert_int_equal(call("POST", "/api/v1/reservations", jwt, body, qtok, NULL, "id", &v), 201);
+        long long res = v;
+        if (i > 0) { /* the seat of the one before is taken */
+            snprintf(body, sizeof body, "{\"seat_id\":%lld}", seat0 + i - 1);
+            assert_int_equal(call("POST", "/api/v1/reservations", jwt, body, qtok, NULL, "id", NULL), 409);
+        }
+        snprintf(body, sizeof body, "{\"reservation_id\":%lld}", res);
+        snprintf(idem, sizeof idem, "cl-%d", i);
+        assert_int_equal(call("POST", "/api/v1/payments", jwt, body, qtok, idem, "id", NULL), 201);
+        free(qtok);
+        free(jwt);
+    }
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM reservations WHERE status = 'CONFIRMED'"), NU);
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM (SELECT seat_id FROM reservations WHERE status IN "
+                                       "('PENDING','CONFIRMED') GROUP BY seat_id HAVING COUNT(*) > 1) d"),
+                     0);
+    assert_int_equal(itest_server_stop(&E), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_master_killed_mid_run),
+        cmocka_unit_test(test_serve_on_the_cluster),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
