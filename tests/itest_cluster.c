@@ -15,7 +15,9 @@
  * Then `ticketctl serve --queue redis` on the same cluster (after the
  * failover, the dead node restarted by the stack as a replica): users take
  * a place, are admitted, hold and pay over HTTP, a taken seat stays taken,
- * and the MariaDB invariants hold.
+ * and the MariaDB invariants hold. Last, a slot moved between masters
+ * under a client with a stale map: ASK while it migrates, MOVED once it
+ * moved.
  * The cluster is stopped and purged at the end. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -101,6 +103,96 @@ static long master_of(redisContext *c, const char *key, int *port)
     return 0;
 }
 
+/* A plain connection to one node and its cluster node id. */
+static redisContext *node(int port, char id[64])
+{
+    char url[64], err[256];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+    redisContext *n = tk_redis_connect(url, err, sizeof err);
+    assert_non_null(n);
+    redisReply *r = redisCommand(n, "CLUSTER MYID");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    snprintf(id, 64, "%s", r->str);
+    freeReplyObject(r);
+    return n;
+}
+
+static void ok_reply(redisReply *r)
+{
+    assert_non_null(r);
+    if (r->type == REDIS_REPLY_ERROR)
+        fail_msg("redis: %s", r->str);
+    freeReplyObject(r);
+}
+
+/* A slot moves between masters while the client keeps its old map: first
+ * half-way (MIGRATING/IMPORTING: the old owner answers ASK for a key it
+ * does not have), then for good (SETSLOT NODE: MOVED). */
+static void test_ask_and_moved(void **st)
+{
+    (void)st;
+    char err[256];
+    redisContext *c = tk_redis_connect(env.redis, err, sizeof err);
+    assert_non_null(c);
+    char key[64];
+    snprintf(key, sizeof key, "tk:itest:{moving-%lld}", (long long)(tk_wall_ms() % 1000000));
+    int slot = tk_redis_slot(key, strlen(key)), src_port = 0, dst_port = 0;
+    redisReply *r = tk_redis_cmd(c, NULL, "CLUSTER SLOTS");
+    assert_non_null(r);
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        int port = (int)e->element[2]->element[1]->integer;
+        if (slot >= e->element[0]->integer && slot <= e->element[1]->integer)
+            src_port = port;
+        else if (!dst_port)
+            dst_port = port;
+    }
+    freeReplyObject(r);
+    assert_true(src_port > 0 && dst_port > 0 && src_port != dst_port);
+    char src_id[64], dst_id[64];
+    redisContext *src = node(src_port, src_id), *dst = node(dst_port, dst_id);
+    ok_reply(redisCommand(dst, "CLUSTER SETSLOT %d IMPORTING %s", slot, src_id));
+    ok_reply(redisCommand(src, "CLUSTER SETSLOT %d MIGRATING %s", slot, dst_id));
+
+    tk_rcluster_stats s0, s1, s2, s3;
+    tk_rcluster_stats_get(c, &s0);
+    r = tk_redis_cmd(c, key, "SET %s moved", key); /* src has no such key: ASK */
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    tk_rcluster_stats_get(c, &s1);
+    assert_true(s1.ask > s0.ask);
+    r = redisCommand(dst, "ASKING"); /* the key landed on the importing node */
+    ok_reply(r);
+    r = redisCommand(dst, "GET %s", key);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->str, "moved");
+    freeReplyObject(r);
+
+    /* the slot now belongs to dst: the client's map is stale, src answers MOVED */
+    ok_reply(redisCommand(dst, "CLUSTER SETSLOT %d NODE %s", slot, dst_id));
+    ok_reply(redisCommand(src, "CLUSTER SETSLOT %d NODE %s", slot, dst_id));
+    r = tk_redis_cmd(c, key, "GET %s", key);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->str, "moved");
+    freeReplyObject(r);
+    tk_rcluster_stats_get(c, &s2);
+    assert_true(s2.moved > s1.moved);
+    r = tk_redis_cmd(c, key, "DEL %s", key); /* straight to dst now */
+    ok_reply(r);
+    tk_rcluster_stats_get(c, &s3);
+    assert_int_equal(s3.moved, s2.moved);
+    /* give the slot back, so the failover test finds the layout it expects */
+    ok_reply(redisCommand(src, "CLUSTER SETSLOT %d NODE %s", slot, src_id));
+    ok_reply(redisCommand(dst, "CLUSTER SETSLOT %d NODE %s", slot, src_id));
+    redisFree(src);
+    redisFree(dst);
+    tk_redis_free(c);
+}
+
 static int admit(const tk_queue_ops *ops, tk_queue_conn *c, const tk_queue_config *cfg, uint64_t sale,
                  tk_lease *lease, int64_t *tick, int64_t quota)
 {
@@ -116,8 +208,10 @@ static int admit(const tk_queue_ops *ops, tk_queue_conn *c, const tk_queue_confi
 static void test_master_killed_mid_run(void **st)
 {
     (void)st;
-    char err[256];
-    redisContext *c = tk_redis_connect(env.redis, err, sizeof err);
+    char err[256], url[TK_URL_MAX + 16];
+    /* a failover takes ~2-3 s; give the client 15 s of retries on a loaded box (sanitizers) */
+    snprintf(url, sizeof url, "%s?timeout=15s", env.redis);
+    redisContext *c = tk_redis_connect(url, err, sizeof err);
     assert_non_null(c);
     assert_true(tk_redis_is_cluster(c));
     uint64_t sale = 900000 + (uint64_t)(tk_wall_ms() % 100000);
@@ -323,6 +417,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_master_killed_mid_run),
         cmocka_unit_test(test_serve_on_the_cluster),
+        cmocka_unit_test(test_ask_and_moved), /* last: it rewrites slot ownership by hand */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
