@@ -143,7 +143,7 @@ int64_t tk_queue_est_wait_shared_s(int64_t ahead, int64_t line, int64_t total, d
 
 int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms, int64_t max_ms)
 {
-    int64_t lo = tick_ms > 0 ? tick_ms / 2 : 500, v = est_wait_s * 1000, hi = max_ms > 0 ? max_ms : 10000;
+    int64_t lo = tick_ms > 0 ? tick_ms / 2 : 500, v = est_wait_s * 1000 / 2, hi = max_ms > 0 ? max_ms : 10000;
     if (v < lo)
         v = lo;
     if (v > hi)

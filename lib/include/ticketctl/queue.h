@@ -149,15 +149,15 @@ int64_t tk_queue_est_wait_s(int64_t ahead, double per_min);
  * every line drains at the same pace and the wait is that of
  * ahead * total / line users at the whole rate. */
 int64_t tk_queue_est_wait_shared_s(int64_t ahead, int64_t line, int64_t total, double per_min);
-/* Poll-after hint: the estimated wait itself (poll again about when the
- * turn comes), within [tick_ms / 2, max_ms] (max_ms <= 0: 10 s; the
- * server's --poll-max). A user then polls about wait / max_ms + 2 times:
- * every max_ms while far back, once near the estimated admission, and at
- * half a tick if the estimate was early. (The earlier "a fifth of the
- * wait" made each user poll ~5 times in its last max_ms * 5, which at a
- * million waiting and 8,000 admissions a second doubled the poll rate.)
- * Cloudflare's page polls every 20 s: at a million waiting users the cap
- * sets the poll rate. */
+/* Poll-after hint: half the estimated wait, within [tick_ms / 2, max_ms]
+ * (max_ms <= 0: 10 s; the server's --poll-max). Each poll halves what is
+ * left, so a user polls every max_ms while far back and then about
+ * log2(2 max_ms / tick_ms) times more (6 at a 20 s cap and 1 s ticks),
+ * while the waiting page still shows its position fall. (The earlier "a
+ * fifth of the wait" took log1.25 of that, 17 polls; polling at the whole
+ * estimated wait takes ~2 but leaves the page showing one position until
+ * admission.) Cloudflare's page polls every 20 s: at a million waiting
+ * users the cap sets the poll rate. */
 int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms, int64_t max_ms);
 
 /* A backend's connection(s): the redis backend uses redis, mysql uses db
