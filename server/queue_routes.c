@@ -105,9 +105,10 @@ static void state_free(void)
     pthread_rwlock_unlock(&wr.state_lock);
 }
 
-/* The stateless answer for a verified token (queue.h): 1 with *out and the
- * sale's rate, 0 when the backend must answer. */
-static int state_poll(const tk_qtoken *t, tk_queue_status *out, double *rate)
+/* The stateless answer for a verified token (queue.h): 1 with *out, the
+ * rate the line moves at (*rate, for the estimate) and the sale's admission
+ * rate (*admit_rate, for the poll hint), 0 when the backend must answer. */
+static int state_poll(const tk_qtoken *t, tk_queue_status *out, double *rate, double *admit_rate)
 {
     int answered = 0;
     tk_queue_sale_state key = {.sale = t->sale};
@@ -117,7 +118,7 @@ static int state_poll(const tk_qtoken *t, tk_queue_status *out, double *rate)
     /* a state older than 10 ticks means no admission job runs: ask the backend */
     if (st && tk_queue_stateless_poll(st, t, tk_wall_ms(), wr.cfg.tick_ms * 10, out)) {
         answered = 1;
-        *rate = st->rate > 0 ? st->rate : wr.cfg.admit_per_min;
+        *rate = *admit_rate = st->rate > 0 ? st->rate : wr.cfg.admit_per_min;
         /* FIFO: the line moves at its measured pace when that is slower
          * (the active-users cap full); random queueing has no upto */
         if (st->mode == TK_QUEUEING_FIFO && st->advance_rate >= 1.0 && st->advance_rate < *rate)
@@ -499,11 +500,17 @@ static void put_i64(char **p, int64_t v)
 
 /* The stateless answer, formatted straight into the reply (no JSON tree,
  * no printf: this is the one route that answers 45,000 polls a second). */
-static void reply_waiting(tk_job *j, uint64_t sale, const tk_queue_status *s, double rate)
+static void reply_waiting(tk_job *j, uint64_t sale, const tk_queue_status *s, double rate, double admit_rate)
 {
     int rnd = wr.cfg.queueing == TK_QUEUEING_RANDOM;
     int64_t wait = rnd ? tk_queue_est_wait_s(s->line > 0 ? s->line - 1 : 0, rate) / 2
                        : tk_queue_est_wait_s(s->ahead, rate);
+    /* The hint counts on the admission rate, not the slower measured pace:
+     * with the active-users cap full the line moves as fast as admitted
+     * users notice and leave, so hints from that pace would slow the
+     * noticing and the pace further (a user admitted since its last poll
+     * holds its slot until its next one). */
+    int64_t soonest = rnd ? wait : tk_queue_est_wait_s(s->ahead, admit_rate);
     free(j->resp);
     j->resp = malloc(384); /* 8 numbers of <= 20 digits and ~170 bytes of names */
     if (!j->resp) {
@@ -520,7 +527,7 @@ static void reply_waiting(tk_job *j, uint64_t sale, const tk_queue_status *s, do
     put_str(&p, ",\"estimated_wait_s\":");
     put_i64(&p, wait);
     put_str(&p, ",\"poll_after_ms\":");
-    put_i64(&p, tk_queue_poll_after_ms(wait, wr.cfg.tick_ms, wr.cfg.poll_max_ms));
+    put_i64(&p, tk_queue_poll_after_ms(soonest < wait ? soonest : wait, wr.cfg.tick_ms, wr.cfg.poll_max_ms));
     put_str(&p, ",\"arrival_no\":");
     put_i64(&p, s->seq);
     put_str(&p, ",\"waiting\":");
@@ -547,10 +554,10 @@ void h_queue_status(tk_job *j, tk_worker *w)
     tk_queue_status s;
     if (!w) {
         tk_qtoken t;
-        double rate = 0;
-        if (poll_auth(j, sale, &t) == 1 && wr.cfg.kind == TK_QUEUE_REDIS && state_poll(&t, &s, &rate)) {
+        double rate = 0, admit_rate = 0;
+        if (poll_auth(j, sale, &t) == 1 && wr.cfg.kind == TK_QUEUE_REDIS && state_poll(&t, &s, &rate, &admit_rate)) {
             atomic_fetch_add(&wr.polls_stateless, 1);
-            reply_waiting(j, sale, &s, rate);
+            reply_waiting(j, sale, &s, rate, admit_rate);
         }
         return; /* replied, or on to a worker (j->claims says who) */
     }
