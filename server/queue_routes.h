@@ -9,7 +9,8 @@
 
 /* Start the admission job (a thread with its own Redis and MariaDB
  * connections; one tick every cfg.queue.tick_ms, under the lease
- * "wr-admit" so one instance admits per tick) when cfg.queue.kind is not
+ * of each sale, "sale:S" (tk_queue_lease_name), so one instance admits a
+ * sale per tick) when cfg.queue.kind is not
  * NONE; a no-op otherwise. Call after the workers exist. 0, or -1 with a
  * message in err. */
 int tk_wr_start(tk_server *srv, char *err /* OUT */, size_t errlen);

@@ -16,15 +16,17 @@
  * users keep seq values below every later arrival, so they stay in front.
  *
  * Backends behind one small vtable (tk_queue_ops):
- *   - redis: per sale S, keys tk:wr:S:seq (INCR counter), tk:wr:S:q (ZSET
- *     user -> seq: the waiting line), tk:wr:S:adm (ZSET user -> expiry ms:
- *     the admitted set; cap and TTL are enforced in the one admit script),
- *     tk:wr:S:admno (HASH user -> admission number), tk:wr:S:admlog (LIST
- *     of admitted users in admission order, last 100,000), tk:wr:S:ticks
- *     (HASH tick number -> users admitted by that tick: proves each tick
- *     ran once), tk:wr:S:pre (highest seq taken before opening),
- *     tk:wr:S:shuffled; tk:wr:sales (SET of sale ids with a queue). Every
- *     operation is one Lua script (atomic).
+ *   - redis: per sale S, keys tk:wr:{sale:S}:seq (INCR counter),
+ *     tk:wr:{sale:S}:q (ZSET user -> seq: the waiting line),
+ *     tk:wr:{sale:S}:adm (ZSET user -> expiry ms: the admitted set; cap and
+ *     TTL are enforced in the one admit script), :admno (HASH user ->
+ *     admission number), :admlog (LIST of admitted users in admission
+ *     order, last 100,000), :ticks (HASH tick number -> users admitted by
+ *     that tick: proves each tick ran once), :pre (highest seq taken before
+ *     opening), :shuffled; tk:wr:sales (SET of sale ids with a queue, the
+ *     one key outside the sale's hash tag). Every operation is one Lua
+ *     script (atomic) on the sale's keys, which share the hash tag
+ *     {sale:S} and so one Redis Cluster slot (rcluster.h).
  *   - mysql: the table queue_entries (migration 6), one row per user and
  *     sale; arrival order is the AUTO_INCREMENT id, position a COUNT(*) of
  *     waiting rows ahead; admission is one transaction guarded by a
@@ -37,8 +39,9 @@
  * in all (the rate, users per minute, is the server's capacity: one budget
  * for every sale together), split over the sales in proportion to their
  * waiting lines (tk_queue_split_quota), each sale up to its cap. It runs in one
- * process at a time under a lease with fencing (lease.h): the Redis admit
- * script starts with tk_lease_fence_lua(), so a stale holder is refused,
+ * process at a time per sale under the sale's lease with fencing (lease.h,
+ * tk_queue_lease_name): the Redis admit script starts with
+ * tk_lease_fence_lua(), so a stale holder is refused,
  * and the ticks record makes a tick number admit at most once.
  *
  * Tokens: "q2.<user>.<sale>.<seq>.<iat>.<exp>.<mac>", mac = HMAC-SHA-256
@@ -48,10 +51,10 @@
  * backend (is_admitted) at hold and pay.
  *
  * Stateless polls (issue 12, docs/WAITING-ROOM.md). Each admission tick
- * also writes the sale's "now serving" state, tk:wr:S:state (HASH: upto =
+ * also writes the sale's "now serving" state, tk:wr:{sale:S}:state (HASH: upto =
  * the highest rank admitted so far, at, waiting, active, rate, open,
  * shuffled, pre, k1..k4 = the pre-queue permutation's round keys, mode),
- * and in random queueing the bitmap tk:wr:S:bits (bit seq set once seq is
+ * and in random queueing the bitmap tk:wr:{sale:S}:bits (bit seq set once seq is
  * admitted). Every server instance reads that once per tick
  * (tk_queue_state_fetch) and answers a poll from the token's arrival number
  * and this state alone (tk_queue_stateless_poll): no Redis or MariaDB call.
