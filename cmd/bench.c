@@ -13,6 +13,8 @@
 #include "ticketctl/threshold.h"
 #include "ticketctl/report.h"
 #include "ticketctl/strategy.h"
+#include "ticketctl/rcluster.h"
+#include "ticketctl/waitload.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -59,6 +61,8 @@ enum {
     OPT_REDIS_PID,
     OPT_OUT_JSONL,
     OPT_JUNIT,
+    OPT_WAITING,
+    OPT_WAITING_SCHEDULE,
 };
 
 static const struct option longopts[] = {
@@ -95,6 +99,8 @@ static const struct option longopts[] = {
     {"queue-ops", required_argument, NULL, OPT_QUEUE_OPS},
     {"pipeline", required_argument, NULL, OPT_PIPELINE},
     {"queue-reset", no_argument, NULL, OPT_QUEUE_RESET},
+    {"waiting", required_argument, NULL, OPT_WAITING},
+    {"waiting-schedule", required_argument, NULL, OPT_WAITING_SCHEDULE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -157,7 +163,13 @@ static void usage(FILE *out)
             "                         lib/queue.c's Redis backend over --connections connections\n"
             "                         (default 50), --pipeline P calls in flight per connection\n"
             "                         (default 1); prints and writes ops/s (scripts/bench-queue)\n"
-            "      --queue-reset      empty every waiting-room queue (Redis and MariaDB) and exit\n\n"
+            "      --queue-reset      empty every waiting-room queue (Redis and MariaDB) and exit\n"
+            "      --waiting N        with --queue redis: instead of the booking flow, N simulated users\n"
+            "                         wait in one schedule's waiting room (lib/waitload.c, as `queue\n"
+            "                         simulate`): --connections pool (default 128), --rate arrivals/s\n"
+            "                         (default 5000), --duration at most (default 10m); enqueue, poll\n"
+            "                         and admission rates, fairness, server and Redis CPU and RSS\n"
+            "      --waiting-schedule ID  the schedule they wait for (default: the lowest id)\n\n"
             "Latency is measured from when each request should have been sent (the\n"
             "schedule in the open model), corrected for coordinated omission; the\n"
             "uncorrected figures are in the results beside it.\n\n"
@@ -194,7 +206,7 @@ static int queue_reset_run(const char *mysql, const char *redis, const char *sta
     if (rc != 0)
         fprintf(stderr, "ticketctl bench: --queue-reset: %s\n", c.redis && c.db ? "a step failed" : err);
     if (c.redis)
-        redisFree(c.redis);
+        tk_redis_free(c.redis);
     if (c.db)
         mysql_close(c.db);
     return rc == 0 ? 0 : 1;
@@ -408,7 +420,7 @@ int cmd_bench(int argc, char **argv)
     static tk_threshold th[TK_THRESHOLDS_MAX];
     size_t nth = 0;
     char terr[512];
-    int64_t v, queue_ops = 0, pipeline = 1;
+    int64_t v, queue_ops = 0, pipeline = 1, waiting = 0, waiting_sched = 0;
     int queue_reset = 0;
     static int server_pids[TK_CPU_MAX_PIDS];
     int nserver_pids = 0;
@@ -464,6 +476,12 @@ int cmd_bench(int argc, char **argv)
         case OPT_QUEUE_OPS:
             if (tk_parse_i64(optarg, 1, 100000000, &queue_ops) != 0)
                 goto bad;
+            break;
+        case OPT_WAITING: /* --waiting N [--waiting-schedule ID]: tk_waitload_run */
+        case OPT_WAITING_SCHEDULE:
+            if (tk_parse_i64(optarg, 1, opt == OPT_WAITING ? 50000000 : INT64_MAX, &v) != 0)
+                goto bad;
+            *(opt == OPT_WAITING ? &waiting : &waiting_sched) = v;
             break;
         case OPT_QUEUE_RESET:
             queue_reset = 1;
@@ -586,6 +604,27 @@ int cmd_bench(int argc, char **argv)
     }
     if (queue_reset)
         return queue_reset_run(mysql, redis, state);
+    if (waiting > 0) {
+        if (!cfg.queue || strcmp(cfg.queue, "redis") != 0) {
+            fprintf(stderr, "ticketctl bench: --waiting needs --queue redis\n");
+            return 2;
+        }
+        tk_waitload_config wc;
+        tk_waitload_config_default(&wc);
+        wc.target = cfg.target;
+        wc.sale = (uint64_t)waiting_sched;
+        wc.users = waiting;
+        wc.progress = !json;
+        wc.server_pid = cfg.server_pid;
+        wc.redis_pid = cfg.cpu.redis_pid;
+        if (users_given)
+            wc.connections = cfg.users > 4096 ? 4096 : cfg.users;
+        if (rate > 0)
+            wc.enqueue_per_s = rate;
+        if (duration_given)
+            wc.max_seconds = cfg.duration_ms / 1000 > 0 ? cfg.duration_ms / 1000 : 1;
+        return queue_waiting_run(&wc, NULL, state, redis, mysql, out, "ticketctl bench --waiting");
+    }
     if (queue_ops > 0)
         return queue_ops_run(queue_ops, users_given ? cfg.users : 50, (int)pipeline, mysql, redis, state, out, json);
     /* load model */

@@ -23,6 +23,15 @@ int cmd_completion(int argc, char **argv);
 int cmd_man(int argc, char **argv);
 int cmd_openapi(int argc, char **argv);
 
+/* Simulated waiting users (cmd/queue.c, lib/waitload.c) for `queue
+ * simulate` and `bench --queue redis --waiting N`: fills the key, Redis
+ * and, when cfg->sale is 0, the lowest schedule id from the dev stack or
+ * the given URLs, runs, prints a summary and writes outfile (may be NULL).
+ * Returns the exit code (0 everyone admitted, 1 not or setup failed). */
+struct tk_waitload_config;
+int queue_waiting_run(struct tk_waitload_config *cfg, const char *keyfile, const char *state, const char *redis,
+                      const char *mysql, const char *outfile, const char *who);
+
 /* The command table (main.c): name, entry, one-line summary, option table.
  * Help text, completions and the man page are all derived from it: from the
  * option table when there is one, else from the command's own --help

@@ -18,6 +18,7 @@ typedef struct dev_opts {
     int port;      /* nginx port, 0: free or kept */
     const char *serve_args;
     int durable;
+    int redis_cluster; /* masters, 0: a single redis-server */
 } dev_opts;
 
 typedef struct dev_sub {
@@ -44,6 +45,10 @@ static int dev_up(const dev_opts *o)
     int started;
     if (o->durable && tk_dev_durable(o->state, err, sizeof err) != 0) {
         fprintf(stderr, "dev up --durable: %s\n", err);
+        return 1;
+    }
+    if (o->redis_cluster && tk_dev_redis_cluster(o->state, o->redis_cluster, err, sizeof err) != 0) {
+        fprintf(stderr, "dev up --redis-cluster: %s\n", err);
         return 1;
     }
     if (o->instances >= 0) {
@@ -108,6 +113,14 @@ static int dev_status(const dev_opts *o)
         json_object_set_new(root, "instances", inst);
         json_object_set_new(root, "nginx", st.nginx.pid ? comp_json(&st.nginx) : json_null());
         json_object_set_new(root, "all_instances_running", json_boolean(st.all_instances_running));
+        tk_dev_comp rn[TK_DEV_MAX_RNODES];
+        int ok = 0, nn = tk_dev_redis_cluster_status(o->state, rn, TK_DEV_MAX_RNODES, &ok);
+        if (nn > 0) {
+            json_t *nodes = json_array();
+            for (int i = 0; i < nn; i++)
+                json_array_append_new(nodes, comp_json(&rn[i]));
+            json_object_set_new(root, "redis_cluster", json_pack("{s:b, s:o}", "state_ok", ok, "nodes", nodes));
+        }
         json_dumpf(root, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(root);
@@ -125,6 +138,11 @@ static int dev_status(const dev_opts *o)
             printf("%-6s %-8s pid %-8ld %s\n", name, c->running ? "running" : "stopped", c->pid,
                    c->addr[0] ? c->addr : "-");
         }
+        tk_dev_comp rn[TK_DEV_MAX_RNODES];
+        int ok = 0, nn = tk_dev_redis_cluster_status(o->state, rn, TK_DEV_MAX_RNODES, &ok);
+        for (int i = 0; i < nn; i++)
+            printf("rnode%-2d %-8s pid %-8ld %s%s\n", i + 1, rn[i].running ? "running" : "stopped", rn[i].pid,
+                   rn[i].addr[0] ? rn[i].addr : "-", i == nn - 1 ? (ok ? "  (cluster_state:ok)" : "  (cluster down)") : "");
         if (st.nginx.pid)
             printf("%-6s %-8s pid %-8ld %s (TICKETCTL_TARGET=http://%s)\n", "nginx",
                    st.nginx.running ? "running" : "stopped", st.nginx.pid, st.nginx.addr[0] ? st.nginx.addr : "-",
@@ -184,7 +202,8 @@ static const dev_sub subs[] = {
 static void usage(FILE *out)
 {
     fprintf(out, "usage: ticketctl dev <up|down|status|env|kafka-down|kafka-up> [--state DIR] [--json] [--purge]\n"
-                 "       ticketctl dev up --instances N [--port P] [--serve-args 'FLAGS'] [--state DIR]\n\n");
+                 "       ticketctl dev up --instances N [--port P] [--serve-args 'FLAGS'] [--state DIR]\n"
+                 "       ticketctl dev up --redis-cluster 3 [--state DIR]\n\n");
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (subs[i].summary)
             fprintf(out, "  %-10s %s\n", subs[i].name, subs[i].summary);
@@ -203,10 +222,14 @@ static void usage(FILE *out)
                  "               instances keep theirs (scale to 0 to change them)\n"
                  "  --durable    up: MariaDB commits durably until `dev down`: innodb_flush_log_at_trx_commit=1,\n"
                  "               binary log on with sync_binlog=1 (a running default-mode MariaDB restarts)\n"
+                 "  --redis-cluster N\n"
+                 "               up: Redis is a Redis Cluster of N masters (3-%d) with one replica each\n"
+                 "               on loopback until `dev down` (cluster-node-timeout 1000 ms, created with\n"
+                 "               redis-cli --cluster create); TICKETCTL_REDIS=redis-cluster://h:p,...\n"
                  "  -h, --help   this text\n\n"
                  "Use it from a shell with: eval \"$(ticketctl dev up)\"\n"
                  "With instances, the env has TICKETCTL_TARGET (nginx): bench --target \"$TICKETCTL_TARGET\"\n",
-            TK_DEV_MAX_INSTANCES);
+            TK_DEV_MAX_INSTANCES, TK_DEV_MAX_RNODES / 2);
 }
 
 int cmd_dev(int argc, char **argv)
@@ -219,6 +242,7 @@ int cmd_dev(int argc, char **argv)
         {"port", required_argument, NULL, 'P'},
         {"serve-args", required_argument, NULL, 'a'},
         {"durable", no_argument, NULL, 'D'},
+        {"redis-cluster", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -247,6 +271,14 @@ int cmd_dev(int argc, char **argv)
             break;
         case 'a': o.serve_args = optarg; break;
         case 'D': o.durable = 1; break;
+        case 'R':
+            if (tk_parse_i64(optarg, 3, TK_DEV_MAX_RNODES / 2, &v) != 0) {
+                fprintf(stderr, "ticketctl dev: --redis-cluster must be 3 to %d masters, not '%s'\n",
+                        TK_DEV_MAX_RNODES / 2, optarg);
+                return 2;
+            }
+            o.redis_cluster = (int)v;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -261,8 +293,9 @@ int cmd_dev(int argc, char **argv)
         fprintf(stderr, "ticketctl dev %s: %s does not apply\n", name, o.json ? "--json" : "--purge");
         return 2;
     }
-    if ((o.instances >= 0 || o.port || o.serve_args || o.durable) && strcmp(name, "up") != 0) {
-        fprintf(stderr, "ticketctl dev %s: --instances, --port, --serve-args and --durable apply to up only\n", name);
+    if ((o.instances >= 0 || o.port || o.serve_args || o.durable || o.redis_cluster) && strcmp(name, "up") != 0) {
+        fprintf(stderr, "ticketctl dev %s: --instances, --port, --serve-args, --durable and --redis-cluster apply to up only\n",
+                name);
         return 2;
     }
     if ((o.port || o.serve_args) && o.instances < 1) {

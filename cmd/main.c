@@ -36,7 +36,9 @@ void tk_usage(FILE *out)
     fprintf(out, "\nRun 'ticketctl <command> --help' for a command's options.\n"
                  "Backends: --mysql URL, --redis URL, --kafka-brokers LIST, or TICKETCTL_MYSQL,\n"
                  "TICKETCTL_REDIS, TICKETCTL_KAFKA_BROKERS; with none, the dev stack in\n"
-                 "TICKETCTL_STATE (default ./.ticketctl) is used and started if needed.\n");
+                 "TICKETCTL_STATE (default ./.ticketctl) is used and started if needed.\n"
+                 "A Redis Cluster: --redis redis-cluster://host:port[,host:port...] (any nodes as\n"
+                 "seeds; commands route by key slot; `ticketctl dev up --redis-cluster 3` starts one).\n");
 }
 
 int main(int argc, char **argv)

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <mysql.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "ticketctl/backend.h"
 #include "ticketctl/common.h"
+#include "ticketctl/db.h"
 #include "ticketctl/waitload.h"
 
 static void usage(FILE *out)
@@ -34,7 +36,8 @@ static void usage(FILE *out)
             "  --max-time DUR          stop after DUR whatever is left (default 10m)\n"
             "  --jwt-secret-file FILE  the server's HS256 key (default <state>/jwt.secret)\n"
             "  --state DIR             the dev stack (for the key and the Redis sample)\n"
-            "  --redis URL             sample the admitted set's size each second\n"
+            "  --redis URL             sample the admitted set's size each second (redis:// or\n"
+            "                          redis-cluster://h:p,h:p)\n"
             "  --server-pid PID --redis-pid PID  CPU and RSS of the server and Redis\n"
             "  --out FILE              results JSON\n"
             "  --quiet                 no progress lines\n"
@@ -57,6 +60,86 @@ static unsigned char *read_key(const char *path, size_t *len)
         *len = n;
     }
     return k;
+}
+
+/* The shared runner: resolve the key, Redis and (sale 0) the lowest
+ * schedule id, run, print, write the results JSON. */
+int queue_waiting_run(tk_waitload_config *cfg, const char *keyfile, const char *state, const char *redis,
+                      const char *mysql, const char *outfile, const char *who)
+{
+    char err[512], path[1200];
+    tk_backend b;
+    if (!keyfile || !redis || !cfg->sale) { /* the dev stack's key, Redis and schedules */
+        if (tk_backend_resolve_some(&b, TK_NEED_REDIS | (cfg->sale ? 0u : TK_NEED_MYSQL), mysql, redis, NULL, state, 0,
+                                    err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", who, err);
+            return 1;
+        }
+        if (!keyfile) {
+            snprintf(path, sizeof path, "%s/jwt.secret", b.state_dir);
+            keyfile = path;
+        }
+        if (!redis)
+            redis = b.redis;
+    }
+    if (!cfg->sale) {
+        MYSQL *db = tk_db_connect(b.mysql, err, sizeof err);
+        MYSQL_RES *res = db && mysql_query(db, "SELECT MIN(id) FROM concert_schedules") == 0 ? mysql_store_result(db)
+                                                                                              : NULL;
+        MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+        if (row && row[0])
+            cfg->sale = strtoull(row[0], NULL, 10);
+        if (res)
+            mysql_free_result(res);
+        if (db)
+            mysql_close(db);
+        if (!cfg->sale) {
+            fprintf(stderr, "%s: no schedule to wait for (seed first, or give one)\n", who);
+            return 1;
+        }
+    }
+    cfg->redis_url = redis;
+    cfg->jwt_key = read_key(keyfile, &cfg->jwt_key_len);
+    if (!cfg->jwt_key) {
+        fprintf(stderr, "%s: cannot read the JWT key %s\n", who, keyfile);
+        return 1;
+    }
+    tk_waitload_result r;
+    int rc = tk_waitload_run(cfg, &r, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "%s: %s\n", who, err);
+        free((void *)cfg->jwt_key);
+        return 1;
+    }
+    printf("waiting room simulation: %" PRId64 " users, %.1f s, %zu bytes per user\n"
+           "  enqueued %" PRId64 " (%.0f/s)  polls %" PRId64 " (%.0f/s, hints %" PRId64 "..%" PRId64 " ms)\n"
+           "  admitted %" PRId64 " (%.0f/s)  left %" PRId64 "  fairness (Kendall) %.6f  max active %" PRId64
+           " (%s)\n"
+           "  errors: connect %" PRId64 ", status %" PRId64 ", parse %" PRId64 ", lost %" PRId64 "\n"
+           "  CPU s: server %.1f, redis %.1f, loader %.1f   peak RSS MB: server %.0f, redis %.0f, loader %.0f\n",
+           r.users, r.seconds, r.user_bytes, r.enqueued, r.enqueue_per_s, r.polls, r.polls_per_s,
+           r.poll_after_ms_min, r.poll_after_ms_max, r.admitted, r.admitted_per_s, r.left, r.kendall_distance,
+           r.max_active, r.max_active_from_redis ? "Redis ZCARD" : "client count", r.err_connect, r.err_status,
+           r.err_parse, r.err_lost, r.server_cpu_s, r.redis_cpu_s, r.loader_cpu_s, r.server_rss_max_kb / 1024.0,
+           r.redis_rss_max_kb / 1024.0, r.loader_rss_max_kb / 1024.0);
+    if (outfile) {
+        json_t *doc = json_pack("{s:i, s:s}", "schema", 1, "kind", "queue-waiting");
+        char ts[32];
+        time_t now = time(NULL);
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+        json_object_set_new(doc, "finished_at", json_string(ts));
+        double la[3] = {0};
+        if (getloadavg(la, 3) > 0)
+            json_object_set_new(doc, "loadavg", json_pack("[f,f,f]", la[0], la[1], la[2]));
+        json_object_set_new(doc, "result", tk_waitload_result_json(cfg, &r));
+        if (json_dump_file(doc, outfile, JSON_INDENT(2)) != 0)
+            fprintf(stderr, "%s: cannot write %s\n", who, outfile);
+        else
+            printf("  -> %s\n", outfile);
+        json_decref(doc);
+    }
+    free((void *)cfg->jwt_key);
+    return rc == 0 ? 0 : 1;
 }
 
 static int simulate(int argc, char **argv)
@@ -130,62 +213,7 @@ static int simulate(int argc, char **argv)
         fprintf(stderr, "queue simulate: --target, --schedule and --waiting are required\n");
         return 2;
     }
-    char err[512], path[1200];
-    tk_backend b;
-    if (!keyfile || !redis) { /* the dev stack's key and Redis */
-        if (tk_backend_resolve(&b, NULL, redis, NULL, state, 0, err, sizeof err) != 0) {
-            fprintf(stderr, "queue simulate: %s\n", err);
-            return 1;
-        }
-        if (!keyfile) {
-            snprintf(path, sizeof path, "%s/jwt.secret", b.state_dir);
-            keyfile = path;
-        }
-        if (!redis)
-            redis = b.redis;
-    }
-    cfg.redis_url = redis;
-    cfg.jwt_key = read_key(keyfile, &cfg.jwt_key_len);
-    if (!cfg.jwt_key) {
-        fprintf(stderr, "queue simulate: cannot read the JWT key %s\n", keyfile);
-        return 1;
-    }
-    tk_waitload_result r;
-    int rc = tk_waitload_run(&cfg, &r, err, sizeof err);
-    if (rc < 0) {
-        fprintf(stderr, "queue simulate: %s\n", err);
-        free((void *)cfg.jwt_key);
-        return 1;
-    }
-    printf("waiting room simulation: %" PRId64 " users, %.1f s, %zu bytes per user\n"
-           "  enqueued %" PRId64 " (%.0f/s)  polls %" PRId64 " (%.0f/s, hints %" PRId64 "..%" PRId64 " ms)\n"
-           "  admitted %" PRId64 " (%.0f/s)  left %" PRId64 "  fairness (Kendall) %.6f  max active %" PRId64
-           " (%s)\n"
-           "  errors: connect %" PRId64 ", status %" PRId64 ", parse %" PRId64 ", lost %" PRId64 "\n"
-           "  CPU s: server %.1f, redis %.1f, loader %.1f   peak RSS MB: server %.0f, redis %.0f, loader %.0f\n",
-           r.users, r.seconds, r.user_bytes, r.enqueued, r.enqueue_per_s, r.polls, r.polls_per_s,
-           r.poll_after_ms_min, r.poll_after_ms_max, r.admitted, r.admitted_per_s, r.left, r.kendall_distance,
-           r.max_active, r.max_active_from_redis ? "Redis ZCARD" : "client count", r.err_connect, r.err_status,
-           r.err_parse, r.err_lost, r.server_cpu_s, r.redis_cpu_s, r.loader_cpu_s, r.server_rss_max_kb / 1024.0,
-           r.redis_rss_max_kb / 1024.0, r.loader_rss_max_kb / 1024.0);
-    if (outfile) {
-        json_t *doc = json_pack("{s:i, s:s}", "schema", 1, "kind", "queue-waiting");
-        char ts[32];
-        time_t now = time(NULL);
-        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-        json_object_set_new(doc, "finished_at", json_string(ts));
-        double la[3] = {0};
-        if (getloadavg(la, 3) > 0)
-            json_object_set_new(doc, "loadavg", json_pack("[f,f,f]", la[0], la[1], la[2]));
-        json_object_set_new(doc, "result", tk_waitload_result_json(&cfg, &r));
-        if (json_dump_file(doc, outfile, JSON_INDENT(2)) != 0)
-            fprintf(stderr, "queue simulate: cannot write %s\n", outfile);
-        else
-            printf("  -> %s\n", outfile);
-        json_decref(doc);
-    }
-    free((void *)cfg.jwt_key);
-    return rc == 0 ? 0 : 1;
+    return queue_waiting_run(&cfg, keyfile, state, redis, NULL, outfile, "queue simulate");
 bad:
     fprintf(stderr, "queue simulate: bad value '%s'\n", optarg);
     return 2;

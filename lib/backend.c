@@ -7,6 +7,7 @@
 #include "ticketctl/backend.h"
 #include "ticketctl/common.h"
 #include "ticketctl/devstack.h"
+#include "ticketctl/rcluster.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -330,7 +331,7 @@ int tk_redis_url_parse_full(const char *url, tk_redis_url *out, char *err, size_
                       "Reach a TLS Redis through a local tunnel (e.g. stunnel) and use redis://",
                       url);
     if (strncmp(url, "redis://", 8))
-        return tk_err(err, errlen, "Redis URL '%s': must start with redis://", url);
+        return tk_err(err, errlen, "Redis URL '%s': must start with redis:// (or redis-cluster://h:p,h:p)", url);
     url_parts p;
     if (url_split(url, &p, e, sizeof e) != 0)
         return tk_err(err, errlen, "Redis URL '%s': %s", url, e);
@@ -369,6 +370,12 @@ out:
 int tk_redis_url_parse(const char *url, char *host, size_t hostlen, int *port)
 {
     tk_redis_url u;
+    char seeds[16][TK_URL_MAX];
+    if (tk_redis_url_is_cluster(url)) { /* the first seed */
+        if (tk_rcluster_url_seeds(url, seeds, 16, NULL, 0) < 0)
+            return -1;
+        url = seeds[0];
+    }
     if (!host || !port || tk_redis_url_parse_full(url, &u, NULL, 0) != 0 || strlen(u.host) >= hostlen)
         return -1;
     memcpy(host, u.host, strlen(u.host) + 1);
@@ -392,6 +399,8 @@ static int redis_ok(redisContext *c, char *err, size_t errlen, const char *what,
 redisContext *tk_redis_connect(const char *url, char *err, size_t errlen)
 {
     tk_redis_url u;
+    if (tk_redis_url_is_cluster(url))
+        return tk_rcluster_connect(url, err, errlen);
     if (tk_redis_url_parse_full(url, &u, err, errlen) != 0)
         return NULL;
     int ms = u.timeout_ms ? u.timeout_ms : 5000;
@@ -480,7 +489,9 @@ int tk_backend_resolve_some(tk_backend *b, unsigned need, const char *mysql, con
     tk_redis_url ru;
     if (b->mysql[0] && tk_mysql_url_parse(b->mysql, &mu, err, errlen) != 0)
         return -1;
-    if (b->redis[0] && tk_redis_url_parse_full(b->redis, &ru, err, errlen) != 0)
+    char seeds[16][TK_URL_MAX];
+    if (b->redis[0] && (tk_redis_url_is_cluster(b->redis) ? tk_rcluster_url_seeds(b->redis, seeds, 16, err, errlen) < 0
+                                                          : tk_redis_url_parse_full(b->redis, &ru, err, errlen) != 0))
         return -1;
     return 0;
 }

@@ -500,6 +500,8 @@ int tk_dev_down(const char *state_dir, int purge, char *err, size_t errlen)
             if (dev_stop_pid(pids[k], dev_comp_comms[i]) != 0)
                 rc = tk_err(err, errlen, "%s (pid %ld) did not stop", dev_comp_names[i], pids[k]);
     }
+    if (dev_redis_cluster_masters(st) > 0 && dev_redis_cluster_stop(st) != 0)
+        rc = tk_err(err, errlen, "a Redis Cluster node did not stop");
     if (rc == 0) {
         if (env.mysql_socket[0] && !strncmp(env.mysql_socket, "/tmp/ticketctl-", 15))
             unlink(env.mysql_socket);

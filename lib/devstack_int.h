@@ -85,6 +85,11 @@ int dev_up_locked(const char *st, tk_dev_env *out, char *err, size_t errlen);
 
 int dev_mysql_start(tk_dev_env *env, char *err, size_t errlen);
 int dev_redis_start(tk_dev_env *env, char *err, size_t errlen);
+/* Redis Cluster mode (devstack_redis.c): the masters recorded by
+ * tk_dev_redis_cluster() (0: a single redis-server); stop every node and
+ * drop the mode (0, or -1 when a node did not stop). */
+int dev_redis_cluster_masters(const char *st);
+int dev_redis_cluster_stop(const char *st);
 int dev_kafka_start(tk_dev_env *env, char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,6 @@
 /* Backend health monitor (health.h): one thread, its own MariaDB and Redis
  * connections, reconnecting with capped backoff while a backend is down. */
+#include "ticketctl/rcluster.h"
 #include "ticketctl/health.h"
 #include "ticketctl/backend.h"
 #include "ticketctl/common.h"
@@ -69,7 +70,7 @@ static void check_redis(tk_health *h)
     if (!h->redis && tk_mono_ms() >= h->retry_at[TK_HEALTH_REDIS])
         h->redis = tk_redis_connect(h->redis_url, err, sizeof err);
     if (h->redis) {
-        redisReply *r = redisCommand(h->redis, "PING");
+        redisReply *r = tk_redis_cmd(h->redis, NULL, "PING"); /* any live node of a cluster */
         int ok = r && r->type == REDIS_REPLY_STATUS;
         if (!ok)
             snprintf(err, sizeof err, "%s", r && r->type == REDIS_REPLY_ERROR ? r->str
@@ -78,7 +79,7 @@ static void check_redis(tk_health *h)
         if (r)
             freeReplyObject(r);
         if (!ok) {
-            redisFree(h->redis);
+            tk_redis_free(h->redis);
             h->redis = NULL;
         }
     }
@@ -145,7 +146,7 @@ tk_health *tk_health_start(const char *mysql_url, const char *redis_url, int int
         if (h->db)
             mysql_close(h->db);
         if (h->redis)
-            redisFree(h->redis);
+            tk_redis_free(h->redis);
         pthread_mutex_destroy(&h->mu);
         pthread_cond_destroy(&h->cv);
         free(h);
@@ -178,7 +179,7 @@ void tk_health_stop(tk_health *h)
     if (h->db)
         mysql_close(h->db);
     if (h->redis)
-        redisFree(h->redis);
+        tk_redis_free(h->redis);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->cv);
     free(h);

@@ -1,6 +1,9 @@
-/* Seat holds in Redis (see hold.h for why the database remains the arbiter). */
+/* Seat holds in Redis (see hold.h for why the database remains the arbiter).
+ * Each call touches one key, so in a Redis Cluster it routes by that key's
+ * own slot (rcluster.h): a sale's holds spread over the masters. */
 #include "ticketctl/hold.h"
 #include "ticketctl/backend.h"
+#include "ticketctl/rcluster.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,13 +13,20 @@
  * locks with Redis", the single-instance release script). */
 static const char release_lua[] =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+static char release_sha[41];
+
+static void hold_key(char *out, size_t n, uint64_t gen, uint64_t seat_id)
+{
+    snprintf(out, n, "tk:hold:%llu:seat:%llu", (unsigned long long)gen, (unsigned long long)seat_id);
+}
 
 tk_rc tk_hold_acquire(redisContext *c, uint64_t gen, uint64_t seat_id, uint64_t owner, int64_t ttl_ms)
 {
     if (!c)
         return TK_EBACKEND;
-    redisReply *r = redisCommand(c, "SET tk:hold:%llu:seat:%llu %llu NX PX %lld", (unsigned long long)gen, (unsigned long long)seat_id,
-                                 (unsigned long long)owner, (long long)ttl_ms);
+    char key[80];
+    hold_key(key, sizeof key, gen, seat_id);
+    redisReply *r = tk_redis_cmd(c, key, "SET %s %llu NX PX %lld", key, (unsigned long long)owner, (long long)ttl_ms);
     if (!r)
         return TK_EBACKEND;
     tk_rc rc = r->type == REDIS_REPLY_STATUS ? TK_OK : r->type == REDIS_REPLY_NIL ? TK_ECONFLICT : TK_EBACKEND;
@@ -28,12 +38,12 @@ void tk_hold_release(redisContext *c, uint64_t gen, uint64_t seat_id, uint64_t o
 {
     if (!c)
         return;
-    redisReply *r;
-    if (owner)
-        r = redisCommand(c, "EVAL %s 1 tk:hold:%llu:seat:%llu %llu", release_lua, (unsigned long long)gen, (unsigned long long)seat_id,
-                         (unsigned long long)owner);
-    else
-        r = redisCommand(c, "DEL tk:hold:%llu:seat:%llu", (unsigned long long)gen, (unsigned long long)seat_id);
+    char key[80], own[24];
+    hold_key(key, sizeof key, gen, seat_id);
+    snprintf(own, sizeof own, "%llu", (unsigned long long)owner);
+    const char *av[] = {key, own};
+    redisReply *r = owner ? tk_redis_eval(c, release_lua, release_sha, 1, 2, av, NULL, 0)
+                          : tk_redis_cmd(c, key, "DEL %s", key);
     if (r)
         freeReplyObject(r);
 }
@@ -42,7 +52,9 @@ void tk_hold_persist(redisContext *c, uint64_t gen, uint64_t seat_id)
 {
     if (!c)
         return;
-    redisReply *r = redisCommand(c, "PERSIST tk:hold:%llu:seat:%llu", (unsigned long long)gen, (unsigned long long)seat_id);
+    char key[80];
+    hold_key(key, sizeof key, gen, seat_id);
+    redisReply *r = tk_redis_cmd(c, key, "PERSIST %s", key);
     if (r)
         freeReplyObject(r);
 }
@@ -51,7 +63,7 @@ long long tk_data_gen(redisContext *c)
 {
     if (!c)
         return -1;
-    redisReply *r = redisCommand(c, "GET tk:cache:gen");
+    redisReply *r = tk_redis_cmd(c, "tk:cache:gen", "GET tk:cache:gen");
     if (!r)
         return -1;
     long long gen = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : r->type == REDIS_REPLY_NIL ? 0 : -1;

@@ -1,5 +1,6 @@
 /* Redis lease with fencing tokens (see lease.h). */
 #include "ticketctl/lease.h"
+#include "ticketctl/rcluster.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -21,10 +22,12 @@ static const char release_lua[] =
 static const char fence_lua[] =
     "if tonumber(redis.call('get', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then return -2 end ";
 
+static char acquire_sha[41], release_sha[41];
+
 void tk_lease_init(tk_lease *l, const char *name, int64_t ttl_ms)
 {
     memset(l, 0, sizeof *l);
-    snprintf(l->key, sizeof l->key, "tk:lease:%.100s", name);
+    snprintf(l->key, sizeof l->key, "tk:lease:{%.100s}", name);
     snprintf(l->fence_key, sizeof l->fence_key, "%s:fence", l->key);
     unsigned char raw[16];
     randombytes_buf(raw, sizeof raw);
@@ -35,8 +38,11 @@ void tk_lease_init(tk_lease *l, const char *name, int64_t ttl_ms)
 
 int tk_lease_acquire(tk_lease *l, redisContext *c)
 {
-    redisReply *r = redisCommand(c, "EVAL %s 2 %s %s %s %lld", acquire_lua, l->key, l->fence_key, l->owner,
-                                 (long long)l->ttl_ms);
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%lld", (long long)l->ttl_ms);
+    const char *av[] = {l->key, l->fence_key, l->owner, ttl};
+    uint64_t had = l->fence;
+    redisReply *r = tk_redis_eval(c, acquire_lua, acquire_sha, 2, 4, av, NULL, 0);
     int rc = -1;
     l->fence = 0;
     if (r && r->type == REDIS_REPLY_INTEGER) {
@@ -45,12 +51,16 @@ int tk_lease_acquire(tk_lease *l, redisContext *c)
     }
     if (r)
         freeReplyObject(r);
+    /* a new token must survive a failover, or a successor could get it again */
+    if (rc == 1 && l->fence != had)
+        tk_redis_wait_replica(c, l->key, 100);
     return rc;
 }
 
 void tk_lease_release(tk_lease *l, redisContext *c)
 {
-    redisReply *r = redisCommand(c, "EVAL %s 1 %s %s", release_lua, l->key, l->owner);
+    const char *av[] = {l->key, l->owner};
+    redisReply *r = tk_redis_eval(c, release_lua, release_sha, 1, 2, av, NULL, 0);
     if (r)
         freeReplyObject(r);
     l->fence = 0;

@@ -1,4 +1,5 @@
 /* Event notifications to a webhook (see notify.h). */
+#include "ticketctl/rcluster.h"
 #include "ticketctl/notify.h"
 #include "ticketctl/statelog.h"
 #include "ticketctl/common.h"
@@ -58,7 +59,9 @@ static char *render(json_t *ev)
 
 static int redis_exists(redisContext *r, const char *eid)
 {
-    redisReply *rep = redisCommand(r, "EXISTS tk:notified:%s", eid);
+    char key[160];
+    snprintf(key, sizeof key, "tk:notified:%.140s", eid);
+    redisReply *rep = tk_redis_cmd(r, key, "EXISTS %s", key);
     int v = rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : -1;
     if (rep)
         freeReplyObject(rep);
@@ -67,7 +70,9 @@ static int redis_exists(redisContext *r, const char *eid)
 
 static void redis_mark(redisContext *r, const char *eid)
 {
-    redisReply *rep = redisCommand(r, "SET tk:notified:%s 1 EX %d", eid, DEDUP_TTL_S);
+    char key[160];
+    snprintf(key, sizeof key, "tk:notified:%.140s", eid);
+    redisReply *rep = tk_redis_cmd(r, key, "SET %s 1 EX %d", key, DEDUP_TTL_S);
     if (rep)
         freeReplyObject(rep);
 }
@@ -240,6 +245,6 @@ out:
     }
     if (curl)
         curl_easy_cleanup(curl);
-    redisFree(redis);
+    tk_redis_free(redis);
     return rc;
 }

@@ -3,6 +3,7 @@
 #include "ticketctl/queue.h"
 #include "ticketctl/hold.h"
 #include "ticketctl/lease.h"
+#include "ticketctl/rcluster.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -142,7 +143,7 @@ int64_t tk_queue_est_wait_shared_s(int64_t ahead, int64_t line, int64_t total, d
 
 int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms, int64_t max_ms)
 {
-    int64_t lo = tick_ms > 0 ? tick_ms / 2 : 500, v = est_wait_s * 1000 / 5, hi = max_ms > 0 ? max_ms : 10000;
+    int64_t lo = tick_ms > 0 ? tick_ms / 2 : 500, v = est_wait_s * 1000 / 2, hi = max_ms > 0 ? max_ms : 10000;
     if (v < lo)
         v = lo;
     if (v > hi)
@@ -381,19 +382,18 @@ double tk_queue_kendall_distance(const int64_t *arrival, const int64_t *admissio
  * NOSCRIPT answer (Redis restarted) falls back to EVAL, which reloads. */
 enum { S_ENQ, S_POLL, S_LEAVE, S_REVOKE, S_ADMIT, S_COUNT };
 
-/* KEYS q seq adm pre sales admno; ARGV user now open_at pre_queue sale.
+/* KEYS q seq adm pre admno (one hash tag: one slot); ARGV user now open_at pre_queue.
  * Returns {created, admitted, seq, rank, admitted_until, admission_no[, line]}. */
 static const char enq_lua[] =
     "local u = ARGV[1] local now = tonumber(ARGV[2]) "
     "local a = redis.call('zscore', KEYS[3], u) "
     "if a and tonumber(a) > now then "
-    "  return {0, 1, 0, 0, tonumber(a), tonumber(redis.call('hget', KEYS[6], u) or '0')} end "
+    "  return {0, 1, 0, 0, tonumber(a), tonumber(redis.call('hget', KEYS[5], u) or '0')} end "
     "local s = redis.call('zscore', KEYS[1], u) "
     "if s then return {0, 0, tonumber(s), redis.call('zrank', KEYS[1], u), 0, 0, redis.call('zcard', KEYS[1])} end "
     "local n = redis.call('incr', KEYS[2]) "
     "redis.call('zadd', KEYS[1], n, u) "
     "if ARGV[4] == '1' and now < tonumber(ARGV[3]) then redis.call('set', KEYS[4], n) end "
-    "redis.call('sadd', KEYS[5], ARGV[5]) "
     "return {1, 0, n, redis.call('zrank', KEYS[1], u), 0, 0, redis.call('zcard', KEYS[1])}";
 
 /* KEYS q adm admno; ARGV user now. Returns {found, admitted, seq, rank, until, admission_no[, line]}. */
@@ -414,8 +414,10 @@ static const char leave_lua[] =
 static const char revoke_lua[] =
     "local n = redis.call('zrem', KEYS[1], ARGV[1]) redis.call('hdel', KEYS[2], ARGV[1]) return n";
 
-/* After the fence prologue (KEYS[1] fence key, ARGV[1] token):
- * KEYS 2 q, 3 adm, 4 ticks, 5 pre, 6 shuffled, 7 admno, 8 admlog, 9 admcnt, 10 sales, 11 state, 12 bits;
+/* After the fence prologue (KEYS[1] the fence key of the sale's lease,
+ * tk_queue_lease_name, ARGV[1] token): KEYS 2 q, 3 adm, 4 ticks, 5 pre, 6 shuffled,
+ * 7 admno, 8 admlog, 9 admcnt, 10 (unused, was the sales set), 11 state,
+ * 12 bits, all of one hash tag;
  * ARGV 2 quota, 3 now, 4 ttl, 5 cap, 6 tick, 7 pre_queue, 8 open_at, 9-12 round keys k1..k4, 13 sale,
  * 14 mode (0 FIFO, 1 random), 15 rate (users/min, for the state).
  * Pre-queue (FIFO only): at the first tick after opening, each user with
@@ -479,11 +481,10 @@ static const char admit_body_lua[] =
     "local w, act = redis.call('zcard', KEYS[2]), redis.call('zcard', KEYS[3]) "
     "redis.call('hset', KEYS[11], 'upto', upto, 'at', now, 'open', 1, 'mode', ARGV[14], 'rate', ARGV[15], "
     "  'waiting', w, 'active', act) "
-    "if w == 0 and act == 0 then redis.call('srem', KEYS[10], ARGV[13]) end "
     "return got";
 
 static char *admit_lua; /* fence prologue + body, built once */
-static char script_sha[S_COUNT][41];
+static char script_sha[S_COUNT][41]; /* filled by tk_redis_eval at first use */
 static pthread_mutex_t script_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *script_text(int id)
@@ -497,10 +498,9 @@ static const char *script_text(int id)
     }
 }
 
-static int scripts_ready(redisContext *c)
+static int scripts_ready(void)
 {
     pthread_mutex_lock(&script_mu);
-    int ok = 1;
     if (!admit_lua) {
         const char *pro = tk_lease_fence_lua();
         size_t a = strlen(pro), b = strlen(admit_body_lua);
@@ -510,25 +510,14 @@ static int scripts_ready(redisContext *c)
             memcpy(admit_lua + a, admit_body_lua, b + 1);
         }
     }
-    if (!admit_lua)
-        ok = 0;
-    for (int i = 0; ok && i < S_COUNT; i++) {
-        if (script_sha[i][0])
-            continue;
-        redisReply *r = redisCommand(c, "SCRIPT LOAD %s", script_text(i));
-        if (r && r->type == REDIS_REPLY_STRING && r->len == 40)
-            memcpy(script_sha[i], r->str, 41);
-        else
-            ok = 0;
-        if (r)
-            freeReplyObject(r);
-    }
+    int ok = admit_lua != NULL;
     pthread_mutex_unlock(&script_mu);
     return ok ? 0 : -1;
 }
 
-/* Run script `id` with argv[0..argc) = {keys..., args...} after the
- * "EVALSHA sha numkeys" head (filled here). */
+/* Run script `id` with argv[0..argc) = {keys..., args...}: EVALSHA with a
+ * NOSCRIPT -> EVAL fallback, routed by the first key (rcluster.h). An error
+ * reply becomes NULL with its text in err. */
 static redisReply *run_script(redisContext *c, int id, int numkeys, int argc, const char **argv, char *err,
                               size_t errlen)
 {
@@ -536,30 +525,12 @@ static redisReply *run_script(redisContext *c, int id, int numkeys, int argc, co
         tk_err(err, errlen, "no Redis connection");
         return NULL;
     }
-    if (scripts_ready(c) != 0) {
-        tk_err(err, errlen, "redis: cannot load the waiting-room scripts: %s", c->err ? c->errstr : "refused");
+    if (scripts_ready() != 0) {
+        tk_err(err, errlen, "out of memory");
         return NULL;
     }
-    const char *av[32];
-    char nk[16];
-    snprintf(nk, sizeof nk, "%d", numkeys);
-    av[0] = "EVALSHA";
-    av[1] = script_sha[id];
-    av[2] = nk;
-    for (int i = 0; i < argc && i < 29; i++)
-        av[3 + i] = argv[i];
-    redisReply *r = redisCommandArgv(c, argc + 3, av, NULL);
-    if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
-        freeReplyObject(r);
-        av[0] = "EVAL";
-        av[1] = script_text(id);
-        r = redisCommandArgv(c, argc + 3, av, NULL);
-    }
-    if (!r) {
-        tk_err(err, errlen, "redis: %s", c->errstr);
-        return NULL;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
+    redisReply *r = tk_redis_eval(c, script_text(id), script_sha[id], numkeys, argc, argv, err, errlen);
+    if (r && r->type == REDIS_REPLY_ERROR) {
         tk_err(err, errlen, "redis: %s", r->str);
         freeReplyObject(r);
         return NULL;
@@ -567,9 +538,11 @@ static redisReply *run_script(redisContext *c, int id, int numkeys, int argc, co
     return r;
 }
 
+/* A sale's keys, all with the hash tag {sale:S}: every script of a sale
+ * touches one cluster slot. The set of sales is the one key outside it. */
 typedef struct rkeys {
     char q[64], seq[64], adm[64], pre[64], admno[64], ticks[64], shuf[64], admlog[64], admcnt[64], state[64],
-        bits[64];
+        bits[64], fence[64];
     char sale[24];
 } rkeys;
 
@@ -578,17 +551,18 @@ typedef struct rkeys {
 static void rkeys_fill(rkeys *k, uint64_t sale)
 {
     snprintf(k->sale, sizeof k->sale, "%" PRIu64, sale);
-    snprintf(k->q, sizeof k->q, "tk:wr:%s:q", k->sale);
-    snprintf(k->seq, sizeof k->seq, "tk:wr:%s:seq", k->sale);
-    snprintf(k->adm, sizeof k->adm, "tk:wr:%s:adm", k->sale);
-    snprintf(k->pre, sizeof k->pre, "tk:wr:%s:pre", k->sale);
-    snprintf(k->admno, sizeof k->admno, "tk:wr:%s:admno", k->sale);
-    snprintf(k->ticks, sizeof k->ticks, "tk:wr:%s:ticks", k->sale);
-    snprintf(k->shuf, sizeof k->shuf, "tk:wr:%s:shuffled", k->sale);
-    snprintf(k->admlog, sizeof k->admlog, "tk:wr:%s:admlog", k->sale);
-    snprintf(k->admcnt, sizeof k->admcnt, "tk:wr:%s:admcnt", k->sale);
-    snprintf(k->state, sizeof k->state, "tk:wr:%s:state", k->sale);
-    snprintf(k->bits, sizeof k->bits, "tk:wr:%s:bits", k->sale);
+    snprintf(k->q, sizeof k->q, "tk:wr:{sale:%s}:q", k->sale);
+    snprintf(k->seq, sizeof k->seq, "tk:wr:{sale:%s}:seq", k->sale);
+    snprintf(k->adm, sizeof k->adm, "tk:wr:{sale:%s}:adm", k->sale);
+    snprintf(k->pre, sizeof k->pre, "tk:wr:{sale:%s}:pre", k->sale);
+    snprintf(k->admno, sizeof k->admno, "tk:wr:{sale:%s}:admno", k->sale);
+    snprintf(k->ticks, sizeof k->ticks, "tk:wr:{sale:%s}:ticks", k->sale);
+    snprintf(k->shuf, sizeof k->shuf, "tk:wr:{sale:%s}:shuffled", k->sale);
+    snprintf(k->admlog, sizeof k->admlog, "tk:wr:{sale:%s}:admlog", k->sale);
+    snprintf(k->admcnt, sizeof k->admcnt, "tk:wr:{sale:%s}:admcnt", k->sale);
+    snprintf(k->state, sizeof k->state, "tk:wr:{sale:%s}:state", k->sale);
+    snprintf(k->bits, sizeof k->bits, "tk:wr:{sale:%s}:bits", k->sale);
+    snprintf(k->fence, sizeof k->fence, "tk:wr:{sale:%s}:nofence", k->sale); /* admit_tick without a lease */
 }
 
 static int64_t rint_at(const redisReply *r, size_t i)
@@ -635,12 +609,30 @@ static tk_rc r_enqueue(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t sa
     snprintf(u, sizeof u, "%" PRIu64, user);
     snprintf(now, sizeof now, "%" PRId64, now_ms);
     snprintf(open, sizeof open, "%" PRId64, cfg->open_at_ms);
-    const char *av[] = {k.q, k.seq, k.adm, k.pre, SALES_KEY, k.admno, u, now, open, cfg->pre_queue ? "1" : "0",
-                        k.sale};
-    redisReply *r = run_script(c->redis, S_ENQ, 6, 11, av, err, errlen);
+    const char *av[] = {k.q, k.seq, k.adm, k.pre, k.admno, u, now, open, cfg->pre_queue ? "1" : "0"};
+    redisReply *r = run_script(c->redis, S_ENQ, 5, 9, av, err, errlen);
     if (!r)
         return TK_EBACKEND;
-    return status_from(r, 1, out, err, errlen);
+    tk_rc rc = status_from(r, 1, out, err, errlen);
+    if (rc == TK_OK && out->created && out->line == 1) {
+        /* The set of sales lives in its own slot, so it is not in the
+         * script. Only the first of a line adds the sale: the admission job
+         * forgets a sale only after seeing its line and admitted set empty
+         * and looks again after the SREM (sales_forget_if_empty), so any
+         * later arrival either is seen by that second look or finds the
+         * line empty and adds the sale itself. One round trip less for
+         * every other arrival. */
+        redisReply *a = tk_redis_cmd(c->redis, SALES_KEY, "SADD " SALES_KEY " %s", k.sale);
+        if (!a || a->type == REDIS_REPLY_ERROR)
+            rc = TK_EBACKEND, tk_err(err, errlen, "redis: SADD of the sale failed");
+        if (a)
+            freeReplyObject(a);
+    }
+    if (rc == TK_OK && out->created) {
+        /* the arrival number must survive a failover (rcluster.h) */
+        tk_redis_wait_replica(c->redis, k.q, 50);
+    }
+    return rc;
 }
 
 static tk_rc r_poll(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t sale, uint64_t user, int64_t now_ms,
@@ -693,8 +685,9 @@ static tk_rc r_is_admitted(tk_queue_conn *c, uint64_t sale, uint64_t user, int64
 {
     if (!c->redis)
         return tk_err(err, errlen, "no Redis connection"), TK_EBACKEND;
-    redisReply *r = redisCommand(c->redis, "ZSCORE tk:wr:%llu:adm %llu", (unsigned long long)sale,
-                                 (unsigned long long)user);
+    rkeys k;
+    rkeys_fill(&k, sale);
+    redisReply *r = tk_redis_cmd(c->redis, k.adm, "ZSCORE %s %llu", k.adm, (unsigned long long)user);
     if (!r || r->type == REDIS_REPLY_ERROR) {
         tk_err(err, errlen, "redis: %s", r ? r->str : c->redis->errstr);
         if (r)
@@ -706,6 +699,29 @@ static tk_rc r_is_admitted(tk_queue_conn *c, uint64_t sale, uint64_t user, int64
         rc = TK_OK;
     freeReplyObject(r);
     return rc;
+}
+
+/* Drop a sale with nobody waiting or admitted from the set of sales. The
+ * set is in another slot than the sale, so this cannot be in the admit
+ * script: remove, then look again, and put it back when an enqueue came in
+ * between (its SADD follows its script, so either it re-added the sale
+ * after our SREM or its entry is visible to the second look). */
+static void sales_forget_if_empty(redisContext *c, const rkeys *k)
+{
+    redisReply *r = tk_redis_cmd(c, k->q, "EXISTS %s %s", k->q, k->adm);
+    int empty = r && r->type == REDIS_REPLY_INTEGER && r->integer == 0;
+    if (r)
+        freeReplyObject(r);
+    if (!empty)
+        return;
+    if ((r = tk_redis_cmd(c, SALES_KEY, "SREM " SALES_KEY " %s", k->sale)))
+        freeReplyObject(r);
+    r = tk_redis_cmd(c, k->q, "EXISTS %s %s", k->q, k->adm);
+    int back = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+    if (r)
+        freeReplyObject(r);
+    if (back && (r = tk_redis_cmd(c, SALES_KEY, "SADD " SALES_KEY " %s", k->sale)))
+        freeReplyObject(r);
 }
 
 static int r_admit_tick(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t sale, const char *fence_key,
@@ -726,8 +742,8 @@ static int r_admit_tick(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t s
     snprintf(rate, sizeof rate, "%.3f",
              cfg->rate_per_sale || quota < 0 ? cfg->admit_per_min
                                              : (double)quota * 60000.0 / (double)(cfg->tick_ms > 0 ? cfg->tick_ms : 1000));
-    const char *av[] = {fence_key ? fence_key : "tk:wr:nofence", k.q, k.adm, k.ticks, k.pre, k.shuf, k.admno,
-                        k.admlog, k.admcnt, SALES_KEY, k.state, k.bits, fv, qv, now, ttl, cap, tk,
+    const char *av[] = {fence_key ? fence_key : k.fence, k.q, k.adm, k.ticks, k.pre, k.shuf, k.admno,
+                        k.admlog, k.admcnt, k.state, k.state, k.bits, fv, qv, now, ttl, cap, tk,
                         cfg->pre_queue ? "1" : "0", open, rk[0], rk[1], rk[2], rk[3], k.sale,
                         cfg->queueing == TK_QUEUEING_RANDOM ? "1" : "0", rate};
     redisReply *r = run_script(c->redis, S_ADMIT, 12, 27, av, err, errlen);
@@ -737,6 +753,11 @@ static int r_admit_tick(tk_queue_conn *c, const tk_queue_config *cfg, uint64_t s
     if (rc == -1)
         tk_err(err, errlen, "redis: unexpected reply from the admit script");
     freeReplyObject(r);
+    if (rc >= 0) {
+        if (rc > 0) /* admissions must survive a failover (rcluster.h) */
+            tk_redis_wait_replica(c->redis, k.q, 100);
+        sales_forget_if_empty(c->redis, &k);
+    }
     return rc;
 }
 
@@ -769,6 +790,59 @@ static int64_t str_i64(const redisReply *e)
     return e && e->type == REDIS_REPLY_STRING ? strtoll(e->str, NULL, 10) : 0;
 }
 
+/* One HMGET reply of the state fields into *s; 0, or -1 when malformed. */
+static int state_parse(const redisReply *r, tk_queue_sale_state *s)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != N_STATE_FIELDS)
+        return -1;
+    redisReply **e = r->element;
+    s->upto = str_i64(e[0]);
+    s->at_ms = str_i64(e[1]);
+    s->waiting = str_i64(e[2]);
+    s->active = str_i64(e[3]);
+    s->rate = e[4]->type == REDIS_REPLY_STRING ? strtod(e[4]->str, NULL) : 0;
+    s->open = (int)str_i64(e[5]);
+    s->shuffled = (int)str_i64(e[6]);
+    s->pre = str_i64(e[7]);
+    for (int j = 0; j < 4; j++)
+        s->k[j] = (uint32_t)str_i64(e[8 + j]);
+    s->mode = (int)str_i64(e[12]);
+    return 0;
+}
+
+static void state_bits(const redisReply *r, tk_queue_sale_state *s)
+{
+    if (r->type == REDIS_REPLY_STRING && r->len > 0 && (s->bits = malloc(r->len))) {
+        memcpy(s->bits, r->str, r->len);
+        s->nbits_bytes = r->len;
+    }
+}
+
+/* A cluster: the sales live in different slots, so one routed call each
+ * (a tick's worth of sales, not a hot path). */
+static int state_fetch_routed(redisContext *c, const uint64_t *sales, int n, tk_queue_sale_state *out, char *err,
+                              size_t errlen)
+{
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        rkeys k;
+        rkeys_fill(&k, sales[i]);
+        const char *av[2 + N_STATE_FIELDS] = {"HMGET", k.state};
+        memcpy(av + 2, state_fields, sizeof state_fields);
+        redisReply *r = tk_redis_argv(c, k.state, 2 + (int)N_STATE_FIELDS, av, NULL, err, errlen);
+        if (!r)
+            return -1;
+        if (state_parse(r, &out[i]) != 0)
+            rc = tk_err(err, errlen, "redis: unexpected reply to HMGET of the queue state");
+        freeReplyObject(r);
+        if (out[i].mode == TK_QUEUEING_RANDOM && (r = tk_redis_cmd(c, k.bits, "GET %s", k.bits))) {
+            state_bits(r, &out[i]);
+            freeReplyObject(r);
+        }
+    }
+    return rc;
+}
+
 int tk_queue_state_fetch(redisContext *c, const uint64_t *sales, int n, tk_queue_sale_state *out, char *err,
                          size_t errlen)
 {
@@ -777,6 +851,10 @@ int tk_queue_state_fetch(redisContext *c, const uint64_t *sales, int n, tk_queue
     for (int i = 0; i < n; i++) {
         memset(&out[i], 0, sizeof out[i]);
         out[i].sale = sales[i];
+    }
+    if (tk_redis_is_cluster(c))
+        return state_fetch_routed(c, sales, n, out, err, errlen);
+    for (int i = 0; i < n; i++) {
         rkeys k;
         rkeys_fill(&k, sales[i]);
         const char *av[2 + N_STATE_FIELDS] = {"HMGET", k.state};
@@ -791,26 +869,13 @@ int tk_queue_state_fetch(redisContext *c, const uint64_t *sales, int n, tk_queue
                 memset(&out[j], 0, sizeof out[j]);
             return tk_err(err, errlen, "redis: %s", c->errstr);
         }
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == N_STATE_FIELDS) {
-            redisReply **e = r->element;
-            tk_queue_sale_state *s = &out[i];
-            s->upto = str_i64(e[0]);
-            s->at_ms = str_i64(e[1]);
-            s->waiting = str_i64(e[2]);
-            s->active = str_i64(e[3]);
-            s->rate = e[4]->type == REDIS_REPLY_STRING ? strtod(e[4]->str, NULL) : 0;
-            s->open = (int)str_i64(e[5]);
-            s->shuffled = (int)str_i64(e[6]);
-            s->pre = str_i64(e[7]);
-            for (int j = 0; j < 4; j++)
-                s->k[j] = (uint32_t)str_i64(e[8 + j]);
-            s->mode = (int)str_i64(e[12]);
-            if (s->mode == TK_QUEUEING_RANDOM) {
-                redisAppendCommand(c, "GET tk:wr:%llu:bits", (unsigned long long)sales[i]);
-                nrandom++;
-            }
-        } else {
+        if (state_parse(r, &out[i]) != 0) {
             rc = tk_err(err, errlen, "redis: unexpected reply to HMGET of the queue state");
+        } else if (out[i].mode == TK_QUEUEING_RANDOM) {
+            rkeys k;
+            rkeys_fill(&k, sales[i]);
+            redisAppendCommand(c, "GET %s", k.bits);
+            nrandom++;
         }
         freeReplyObject(r);
     }
@@ -821,10 +886,7 @@ int tk_queue_state_fetch(redisContext *c, const uint64_t *sales, int n, tk_queue
         redisReply *r = NULL;
         if (redisGetReply(c, (void **)&r) != REDIS_OK || !r)
             return tk_err(err, errlen, "redis: %s", c->errstr);
-        if (r->type == REDIS_REPLY_STRING && r->len > 0 && (out[i].bits = malloc(r->len))) {
-            memcpy(out[i].bits, r->str, r->len);
-            out[i].nbits_bytes = r->len;
-        }
+        state_bits(r, &out[i]);
         freeReplyObject(r);
     }
     return rc;
@@ -832,7 +894,9 @@ int tk_queue_state_fetch(redisContext *c, const uint64_t *sales, int n, tk_queue
 
 static int64_t r_waiting(tk_queue_conn *c, uint64_t sale, char *err, size_t errlen)
 {
-    redisReply *r = c->redis ? redisCommand(c->redis, "ZCARD tk:wr:%llu:q", (unsigned long long)sale) : NULL;
+    rkeys k;
+    rkeys_fill(&k, sale);
+    redisReply *r = c->redis ? tk_redis_cmd(c->redis, k.q, "ZCARD %s", k.q) : NULL;
     int64_t n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     if (n < 0)
         tk_err(err, errlen, "redis: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
@@ -843,7 +907,7 @@ static int64_t r_waiting(tk_queue_conn *c, uint64_t sale, char *err, size_t errl
 
 static int r_sales(tk_queue_conn *c, uint64_t *out, int cap, char *err, size_t errlen)
 {
-    redisReply *r = c->redis ? redisCommand(c->redis, "SMEMBERS " SALES_KEY) : NULL;
+    redisReply *r = c->redis ? tk_redis_cmd(c->redis, SALES_KEY, "SMEMBERS " SALES_KEY) : NULL;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         tk_err(err, errlen, "redis: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
         if (r)
@@ -1005,7 +1069,7 @@ static int m_fenced_off(tk_queue_conn *c, const char *fence_key, uint64_t fence)
 {
     if (!fence_key || !c->redis)
         return 0;
-    redisReply *r = redisCommand(c->redis, "GET %s", fence_key);
+    redisReply *r = tk_redis_cmd(c->redis, fence_key, "GET %s", fence_key);
     int off = !r || r->type != REDIS_REPLY_STRING || strtoull(r->str, NULL, 10) != fence;
     if (r)
         freeReplyObject(r);
@@ -1105,15 +1169,17 @@ const tk_queue_ops *tk_queue_backend(tk_queue_kind k)
     return NULL;
 }
 
+void tk_queue_lease_name(uint64_t sale, char *out, size_t n) { snprintf(out, n, "sale:%" PRIu64, sale); }
+
 /* ---- test and bench helpers ------------------------------------------------- */
 
 int tk_queue_admission_order(tk_queue_kind k, tk_queue_conn *c, uint64_t sale, uint64_t *out, int cap)
 {
     int n = 0;
     if (k == TK_QUEUE_REDIS) {
-        redisReply *r = c->redis ? redisCommand(c->redis, "LRANGE tk:wr:%llu:admlog 0 %d",
-                                                (unsigned long long)sale, cap - 1)
-                                 : NULL;
+        rkeys ks;
+        rkeys_fill(&ks, sale);
+        redisReply *r = c->redis ? tk_redis_cmd(c->redis, ks.admlog, "LRANGE %s 0 %d", ks.admlog, cap - 1) : NULL;
         if (!r || r->type != REDIS_REPLY_ARRAY) {
             if (r)
                 freeReplyObject(r);
@@ -1150,12 +1216,13 @@ int tk_queue_reset(tk_queue_kind k, tk_queue_conn *c, uint64_t sale)
             return -1;
         rkeys ks;
         rkeys_fill(&ks, sale);
-        redisReply *r = redisCommand(c->redis, "DEL %s %s %s %s %s %s %s %s %s %s %s", ks.q, ks.seq, ks.adm, ks.pre,
-                                     ks.admno, ks.ticks, ks.shuf, ks.admlog, ks.admcnt, ks.state, ks.bits);
+        redisReply *r = tk_redis_cmd(c->redis, ks.q, "DEL %s %s %s %s %s %s %s %s %s %s %s %s", ks.q, ks.seq, ks.adm,
+                                     ks.pre, ks.admno, ks.ticks, ks.shuf, ks.admlog, ks.admcnt, ks.state, ks.bits,
+                                     ks.fence);
         int ok = r && r->type == REDIS_REPLY_INTEGER;
         if (r)
             freeReplyObject(r);
-        r = redisCommand(c->redis, "SREM " SALES_KEY " %s", ks.sale);
+        r = tk_redis_cmd(c->redis, SALES_KEY, "SREM " SALES_KEY " %s", ks.sale);
         if (r)
             freeReplyObject(r);
         return ok ? 0 : -1;
@@ -1193,8 +1260,8 @@ static void ob_batch(redisContext *c, ob_arg *a, int id, int64_t u, int n, rkeys
         const char *av[16] = {"EVALSHA", script_sha[id]};
         int ac;
         if (id == S_ENQ) {
-            const char *x[] = {"6", k->q, k->seq, k->adm, k->pre, SALES_KEY, k->admno, us[i], now, open,
-                               a->cfg->pre_queue ? "1" : "0", k->sale};
+            const char *x[] = {"5", k->q, k->seq, k->adm, k->pre, k->admno, us[i], now, open,
+                               a->cfg->pre_queue ? "1" : "0"};
             memcpy(av + 2, x, sizeof x);
             ac = 2 + (int)(sizeof x / sizeof x[0]);
         } else {
@@ -1219,27 +1286,49 @@ static void ob_batch(redisContext *c, ob_arg *a, int id, int64_t u, int n, rkeys
     }
 }
 
+/* Load the enqueue and poll scripts on the sale's node (SCRIPT LOAD; the
+ * SHA is the same on every node) before pipelining EVALSHA there. */
+static int scripts_load(redisContext *node)
+{
+    if (!node || scripts_ready() != 0)
+        return -1;
+    for (int id = S_ENQ; id <= S_POLL; id++) {
+        redisReply *l = redisCommand(node, "SCRIPT LOAD %s", script_text(id));
+        int ok = l && l->type == REDIS_REPLY_STRING && l->len == 40;
+        if (ok) {
+            pthread_mutex_lock(&script_mu);
+            memcpy(script_sha[id], l->str, 41);
+            pthread_mutex_unlock(&script_mu);
+        }
+        if (l)
+            freeReplyObject(l);
+        if (!ok)
+            return -1;
+    }
+    return 0;
+}
+
 static void *ob_thread(void *p)
 {
     ob_arg *a = p;
     redisContext *c = tk_redis_connect(a->url, NULL, 0);
-    if (!c || scripts_ready(c) != 0)
+    rkeys k;
+    rkeys_fill(&k, a->sale);
+    redisContext *node = c ? tk_redis_node(c, k.q) : NULL; /* the sale's slot: pipelines stay on one node */
+    if (!node || scripts_load(node) != 0)
         a->failed = 1;
     pthread_barrier_wait(a->go);
     if (a->failed) {
-        if (c)
-            redisFree(c);
+        tk_redis_free(c);
         return NULL;
     }
-    rkeys k;
-    rkeys_fill(&k, a->sale);
     int depth = a->pipeline < 1 ? 1 : a->pipeline > 64 ? 64 : a->pipeline;
     for (int pass = 0; pass < 2 && !a->failed; pass++) /* enqueue everyone, then poll everyone */
         for (int64_t u = a->from; u < a->to && !a->failed; u += depth) {
             int n = (int)(a->to - u < depth ? a->to - u : depth);
-            ob_batch(c, a, pass == 0 ? S_ENQ : S_POLL, u, n, &k);
+            ob_batch(node, a, pass == 0 ? S_ENQ : S_POLL, u, n, &k);
         }
-    redisFree(c);
+    tk_redis_free(c);
     return NULL;
 }
 
@@ -1304,7 +1393,7 @@ int tk_queue_bench_redis(const char *redis_url, uint64_t sale, int connections, 
         rc = 0;
 out:
     tk_queue_reset(TK_QUEUE_REDIS, &qc, sale);
-    redisFree(c);
+    tk_redis_free(c);
     free(args);
     free(th);
     return rc;
@@ -1314,7 +1403,7 @@ int tk_queue_reset_all(tk_queue_conn *c)
 {
     int rc = 0;
     if (c->redis) {
-        redisReply *m = redisCommand(c->redis, "SMEMBERS " SALES_KEY);
+        redisReply *m = tk_redis_cmd(c->redis, SALES_KEY, "SMEMBERS " SALES_KEY);
         if (m && m->type == REDIS_REPLY_ARRAY) {
             for (size_t i = 0; i < m->elements; i++)
                 if (tk_queue_reset(TK_QUEUE_REDIS, c, strtoull(m->element[i]->str, NULL, 10)) != 0)

@@ -9,6 +9,7 @@
  * the worker, latencies go into its own histogram, and everything is merged
  * after the join. Double bookings, oversell and balances are counted by SQL
  * after the run, independently of what the workers believe. */
+#include "ticketctl/rcluster.h"
 #include "ticketctl/scenario.h"
 #include "ticketctl/common.h"
 #include "ticketctl/db.h"
@@ -671,7 +672,7 @@ static void pool_close(pool *p)
         if (p->w[i].conn.db)
             mysql_close(p->w[i].conn.db);
         if (p->w[i].conn.redis)
-            redisFree(p->w[i].conn.redis);
+            tk_redis_free(p->w[i].conn.redis);
         tk_hist_free(p->w[i].resp);
         tk_hist_free(p->w[i].svc);
     }
@@ -935,12 +936,14 @@ static double redis_benchmark(const tk_scenario *sc, const tk_backend *b, long n
     uint64_t id;
     randombytes_buf(&id, sizeof id);
     id &= 0xffffffffffffULL;
-    redisReply *r = redisCommand(rc, "SET tk:scn:rb:%llu:remaining %ld PX 600000", (unsigned long long)id, nseats);
+    char rkey[64]; /* tagged like the strategies' keys (one slot per run) */
+    snprintf(rkey, sizeof rkey, "tk:scn:rb:{%llu}:remaining", (unsigned long long)id);
+    redisReply *r = tk_redis_cmd(rc, rkey, "SET %s %ld PX 600000", rkey, nseats);
     if (r)
         freeReplyObject(r);
     /* the same command twice: recorded with the password masked, run with it */
     const char *fmt = "redis-benchmark -h %s -p %d --dbnum %d%s -n %ld -c %d -r %ld --csv EVAL \"%s\" 2 "
-                      "tk:scn:rb:%llu:seat:__rand_int__ tk:scn:rb:%llu:remaining __rand_int__ 600000";
+                      "tk:scn:rb:{%llu}:seat:__rand_int__ tk:scn:rb:{%llu}:remaining __rand_int__ 600000";
     snprintf(cmd, cmdlen, fmt, ru.host, ru.port, ru.db, ru.pass[0] ? " -a ***" : "", sc->rb_requests,
              sc->rb_clients, nseats, tk_strategy_hold_lua(), (unsigned long long)id, (unsigned long long)id);
     char full[4096];

@@ -12,6 +12,7 @@
  * the fallback for servers that refuse LOCAL INFILE and for comparison
  * (`ticketctl seed --method insert`). */
 #include "seed_int.h"
+#include "ticketctl/rcluster.h"
 #include "ticketctl/auth.h"
 #include "ticketctl/backend.h"
 #include "ticketctl/common.h"
@@ -1426,7 +1427,7 @@ int tk_seed_bump_cache_gen(const char *redis_url, long long *gen, char *err, siz
     if (!c)
         return -1;
     int rc = -1;
-    redisReply *r = redisCommand(c, "INCR %s", TK_SEED_CACHE_GEN_KEY);
+    redisReply *r = tk_redis_cmd(c, TK_SEED_CACHE_GEN_KEY, "INCR %s", TK_SEED_CACHE_GEN_KEY);
     if (!r)
         tk_err(err, errlen, "Redis INCR %s: %s", TK_SEED_CACHE_GEN_KEY, c->errstr);
     else if (r->type != REDIS_REPLY_INTEGER)
@@ -1438,6 +1439,6 @@ int tk_seed_bump_cache_gen(const char *redis_url, long long *gen, char *err, siz
         rc = 0;
     }
     freeReplyObject(r);
-    redisFree(c);
+    tk_redis_free(c);
     return rc;
 }

@@ -7,6 +7,7 @@
  * failed attempt cannot poison the next. Errors are classified by MariaDB
  * errno: 1213 deadlock (retried, counted), 1205 lock wait timeout / NOWAIT
  * (counted, BUSY), 1062 duplicate key (SEAT_TAKEN for db-unique). */
+#include "ticketctl/rcluster.h"
 #include "ticketctl/strategy.h"
 
 #include "ticketctl/hold.h"
@@ -415,8 +416,9 @@ static const char release_lua[] =
 
 static void lock_release(tk_sc_conn *c, uint64_t seat, const char *token)
 {
-    redisReply *r = redisCommand(c->redis, "EVAL %s 1 tk:scn:%llu:lock:%llu %s", release_lua,
-                                 (unsigned long long)c->run_id, (unsigned long long)seat, token);
+    char key[80];
+    snprintf(key, sizeof key, "tk:scn:{%llu}:lock:%llu", (unsigned long long)c->run_id, (unsigned long long)seat);
+    redisReply *r = tk_redis_cmd(c->redis, key, "EVAL %s 1 %s %s", release_lua, key, token);
     if (r)
         freeReplyObject(r);
 }
@@ -433,9 +435,11 @@ static tk_sc_outcome rlock_reserve_mode(tk_sc_conn *c, uint64_t user, uint64_t s
     long long fence = 0;
     int waited = 0;
     for (int poll = 0;; poll++) {
-        redisReply *r = redisCommand(c->redis, "EVAL %s 2 tk:scn:%llu:lock:%llu tk:scn:%llu:fence:%llu %s %lld %d",
-                                     acquire_lua, (unsigned long long)c->run_id, (unsigned long long)seat,
-                                     (unsigned long long)c->run_id, (unsigned long long)seat, token,
+        char key[80], fkey[80]; /* one hash tag per run: one Redis Cluster slot */
+        snprintf(key, sizeof key, "tk:scn:{%llu}:lock:%llu", (unsigned long long)c->run_id, (unsigned long long)seat);
+        snprintf(fkey, sizeof fkey, "tk:scn:{%llu}:fence:%llu", (unsigned long long)c->run_id,
+                 (unsigned long long)seat);
+        redisReply *r = tk_redis_cmd(c->redis, key, "EVAL %s 2 %s %s %s %lld %d", acquire_lua, key, fkey, token,
                                      (long long)c->params.lease_ms, KEY_TTL_MS);
         if (!r || r->type != REDIS_REPLY_INTEGER)
             return redis_error(c, r);
@@ -527,8 +531,9 @@ const char *tk_strategy_hold_lua(void) { return hold_lua; }
 
 static int atomic_prepare(tk_sc_conn *c, uint64_t nseats)
 {
-    redisReply *r = redisCommand(c->redis, "SET tk:scn:%llu:remaining %llu PX %d", (unsigned long long)c->run_id,
-                                 (unsigned long long)nseats, KEY_TTL_MS);
+    char key[64];
+    snprintf(key, sizeof key, "tk:scn:{%llu}:remaining", (unsigned long long)c->run_id);
+    redisReply *r = tk_redis_cmd(c->redis, key, "SET %s %llu PX %d", key, (unsigned long long)nseats, KEY_TTL_MS);
     int ok = r && r->type == REDIS_REPLY_STATUS;
     if (!ok)
         redis_error(c, r);
@@ -539,18 +544,21 @@ static int atomic_prepare(tk_sc_conn *c, uint64_t nseats)
 
 static void unhold(tk_sc_conn *c, uint64_t user, uint64_t seat)
 {
-    redisReply *r = redisCommand(c->redis, "EVAL %s 2 tk:scn:%llu:seat:%llu tk:scn:%llu:remaining %llu", unhold_lua,
-                                 (unsigned long long)c->run_id, (unsigned long long)seat,
-                                 (unsigned long long)c->run_id, (unsigned long long)user);
+    char key[80], rkey[64];
+    snprintf(key, sizeof key, "tk:scn:{%llu}:seat:%llu", (unsigned long long)c->run_id, (unsigned long long)seat);
+    snprintf(rkey, sizeof rkey, "tk:scn:{%llu}:remaining", (unsigned long long)c->run_id);
+    redisReply *r = tk_redis_cmd(c->redis, key, "EVAL %s 2 %s %s %llu", unhold_lua, key, rkey, (unsigned long long)user);
     if (r)
         freeReplyObject(r);
 }
 
 static tk_sc_outcome ratomic_reserve(tk_sc_conn *c, uint64_t user, uint64_t seat, int64_t pause_ms)
 {
-    redisReply *r = redisCommand(c->redis, "EVAL %s 2 tk:scn:%llu:seat:%llu tk:scn:%llu:remaining %llu %d", hold_lua,
-                                 (unsigned long long)c->run_id, (unsigned long long)seat,
-                                 (unsigned long long)c->run_id, (unsigned long long)user, KEY_TTL_MS);
+    char key[80], rkey[64];
+    snprintf(key, sizeof key, "tk:scn:{%llu}:seat:%llu", (unsigned long long)c->run_id, (unsigned long long)seat);
+    snprintf(rkey, sizeof rkey, "tk:scn:{%llu}:remaining", (unsigned long long)c->run_id);
+    redisReply *r = tk_redis_cmd(c->redis, key, "EVAL %s 2 %s %s %llu %d", hold_lua, key, rkey,
+                                 (unsigned long long)user, KEY_TTL_MS);
     if (!r || r->type != REDIS_REPLY_INTEGER)
         return redis_error(c, r);
     long long got = r->integer;
@@ -683,9 +691,11 @@ static tk_rc serve_redis_lock(tk_serve_hold_ctx *c, uint64_t user, uint64_t seat
     uint64_t deadline = tk_mono_us() + (uint64_t)(c->params.lock_wait_ms > 0 ? c->params.lock_wait_ms : 0) * 1000;
     long long fence = 0;
     for (int poll = 0;; poll++) {
-        redisReply *r = redisCommand(c->redis, "EVAL %s 2 tk:lock:%llu:seat:%llu tk:fence:seat:%llu %s %lld %lld",
-                                     serve_lock_lua, (unsigned long long)c->gen, (unsigned long long)seat,
-                                     (unsigned long long)seat, token, (long long)c->params.lease_ms, base);
+        char key[80], fkey[64]; /* tagged by seat: lock and fence in one Redis Cluster slot */
+        snprintf(key, sizeof key, "tk:lock:%llu:{seat:%llu}", (unsigned long long)c->gen, (unsigned long long)seat);
+        snprintf(fkey, sizeof fkey, "tk:fence:{seat:%llu}", (unsigned long long)seat);
+        redisReply *r = tk_redis_cmd(c->redis, key, "EVAL %s 2 %s %s %s %lld %lld", serve_lock_lua, key, fkey, token,
+                                     (long long)c->params.lease_ms, base);
         if (!r || r->type != REDIS_REPLY_INTEGER) { /* Redis down: the arbiter alone */
             if (r)
                 freeReplyObject(r);
@@ -703,8 +713,9 @@ static tk_rc serve_redis_lock(tk_serve_hold_ctx *c, uint64_t user, uint64_t seat
         sleep_us(500 + (int64_t)(ctx_rnd(c) % (uint64_t)(poll < 10 ? 500 * (poll + 1) : 5000)));
     }
     tk_rc rc = tk_store_reserve_as(c->store, user, seat, ttl_s, TK_GUARD_FENCE, (uint64_t)fence, out);
-    redisReply *r = redisCommand(c->redis, "EVAL %s 1 tk:lock:%llu:seat:%llu %s", release_lua,
-                                 (unsigned long long)c->gen, (unsigned long long)seat, token);
+    char key[80];
+    snprintf(key, sizeof key, "tk:lock:%llu:{seat:%llu}", (unsigned long long)c->gen, (unsigned long long)seat);
+    redisReply *r = tk_redis_cmd(c->redis, key, "EVAL %s 1 %s %s", release_lua, key, token);
     if (r)
         freeReplyObject(r);
     return rc;

@@ -5,6 +5,7 @@
  * list (due now), in a timing-wheel slot (due later), on a connection (in
  * flight), or done; the wheel and the ready list link users through their
  * `next` index, so the scheduler allocates nothing per user. */
+#include "ticketctl/rcluster.h"
 #include "ticketctl/waitload.h"
 #include "ticketctl/auth.h"
 #include "ticketctl/common.h"
@@ -341,7 +342,7 @@ static void sample(wl_run *r, int64_t now)
 {
     tk_waitload_result *o = r->out;
     if (r->redis) {
-        redisReply *x = redisCommand(r->redis, "ZCARD %s", r->adm_key);
+        redisReply *x = tk_redis_cmd(r->redis, r->adm_key, "ZCARD %s", r->adm_key);
         if (x && x->type == REDIS_REPLY_INTEGER && x->integer > o->max_active)
             o->max_active = x->integer;
         if (x)
@@ -455,7 +456,7 @@ int tk_waitload_run(const tk_waitload_config *cfg, tk_waitload_result *out, char
             tk_err(err, errlen, "waitload: cannot connect to Redis at %s", cfg->redis_url);
             goto done;
         }
-        snprintf(r->adm_key, sizeof r->adm_key, "tk:wr:%" PRIu64 ":adm", cfg->sale);
+        snprintf(r->adm_key, sizeof r->adm_key, "tk:wr:{sale:%" PRIu64 "}:adm", cfg->sale);
         out->max_active_from_redis = 1;
     }
     out->users = cfg->users;
@@ -519,7 +520,7 @@ done:
     if (r->base)
         event_base_free(r->base);
     if (r->redis)
-        redisFree(r->redis);
+        tk_redis_free(r->redis);
     free(r->u);
     free(r->conns);
     free(r->idle);

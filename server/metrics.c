@@ -2,7 +2,8 @@
  * and TYPE): requests by method, route and status class, latency
  * histograms by method and route up to 10 s, in-flight requests, the worker
  * pool and its queue, cache hits, holds by strategy and outcome, payments
- * by outcome, the outbox relay (backlog, oldest age, re-publishing),
+ * by outcome, the outbox relay (backlog, oldest age, re-publishing), the
+ * waiting room per sale (line length, active users, admission rate),
  * build info and the process_* family. Counters are atomics bumped where
  * the event happens; the page is rendered on the loop thread from memory
  * only (no backend call). */
@@ -152,6 +153,38 @@ static void process_metrics(sbuf *b)
     sb_printf(b, "process_start_time_seconds %.2f\n", boot + (double)start / (double)(hz > 0 ? hz : 100));
 }
 
+/* The waiting room per sale (schedule), from the state each instance reads
+ * once per admission tick (queue_routes.c): no backend call here. At most
+ * WR_METRIC_SALES sales, so the page stays small. */
+#define WR_METRIC_SALES 256
+static void waiting_room_metrics(sbuf *b)
+{
+    static tk_wr_sale_gauges g[WR_METRIC_SALES]; /* rendered on the loop thread only */
+    int n = tk_wr_sale_gauges_get(g, WR_METRIC_SALES);
+    static const struct {
+        const char *name, *help;
+    } fam[] = {
+        {"ticketctl_waiting_room_waiting", "Users waiting in the sale's line at the last admission tick."},
+        {"ticketctl_waiting_room_active_users",
+         "Admitted users whose admission is live (at most --active-users per sale)."},
+        {"ticketctl_waiting_room_admission_rate_per_minute",
+         "New users per minute the sale is admitted at now (its share of the admission budget)."},
+        {"ticketctl_waiting_room_line_advance_per_minute",
+         "Measured pace of the line, ranks per minute (admitted plus skipped), EWMA over ticks; 0 unknown."},
+        {"ticketctl_waiting_room_state_age_seconds",
+         "Age of the sale's now-serving state this instance answers polls from."},
+    };
+    int64_t now = tk_wall_ms();
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+        family(b, fam[f].name, "gauge", fam[f].help);
+        for (int i = 0; i < n; i++) {
+            double v = f == 0 ? (double)g[i].waiting : f == 1 ? (double)g[i].active : f == 2 ? g[i].rate_per_min
+                     : f == 3 ? g[i].advance_per_min : (double)(now - g[i].at_ms) / 1000.0;
+            sb_printf(b, "%s{schedule=\"%llu\"} %.6g\n", fam[f].name, (unsigned long long)g[i].sale, v);
+        }
+    }
+}
+
 char *tk_metrics_render(tk_server *srv, size_t *len)
 {
     tk_metrics *m = &srv->metrics;
@@ -260,6 +293,7 @@ char *tk_metrics_render(tk_server *srv, size_t *len)
               "ticketctl_queue_polls_total{answered=\"state\"} %llu\n"
               "ticketctl_queue_polls_total{answered=\"backend\"} %llu\n",
               (unsigned long long)polls_state, (unsigned long long)polls_backend);
+    waiting_room_metrics(&b);
     tk_health_state hs;
     tk_health_get(srv->health, &hs);
     family(&b, "ticketctl_backend_up", "gauge", "1 while the backend answers the health monitor's ping (every 500 ms).");

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "ticketctl/rcluster.h"
 #include "ticketctl/backend.h"
 #include "ticketctl/db.h"
 #include "ticketctl/hold.h"
@@ -79,6 +80,20 @@ static void state_refresh(redisContext *c, const uint64_t *sales, int n)
     free(old);
 }
 
+int tk_wr_sale_gauges_get(tk_wr_sale_gauges *out, int cap)
+{
+    int n = 0;
+    pthread_rwlock_rdlock(&wr.state_lock);
+    for (int i = 0; i < wr.nstates && n < cap; i++) {
+        const tk_queue_sale_state *s = &wr.states[i];
+        if (s->at_ms <= 0)
+            continue; /* no tick has written it yet */
+        out[n++] = (tk_wr_sale_gauges){s->sale, s->waiting, s->active, s->rate, s->advance_rate, s->at_ms};
+    }
+    pthread_rwlock_unlock(&wr.state_lock);
+    return n;
+}
+
 static void state_free(void)
 {
     pthread_rwlock_wrlock(&wr.state_lock);
@@ -90,9 +105,10 @@ static void state_free(void)
     pthread_rwlock_unlock(&wr.state_lock);
 }
 
-/* The stateless answer for a verified token (queue.h): 1 with *out and the
- * sale's rate, 0 when the backend must answer. */
-static int state_poll(const tk_qtoken *t, tk_queue_status *out, double *rate)
+/* The stateless answer for a verified token (queue.h): 1 with *out, the
+ * rate the line moves at (*rate, for the estimate) and the sale's admission
+ * rate (*admit_rate, for the poll hint), 0 when the backend must answer. */
+static int state_poll(const tk_qtoken *t, tk_queue_status *out, double *rate, double *admit_rate)
 {
     int answered = 0;
     tk_queue_sale_state key = {.sale = t->sale};
@@ -102,7 +118,7 @@ static int state_poll(const tk_qtoken *t, tk_queue_status *out, double *rate)
     /* a state older than 10 ticks means no admission job runs: ask the backend */
     if (st && tk_queue_stateless_poll(st, t, tk_wall_ms(), wr.cfg.tick_ms * 10, out)) {
         answered = 1;
-        *rate = st->rate > 0 ? st->rate : wr.cfg.admit_per_min;
+        *rate = *admit_rate = st->rate > 0 ? st->rate : wr.cfg.admit_per_min;
         /* FIFO: the line moves at its measured pace when that is slower
          * (the active-users cap full); random queueing has no upto */
         if (st->mode == TK_QUEUEING_FIFO && st->advance_rate >= 1.0 && st->advance_rate < *rate)
@@ -143,14 +159,34 @@ static tk_queue_conn worker_conn(tk_worker *w)
 
 /* ---- the admission job ------------------------------------------------------ */
 
+/* This instance's admission lease of each sale (tk_queue_lease_name). */
+typedef struct sale_lease {
+    uint64_t sale;
+    tk_lease lease;
+} sale_lease;
+
+static tk_lease *lease_for(sale_lease *ls, int *n, uint64_t sale, int64_t ttl_ms)
+{
+    for (int i = 0; i < *n; i++)
+        if (ls[i].sale == sale)
+            return &ls[i].lease;
+    if (*n >= WR_MAX_SALES)
+        return NULL;
+    char name[40];
+    tk_queue_lease_name(sale, name, sizeof name);
+    ls[*n].sale = sale;
+    tk_lease_init(&ls[*n].lease, name, ttl_ms);
+    return &ls[(*n)++].lease;
+}
+
 static void *admit_main(void *arg)
 {
     (void)arg;
     const tk_server_config *scfg = &wr.srv->cfg;
     const tk_queue_config *cfg = &wr.cfg;
     tk_queue_conn c = {NULL, NULL};
-    tk_lease lease;
-    tk_lease_init(&lease, "wr-admit", cfg->tick_ms * 3);
+    sale_lease *leases = calloc(WR_MAX_SALES, sizeof *leases);
+    int nleases = 0;
     uint64_t sales[WR_MAX_SALES];
     int64_t waiting[WR_MAX_SALES], share[WR_MAX_SALES];
     char err[256];
@@ -168,8 +204,7 @@ static void *admit_main(void *arg)
         pthread_mutex_unlock(&wr.mu);
 
         if (!c.redis || c.redis->err) {
-            if (c.redis)
-                redisFree(c.redis);
+            tk_redis_free(c.redis);
             c.redis = tk_redis_connect(scfg->redis_url, NULL, 0);
         }
         if (cfg->kind == TK_QUEUE_MYSQL && (!c.db || mysql_ping(c.db) != 0)) {
@@ -180,8 +215,18 @@ static void *admit_main(void *arg)
         now = tk_wall_ms();
         int64_t k = now / cfg->tick_ms;
         int n = -1;
-        if (c.redis && tk_lease_acquire(&lease, c.redis) == 1) {
+        if (c.redis && leases)
             n = wr.ops->sales(&c, sales, WR_MAX_SALES, err, sizeof err);
+        /* one lease per sale, its keys in the sale's slot (queue.h) */
+        int held = 0;
+        tk_lease *lease_of[WR_MAX_SALES];
+        for (int i = 0; i < n; i++) {
+            lease_of[i] = lease_for(leases, &nleases, sales[i], cfg->tick_ms * 3);
+            if (lease_of[i] && tk_lease_acquire(lease_of[i], c.redis) != 1)
+                lease_of[i] = NULL;
+            held += lease_of[i] != NULL;
+        }
+        if (held > 0) {
             /* --admit-rate: one budget per tick, split over the lines;
              * --new-users-per-minute: each sale its own */
             int64_t quota = tk_queue_tick_quota(cfg->admit_per_min, cfg->tick_ms, k);
@@ -197,27 +242,27 @@ static void *admit_main(void *arg)
             for (int i = 0; i < n; i++)
                 total += waiting[i];
             atomic_store(&wr.total_waiting, total);
-            redisReply *tr = redisCommand(c.redis, "SET tk:wr:total_waiting %lld PX %lld", (long long)total,
+            redisReply *tr = tk_redis_cmd(c.redis, "tk:wr:total_waiting", "SET tk:wr:total_waiting %lld PX %lld", (long long)total,
                                           (long long)cfg->tick_ms * 5);
             if (tr)
                 freeReplyObject(tr);
             for (int i = 0; i < n; i++) {
-                /* every sale runs its tick (expiries, pre-queue shuffle), even with a share of 0 */
-                int got = wr.ops->admit_tick(&c, cfg, sales[i], lease.fence_key, lease.fence, k, share[i], now, err,
-                                             sizeof err);
+                if (!lease_of[i])
+                    continue; /* another instance admits this sale */
+                /* every sale runs its tick (expiries, pre-queue shuffle), even with a share of 0;
+                 * -2: a newer holder of this sale's lease took over */
+                int got = wr.ops->admit_tick(&c, cfg, sales[i], lease_of[i]->fence_key, lease_of[i]->fence, k,
+                                             share[i], now, err, sizeof err);
                 if (got == -1 && !scfg->quiet)
                     fprintf(stderr, "serve: waiting room: admission of sale %" PRIu64 " failed: %s\n", sales[i],
                             err);
-                if (got == -2)
-                    break; /* a newer holder took over */
             }
         } else if (c.redis) { /* another instance admits: take its count of the waiting */
-            redisReply *tr = redisCommand(c.redis, "GET tk:wr:total_waiting");
+            redisReply *tr = tk_redis_cmd(c.redis, "tk:wr:total_waiting", "GET tk:wr:total_waiting");
             if (tr && tr->type == REDIS_REPLY_STRING)
                 atomic_store(&wr.total_waiting, strtoll(tr->str, NULL, 10));
             if (tr)
                 freeReplyObject(tr);
-            n = wr.ops->sales(&c, sales, WR_MAX_SALES, err, sizeof err);
         }
         /* every instance, admitting or not: this tick's "now serving" state */
         if (c.redis && !c.redis->err && n >= 0 && cfg->kind == TK_QUEUE_REDIS)
@@ -225,10 +270,11 @@ static void *admit_main(void *arg)
         pthread_mutex_lock(&wr.mu);
     }
     pthread_mutex_unlock(&wr.mu);
-    if (c.redis) {
-        tk_lease_release(&lease, c.redis);
-        redisFree(c.redis);
-    }
+    for (int i = 0; c.redis && i < nleases; i++)
+        if (leases[i].lease.fence)
+            tk_lease_release(&leases[i].lease, c.redis);
+    free(leases);
+    tk_redis_free(c.redis);
     if (c.db)
         mysql_close(c.db);
     return NULL;
@@ -454,11 +500,17 @@ static void put_i64(char **p, int64_t v)
 
 /* The stateless answer, formatted straight into the reply (no JSON tree,
  * no printf: this is the one route that answers 45,000 polls a second). */
-static void reply_waiting(tk_job *j, uint64_t sale, const tk_queue_status *s, double rate)
+static void reply_waiting(tk_job *j, uint64_t sale, const tk_queue_status *s, double rate, double admit_rate)
 {
     int rnd = wr.cfg.queueing == TK_QUEUEING_RANDOM;
     int64_t wait = rnd ? tk_queue_est_wait_s(s->line > 0 ? s->line - 1 : 0, rate) / 2
                        : tk_queue_est_wait_s(s->ahead, rate);
+    /* The hint counts on the admission rate, not the slower measured pace:
+     * with the active-users cap full the line moves as fast as admitted
+     * users notice and leave, so hints from that pace would slow the
+     * noticing and the pace further (a user admitted since its last poll
+     * holds its slot until its next one). */
+    int64_t soonest = rnd ? wait : tk_queue_est_wait_s(s->ahead, admit_rate);
     free(j->resp);
     j->resp = malloc(384); /* 8 numbers of <= 20 digits and ~170 bytes of names */
     if (!j->resp) {
@@ -475,7 +527,7 @@ static void reply_waiting(tk_job *j, uint64_t sale, const tk_queue_status *s, do
     put_str(&p, ",\"estimated_wait_s\":");
     put_i64(&p, wait);
     put_str(&p, ",\"poll_after_ms\":");
-    put_i64(&p, tk_queue_poll_after_ms(wait, wr.cfg.tick_ms, wr.cfg.poll_max_ms));
+    put_i64(&p, tk_queue_poll_after_ms(soonest < wait ? soonest : wait, wr.cfg.tick_ms, wr.cfg.poll_max_ms));
     put_str(&p, ",\"arrival_no\":");
     put_i64(&p, s->seq);
     put_str(&p, ",\"waiting\":");
@@ -502,10 +554,10 @@ void h_queue_status(tk_job *j, tk_worker *w)
     tk_queue_status s;
     if (!w) {
         tk_qtoken t;
-        double rate = 0;
-        if (poll_auth(j, sale, &t) == 1 && wr.cfg.kind == TK_QUEUE_REDIS && state_poll(&t, &s, &rate)) {
+        double rate = 0, admit_rate = 0;
+        if (poll_auth(j, sale, &t) == 1 && wr.cfg.kind == TK_QUEUE_REDIS && state_poll(&t, &s, &rate, &admit_rate)) {
             atomic_fetch_add(&wr.polls_stateless, 1);
-            reply_waiting(j, sale, &s, rate);
+            reply_waiting(j, sale, &s, rate, admit_rate);
         }
         return; /* replied, or on to a worker (j->claims says who) */
     }

@@ -9,7 +9,8 @@
 
 /* Start the admission job (a thread with its own Redis and MariaDB
  * connections; one tick every cfg.queue.tick_ms, under the lease
- * "wr-admit" so one instance admits per tick) when cfg.queue.kind is not
+ * of each sale, "sale:S" (tk_queue_lease_name), so one instance admits a
+ * sale per tick) when cfg.queue.kind is not
  * NONE; a no-op otherwise. Call after the workers exist. 0, or -1 with a
  * message in err. */
 int tk_wr_start(tk_server *srv, char *err /* OUT */, size_t errlen);
@@ -35,6 +36,21 @@ void queue_after_pay(tk_job *j, tk_worker *w);
 /* Polls answered so far from the token and the sale's state (no backend
  * call) and by the backend on a worker; for /metrics and tests. */
 void tk_wr_poll_counts(uint64_t *stateless, uint64_t *backend);
+
+/* One sale's waiting room as this instance saw it at the last tick (the
+ * "now serving" state it refreshes from Redis), for /metrics. */
+typedef struct tk_wr_sale_gauges {
+    uint64_t sale;        /* schedule id */
+    int64_t waiting;      /* users in the line */
+    int64_t active;       /* admitted and live (at most --active-users) */
+    double rate_per_min;  /* admission rate this sale gets now, users per minute */
+    double advance_per_min; /* measured pace of the line (admitted + skipped), ranks per minute; 0 unknown */
+    int64_t at_ms;        /* wall time of the tick that wrote the state */
+} tk_wr_sale_gauges;
+
+/* Copy up to cap sales' gauges, by schedule id; returns the count (0 with
+ * no waiting room or before the first tick). Memory only, no backend call. */
+int tk_wr_sale_gauges_get(tk_wr_sale_gauges *out, int cap);
 
 /* Routes: POST/GET/DELETE /api/v1/queue/{id}/token|status (docs/API.md).
  * h_queue_status is R_LOOP_FIRST: called with w == NULL on the loop first. */

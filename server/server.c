@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ticketctl/rcluster.h"
 #include "ticketctl/hist.h"
 #include "ticketctl/hold.h"
 #include "ticketctl/lease.h"
@@ -175,7 +176,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&srv->qmu);
 
         if (w->redis && w->redis->err) { /* reconnect after a Redis failure */
-            redisFree(w->redis);
+            tk_redis_free(w->redis);
             w->redis = tk_redis_connect(w->redis_url, NULL, 0);
         } else if (!w->redis) {
             w->redis = tk_redis_connect(w->redis_url, NULL, 0);
@@ -220,7 +221,9 @@ static int sweep_claim(tk_lease *l, redisContext *rc, long long tick)
     snprintf(script, sizeof script,
              "%sif redis.call('set', KEYS[2], ARGV[2], 'NX', 'EX', %d) then return 1 end return 0",
              tk_lease_fence_lua(), SWEEP_KEEP_S);
-    redisReply *r = redisCommand(rc, "EVAL %s 2 %s tk:sweeper:claim:%lld %llu %ld", script, l->fence_key, tick,
+    char claim[200]; /* the lease's hash tag: one Redis Cluster slot with the fence */
+    snprintf(claim, sizeof claim, "%s:claim:%lld", l->key, tick);
+    redisReply *r = tk_redis_cmd(rc, l->fence_key, "EVAL %s 2 %s %s %llu %ld", script, l->fence_key, claim,
                                  (unsigned long long)l->fence, (long)getpid());
     int won = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     if (r)
@@ -232,6 +235,9 @@ static void sweep_record(redisContext *rc, long long tick, int expired)
 {
     char key[64];
     snprintf(key, sizeof key, "tk:sweeper:tick:%lld", tick);
+    rc = tk_redis_node(rc, key); /* both on the key's node */
+    if (!rc)
+        return;
     redisAppendCommand(rc, "RPUSH %s %ld:%d", key, (long)getpid(), expired);
     redisAppendCommand(rc, "EXPIRE %s %d", key, SWEEP_KEEP_S);
     for (int i = 0; i < 2; i++) {
@@ -267,8 +273,7 @@ static void *sweeper_main(void *arg)
         pthread_mutex_unlock(&srv->sweep_mu);
 
         if (!rc || rc->err) {
-            if (rc)
-                redisFree(rc);
+            tk_redis_free(rc);
             rc = tk_redis_connect(srv->cfg.redis_url, NULL, 0);
         }
         long long gen = rc ? tk_data_gen(rc) : -1;
@@ -298,8 +303,7 @@ static void *sweeper_main(void *arg)
     if (rc && !rc->err && lease.fence) /* hand over at once instead of after the TTL */
         tk_lease_release(&lease, rc);
     tk_store_close(s);
-    if (rc)
-        redisFree(rc);
+    tk_redis_free(rc);
     return NULL;
 }
 
@@ -815,7 +819,7 @@ out:
     for (int i = 0; srv->workers && i < srv->nworkers; i++) {
         tk_store_close(srv->workers[i].store);
         if (srv->workers[i].redis)
-            redisFree(srv->workers[i].redis);
+            tk_redis_free(srv->workers[i].redis);
     }
     for (tk_job *j = srv->q_head, *n; j; j = n) {
         n = j->next;

@@ -407,11 +407,11 @@ static void test_bench_with_kill(void **state)
 /* Admitted users of a sale, and the sum of its per-tick admission record. */
 static long long admitted_count(uint64_t sale, long long *ticks_sum, long long *ticks_run)
 {
-    redisReply *r = redisCommand(R, "LLEN tk:wr:%llu:admlog", (unsigned long long)sale);
+    redisReply *r = redisCommand(R, "LLEN tk:wr:{sale:%llu}:admlog", (unsigned long long)sale);
     assert_non_null(r);
     long long n = r->integer;
     freeReplyObject(r);
-    r = redisCommand(R, "HGETALL tk:wr:%llu:ticks", (unsigned long long)sale);
+    r = redisCommand(R, "HGETALL tk:wr:{sale:%llu}:ticks", (unsigned long long)sale);
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     *ticks_sum = 0;

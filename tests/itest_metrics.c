@@ -49,6 +49,32 @@ static double series(const char *text, const char *key)
     return -1;
 }
 
+/* promtool, the Prometheus project's own checker, on an exposition. */
+static void promtool_check(const char *m)
+{
+    char path[] = "/tmp/itest_metrics_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, m, strlen(m)), (ssize_t)strlen(m));
+    close(fd);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "promtool check metrics < %s > %s.out 2>&1", path, path);
+    int st = system(cmd);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+        fail_msg("promtool not installed (Debian package prometheus; scripts/install-deps)");
+    char outp[64], *out = NULL;
+    size_t olen = 0;
+    char e[256];
+    snprintf(outp, sizeof outp, "%s.out", path);
+    tk_read_file(outp, 0, &out, &olen, e, sizeof e);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || olen > 0)
+        fail_msg("promtool check metrics: exit %d: %s", WEXITSTATUS(st), out ? out : "");
+    free(out);
+    unlink(outp);
+    unlink(path);
+
+}
+
 static void test_exposition_is_valid_and_complete(void **state)
 {
     (void)state;
@@ -76,27 +102,7 @@ static void test_exposition_is_valid_and_complete(void **state)
     assert_int_equal(r.status, 200);
     const char *m = r.body;
 
-    /* promtool, the Prometheus project's own checker */
-    char path[] = "/tmp/itest_metrics_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, m, strlen(m)), (ssize_t)strlen(m));
-    close(fd);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "promtool check metrics < %s > %s.out 2>&1", path, path);
-    int st = system(cmd);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
-        fail_msg("promtool not installed (Debian package prometheus; scripts/install-deps)");
-    char outp[64], *out = NULL;
-    size_t olen = 0;
-    char e[256];
-    snprintf(outp, sizeof outp, "%s.out", path);
-    tk_read_file(outp, 0, &out, &olen, e, sizeof e);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || olen > 0)
-        fail_msg("promtool check metrics: exit %d: %s", WEXITSTATUS(st), out ? out : "");
-    free(out);
-    unlink(outp);
-    unlink(path);
+    promtool_check(m);
 
     /* no series twice */
     json_t *seen = json_object();
@@ -132,10 +138,58 @@ static void test_exposition_is_valid_and_complete(void **state)
     itest_resp_free(&r);
 }
 
+/* The waiting room per sale: line length, active users (capped by
+ * --active-users) and admission rate, from the state of the last tick. */
+static void test_waiting_room_gauges(void **state)
+{
+    (void)state;
+    assert_int_equal(itest_server_stop(&E), 0);
+    assert_int_equal(itest_run(&E, "bench --queue-reset"), 0);
+    assert_int_equal(itest_server_start(&E, "--workers 2 --queue redis --new-users-per-minute 600 --active-users 2"
+                                            " --queue-tick 100ms"),
+                     0);
+    long long sched = itest_sql_i64(&E, "SELECT MIN(id) FROM concert_schedules");
+    char path[96], key[160];
+    snprintf(path, sizeof path, "/api/v1/queue/%lld/token", sched);
+    for (int i = 0; i < 5; i++) {
+        char *jwt = itest_login(&E, 20 + i);
+        assert_non_null(jwt);
+        itest_resp r;
+        itest_http(&E, "POST", path, jwt, NULL, NULL, &r);
+        assert_int_equal(r.status, 201);
+        itest_resp_free(&r);
+        free(jwt);
+    }
+    itest_resp r = {0};
+    double active = -1, waiting = -1;
+    for (int t = 0; t < 50 && active != 2; t++) { /* 600/min at 100 ms ticks: one admission a tick */
+        usleep(100000);
+        itest_resp_free(&r);
+        itest_http(&E, "GET", "/metrics", NULL, NULL, NULL, &r);
+        assert_int_equal(r.status, 200);
+        snprintf(key, sizeof key, "ticketctl_waiting_room_active_users{schedule=\"%lld\"}", sched);
+        active = series(r.body, key);
+        snprintf(key, sizeof key, "ticketctl_waiting_room_waiting{schedule=\"%lld\"}", sched);
+        waiting = series(r.body, key);
+    }
+    assert_true(active == 2); /* the cap */
+    assert_true(waiting == 3);
+    snprintf(key, sizeof key, "ticketctl_waiting_room_admission_rate_per_minute{schedule=\"%lld\"}", sched);
+    assert_true(series(r.body, key) == 600);
+    snprintf(key, sizeof key, "ticketctl_waiting_room_state_age_seconds{schedule=\"%lld\"}", sched);
+    double age = series(r.body, key);
+    assert_true(age >= 0 && age < 5);
+    assert_non_null(strstr(r.body, "# TYPE ticketctl_waiting_room_line_advance_per_minute gauge"));
+    promtool_check(r.body);
+    itest_resp_free(&r);
+    assert_int_equal(itest_run(&E, "bench --queue-reset"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exposition_is_valid_and_complete),
+        cmocka_unit_test(test_waiting_room_gauges),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -463,7 +463,7 @@ static void test_redis_tick_once(void **state)
         assert_int_equal(a[0].ran[k] + a[1].ran[k] + a[2].ran[k] + a[3].ran[k], 1);
     assert_int_equal(skipped, 3 * 40);
     assert_int_equal(admitted, 40 * 7);
-    redisReply *h = redisCommand(r, "HGETALL tk:wr:%llu:ticks", (unsigned long long)sale);
+    redisReply *h = redisCommand(r, "HGETALL tk:wr:{sale:%llu}:ticks", (unsigned long long)sale);
     assert_non_null(h);
     assert_int_equal(h->elements, 2 * 40);
     long long sum = 0;
@@ -879,10 +879,10 @@ static void test_http_stateless(void **state)
         json_decref(o);
     }
     /* the first two are admitted within a few ticks, then the cap holds */
-    for (int t = 0; t < 100 && zcard(r, "ZCARD tk:wr:%lld:adm", sched) < 2; t++)
+    for (int t = 0; t < 100 && zcard(r, "ZCARD tk:wr:{sale:%lld}:adm", sched) < 2; t++)
         sleep_ms(20);
     for (int t = 0; t < 10; t++) {
-        assert_int_equal(zcard(r, "ZCARD tk:wr:%lld:adm", sched), 2);
+        assert_int_equal(zcard(r, "ZCARD tk:wr:{sale:%lld}:adm", sched), 2);
         sleep_ms(50);
     }
     /* the last user: position 4 from the state; without the token the backend says the same */
@@ -970,13 +970,13 @@ static void test_http_stateless(void **state)
     assert_int_equal(req("POST", "/api/v1/reservations", jwt[2], hold, tok[2], code, sizeof code, NULL), 403);
     assert_string_equal(code, "NOT_ADMITTED");
     assert_int_equal(live_reservations(15), res0);
-    assert_int_equal(zcard(r, "ZCARD tk:wr:%lld:adm", sched), 2);
+    assert_int_equal(zcard(r, "ZCARD tk:wr:{sale:%lld}:adm", sched), 2);
     /* user 6 moved up: users 4 (admitted) and 3 (left) are behind upto now */
     assert_int_equal(req("GET", spath, jwt[5], NULL, tok[5], NULL, 0, &o), 200);
     assert_int_equal(json_integer_value(json_object_get(o, "position")), 2);
     json_decref(o);
     /* never more than one new user per tick */
-    redisReply *h = redisCommand(r, "HVALS tk:wr:%lld:ticks", sched);
+    redisReply *h = redisCommand(r, "HVALS tk:wr:{sale:%lld}:ticks", sched);
     assert_non_null(h);
     long long sum = 0;
     for (size_t i = 0; i < h->elements; i++) {

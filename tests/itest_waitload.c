@@ -96,7 +96,7 @@ static void test_poller_fifo_and_limits(void **state)
     assert_true(res.admitted_per_s <= 500 * 1.15); /* never faster than 500 a second */
     assert_true(res.server_cpu_s > 0);
     /* never more than 50 in one tick */
-    redisReply *h = redisCommand(r, "HVALS tk:wr:%lld:ticks", sched);
+    redisReply *h = redisCommand(r, "HVALS tk:wr:{sale:%lld}:ticks", sched);
     assert_non_null(h);
     long long sum = 0;
     for (size_t i = 0; i < h->elements; i++) {

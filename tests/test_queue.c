@@ -129,10 +129,13 @@ static void test_wait_estimate(void **state)
     assert_int_equal(tk_queue_est_wait_shared_s(100, 100, 100, 6000), 1); /* the only line */
     assert_int_equal(tk_queue_est_wait_shared_s(100, 100, 0, 6000), 1);   /* no total yet */
     assert_int_equal(tk_queue_poll_after_ms(0, 1000, 0), 500);
-    assert_int_equal(tk_queue_poll_after_ms(10, 1000, 0), 2000);
+    assert_int_equal(tk_queue_poll_after_ms(3, 1000, 0), 1500); /* half of what is left */
+    assert_int_equal(tk_queue_poll_after_ms(10, 1000, 0), 5000);
+    assert_int_equal(tk_queue_poll_after_ms(30, 1000, 0), 10000);
     assert_int_equal(tk_queue_poll_after_ms(3600, 1000, 0), 10000);
     assert_int_equal(tk_queue_poll_after_ms(3600, 1000, 20000), 20000); /* --poll-max 20s (Cloudflare's) */
-    assert_int_equal(tk_queue_poll_after_ms(50, 1000, 20000), 10000);
+    assert_int_equal(tk_queue_poll_after_ms(50, 1000, 20000), 20000);
+    assert_int_equal(tk_queue_poll_after_ms(12, 1000, 20000), 6000);
 }
 
 static void test_kind_parse(void **state)

@@ -18,6 +18,9 @@
  *   redis://[[user]:pass@]host[:port][/db][?timeout=5s]
  *       (port 6379; AUTH pass, or AUTH user pass for a Redis 6 ACL user;
  *       SELECT db when db > 0; rediss:// is refused: hiredis 0.14 has no TLS)
+ *   redis-cluster://[[user]:pass@]host:port[,host:port...][?timeout=5s]
+ *       (a Redis Cluster: any nodes as seeds, the rest discovered; see
+ *       rcluster.h. Commands then route by key slot.)
  *   Kafka: "host:port[,host:port...]" (librdkafka bootstrap.servers) */
 #ifndef TICKETCTL_BACKEND_H
 #define TICKETCTL_BACKEND_H
@@ -109,10 +112,11 @@ int tk_redis_url_parse_full(const char *url, tk_redis_url *out /* OUT */, char *
  * apart). Returns 0 or -1. */
 int tk_redis_url_parse(const char *url, char *host, size_t hostlen, int *port);
 
-/* Connect to a redis:// URL: timeout (default 5 s) on connect and on every
+/* Connect to a redis:// URL (a redis-cluster:// URL gives a cluster handle,
+ * rcluster.h: free it with tk_redis_free()): timeout (default 5 s) on connect and on every
  * command, then AUTH and SELECT as the URL says. NULL with err on failure
  * (bad URL, refused, wrong password, no such database). Free with
- * redisFree(). */
+ * tk_redis_free() (redisFree() is enough for a plain redis:// one). */
 redisContext *tk_redis_connect(const char *url, char *err /* OUT */, size_t errlen);
 
 #endif

@@ -90,6 +90,25 @@ int tk_dev_up(const char *state_dir, tk_dev_env *env /* OUT */, char *err /* OUT
  * Call before tk_dev_up. 0, or -1 with err. */
 int tk_dev_durable(const char *state_dir, char *err /* OUT */, size_t errlen);
 
+/* Redis Cluster mode (`dev up --redis-cluster N`): mark the stack of
+ * state_dir so that its Redis is a Redis Cluster on loopback of `masters`
+ * (3..TK_DEV_MAX_RNODES/2) masters with one replica each, until `dev down`:
+ * redis-server --cluster-enabled yes, cluster-node-timeout 1000 ms, nodes
+ * in <state>/redis/cluster/<i>/, created with `redis-cli --cluster create
+ * ... --cluster-replicas 1 --cluster-yes`; stack.env then records
+ * TICKETCTL_REDIS=redis-cluster://127.0.0.1:P1,...  (every node) and the
+ * first node's pid. A single redis-server already running is stopped for
+ * the next tk_dev_up to start the cluster (its data is dropped). Call
+ * before tk_dev_up. 0, or -1 with err (also when a cluster of another size
+ * runs: `dev down` first). */
+#define TK_DEV_MAX_RNODES 16
+int tk_dev_redis_cluster(const char *state_dir, int masters, char *err /* OUT */, size_t errlen);
+
+/* The cluster's nodes as tk_dev_status sees components (name "rnode"), up
+ * to cap into nodes; *state_ok = 1 when a live node reports
+ * cluster_state:ok. Returns the node count (0: no cluster mode) or -1. */
+int tk_dev_redis_cluster_status(const char *state_dir, tk_dev_comp *nodes /* OUT */, int cap, int *state_ok /* OUT */);
+
 /* Many instances behind nginx (`dev up --instances N`). */
 typedef struct tk_dev_instances_opts {
     int instances;          /* N in 0..TK_DEV_MAX_INSTANCES; 0 stops the instances and nginx */

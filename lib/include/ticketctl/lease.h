@@ -11,7 +11,11 @@
  * its token is still the newest (see tk_lease_fence_lua), so a holder that
  * paused past its TTL cannot act after a successor took over.
  *
- * Keys: tk:lease:<name>, tk:lease:<name>:fence. */
+ * Keys: tk:lease:{<name>}, tk:lease:{<name>}:fence: one hash tag, so the
+ * acquire script touches one Redis Cluster slot; an effect script that
+ * checks the newest token (tk_lease_fence_lua) must use keys tagged {<name>}
+ * too: name the lease after the resource's tag (the waiting room's
+ * admission lease of sale S is "sale:S", tk_queue_lease_name). */
 #ifndef TICKETCTL_LEASE_H
 #define TICKETCTL_LEASE_H
 
@@ -19,8 +23,8 @@
 #include <stdint.h>
 
 typedef struct tk_lease {
-    char key[128];   /* tk:lease:<name> */
-    char fence_key[140]; /* tk:lease:<name>:fence */
+    char key[128];   /* tk:lease:{<name>} */
+    char fence_key[140]; /* tk:lease:{<name>}:fence */
     char owner[33];  /* 128 random bits, hex: unique per tk_lease_init */
     int64_t ttl_ms;  /* lease length; renew well before it runs out (e.g. every ttl/3) */
     uint64_t fence;  /* the token of the current holding; 0 when not held */
@@ -47,5 +51,6 @@ void tk_lease_release(tk_lease *l, redisContext *c);
  * no successor acquired the lease since. Concatenate it in front of the
  * script body; the body then uses KEYS[2..], ARGV[2..]. Static storage. */
 const char *tk_lease_fence_lua(void);
+
 
 #endif

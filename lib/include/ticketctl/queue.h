@@ -16,15 +16,17 @@
  * users keep seq values below every later arrival, so they stay in front.
  *
  * Backends behind one small vtable (tk_queue_ops):
- *   - redis: per sale S, keys tk:wr:S:seq (INCR counter), tk:wr:S:q (ZSET
- *     user -> seq: the waiting line), tk:wr:S:adm (ZSET user -> expiry ms:
- *     the admitted set; cap and TTL are enforced in the one admit script),
- *     tk:wr:S:admno (HASH user -> admission number), tk:wr:S:admlog (LIST
- *     of admitted users in admission order, last 100,000), tk:wr:S:ticks
- *     (HASH tick number -> users admitted by that tick: proves each tick
- *     ran once), tk:wr:S:pre (highest seq taken before opening),
- *     tk:wr:S:shuffled; tk:wr:sales (SET of sale ids with a queue). Every
- *     operation is one Lua script (atomic).
+ *   - redis: per sale S, keys tk:wr:{sale:S}:seq (INCR counter),
+ *     tk:wr:{sale:S}:q (ZSET user -> seq: the waiting line),
+ *     tk:wr:{sale:S}:adm (ZSET user -> expiry ms: the admitted set; cap and
+ *     TTL are enforced in the one admit script), :admno (HASH user ->
+ *     admission number), :admlog (LIST of admitted users in admission
+ *     order, last 100,000), :ticks (HASH tick number -> users admitted by
+ *     that tick: proves each tick ran once), :pre (highest seq taken before
+ *     opening), :shuffled; tk:wr:sales (SET of sale ids with a queue, the
+ *     one key outside the sale's hash tag). Every operation is one Lua
+ *     script (atomic) on the sale's keys, which share the hash tag
+ *     {sale:S} and so one Redis Cluster slot (rcluster.h).
  *   - mysql: the table queue_entries (migration 6), one row per user and
  *     sale; arrival order is the AUTO_INCREMENT id, position a COUNT(*) of
  *     waiting rows ahead; admission is one transaction guarded by a
@@ -37,8 +39,9 @@
  * in all (the rate, users per minute, is the server's capacity: one budget
  * for every sale together), split over the sales in proportion to their
  * waiting lines (tk_queue_split_quota), each sale up to its cap. It runs in one
- * process at a time under a lease with fencing (lease.h): the Redis admit
- * script starts with tk_lease_fence_lua(), so a stale holder is refused,
+ * process at a time per sale under the sale's lease with fencing (lease.h,
+ * tk_queue_lease_name): the Redis admit script starts with
+ * tk_lease_fence_lua(), so a stale holder is refused,
  * and the ticks record makes a tick number admit at most once.
  *
  * Tokens: "q2.<user>.<sale>.<seq>.<iat>.<exp>.<mac>", mac = HMAC-SHA-256
@@ -48,10 +51,10 @@
  * backend (is_admitted) at hold and pay.
  *
  * Stateless polls (issue 12, docs/WAITING-ROOM.md). Each admission tick
- * also writes the sale's "now serving" state, tk:wr:S:state (HASH: upto =
+ * also writes the sale's "now serving" state, tk:wr:{sale:S}:state (HASH: upto =
  * the highest rank admitted so far, at, waiting, active, rate, open,
  * shuffled, pre, k1..k4 = the pre-queue permutation's round keys, mode),
- * and in random queueing the bitmap tk:wr:S:bits (bit seq set once seq is
+ * and in random queueing the bitmap tk:wr:{sale:S}:bits (bit seq set once seq is
  * admitted). Every server instance reads that once per tick
  * (tk_queue_state_fetch) and answers a poll from the token's arrival number
  * and this state alone (tk_queue_stateless_poll): no Redis or MariaDB call.
@@ -149,9 +152,15 @@ int64_t tk_queue_est_wait_s(int64_t ahead, double per_min);
  * every line drains at the same pace and the wait is that of
  * ahead * total / line users at the whole rate. */
 int64_t tk_queue_est_wait_shared_s(int64_t ahead, int64_t line, int64_t total, double per_min);
-/* Poll-after hint: a fifth of the estimated wait, within [tick_ms / 2,
- * max_ms] (max_ms <= 0: 10 s; the server's --poll-max). Cloudflare's page
- * polls every 20 s: at a million waiting users the cap sets the poll rate. */
+/* Poll-after hint: half the estimated wait, within [tick_ms / 2, max_ms]
+ * (max_ms <= 0: 10 s; the server's --poll-max). Each poll halves what is
+ * left, so a user polls every max_ms while far back and then about
+ * log2(2 max_ms / tick_ms) times more (6 at a 20 s cap and 1 s ticks),
+ * while the waiting page still shows its position fall. (The earlier "a
+ * fifth of the wait" took log1.25 of that, 17 polls; polling at the whole
+ * estimated wait takes ~2 but leaves the page showing one position until
+ * admission.) Cloudflare's page polls every 20 s: at a million waiting
+ * users the cap sets the poll rate. */
 int64_t tk_queue_poll_after_ms(int64_t est_wait_s, int64_t tick_ms, int64_t max_ms);
 
 /* A backend's connection(s): the redis backend uses redis, mysql uses db
@@ -191,6 +200,14 @@ typedef struct tk_queue_ops {
      * Returns the count (>= 0) or -1. */
     int (*sales)(tk_queue_conn *c, uint64_t *out, int cap, char *err, size_t errlen);
 } tk_queue_ops;
+
+/* The name of sale S's admission lease, "sale:S" (lease.h): its keys
+ * tk:lease:{sale:S} and tk:lease:{sale:S}:fence share the hash tag of the
+ * sale's queue keys (tk:wr:{sale:S}:q, ...), so the admit script's fence
+ * check and its effect are in one Redis Cluster slot. One lease per sale:
+ * each sale has one admitter at a time (not necessarily the same instance
+ * for every sale). Writes at most n bytes into out. */
+void tk_queue_lease_name(uint64_t sale, char *out, size_t n);
 
 /* The backend of a kind; NULL for TK_QUEUE_NONE. Static storage. */
 const tk_queue_ops *tk_queue_backend(tk_queue_kind k);
