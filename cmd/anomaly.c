@@ -525,6 +525,8 @@ static double fixed_threshold(const tk_online_params *p)
      * forest's (and the ensemble's) detect default */
     if (p->likelihood)
         return 0.9;
+    if (p->kind == TK_ONLINE_RELENT)
+        return 0.5; /* its scores are 0 or 1 */
     return p->kind == TK_ONLINE_WGAUSS ? 0.99999 : p->kind == TK_ONLINE_ZSCORE ? 0.75 : TK_DETECT_THRESHOLD;
 }
 

@@ -24,6 +24,9 @@
  *           (isolation does not extrapolate), hence detect's range guard.
  *   ensemble  forest and wgauss (6400/100) side by side, raw score the
  *           mean of the two.
+ *   relent  relative entropy with multiple hypotheses (Wang et al. 2011,
+ *           NAB's parameters; ticketctl/relent.h): `window` (52) records,
+ *           range fixed by the first `probation` records; scores 0 or 1.
  *
  * Post-processing (any detector; 0 = off):
  *   likelihood  Numenta's anomaly likelihood (Ahmad, Lavin, Purdy, Agha,
@@ -54,6 +57,7 @@ typedef enum tk_online_kind {
     TK_ONLINE_ZSCORE,
     TK_ONLINE_FOREST,
     TK_ONLINE_ENSEMBLE, /* forest and wgauss (NAB's 6400/100), mean of the two raw scores */
+    TK_ONLINE_RELENT,   /* relative entropy, Wang et al. 2011 (ticketctl/relent.h) */
 } tk_online_kind;
 
 typedef struct tk_online_params {
