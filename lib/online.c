@@ -28,6 +28,7 @@
 #include "ticketctl/online.h"
 #include "ticketctl/common.h"
 #include "ticketctl/relent.h"
+#include "ticketctl/cad.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@
 #define FEAT_DIMS 5
 #define FEAT_CLAMP 50.0
 
-static const char *const kind_names[] = {"wgauss", "zscore", "forest", "ensemble", "relent"};
+static const char *const kind_names[] = {"wgauss", "zscore", "forest", "ensemble", "relent", "cad"};
 
 int tk_online_kind_parse(const char *name, tk_online_kind *kind)
 {
@@ -77,6 +78,10 @@ void tk_online_defaults(tk_online_kind kind, tk_online_params *p)
         p->refit = 64;
         p->train_window = 6400;
         p->suppress_probation = 0.5;
+        break;
+    case TK_ONLINE_CAD:
+        p->window = 2; /* unused */
+        p->probation = 750;
         break;
     case TK_ONLINE_RELENT:
         p->window = 52; /* NAB's; bins, threshold and c_th too (relent.h) */
@@ -148,6 +153,7 @@ struct tk_online {
     tk_iforest *forest;
     unsigned fits, since_fit;
     tk_relent *relent;
+    tk_cad *cad;
     /* likelihood */
     ring lraw;
     double lsum, lsq;
@@ -167,6 +173,7 @@ void tk_online_free(tk_online *d)
     free(d->lraw.v);
     tk_iforest_free(d->forest);
     tk_relent_free(d->relent);
+    tk_cad_free(d->cad);
     free(d);
 }
 
@@ -209,6 +216,15 @@ tk_online *tk_online_new(const tk_online_params *p, char *err, size_t errlen)
         tk_relent_defaults(&rp, p->probation);
         rp.window = p->window;
         if (!(d->relent = tk_relent_new(&rp, err, errlen))) {
+            tk_online_free(d);
+            return NULL;
+        }
+    } else if (p->kind == TK_ONLINE_CAD) {
+        tk_cad_params cp;
+        tk_cad_defaults(&cp, p->probation);
+        if (getenv("TK_CAD_FREEZE"))
+            cp.calibration = p->probation;
+        if (!(d->cad = tk_cad_new(&cp, err, errlen))) {
             tk_online_free(d);
             return NULL;
         }
@@ -438,6 +454,7 @@ double tk_online_update(tk_online *d, double value)
     case TK_ONLINE_ZSCORE: raw = zscore_update(d, value); break;
     case TK_ONLINE_FOREST: valid = 0; raw = forest_update(d, value, &valid); break;
     case TK_ONLINE_RELENT: raw = tk_relent_update(d->relent, value); break;
+    case TK_ONLINE_CAD: raw = tk_cad_update(d->cad, value); break;
     default: {
         double g = wgauss_update(d, value);
         valid = 0;

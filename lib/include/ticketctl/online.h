@@ -58,6 +58,7 @@ typedef enum tk_online_kind {
     TK_ONLINE_FOREST,
     TK_ONLINE_ENSEMBLE, /* forest and wgauss (NAB's 6400/100), mean of the two raw scores */
     TK_ONLINE_RELENT,   /* relative entropy, Wang et al. 2011 (ticketctl/relent.h) */
+    TK_ONLINE_CAD,      /* contextual anomaly detector, CAD OSE (ticketctl/cad.h) */
 } tk_online_kind;
 
 typedef struct tk_online_params {
