@@ -26,7 +26,8 @@
 enum { OPT_FROM = 256, OPT_MODEL, OPT_TREES, OPT_SAMPLE, OPT_SEED, OPT_WINDOW, OPT_TOPIC, OPT_JSON, OPT_LABELS,
        OPT_THRESHOLD, OPT_POINTS, OPT_DIMS, OPT_REPEAT, OPT_WEBHOOK, OPT_METRIC, OPT_KAFKA, OPT_MYSQL, OPT_STATE,
        OPT_REARM, OPT_IDLE, OPT_BEGIN, OPT_VERBOSE, OPT_NOSTORE, OPT_PERSIST, OPT_SINCE, OPT_DETECTOR, OPT_NABRES,
-       OPT_REFIT, OPT_TRAINWIN, OPT_LIK, OPT_LIKSHORT, OPT_SUPPRESS, OPT_SUPPROB, OPT_STEP };
+       OPT_REFIT, OPT_TRAINWIN, OPT_LIK, OPT_LIKSHORT, OPT_SUPPRESS, OPT_SUPPROB, OPT_STEP,
+       OPT_NABRANGE, OPT_GROWRANGE };
 
 static const struct option longopts[] = {
     {"from", required_argument, NULL, OPT_FROM},
@@ -63,6 +64,8 @@ static const struct option longopts[] = {
     {"suppress", required_argument, NULL, OPT_SUPPRESS},
     {"suppress-probation", required_argument, NULL, OPT_SUPPROB},
     {"step", required_argument, NULL, OPT_STEP},
+    {"nab-range", no_argument, NULL, OPT_NABRANGE},
+    {"grow-range", no_argument, NULL, OPT_GROWRANGE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -148,7 +151,7 @@ typedef struct opts {
     const char *from, *model, *labels, *topic;
     const char *webhook, *metric, *kafka, *mysql, *state, *detector, *nab_results;
     int64_t rearm, idle_exit_ms, persist, since_ms;
-    int from_beginning, verbose, no_store;
+    int from_beginning, verbose, no_store, nab_range, grow_range;
     int json;
     double threshold;
     int threshold_set, detector_known;
@@ -275,6 +278,8 @@ static int parse_opts(int argc, char **argv, opts *o)
         case OPT_BEGIN: o->from_beginning = 1; break;
         case OPT_VERBOSE: o->verbose = 1; break;
         case OPT_NOSTORE: o->no_store = 1; break;
+        case OPT_NABRANGE: o->nab_range = 1; break;
+        case OPT_GROWRANGE: o->grow_range = 1; break;
         case OPT_SINCE:
             if (parse_u("since", optarg, 0, INT64_MAX, &o->since_ms)) return 2;
             break;
@@ -292,6 +297,7 @@ static int parse_opts(int argc, char **argv, opts *o)
     for (size_t k = 0; k < NDET_OPTS; k++)
         if (given[k] && apply_det_opt(&det_opts[k], given[k], &o->online) != 0)
             return 2;
+    o->online.grow_range = o->grow_range;
     return 0;
 }
 
@@ -527,6 +533,8 @@ static double fixed_threshold(const tk_online_params *p)
         return 0.9;
     if (p->kind == TK_ONLINE_RELENT)
         return 0.5; /* its scores are 0 or 1 */
+    if (p->kind == TK_ONLINE_CAD)
+        return 0.75; /* CAD OSE's own base threshold */
     return p->kind == TK_ONLINE_WGAUSS ? 0.99999 : p->kind == TK_ONLINE_ZSCORE ? 0.75 : TK_DETECT_THRESHOLD;
 }
 
@@ -550,6 +558,7 @@ static int do_eval(const opts *o, const char *dir)
         .dir = dir, .labels = labels, .detector = o->detector ? o->detector : "forest",
         .params = o->online, .results_dir = o->nab_results,
         .persist = o->persist ? (unsigned)o->persist : 2, .rearm = o->rearm ? (unsigned)o->rearm : 10,
+        .nab_range = o->nab_range,
     };
     cfg.alert_threshold = o->threshold_set ? o->threshold : fixed_threshold(&cfg.params);
     tk_nabscore *sc = NULL, *al = NULL;

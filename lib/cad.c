@@ -550,7 +550,10 @@ static int encode(tk_cad *d, double v)
 
 double tk_cad_update(tk_cad *d, double v)
 {
-    if (d->seen == 0)
+    if (d->seen == 0 && d->p.known_range) {
+        d->lo = d->p.lo;
+        d->hi = d->p.hi;
+    } else if (d->seen == 0)
         d->lo = d->hi = v;
     double score = 0;
     if (encode(d, v) == 0) {
@@ -565,7 +568,7 @@ double tk_cad_update(tk_cad *d, double v)
         if (step(d, &a1, &a2) == 0)
             score = missed ? (1.0 - a1 + a2) / 2.0 : 0.0;
     }
-    if (!d->p.calibration || d->seen < d->p.calibration) {
+    if (!d->p.known_range && (!d->p.calibration || d->seen < d->p.calibration)) {
         d->lo = v < d->lo ? v : d->lo;
         d->hi = v > d->hi ? v : d->hi;
     }

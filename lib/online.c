@@ -215,6 +215,9 @@ tk_online *tk_online_new(const tk_online_params *p, char *err, size_t errlen)
         tk_relent_params rp;
         tk_relent_defaults(&rp, p->probation);
         rp.window = p->window;
+        rp.known_range = p->range_set;
+        rp.lo = p->range_lo;
+        rp.hi = p->range_hi;
         if (!(d->relent = tk_relent_new(&rp, err, errlen))) {
             tk_online_free(d);
             return NULL;
@@ -222,8 +225,10 @@ tk_online *tk_online_new(const tk_online_params *p, char *err, size_t errlen)
     } else if (p->kind == TK_ONLINE_CAD) {
         tk_cad_params cp;
         tk_cad_defaults(&cp, p->probation);
-        if (getenv("TK_CAD_FREEZE"))
-            cp.calibration = p->probation;
+        cp.calibration = p->grow_range ? 0 : p->probation;
+        cp.known_range = p->range_set;
+        cp.lo = p->range_lo;
+        cp.hi = p->range_hi;
         if (!(d->cad = tk_cad_new(&cp, err, errlen))) {
             tk_online_free(d);
             return NULL;

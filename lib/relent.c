@@ -86,6 +86,8 @@ double tk_relent_chi2_isf(double alpha, unsigned k)
     return 0.5 * (lo + hi);
 }
 
+static void calibrate(tk_relent *d);
+
 void tk_relent_free(tk_relent *d)
 {
     if (!d)
@@ -113,6 +115,13 @@ tk_relent *tk_relent_new(const tk_relent_params *p, char *err, size_t errlen)
         return NULL;
     }
     d->p = *p;
+    if (p->known_range) {
+        d->vals[0] = p->lo;
+        d->vals[1] = p->hi;
+        d->seen = 2;
+        calibrate(d);
+        d->seen = 0;
+    }
     return d;
 }
 

@@ -45,6 +45,8 @@ typedef struct tk_cad_params {
     double base_threshold;  /* 0.75 */
     size_t calibration;     /* 0: the range keeps growing; else frozen after this many records */
     size_t max_contexts;    /* cap on stored contexts (default 4,000,000) */
+    int known_range;        /* 1: quantise over [lo, hi] given here from the start (no calibration) */
+    double lo, hi;
 } tk_cad_params;
 
 /* CAD OSE's parameters as NAB runs them (rest = probation / 5). */

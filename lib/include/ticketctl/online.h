@@ -24,6 +24,9 @@
  *           (isolation does not extrapolate), hence detect's range guard.
  *   ensemble  forest and wgauss (6400/100) side by side, raw score the
  *           mean of the two.
+ *   cad     contextual anomaly detector (CAD OSE, NAB 69.9; ticketctl/cad.h)
+ *           with NAB's parameters, rest = probation / 5, the range of the
+ *           first `probation` records (frozen after them, see below).
  *   relent  relative entropy with multiple hypotheses (Wang et al. 2011,
  *           NAB's parameters; ticketctl/relent.h): `window` (52) records,
  *           range fixed by the first `probation` records; scores 0 or 1.
@@ -73,6 +76,13 @@ typedef struct tk_online_params {
     unsigned lik_short;     /* its short window (default 10) */
     unsigned suppress;      /* records of suppression after a score (0 = off) */
     double suppress_probation; /* when suppress is 0: suppress = this x probation records */
+    /* cad: the range. Causal default: the running min/max of the first
+     * `probation` records, frozen after them; grow_range: it keeps growing.
+     * range_set: [range_lo, range_hi] given (NAB hands detectors the whole
+     * file's min/max: look-ahead, for checking against NAB's published
+     * runs only). */
+    int grow_range, range_set;
+    double range_lo, range_hi;
 } tk_online_params;
 
 /* Defaults of a detector kind (NAB's for wgauss; by measurement for the

@@ -33,6 +33,8 @@ typedef struct tk_relent_params {
     unsigned c_th;        /* an accepted hypothesis seen <= c_th times still scores 1 (NAB: 1) */
     size_t calibration;   /* records that fix the range (>= 2) */
     unsigned max_hypotheses; /* 0: unbounded; else new windows past this many score 1 and are not stored */
+    int known_range;      /* 1: quantise over [lo, hi] given here (no calibration; NAB's look-ahead) */
+    double lo, hi;
 } tk_relent_params;
 
 /* NAB's parameters, calibration = probation records. */
