@@ -107,7 +107,7 @@ static void test_causal(void **state)
     for (size_t i = N / 2; i < N; i++)
         b[i] = 1000.0 - 3.0 * wave(i);
     char err[128];
-    for (int k = TK_ONLINE_WGAUSS; k <= TK_ONLINE_ENSEMBLE; k++) {
+    for (int k = TK_ONLINE_WGAUSS; k <= TK_ONLINE_CAD; k++) {
         tk_online_params p;
         tk_online_defaults((tk_online_kind)k, &p);
         p.probation = 200;
