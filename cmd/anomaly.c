@@ -707,6 +707,20 @@ static int do_bench(const opts *o)
         st_fits[k] = d ? tk_online_fits(d) : 0;
         tk_online_free(d);
     }
+    /* the other streaming detectors on the same series: CPU per record */
+    static const tk_online_kind other[] = {TK_ONLINE_CAD, TK_ONLINE_RELENT, TK_ONLINE_WGAUSS, TK_ONLINE_ZSCORE};
+    double other_us[sizeof other / sizeof other[0]] = {0};
+    for (size_t k = 0; k < sizeof other / sizeof other[0] && v && ss; k++) {
+        tk_online_params q;
+        tk_online_defaults(other[k], &q);
+        q.probation = 750;
+        tk_online *d = tk_online_new(&q, err, sizeof err);
+        double c0 = thread_cpu_s();
+        for (size_t i = 0; d && i < NSTREAM; i++)
+            ss[i] = tk_online_update(d, v[i]);
+        other_us[k] = (thread_cpu_s() - c0) * 1e6 / NSTREAM;
+        tk_online_free(d);
+    }
     double per_rec_us = 1000.0 * st_cpu[0] / NSTREAM, per_fit_ms = st_fits[0] > st_fits[1]
         ? (st_cpu[0] - st_cpu[1]) / (double)(st_fits[0] - st_fits[1]) : 0;
     if (o->json) {
@@ -721,6 +735,10 @@ static int do_bench(const opts *o)
                                  (json_int_t)sp.train_window, "fits", (json_int_t)st_fits[0], "cpu_ms", st_cpu[0],
                                  "us_per_record", per_rec_us, "ms_per_refit", per_fit_ms,
                                  "refit_us_per_record", sp.refit ? 1000.0 * per_fit_ms / sp.refit : 0.0);
+        json_t *us = json_object();
+        for (size_t k = 0; k < sizeof other / sizeof other[0]; k++)
+            json_object_set_new(us, tk_online_kind_name(other[k]), json_real(other_us[k]));
+        json_object_set_new(json_object_get(root, "stream"), "us_per_record_by_detector", us);
         json_dumpf(root, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
         putchar('\n');
         json_decref(root);
@@ -736,6 +754,8 @@ static int do_bench(const opts *o)
                "one refit %.2f CPU-ms = %.2f us/record amortised\n",
                NSTREAM, sp.refit, sp.train_window, st_fits[0], st_cpu[0], per_rec_us, per_fit_ms,
                sp.refit ? 1000.0 * per_fit_ms / sp.refit : 0.0);
+        for (size_t k = 0; k < sizeof other / sizeof other[0]; k++)
+            printf("stream: %s %.2f us/record\n", tk_online_kind_name(other[k]), other_us[k]);
     }
     free(v);
     free(ss);
