@@ -82,6 +82,7 @@ void tk_online_defaults(tk_online_kind kind, tk_online_params *p)
     case TK_ONLINE_CAD:
         p->window = 2; /* unused */
         p->probation = 750;
+        p->cad_rest = -1;
         break;
     case TK_ONLINE_RELENT:
         p->window = 52; /* NAB's; bins, threshold and c_th too (relent.h) */
@@ -226,6 +227,8 @@ tk_online *tk_online_new(const tk_online_params *p, char *err, size_t errlen)
         tk_cad_params cp;
         tk_cad_defaults(&cp, p->probation);
         cp.calibration = p->grow_range ? 0 : p->probation;
+        if (p->cad_rest >= 0)
+            cp.rest = (unsigned)p->cad_rest;
         cp.known_range = p->range_set;
         cp.lo = p->range_lo;
         cp.hi = p->range_hi;
@@ -553,6 +556,7 @@ int tk_online_train(const tk_online_params *p, const double *v, size_t n, tk_ifo
     m->train_window = p->train_window;
     m->refit = p->refit;
     m->rows = n;
+    m->kind = TK_ONLINE_FOREST;
     m->lo = m->hi = v[0];
     for (size_t i = 1; i < n; i++) {
         m->lo = v[i] < m->lo ? v[i] : m->lo;
@@ -584,11 +588,92 @@ tk_online *tk_online_from_model(tk_iforest *model, tk_online_model *m, char *err
     p.forest.trees = tk_iforest_trees(model);
     p.forest.psi = tk_iforest_psi(model);
     p.forest.seed = tk_iforest_seed(model);
+    m->kind = TK_ONLINE_FOREST;
     tk_online *d = tk_online_new(&p, err, errlen);
     if (d && tk_online_set_forest(d, model, m->mean, m->sd) != 0) {
         tk_err(err, errlen, "the model does not fit the detector");
         tk_online_free(d);
         return NULL;
     }
+    return d;
+}
+
+/* ---- cad model files ---------------------------------------------------------- */
+
+#define CAD_MAGIC "ticketctl cad model v1"
+
+int tk_online_cad_model_save(const char *path, const double *v, size_t n, char *err, size_t errlen)
+{
+    if (n < 16)
+        return tk_err(err, errlen, "training needs at least 16 rows (got %zu)", n), TK_EINVAL;
+    double lo = v[0], hi = v[0];
+    for (size_t i = 1; i < n; i++) {
+        if (!isfinite(v[i]))
+            return tk_err(err, errlen, "row %zu is not a finite number", i + 1), TK_EINVAL;
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+    }
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return tk_err(err, errlen, "%s: cannot write", path), TK_EIO;
+    fprintf(f, CAD_MAGIC " rows=%zu range=%.17g,%.17g\n", n, lo, hi);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%.17g\n", v[i]);
+    if (fclose(f) != 0)
+        return tk_err(err, errlen, "%s: write failed", path), TK_EIO;
+    return TK_OK;
+}
+
+/* A cad model: the detector with calibration = the training rows, rest 0,
+ * fed the training rows (what it learns from them is its model). */
+static tk_online *open_cad(FILE *f, tk_online_model *m, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    m->kind = TK_ONLINE_CAD;
+    m->window = 1;
+    if (fscanf(f, CAD_MAGIC " rows=%zu range=%lf,%lf", &m->rows, &m->lo, &m->hi) != 3 || m->rows < 16 ||
+        m->rows > 100000000 || !(m->hi >= m->lo)) {
+        tk_err(err, errlen, "a cad model file must start '" CAD_MAGIC " rows=N range=LO,HI' (N >= 16)");
+        return NULL;
+    }
+    tk_online_params p;
+    tk_online_defaults(TK_ONLINE_CAD, &p);
+    p.probation = m->rows;
+    p.cad_rest = 0;
+    tk_online *d = tk_online_new(&p, err, errlen);
+    for (size_t i = 0; d && i < m->rows; i++) {
+        double x;
+        if (fscanf(f, "%lf", &x) != 1 || !isfinite(x)) {
+            tk_err(err, errlen, "cad model: row %zu of %zu missing or not a number", i + 1, m->rows);
+            tk_online_free(d);
+            return NULL;
+        }
+        tk_online_update(d, x);
+    }
+    return d;
+}
+
+tk_online *tk_online_open_model(const char *path, tk_online_model *m, char *err, size_t errlen)
+{
+    char head[sizeof CAD_MAGIC] = {0};
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        tk_err(err, errlen, "%s: cannot open", path);
+        return NULL;
+    }
+    size_t got = fread(head, 1, sizeof head - 1, f);
+    if (got == sizeof head - 1 && !memcmp(head, CAD_MAGIC, sizeof head - 1)) {
+        rewind(f);
+        tk_online *d = open_cad(f, m, err, errlen);
+        fclose(f);
+        return d;
+    }
+    fclose(f);
+    tk_iforest *model = NULL;
+    if (tk_iforest_load(path, &model, err, errlen) != TK_OK)
+        return NULL;
+    tk_online *d = tk_online_from_model(model, m, err, errlen);
+    if (!d)
+        tk_iforest_free(model);
     return d;
 }

@@ -83,6 +83,7 @@ typedef struct tk_online_params {
      * runs only). */
     int grow_range, range_set;
     double range_lo, range_hi;
+    long cad_rest;          /* cad: rest period, records; -1 = probation / 5 (NAB's) */
 } tk_online_params;
 
 /* Defaults of a detector kind (NAB's for wgauss; by measurement for the
@@ -139,6 +140,7 @@ size_t tk_online_dims(void);
  * guard). Write it into buf / read it back (0, or -1 when meta is not of
  * this form). */
 typedef struct tk_online_model {
+    tk_online_kind kind;    /* forest, or cad (a cad model file, below) */
     unsigned window, train_window, refit;
     size_t rows;
     double mean, sd, lo, hi;
@@ -160,6 +162,22 @@ int tk_online_train(const tk_online_params *p, const double *v, size_t n, tk_ifo
  * NULL (metadata not of this form, dims mismatch, no memory; message in
  * err, OUT) the caller still owns model. */
 tk_online *tk_online_from_model(tk_iforest *model, tk_online_model *m, char *err, size_t errlen);
+
+/* A cad model file (`anomaly train --detector cad`) is text:
+ *   "ticketctl cad model v1 rows=N range=LO,HI" then the N training values,
+ * one a line. CAD learns as it goes, so its model is what it learns from
+ * those rows: detect replays them into a fresh detector whose range is
+ * frozen at the training range (the calibration), then goes on learning
+ * from the stream; its rest period is 0 there (detect's incident logic
+ * does the one-alert-per-event). Save: TK_OK, or TK_EINVAL (n < 16, a
+ * non-finite value) / TK_EIO with a message in err (OUT). */
+int tk_online_cad_model_save(const char *path, const double *v, size_t n, char *err, size_t errlen);
+
+/* Open a model file of either kind (a cad model, or a forest model as
+ * tk_online_from_model takes it): the streaming detector (caller frees) and
+ * *m (kind, rows, lo/hi: the training range for detect's range guard). NULL
+ * with a message in err (OUT) when the file is missing or not a model. */
+tk_online *tk_online_open_model(const char *path, tk_online_model *m, char *err, size_t errlen);
 
 void tk_online_meta_write(const tk_online_model *m, char *buf, size_t len);
 int tk_online_meta_read(const char *meta, tk_online_model *m);
