@@ -287,7 +287,16 @@ static int cross(side *s, const uint32_t *f, size_t n)
             m->crossed++;
         }
     }
-    qsort(s->touched.v, s->touched.n, sizeof *s->touched.v, cmp_u32);
+    /* ascending ids, as CAD OSE walks its semi-contexts: when the crossing
+     * reached a good part of them a scan of the stamps is cheaper than a
+     * sort (perf: the sort was 30% of the time), and gives the same order */
+    if (s->touched.n * 8 > s->n) {
+        s->touched.n = 0;
+        for (size_t i = 0; i < s->n; i++)
+            if (s->s[i].stamp == s->stamp)
+                s->touched.v[s->touched.n++] = (uint32_t)i;
+    } else
+        qsort(s->touched.v, s->touched.n, sizeof *s->touched.v, cmp_u32);
     return 0;
 }
 
