@@ -140,8 +140,12 @@ typedef struct context {
     uint8_t zero_level;
 } context;
 
+struct active_key;
+
 struct tk_cad {
     tk_cad_params p;
+    struct active_key *keys; /* sort buffer of the active contexts */
+    size_t capkeys;
     side sd[2];
     context *c;
     size_t nc, capc;
@@ -266,6 +270,12 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static void sort_u32(u32vec *a)
+{
+    if (a->n > 1)
+        qsort(a->v, a->n, sizeof *a->v, cmp_u32);
+}
+
 /* Count, for every semi-context of side s, how many of facts f[n] it holds. */
 static int cross(side *s, const uint32_t *f, size_t n)
 {
@@ -296,7 +306,7 @@ static int cross(side *s, const uint32_t *f, size_t n)
             if (s->s[i].stamp == s->stamp)
                 s->touched.v[s->touched.n++] = (uint32_t)i;
     } else
-        qsort(s->touched.v, s->touched.n, sizeof *s->touched.v, cmp_u32);
+        sort_u32(&s->touched);
     return 0;
 }
 
@@ -366,17 +376,47 @@ static int update_contexts(tk_cad *d, int new_flag, size_t *selected)
     return 0;
 }
 
-static const tk_cad *sort_ctx; /* qsort has no context argument */
+/* An active context with its sort key (activations, then the semi-context
+ * hashes, as CAD OSE sorts them). */
+typedef struct active_key active_key;
+struct active_key {
+    uint32_t activations, id;
+    uint64_t lh, rh;
+};
+
 static int cmp_active(const void *a, const void *b)
 {
-    const context *x = &sort_ctx->c[*(const uint32_t *)a], *y = &sort_ctx->c[*(const uint32_t *)b];
-    uint64_t xl = sort_ctx->sd[0].s[x->left].hash, yl = sort_ctx->sd[0].s[y->left].hash;
-    uint64_t xr = sort_ctx->sd[1].s[x->right].hash, yr = sort_ctx->sd[1].s[y->right].hash;
+    const active_key *x = a, *y = b;
     if (x->activations != y->activations)
         return x->activations < y->activations ? -1 : 1;
-    if (xl != yl)
-        return xl < yl ? -1 : 1;
-    return xr < yr ? -1 : xr > yr;
+    if (x->lh != y->lh)
+        return x->lh < y->lh ? -1 : 1;
+    return x->rh < y->rh ? -1 : x->rh > y->rh;
+}
+
+/* d->active sorted ascending by that key (qsort's comparator has no context
+ * argument, so the keys are copied out into d->keys; a static would not be
+ * thread-safe). */
+static int sort_active(tk_cad *d)
+{
+    if (d->active.n < 2)
+        return 0;
+    if (d->active.n > d->capkeys) {
+        active_key *nk = realloc(d->keys, d->active.n * sizeof *nk);
+        if (!nk)
+            return -1;
+        d->keys = nk;
+        d->capkeys = d->active.n;
+    }
+    active_key *k = d->keys;
+    for (size_t i = 0; i < d->active.n; i++) {
+        const context *c = &d->c[d->active.v[i]];
+        k[i] = (active_key){c->activations, d->active.v[i], d->sd[0].s[c->left].hash, d->sd[1].s[c->right].hash};
+    }
+    qsort(k, d->active.n, sizeof *k, cmp_active);
+    for (size_t i = 0; i < d->active.n; i++)
+        d->active.v[i] = k[i].id;
+    return 0;
 }
 
 /* Distinct (left, right) pairs among the zero-level one (when z) and d->pot. */
@@ -426,8 +466,8 @@ static int step(tk_cad *d, double *a1, double *a2)
         return -1;
     size_t uniq = unique_potential(d, z);
     *a1 = selected ? (double)d->active.n / (double)selected : 0.0;
-    sort_ctx = d;
-    qsort(d->active.v, d->active.n, sizeof *d->active.v, cmp_active);
+    if (sort_active(d) != 0)
+        return -1;
     size_t from = d->active.n > d->p.max_active ? d->active.n - d->p.max_active : 0;
     /* the new left group: the sensor facts, then the neurons (all above them) */
     d->left_group.n = 0;
@@ -438,7 +478,7 @@ static int step(tk_cad *d, double *a1, double *a2)
     for (size_t i = from; i < d->active.n; i++)
         if (vec_push(&d->scratch, FACT_NEURON + d->active.v[i]) != 0)
             return -1;
-    qsort(d->scratch.v, d->scratch.n, sizeof *d->scratch.v, cmp_u32);
+    sort_u32(&d->scratch);
     for (size_t i = 0; i < d->scratch.n; i++)
         if (vec_push(&d->left_group, d->scratch.v[i]) != 0)
             return -1;
@@ -480,7 +520,7 @@ static int step(tk_cad *d, double *a1, double *a2)
             if (vec_push(&d->pred, d->sd[1].pool.v[rs->off + j]) != 0)
                 return -1;
     }
-    qsort(d->pred.v, d->pred.n, sizeof *d->pred.v, cmp_u32);
+    sort_u32(&d->pred);
     size_t u = 0;
     for (size_t i = 0; i < d->pred.n; i++)
         if (!u || d->pred.v[u - 1] != d->pred.v[i])
@@ -516,6 +556,7 @@ void tk_cad_free(tk_cad *d)
     free(d->pot.v);
     free(d->active.v);
     free(d->scratch.v);
+    free(d->keys);
     free(d);
 }
 
