@@ -109,8 +109,9 @@ static void usage(FILE *out)
             "         ranges outside the training range is anomalous whatever the score (range\n"
             "         guard). Stores every record in anomaly_results (unless --no-store) and POSTs\n"
             "         a Slack-style alert to --webhook once per incident (an incident starts after\n"
-            "         --persist anomalous records in a row, default 2, and ends after --rearm\n"
-            "         normal ones, default 10)\n"
+            "         --persist anomalous records in a row, default 2 (cad: 1, its score fires\n"
+            "         on the one record nothing predicted), and ends after --rearm normal ones,\n"
+            "         default 10)\n"
             "score    print timestamp,value,score per row of FILE.csv, streamed as detect does\n"
             "eval     run one detector over every labelled NAB file under DIR (the NAB data root\n"
             "         or one folder), causally, and score it with NAB's rules: three profiles,\n"
@@ -142,7 +143,7 @@ static void usage(FILE *out)
             "  --likelihood N     Numenta's anomaly likelihood over N raw scores (0 = off)\n"
             "  --likelihood-short N     its short window (default 10)\n"
             "  --threshold T      eval/detect: the fixed threshold (default: forest %.2f)\n"
-            "  --persist N --rearm N    incident logic (default 2 and 10; eval's alert figure too)\n"
+            "  --persist N --rearm N    incident logic (default 2 (cad 1) and 10; eval's alert figure too)\n"
             "  --points N         bench: points to score (default 1000000)\n"
             "  --dims D           bench: attributes per point (default 3)\n"
             "  --repeat N         bench: training repetitions (default 20)\n"
@@ -578,8 +579,7 @@ static int do_eval(const opts *o, const char *dir)
     tk_nabeval_config cfg = {
         .dir = dir, .labels = labels, .detector = o->detector ? o->detector : "cad",
         .params = o->online, .results_dir = o->nab_results,
-        .persist = o->persist ? (unsigned)o->persist : 2, .rearm = o->rearm ? (unsigned)o->rearm : 10,
-        .nab_range = o->nab_range,
+        .rearm = o->rearm ? (unsigned)o->rearm : 10, .nab_range = o->nab_range,
     };
     if (!o->detector) { /* the default: cad, the best causal detector measured (scripts/nab-eval) */
         tk_online_defaults(TK_ONLINE_CAD, &cfg.params);
@@ -587,6 +587,7 @@ static int do_eval(const opts *o, const char *dir)
         cfg.detector = "cad";
     }
     cfg.alert_threshold = o->threshold_set ? o->threshold : fixed_threshold(&cfg.params);
+    cfg.persist = o->persist ? (unsigned)o->persist : tk_detect_default_persist(cfg.params.kind);
     tk_nabscore *sc = NULL, *al = NULL;
     tk_nabeval_stats st;
     int rc = 1;

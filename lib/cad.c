@@ -154,6 +154,7 @@ struct tk_cad {
                             * False == 0, so context 0 is never updated) */
     u32vec left_group, pred, facts, pot, active, scratch;
     double lo, hi;
+    double last_raw;       /* the last score before the rest period */
     size_t seen, last_high; /* index of the last score >= base_threshold (1-based records; 0: the seed) */
 };
 
@@ -578,6 +579,7 @@ tk_cad *tk_cad_new(const tk_cad_params *p, char *err, size_t errlen)
 }
 
 size_t tk_cad_contexts(const tk_cad *d) { return d->nc; }
+double tk_cad_last_raw(const tk_cad *d) { return d->last_raw; }
 
 /* The sensor facts of v in d->facts (sorted): bit s of the quantised value
  * is fact 65536 + 2 s + bit, as CAD OSE writes them. */
@@ -626,5 +628,6 @@ double tk_cad_update(tk_cad *d, double v)
     int quiet = d->last_high + d->p.rest >= d->seen;
     if (score >= d->p.base_threshold)
         d->last_high = d->seen;
+    d->last_raw = score;
     return quiet ? 0.0 : score;
 }

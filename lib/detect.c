@@ -165,6 +165,8 @@ static int post_alert(const char *url, const char *body)
     return rc;
 }
 
+unsigned tk_detect_default_persist(tk_online_kind kind) { return kind == TK_ONLINE_CAD ? 1 : 2; }
+
 int tk_detect_run(const tk_detect_config *cfg, tk_detect_stats *st, char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
@@ -190,7 +192,8 @@ int tk_detect_run(const tk_detect_config *cfg, tk_detect_stats *st, char *err, s
     const char *topic = cfg->topic && *cfg->topic ? cfg->topic : "ticketctl.metrics";
     const char *field = cfg->field && *cfg->field ? cfg->field : "p99_ms";
     double threshold = cfg->threshold > 0 ? cfg->threshold : TK_DETECT_THRESHOLD;
-    tk_incident inc = {.persist = cfg->persist ? cfg->persist : 2, .rearm = cfg->rearm ? cfg->rearm : 10};
+    tk_incident inc = {.persist = cfg->persist ? cfg->persist : tk_detect_default_persist(m.kind),
+                       .rearm = cfg->rearm ? cfg->rearm : 10};
     if (cfg->mysql_url && !(db = tk_db_connect(cfg->mysql_url, err, errlen)))
         goto out;
     if (db && tk_db_migrate(db, err, errlen) < 0)

@@ -476,6 +476,8 @@ double tk_online_update(tk_online *d, double value)
     if (d->p.likelihood)
         out = valid ? likelihood(d, raw) : 0.0;
     d->last_raw = out < 0 ? 0 : out > 1 ? 1 : out;
+    if (d->p.kind == TK_ONLINE_CAD && !d->p.likelihood)
+        d->last_raw = tk_cad_last_raw(d->cad); /* before CAD's own rest period */
     if (d->p.suppress) {
         if (d->sup_left > 0 && out <= d->sup_ref) {
             d->sup_left--;

@@ -63,6 +63,10 @@ void tk_cad_free(tk_cad *d);
  * learn it. Out of memory: the record scores 0 and nothing is learnt. */
 double tk_cad_update(tk_cad *d, double v);
 
+/* The last score before the rest period (what `anomaly detect` thresholds:
+ * its incident logic does the one-report-per-event there). */
+double tk_cad_last_raw(const tk_cad *d);
+
 /* Contexts stored so far. */
 size_t tk_cad_contexts(const tk_cad *d);
 

@@ -25,6 +25,7 @@
 
 #include "ticketctl/iforest.h"
 #include "ticketctl/nab.h"
+#include "ticketctl/online.h"
 
 /* Read every record currently in `topic` (all partitions, from the start
  * to the end seen at call time, at most `max` records, at most timeout_ms)
@@ -41,7 +42,7 @@ typedef struct tk_detect_config {
     const char *model_path;      /* written by `anomaly train` */
     double threshold;            /* default TK_DETECT_THRESHOLD when 0 */
     unsigned rearm;              /* normal windows that end an incident (default 10) */
-    unsigned persist;            /* anomalous windows in a row that start one (default 2) */
+    unsigned persist;            /* anomalous windows in a row that start one (0: tk_detect_default_persist) */
     const char *mysql_url;       /* store anomaly_results here, or NULL */
     const char *webhook;         /* alert here, or NULL */
     int from_beginning;          /* replay the topic instead of starting at its end */
@@ -53,6 +54,13 @@ typedef struct tk_detect_config {
 /* The forest's fixed threshold, set in advance (the `fixed` row of
  * `anomaly eval --detector forest`). */
 #define TK_DETECT_THRESHOLD 0.7
+
+/* detect's default persist for a detector kind: 2 anomalous records in a
+ * row, or 1 for cad (its score is non-zero only on a record nothing
+ * predicted, and the next records of a lasting change are soon predicted:
+ * measured on NAB, eval's alert figure (raw cad score >= 0.75 or the range
+ * guard, rearm 10), standard profile: persist 2 17.0, persist 1 48.7). */
+unsigned tk_detect_default_persist(tk_online_kind kind);
 
 typedef struct tk_detect_stats {
     uint64_t records, anomalies, incidents, alerts_sent, alert_failures, stored, refits;

@@ -108,7 +108,8 @@ void tk_online_free(tk_online *d);
 double tk_online_update(tk_online *d, double value);
 
 /* The last score before suppression (what `anomaly detect` thresholds:
- * its incident logic does the suppressing there). */
+ * its incident logic does the suppressing there); for cad, before its rest
+ * period too. */
 double tk_online_unsuppressed(const tk_online *d);
 
 /* The current forest (NULL before the first fit or for other kinds), owned
