@@ -2,15 +2,17 @@
  * (topic ticketctl.metrics, written by serve: {"ts": ms, "p99_ms": .., ...}).
  *
  * One numeric field of the record is the series (default p99_ms). Each new
- * record is scored by the same causal streaming forest `anomaly eval`
- * measures on NAB (ticketctl/online.h): it starts from the model of
- * `anomaly train` and, once it has seen as many records as the model was
- * trained on, refits every K records on the trailing window (K and the
- * window come from the model). score >= threshold is an anomalous record,
+ * record is scored by the same causal streaming detector `anomaly eval`
+ * measures on NAB (ticketctl/online.h), of the kind the model file of
+ * `anomaly train` holds (tk_online_open_model). A forest starts from the
+ * model and, once it has seen as many records as the model was trained on,
+ * refits every K records on the trailing window (K and the window come
+ * from the model); cad replays the model's training rows (its range frozen
+ * at theirs) and learns every record after, with no refit. score >= threshold is an anomalous record,
  * and so is a value more than three training ranges outside the training
  * range (the range guard, a labelled rule: isolation does not
  * extrapolate). Every scored record is stored as an anomaly_results row
- * (migration 5; features = {"rule": "forest"|"range_guard"|"none"}) when a
+ * (migration 5; features = {"rule": "forest"|"cad"|"range_guard"|"none"}) when a
  * database is given. An incident starts after `persist` consecutive
  * anomalous records (a lone outlier second, such as latency dropping after
  * a spike, does not page anyone) and ends after `rearm` consecutive normal
