@@ -26,7 +26,8 @@
 enum { OPT_FROM = 256, OPT_MODEL, OPT_TREES, OPT_SAMPLE, OPT_SEED, OPT_WINDOW, OPT_TOPIC, OPT_JSON, OPT_LABELS,
        OPT_THRESHOLD, OPT_POINTS, OPT_DIMS, OPT_REPEAT, OPT_WEBHOOK, OPT_METRIC, OPT_KAFKA, OPT_MYSQL, OPT_STATE,
        OPT_REARM, OPT_IDLE, OPT_BEGIN, OPT_VERBOSE, OPT_NOSTORE, OPT_PERSIST, OPT_SINCE, OPT_DETECTOR, OPT_NABRES,
-       OPT_REFIT, OPT_TRAINWIN, OPT_LIK, OPT_LIKSHORT, OPT_SUPPRESS, OPT_SUPPROB, OPT_STEP };
+       OPT_REFIT, OPT_TRAINWIN, OPT_LIK, OPT_LIKSHORT, OPT_SUPPRESS, OPT_SUPPROB, OPT_STEP,
+       OPT_NABRANGE, OPT_GROWRANGE };
 
 static const struct option longopts[] = {
     {"from", required_argument, NULL, OPT_FROM},
@@ -63,6 +64,8 @@ static const struct option longopts[] = {
     {"suppress", required_argument, NULL, OPT_SUPPRESS},
     {"suppress-probation", required_argument, NULL, OPT_SUPPROB},
     {"step", required_argument, NULL, OPT_STEP},
+    {"nab-range", no_argument, NULL, OPT_NABRANGE},
+    {"grow-range", no_argument, NULL, OPT_GROWRANGE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -72,13 +75,15 @@ static void usage(FILE *out)
     tk_online_params f;
     tk_online_defaults(TK_ONLINE_FOREST, &f);
     fprintf(out,
-            "usage: ticketctl anomaly train --from FILE.csv|--topic NAME --model OUT [--trees N] [--sample N]\n"
-            "                               [--seed S] [--window N] [--refit K] [--train-window T]\n"
+            "usage: ticketctl anomaly train --from FILE.csv|--topic NAME --model OUT [--detector forest|cad]\n"
+            "                               [--trees N] [--sample N] [--seed S] [--window N] [--refit K]\n"
+            "                               [--train-window T]\n"
             "       ticketctl anomaly detect --model M [--topic NAME] [--metric FIELD] [--webhook URL]\n"
             "                               [--threshold T] [--persist N] [--rearm N] [--from-beginning]\n"
             "       ticketctl anomaly score --model M --from FILE.csv [--json]\n"
             "       ticketctl anomaly eval DIR --labels combined_windows.json [--detector NAME]\n"
             "                               [--nab-results OUT] [--threshold T] [--seed S] [--json]\n"
+            "                               [--grow-range] [--nab-range]\n"
             "       ticketctl anomaly nabscore DIR --labels combined_windows.json --detector NAME [--json]\n"
             "       ticketctl anomaly bench [--points N] [--trees N] [--sample N] [--dims D]\n"
             "       ticketctl anomaly forest --from X.csv [--trees N] [--sample N] [--seed S]\n"
@@ -86,21 +91,27 @@ static void usage(FILE *out)
             "Causal streaming anomaly detectors (lib/online.c) on metric series: every record\n"
             "is scored before it is learnt, and scores are in [0,1]. The forest is an\n"
             "Isolation Forest (Liu, Ting & Zhou, ICDM 2008) on scale-free features, refitted\n"
-            "every K records on the trailing T records.\n"
+            "every K records on the trailing T records. cad is the contextual anomaly detector\n"
+            "(CAD OSE, as in NAB) with a causal range: eval's default, the best measured on NAB.\n"
             "\n"
             "train    fit the forest on the last T rows of FILE.csv (NAB format) or of the --metric\n"
             "         field of every record in the Kafka topic NAME, and save it to OUT. The model\n"
             "         file holds the forest and 'online window=W train=T refit=K rows=N mean=M\n"
             "         sd=S range=LO,HI': the feature settings, the refit schedule, the training\n"
-            "         size, the feature normalisation and the training range (range guard)\n"
+            "         size, the feature normalisation and the training range (range guard).\n"
+            "         --detector cad writes a cad model instead: 'ticketctl cad model v1 rows=N\n"
+            "         range=LO,HI' and the N training values, one a line (CAD learns as it goes:\n"
+            "         detect replays them, its range frozen at theirs, and never refits)\n"
             "detect   score each new record of the metrics topic (default ticketctl.metrics, field\n"
-            "         p99_ms) with the model's streaming forest; once it has seen N records of its\n"
-            "         own it refits every K records on the last T. A value more than 3 training\n"
+            "         p99_ms) with the model's streaming detector. A forest, once it has seen N\n"
+            "         records of its own, refits every K records on the last T; cad learns every\n"
+            "         record (no refit, rest period 0). A value more than 3 training\n"
             "         ranges outside the training range is anomalous whatever the score (range\n"
             "         guard). Stores every record in anomaly_results (unless --no-store) and POSTs\n"
             "         a Slack-style alert to --webhook once per incident (an incident starts after\n"
-            "         --persist anomalous records in a row, default 2, and ends after --rearm\n"
-            "         normal ones, default 10)\n"
+            "         --persist anomalous records in a row, default 2 (cad: 1, its score fires\n"
+            "         on the one record nothing predicted), and ends after --rearm normal ones,\n"
+            "         default 10)\n"
             "score    print timestamp,value,score per row of FILE.csv, streamed as detect does\n"
             "eval     run one detector over every labelled NAB file under DIR (the NAB data root\n"
             "         or one folder), causally, and score it with NAB's rules: three profiles,\n"
@@ -113,8 +124,12 @@ static void usage(FILE *out)
             "forest   the bare Isolation Forest: train on every row of a CSV of attributes\n"
             "         (header line, then numbers), print one score per row\n"
             "\n"
-            "  --detector NAME    forest (default), ensemble (forest + wgauss), wgauss (NAB's\n"
-            "                     windowed Gaussian), zscore (rolling z-score)\n"
+            "  --detector NAME    cad (eval's default), forest (train's default), ensemble\n"
+            "                     (forest + wgauss), relent (relative entropy, Wang et al. 2011),\n"
+            "                     wgauss (NAB's windowed Gaussian), zscore (rolling z-score)\n"
+            "  --grow-range       cad: the range keeps growing (default: frozen after probation)\n"
+            "  --nab-range        eval: hand cad/relent each file's min/max as NAB does\n"
+            "                     (LOOK-AHEAD: only to check against NAB's published runs)\n"
             "  --trees N          trees (default %u)\n"
             "  --sample N         subsample size psi (default %u)\n"
             "  --seed S           generator seed (default %llu; fit k uses S + k)\n"
@@ -128,7 +143,7 @@ static void usage(FILE *out)
             "  --likelihood N     Numenta's anomaly likelihood over N raw scores (0 = off)\n"
             "  --likelihood-short N     its short window (default 10)\n"
             "  --threshold T      eval/detect: the fixed threshold (default: forest %.2f)\n"
-            "  --persist N --rearm N    incident logic (default 2 and 10; eval's alert figure too)\n"
+            "  --persist N --rearm N    incident logic (default 2 (cad 1) and 10; eval's alert figure too)\n"
             "  --points N         bench: points to score (default 1000000)\n"
             "  --dims D           bench: attributes per point (default 3)\n"
             "  --repeat N         bench: training repetitions (default 20)\n"
@@ -148,7 +163,7 @@ typedef struct opts {
     const char *from, *model, *labels, *topic;
     const char *webhook, *metric, *kafka, *mysql, *state, *detector, *nab_results;
     int64_t rearm, idle_exit_ms, persist, since_ms;
-    int from_beginning, verbose, no_store;
+    int from_beginning, verbose, no_store, nab_range, grow_range;
     int json;
     double threshold;
     int threshold_set, detector_known;
@@ -275,6 +290,8 @@ static int parse_opts(int argc, char **argv, opts *o)
         case OPT_BEGIN: o->from_beginning = 1; break;
         case OPT_VERBOSE: o->verbose = 1; break;
         case OPT_NOSTORE: o->no_store = 1; break;
+        case OPT_NABRANGE: o->nab_range = 1; break;
+        case OPT_GROWRANGE: o->grow_range = 1; break;
         case OPT_SINCE:
             if (parse_u("since", optarg, 0, INT64_MAX, &o->since_ms)) return 2;
             break;
@@ -292,6 +309,7 @@ static int parse_opts(int argc, char **argv, opts *o)
     for (size_t k = 0; k < NDET_OPTS; k++)
         if (given[k] && apply_det_opt(&det_opts[k], given[k], &o->online) != 0)
             return 2;
+    o->online.grow_range = o->grow_range;
     return 0;
 }
 
@@ -316,10 +334,26 @@ static int do_train(const opts *o)
         return 1;
     }
     tk_online_params p = o->online;
+    int rc = 1;
+    if (o->detector && p.kind == TK_ONLINE_CAD) {
+        if (tk_online_cad_model_save(o->model, s.value, s.n, err, sizeof err) != TK_OK)
+            fprintf(stderr, "anomaly train: %s\n", err);
+        else {
+            printf("cad model: %zu training rows -> %s (detect replays them, range frozen at theirs)\n", s.n,
+                   o->model);
+            rc = 0;
+        }
+        tk_nab_series_free(&s);
+        return rc;
+    }
+    if (o->detector && p.kind != TK_ONLINE_FOREST) {
+        fprintf(stderr, "anomaly train: --detector wants forest or cad\n");
+        tk_nab_series_free(&s);
+        return 2;
+    }
     p.kind = TK_ONLINE_FOREST;
     tk_iforest *f = NULL;
     tk_online_model m;
-    int rc = 1;
     uint64_t t0 = tk_mono_us();
     if (tk_online_train(&p, s.value, s.n, &f, &m, err, sizeof err) != TK_OK) {
         fprintf(stderr, "anomaly train: %s\n", err);
@@ -347,18 +381,12 @@ static int do_score(const opts *o)
         return 2;
     }
     char err[512], ts[32];
-    tk_iforest *f = NULL;
     tk_online *d = NULL;
     tk_online_model m;
     tk_nab_series s = {0};
     int rc = 1;
-    if (tk_iforest_load(o->model, &f, err, sizeof err) != TK_OK) {
-        fprintf(stderr, "anomaly score: %s\n", err);
-        return 1;
-    }
-    if (!(d = tk_online_from_model(f, &m, err, sizeof err))) {
+    if (!(d = tk_online_open_model(o->model, &m, err, sizeof err))) {
         fprintf(stderr, "anomaly score: %s: %s\n", o->model, err);
-        tk_iforest_free(f);
         return 1;
     }
     if (tk_nab_load_csv(o->from, &s, err, sizeof err) != TK_OK) {
@@ -525,6 +553,10 @@ static double fixed_threshold(const tk_online_params *p)
      * forest's (and the ensemble's) detect default */
     if (p->likelihood)
         return 0.9;
+    if (p->kind == TK_ONLINE_RELENT)
+        return 0.5; /* its scores are 0 or 1 */
+    if (p->kind == TK_ONLINE_CAD)
+        return 0.75; /* CAD OSE's own base threshold */
     return p->kind == TK_ONLINE_WGAUSS ? 0.99999 : p->kind == TK_ONLINE_ZSCORE ? 0.75 : TK_DETECT_THRESHOLD;
 }
 
@@ -536,7 +568,7 @@ static int do_eval(const opts *o, const char *dir)
     }
     char err[512];
     if (!o->detector_known) {
-        fprintf(stderr, "anomaly eval: --detector wants forest, ensemble, wgauss or zscore, got '%s'\n", o->detector);
+        fprintf(stderr, "anomaly eval: --detector wants cad, forest, ensemble, relent, wgauss or zscore, got '%s'\n", o->detector);
         return 2;
     }
     tk_nab_labels *labels = NULL;
@@ -545,11 +577,17 @@ static int do_eval(const opts *o, const char *dir)
         return 1;
     }
     tk_nabeval_config cfg = {
-        .dir = dir, .labels = labels, .detector = o->detector ? o->detector : "forest",
+        .dir = dir, .labels = labels, .detector = o->detector ? o->detector : "cad",
         .params = o->online, .results_dir = o->nab_results,
-        .persist = o->persist ? (unsigned)o->persist : 2, .rearm = o->rearm ? (unsigned)o->rearm : 10,
+        .rearm = o->rearm ? (unsigned)o->rearm : 10, .nab_range = o->nab_range,
     };
+    if (!o->detector) { /* the default: cad, the best causal detector measured (scripts/nab-eval) */
+        tk_online_defaults(TK_ONLINE_CAD, &cfg.params);
+        cfg.params.grow_range = o->grow_range;
+        cfg.detector = "cad";
+    }
     cfg.alert_threshold = o->threshold_set ? o->threshold : fixed_threshold(&cfg.params);
+    cfg.persist = o->persist ? (unsigned)o->persist : tk_detect_default_persist(cfg.params.kind);
     tk_nabscore *sc = NULL, *al = NULL;
     tk_nabeval_stats st;
     int rc = 1;
@@ -696,6 +734,20 @@ static int do_bench(const opts *o)
         st_fits[k] = d ? tk_online_fits(d) : 0;
         tk_online_free(d);
     }
+    /* the other streaming detectors on the same series: CPU per record */
+    static const tk_online_kind other[] = {TK_ONLINE_CAD, TK_ONLINE_RELENT, TK_ONLINE_WGAUSS, TK_ONLINE_ZSCORE};
+    double other_us[sizeof other / sizeof other[0]] = {0};
+    for (size_t k = 0; k < sizeof other / sizeof other[0] && v && ss; k++) {
+        tk_online_params q;
+        tk_online_defaults(other[k], &q);
+        q.probation = 750;
+        tk_online *d = tk_online_new(&q, err, sizeof err);
+        double c0 = thread_cpu_s();
+        for (size_t i = 0; d && i < NSTREAM; i++)
+            ss[i] = tk_online_update(d, v[i]);
+        other_us[k] = (thread_cpu_s() - c0) * 1e6 / NSTREAM;
+        tk_online_free(d);
+    }
     double per_rec_us = 1000.0 * st_cpu[0] / NSTREAM, per_fit_ms = st_fits[0] > st_fits[1]
         ? (st_cpu[0] - st_cpu[1]) / (double)(st_fits[0] - st_fits[1]) : 0;
     if (o->json) {
@@ -710,6 +762,10 @@ static int do_bench(const opts *o)
                                  (json_int_t)sp.train_window, "fits", (json_int_t)st_fits[0], "cpu_ms", st_cpu[0],
                                  "us_per_record", per_rec_us, "ms_per_refit", per_fit_ms,
                                  "refit_us_per_record", sp.refit ? 1000.0 * per_fit_ms / sp.refit : 0.0);
+        json_t *us = json_object();
+        for (size_t k = 0; k < sizeof other / sizeof other[0]; k++)
+            json_object_set_new(us, tk_online_kind_name(other[k]), json_real(other_us[k]));
+        json_object_set_new(json_object_get(root, "stream"), "us_per_record_by_detector", us);
         json_dumpf(root, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
         putchar('\n');
         json_decref(root);
@@ -725,6 +781,8 @@ static int do_bench(const opts *o)
                "one refit %.2f CPU-ms = %.2f us/record amortised\n",
                NSTREAM, sp.refit, sp.train_window, st_fits[0], st_cpu[0], per_rec_us, per_fit_ms,
                sp.refit ? 1000.0 * per_fit_ms / sp.refit : 0.0);
+        for (size_t k = 0; k < sizeof other / sizeof other[0]; k++)
+            printf("stream: %s %.2f us/record\n", tk_online_kind_name(other[k]), other_us[k]);
     }
     free(v);
     free(ss);

@@ -165,6 +165,8 @@ static int post_alert(const char *url, const char *body)
     return rc;
 }
 
+unsigned tk_detect_default_persist(tk_online_kind kind) { return kind == TK_ONLINE_CAD ? 1 : 2; }
+
 int tk_detect_run(const tk_detect_config *cfg, tk_detect_stats *st, char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
@@ -174,13 +176,12 @@ int tk_detect_run(const tk_detect_config *cfg, tk_detect_stats *st, char *err, s
     MYSQL *db = NULL;
     rd_kafka_t *rk = NULL;
     int rc = -1;
-    if (tk_iforest_load(cfg->model_path, &model, err, errlen) != TK_OK)
-        return -1;
-    /* The streaming forest of `anomaly eval` (no suppression: the incident
-     * logic below decides what pages). */
-    if (!(det = tk_online_from_model(model, &m, err, errlen)))
+    /* The streaming detector of `anomaly eval`, forest or cad, as the model
+     * file says (no suppression: the incident logic below decides what
+     * pages). */
+    if (!(det = tk_online_open_model(cfg->model_path, &m, err, errlen)))
         goto out;
-    model = NULL; /* det owns it */
+    const char *by = tk_online_kind_name(m.kind); /* the rule that paged when the score did */
     /* Range guard, a labelled rule beside the forest. An Isolation Forest
      * cannot rank a value beyond all it was trained on above its most
      * extreme training point: such a value follows that point's path to
@@ -191,7 +192,8 @@ int tk_detect_run(const tk_detect_config *cfg, tk_detect_stats *st, char *err, s
     const char *topic = cfg->topic && *cfg->topic ? cfg->topic : "ticketctl.metrics";
     const char *field = cfg->field && *cfg->field ? cfg->field : "p99_ms";
     double threshold = cfg->threshold > 0 ? cfg->threshold : TK_DETECT_THRESHOLD;
-    tk_incident inc = {.persist = cfg->persist ? cfg->persist : 2, .rearm = cfg->rearm ? cfg->rearm : 10};
+    tk_incident inc = {.persist = cfg->persist ? cfg->persist : tk_detect_default_persist(m.kind),
+                       .rearm = cfg->rearm ? cfg->rearm : 10};
     if (cfg->mysql_url && !(db = tk_db_connect(cfg->mysql_url, err, errlen)))
         goto out;
     if (db && tk_db_migrate(db, err, errlen) < 0)
@@ -237,7 +239,7 @@ int tk_detect_run(const tk_detect_config *cfg, tk_detect_stats *st, char *err, s
                      "INSERT INTO anomaly_results (window_start, window_end, metric, value, score, features, verdict)"
                      " VALUES (FROM_UNIXTIME(%lld), FROM_UNIXTIME(%lld), '%s', %.6f, %.6f, '{\"rule\":\"%s\"}', %d)",
                      (long long)(ts - m.window > first_ts ? ts - m.window : first_ts), (long long)ts, field, v, score,
-                     rule ? "range_guard" : verdict ? "forest" : "none", verdict);
+                     rule ? "range_guard" : verdict ? by : "none", verdict);
             if (mysql_query(db, sql) == 0)
                 st->stored++;
         }
@@ -253,7 +255,7 @@ int tk_detect_run(const tk_detect_config *cfg, tk_detect_stats *st, char *err, s
                          (long long)ts);
                 json_t *js = json_pack("{s:s, s:{s:s, s:f, s:f, s:f, s:I, s:s}}", "text", text, "anomaly", "metric",
                                        field, "value", v, "score", score, "threshold", threshold, "ts",
-                                       (json_int_t)ts, "rule", rule ? "range_guard" : "forest");
+                                       (json_int_t)ts, "rule", rule ? "range_guard" : by);
                 char *body = js ? json_dumps(js, JSON_COMPACT) : NULL;
                 json_decref(js);
                 if (body && post_alert(cfg->webhook, body) == 0)

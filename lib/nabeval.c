@@ -108,6 +108,14 @@ int tk_nabeval_run(const tk_nabeval_config *cfg, tk_nabscore **scores, tk_nabsco
         tk_online_params p = cfg->params;
         /* NAB hands every detector the probation length of the file */
         p.probation = tk_nab_probation(s.n) >= 16 ? tk_nab_probation(s.n) : 16;
+        if (cfg->nab_range) {
+            p.range_set = 1;
+            p.range_lo = p.range_hi = s.value[0];
+            for (size_t k = 1; k < s.n; k++) {
+                p.range_lo = s.value[k] < p.range_lo ? s.value[k] : p.range_lo;
+                p.range_hi = s.value[k] > p.range_hi ? s.value[k] : p.range_hi;
+            }
+        }
         tk_online *d = tk_online_new(&p, err, errlen);
         if (!d) {
             rc = TK_EINVAL;

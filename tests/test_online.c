@@ -107,7 +107,7 @@ static void test_causal(void **state)
     for (size_t i = N / 2; i < N; i++)
         b[i] = 1000.0 - 3.0 * wave(i);
     char err[128];
-    for (int k = TK_ONLINE_WGAUSS; k <= TK_ONLINE_ENSEMBLE; k++) {
+    for (int k = TK_ONLINE_WGAUSS; k <= TK_ONLINE_CAD; k++) {
         tk_online_params p;
         tk_online_defaults((tk_online_kind)k, &p);
         p.probation = 200;
@@ -329,6 +329,48 @@ static void test_bad_params(void **state)
     tk_online_free(d);
 }
 
+/* A cad model file: detect replays its rows into a fresh detector (range
+ * frozen at theirs, rest 0), so the scores that follow equal one detector
+ * run over rows + stream with calibration = rows; a file that is not a
+ * model is refused. */
+static void test_cad_model(void **state)
+{
+    (void)state;
+    enum { ROWS = 300, MORE = 200 };
+    static double v[ROWS + MORE], want[ROWS + MORE];
+    for (size_t i = 0; i < ROWS + MORE; i++)
+        v[i] = wave(i) + (i == ROWS + 100 ? 40.0 : 0.0);
+    char path[] = "/tmp/test_online_cad_XXXXXX", err[256];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(tk_online_cad_model_save(path, v, ROWS, err, sizeof err), TK_OK);
+    tk_online_model m;
+    tk_online *d = tk_online_open_model(path, &m, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(m.kind, TK_ONLINE_CAD);
+    assert_int_equal(m.rows, ROWS);
+    tk_online_params p;
+    tk_online_defaults(TK_ONLINE_CAD, &p);
+    p.probation = ROWS;
+    p.cad_rest = 0;
+    assert_int_equal(tk_online_run(&p, v, ROWS + MORE, want, err, sizeof err), TK_OK);
+    for (size_t i = ROWS; i < ROWS + MORE; i++) {
+        double got = tk_online_update(d, v[i]);
+        if (got != want[i])
+            fail_msg("record %zu: %.17g from the model, %.17g in one run", i, got, want[i]);
+    }
+    assert_true(want[ROWS + 100] > 0.5); /* the spike is seen */
+    tk_online_free(d);
+    FILE *f = fopen(path, "w");
+    fputs("ticketctl cad model v1 rows=5 range=0,1\n1\n", f);
+    fclose(f);
+    assert_null(tk_online_open_model(path, &m, err, sizeof err));
+    assert_non_null(strstr(err, "cad model"));
+    assert_int_equal(tk_online_cad_model_save(path, v, 10, err, sizeof err), TK_EINVAL);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_incident),
         cmocka_unit_test(test_train_and_model),
         cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_cad_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

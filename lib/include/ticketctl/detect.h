@@ -2,15 +2,17 @@
  * (topic ticketctl.metrics, written by serve: {"ts": ms, "p99_ms": .., ...}).
  *
  * One numeric field of the record is the series (default p99_ms). Each new
- * record is scored by the same causal streaming forest `anomaly eval`
- * measures on NAB (ticketctl/online.h): it starts from the model of
- * `anomaly train` and, once it has seen as many records as the model was
- * trained on, refits every K records on the trailing window (K and the
- * window come from the model). score >= threshold is an anomalous record,
+ * record is scored by the same causal streaming detector `anomaly eval`
+ * measures on NAB (ticketctl/online.h), of the kind the model file of
+ * `anomaly train` holds (tk_online_open_model). A forest starts from the
+ * model and, once it has seen as many records as the model was trained on,
+ * refits every K records on the trailing window (K and the window come
+ * from the model); cad replays the model's training rows (its range frozen
+ * at theirs) and learns every record after, with no refit. score >= threshold is an anomalous record,
  * and so is a value more than three training ranges outside the training
  * range (the range guard, a labelled rule: isolation does not
  * extrapolate). Every scored record is stored as an anomaly_results row
- * (migration 5; features = {"rule": "forest"|"range_guard"|"none"}) when a
+ * (migration 5; features = {"rule": "forest"|"cad"|"range_guard"|"none"}) when a
  * database is given. An incident starts after `persist` consecutive
  * anomalous records (a lone outlier second, such as latency dropping after
  * a spike, does not page anyone) and ends after `rearm` consecutive normal
@@ -25,6 +27,7 @@
 
 #include "ticketctl/iforest.h"
 #include "ticketctl/nab.h"
+#include "ticketctl/online.h"
 
 /* Read every record currently in `topic` (all partitions, from the start
  * to the end seen at call time, at most `max` records, at most timeout_ms)
@@ -41,7 +44,7 @@ typedef struct tk_detect_config {
     const char *model_path;      /* written by `anomaly train` */
     double threshold;            /* default TK_DETECT_THRESHOLD when 0 */
     unsigned rearm;              /* normal windows that end an incident (default 10) */
-    unsigned persist;            /* anomalous windows in a row that start one (default 2) */
+    unsigned persist;            /* anomalous windows in a row that start one (0: tk_detect_default_persist) */
     const char *mysql_url;       /* store anomaly_results here, or NULL */
     const char *webhook;         /* alert here, or NULL */
     int from_beginning;          /* replay the topic instead of starting at its end */
@@ -53,6 +56,13 @@ typedef struct tk_detect_config {
 /* The forest's fixed threshold, set in advance (the `fixed` row of
  * `anomaly eval --detector forest`). */
 #define TK_DETECT_THRESHOLD 0.7
+
+/* detect's default persist for a detector kind: 2 anomalous records in a
+ * row, or 1 for cad (its score is non-zero only on a record nothing
+ * predicted, and the next records of a lasting change are soon predicted:
+ * measured on NAB, eval's alert figure (raw cad score >= 0.75 or the range
+ * guard, rearm 10), standard profile: persist 2 17.0, persist 1 48.7). */
+unsigned tk_detect_default_persist(tk_online_kind kind);
 
 typedef struct tk_detect_stats {
     uint64_t records, anomalies, incidents, alerts_sent, alert_failures, stored, refits;

@@ -29,6 +29,8 @@ typedef struct tk_nabeval_config {
     const char *results_dir;   /* write results files here, or NULL */
     double alert_threshold;    /* detect's fixed threshold */
     unsigned persist, rearm;   /* incident logic (tk_incident; 0 = detect's 2 and 10) */
+    int nab_range;             /* hand cad / relent each file's min and max, as NAB does (look-ahead:
+                                * only for checking our detectors against NAB's published runs) */
 } tk_nabeval_config;
 
 typedef struct tk_nabeval_stats {

@@ -24,6 +24,12 @@
  *           (isolation does not extrapolate), hence detect's range guard.
  *   ensemble  forest and wgauss (6400/100) side by side, raw score the
  *           mean of the two.
+ *   cad     contextual anomaly detector (CAD OSE, NAB 69.9; ticketctl/cad.h)
+ *           with NAB's parameters, rest = probation / 5, the range of the
+ *           first `probation` records (frozen after them, see below).
+ *   relent  relative entropy with multiple hypotheses (Wang et al. 2011,
+ *           NAB's parameters; ticketctl/relent.h): `window` (52) records,
+ *           range fixed by the first `probation` records; scores 0 or 1.
  *
  * Post-processing (any detector; 0 = off):
  *   likelihood  Numenta's anomaly likelihood (Ahmad, Lavin, Purdy, Agha,
@@ -54,6 +60,8 @@ typedef enum tk_online_kind {
     TK_ONLINE_ZSCORE,
     TK_ONLINE_FOREST,
     TK_ONLINE_ENSEMBLE, /* forest and wgauss (NAB's 6400/100), mean of the two raw scores */
+    TK_ONLINE_RELENT,   /* relative entropy, Wang et al. 2011 (ticketctl/relent.h) */
+    TK_ONLINE_CAD,      /* contextual anomaly detector, CAD OSE (ticketctl/cad.h) */
 } tk_online_kind;
 
 typedef struct tk_online_params {
@@ -68,6 +76,14 @@ typedef struct tk_online_params {
     unsigned lik_short;     /* its short window (default 10) */
     unsigned suppress;      /* records of suppression after a score (0 = off) */
     double suppress_probation; /* when suppress is 0: suppress = this x probation records */
+    /* cad: the range. Causal default: the running min/max of the first
+     * `probation` records, frozen after them; grow_range: it keeps growing.
+     * range_set: [range_lo, range_hi] given (NAB hands detectors the whole
+     * file's min/max: look-ahead, for checking against NAB's published
+     * runs only). */
+    int grow_range, range_set;
+    double range_lo, range_hi;
+    long cad_rest;          /* cad: rest period, records; -1 = probation / 5 (NAB's) */
 } tk_online_params;
 
 /* Defaults of a detector kind (NAB's for wgauss; by measurement for the
@@ -92,7 +108,8 @@ void tk_online_free(tk_online *d);
 double tk_online_update(tk_online *d, double value);
 
 /* The last score before suppression (what `anomaly detect` thresholds:
- * its incident logic does the suppressing there). */
+ * its incident logic does the suppressing there); for cad, before its rest
+ * period too. */
 double tk_online_unsuppressed(const tk_online *d);
 
 /* The current forest (NULL before the first fit or for other kinds), owned
@@ -124,6 +141,7 @@ size_t tk_online_dims(void);
  * guard). Write it into buf / read it back (0, or -1 when meta is not of
  * this form). */
 typedef struct tk_online_model {
+    tk_online_kind kind;    /* forest, or cad (a cad model file, below) */
     unsigned window, train_window, refit;
     size_t rows;
     double mean, sd, lo, hi;
@@ -145,6 +163,22 @@ int tk_online_train(const tk_online_params *p, const double *v, size_t n, tk_ifo
  * NULL (metadata not of this form, dims mismatch, no memory; message in
  * err, OUT) the caller still owns model. */
 tk_online *tk_online_from_model(tk_iforest *model, tk_online_model *m, char *err, size_t errlen);
+
+/* A cad model file (`anomaly train --detector cad`) is text:
+ *   "ticketctl cad model v1 rows=N range=LO,HI" then the N training values,
+ * one a line. CAD learns as it goes, so its model is what it learns from
+ * those rows: detect replays them into a fresh detector whose range is
+ * frozen at the training range (the calibration), then goes on learning
+ * from the stream; its rest period is 0 there (detect's incident logic
+ * does the one-alert-per-event). Save: TK_OK, or TK_EINVAL (n < 16, a
+ * non-finite value) / TK_EIO with a message in err (OUT). */
+int tk_online_cad_model_save(const char *path, const double *v, size_t n, char *err, size_t errlen);
+
+/* Open a model file of either kind (a cad model, or a forest model as
+ * tk_online_from_model takes it): the streaming detector (caller frees) and
+ * *m (kind, rows, lo/hi: the training range for detect's range guard). NULL
+ * with a message in err (OUT) when the file is missing or not a model. */
+tk_online *tk_online_open_model(const char *path, tk_online_model *m, char *err, size_t errlen);
 
 void tk_online_meta_write(const tk_online_model *m, char *buf, size_t len);
 int tk_online_meta_read(const char *meta, tk_online_model *m);
