@@ -44,6 +44,7 @@
  * second; a 10 ms timer records its own lateness). */
 #include "bench_int.h"
 #include "ticketctl/httpload.h"
+#include "http1.h"
 #include "ticketctl/common.h"
 #include "ticketctl/hist.h"
 
@@ -301,66 +302,14 @@ static int lb_fill(tk_bench_latency *l, const uint64_t *raw, uint64_t e, double 
 
 /* ---------- target and request ---------- */
 
-typedef struct hl_url {
-    char host[256];    /* without brackets */
-    char hostport[300]; /* as written, for the Host header */
-    char port[8];
-    char prefix[256]; /* path prefix without trailing slash, may be "" */
-} hl_url;
-
-static int url_split(const char *target, hl_url *u)
-{
-    memset(u, 0, sizeof *u);
-    if (strncasecmp(target, "http://", 7) != 0)
-        return -1;
-    const char *p = target + 7, *slash = strchr(p, '/');
-    size_t hplen = slash ? (size_t)(slash - p) : strlen(p);
-    if (hplen == 0 || hplen >= sizeof u->hostport || strchr(p, '@') || strchr(p, '?') || strchr(p, '#'))
-        return -1;
-    memcpy(u->hostport, p, hplen);
-    const char *hp = u->hostport, *colon;
-    if (hp[0] == '[') {
-        const char *rb = strchr(hp, ']');
-        if (!rb || rb == hp + 1 || (size_t)(rb - hp - 1) >= sizeof u->host)
-            return -1;
-        memcpy(u->host, hp + 1, (size_t)(rb - hp - 1));
-        colon = rb[1] == ':' ? rb + 1 : NULL;
-        if (rb[1] && rb[1] != ':')
-            return -1;
-    } else {
-        colon = strchr(hp, ':');
-        size_t hl = colon ? (size_t)(colon - hp) : strlen(hp);
-        if (hl == 0 || hl >= sizeof u->host)
-            return -1;
-        memcpy(u->host, hp, hl);
-    }
-    if (colon) {
-        int64_t port;
-        if (tk_parse_i64(colon + 1, 1, 65535, &port) != 0)
-            return -1;
-        snprintf(u->port, sizeof u->port, "%d", (int)port);
-    } else {
-        snprintf(u->port, sizeof u->port, "80");
-    }
-    if (slash) {
-        size_t n = strlen(slash);
-        while (n > 0 && slash[n - 1] == '/')
-            n--;
-        if (n >= sizeof u->prefix)
-            return -1;
-        memcpy(u->prefix, slash, n);
-    }
-    return 0;
-}
-
 int tk_httpload_supports(const char *target)
 {
-    hl_url u;
-    return target && url_split(target, &u) == 0;
+    tk_http1_url u;
+    return target && tk_http1_url_split(target, &u) == 0;
 }
 
 /* Format the request once: it never changes during the run. */
-static int build_request(hl_run *b, const hl_url *u, const char *path, const char *auth)
+static int build_request(hl_run *b, const tk_http1_url *u, const char *path, const char *auth)
 {
     for (const char *s = path; *s; s++)
         if ((unsigned char)*s <= ' ' || *s == 0x7f)
@@ -385,85 +334,32 @@ static int build_request(hl_run *b, const hl_url *u, const char *path, const cha
 
 /* ---------- response parser ---------- */
 
-/* Case-insensitive: does [v, v+n) contain the token tok? */
-static int has_token(const char *v, size_t n, const char *tok)
-{
-    size_t k = strlen(tok);
-    for (size_t i = 0; i + k <= n; i++)
-        if (strncasecmp(v + i, tok, k) == 0)
-            return 1;
-    return 0;
-}
-
-/* Parse a complete head h[0..len) (ending in the blank line). Sets status,
- * keep and the body state. Returns 0, 1 for a 1xx head (skip it), -1 when
- * malformed. */
+/* Parse a complete head h[0..len) (http1.h) into c's status, keep and
+ * body state. Returns 0, 1 for a 1xx head (skip it), -1 when malformed. */
 static int parse_head(hl_conn *c, const char *h, size_t len)
 {
-    if (len < 12 || memcmp(h, "HTTP/1.", 7) != 0 || (h[7] != '0' && h[7] != '1') || h[8] != ' ')
-        return -1;
-    if (h[9] < '1' || h[9] > '5' || h[10] < '0' || h[10] > '9' || h[11] < '0' || h[11] > '9')
-        return -1;
-    int status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
-    if (status < 200)
-        return 1;
-    int keep = h[7] == '1', chunked = 0, have_len = 0;
-    uint64_t clen = 0;
-    const char *p = memchr(h, '\n', len), *end = h + len;
-    while (p && ++p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (!eol)
-            break;
-        size_t ll = (size_t)(eol - p);
-        if (ll && p[ll - 1] == '\r')
-            ll--;
-        if (ll == 0)
-            break; /* the blank line */
-        const char *colon = memchr(p, ':', ll);
-        if (!colon)
-            return -1;
-        size_t nl = (size_t)(colon - p);
-        const char *v = colon + 1, *ve = p + ll;
-        while (v < ve && (*v == ' ' || *v == '\t'))
-            v++;
-        if (nl == 14 && strncasecmp(p, "content-length", 14) == 0) {
-            uint64_t x = 0;
-            const char *q = v;
-            for (; q < ve && *q >= '0' && *q <= '9'; q++) {
-                if (x > (UINT64_MAX - 9) / 10)
-                    return -1;
-                x = x * 10 + (uint64_t)(*q - '0');
-            }
-            while (q < ve && (*q == ' ' || *q == '\t'))
-                q++;
-            if (q == v || q != ve || (have_len && x != clen))
-                return -1;
-            clen = x;
-            have_len = 1;
-        } else if (nl == 17 && strncasecmp(p, "transfer-encoding", 17) == 0) {
-            chunked = has_token(v, (size_t)(ve - v), "chunked");
-        } else if (nl == 10 && strncasecmp(p, "connection", 10) == 0) {
-            if (has_token(v, (size_t)(ve - v), "close"))
-                keep = 0;
-            else if (has_token(v, (size_t)(ve - v), "keep-alive"))
-                keep = 1;
-        }
-        p = eol;
-    }
-    c->status = status;
-    c->keep = (uint8_t)keep;
-    if (status == 204 || status == 304) {
+    tk_http1_head hd;
+    int rc = tk_http1_parse_head(h, len, &hd);
+    if (rc != 0)
+        return rc;
+    c->status = hd.status;
+    c->keep = (uint8_t)hd.keep;
+    switch (hd.framing) {
+    case TK_HTTP1_NOBODY:
         c->ps = P_DONE;
-    } else if (chunked) { /* chunked wins over Content-Length (RFC 9112 6.3) */
+        break;
+    case TK_HTTP1_CHUNKED:
         c->ps = P_CSIZE;
         c->left = 0;
         c->ndig = 0;
-    } else if (have_len) {
-        c->left = clen;
-        c->ps = clen ? P_BODY : P_DONE;
-    } else {
+        break;
+    case TK_HTTP1_LENGTH:
+        c->left = hd.length;
+        c->ps = P_BODY;
+        break;
+    default:
         c->ps = P_EOF;
-        c->keep = 0;
+        break;
     }
     return 0;
 }
@@ -1274,7 +1170,7 @@ out:
     return rc;
 }
 
-static int resolve(hl_run *b, const hl_url *u, char *err, size_t errlen)
+static int resolve(hl_run *b, const tk_http1_url *u, char *err, size_t errlen)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC}, *res = NULL;
     int e = getaddrinfo(u->host, u->port, &hints, &res);
@@ -1288,10 +1184,10 @@ static int resolve(hl_run *b, const hl_url *u, char *err, size_t errlen)
 
 tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t errlen)
 {
-    hl_url u;
+    tk_http1_url u;
     if (!c || !c->target || !c->url_path || c->users < 1 || c->duration_ms <= 0 || c->timeout_ms <= 0)
         return tk_err(err, errlen, "bad bench configuration"), NULL;
-    if (url_split(c->target, &u) != 0)
+    if (tk_http1_url_split(c->target, &u) != 0)
         return tk_err(err, errlen, "target '%s' is not a plain http://host[:port] URL", c->target), NULL;
     tk_bench_result *r = calloc(1, sizeof *r);
     hl_run *b = calloc(1, sizeof *b);
