@@ -52,6 +52,7 @@ enum {
     OPT_MAX_LAG,
     OPT_QUEUE,
     OPT_STRATEGY,
+    OPT_ENGINE,
     OPT_QUEUE_OPS,
     OPT_PIPELINE,
     OPT_QUEUE_RESET,
@@ -92,6 +93,7 @@ static const struct option longopts[] = {
     {"max-loop-lag", required_argument, NULL, OPT_MAX_LAG},
     {"queue", required_argument, NULL, OPT_QUEUE},
     {"strategy", required_argument, NULL, OPT_STRATEGY},
+    {"engine", required_argument, NULL, OPT_ENGINE},
     {"queue-ops", required_argument, NULL, OPT_QUEUE_OPS},
     {"pipeline", required_argument, NULL, OPT_PIPELINE},
     {"queue-reset", no_argument, NULL, OPT_QUEUE_RESET},
@@ -145,6 +147,9 @@ static void usage(FILE *out)
             "                         login, think time 0 and no ramp unless given, no\n"
             "                         invariant checks), comparable with wrk\n"
             "      --connections N    the same as --users (one connection per VU)\n"
+            "      --engine auto|lean|curl  HTTP engine (default auto: the lean HTTP/1.1 keep-alive\n"
+            "                         engine on http:// targets, libcurl on https://); curl is\n"
+            "                         the peer to measure lean against\n"
             "      --strategy NAME    lock strategy of holds, sent as X-Lock-Strategy (the server\n"
             "                         must run `serve --allow-strategy-header`); default: the\n"
             "                         server's own (`ticketctl scenario strategies`)\n"
@@ -471,6 +476,11 @@ int cmd_bench(int argc, char **argv)
         case OPT_PIPELINE:
             if (tk_parse_i64(optarg, 1, 64, &pipeline) != 0)
                 goto bad;
+            break;
+        case OPT_ENGINE:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "lean") && strcmp(optarg, "curl"))
+                goto bad;
+            cfg.engine = optarg;
             break;
         case OPT_STRATEGY: {
             const char *why;
