@@ -841,9 +841,11 @@ static int thr_setup(thr *t)
 {
     bench *b = t->b;
     const tk_bench_config *c = b->cfg;
-    /* precise timers (timerfd): the schedule and the lag gauge need better than 1 ms */
+    /* precise timers (timerfd) when the schedule or think times need better
+     * than 1 ms; with neither they cost a timerfd_settime() per loop round
+     * for nothing (httpload.c, thr_setup) */
     struct event_config *ec = event_config_new();
-    if (ec)
+    if (ec && (b->open || c->think_ms > 0))
         event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
     t->base = ec ? event_base_new_with_config(ec) : NULL;
     if (ec)
