@@ -1,17 +1,18 @@
-/* The load generator: closed- or open-model virtual users over libcurl
- * multi + libevent.
+/* The load generator: closed- or open-model virtual users through the
+ * booking flow, on one per-thread skeleton for both HTTP transports
+ * (benchflow.h): the lean HTTP/1.1 keep-alive one (benchlean.c, plain http,
+ * the default) and libcurl (benchcurl.c, https or --engine curl). Single-
+ * endpoint mode over plain http is httpload.c's; the results JSON and the
+ * threshold metrics are benchjson.c's.
  *
- * Layout (after wrk): N threads, each with its own event_base, CURLM, VUs,
- * per-step histograms and counters. libcurl is driven by the hiper pattern:
- * CURLMOPT_SOCKETFUNCTION turns curl's interest in a socket into a libevent
- * event, CURLMOPT_TIMERFUNCTION into a libevent timer, and both call
- * curl_multi_socket_action() back. Each VU owns one easy handle (re-added
- * for every request, so its connection stays alive), a response buffer
- * that only grows, its request body and a timer for start/think time.
- * Hot-path allocations are libcurl's own (URL copy) and jansson's parse
- * tree for the small answers (login, hold, queue); the list answers are
- * read by tk_jscan (jscan.h) without building one; everything of ours is
- * preallocated per thread.
+ * Layout (after wrk): N threads, each with its own event_base, VUs,
+ * per-step histograms and counters; everything of ours is preallocated per
+ * thread. A VU's request is built here (vu_send: path, body, kind) and its
+ * outcome comes back through tk_benchflow_done(); the list answers are
+ * read by tk_jscan (jscan.h), the small ones by jansson. With no think
+ * time the next request goes out only once the whole loop round has been
+ * read (thr_after_batch), so our sends never delay the clock of an answer
+ * already received (issue 17).
  *
  * The run skeleton is loadgen.c's, shared with httpload.c: once a second
  * each thread folds its "current second" histogram and counters into a
@@ -24,12 +25,12 @@
  * should have been sent (v->t_intended): the schedule for an iteration's
  * first request in the open model, else when its timer was due. Two
  * histograms per step, corrected (from t_intended) and uncorrected (from the
- * write of the request to its complete answer, by curl's clocks, as wrk
- * measures: see vu_done). The open model paces iterations per thread: global iteration j is
- * due when the integral of the rate profile reaches j+1 and belongs to
- * thread j mod T, so the whole run follows the schedule exactly; a due
- * iteration takes an idle VU, else waits in a ring (pending) until a VU is
- * free or max_delay passes (then it is dropped and counted).
+ * write of the request to its complete answer, as wrk measures: the
+ * transports' clocks). The open model paces iterations per thread: global
+ * iteration j is due when the integral of the rate profile reaches j+1 and
+ * belongs to thread j mod T, so the whole run follows the schedule exactly;
+ * a due iteration takes an idle VU, else waits in a ring (pending) until a
+ * VU is free or max_delay passes (then it is dropped and counted).
  *
  * Self-watch: a 10 ms periodic timer per loop records its own lateness, and
  * each thread's CPU time is read at the end; either saturating marks the
@@ -53,28 +54,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef TK_VERSION
 
 /* the profile of this run (bench_int.h) */
 #define prof_value(b, t) tk_bench_prof_value((b)->prof, (b)->nprof, (t))
 #define prof_time_of(b, c) tk_bench_prof_time_of((b)->prof, (b)->nprof, (c))
 #define prof_next_above(b, g, from) tk_bench_prof_next_above((b)->prof, (b)->nprof, (g), (from))
 #define fill_latency tk_bench_fill_latency
-
-#define TK_VERSION "0.1.0"
-#endif
-#ifndef TK_BUILD_TYPE
-#ifdef __OPTIMIZE__
-#define TK_BUILD_TYPE "optimized"
-#else
-#define TK_BUILD_TYPE "Debug"
-#endif
-#endif
 
 #define CHARGE_AMOUNT 200000
 #define MAX_PAGES 5          /* "a random page within the first few" */
@@ -84,14 +71,12 @@
 #define PENDING_CAP 65536    /* open model: iterations waiting for a VU, per thread */
 #define PACE_BATCH 4096      /* due iterations handled per pacer wake-up */
 
-static const char *step_names[TK_BENCH_NSTEPS] = {
+const char *const tk_bench_step_names[TK_BENCH_NSTEPS] = {
     [TK_STEP_BALANCE] = "balance", [TK_STEP_CHARGE] = "charge", [TK_STEP_CONCERTS] = "concerts",
     [TK_STEP_DATES] = "dates",     [TK_STEP_SEATS] = "seats",   [TK_STEP_RESERVE] = "reserve",
     [TK_STEP_PAY] = "pay",         [TK_STEP_LOGIN] = "login",   [TK_STEP_URL] = "url",
     [TK_STEP_QTOKEN] = "queue_token", [TK_STEP_QPOLL] = "queue_poll",
 };
-
-static const char *kind_names[TK_BENCH_NERRKINDS] = {"connect", "timeout", "read", "status"};
 
 /* ---------- small helpers ---------- */
 
@@ -989,13 +974,6 @@ static void *thr_main(void *arg)
 
 /* ---------- run ---------- */
 
-static void utc_iso(char *buf, size_t len, time_t when, const char *fmt)
-{
-    struct tm tm;
-    gmtime_r(&when, &tm);
-    strftime(buf, len, fmt, &tm);
-}
-
 static void bench_free(bench *b)
 {
     if (!b)
@@ -1091,7 +1069,7 @@ static void merge_results(bench *b, tk_bench_result *r)
             tk_hist_reset(step);
             tk_hist_reset(ustep);
             tk_bench_step *st = &r->steps[s];
-            st->name = step_names[s];
+            st->name = tk_bench_step_names[s];
             for (int i = 0; i < b->nthreads; i++) {
                 thr *t = &b->thr[i];
                 tk_hist_merge(step, t->step_hist[s]);
@@ -1196,7 +1174,7 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
     if (c->url_path && lean) {
         tk_bench_result *hr = tk_httpload_run(c, err, errlen);
         for (int s = 0; hr && s < TK_BENCH_NSTEPS; s++)
-            hr->steps[s].name = step_names[s];
+            hr->steps[s].name = tk_bench_step_names[s];
         if (hr)
             snprintf(hr->engine, sizeof hr->engine, "lean");
         return hr;
@@ -1323,306 +1301,3 @@ void tk_bench_result_free(tk_bench_result *r)
     free(r);
 }
 
-int tk_bench_probe(const char *target, int64_t timeout_ms, char *err, size_t errlen)
-{
-    char url[600];
-    size_t n = strlen(target);
-    while (n > 0 && target[n - 1] == '/')
-        n--;
-    snprintf(url, sizeof url, "%.*s/healthz", (int)n, target);
-    CURL *e = curl_easy_init();
-    if (!e)
-        return tk_err(err, errlen, "curl_easy_init failed");
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
-    FILE *devnull = fopen("/dev/null", "w");
-    if (devnull)
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, devnull);
-    CURLcode rc = curl_easy_perform(e);
-    long status = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(e);
-    if (devnull)
-        fclose(devnull);
-    if (rc != CURLE_OK)
-        return tk_err(err, errlen, "cannot reach %s: %s", url, curl_easy_strerror(rc));
-    if (status < 200 || status >= 300)
-        return tk_err(err, errlen, "%s answered HTTP %ld", url, status);
-    return 0;
-}
-
-/* ---------- results JSON (docs/RESULTS.md, schema 1) ---------- */
-
-static json_t *latency_json(const tk_bench_latency *l)
-{
-    return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "p50", l->p50, "p90", l->p90, "p95", l->p95, "p99", l->p99,
-                     "p999", l->p999, "p9999", l->p9999, "max", l->max, "mean", l->mean);
-}
-
-static json_t *machine_json(void)
-{
-    char host[256] = "", kernel[300] = "";
-    struct utsname u;
-    gethostname(host, sizeof host - 1);
-    if (uname(&u) == 0)
-        snprintf(kernel, sizeof kernel, "%s %s", u.sysname, u.release);
-    long long mem = (long long)sysconf(_SC_PHYS_PAGES) * (long long)sysconf(_SC_PAGESIZE);
-#if defined(__clang__)
-    const char *compiler = "clang " __clang_version__;
-#elif defined(__GNUC__)
-    const char *compiler = "gcc " __VERSION__;
-#else
-    const char *compiler = "unknown";
-#endif
-    return json_pack("{s:s,s:i,s:I,s:s,s:s,s:s,s:s}", "hostname", host, "cpus", (int)sysconf(_SC_NPROCESSORS_ONLN),
-                     "mem_bytes", (json_int_t)mem, "kernel", kernel, "build", TK_BUILD_TYPE, "version", TK_VERSION,
-                     "compiler", compiler);
-}
-
-/* "cpu_ms_per_request" in single-endpoint mode, else "cpu_ms_per_flow". */
-static const char *cpu_key(const tk_bench_result *r)
-{
-    return r->url_path[0] ? "cpu_ms_per_request" : "cpu_ms_per_flow";
-}
-
-static json_t *result_json(const tk_bench_result *r)
-{
-    json_t *steps = json_array(), *kinds = json_object(), *status = json_object(), *series = json_array(),
-           *inv = json_array(), *stages = json_array(), *ths = json_array();
-    for (int s = 0; s < TK_BENCH_NSTEPS; s++) {
-        const tk_bench_step *st = &r->steps[s];
-        if (s == TK_STEP_URL && !r->url_path[0])
-            continue; /* the single-endpoint step only in that mode */
-        if ((s == TK_STEP_QTOKEN || s == TK_STEP_QPOLL) && (!r->queue[0] || !strcmp(r->queue, "none")))
-            continue; /* the waiting-room steps only with a queue */
-        json_array_append_new(steps, json_pack("{s:s,s:I,s:I,s:f,s:o,s:o}", "name",
-                                               st->name ? st->name : step_names[s], "requests",
-                                               (json_int_t)st->requests, "errors", (json_int_t)st->errors, "tps",
-                                               st->tps, "latency_ms", latency_json(&st->latency),
-                                               "uncorrected_latency_ms", latency_json(&st->uncorrected_latency)));
-    }
-    for (int k = 0; k < TK_BENCH_NERRKINDS; k++)
-        json_object_set_new(kinds, kind_names[k], json_integer((json_int_t)r->by_kind[k]));
-    for (int s = 0; s < TK_BENCH_MAX_STATUS; s++)
-        if (r->by_status[s]) {
-            char key[8];
-            snprintf(key, sizeof key, "%d", s);
-            json_object_set_new(status, key, json_integer((json_int_t)r->by_status[s]));
-        }
-    for (size_t i = 0; i < r->nseries; i++) {
-        tk_bench_point p = r->series[i];
-        if (!p.t)
-            p.t = (int)i + 1;
-        json_array_append_new(series, tk_bench_point_json(&p));
-    }
-    for (size_t i = 0; r->invariants_checked && i < r->ninvariants; i++)
-        json_array_append_new(inv, json_pack("{s:s,s:b,s:s}", "name", r->invariants[i].name, "ok",
-                                             r->invariants[i].ok, "detail", r->invariants[i].detail));
-    for (size_t i = 0; i < r->nstages; i++)
-        json_array_append_new(stages, json_pack("{s:f,s:f,s:f}", "duration_s", (double)r->stages[i].duration_ms / 1000.0,
-                                                "from", r->stages[i].from, "to", r->stages[i].to));
-    for (size_t i = 0; i < r->nthresholds; i++) {
-        const tk_threshold_outcome *o = &r->thresholds[i];
-        json_t *t = json_pack("{s:s,s:b,s:f,s:s}", "threshold", o->text, "ok", o->ok, "limit", o->limit, "detail",
-                              o->detail);
-        json_object_set_new(t, "actual", o->found ? json_real(o->actual) : json_null());
-        json_array_append_new(ths, t);
-    }
-    json_t *summary = json_pack(
-        "{s:I,s:I,s:f,s:f,s:f,s:I,s:o,s:o,s:I}", "requests", (json_int_t)r->requests, "errors",
-        (json_int_t)r->errors, "error_rate", r->error_rate, "tps", r->tps, "steady_tps", r->steady_tps,
-        "flows_completed", (json_int_t)r->flows_completed, "latency_ms", latency_json(&r->latency),
-        "steady_latency_ms", latency_json(&r->steady_latency), "peak_rss_bytes", (json_int_t)r->peak_rss_bytes);
-    /* CPU-ms per unit of work over the steady window (cpustat.h), null when not measured */
-    json_object_set_new(summary, cpu_key(r), r->cpu_measured ? tk_cpu_use_json(&r->cpu) : json_null());
-    if (r->cpu_measured) {
-        json_object_set_new(summary, "cpu_cores", tk_cpu_cores_json(&r->cpu));
-        json_object_set_new(summary, "cpu_window", json_pack("{s:f,s:f}", "duration_s", r->cpu.window_s, "units",
-                                                             r->cpu.units));
-    }
-    json_object_set_new(summary, "uncorrected_latency_ms", latency_json(&r->uncorrected_latency));
-    json_object_set_new(summary, "steady_uncorrected_latency_ms", latency_json(&r->steady_uncorrected_latency));
-    json_object_set_new(summary, "iterations",
-                        json_pack("{s:I,s:I,s:I,s:I}", "scheduled", (json_int_t)r->iters_scheduled, "started",
-                                  (json_int_t)r->iters_started, "late", (json_int_t)r->iters_late, "dropped",
-                                  (json_int_t)r->iters_dropped));
-    json_t *config = json_pack("{s:s,s:i,s:f,s:f,s:I,s:i,s:I}", "target", r->target, "users", r->users, "ramp_s",
-                               (double)r->ramp_ms / 1000.0, "duration_s", (double)r->duration_ms / 1000.0,
-                               "think_time_ms", (json_int_t)r->think_ms, "threads", r->threads, "timeout_ms",
-                               (json_int_t)r->timeout_ms);
-    json_object_set_new(config, "model", json_string(r->open_model ? "open" : "closed"));
-    json_object_set_new(config, "engine", json_string(r->engine[0] ? r->engine : "curl"));
-    json_object_set_new(config, "url", r->url_path[0] ? json_string(r->url_path) : json_null());
-    json_object_set_new(config, "stage_unit", json_string(r->open_model ? "iterations/s" : "vus"));
-    json_object_set_new(config, "stages", stages);
-    json_object_set_new(config, "max_delay_ms", json_integer((json_int_t)r->max_delay_ms));
-    json_t *gen = json_pack("{s:b,s:s,s:f,s:f,s:{s:f,s:f,s:f}}", "valid", r->valid, "invalid_reason",
-                            r->invalid_reason, "cpu_s", r->gen_cpu_s, "max_thread_cpu_util", r->gen_cpu_util,
-                            "loop_lag_ms", "p50", r->lag_p50_ms, "p99", r->lag_p99_ms, "max", r->lag_max_ms);
-    json_t *doc = json_pack("{s:i,s:s,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:{s:o,s:o},s:{s:I,s:I},s:o,s:o,s:o,s:{s:I}}",
-                            "schema", 1, "kind", "bench", "started_at", r->started_at, "valid", r->valid, "config",
-                            config, "machine", machine_json(), "generator", gen, "summary", summary, "steps", steps,
-                            "errors", "by_kind", kinds, "by_status", status, "outcomes", "seat_taken",
-                            (json_int_t)r->seat_taken, "sold_out", (json_int_t)r->sold_out, "timeseries", series,
-                            "invariants", inv, "thresholds", ths, "server", "peak_rss_bytes",
-                            (json_int_t)(r->server_peak_rss_bytes > 0 ? r->server_peak_rss_bytes : 0));
-    /* waiting room (bench.h): always present, so reports can put runs side by side */
-    json_t *q = json_pack("{s:s,s:I,s:o,s:f,s:I}", "mode", r->queue[0] ? r->queue : "none", "admissions",
-                          (json_int_t)r->admissions, "arrival_to_admission_ms", latency_json(&r->admission_wait),
-                          "fairness_kendall_distance", r->fairness_kendall, "fairness_pairs",
-                          (json_int_t)r->fairness_pairs);
-    if (doc)
-        json_object_set_new(doc, "strategy", r->strategy[0] ? json_string(r->strategy) : json_null());
-    if (doc && q)
-        json_object_set_new(doc, "queue", q);
-    else
-        json_decref(q);
-    return doc;
-}
-
-/* ---------- metrics for thresholds ---------- */
-
-static int latency_metric(const tk_bench_latency *l, const char *m, double *out)
-{
-    static const struct {
-        const char *name;
-        size_t off;
-    } f[] = {
-        {"p50", offsetof(tk_bench_latency, p50)},     {"p90", offsetof(tk_bench_latency, p90)},
-        {"p95", offsetof(tk_bench_latency, p95)},     {"p99", offsetof(tk_bench_latency, p99)},
-        {"p99.9", offsetof(tk_bench_latency, p999)},  {"p99.99", offsetof(tk_bench_latency, p9999)},
-        {"max", offsetof(tk_bench_latency, max)},     {"mean", offsetof(tk_bench_latency, mean)},
-    };
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-        if (strcmp(m, f[i].name) == 0) {
-            *out = *(const double *)((const char *)l + f[i].off);
-            return 0;
-        }
-    return -1;
-}
-
-int tk_bench_metric(const tk_bench_result *r, const char *scope, const char *m, double *out)
-{
-    int unc = strncmp(m, "u_", 2) == 0;
-    const char *lm = unc ? m + 2 : m;
-    if (scope && *scope) {
-        for (int s = 0; s < TK_BENCH_NSTEPS; s++) {
-            const tk_bench_step *st = &r->steps[s];
-            if (strcmp(scope, step_names[s]) != 0)
-                continue;
-            if (latency_metric(unc ? &st->uncorrected_latency : &st->latency, lm, out) == 0)
-                return st->requests ? 0 : -1; /* a step that never ran has no latency */
-            if (strcmp(m, "tps") == 0) *out = st->tps;
-            else if (strcmp(m, "requests") == 0) *out = (double)st->requests;
-            else if (strcmp(m, "errors") == 0) *out = (double)st->errors;
-            else if (strcmp(m, "error_rate") == 0) *out = st->requests ? (double)st->errors / (double)st->requests : 0;
-            else return -1;
-            return 0;
-        }
-        return -1;
-    }
-    if (latency_metric(unc ? &r->uncorrected_latency : &r->latency, lm, out) == 0)
-        return 0;
-    size_t kl = strlen(cpu_key(r));
-    if (strncmp(m, cpu_key(r), kl) == 0 && m[kl] == '.') { /* cpu_ms_per_flow.ROLE */
-        if (!r->cpu_measured)
-            return -1;
-        double v = NAN;
-        if (strcmp(m + kl + 1, "backend_total") == 0)
-            v = r->cpu.backend_total;
-        for (int i = 0; i < TK_CPU_NROLES; i++)
-            if (strcmp(m + kl + 1, tk_cpu_role_name(i)) == 0)
-                v = r->cpu.per_unit[i];
-        if (isnan(v))
-            return -1;
-        *out = v;
-        return 0;
-    }
-    if (strcmp(m, "tps") == 0) *out = r->tps;
-    else if (strcmp(m, "steady_tps") == 0) *out = r->steady_tps;
-    else if (strcmp(m, "error_rate") == 0) *out = r->error_rate;
-    else if (strcmp(m, "errors") == 0) *out = (double)r->errors;
-    else if (strcmp(m, "requests") == 0) *out = (double)r->requests;
-    else if (strcmp(m, "flows") == 0) *out = (double)r->flows_completed;
-    else if (strcmp(m, "dropped") == 0) *out = (double)r->iters_dropped;
-    else if (strcmp(m, "dropped_rate") == 0)
-        *out = r->iters_scheduled ? (double)r->iters_dropped / (double)r->iters_scheduled : 0;
-    else if (strcmp(m, "double_bookings") == 0) {
-        /* the invariant "no seat with two live reservations", detail "N violations" */
-        const tk_invariant *inv = NULL;
-        for (size_t i = 0; r->invariants_checked && i < r->ninvariants; i++)
-            if (strstr(r->invariants[i].name, "two live reservations"))
-                inv = &r->invariants[i];
-        if (!inv || strstr(inv->detail, "violation") == NULL)
-            return -1; /* not checked, or the query failed */
-        char *end;
-        long long n = strtoll(inv->detail, &end, 10);
-        if (end == inv->detail)
-            return -1;
-        *out = (double)n;
-    } else
-        return -1;
-    return 0;
-}
-
-static int mkdirs_for(const char *path)
-{
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        return 0;
-    *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (dir[0] && mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
-json_t *tk_bench_point_json(const tk_bench_point *p)
-{
-    return json_pack("{s:i,s:i,s:f,s:I,s:f,s:f,s:f,s:I}", "t", p->t, "vus", p->vus, "rps", p->rps, "errors",
-                     (json_int_t)p->errors, "p50", p->p50, "p95", p->p95, "p99", p->p99, "dropped",
-                     (json_int_t)p->dropped);
-}
-
-int tk_bench_write_json(const tk_bench_result *r, const char *path, char *err, size_t errlen)
-{
-    if (mkdirs_for(path) != 0)
-        return tk_err(err, errlen, "cannot create the directory of %s: %s", path, strerror(errno));
-    json_t *doc = result_json(r);
-    if (!doc)
-        return tk_err(err, errlen, "cannot build the results JSON");
-    int rc = json_dump_file(doc, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    json_decref(doc);
-    if (rc != 0)
-        return tk_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
-    return 0;
-}
-
-char *tk_bench_result_json(const tk_bench_result *r)
-{
-    json_t *doc = result_json(r);
-    if (!doc)
-        return NULL;
-    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    json_decref(doc);
-    return text;
-}
-
-int tk_bench_default_path(char *buf, size_t len)
-{
-    char stamp[32];
-    utc_iso(stamp, sizeof stamp, time(NULL), "%Y%m%dT%H%M%SZ");
-    int n = snprintf(buf, len, "reports/out/bench-%s.json", stamp);
-    return n < 0 || (size_t)n >= len ? -1 : 0;
-}

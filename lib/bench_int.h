@@ -27,6 +27,10 @@ double tk_bench_prof_time_of(const tk_bench_stage *prof, size_t n, double count)
  * wanted, i.e. when VU g (0-based) should run; -1 never again. */
 double tk_bench_prof_next_above(const tk_bench_stage *prof, size_t n, double g, double from);
 
+/* The steps' names as the results JSON and thresholds spell them ("balance",
+ * ..., "queue_poll"), indexed by TK_STEP_*. */
+extern const char *const tk_bench_step_names[TK_BENCH_NSTEPS];
+
 /* p50..p99.99, max and mean of h (µs) into l (ms). */
 void tk_bench_fill_latency(tk_bench_latency *l, const tk_hist *h);
 

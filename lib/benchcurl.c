@@ -11,6 +11,7 @@
 #include "benchflow.h"
 #include "ticketctl/common.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -363,3 +364,34 @@ void tk_benchcurl_thr_free(thr *t)
     t->socks = NULL;
     t->multi = NULL;
 }
+
+int tk_bench_probe(const char *target, int64_t timeout_ms, char *err, size_t errlen)
+{
+    char url[600];
+    size_t n = strlen(target);
+    while (n > 0 && target[n - 1] == '/')
+        n--;
+    snprintf(url, sizeof url, "%.*s/healthz", (int)n, target);
+    CURL *e = curl_easy_init();
+    if (!e)
+        return tk_err(err, errlen, "curl_easy_init failed");
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
+    FILE *devnull = fopen("/dev/null", "w");
+    if (devnull)
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, devnull);
+    CURLcode rc = curl_easy_perform(e);
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    if (devnull)
+        fclose(devnull);
+    if (rc != CURLE_OK)
+        return tk_err(err, errlen, "cannot reach %s: %s", url, curl_easy_strerror(rc));
+    if (status < 200 || status >= 300)
+        return tk_err(err, errlen, "%s answered HTTP %ld", url, status);
+    return 0;
+}
+
