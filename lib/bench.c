@@ -11,7 +11,7 @@
  * outcome comes back through tk_benchflow_done(); the list answers are
  * read by tk_jscan (jscan.h), the small ones by jansson. With no think
  * time the next request goes out only once the whole loop round has been
- * read (thr_after_batch), so our sends never delay the clock of an answer
+ * read (after_batch_send), so our sends never delay the clock of an answer
  * already received (issue 17).
  *
  * The run skeleton is loadgen.c's, shared with httpload.c: once a second
@@ -59,7 +59,6 @@
 
 /* the profile of this run (bench_int.h) */
 #define prof_value(b, t) tk_bench_prof_value((b)->prof, (b)->nprof, (t))
-#define prof_time_of(b, c) tk_bench_prof_time_of((b)->prof, (b)->nprof, (c))
 #define prof_next_above(b, g, from) tk_bench_prof_next_above((b)->prof, (b)->nprof, (g), (from))
 #define fill_latency tk_bench_fill_latency
 
@@ -68,8 +67,6 @@
 #define SEAT_TAKEN_RETRIES 3 /* re-read seats after a 409 at most this often */
 #define CONCERT_TRIES 3      /* other concerts tried when one has no seats */
 #define LAG_PERIOD_US 10000  /* self-watch timer */
-#define PENDING_CAP 65536    /* open model: iterations waiting for a VU, per thread */
-#define PACE_BATCH 4096      /* due iterations handled per pacer wake-up */
 
 const char *const tk_bench_step_names[TK_BENCH_NSTEPS] = {
     [TK_STEP_BALANCE] = "balance", [TK_STEP_CHARGE] = "charge", [TK_STEP_CONCERTS] = "concerts",
@@ -260,9 +257,9 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     (void)what;
     thr *t = arg;
     /* iterations still waiting for a VU never started: dropped */
-    t->iters_dropped += t->pend_len;
-    t->sec_drop += t->pend_len;
-    t->pend_len = 0;
+    t->iters_dropped += t->pending.len;
+    t->sec_drop += t->pending.len;
+    t->pending.len = 0;
     tk_loadgen_last_seconds(&t->b->lg, &t->next_sec, flush_cb, t);
     t->stopped = 1;
     event_base_loopbreak(t->base);
@@ -288,10 +285,9 @@ static void vu_next(vu *v, int step)
     v->t_intended = tk_mono_us() + (uint64_t)think;
     if (think > 0) {
         evtimer_in_us(&v->timer, think);
-    } else if (!v->queued) { /* no think time: once the loop round is read (thr_after_batch) */
-        thr *t = v->t;
+    } else if (!v->queued) { /* no think time: once the loop round is read (after_batch) */
         v->queued = 1;
-        t->after[t->nafter++] = v;
+        tk_loadgen_batch_push(&v->t->after, v);
     }
 }
 
@@ -319,16 +315,12 @@ static void vu_start_iter(vu *v, uint64_t when, int now_ok)
 static void vu_go_idle(vu *v)
 {
     thr *t = v->t;
-    uint64_t now = tk_mono_us(), max_delay = (uint64_t)t->b->cfg->max_delay_ms * 1000u;
-    while (t->pend_len) {
-        uint64_t when = t->pending[t->pend_head];
-        t->pend_head = (t->pend_head + 1) % PENDING_CAP;
-        t->pend_len--;
-        if (now > when && now - when > max_delay) {
-            t->iters_dropped++;
-            t->sec_drop++;
-            continue;
-        }
+    uint64_t when, dropped = 0;
+    int got = tk_loadgen_pending_take(&t->pending, tk_mono_us(), (uint64_t)t->b->cfg->max_delay_ms * 1000u, &when,
+                                      &dropped);
+    t->iters_dropped += dropped;
+    t->sec_drop += dropped;
+    if (got) {
         t->iters_late++;
         vu_start_iter(v, when, 0);
         return;
@@ -337,18 +329,16 @@ static void vu_go_idle(vu *v)
 }
 
 /* Open model: iteration due at `when`. */
-static void thr_due(thr *t, uint64_t when)
+static void thr_due(void *ud, uint64_t when)
 {
+    thr *t = ud;
     t->iters_sched++;
     if (t->nidle > 0) {
         vu_start_iter(t->idle[--t->nidle], when, 1);
         return;
     }
-    if (t->pending && t->pend_len < PENDING_CAP) {
-        t->pending[(t->pend_head + t->pend_len) % PENDING_CAP] = when;
-        t->pend_len++;
+    if (tk_loadgen_pending_push(&t->pending, when) == 0)
         return;
-    }
     t->iters_dropped++;
     t->sec_drop++;
 }
@@ -358,23 +348,9 @@ static void on_pace(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     thr *t = arg;
-    bench *b = t->b;
-    uint64_t now = tk_mono_us();
-    for (int i = 0; i < PACE_BATCH; i++) {
-        double at = prof_time_of(b, (double)t->next_j + 1.0);
-        if (at < 0)
-            return; /* the schedule is over */
-        uint64_t when = b->t0 + (uint64_t)(at * 1e6);
-        if (when >= b->end)
-            return;
-        if (when > now) {
-            evtimer_in_us(&t->pace, (int64_t)(when - now));
-            return;
-        }
-        thr_due(t, when);
-        t->next_j += (uint64_t)b->nthreads;
-    }
-    evtimer_in_us(&t->pace, 0); /* far behind: let the loop breathe, then go on */
+    int64_t next = tk_loadgen_pace(&t->b->lg, t->b->prof, t->b->nprof, &t->next_j, thr_due, t);
+    if (next >= 0)
+        evtimer_in_us(&t->pace, next);
 }
 
 /* The login answered: go on with the iteration. */
@@ -858,13 +834,12 @@ static int thr_setup(thr *t)
             return tk_err(t->err, sizeof t->err, "out of memory");
     if (!(t->steady_hist = tk_hist_new()) || !(t->steady_uhist = tk_hist_new()) || !(t->sec_hist = tk_hist_new()) ||
         !(t->empty_hist = tk_hist_new()) || !(t->lag_hist = tk_hist_new()) || !(t->qwait_hist = tk_hist_new()) ||
-        !(t->after = calloc((size_t)t->nvu, sizeof *t->after)) ||
-        !(t->after_spare = calloc((size_t)t->nvu, sizeof *t->after_spare)))
+        tk_loadgen_batch_init(&t->after, t->nvu) != 0)
         return tk_err(t->err, sizeof t->err, "out of memory");
     if (b->open) {
         if (!(t->idle = calloc((size_t)t->nvu, sizeof *t->idle)))
             return tk_err(t->err, sizeof t->err, "out of memory");
-        if (c->max_delay_ms > 0 && !(t->pending = calloc(PENDING_CAP, sizeof *t->pending)))
+        if (tk_loadgen_pending_init(&t->pending, c->max_delay_ms) != 0)
             return tk_err(t->err, sizeof t->err, "out of memory");
         t->next_j = (uint64_t)t->idx;
     }
@@ -896,12 +871,9 @@ static void thr_teardown(thr *t)
     }
     free(t->vus);
     free(t->idle);
-    free(t->pending);
-    free(t->after);
-    free(t->after_spare);
-    t->after = t->after_spare = NULL;
+    tk_loadgen_pending_free(&t->pending);
+    tk_loadgen_batch_free(&t->after);
     t->idle = NULL;
-    t->pending = NULL;
     tk_hist_free(t->sec_hist);
     tk_hist_free(t->empty_hist);
     t->empty_hist = NULL;
@@ -915,19 +887,11 @@ static void thr_teardown(thr *t)
  * timestamped by then, so our own sends (which on loopback run the
  * server's receive path) never sit between an answer's arrival and its
  * clock (issue 17; as httpload.c and wrk). */
-static void thr_after_batch(thr *t)
+static void after_batch_send(void *item)
 {
-    while (t->nafter) {
-        vu **q = t->after;
-        int n = t->nafter;
-        t->after = t->after_spare;
-        t->after_spare = q;
-        t->nafter = 0;
-        for (int i = 0; i < n; i++) {
-            q[i]->queued = 0;
-            vu_send(q[i]);
-        }
-    }
+    vu *v = item;
+    v->queued = 0;
+    vu_send(v);
 }
 
 static void *thr_main(void *arg)
@@ -962,7 +926,7 @@ static void *thr_main(void *arg)
         uint64_t w0 = tk_mono_us();
         /* one round of callbacks, then the sends it made due */
         while (event_base_loop(t->base, EVLOOP_ONCE) >= 0 && !t->stopped)
-            thr_after_batch(t);
+            tk_loadgen_batch_run(&t->after, after_batch_send);
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
         t->wall_us = tk_mono_us() - (w0 > b->t0 ? w0 : b->t0);
         t->cpu_us = (uint64_t)((c1.tv_sec - c0.tv_sec) * 1000000LL + (c1.tv_nsec - c0.tv_nsec) / 1000);

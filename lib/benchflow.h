@@ -89,8 +89,7 @@ typedef struct thr {
     int stopped;
     vu *vus;
     int nvu, started_vus;
-    vu **after, **after_spare; /* VUs whose next request goes out once the loop round is read */
-    int nafter;
+    tk_loadgen_batch after; /* VUs whose next request goes out once the loop round is read */
     unsigned lag_n;
     int concert_pages; /* learned from the list's total */
     char url[600];     /* scratch: the request path (curl: the whole URL) */
@@ -110,8 +109,7 @@ typedef struct thr {
     /* open model */
     vu **idle;
     int nidle;
-    uint64_t *pending; /* ring of intended start times */
-    size_t pend_head, pend_len;
+    tk_loadgen_pending pending; /* iterations waiting for a free VU */
     uint64_t next_j; /* next global iteration index of this thread */
     uint64_t iters_sched, iters_started, iters_late, iters_dropped, sec_drop;
     uint64_t cpu_us, wall_us;

@@ -51,13 +51,8 @@ int tk_benchlean_init(bench *b, char *err, size_t errlen)
 {
     if (tk_http1_url_split(b->target, &b->url) != 0)
         return tk_err(err, errlen, "target '%s' is not a plain http://host[:port] URL", b->target);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC}, *res = NULL;
-    int e = getaddrinfo(b->url.host, b->url.port, &hints, &res);
-    if (e != 0 || !res)
-        return tk_err(err, errlen, "cannot resolve %s: %s", b->url.host, e ? gai_strerror(e) : "no address");
-    memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
-    b->addrlen = (socklen_t)res->ai_addrlen;
-    freeaddrinfo(res);
+    if (tk_http1_resolve(&b->url, &b->addr, &b->addrlen, err, errlen) != 0)
+        return -1;
     return 0;
 }
 
@@ -290,17 +285,9 @@ static void on_lean_read(evutil_socket_t fd, short what, void *arg)
 static int lean_connect(vu *v)
 {
     bench *b = v->t->b;
-    int fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = tk_http1_connect(&b->addr, b->addrlen);
     if (fd < 0)
         return -1;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (const struct sockaddr *)&b->addr, b->addrlen) != 0 && errno != EINPROGRESS) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
     v->fd = fd;
     v->reused = 0;
     event_assign(&v->rev, v->t->base, fd, EV_READ | EV_PERSIST, on_lean_read, v);

@@ -2,9 +2,14 @@
 #include "http1.h"
 #include "ticketctl/common.h"
 
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define HEAD_LIMIT (64 * 1024)
 
@@ -51,6 +56,34 @@ int tk_http1_url_split(const char *target, tk_http1_url *u)
         memcpy(u->prefix, slash, n);
     }
     return 0;
+}
+
+int tk_http1_resolve(const tk_http1_url *u, struct sockaddr_storage *addr, socklen_t *len, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC}, *res = NULL;
+    int e = getaddrinfo(u->host, u->port, &hints, &res);
+    if (e != 0 || !res)
+        return tk_err(err, errlen, "cannot resolve %s: %s", u->host, e ? gai_strerror(e) : "no address");
+    memcpy(addr, res->ai_addr, res->ai_addrlen);
+    *len = (socklen_t)res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+int tk_http1_connect(const struct sockaddr_storage *addr, socklen_t len)
+{
+    int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (const struct sockaddr *)addr, len) != 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }
 
 /* Case-insensitive: does [v, v+n) contain the token tok? */

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 typedef struct tk_http1_url {
     char host[256];     /* without brackets */
@@ -24,6 +25,16 @@ typedef struct tk_http1_url {
  * Returns 0, or -1 for anything else (https, userinfo, query, fragment,
  * a bad port, parts too long). */
 int tk_http1_url_split(const char *target, tk_http1_url *u /* OUT */);
+
+/* Resolve u's host and port once (getaddrinfo, the first address) into
+ * addr/len. 0, or -1 with err. */
+int tk_http1_resolve(const tk_http1_url *u, struct sockaddr_storage *addr /* OUT */, socklen_t *len /* OUT */,
+                     char *err /* OUT */, size_t errlen);
+
+/* A non-blocking TCP_NODELAY socket with its connect() to addr started:
+ * the fd (connected, or EINPROGRESS: writable once done), or -1 with
+ * errno. */
+int tk_http1_connect(const struct sockaddr_storage *addr, socklen_t len);
 
 enum { TK_HTTP1_NOBODY = 0, TK_HTTP1_LENGTH, TK_HTTP1_CHUNKED, TK_HTTP1_UNTIL_CLOSE };
 

@@ -73,8 +73,6 @@
 #define HEAD_MAX 8192       /* a response head larger than this is a read error */
 #define REQ_MAX 4096        /* the pre-formatted request */
 #define LAG_PERIOD_US 10000 /* self-watch and timeout scan */
-#define PENDING_CAP 65536   /* open model: iterations waiting for a connection, per thread */
-#define PACE_BATCH 4096     /* due iterations handled per pacer wake-up */
 
 enum { C_IDLE = 0, C_CONNECTING, C_WRITING, C_READING };
 enum { P_HEAD = 0, P_BODY, P_EOF, P_CSIZE, P_CEXT, P_CDATA, P_CCRLF, P_TRAILER, P_DONE };
@@ -117,11 +115,9 @@ typedef struct hl_thr {
     int nconn, started;
     hl_conn **idle;
     int nidle;
-    hl_conn **after, **after_spare; /* finished requests: what next, once the batch is read */
-    int nafter;
+    tk_loadgen_batch after; /* finished requests: what next, once the loop round is read */
     int stopped;
-    uint64_t *pending; /* ring of intended start times (open model) */
-    size_t pend_head, pend_len;
+    tk_loadgen_pending pending; /* open model: iterations waiting for a connection */
     uint64_t next_j;
     char *rbuf, *heads;
     tk_hist *hist, *uhist, *steady_hist, *steady_uhist, *sec_hist, *empty_hist, *lag_hist;
@@ -156,7 +152,6 @@ typedef struct hl_run {
 
 /* the profile formulas and percentiles of bench.c (bench_int.h) */
 #define prof_value(b, t) tk_bench_prof_value((b)->prof, (b)->nprof, (t))
-#define prof_time_of(b, c) tk_bench_prof_time_of((b)->prof, (b)->nprof, (c))
 #define prof_next_above(b, g, from) tk_bench_prof_next_above((b)->prof, (b)->nprof, (g), (from))
 #define fill_latency tk_bench_fill_latency
 
@@ -537,16 +532,12 @@ static void parser_reset(hl_conn *c)
 static void conn_go_idle(hl_conn *c)
 {
     hl_thr *t = c->t;
-    uint64_t now = tk_mono_us(), max_delay = (uint64_t)t->run->cfg->max_delay_ms * 1000u;
-    while (t->pend_len) {
-        uint64_t when = t->pending[t->pend_head];
-        t->pend_head = (t->pend_head + 1) % PENDING_CAP;
-        t->pend_len--;
-        if (now > when && now - when > max_delay) {
-            t->iters_dropped++;
-            t->sec_drop++;
-            continue;
-        }
+    uint64_t when, dropped = 0;
+    int got = tk_loadgen_pending_take(&t->pending, tk_mono_us(), (uint64_t)t->run->cfg->max_delay_ms * 1000u, &when,
+                                      &dropped);
+    t->iters_dropped += dropped;
+    t->sec_drop += dropped;
+    if (got) {
         t->iters_late++;
         t->iters_started++;
         c->t_intended = when;
@@ -647,25 +638,17 @@ static void conn_finish(hl_conn *c, int kind)
     c->retried = 0;
     if (!c->queued) {
         c->queued = 1;
-        t->after[t->nafter++] = c;
+        tk_loadgen_batch_push(&t->after, c);
     }
 }
 
-/* After one round of callbacks: send the next requests of the connections
- * whose answers were read in it. */
-static void thr_after_batch(hl_thr *t)
+/* After one round of callbacks (tk_loadgen_batch_run): the next request of
+ * a connection whose answer was read in it. */
+static void after_batch_next(void *item)
 {
-    while (t->nafter) {
-        hl_conn **q = t->after;
-        int n = t->nafter;
-        t->after = t->after_spare;
-        t->after_spare = q;
-        t->nafter = 0;
-        for (int i = 0; i < n; i++) {
-            q[i]->queued = 0;
-            conn_next(q[i]);
-        }
-    }
+    hl_conn *c = item;
+    c->queued = 0;
+    conn_next(c);
 }
 
 /* The connection broke before a complete answer: send the request once more
@@ -709,17 +692,9 @@ static void conn_write(hl_conn *c)
 static int conn_connect(hl_conn *c)
 {
     hl_run *b = c->t->run;
-    int fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = tk_http1_connect(&b->addr, b->addrlen);
     if (fd < 0)
         return -1;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (const struct sockaddr *)&b->addr, b->addrlen) != 0 && errno != EINPROGRESS) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
     c->fd = fd;
     c->reused = 0;
     event_assign(&c->rev, c->t->base, fd, EV_READ | EV_PERSIST, on_read, c);
@@ -847,8 +822,9 @@ static void on_conn_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---------- threads: pacing, seconds, self-watch ---------- */
 
-static void thr_due(hl_thr *t, uint64_t when)
+static void thr_due(void *ud, uint64_t when)
 {
+    hl_thr *t = ud;
     t->iters_sched++;
     if (t->nidle > 0) {
         hl_conn *c = t->idle[--t->nidle];
@@ -857,11 +833,8 @@ static void thr_due(hl_thr *t, uint64_t when)
         conn_send(c);
         return;
     }
-    if (t->pending && t->pend_len < PENDING_CAP) {
-        t->pending[(t->pend_head + t->pend_len) % PENDING_CAP] = when;
-        t->pend_len++;
+    if (tk_loadgen_pending_push(&t->pending, when) == 0)
         return;
-    }
     t->iters_dropped++;
     t->sec_drop++;
 }
@@ -871,23 +844,9 @@ static void on_pace(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     hl_thr *t = arg;
-    hl_run *b = t->run;
-    uint64_t now = tk_mono_us();
-    for (int i = 0; i < PACE_BATCH; i++) {
-        double at = prof_time_of(b, (double)t->next_j + 1.0);
-        if (at < 0)
-            return;
-        uint64_t when = b->t0 + (uint64_t)(at * 1e6);
-        if (when >= b->end)
-            return;
-        if (when > now) {
-            evtimer_in_us(&t->pace, (int64_t)(when - now));
-            return;
-        }
-        thr_due(t, when);
-        t->next_j += (uint64_t)b->nthreads;
-    }
-    evtimer_in_us(&t->pace, 0);
+    int64_t next = tk_loadgen_pace(&t->run->lg, t->run->prof, t->run->nprof, &t->next_j, thr_due, t);
+    if (next >= 0)
+        evtimer_in_us(&t->pace, next);
 }
 
 /* Hand second `sec` of thread t to the shared ring (data 0: report it empty). */
@@ -923,9 +882,9 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     hl_thr *t = arg;
-    t->iters_dropped += t->pend_len; /* still waiting for a connection: never started */
-    t->sec_drop += t->pend_len;
-    t->pend_len = 0;
+    t->iters_dropped += t->pending.len; /* still waiting for a connection: never started */
+    t->sec_drop += t->pending.len;
+    t->pending.len = 0;
     tk_loadgen_last_seconds(&t->run->lg, &t->next_sec, flush_cb, t);
     t->stopped = 1;
     event_base_loopbreak(t->base);
@@ -976,8 +935,7 @@ static int thr_setup(hl_thr *t)
         !(t->hist = tk_hist_new()) || !(t->uhist = tk_hist_new()) || !(t->steady_hist = tk_hist_new()) ||
         !(t->steady_uhist = tk_hist_new()) || !(t->sec_hist = tk_hist_new()) || !(t->empty_hist = tk_hist_new()) ||
         !(t->lag_hist = tk_hist_new()) ||
-        !(t->after = calloc((size_t)t->nconn, sizeof *t->after)) ||
-        !(t->after_spare = calloc((size_t)t->nconn, sizeof *t->after_spare)))
+        tk_loadgen_batch_init(&t->after, t->nconn) != 0)
         return tk_err(t->errbuf, sizeof t->errbuf, "out of memory");
     for (int i = 0; i < t->nconn; i++) {
         hl_conn *c = &t->conns[i];
@@ -989,7 +947,7 @@ static int thr_setup(hl_thr *t)
     if (b->open) {
         if (!(t->idle = calloc((size_t)t->nconn, sizeof *t->idle)))
             return tk_err(t->errbuf, sizeof t->errbuf, "out of memory");
-        if (b->cfg->max_delay_ms > 0 && !(t->pending = calloc(PENDING_CAP, sizeof *t->pending)))
+        if (tk_loadgen_pending_init(&t->pending, b->cfg->max_delay_ms) != 0)
             return tk_err(t->errbuf, sizeof t->errbuf, "out of memory");
         t->next_j = (uint64_t)t->idx;
     } else if (!b->think_us) {
@@ -1017,13 +975,10 @@ static void thr_teardown(hl_thr *t)
     free(t->rbuf);
     free(t->heads);
     free(t->idle);
-    free(t->pending);
-    free(t->after);
-    free(t->after_spare);
-    t->after = t->after_spare = NULL;
+    tk_loadgen_pending_free(&t->pending);
+    tk_loadgen_batch_free(&t->after);
     t->rbuf = t->heads = NULL;
     t->idle = NULL;
-    t->pending = NULL;
 }
 
 static void *thr_main(void *arg)
@@ -1058,7 +1013,7 @@ static void *thr_main(void *arg)
         uint64_t w0 = tk_mono_us();
         /* one round of callbacks, then the sends it made due (see the top of the file) */
         while (event_base_loop(t->base, EVLOOP_ONCE) >= 0 && !t->stopped)
-            thr_after_batch(t);
+            tk_loadgen_batch_run(&t->after, after_batch_next);
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
         t->wall_us = tk_mono_us() - (w0 > b->t0 ? w0 : b->t0);
         t->cpu_us = (uint64_t)((c1.tv_sec - c0.tv_sec) * 1000000LL + (c1.tv_nsec - c0.tv_nsec) / 1000);
@@ -1178,18 +1133,6 @@ out:
     return rc;
 }
 
-static int resolve(hl_run *b, const tk_http1_url *u, char *err, size_t errlen)
-{
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC}, *res = NULL;
-    int e = getaddrinfo(u->host, u->port, &hints, &res);
-    if (e != 0 || !res)
-        return tk_err(err, errlen, "cannot resolve %s: %s", u->host, e ? gai_strerror(e) : "no address");
-    memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
-    b->addrlen = (socklen_t)res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-}
-
 tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t errlen)
 {
     tk_http1_url u;
@@ -1209,7 +1152,7 @@ tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t err
         tk_err(err, errlen, "the request does not fit or has spaces/control characters in its path or header");
         goto fail;
     }
-    if (resolve(b, &u, err, errlen) != 0)
+    if (tk_http1_resolve(&u, &b->addr, &b->addrlen, err, errlen) != 0)
         goto fail;
     if (c->nstages) {
         if (c->nstages > TK_BENCH_MAX_STAGES) {
