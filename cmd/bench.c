@@ -330,9 +330,10 @@ static void print_cpu(const tk_bench_result *r)
 static void print_summary(const tk_bench_result *r, const char *path)
 {
     static const char *kinds[TK_BENCH_NERRKINDS] = {"connect", "timeout", "read", "status"};
-    printf("\nticketctl bench: %s model, %d users, ramp %.1fs, duration %.1fs, think %lld ms, %d threads -> %s%s\n",
+    printf("\nticketctl bench: %s model, %d users, ramp %.1fs, duration %.1fs, think %lld ms, %d threads, %s engine "
+           "-> %s%s\n",
            r->open_model ? "open" : "closed", r->users, (double)r->ramp_ms / 1000.0, (double)r->duration_ms / 1000.0,
-           (long long)r->think_ms, r->threads, r->target, r->url_path);
+           (long long)r->think_ms, r->threads, r->engine[0] ? r->engine : "curl", r->target, r->url_path);
     print_cpu(r);
     if (r->open_model)
         printf("iterations: scheduled %llu  started %llu  late %llu  dropped %llu (max delay %lld ms)\n",
