@@ -54,6 +54,7 @@ enum {
     OPT_MAX_LAG,
     OPT_QUEUE,
     OPT_STRATEGY,
+    OPT_ENGINE,
     OPT_QUEUE_OPS,
     OPT_PIPELINE,
     OPT_QUEUE_RESET,
@@ -96,6 +97,7 @@ static const struct option longopts[] = {
     {"max-loop-lag", required_argument, NULL, OPT_MAX_LAG},
     {"queue", required_argument, NULL, OPT_QUEUE},
     {"strategy", required_argument, NULL, OPT_STRATEGY},
+    {"engine", required_argument, NULL, OPT_ENGINE},
     {"queue-ops", required_argument, NULL, OPT_QUEUE_OPS},
     {"pipeline", required_argument, NULL, OPT_PIPELINE},
     {"queue-reset", no_argument, NULL, OPT_QUEUE_RESET},
@@ -151,6 +153,9 @@ static void usage(FILE *out)
             "                         login, think time 0 and no ramp unless given, no\n"
             "                         invariant checks), comparable with wrk\n"
             "      --connections N    the same as --users (one connection per VU)\n"
+            "      --engine auto|lean|curl  HTTP engine (default auto: the lean HTTP/1.1 keep-alive\n"
+            "                         engine on http:// targets, libcurl on https://); curl is\n"
+            "                         the peer to measure lean against\n"
             "      --strategy NAME    lock strategy of holds, sent as X-Lock-Strategy (the server\n"
             "                         must run `serve --allow-strategy-header`); default: the\n"
             "                         server's own (`ticketctl scenario strategies`)\n"
@@ -337,9 +342,10 @@ static void print_cpu(const tk_bench_result *r)
 static void print_summary(const tk_bench_result *r, const char *path)
 {
     static const char *kinds[TK_BENCH_NERRKINDS] = {"connect", "timeout", "read", "status"};
-    printf("\nticketctl bench: %s model, %d users, ramp %.1fs, duration %.1fs, think %lld ms, %d threads -> %s%s\n",
+    printf("\nticketctl bench: %s model, %d users, ramp %.1fs, duration %.1fs, think %lld ms, %d threads, %s engine "
+           "-> %s%s\n",
            r->open_model ? "open" : "closed", r->users, (double)r->ramp_ms / 1000.0, (double)r->duration_ms / 1000.0,
-           (long long)r->think_ms, r->threads, r->target, r->url_path);
+           (long long)r->think_ms, r->threads, r->engine[0] ? r->engine : "curl", r->target, r->url_path);
     print_cpu(r);
     if (r->open_model)
         printf("iterations: scheduled %llu  started %llu  late %llu  dropped %llu (max delay %lld ms)\n",
@@ -489,6 +495,11 @@ int cmd_bench(int argc, char **argv)
         case OPT_PIPELINE:
             if (tk_parse_i64(optarg, 1, 64, &pipeline) != 0)
                 goto bad;
+            break;
+        case OPT_ENGINE:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "lean") && strcmp(optarg, "curl"))
+                goto bad;
+            cfg.engine = optarg;
             break;
         case OPT_STRATEGY: {
             const char *why;

@@ -1,17 +1,18 @@
-/* The load generator: closed- or open-model virtual users over libcurl
- * multi + libevent.
+/* The load generator: closed- or open-model virtual users through the
+ * booking flow, on one per-thread skeleton for both HTTP transports
+ * (benchflow.h): the lean HTTP/1.1 keep-alive one (benchlean.c, plain http,
+ * the default) and libcurl (benchcurl.c, https or --engine curl). Single-
+ * endpoint mode over plain http is httpload.c's; the results JSON and the
+ * threshold metrics are benchjson.c's.
  *
- * Layout (after wrk): N threads, each with its own event_base, CURLM, VUs,
- * per-step histograms and counters. libcurl is driven by the hiper pattern:
- * CURLMOPT_SOCKETFUNCTION turns curl's interest in a socket into a libevent
- * event, CURLMOPT_TIMERFUNCTION into a libevent timer, and both call
- * curl_multi_socket_action() back. Each VU owns one easy handle (re-added
- * for every request, so its connection stays alive), a response buffer
- * that only grows, its request body and a timer for start/think time.
- * Hot-path allocations are libcurl's own (URL copy) and jansson's parse
- * tree for the small answers (login, hold, queue); the list answers are
- * read by tk_jscan (jscan.h) without building one; everything of ours is
- * preallocated per thread.
+ * Layout (after wrk): N threads, each with its own event_base, VUs,
+ * per-step histograms and counters; everything of ours is preallocated per
+ * thread. A VU's request is built here (vu_send: path, body, kind) and its
+ * outcome comes back through tk_benchflow_done(); the list answers are
+ * read by tk_jscan (jscan.h), the small ones by jansson. With no think
+ * time the next request goes out only once the whole loop round has been
+ * read (after_batch_send), so our sends never delay the clock of an answer
+ * already received (issue 17).
  *
  * The run skeleton is loadgen.c's, shared with httpload.c: once a second
  * each thread folds its "current second" histogram and counters into a
@@ -24,17 +25,17 @@
  * should have been sent (v->t_intended): the schedule for an iteration's
  * first request in the open model, else when its timer was due. Two
  * histograms per step, corrected (from t_intended) and uncorrected (from the
- * write of the request to its complete answer, by curl's clocks, as wrk
- * measures: see vu_done). The open model paces iterations per thread: global iteration j is
- * due when the integral of the rate profile reaches j+1 and belongs to
- * thread j mod T, so the whole run follows the schedule exactly; a due
- * iteration takes an idle VU, else waits in a ring (pending) until a VU is
- * free or max_delay passes (then it is dropped and counted).
+ * write of the request to its complete answer, as wrk measures: the
+ * transports' clocks). The open model paces iterations per thread: global
+ * iteration j is due when the integral of the rate profile reaches j+1 and
+ * belongs to thread j mod T, so the whole run follows the schedule exactly;
+ * a due iteration takes an idle VU, else waits in a ring (pending) until a
+ * VU is free or max_delay passes (then it is dropped and counted).
  *
  * Self-watch: a 10 ms periodic timer per loop records its own lateness, and
  * each thread's CPU time is read at the end; either saturating marks the
  * run invalid (bench.h). */
-#include "bench_int.h"
+#include "benchflow.h"
 #include "ticketctl/bench.h"
 #include "ticketctl/common.h"
 #include "ticketctl/hist.h"
@@ -53,150 +54,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
-#ifndef TK_VERSION
-
 /* the profile of this run (bench_int.h) */
 #define prof_value(b, t) tk_bench_prof_value((b)->prof, (b)->nprof, (t))
-#define prof_time_of(b, c) tk_bench_prof_time_of((b)->prof, (b)->nprof, (c))
 #define prof_next_above(b, g, from) tk_bench_prof_next_above((b)->prof, (b)->nprof, (g), (from))
 #define fill_latency tk_bench_fill_latency
 
-#define TK_VERSION "0.1.0"
-#endif
-#ifndef TK_BUILD_TYPE
-#ifdef __OPTIMIZE__
-#define TK_BUILD_TYPE "optimized"
-#else
-#define TK_BUILD_TYPE "Debug"
-#endif
-#endif
-
 #define CHARGE_AMOUNT 200000
-#define PAGE_SIZE 20
 #define MAX_PAGES 5          /* "a random page within the first few" */
 #define SEAT_TAKEN_RETRIES 3 /* re-read seats after a 409 at most this often */
 #define CONCERT_TRIES 3      /* other concerts tried when one has no seats */
-#define BUF_KEEP 4096       /* response buffers above this are released after use: RSS per VU */
-#define BUF_MAX (32 * 1024 * 1024)
-#define IDEM_PREFIX "Idempotency-Key: "
-#define IDEM_LEN 34 /* "%08x-%08x-%016llx" */
 #define LAG_PERIOD_US 10000  /* self-watch timer */
-#define PENDING_CAP 65536    /* open model: iterations waiting for a VU, per thread */
-#define PACE_BATCH 4096      /* due iterations handled per pacer wake-up */
 
-static const char *step_names[TK_BENCH_NSTEPS] = {
+const char *const tk_bench_step_names[TK_BENCH_NSTEPS] = {
     [TK_STEP_BALANCE] = "balance", [TK_STEP_CHARGE] = "charge", [TK_STEP_CONCERTS] = "concerts",
     [TK_STEP_DATES] = "dates",     [TK_STEP_SEATS] = "seats",   [TK_STEP_RESERVE] = "reserve",
     [TK_STEP_PAY] = "pay",         [TK_STEP_LOGIN] = "login",   [TK_STEP_URL] = "url",
     [TK_STEP_QTOKEN] = "queue_token", [TK_STEP_QPOLL] = "queue_poll",
 };
-
-static const char *kind_names[TK_BENCH_NERRKINDS] = {"connect", "timeout", "read", "status"};
-
-struct thr;
-
-typedef struct sockctx {
-    struct event ev;
-    struct thr *t;
-    struct sockctx *next_free;
-    int heap;   /* malloc'ed because the pool ran dry */
-    int active; /* ev is added */
-} sockctx;
-
-typedef struct vu {
-    struct thr *t;
-    CURL *easy;
-    struct event timer;  /* start, think time */
-    struct curl_slist *hdrs;     /* Content-Type, Expect, Authorization */
-    struct curl_slist *hdrs_pay; /* the same + Idempotency-Key */
-    char *idem;                  /* points at the key inside hdrs_pay (rewritten in place) */
-    uint64_t rng;
-    uint64_t t_start;    /* µs, actual send of the request in flight */
-    uint64_t t_intended; /* µs, when it should have been sent (schedule or timer due) */
-    uint64_t concert_ids[PAGE_SIZE];
-    uint64_t concert_id, schedule_id, seat_id, reservation_id;
-    uint64_t pay_seq;
-    char *buf;
-    size_t len, cap;
-    uint32_t id; /* seeded user number, 1-based */
-    uint8_t step, nconcerts, seat_retries, concert_tries;
-    uint8_t logged_in, in_flight, started, active;
-    char body[96];
-    /* waiting room (config.queue) */
-    char *jwt;              /* the access token (headers are rebuilt when the queue token changes) */
-    char qtok[TK_QTOKEN_MAX]; /* X-Queue-Token value, "" before the first take */
-    uint64_t q_sched;       /* schedule this VU is admitted to (0: none) */
-    uint64_t q_take_us;     /* mono µs: the take was sent (arrival) */
-    int64_t q_arrival;      /* the server's arrival_no */
-} vu;
-
-/* One admission, for the fairness figure. */
-typedef struct fair_rec {
-    uint64_t sched;
-    int64_t arrival, admission;
-} fair_rec;
-
-typedef struct thr {
-    int idx;
-    struct bench *b;
-    pthread_t tid;
-    int joinable;
-    struct event_base *base;
-    CURLM *multi;
-    struct event curl_timer, tick, stop, lag, pace;
-    int running;
-    vu *vus;
-    int nvu, started_vus;
-    sockctx *socks, *free_socks;
-    struct curl_slist *hdrs_login;
-    int concert_pages; /* learned from the list's total */
-    char url[600];     /* scratch: CURLOPT_URL copies it */
-    /* results, merged after the run */
-    tk_hist *step_hist[TK_BENCH_NSTEPS];
-    tk_hist *step_uhist[TK_BENCH_NSTEPS]; /* uncorrected */
-    tk_hist *steady_hist, *steady_uhist, *sec_hist, *empty_hist, *lag_hist;
-    tk_loadgen_persec persec; /* this second by step and status (loadgen.c) */
-    uint64_t lag_due;
-    /* open model */
-    vu **idle;
-    int nidle;
-    uint64_t *pending; /* ring of intended start times */
-    size_t pend_head, pend_len;
-    uint64_t next_j; /* next global iteration index of this thread */
-    uint64_t iters_sched, iters_started, iters_late, iters_dropped, sec_drop;
-    uint64_t cpu_us, wall_us;
-    uint64_t step_req[TK_BENCH_NSTEPS], step_err[TK_BENCH_NSTEPS];
-    uint64_t by_kind[TK_BENCH_NERRKINDS], by_status[TK_BENCH_MAX_STATUS];
-    uint64_t seat_taken, sold_out, flows, steady_flows, steady_req, steady_err;
-    uint64_t sec_req, sec_err;
-    /* waiting room */
-    tk_hist *qwait_hist; /* take sent -> admitted seen, µs */
-    fair_rec *fair;
-    size_t nfair, capfair;
-    uint64_t admissions;
-    int next_sec; /* next second to hand over, 1-based */
-    int failed;
-    char err[256];
-} thr;
-
-typedef struct bench {
-    const tk_bench_config *cfg;
-    char target[512];
-    tk_bench_stage prof[TK_BENCH_MAX_STAGES + 1]; /* the load profile actually used */
-    size_t nprof;
-    int open, flow_first; /* flow_first: first step of an iteration */
-    int queue;            /* 1: the waiting-room steps (config.queue) */
-    uint64_t t0, ramp_end, end; /* mono µs */
-    int nthreads, nsec;
-    uint32_t nonce;
-    thr *thr;
-    tk_loadgen lg; /* start gate, per-second ring, watch loop (bench_int.h) */
-} bench;
 
 /* ---------- small helpers ---------- */
 
@@ -381,157 +258,15 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     (void)what;
     thr *t = arg;
     /* iterations still waiting for a VU never started: dropped */
-    t->iters_dropped += t->pend_len;
-    t->sec_drop += t->pend_len;
-    t->pend_len = 0;
+    t->iters_dropped += t->pending.len;
+    t->sec_drop += t->pending.len;
+    t->pending.len = 0;
     tk_loadgen_last_seconds(&t->b->lg, &t->next_sec, flush_cb, t);
+    t->stopped = 1;
     event_base_loopbreak(t->base);
 }
 
-/* ---------- the hiper pattern: curl multi on libevent ---------- */
-
-static void check_multi_info(thr *t);
-static void vu_done(vu *v, CURLcode res);
-
-static void on_curl_timer(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    thr *t = arg;
-    curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &t->running);
-    check_multi_info(t);
-}
-
-static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    thr *t = userp;
-    if (timeout_ms < 0)
-        evtimer_del(&t->curl_timer);
-    else
-        evtimer_in_us(&t->curl_timer, (int64_t)timeout_ms * 1000);
-    return 0;
-}
-
-static void on_sock_event(evutil_socket_t fd, short what, void *arg)
-{
-    thr *t = arg;
-    int action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-    curl_multi_socket_action(t->multi, fd, action, &t->running);
-    check_multi_info(t);
-}
-
-static sockctx *sock_get(thr *t)
-{
-    sockctx *s = t->free_socks;
-    if (s) {
-        t->free_socks = s->next_free;
-        return s;
-    }
-    s = calloc(1, sizeof *s); /* pool ran dry: more sockets than VUs + slack */
-    if (s)
-        s->heap = 1;
-    return s;
-}
-
-static void sock_put(thr *t, sockctx *s)
-{
-    if (s->active)
-        event_del(&s->ev);
-    s->active = 0;
-    if (s->heap) {
-        free(s);
-        return;
-    }
-    s->next_free = t->free_socks;
-    t->free_socks = s;
-}
-
-static int curl_sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    (void)easy;
-    thr *t = userp;
-    sockctx *s = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            curl_multi_assign(t->multi, fd, NULL);
-            sock_put(t, s);
-        }
-        return 0;
-    }
-    if (!s) {
-        s = sock_get(t);
-        if (!s)
-            return -1;
-        s->t = t;
-        curl_multi_assign(t->multi, fd, s);
-    } else if (s->active) {
-        event_del(&s->ev);
-    }
-    short kind = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0) | EV_PERSIST);
-    event_assign(&s->ev, t->base, fd, kind, on_sock_event, t);
-    event_add(&s->ev, NULL);
-    s->active = 1;
-    return 0;
-}
-
-static void check_multi_info(thr *t)
-{
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(t->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        CURL *easy = msg->easy_handle;
-        CURLcode res = msg->data.result;
-        vu *v = NULL;
-        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&v);
-        curl_multi_remove_handle(t->multi, easy);
-        v->in_flight = 0;
-        vu_done(v, res);
-    }
-}
-
 /* ---------- virtual users ---------- */
-
-static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    vu *v = ud;
-    size_t n = size * nmemb;
-    if (v->len + n + 1 > v->cap) {
-        size_t cap = v->cap ? v->cap : 4096;
-        while (cap < v->len + n + 1)
-            cap *= 2;
-        if (cap > BUF_MAX)
-            return 0; /* fails the transfer: counted as a read error */
-        char *nb = realloc(v->buf, cap);
-        if (!nb)
-            return 0;
-        v->buf = nb;
-        v->cap = cap;
-    }
-    memcpy(v->buf + v->len, ptr, n);
-    v->len += n;
-    return n;
-}
-
-/* Single-endpoint mode reads nothing from the body (as wrk). */
-static size_t on_write_discard(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    (void)ptr;
-    (void)ud;
-    return size * nmemb;
-}
-
-static void vu_release_buf(vu *v)
-{
-    if (v->cap > BUF_KEEP) {
-        free(v->buf);
-        v->buf = NULL;
-        v->cap = 0;
-    }
-    v->len = 0;
-}
 
 /* Think time: mean think_ms, uniformly randomised +-50 %. */
 static int64_t vu_think_us(vu *v)
@@ -549,7 +284,12 @@ static void vu_next(vu *v, int step)
     int64_t think = vu_think_us(v);
     v->step = (uint8_t)step;
     v->t_intended = tk_mono_us() + (uint64_t)think;
-    evtimer_in_us(&v->timer, think);
+    if (think > 0) {
+        evtimer_in_us(&v->timer, think);
+    } else if (!v->queued) { /* no think time: once the loop round is read (after_batch) */
+        v->queued = 1;
+        tk_loadgen_batch_push(&v->t->after, v);
+    }
 }
 
 static void vu_send(vu *v);
@@ -576,16 +316,12 @@ static void vu_start_iter(vu *v, uint64_t when, int now_ok)
 static void vu_go_idle(vu *v)
 {
     thr *t = v->t;
-    uint64_t now = tk_mono_us(), max_delay = (uint64_t)t->b->cfg->max_delay_ms * 1000u;
-    while (t->pend_len) {
-        uint64_t when = t->pending[t->pend_head];
-        t->pend_head = (t->pend_head + 1) % PENDING_CAP;
-        t->pend_len--;
-        if (now > when && now - when > max_delay) {
-            t->iters_dropped++;
-            t->sec_drop++;
-            continue;
-        }
+    uint64_t when, dropped = 0;
+    int got = tk_loadgen_pending_take(&t->pending, tk_mono_us(), (uint64_t)t->b->cfg->max_delay_ms * 1000u, &when,
+                                      &dropped);
+    t->iters_dropped += dropped;
+    t->sec_drop += dropped;
+    if (got) {
         t->iters_late++;
         vu_start_iter(v, when, 0);
         return;
@@ -594,18 +330,16 @@ static void vu_go_idle(vu *v)
 }
 
 /* Open model: iteration due at `when`. */
-static void thr_due(thr *t, uint64_t when)
+static void thr_due(void *ud, uint64_t when)
 {
+    thr *t = ud;
     t->iters_sched++;
     if (t->nidle > 0) {
         vu_start_iter(t->idle[--t->nidle], when, 1);
         return;
     }
-    if (t->pending && t->pend_len < PENDING_CAP) {
-        t->pending[(t->pend_head + t->pend_len) % PENDING_CAP] = when;
-        t->pend_len++;
+    if (tk_loadgen_pending_push(&t->pending, when) == 0)
         return;
-    }
     t->iters_dropped++;
     t->sec_drop++;
 }
@@ -615,23 +349,9 @@ static void on_pace(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     thr *t = arg;
-    bench *b = t->b;
-    uint64_t now = tk_mono_us();
-    for (int i = 0; i < PACE_BATCH; i++) {
-        double at = prof_time_of(b, (double)t->next_j + 1.0);
-        if (at < 0)
-            return; /* the schedule is over */
-        uint64_t when = b->t0 + (uint64_t)(at * 1e6);
-        if (when >= b->end)
-            return;
-        if (when > now) {
-            evtimer_in_us(&t->pace, (int64_t)(when - now));
-            return;
-        }
-        thr_due(t, when);
-        t->next_j += (uint64_t)b->nthreads;
-    }
-    evtimer_in_us(&t->pace, 0); /* far behind: let the loop breathe, then go on */
+    int64_t next = tk_loadgen_pace(&t->b->lg, t->b->prof, t->b->nprof, &t->next_j, thr_due, t);
+    if (next >= 0)
+        evtimer_in_us(&t->pace, next);
 }
 
 /* The login answered: go on with the iteration. */
@@ -686,59 +406,21 @@ static void vu_fail(vu *v, int kind, long status)
     vu_iter_end(v);
 }
 
+/* The access token (token == v->jwt: keep it, the queue token changed):
+ * stored, and libcurl's header lists rebuilt (the lean transport formats
+ * its headers per request). 0, or -1 when out of memory. */
 static int vu_set_token(vu *v, const char *token)
 {
-    if (token != v->jwt) { /* kept: the queue token's arrival rebuilds the headers */
+    if (token != v->jwt) {
         char *copy = strdup(token);
         if (!copy)
             return -1;
         free(v->jwt);
         v->jwt = copy;
-        token = copy;
     }
-    char qhdr[TK_QTOKEN_MAX + 32];
-    snprintf(qhdr, sizeof qhdr, "X-Queue-Token: %s", v->qtok);
-    char auth[2048];
-    int n = snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-    if (n < 0 || (size_t)n >= sizeof auth)
-        return -1;
-    char idem[sizeof IDEM_PREFIX + IDEM_LEN];
-    snprintf(idem, sizeof idem, IDEM_PREFIX "%0*d", IDEM_LEN, 0);
-    curl_slist_free_all(v->hdrs);
-    curl_slist_free_all(v->hdrs_pay);
-    v->hdrs = v->hdrs_pay = NULL;
-    v->idem = NULL;
-    struct curl_slist *a = NULL, *p = NULL, *tmp;
-    char lock[96] = "";
-    if (v->t->b->cfg->strategy)
-        snprintf(lock, sizeof lock, "X-Lock-Strategy: %s", v->t->b->cfg->strategy);
-    const char *common[5] = {"Content-Type: application/json", "Expect:", auth, NULL, NULL};
-    size_t ncommon = 3;
-    if (v->qtok[0])
-        common[ncommon++] = qhdr;
-    if (lock[0])
-        common[ncommon++] = lock;
-    for (size_t i = 0; i < ncommon; i++) {
-        if (!(tmp = curl_slist_append(a, common[i])))
-            goto fail;
-        a = tmp;
-        if (!(tmp = curl_slist_append(p, common[i])))
-            goto fail;
-        p = tmp;
-    }
-    if (!(tmp = curl_slist_append(p, idem)))
-        goto fail;
-    p = tmp;
-    while (tmp->next)
-        tmp = tmp->next;
-    v->idem = tmp->data + strlen(IDEM_PREFIX);
-    v->hdrs = a;
-    v->hdrs_pay = p;
-    return 0;
-fail:
-    curl_slist_free_all(a);
-    curl_slist_free_all(p);
-    return -1;
+    if (strlen(v->jwt) > 2000)
+        return -1; /* no room for it in a request head */
+    return v->t->b->lean ? 0 : tk_benchcurl_headers(v);
 }
 
 static void vu_pick_concert(vu *v)
@@ -758,9 +440,9 @@ static void vu_other_concert(vu *v)
     vu_iter_end(v);
 }
 
-static json_t *vu_parse(vu *v)
+static json_t *vu_parse(const char *body, size_t len)
 {
-    return json_loadb(v->buf ? v->buf : "", v->len, 0, NULL);
+    return json_loadb(body ? body : "", len, 0, NULL);
 }
 
 static uint64_t json_id(json_t *o, const char *key)
@@ -852,13 +534,13 @@ static void on_pick(void *ud, const int64_t *vals)
 
 /* Handle a 2xx answer of the current step; returns 0, or -1 when the body
  * lacks what the next step needs (counted as a read error). */
-static int vu_on_success(vu *v)
+static int vu_on_success(vu *v, const char *body, size_t len)
 {
     thr *t = v->t;
     json_t *doc = NULL;
     switch (v->step) {
     case TK_STEP_LOGIN: {
-        doc = vu_parse(v);
+        doc = vu_parse(body, len);
         const char *tok = json_string_value(json_object_get(doc, "token"));
         if (!tok || vu_set_token(v, tok) != 0)
             goto bad;
@@ -875,7 +557,7 @@ static int vu_on_success(vu *v)
     case TK_STEP_CONCERTS: {
         int64_t total;
         v->nconcerts = 0;
-        if (tk_jscan_items(v->buf, v->len, "items", id_key, 1, on_concert, v, "total", &total) < 0)
+        if (tk_jscan_items(body, len, "items", id_key, 1, on_concert, v, "total", &total) < 0)
             goto bad;
         if (total > 0)
             t->concert_pages = (int)((total + PAGE_SIZE - 1) / PAGE_SIZE);
@@ -892,7 +574,7 @@ static int vu_on_success(vu *v)
     case TK_STEP_DATES: {
         static const char *const keys[] = {"id", "available_seats"};
         pick_ctx pc = {v, 0, 0, 1};
-        if (tk_jscan_items(v->buf, v->len, "items", keys, 2, on_pick, &pc, NULL, NULL) < 0)
+        if (tk_jscan_items(body, len, "items", keys, 2, on_pick, &pc, NULL, NULL) < 0)
             goto bad;
         uint64_t pick = pc.pick;
         if (!pick) {
@@ -906,13 +588,13 @@ static int vu_on_success(vu *v)
     }
     case TK_STEP_QTOKEN:
     case TK_STEP_QPOLL:
-        doc = vu_parse(v);
+        doc = vu_parse(body, len);
         if (vu_on_queue(v, doc) != 0)
             goto bad;
         break;
     case TK_STEP_SEATS: {
         pick_ctx pc = {v, 0, 0, 0};
-        if (tk_jscan_items(v->buf, v->len, "items", id_key, 1, on_pick, &pc, NULL, NULL) < 0)
+        if (tk_jscan_items(body, len, "items", id_key, 1, on_pick, &pc, NULL, NULL) < 0)
             goto bad;
         uint64_t pick = pc.pick;
         if (!pick) {
@@ -924,7 +606,7 @@ static int vu_on_success(vu *v)
         break;
     }
     case TK_STEP_RESERVE:
-        doc = vu_parse(v);
+        doc = vu_parse(body, len);
         if (!(v->reservation_id = json_id(doc, "id")))
             goto bad;
         v->seat_retries = 0;
@@ -950,9 +632,9 @@ bad:
 }
 
 /* 409 SEAT_TAKEN on reserve: an expected outcome when users race for a seat. */
-static int vu_seat_taken(vu *v)
+static int vu_seat_taken(const char *body, size_t len)
 {
-    json_t *doc = vu_parse(v);
+    json_t *doc = vu_parse(body, len);
     const char *code = json_string_value(json_object_get(json_object_get(doc, "error"), "code"));
     /* lost the race for the seat: taken, or (lock strategies) the version
      * kept moving or a newer lock holder fenced us out; LOCK_BUSY (503)
@@ -962,20 +644,12 @@ static int vu_seat_taken(vu *v)
     return taken;
 }
 
-static void vu_done(vu *v, CURLcode res)
+void tk_benchflow_done(vu *v, int kind, int status, const char *body, size_t len, uint64_t lat)
 {
     thr *t = v->t;
-    uint64_t now = tk_mono_us(), lat = now - v->t_start;
-    /* uncorrected: from the request's write to the complete answer, as wrk
-     * and httpload.c measure (issue 17). curl's own clocks (total minus
-     * pretransfer time) leave out the wait between curl_multi_add_handle()
-     * and the write - a timer round of our loop plus curl's setup, measured
-     * p50 50 us, p99 6.1-6.8 ms, max 99 ms at load average 11 - which is the
-     * generator's, not the server's; connect is left out too, as in wrk. */
-    curl_off_t pre = 0, tot = 0;
-    if (res == CURLE_OK && curl_easy_getinfo(v->easy, CURLINFO_PRETRANSFER_TIME_T, &pre) == CURLE_OK &&
-        curl_easy_getinfo(v->easy, CURLINFO_TOTAL_TIME_T, &tot) == CURLE_OK && tot >= pre && (uint64_t)(tot - pre) < lat)
-        lat = (uint64_t)(tot - pre);
+    uint64_t now = tk_mono_us();
+    if (lat > now - v->t_start)
+        lat = now - v->t_start;
     /* corrected: from when it should have been sent (never less than lat):
      * the schedule or timer, else when the VU asked for it */
     uint64_t clat = v->t_intended && v->t_intended < v->t_start ? now - v->t_intended : now - v->t_start;
@@ -984,32 +658,23 @@ static void vu_done(vu *v, CURLcode res)
     t->sec_req++;
     if (steady)
         t->steady_req++;
-    if (res != CURLE_OK) {
-        int kind = TK_BERR_READ;
-        if (res == CURLE_OPERATION_TIMEDOUT)
-            kind = TK_BERR_TIMEOUT;
-        else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST ||
-                 res == CURLE_COULDNT_RESOLVE_PROXY)
-            kind = TK_BERR_CONNECT;
+    if (kind >= 0) {
         tk_loadgen_persec_record(&t->persec, v->step, 0, clat); /* no answer */
-        vu_release_buf(v);
         vu_fail(v, kind, 0);
         return;
     }
-    long status = 0;
-    curl_easy_getinfo(v->easy, CURLINFO_RESPONSE_CODE, &status);
     tk_hist_record(t->step_hist[v->step], clat);
     tk_hist_record(t->step_uhist[v->step], lat);
     tk_hist_record(t->sec_hist, clat);
-    tk_loadgen_persec_record(&t->persec, v->step, (int)status, clat);
+    tk_loadgen_persec_record(&t->persec, v->step, status, clat);
     if (steady) {
         tk_hist_record(t->steady_hist, clat);
         tk_hist_record(t->steady_uhist, lat);
     }
     if (status >= 200 && status < 300) {
-        if (vu_on_success(v) != 0)
+        if (vu_on_success(v, body, len) != 0)
             vu_fail(v, TK_BERR_READ, 0);
-    } else if (v->step == TK_STEP_RESERVE && status == 409 && vu_seat_taken(v)) {
+    } else if (v->step == TK_STEP_RESERVE && status == 409 && vu_seat_taken(body, len)) {
         t->seat_taken++;
         if (++v->seat_retries <= SEAT_TAKEN_RETRIES)
             vu_next(v, TK_STEP_SEATS);
@@ -1018,24 +683,27 @@ static void vu_done(vu *v, CURLcode res)
     } else {
         vu_fail(v, TK_BERR_STATUS, status);
     }
-    vu_release_buf(v);
 }
 
-/* Build and start the request of v->step. */
+/* Build the request of v->step (path into t->url, body into v->body) and
+ * hand it to the transport. */
 static void vu_send(vu *v)
 {
     thr *t = v->t;
-    const char *tg = t->b->target;
-    CURL *e = v->easy;
-    struct curl_slist *h = v->hdrs;
+    bench *b = t->b;
+    /* curl wants the whole URL, the lean transport the path */
+    const char *tg = b->lean ? "" : b->target;
     const char *body = NULL;
+    int kind = REQ_AUTH;
+    if (!v->resend)
+        v->t_start = tk_mono_us();
     switch (v->step) {
     case TK_STEP_LOGIN:
         snprintf(t->url, sizeof t->url, "%s/api/v1/auth/login", tg);
         snprintf(v->body, sizeof v->body, "{\"email\":\"user%u@bench.ticketctl\",\"password\":\"bench-password\"}",
                  v->id);
         body = v->body;
-        h = t->hdrs_login;
+        kind = REQ_LOGIN;
         break;
     case TK_STEP_BALANCE:
         snprintf(t->url, sizeof t->url, "%s/api/v1/points", tg);
@@ -1069,40 +737,29 @@ static void vu_send(vu *v)
     case TK_STEP_QPOLL:
         snprintf(t->url, sizeof t->url, "%s/api/v1/queue/%llu/status", tg, (unsigned long long)v->schedule_id);
         break;
-    case TK_STEP_URL:
-        goto send; /* URL, GET and no headers were set once in thr_setup */
-    case TK_STEP_PAY: {
+    case TK_STEP_URL: /* curl only: httpload.c runs this mode over plain http */
+        kind = REQ_URL;
+        break;
+    case TK_STEP_PAY:
         snprintf(t->url, sizeof t->url, "%s/api/v1/payments", tg);
         snprintf(v->body, sizeof v->body, "{\"reservation_id\":%llu}", (unsigned long long)v->reservation_id);
         body = v->body;
-        /* a fresh key per attempt, written over the old one (same length) */
-        char key[IDEM_LEN + 1];
-        snprintf(key, sizeof key, "%08x-%08x-%016llx", t->b->nonce, v->id, (unsigned long long)++v->pay_seq);
-        memcpy(v->idem, key, IDEM_LEN);
-        h = v->hdrs_pay;
+        if (!v->resend)
+            ++v->pay_seq; /* a fresh key per attempt; a retry on a fresh connection keeps it */
+        kind = REQ_PAY;
         break;
-    }
     default:
         return;
     }
-    curl_easy_setopt(e, CURLOPT_URL, t->url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    if (body) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    } else {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    }
-send:
-    v->len = 0;
-    v->t_start = tk_mono_us();
-    if (curl_multi_add_handle(t->multi, e) != CURLM_OK) {
-        t->step_req[v->step]++;
-        t->sec_req++;
-        vu_fail(v, TK_BERR_READ, 0);
-        return;
-    }
-    v->in_flight = 1;
+    if (b->lean)
+        tk_benchlean_send(v, t->url, body, kind);
+    else
+        tk_benchcurl_send(v, body, kind);
+}
+
+void tk_benchflow_resend(vu *v)
+{
+    vu_send(v);
 }
 
 static void on_vu_timer(evutil_socket_t fd, short what, void *arg)
@@ -1111,6 +768,10 @@ static void on_vu_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     vu *v = arg;
     thr *t = v->t;
+    if (v->deferred_err) { /* lean: the connect failed when the request was made */
+        tk_benchlean_deferred(v);
+        return;
+    }
     if (!t->b->open && !v->active) { /* closed model: the profile (re)activates this VU */
         v->active = 1;
         v->started = 1;
@@ -1135,6 +796,8 @@ static void on_lag(evutil_socket_t fd, short what, void *arg)
     thr *t = arg;
     uint64_t now = tk_mono_us();
     int64_t next = tk_loadgen_lag(&t->lag_due, LAG_PERIOD_US, t->lag_hist, now);
+    if (t->b->lean && ++t->lag_n % 10 == 0)
+        tk_benchlean_timeouts(t, now); /* libcurl keeps its own timeouts */
     evtimer_in_us(&t->lag, next);
 }
 
@@ -1142,135 +805,97 @@ static int thr_setup(thr *t)
 {
     bench *b = t->b;
     const tk_bench_config *c = b->cfg;
-    /* precise timers (timerfd): the schedule and the lag gauge need better than 1 ms */
+    /* precise timers (timerfd) when the schedule or think times need better
+     * than 1 ms; with neither they cost a timerfd_settime() per loop round
+     * for nothing (httpload.c, thr_setup) */
     struct event_config *ec = event_config_new();
-    if (ec)
+    if (ec && (b->open || c->think_ms > 0))
         event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
     t->base = ec ? event_base_new_with_config(ec) : NULL;
     if (ec)
         event_config_free(ec);
-    if (!t->base || !(t->multi = curl_multi_init()))
-        return tk_err(t->err, sizeof t->err, "event_base_new/curl_multi_init failed");
-    evtimer_assign(&t->curl_timer, t->base, on_curl_timer, t);
+    if (!t->base)
+        return tk_err(t->err, sizeof t->err, "event_base_new failed");
     evtimer_assign(&t->tick, t->base, on_tick, t);
     evtimer_assign(&t->stop, t->base, on_stop, t);
     evtimer_assign(&t->lag, t->base, on_lag, t);
     evtimer_assign(&t->pace, t->base, on_pace, t);
     for (int i = 0; i < t->nvu; i++) {
-        t->vus[i].t = t;
-        evtimer_assign(&t->vus[i].timer, t->base, on_vu_timer, &t->vus[i]);
+        vu *v = &t->vus[i];
+        v->t = t;
+        v->fd = -1;
+        evtimer_assign(&v->timer, t->base, on_vu_timer, v);
+        v->rng = splitmix(((uint64_t)b->nonce << 32) ^ v->id) | 1;
+        v->step = TK_STEP_LOGIN;
+        if (c->url_path) { /* single endpoint: no login, the request never changes */
+            v->logged_in = 1;
+            v->step = TK_STEP_URL;
+        }
     }
     for (int i = 0; i < TK_BENCH_NSTEPS; i++)
         if (!(t->step_hist[i] = tk_hist_new()) || !(t->step_uhist[i] = tk_hist_new()))
             return tk_err(t->err, sizeof t->err, "out of memory");
     if (!(t->steady_hist = tk_hist_new()) || !(t->steady_uhist = tk_hist_new()) || !(t->sec_hist = tk_hist_new()) ||
         !(t->empty_hist = tk_hist_new()) || !(t->lag_hist = tk_hist_new()) || !(t->qwait_hist = tk_hist_new()) ||
-        tk_loadgen_persec_init(&t->persec) != 0)
+        tk_loadgen_batch_init(&t->after, t->nvu) != 0 || tk_loadgen_persec_init(&t->persec) != 0)
         return tk_err(t->err, sizeof t->err, "out of memory");
     if (b->open) {
         if (!(t->idle = calloc((size_t)t->nvu, sizeof *t->idle)))
             return tk_err(t->err, sizeof t->err, "out of memory");
-        if (c->max_delay_ms > 0 && !(t->pending = calloc(PENDING_CAP, sizeof *t->pending)))
+        if (tk_loadgen_pending_init(&t->pending, c->max_delay_ms) != 0)
             return tk_err(t->err, sizeof t->err, "out of memory");
         t->next_j = (uint64_t)t->idx;
     }
-    struct curl_slist *tmp = curl_slist_append(NULL, "Content-Type: application/json");
-    if (!tmp || !(t->hdrs_login = curl_slist_append(tmp, "Expect:"))) {
-        curl_slist_free_all(tmp);
-        return tk_err(t->err, sizeof t->err, "out of memory");
-    }
     t->concert_pages = 1;
     t->next_sec = 1;
-    curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, curl_sock_cb);
-    curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, t);
-    curl_multi_setopt(t->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-    curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t);
-    /* keep every VU's connection in the cache between its requests */
-    curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, (long)t->nvu + 16);
-
-    int nsocks = t->nvu + 16;
-    if (!(t->socks = calloc((size_t)nsocks, sizeof *t->socks)))
-        return tk_err(t->err, sizeof t->err, "out of memory");
-    for (int i = nsocks - 1; i >= 0; i--) {
-        t->socks[i].next_free = t->free_socks;
-        t->free_socks = &t->socks[i];
-    }
-    for (int i = 0; i < t->nvu; i++) {
-        vu *v = &t->vus[i];
-        if (!(v->easy = curl_easy_init()))
-            return tk_err(t->err, sizeof t->err, "curl_easy_init failed");
-        v->rng = splitmix(((uint64_t)b->nonce << 32) ^ v->id) | 1;
-        v->step = TK_STEP_LOGIN;
-        CURL *e = v->easy;
-        curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)v);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, v);
-        if (c->url_path) { /* single endpoint: the request never changes */
-            v->logged_in = 1;
-            v->step = TK_STEP_URL;
-            snprintf(t->url, sizeof t->url, "%s%s", b->target, c->url_path);
-            curl_easy_setopt(e, CURLOPT_URL, t->url);
-            curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-            curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write_discard);
-        }
-        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
-        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-        curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 8192L); /* per-handle receive buffer: RSS per VU */
-        curl_easy_setopt(e, CURLOPT_USERAGENT, "ticketctl-bench/" TK_VERSION);
-    }
-    return 0;
+    return b->lean ? tk_benchlean_thr_init(t) : tk_benchcurl_thr_init(t);
 }
 
 static void thr_teardown(thr *t)
 {
+    if (t->b->lean)
+        tk_benchlean_thr_free(t);
+    else
+        tk_benchcurl_thr_free(t);
+    for (int i = 0; t->base && i < t->nvu; i++)
+        event_del(&t->vus[i].timer);
     for (int i = 0; i < t->nvu; i++) {
         vu *v = &t->vus[i];
-        if (v->in_flight)
-            curl_multi_remove_handle(t->multi, v->easy);
-        if (t->base)
-            event_del(&v->timer);
-    }
-    curl_multi_cleanup(t->multi); /* closes the cached connections */
-    for (int i = 0; i < t->nvu; i++) {
-        vu *v = &t->vus[i];
-        curl_easy_cleanup(v->easy);
-        curl_slist_free_all(v->hdrs);
-        curl_slist_free_all(v->hdrs_pay);
         free(v->buf);
         free(v->jwt);
-        v->jwt = NULL;
+        v->buf = v->jwt = NULL;
     }
-    if (t->socks)
-        for (int i = 0; i < t->nvu + 16; i++)
-            if (t->socks[i].active)
-                event_del(&t->socks[i].ev);
     if (t->base) {
-        event_del(&t->curl_timer);
         event_del(&t->tick);
         event_del(&t->stop);
         event_del(&t->lag);
         event_del(&t->pace);
         event_base_free(t->base);
     }
-    curl_slist_free_all(t->hdrs_login);
-    free(t->socks);
     free(t->vus);
     free(t->idle);
-    free(t->pending);
+    tk_loadgen_pending_free(&t->pending);
+    tk_loadgen_batch_free(&t->after);
     t->idle = NULL;
-    t->pending = NULL;
     tk_hist_free(t->sec_hist);
     tk_hist_free(t->empty_hist);
     tk_loadgen_persec_free(&t->persec);
     t->empty_hist = NULL;
-    t->multi = NULL;
     t->base = NULL;
-    t->socks = NULL;
     t->vus = NULL;
     t->sec_hist = NULL;
+}
+
+/* After one round of callbacks: send the requests made due in it with no
+ * think time. Every answer epoll reported in the round has been read and
+ * timestamped by then, so our own sends (which on loopback run the
+ * server's receive path) never sit between an answer's arrival and its
+ * clock (issue 17; as httpload.c and wrk). */
+static void after_batch_send(void *item)
+{
+    vu *v = item;
+    v->queued = 0;
+    vu_send(v);
 }
 
 static void *thr_main(void *arg)
@@ -1303,7 +928,9 @@ static void *thr_main(void *arg)
         struct timespec c0, c1;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
         uint64_t w0 = tk_mono_us();
-        event_base_dispatch(t->base);
+        /* one round of callbacks, then the sends it made due */
+        while (event_base_loop(t->base, EVLOOP_ONCE) >= 0 && !t->stopped)
+            tk_loadgen_batch_run(&t->after, after_batch_send);
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
         t->wall_us = tk_mono_us() - (w0 > b->t0 ? w0 : b->t0);
         t->cpu_us = (uint64_t)((c1.tv_sec - c0.tv_sec) * 1000000LL + (c1.tv_nsec - c0.tv_nsec) / 1000);
@@ -1314,13 +941,6 @@ static void *thr_main(void *arg)
 }
 
 /* ---------- run ---------- */
-
-static void utc_iso(char *buf, size_t len, time_t when, const char *fmt)
-{
-    struct tm tm;
-    gmtime_r(&when, &tm);
-    strftime(buf, len, fmt, &tm);
-}
 
 static void bench_free(bench *b)
 {
@@ -1418,7 +1038,7 @@ static void merge_results(bench *b, tk_bench_result *r)
             tk_hist_reset(step);
             tk_hist_reset(ustep);
             tk_bench_step *st = &r->steps[s];
-            st->name = step_names[s];
+            st->name = tk_bench_step_names[s];
             for (int i = 0; i < b->nthreads; i++) {
                 thr *t = &b->thr[i];
                 tk_hist_merge(step, t->step_hist[s]);
@@ -1517,10 +1137,19 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
 
     /* Single endpoint over plain http: the lean keep-alive engine (httpload.h),
      * libcurl's per-request cost made it the bottleneck; https stays below. */
-    if (c->url_path && tk_httpload_supports(c->target)) {
+    const char *engine = c->engine && *c->engine ? c->engine : "auto";
+    if (strcmp(engine, "auto") != 0 && strcmp(engine, "lean") != 0 && strcmp(engine, "curl") != 0)
+        return tk_err(err, errlen, "engine '%s': expected auto, lean or curl", engine), NULL;
+    int lean = strcmp(engine, "curl") != 0 && tk_httpload_supports(c->target);
+    if (!strcmp(engine, "lean") && !lean)
+        return tk_err(err, errlen, "the lean engine drives plain http://host[:port] targets only (not '%s')",
+                      c->target), NULL;
+    if (c->url_path && lean) {
         tk_bench_result *hr = tk_httpload_run(c, err, errlen);
         for (int s = 0; hr && s < TK_BENCH_NSTEPS; s++)
-            hr->steps[s].name = step_names[s];
+            hr->steps[s].name = tk_bench_step_names[s];
+        if (hr)
+            snprintf(hr->engine, sizeof hr->engine, "lean");
         return hr;
     }
 
@@ -1534,6 +1163,8 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
     b->open = c->open_model != 0;
     b->flow_first = c->url_path ? TK_STEP_URL : TK_STEP_BALANCE;
     b->queue = !c->url_path && c->queue && strcmp(c->queue, "none") != 0;
+    b->lean = lean;
+    b->timeout_us = (uint64_t)c->timeout_ms * 1000u;
     if (c->nstages) {
         memcpy(b->prof, c->stages, c->nstages * sizeof *c->stages);
         b->nprof = c->nstages;
@@ -1551,6 +1182,8 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
         b->nthreads = 1;
     if (b->nthreads > c->users)
         b->nthreads = c->users;
+    if (b->lean && tk_benchlean_init(b, err, errlen) != 0)
+        goto fail;
     b->nsec = (int)((c->duration_ms + 999) / 1000);
     b->nonce = (uint32_t)splitmix((uint64_t)tk_wall_ms() ^ ((uint64_t)getpid() << 20));
     if (tk_loadgen_init(&b->lg, b->nthreads, b->nsec) != 0 || !(b->thr = calloc((size_t)b->nthreads, sizeof *b->thr)))
@@ -1567,6 +1200,8 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
     }
     if (tk_benchcpu_init(&cpu, c, err, errlen) != 0)
         goto fail;
+    if (b->lean)
+        tk_raise_nofile((long)c->users + 256);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         tk_err(err, errlen, "curl_global_init failed");
         goto fail;
@@ -1606,6 +1241,7 @@ tk_bench_result *tk_bench_run(const tk_bench_config *c, char *err, size_t errlen
     r->open_model = b->open;
     snprintf(r->queue, sizeof r->queue, "%s", b->queue ? c->queue : "none");
     snprintf(r->strategy, sizeof r->strategy, "%s", c->strategy ? c->strategy : "");
+    snprintf(r->engine, sizeof r->engine, "%s", b->lean ? "lean" : "curl");
     if (c->url_path)
         snprintf(r->url_path, sizeof r->url_path, "%s", c->url_path);
     memcpy(r->stages, b->prof, b->nprof * sizeof *b->prof);
@@ -1638,338 +1274,3 @@ void tk_bench_result_free(tk_bench_result *r)
     free(r);
 }
 
-int tk_bench_probe(const char *target, int64_t timeout_ms, char *err, size_t errlen)
-{
-    char url[600];
-    size_t n = strlen(target);
-    while (n > 0 && target[n - 1] == '/')
-        n--;
-    snprintf(url, sizeof url, "%.*s/healthz", (int)n, target);
-    CURL *e = curl_easy_init();
-    if (!e)
-        return tk_err(err, errlen, "curl_easy_init failed");
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
-    FILE *devnull = fopen("/dev/null", "w");
-    if (devnull)
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, devnull);
-    CURLcode rc = curl_easy_perform(e);
-    long status = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(e);
-    if (devnull)
-        fclose(devnull);
-    if (rc != CURLE_OK)
-        return tk_err(err, errlen, "cannot reach %s: %s", url, curl_easy_strerror(rc));
-    if (status < 200 || status >= 300)
-        return tk_err(err, errlen, "%s answered HTTP %ld", url, status);
-    return 0;
-}
-
-/* ---------- results JSON (docs/RESULTS.md, schema 1) ---------- */
-
-static json_t *latency_json(const tk_bench_latency *l)
-{
-    return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "p50", l->p50, "p90", l->p90, "p95", l->p95, "p99", l->p99,
-                     "p999", l->p999, "p9999", l->p9999, "max", l->max, "mean", l->mean);
-}
-
-static json_t *machine_json(void)
-{
-    char host[256] = "", kernel[300] = "";
-    struct utsname u;
-    gethostname(host, sizeof host - 1);
-    if (uname(&u) == 0)
-        snprintf(kernel, sizeof kernel, "%s %s", u.sysname, u.release);
-    long long mem = (long long)sysconf(_SC_PHYS_PAGES) * (long long)sysconf(_SC_PAGESIZE);
-#if defined(__clang__)
-    const char *compiler = "clang " __clang_version__;
-#elif defined(__GNUC__)
-    const char *compiler = "gcc " __VERSION__;
-#else
-    const char *compiler = "unknown";
-#endif
-    return json_pack("{s:s,s:i,s:I,s:s,s:s,s:s,s:s}", "hostname", host, "cpus", (int)sysconf(_SC_NPROCESSORS_ONLN),
-                     "mem_bytes", (json_int_t)mem, "kernel", kernel, "build", TK_BUILD_TYPE, "version", TK_VERSION,
-                     "compiler", compiler);
-}
-
-/* "cpu_ms_per_request" in single-endpoint mode, else "cpu_ms_per_flow". */
-static const char *cpu_key(const tk_bench_result *r)
-{
-    return r->url_path[0] ? "cpu_ms_per_request" : "cpu_ms_per_flow";
-}
-
-static json_t *result_json(const tk_bench_result *r)
-{
-    json_t *steps = json_array(), *kinds = json_object(), *status = json_object(), *series = json_array(),
-           *inv = json_array(), *stages = json_array(), *ths = json_array();
-    for (int s = 0; s < TK_BENCH_NSTEPS; s++) {
-        const tk_bench_step *st = &r->steps[s];
-        if (s == TK_STEP_URL && !r->url_path[0])
-            continue; /* the single-endpoint step only in that mode */
-        if ((s == TK_STEP_QTOKEN || s == TK_STEP_QPOLL) && (!r->queue[0] || !strcmp(r->queue, "none")))
-            continue; /* the waiting-room steps only with a queue */
-        json_array_append_new(steps, json_pack("{s:s,s:I,s:I,s:f,s:o,s:o}", "name",
-                                               st->name ? st->name : step_names[s], "requests",
-                                               (json_int_t)st->requests, "errors", (json_int_t)st->errors, "tps",
-                                               st->tps, "latency_ms", latency_json(&st->latency),
-                                               "uncorrected_latency_ms", latency_json(&st->uncorrected_latency)));
-    }
-    for (int k = 0; k < TK_BENCH_NERRKINDS; k++)
-        json_object_set_new(kinds, kind_names[k], json_integer((json_int_t)r->by_kind[k]));
-    for (int s = 0; s < TK_BENCH_MAX_STATUS; s++)
-        if (r->by_status[s]) {
-            char key[8];
-            snprintf(key, sizeof key, "%d", s);
-            json_object_set_new(status, key, json_integer((json_int_t)r->by_status[s]));
-        }
-    for (size_t i = 0; i < r->nseries; i++) {
-        tk_bench_point p = r->series[i];
-        if (!p.t)
-            p.t = (int)i + 1;
-        json_array_append_new(series, tk_bench_point_json(&p));
-    }
-    for (size_t i = 0; r->invariants_checked && i < r->ninvariants; i++)
-        json_array_append_new(inv, json_pack("{s:s,s:b,s:s}", "name", r->invariants[i].name, "ok",
-                                             r->invariants[i].ok, "detail", r->invariants[i].detail));
-    for (size_t i = 0; i < r->nstages; i++)
-        json_array_append_new(stages, json_pack("{s:f,s:f,s:f}", "duration_s", (double)r->stages[i].duration_ms / 1000.0,
-                                                "from", r->stages[i].from, "to", r->stages[i].to));
-    for (size_t i = 0; i < r->nthresholds; i++) {
-        const tk_threshold_outcome *o = &r->thresholds[i];
-        json_t *t = json_pack("{s:s,s:b,s:f,s:s}", "threshold", o->text, "ok", o->ok, "limit", o->limit, "detail",
-                              o->detail);
-        json_object_set_new(t, "actual", o->found ? json_real(o->actual) : json_null());
-        json_array_append_new(ths, t);
-    }
-    json_t *summary = json_pack(
-        "{s:I,s:I,s:f,s:f,s:f,s:I,s:o,s:o,s:I}", "requests", (json_int_t)r->requests, "errors",
-        (json_int_t)r->errors, "error_rate", r->error_rate, "tps", r->tps, "steady_tps", r->steady_tps,
-        "flows_completed", (json_int_t)r->flows_completed, "latency_ms", latency_json(&r->latency),
-        "steady_latency_ms", latency_json(&r->steady_latency), "peak_rss_bytes", (json_int_t)r->peak_rss_bytes);
-    /* CPU-ms per unit of work over the steady window (cpustat.h), null when not measured */
-    json_object_set_new(summary, cpu_key(r), r->cpu_measured ? tk_cpu_use_json(&r->cpu) : json_null());
-    if (r->cpu_measured) {
-        json_object_set_new(summary, "cpu_cores", tk_cpu_cores_json(&r->cpu));
-        json_object_set_new(summary, "cpu_window", json_pack("{s:f,s:f}", "duration_s", r->cpu.window_s, "units",
-                                                             r->cpu.units));
-    }
-    json_object_set_new(summary, "uncorrected_latency_ms", latency_json(&r->uncorrected_latency));
-    json_object_set_new(summary, "steady_uncorrected_latency_ms", latency_json(&r->steady_uncorrected_latency));
-    json_object_set_new(summary, "iterations",
-                        json_pack("{s:I,s:I,s:I,s:I}", "scheduled", (json_int_t)r->iters_scheduled, "started",
-                                  (json_int_t)r->iters_started, "late", (json_int_t)r->iters_late, "dropped",
-                                  (json_int_t)r->iters_dropped));
-    json_t *config = json_pack("{s:s,s:i,s:f,s:f,s:I,s:i,s:I}", "target", r->target, "users", r->users, "ramp_s",
-                               (double)r->ramp_ms / 1000.0, "duration_s", (double)r->duration_ms / 1000.0,
-                               "think_time_ms", (json_int_t)r->think_ms, "threads", r->threads, "timeout_ms",
-                               (json_int_t)r->timeout_ms);
-    json_object_set_new(config, "model", json_string(r->open_model ? "open" : "closed"));
-    json_object_set_new(config, "url", r->url_path[0] ? json_string(r->url_path) : json_null());
-    json_object_set_new(config, "stage_unit", json_string(r->open_model ? "iterations/s" : "vus"));
-    json_object_set_new(config, "stages", stages);
-    json_object_set_new(config, "max_delay_ms", json_integer((json_int_t)r->max_delay_ms));
-    json_t *gen = json_pack("{s:b,s:s,s:f,s:f,s:{s:f,s:f,s:f}}", "valid", r->valid, "invalid_reason",
-                            r->invalid_reason, "cpu_s", r->gen_cpu_s, "max_thread_cpu_util", r->gen_cpu_util,
-                            "loop_lag_ms", "p50", r->lag_p50_ms, "p99", r->lag_p99_ms, "max", r->lag_max_ms);
-    json_t *doc = json_pack("{s:i,s:s,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:{s:o,s:o},s:{s:I,s:I},s:o,s:o,s:o,s:{s:I}}",
-                            "schema", 1, "kind", "bench", "started_at", r->started_at, "valid", r->valid, "config",
-                            config, "machine", machine_json(), "generator", gen, "summary", summary, "steps", steps,
-                            "errors", "by_kind", kinds, "by_status", status, "outcomes", "seat_taken",
-                            (json_int_t)r->seat_taken, "sold_out", (json_int_t)r->sold_out, "timeseries", series,
-                            "invariants", inv, "thresholds", ths, "server", "peak_rss_bytes",
-                            (json_int_t)(r->server_peak_rss_bytes > 0 ? r->server_peak_rss_bytes : 0));
-    /* waiting room (bench.h): always present, so reports can put runs side by side */
-    json_t *q = json_pack("{s:s,s:I,s:o,s:f,s:I}", "mode", r->queue[0] ? r->queue : "none", "admissions",
-                          (json_int_t)r->admissions, "arrival_to_admission_ms", latency_json(&r->admission_wait),
-                          "fairness_kendall_distance", r->fairness_kendall, "fairness_pairs",
-                          (json_int_t)r->fairness_pairs);
-    if (doc)
-        json_object_set_new(doc, "strategy", r->strategy[0] ? json_string(r->strategy) : json_null());
-    /* the response-time distribution: [{"le_ms": bound or null (above the last), "count"}] */
-    json_t *dist = json_array();
-    for (int d = 0; d < TK_BENCH_NDIST; d++)
-        json_array_append_new(dist, json_pack("{s:o,s:I}", "le_ms",
-                                              d < TK_BENCH_NDIST - 1 ? json_real(tk_bench_dist_le_ms[d]) : json_null(),
-                                              "count", (json_int_t)r->dist[d]));
-    if (doc)
-        json_object_set_new(doc, "latency_distribution", dist);
-    else
-        json_decref(dist);
-    if (doc && q)
-        json_object_set_new(doc, "queue", q);
-    else
-        json_decref(q);
-    return doc;
-}
-
-/* ---------- metrics for thresholds ---------- */
-
-static int latency_metric(const tk_bench_latency *l, const char *m, double *out)
-{
-    static const struct {
-        const char *name;
-        size_t off;
-    } f[] = {
-        {"p50", offsetof(tk_bench_latency, p50)},     {"p90", offsetof(tk_bench_latency, p90)},
-        {"p95", offsetof(tk_bench_latency, p95)},     {"p99", offsetof(tk_bench_latency, p99)},
-        {"p99.9", offsetof(tk_bench_latency, p999)},  {"p99.99", offsetof(tk_bench_latency, p9999)},
-        {"max", offsetof(tk_bench_latency, max)},     {"mean", offsetof(tk_bench_latency, mean)},
-    };
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-        if (strcmp(m, f[i].name) == 0) {
-            *out = *(const double *)((const char *)l + f[i].off);
-            return 0;
-        }
-    return -1;
-}
-
-int tk_bench_metric(const tk_bench_result *r, const char *scope, const char *m, double *out)
-{
-    int unc = strncmp(m, "u_", 2) == 0;
-    const char *lm = unc ? m + 2 : m;
-    if (scope && *scope) {
-        for (int s = 0; s < TK_BENCH_NSTEPS; s++) {
-            const tk_bench_step *st = &r->steps[s];
-            if (strcmp(scope, step_names[s]) != 0)
-                continue;
-            if (latency_metric(unc ? &st->uncorrected_latency : &st->latency, lm, out) == 0)
-                return st->requests ? 0 : -1; /* a step that never ran has no latency */
-            if (strcmp(m, "tps") == 0) *out = st->tps;
-            else if (strcmp(m, "requests") == 0) *out = (double)st->requests;
-            else if (strcmp(m, "errors") == 0) *out = (double)st->errors;
-            else if (strcmp(m, "error_rate") == 0) *out = st->requests ? (double)st->errors / (double)st->requests : 0;
-            else return -1;
-            return 0;
-        }
-        return -1;
-    }
-    if (latency_metric(unc ? &r->uncorrected_latency : &r->latency, lm, out) == 0)
-        return 0;
-    size_t kl = strlen(cpu_key(r));
-    if (strncmp(m, cpu_key(r), kl) == 0 && m[kl] == '.') { /* cpu_ms_per_flow.ROLE */
-        if (!r->cpu_measured)
-            return -1;
-        double v = NAN;
-        if (strcmp(m + kl + 1, "backend_total") == 0)
-            v = r->cpu.backend_total;
-        for (int i = 0; i < TK_CPU_NROLES; i++)
-            if (strcmp(m + kl + 1, tk_cpu_role_name(i)) == 0)
-                v = r->cpu.per_unit[i];
-        if (isnan(v))
-            return -1;
-        *out = v;
-        return 0;
-    }
-    if (strcmp(m, "tps") == 0) *out = r->tps;
-    else if (strcmp(m, "steady_tps") == 0) *out = r->steady_tps;
-    else if (strcmp(m, "error_rate") == 0) *out = r->error_rate;
-    else if (strcmp(m, "errors") == 0) *out = (double)r->errors;
-    else if (strcmp(m, "requests") == 0) *out = (double)r->requests;
-    else if (strcmp(m, "flows") == 0) *out = (double)r->flows_completed;
-    else if (strcmp(m, "dropped") == 0) *out = (double)r->iters_dropped;
-    else if (strcmp(m, "dropped_rate") == 0)
-        *out = r->iters_scheduled ? (double)r->iters_dropped / (double)r->iters_scheduled : 0;
-    else if (strcmp(m, "double_bookings") == 0) {
-        /* the invariant "no seat with two live reservations", detail "N violations" */
-        const tk_invariant *inv = NULL;
-        for (size_t i = 0; r->invariants_checked && i < r->ninvariants; i++)
-            if (strstr(r->invariants[i].name, "two live reservations"))
-                inv = &r->invariants[i];
-        if (!inv || strstr(inv->detail, "violation") == NULL)
-            return -1; /* not checked, or the query failed */
-        char *end;
-        long long n = strtoll(inv->detail, &end, 10);
-        if (end == inv->detail)
-            return -1;
-        *out = (double)n;
-    } else
-        return -1;
-    return 0;
-}
-
-static int mkdirs_for(const char *path)
-{
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        return 0;
-    *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (dir[0] && mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
-const double tk_bench_dist_le_ms[TK_BENCH_NDIST - 1] = {0.1, 0.2, 0.5, 1,   2,    5,    10,   20,
-                                                        50,  100, 200, 500, 1000, 2000, 5000, 10000};
-
-json_t *tk_bench_point_json(const tk_bench_point *p)
-{
-    json_t *o = json_pack("{s:i,s:i,s:f,s:I,s:f,s:f,s:f,s:I}", "t", p->t, "vus", p->vus, "rps", p->rps, "errors",
-                          (json_int_t)p->errors, "p50", p->p50, "p95", p->p95, "p99", p->p99, "dropped",
-                          (json_int_t)p->dropped);
-    json_t *steps = json_object(), *status = json_object();
-    for (int i = 0; i < TK_BENCH_NSTEPS; i++)
-        if (p->steps[i].n)
-            json_object_set_new(steps, step_names[i], json_pack("{s:I,s:f,s:f}", "n", (json_int_t)p->steps[i].n,
-                                                                "p50", p->steps[i].p50, "p95", p->steps[i].p95));
-    for (int i = 0; i < p->nstatus; i++) {
-        char key[16];
-        snprintf(key, sizeof key, "%d", p->status[i].status);
-        json_object_set_new(status, key, json_integer((json_int_t)p->status[i].n));
-    }
-    if (p->status_other)
-        json_object_set_new(status, "other", json_integer((json_int_t)p->status_other));
-    if (o) {
-        json_object_set_new(o, "steps", steps);
-        json_object_set_new(o, "status", status);
-    } else {
-        json_decref(steps);
-        json_decref(status);
-    }
-    return o;
-}
-
-int tk_bench_write_json(const tk_bench_result *r, const char *path, char *err, size_t errlen)
-{
-    if (mkdirs_for(path) != 0)
-        return tk_err(err, errlen, "cannot create the directory of %s: %s", path, strerror(errno));
-    json_t *doc = result_json(r);
-    if (!doc)
-        return tk_err(err, errlen, "cannot build the results JSON");
-    int rc = json_dump_file(doc, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    json_decref(doc);
-    if (rc != 0)
-        return tk_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
-    return 0;
-}
-
-char *tk_bench_result_json(const tk_bench_result *r)
-{
-    json_t *doc = result_json(r);
-    if (!doc)
-        return NULL;
-    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    json_decref(doc);
-    return text;
-}
-
-int tk_bench_default_path(char *buf, size_t len)
-{
-    char stamp[32];
-    utc_iso(stamp, sizeof stamp, time(NULL), "%Y%m%dT%H%M%SZ");
-    int n = snprintf(buf, len, "reports/out/bench-%s.json", stamp);
-    return n < 0 || (size_t)n >= len ? -1 : 0;
-}

@@ -27,6 +27,10 @@ double tk_bench_prof_time_of(const tk_bench_stage *prof, size_t n, double count)
  * wanted, i.e. when VU g (0-based) should run; -1 never again. */
 double tk_bench_prof_next_above(const tk_bench_stage *prof, size_t n, double g, double from);
 
+/* The steps' names as the results JSON and thresholds spell them ("balance",
+ * ..., "queue_poll"), indexed by TK_STEP_*. */
+extern const char *const tk_bench_step_names[TK_BENCH_NSTEPS];
+
 /* p50..p99.99, max and mean of h (µs) into l (ms). */
 void tk_bench_fill_latency(tk_bench_latency *l, const tk_hist *h);
 
@@ -183,5 +187,50 @@ void tk_loadgen_watch(tk_loadgen *g, int created, const tk_bench_config *c, tk_b
  * c->max_lag_ms (0: 25 ms), or `internal` (a bookkeeping failure, may be
  * NULL). Also r->peak_rss_bytes and r->gen_cpu_s from getrusage(2). */
 void tk_loadgen_validate(tk_bench_result *r, const tk_bench_config *c, const char *internal);
+
+/* ---------- per-thread pieces both engines' loops share (loadgen.c) ---------- */
+
+/* Open model: iterations that came due while no VU / connection was free,
+ * oldest first (a ring of intended start times, mono µs). */
+#define TK_LOADGEN_PENDING_CAP 65536
+typedef struct tk_loadgen_pending {
+    uint64_t *at; /* NULL: no waiting (max_delay 0), every such iteration is dropped */
+    size_t head, len;
+} tk_loadgen_pending;
+
+/* Allocate the ring (when max_delay_ms > 0). 0, or -1 when out of memory. */
+int tk_loadgen_pending_init(tk_loadgen_pending *p, int64_t max_delay_ms);
+void tk_loadgen_pending_free(tk_loadgen_pending *p);
+/* Queue an iteration due at `when`. 0, or -1 (full, or no ring): drop it. */
+int tk_loadgen_pending_push(tk_loadgen_pending *p, uint64_t when);
+/* The oldest waiting iteration still within max_delay_us of now into
+ * *when (1), older ones dropped and added to *dropped; 0 when none waits. */
+int tk_loadgen_pending_take(tk_loadgen_pending *p, uint64_t now, uint64_t max_delay_us, uint64_t *when /* OUT */,
+                            uint64_t *dropped /* IN/OUT */);
+
+/* Open-model pacer of one thread: iteration j (global, 0-based) is due
+ * when the integral of the rate profile reaches j+1 (tk_bench_prof_time_of)
+ * and belongs to thread j mod nthreads; *next_j is this thread's next one.
+ * Hands every iteration due by now (at most 4,096 per call, so a thread far
+ * behind lets its loop breathe) to due(ud, when). Returns the µs until the
+ * next call, or -1 when the schedule (or the run) is over. */
+int64_t tk_loadgen_pace(const tk_loadgen *g, const tk_bench_stage *prof, size_t nprof, uint64_t *next_j,
+                        void (*due)(void *ud, uint64_t when), void *ud);
+
+/* The after-batch queue: what finished in this loop round and sends next,
+ * run once every callback of the round has (every answer epoll reported
+ * is read and timestamped first; issue 17). Items are the engine's; each
+ * carries its own "queued" flag so it is pushed at most once per round. */
+typedef struct tk_loadgen_batch {
+    void **q, **spare;
+    int n, cap;
+} tk_loadgen_batch;
+
+/* Room for cap items. 0, or -1 when out of memory. */
+int tk_loadgen_batch_init(tk_loadgen_batch *b, int cap);
+void tk_loadgen_batch_free(tk_loadgen_batch *b);
+static inline void tk_loadgen_batch_push(tk_loadgen_batch *b, void *item) { b->q[b->n++] = item; }
+/* fn(item) for every queued item, also those queued meanwhile. */
+void tk_loadgen_batch_run(tk_loadgen_batch *b, void (*fn)(void *item));
 
 #endif

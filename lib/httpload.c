@@ -44,6 +44,7 @@
  * second; a 10 ms timer records its own lateness). */
 #include "bench_int.h"
 #include "ticketctl/httpload.h"
+#include "http1.h"
 #include "ticketctl/common.h"
 #include "ticketctl/hist.h"
 
@@ -72,8 +73,6 @@
 #define HEAD_MAX 8192       /* a response head larger than this is a read error */
 #define REQ_MAX 4096        /* the pre-formatted request */
 #define LAG_PERIOD_US 10000 /* self-watch and timeout scan */
-#define PENDING_CAP 65536   /* open model: iterations waiting for a connection, per thread */
-#define PACE_BATCH 4096     /* due iterations handled per pacer wake-up */
 
 enum { C_IDLE = 0, C_CONNECTING, C_WRITING, C_READING };
 enum { P_HEAD = 0, P_BODY, P_EOF, P_CSIZE, P_CEXT, P_CDATA, P_CCRLF, P_TRAILER, P_DONE };
@@ -116,11 +115,9 @@ typedef struct hl_thr {
     int nconn, started;
     hl_conn **idle;
     int nidle;
-    hl_conn **after, **after_spare; /* finished requests: what next, once the batch is read */
-    int nafter;
+    tk_loadgen_batch after; /* finished requests: what next, once the loop round is read */
     int stopped;
-    uint64_t *pending; /* ring of intended start times (open model) */
-    size_t pend_head, pend_len;
+    tk_loadgen_pending pending; /* open model: iterations waiting for a connection */
     uint64_t next_j;
     char *rbuf, *heads;
     tk_hist *hist, *uhist, *steady_hist, *steady_uhist, *sec_hist, *empty_hist, *lag_hist;
@@ -155,7 +152,6 @@ typedef struct hl_run {
 
 /* the profile formulas and percentiles of bench.c (bench_int.h) */
 #define prof_value(b, t) tk_bench_prof_value((b)->prof, (b)->nprof, (t))
-#define prof_time_of(b, c) tk_bench_prof_time_of((b)->prof, (b)->nprof, (c))
 #define prof_next_above(b, g, from) tk_bench_prof_next_above((b)->prof, (b)->nprof, (g), (from))
 #define fill_latency tk_bench_fill_latency
 
@@ -301,66 +297,14 @@ static int lb_fill(tk_bench_latency *l, const uint64_t *raw, uint64_t e, double 
 
 /* ---------- target and request ---------- */
 
-typedef struct hl_url {
-    char host[256];    /* without brackets */
-    char hostport[300]; /* as written, for the Host header */
-    char port[8];
-    char prefix[256]; /* path prefix without trailing slash, may be "" */
-} hl_url;
-
-static int url_split(const char *target, hl_url *u)
-{
-    memset(u, 0, sizeof *u);
-    if (strncasecmp(target, "http://", 7) != 0)
-        return -1;
-    const char *p = target + 7, *slash = strchr(p, '/');
-    size_t hplen = slash ? (size_t)(slash - p) : strlen(p);
-    if (hplen == 0 || hplen >= sizeof u->hostport || strchr(p, '@') || strchr(p, '?') || strchr(p, '#'))
-        return -1;
-    memcpy(u->hostport, p, hplen);
-    const char *hp = u->hostport, *colon;
-    if (hp[0] == '[') {
-        const char *rb = strchr(hp, ']');
-        if (!rb || rb == hp + 1 || (size_t)(rb - hp - 1) >= sizeof u->host)
-            return -1;
-        memcpy(u->host, hp + 1, (size_t)(rb - hp - 1));
-        colon = rb[1] == ':' ? rb + 1 : NULL;
-        if (rb[1] && rb[1] != ':')
-            return -1;
-    } else {
-        colon = strchr(hp, ':');
-        size_t hl = colon ? (size_t)(colon - hp) : strlen(hp);
-        if (hl == 0 || hl >= sizeof u->host)
-            return -1;
-        memcpy(u->host, hp, hl);
-    }
-    if (colon) {
-        int64_t port;
-        if (tk_parse_i64(colon + 1, 1, 65535, &port) != 0)
-            return -1;
-        snprintf(u->port, sizeof u->port, "%d", (int)port);
-    } else {
-        snprintf(u->port, sizeof u->port, "80");
-    }
-    if (slash) {
-        size_t n = strlen(slash);
-        while (n > 0 && slash[n - 1] == '/')
-            n--;
-        if (n >= sizeof u->prefix)
-            return -1;
-        memcpy(u->prefix, slash, n);
-    }
-    return 0;
-}
-
 int tk_httpload_supports(const char *target)
 {
-    hl_url u;
-    return target && url_split(target, &u) == 0;
+    tk_http1_url u;
+    return target && tk_http1_url_split(target, &u) == 0;
 }
 
 /* Format the request once: it never changes during the run. */
-static int build_request(hl_run *b, const hl_url *u, const char *path, const char *auth)
+static int build_request(hl_run *b, const tk_http1_url *u, const char *path, const char *auth)
 {
     for (const char *s = path; *s; s++)
         if ((unsigned char)*s <= ' ' || *s == 0x7f)
@@ -385,85 +329,32 @@ static int build_request(hl_run *b, const hl_url *u, const char *path, const cha
 
 /* ---------- response parser ---------- */
 
-/* Case-insensitive: does [v, v+n) contain the token tok? */
-static int has_token(const char *v, size_t n, const char *tok)
-{
-    size_t k = strlen(tok);
-    for (size_t i = 0; i + k <= n; i++)
-        if (strncasecmp(v + i, tok, k) == 0)
-            return 1;
-    return 0;
-}
-
-/* Parse a complete head h[0..len) (ending in the blank line). Sets status,
- * keep and the body state. Returns 0, 1 for a 1xx head (skip it), -1 when
- * malformed. */
+/* Parse a complete head h[0..len) (http1.h) into c's status, keep and
+ * body state. Returns 0, 1 for a 1xx head (skip it), -1 when malformed. */
 static int parse_head(hl_conn *c, const char *h, size_t len)
 {
-    if (len < 12 || memcmp(h, "HTTP/1.", 7) != 0 || (h[7] != '0' && h[7] != '1') || h[8] != ' ')
-        return -1;
-    if (h[9] < '1' || h[9] > '5' || h[10] < '0' || h[10] > '9' || h[11] < '0' || h[11] > '9')
-        return -1;
-    int status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
-    if (status < 200)
-        return 1;
-    int keep = h[7] == '1', chunked = 0, have_len = 0;
-    uint64_t clen = 0;
-    const char *p = memchr(h, '\n', len), *end = h + len;
-    while (p && ++p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (!eol)
-            break;
-        size_t ll = (size_t)(eol - p);
-        if (ll && p[ll - 1] == '\r')
-            ll--;
-        if (ll == 0)
-            break; /* the blank line */
-        const char *colon = memchr(p, ':', ll);
-        if (!colon)
-            return -1;
-        size_t nl = (size_t)(colon - p);
-        const char *v = colon + 1, *ve = p + ll;
-        while (v < ve && (*v == ' ' || *v == '\t'))
-            v++;
-        if (nl == 14 && strncasecmp(p, "content-length", 14) == 0) {
-            uint64_t x = 0;
-            const char *q = v;
-            for (; q < ve && *q >= '0' && *q <= '9'; q++) {
-                if (x > (UINT64_MAX - 9) / 10)
-                    return -1;
-                x = x * 10 + (uint64_t)(*q - '0');
-            }
-            while (q < ve && (*q == ' ' || *q == '\t'))
-                q++;
-            if (q == v || q != ve || (have_len && x != clen))
-                return -1;
-            clen = x;
-            have_len = 1;
-        } else if (nl == 17 && strncasecmp(p, "transfer-encoding", 17) == 0) {
-            chunked = has_token(v, (size_t)(ve - v), "chunked");
-        } else if (nl == 10 && strncasecmp(p, "connection", 10) == 0) {
-            if (has_token(v, (size_t)(ve - v), "close"))
-                keep = 0;
-            else if (has_token(v, (size_t)(ve - v), "keep-alive"))
-                keep = 1;
-        }
-        p = eol;
-    }
-    c->status = status;
-    c->keep = (uint8_t)keep;
-    if (status == 204 || status == 304) {
+    tk_http1_head hd;
+    int rc = tk_http1_parse_head(h, len, &hd);
+    if (rc != 0)
+        return rc;
+    c->status = hd.status;
+    c->keep = (uint8_t)hd.keep;
+    switch (hd.framing) {
+    case TK_HTTP1_NOBODY:
         c->ps = P_DONE;
-    } else if (chunked) { /* chunked wins over Content-Length (RFC 9112 6.3) */
+        break;
+    case TK_HTTP1_CHUNKED:
         c->ps = P_CSIZE;
         c->left = 0;
         c->ndig = 0;
-    } else if (have_len) {
-        c->left = clen;
-        c->ps = clen ? P_BODY : P_DONE;
-    } else {
+        break;
+    case TK_HTTP1_LENGTH:
+        c->left = hd.length;
+        c->ps = P_BODY;
+        break;
+    default:
         c->ps = P_EOF;
-        c->keep = 0;
+        break;
     }
     return 0;
 }
@@ -641,16 +532,12 @@ static void parser_reset(hl_conn *c)
 static void conn_go_idle(hl_conn *c)
 {
     hl_thr *t = c->t;
-    uint64_t now = tk_mono_us(), max_delay = (uint64_t)t->run->cfg->max_delay_ms * 1000u;
-    while (t->pend_len) {
-        uint64_t when = t->pending[t->pend_head];
-        t->pend_head = (t->pend_head + 1) % PENDING_CAP;
-        t->pend_len--;
-        if (now > when && now - when > max_delay) {
-            t->iters_dropped++;
-            t->sec_drop++;
-            continue;
-        }
+    uint64_t when, dropped = 0;
+    int got = tk_loadgen_pending_take(&t->pending, tk_mono_us(), (uint64_t)t->run->cfg->max_delay_ms * 1000u, &when,
+                                      &dropped);
+    t->iters_dropped += dropped;
+    t->sec_drop += dropped;
+    if (got) {
         t->iters_late++;
         t->iters_started++;
         c->t_intended = when;
@@ -751,25 +638,17 @@ static void conn_finish(hl_conn *c, int kind)
     c->retried = 0;
     if (!c->queued) {
         c->queued = 1;
-        t->after[t->nafter++] = c;
+        tk_loadgen_batch_push(&t->after, c);
     }
 }
 
-/* After one round of callbacks: send the next requests of the connections
- * whose answers were read in it. */
-static void thr_after_batch(hl_thr *t)
+/* After one round of callbacks (tk_loadgen_batch_run): the next request of
+ * a connection whose answer was read in it. */
+static void after_batch_next(void *item)
 {
-    while (t->nafter) {
-        hl_conn **q = t->after;
-        int n = t->nafter;
-        t->after = t->after_spare;
-        t->after_spare = q;
-        t->nafter = 0;
-        for (int i = 0; i < n; i++) {
-            q[i]->queued = 0;
-            conn_next(q[i]);
-        }
-    }
+    hl_conn *c = item;
+    c->queued = 0;
+    conn_next(c);
 }
 
 /* The connection broke before a complete answer: send the request once more
@@ -813,17 +692,9 @@ static void conn_write(hl_conn *c)
 static int conn_connect(hl_conn *c)
 {
     hl_run *b = c->t->run;
-    int fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = tk_http1_connect(&b->addr, b->addrlen);
     if (fd < 0)
         return -1;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (const struct sockaddr *)&b->addr, b->addrlen) != 0 && errno != EINPROGRESS) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
     c->fd = fd;
     c->reused = 0;
     event_assign(&c->rev, c->t->base, fd, EV_READ | EV_PERSIST, on_read, c);
@@ -951,8 +822,9 @@ static void on_conn_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---------- threads: pacing, seconds, self-watch ---------- */
 
-static void thr_due(hl_thr *t, uint64_t when)
+static void thr_due(void *ud, uint64_t when)
 {
+    hl_thr *t = ud;
     t->iters_sched++;
     if (t->nidle > 0) {
         hl_conn *c = t->idle[--t->nidle];
@@ -961,11 +833,8 @@ static void thr_due(hl_thr *t, uint64_t when)
         conn_send(c);
         return;
     }
-    if (t->pending && t->pend_len < PENDING_CAP) {
-        t->pending[(t->pend_head + t->pend_len) % PENDING_CAP] = when;
-        t->pend_len++;
+    if (tk_loadgen_pending_push(&t->pending, when) == 0)
         return;
-    }
     t->iters_dropped++;
     t->sec_drop++;
 }
@@ -975,23 +844,9 @@ static void on_pace(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     hl_thr *t = arg;
-    hl_run *b = t->run;
-    uint64_t now = tk_mono_us();
-    for (int i = 0; i < PACE_BATCH; i++) {
-        double at = prof_time_of(b, (double)t->next_j + 1.0);
-        if (at < 0)
-            return;
-        uint64_t when = b->t0 + (uint64_t)(at * 1e6);
-        if (when >= b->end)
-            return;
-        if (when > now) {
-            evtimer_in_us(&t->pace, (int64_t)(when - now));
-            return;
-        }
-        thr_due(t, when);
-        t->next_j += (uint64_t)b->nthreads;
-    }
-    evtimer_in_us(&t->pace, 0);
+    int64_t next = tk_loadgen_pace(&t->run->lg, t->run->prof, t->run->nprof, &t->next_j, thr_due, t);
+    if (next >= 0)
+        evtimer_in_us(&t->pace, next);
 }
 
 /* Hand second `sec` of thread t to the shared ring (data 0: report it empty). */
@@ -1027,9 +882,9 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     hl_thr *t = arg;
-    t->iters_dropped += t->pend_len; /* still waiting for a connection: never started */
-    t->sec_drop += t->pend_len;
-    t->pend_len = 0;
+    t->iters_dropped += t->pending.len; /* still waiting for a connection: never started */
+    t->sec_drop += t->pending.len;
+    t->pending.len = 0;
     tk_loadgen_last_seconds(&t->run->lg, &t->next_sec, flush_cb, t);
     t->stopped = 1;
     event_base_loopbreak(t->base);
@@ -1057,7 +912,15 @@ static int thr_setup(hl_thr *t)
 {
     hl_run *b = t->run;
     struct event_config *ec = event_config_new();
-    if (ec)
+    /* Precise timers (a timerfd) only where a timer carries a measured
+     * instant: the open model's schedule and think times. libevent re-arms
+     * the timerfd with one timerfd_settime() per loop round (perf trace:
+     * 3,970 for 3,978 epoll_wait), about 0.5 per request at 50 connections
+     * and 2 threads on a quiet box, 18-21 % of this engine's CPU per request
+     * (issue 17: requests per CPU-second were 0.96x wrk's). The closed loop
+     * with no think time has only the 10 ms self-watch and the timeout scan,
+     * for which epoll's millisecond timeout (rounded up) is plenty. */
+    if (ec && (b->open || b->think_us))
         event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
     t->base = ec ? event_base_new_with_config(ec) : NULL;
     if (ec)
@@ -1072,8 +935,7 @@ static int thr_setup(hl_thr *t)
         !(t->hist = tk_hist_new()) || !(t->uhist = tk_hist_new()) || !(t->steady_hist = tk_hist_new()) ||
         !(t->steady_uhist = tk_hist_new()) || !(t->sec_hist = tk_hist_new()) || !(t->empty_hist = tk_hist_new()) ||
         !(t->lag_hist = tk_hist_new()) ||
-        !(t->after = calloc((size_t)t->nconn, sizeof *t->after)) ||
-        !(t->after_spare = calloc((size_t)t->nconn, sizeof *t->after_spare)))
+        tk_loadgen_batch_init(&t->after, t->nconn) != 0)
         return tk_err(t->errbuf, sizeof t->errbuf, "out of memory");
     for (int i = 0; i < t->nconn; i++) {
         hl_conn *c = &t->conns[i];
@@ -1085,7 +947,7 @@ static int thr_setup(hl_thr *t)
     if (b->open) {
         if (!(t->idle = calloc((size_t)t->nconn, sizeof *t->idle)))
             return tk_err(t->errbuf, sizeof t->errbuf, "out of memory");
-        if (b->cfg->max_delay_ms > 0 && !(t->pending = calloc(PENDING_CAP, sizeof *t->pending)))
+        if (tk_loadgen_pending_init(&t->pending, b->cfg->max_delay_ms) != 0)
             return tk_err(t->errbuf, sizeof t->errbuf, "out of memory");
         t->next_j = (uint64_t)t->idx;
     } else if (!b->think_us) {
@@ -1113,13 +975,10 @@ static void thr_teardown(hl_thr *t)
     free(t->rbuf);
     free(t->heads);
     free(t->idle);
-    free(t->pending);
-    free(t->after);
-    free(t->after_spare);
-    t->after = t->after_spare = NULL;
+    tk_loadgen_pending_free(&t->pending);
+    tk_loadgen_batch_free(&t->after);
     t->rbuf = t->heads = NULL;
     t->idle = NULL;
-    t->pending = NULL;
 }
 
 static void *thr_main(void *arg)
@@ -1154,7 +1013,7 @@ static void *thr_main(void *arg)
         uint64_t w0 = tk_mono_us();
         /* one round of callbacks, then the sends it made due (see the top of the file) */
         while (event_base_loop(t->base, EVLOOP_ONCE) >= 0 && !t->stopped)
-            thr_after_batch(t);
+            tk_loadgen_batch_run(&t->after, after_batch_next);
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
         t->wall_us = tk_mono_us() - (w0 > b->t0 ? w0 : b->t0);
         t->cpu_us = (uint64_t)((c1.tv_sec - c0.tv_sec) * 1000000LL + (c1.tv_nsec - c0.tv_nsec) / 1000);
@@ -1274,24 +1133,12 @@ out:
     return rc;
 }
 
-static int resolve(hl_run *b, const hl_url *u, char *err, size_t errlen)
-{
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC}, *res = NULL;
-    int e = getaddrinfo(u->host, u->port, &hints, &res);
-    if (e != 0 || !res)
-        return tk_err(err, errlen, "cannot resolve %s: %s", u->host, e ? gai_strerror(e) : "no address");
-    memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
-    b->addrlen = (socklen_t)res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-}
-
 tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t errlen)
 {
-    hl_url u;
+    tk_http1_url u;
     if (!c || !c->target || !c->url_path || c->users < 1 || c->duration_ms <= 0 || c->timeout_ms <= 0)
         return tk_err(err, errlen, "bad bench configuration"), NULL;
-    if (url_split(c->target, &u) != 0)
+    if (tk_http1_url_split(c->target, &u) != 0)
         return tk_err(err, errlen, "target '%s' is not a plain http://host[:port] URL", c->target), NULL;
     tk_bench_result *r = calloc(1, sizeof *r);
     hl_run *b = calloc(1, sizeof *b);
@@ -1305,7 +1152,7 @@ tk_bench_result *tk_httpload_run(const tk_bench_config *c, char *err, size_t err
         tk_err(err, errlen, "the request does not fit or has spaces/control characters in its path or header");
         goto fail;
     }
-    if (resolve(b, &u, err, errlen) != 0)
+    if (tk_http1_resolve(&u, &b->addr, &b->addrlen, err, errlen) != 0)
         goto fail;
     if (c->nstages) {
         if (c->nstages > TK_BENCH_MAX_STAGES) {

@@ -380,3 +380,93 @@ void tk_loadgen_validate(tk_bench_result *r, const tk_bench_config *c, const cha
         snprintf(r->invalid_reason + rl, cap - rl, "%sinternal: %s", rl ? "; " : "", internal);
     }
 }
+
+/* ---------- per-thread pieces ---------- */
+
+int tk_loadgen_pending_init(tk_loadgen_pending *p, int64_t max_delay_ms)
+{
+    memset(p, 0, sizeof *p);
+    if (max_delay_ms > 0 && !(p->at = calloc(TK_LOADGEN_PENDING_CAP, sizeof *p->at)))
+        return -1;
+    return 0;
+}
+
+void tk_loadgen_pending_free(tk_loadgen_pending *p)
+{
+    free(p->at);
+    memset(p, 0, sizeof *p);
+}
+
+int tk_loadgen_pending_push(tk_loadgen_pending *p, uint64_t when)
+{
+    if (!p->at || p->len >= TK_LOADGEN_PENDING_CAP)
+        return -1;
+    p->at[(p->head + p->len) % TK_LOADGEN_PENDING_CAP] = when;
+    p->len++;
+    return 0;
+}
+
+int tk_loadgen_pending_take(tk_loadgen_pending *p, uint64_t now, uint64_t max_delay_us, uint64_t *when,
+                            uint64_t *dropped)
+{
+    while (p->len) {
+        uint64_t w = p->at[p->head];
+        p->head = (p->head + 1) % TK_LOADGEN_PENDING_CAP;
+        p->len--;
+        if (now > w && now - w > max_delay_us) {
+            (*dropped)++;
+            continue;
+        }
+        *when = w;
+        return 1;
+    }
+    return 0;
+}
+
+int64_t tk_loadgen_pace(const tk_loadgen *g, const tk_bench_stage *prof, size_t nprof, uint64_t *next_j,
+                        void (*due)(void *ud, uint64_t when), void *ud)
+{
+    uint64_t now = tk_mono_us();
+    for (int i = 0; i < 4096; i++) {
+        double at = tk_bench_prof_time_of(prof, nprof, (double)*next_j + 1.0);
+        if (at < 0)
+            return -1; /* the schedule is over */
+        uint64_t when = g->t0 + (uint64_t)(at * 1e6);
+        if (when >= g->end)
+            return -1;
+        if (when > now)
+            return (int64_t)(when - now);
+        due(ud, when);
+        *next_j += (uint64_t)g->nthreads;
+    }
+    return 0; /* far behind: let the loop breathe, then go on */
+}
+
+int tk_loadgen_batch_init(tk_loadgen_batch *b, int cap)
+{
+    memset(b, 0, sizeof *b);
+    b->cap = cap;
+    if (!(b->q = calloc((size_t)cap, sizeof *b->q)) || !(b->spare = calloc((size_t)cap, sizeof *b->spare)))
+        return -1;
+    return 0;
+}
+
+void tk_loadgen_batch_free(tk_loadgen_batch *b)
+{
+    free(b->q);
+    free(b->spare);
+    memset(b, 0, sizeof *b);
+}
+
+void tk_loadgen_batch_run(tk_loadgen_batch *b, void (*fn)(void *item))
+{
+    while (b->n) {
+        void **q = b->q;
+        int n = b->n;
+        b->q = b->spare;
+        b->spare = q;
+        b->n = 0;
+        for (int i = 0; i < n; i++)
+            fn(q[i]);
+    }
+}

@@ -55,6 +55,7 @@ static void test_short_bench_keeps_invariants(void **state)
     assert_true(requests > 1000);
     assert_true(flows > 50);
     assert_int_equal(errors, 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(res, "config"), "engine")), "lean");
     json_t *steps = json_object_get(res, "steps");
     const char *want[] = {"balance", "charge", "concerts", "dates", "seats", "reserve", "pay"};
     for (size_t i = 0; i < 7; i++) {
@@ -126,6 +127,33 @@ static void test_open_model_thresholds(void **state)
     assert_true(json_is_true(json_object_get(json_array_get(th, 0), "ok")));
     assert_true(json_is_true(json_object_get(json_array_get(th, 1), "ok")));
     assert_true(json_is_false(json_object_get(json_array_get(th, 2), "ok")));
+    json_decref(res);
+}
+
+/* The libcurl transport (https targets, --engine curl) on the real flow:
+ * the same steps, no errors, the invariants held (exit 0). */
+static void test_curl_engine_flow(void **state)
+{
+    (void)state;
+    char out[1200];
+    snprintf(out, sizeof out, "%s/itest-bench-curl.json", E.state);
+    remove(out);
+    /* fresh seats: the runs before sold most of them */
+    assert_int_equal(itest_seed(&E, "--users 300 --concerts 20 --schedules-per-concert 2 --seats-per-schedule 60 "
+                                    "--seed 12"), 0);
+    int rc = itest_run(&E, "bench --engine curl --users 40 --ramp 1s --duration 4s --think-time 20 --threads 2 "
+                           "--target http://127.0.0.1:%d --out '%s'", E.port, out);
+    assert_int_equal(rc, 0);
+    json_error_t je;
+    json_t *res = json_load_file(out, 0, &je);
+    assert_non_null(res);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(res, "config"), "engine")), "curl");
+    json_t *sum = json_object_get(res, "summary");
+    assert_int_equal(json_integer_value(json_object_get(sum, "errors")), 0);
+    assert_true(json_integer_value(json_object_get(sum, "flows_completed")) > 10);
+    json_t *steps = json_object_get(res, "steps");
+    for (size_t i = 0; i < 7; i++)
+        assert_true(json_integer_value(json_object_get(json_array_get(steps, i), "requests")) > 0);
     json_decref(res);
 }
 
@@ -201,6 +229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_short_bench_keeps_invariants),
         cmocka_unit_test(test_open_model_thresholds),
+        cmocka_unit_test(test_curl_engine_flow),
         cmocka_unit_test(test_jsonl_and_junit_outputs),
         cmocka_unit_test(test_invariants_catch_a_planted_violation),
     };

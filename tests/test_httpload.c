@@ -152,30 +152,6 @@ static void test_parse_malformed(void **state)
     free(big);
 }
 
-static void test_url_split(void **state)
-{
-    (void)state;
-    hl_url u;
-    assert_int_equal(url_split("http://127.0.0.1:8080", &u), 0);
-    assert_string_equal(u.host, "127.0.0.1");
-    assert_string_equal(u.port, "8080");
-    assert_string_equal(u.hostport, "127.0.0.1:8080");
-    assert_string_equal(u.prefix, "");
-    assert_int_equal(url_split("http://[::1]:9/base/", &u), 0);
-    assert_string_equal(u.host, "::1");
-    assert_string_equal(u.port, "9");
-    assert_string_equal(u.prefix, "/base");
-    assert_int_equal(url_split("http://localhost", &u), 0);
-    assert_string_equal(u.port, "80");
-    assert_true(tk_httpload_supports("http://x:1"));
-    assert_false(tk_httpload_supports("https://x:1"));
-    assert_false(tk_httpload_supports("http://x:0"));
-    assert_false(tk_httpload_supports("http://x:99999"));
-    assert_false(tk_httpload_supports("http://"));
-    assert_false(tk_httpload_supports("http://u@x:1"));
-    assert_false(tk_httpload_supports("http://[::1"));
-}
-
 /* ---------- the closed-model correction against wrk's stats_correct() ---------- */
 
 static uint64_t exact_pct(const uint64_t *a, size_t n, uint64_t total, double p)
@@ -685,7 +661,6 @@ int main(void)
         cmocka_unit_test(test_parse_chunked),
         cmocka_unit_test(test_parse_keep_alive_rules),
         cmocka_unit_test(test_parse_malformed),
-        cmocka_unit_test(test_url_split),
         cmocka_unit_test(test_expected_interval_correction),
         cmocka_unit_test_setup_teardown(test_closed_fixed_counts_match_server, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_open_model_exact_count, srv_setup, srv_teardown),

@@ -135,6 +135,12 @@ typedef struct tk_bench_config {
      * else sent as X-Lock-Strategy on every request, which the server
      * honours when started with --allow-strategy-header (else 400). */
     const char *strategy;
+    /* HTTP engine: NULL or "auto": the lean HTTP/1.1 keep-alive engine
+     * (httpload.c for one endpoint, benchlean.c for the flow) on plain
+     * http targets, libcurl on https; "lean" (plain http only, else an
+     * error) or "curl" force one (curl is the peer lean is measured
+     * against). */
+    const char *engine;
     double max_cpu;       /* generator invalid when a thread's CPU/wall exceeds this (0: 0.90) */
     double max_lag_ms;    /* ... or the event-loop lag p99 exceeds this (0: 25 ms) */
     tk_bench_progress_fn progress; /* may be NULL */
@@ -235,6 +241,7 @@ typedef struct tk_bench_result {
     /* waiting room (config.queue); zero without one */
     char queue[8];                /* "none", "redis", "mysql" */
     char strategy[48];            /* config.strategy, or "" for the server's */
+    char engine[8];               /* "lean" or "curl": the HTTP engine that ran (config.engine) */
     uint64_t admissions;          /* VU admissions seen (a poll or take answering admitted) */
     tk_bench_latency admission_wait; /* ms from sending the take to seeing admitted */
     /* fairness: normalised Kendall tau distance between arrival order
