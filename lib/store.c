@@ -145,6 +145,8 @@ const char *tk_store_errmsg(const tk_store *s) { return s->msg; }
 
 int tk_store_ping(tk_store *s) { return mysql_ping(s->db) == 0 ? 0 : -1; }
 
+MYSQL *tk_store_db(tk_store *s) { return s->db; }
+
 /* One CALL of a hot-path procedure (migration 3): a single round trip that
  * answers one row of 7 columns, code first. Deadlocks and lock-wait
  * timeouts roll back inside the procedure and are retried here. Copies the

@@ -38,6 +38,10 @@ const char *tk_store_errcode(const tk_store *s);
 const char *tk_store_errmsg(const tk_store *s);
 /* 0 when the connection answers a ping (reconnecting if needed), else -1. */
 int tk_store_ping(tk_store *s);
+/* The store's MariaDB connection, for the modules that keep their SQL
+ * beside the store's (lib/admin.c, lib/catalog.c): same thread rules;
+ * owned by the store. */
+struct st_mysql *tk_store_db(tk_store *s);
 
 typedef struct tk_user {
     uint64_t id;
