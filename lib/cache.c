@@ -220,3 +220,168 @@ void tk_cache_stats(tk_cache *c, uint64_t *hits, uint64_t *misses)
     *hits = atomic_load(&c->hits);
     *misses = atomic_load(&c->misses);
 }
+
+/* ---- the invalidation bus (cache.h) -------------------------------------------- */
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ticketctl/backend.h"
+
+static const uint64_t bus_lag_le_ms[5] = {1, 5, 10, 50, 100};
+
+struct tk_cache_bus {
+    tk_cache *cache;
+    char url[512];
+    uint64_t id; /* this instance's, to skip its own messages */
+    pthread_t thread;
+    pthread_mutex_t mu; /* guards sub and stop against the stopping thread */
+    redisContext *sub;
+    int stop;
+    _Atomic uint64_t published, received, keys, resubscribes, lag_sum_ms, lag_max_ms;
+    _Atomic uint64_t lag_le[6];
+};
+
+/* Apply one message's text "<id> <ms> key ...". */
+static void bus_apply(tk_cache_bus *b, const char *msg, size_t len)
+{
+    char buf[2048];
+    if (len >= sizeof buf)
+        len = sizeof buf - 1;
+    memcpy(buf, msg, len);
+    buf[len] = '\0';
+    char *save = NULL, *id = strtok_r(buf, " ", &save), *ms = strtok_r(NULL, " ", &save);
+    if (!id || !ms || strtoull(id, NULL, 16) == b->id)
+        return;
+    int64_t lag = (int64_t)tk_wall_ms() - strtoll(ms, NULL, 10);
+    if (lag < 0)
+        lag = 0;
+    uint64_t n = 0;
+    for (char *k = strtok_r(NULL, " ", &save); k; k = strtok_r(NULL, " ", &save), n++) {
+        if (!strcmp(k, "*"))
+            tk_cache_clear(b->cache);
+        else
+            tk_cache_invalidate(b->cache, k);
+    }
+    atomic_fetch_add(&b->received, 1);
+    atomic_fetch_add(&b->keys, n);
+    atomic_fetch_add(&b->lag_sum_ms, (uint64_t)lag);
+    uint64_t prev = atomic_load(&b->lag_max_ms);
+    while ((uint64_t)lag > prev && !atomic_compare_exchange_weak(&b->lag_max_ms, &prev, (uint64_t)lag))
+        ;
+    for (int i = 0; i < 5; i++)
+        if ((uint64_t)lag <= bus_lag_le_ms[i])
+            atomic_fetch_add(&b->lag_le[i], 1);
+    atomic_fetch_add(&b->lag_le[5], 1);
+}
+
+static void *bus_main(void *arg)
+{
+    tk_cache_bus *b = arg;
+    for (;;) {
+        pthread_mutex_lock(&b->mu);
+        int stop = b->stop;
+        pthread_mutex_unlock(&b->mu);
+        if (stop)
+            break;
+        redisContext *rc = tk_redis_connect(b->url, NULL, 0);
+        redisReply *r = rc ? redisCommand(rc, "SUBSCRIBE %s", TK_CACHE_BUS_CHANNEL) : NULL;
+        if (!r) {
+            if (rc)
+                redisFree(rc);
+            usleep(200 * 1000);
+            continue;
+        }
+        freeReplyObject(r);
+        pthread_mutex_lock(&b->mu);
+        b->sub = rc;
+        stop = b->stop;
+        pthread_mutex_unlock(&b->mu);
+        /* messages may have been missed while not subscribed */
+        tk_cache_clear(b->cache);
+        atomic_fetch_add(&b->resubscribes, 1);
+        while (!stop) {
+            if (redisGetReply(rc, (void **)&r) != REDIS_OK)
+                break;
+            if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[2]->type == REDIS_REPLY_STRING)
+                bus_apply(b, r->element[2]->str, r->element[2]->len);
+            if (r)
+                freeReplyObject(r);
+            pthread_mutex_lock(&b->mu);
+            stop = b->stop;
+            pthread_mutex_unlock(&b->mu);
+        }
+        pthread_mutex_lock(&b->mu);
+        b->sub = NULL;
+        pthread_mutex_unlock(&b->mu);
+        redisFree(rc);
+    }
+    return NULL;
+}
+
+tk_cache_bus *tk_cache_bus_start(tk_cache *c, const char *redis_url, char *err, size_t errlen)
+{
+    tk_cache_bus *b = calloc(1, sizeof *b);
+    if (!b) {
+        tk_err(err, errlen, "cache bus: out of memory");
+        return NULL;
+    }
+    b->cache = c;
+    snprintf(b->url, sizeof b->url, "%s", redis_url ? redis_url : "");
+    b->id = (tk_mono_us() << 20) ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)b;
+    pthread_mutex_init(&b->mu, NULL);
+    if (pthread_create(&b->thread, NULL, bus_main, b) != 0) {
+        pthread_mutex_destroy(&b->mu);
+        free(b);
+        tk_err(err, errlen, "cache bus: cannot start its thread");
+        return NULL;
+    }
+    return b;
+}
+
+void tk_cache_bus_stop(tk_cache_bus *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->stop = 1;
+    if (b->sub) /* wake the blocking read */
+        shutdown(b->sub->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&b->mu);
+    pthread_join(b->thread, NULL);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+int tk_cache_publish(tk_cache_bus *b, redisContext *rc, const char *const *keys, size_t n)
+{
+    if (!b || !rc || rc->err || n == 0)
+        return -1;
+    char msg[2048];
+    size_t len = (size_t)snprintf(msg, sizeof msg, "%llx %lld", (unsigned long long)b->id, (long long)tk_wall_ms());
+    for (size_t i = 0; i < n && len + strlen(keys[i]) + 2 < sizeof msg; i++)
+        len += (size_t)snprintf(msg + len, sizeof msg - len, " %s", keys[i]);
+    redisReply *r = redisCommand(rc, "PUBLISH %s %b", TK_CACHE_BUS_CHANNEL, msg, len);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    atomic_fetch_add(&b->published, 1);
+    return 0;
+}
+
+void tk_cache_bus_get_stats(tk_cache_bus *b, tk_cache_bus_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!b)
+        return;
+    out->published = atomic_load(&b->published);
+    out->received = atomic_load(&b->received);
+    out->keys = atomic_load(&b->keys);
+    out->resubscribes = atomic_load(&b->resubscribes);
+    out->lag_sum_ms = atomic_load(&b->lag_sum_ms);
+    out->lag_max_ms = atomic_load(&b->lag_max_ms);
+    for (int i = 0; i < 6; i++)
+        out->lag_le[i] = atomic_load(&b->lag_le[i]);
+}

@@ -1,6 +1,7 @@
 /* /api/v1/openapi.json, generated from the route table so it cannot drift
  * from what the server actually routes. */
 #include "internal.h"
+#include "routes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +16,8 @@ static json_t *error_schema(void)
 char *tk_openapi_render(size_t *len)
 {
     json_t *paths = json_object();
-    for (size_t i = 0; i < tk_nroutes; i++) {
-        const tk_route *r = &tk_routes[i];
+    for (size_t i = 0; i < tk_route_count(); i++) { /* tk_routes then tk_admin_routes (routes.h) */
+        const tk_route *r = tk_route_at(i);
         json_t *item = json_object_get(paths, r->pattern);
         if (!item) {
             item = json_object();

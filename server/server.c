@@ -11,6 +11,7 @@
  * evhttp_send_reply later just frees it. */
 #include "internal.h"
 #include "queue_routes.h"
+#include "routes.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -377,15 +378,16 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     int path_found = 0;
-    for (size_t i = 0; i < tk_nroutes; i++) {
+    for (size_t i = 0; i < tk_route_count(); i++) { /* tk_routes, then tk_admin_routes (routes.h) */
         uint64_t ids[2];
         int nids;
-        if (!path_match(tk_routes[i].pattern, path, ids, &nids))
+        const tk_route *r = tk_route_at(i);
+        if (!path_match(r->pattern, path, ids, &nids))
             continue;
         path_found = 1;
-        if (strcmp(tk_routes[i].method, method))
+        if (strcmp(r->method, method))
             continue;
-        j->route = &tk_routes[i];
+        j->route = r;
         j->route_index = (int)i;
         memcpy(j->ids, ids, sizeof ids);
         j->nids = nids;
@@ -410,6 +412,11 @@ static void on_request(struct evhttp_request *req, void *arg)
         }
         if (tk_jwt_verify_cached(l->tokens, srv->cfg.jwt_key, srv->cfg.jwt_key_len, auth + 7, &j->claims) != TK_OK) {
             job_reply_error(j, 401, "UNAUTHORIZED", "the token is invalid or expired");
+            job_finish(j);
+            return;
+        }
+        if ((j->route->flags & R_ADMIN) && !j->claims.admin) {
+            job_reply_error(j, 403, "FORBIDDEN", "this needs the ADMIN role");
             job_finish(j);
             return;
         }
@@ -641,6 +648,9 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
         tk_err(err, errlen, "out of memory");
         goto out;
     }
+    /* invalidations to and from the other instances (cache.h) */
+    if (!(srv->cache_bus = tk_cache_bus_start(srv->cache, cfg->redis_url, err, errlen)))
+        goto out;
 
     /* Workers first: they prove the backends answer before we listen. */
     srv->nworkers = cfg->workers;
@@ -817,6 +827,7 @@ out:
     }
     free(srv->loops);
     free(srv->workers);
+    tk_cache_bus_stop(srv->cache_bus);
     tk_cache_free(srv->cache);
     free(srv->openapi);
     pthread_mutex_destroy(&srv->qmu);

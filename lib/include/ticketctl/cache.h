@@ -49,4 +49,48 @@ void tk_cache_clear(tk_cache *c);
 /* Hits and misses so far (for /metrics). */
 void tk_cache_stats(tk_cache *c, uint64_t *hits, uint64_t *misses);
 
+/* ---- the invalidation bus between instances ---------------------------------
+ *
+ * Each server instance keeps its own cache; a change on one instance must
+ * reach the others' at once, not after ttl_ms (issue 16: no instance serves
+ * the old view for more than 100 ms). The bus is Redis pub/sub: the
+ * instance that changed something PUBLISHes the keys it invalidated on
+ * TK_CACHE_BUS_CHANNEL, and every instance's bus thread (one SUBSCRIBE
+ * connection) invalidates them locally as soon as the message arrives.
+ * Message: "<instance id> <wall ms> <key> [<key> ...]", or the key "*" for
+ * everything; an instance ignores its own messages (it has applied them).
+ * Pub/sub is at most once: after the subscriber's connection broke (Redis
+ * restarted), messages sent meanwhile are lost, so the bus clears the whole
+ * cache on every (re)subscribe; while Redis is down, ttl_ms bounds the
+ * staleness as before. */
+#define TK_CACHE_BUS_CHANNEL "tk:cache:inval"
+
+typedef struct redisContext redisContext;
+typedef struct tk_cache_bus tk_cache_bus;
+
+/* Start the bus thread for cache c (which must outlive the bus), with its
+ * own connection to redis_url. NULL with a message in err when the thread
+ * cannot start; an unreachable Redis is retried in the background. */
+tk_cache_bus *tk_cache_bus_start(tk_cache *c, const char *redis_url, char *err /* OUT */, size_t errlen);
+/* Stop and free; NULL is a no-op. */
+void tk_cache_bus_stop(tk_cache_bus *b);
+
+/* Publish keys[0..n-1] (n >= 1, each < 128 bytes) on rc, a connection the
+ * caller owns (one Redis round trip). b NULL or rc NULL/broken: nothing is
+ * sent (returns -1), the other instances catch up within ttl_ms. */
+int tk_cache_publish(tk_cache_bus *b, redisContext *rc, const char *const *keys, size_t n);
+
+typedef struct tk_cache_bus_stats {
+    uint64_t published;     /* messages this instance sent */
+    uint64_t received;      /* other instances' messages applied */
+    uint64_t keys;          /* keys they invalidated here */
+    uint64_t resubscribes;  /* (re)subscriptions, each a full clear */
+    uint64_t lag_sum_ms;    /* sum of (arrival - publication) wall ms of received messages */
+    uint64_t lag_max_ms;
+    uint64_t lag_le[6];     /* received with lag <= 1, 5, 10, 50, 100 ms, and all (+Inf) */
+} tk_cache_bus_stats;
+
+/* Counters so far (any thread). */
+void tk_cache_bus_get_stats(tk_cache_bus *b, tk_cache_bus_stats *out /* OUT */);
+
 #endif
