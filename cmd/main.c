@@ -9,6 +9,7 @@ static const tk_command commands[] = {
     {"migrate", cmd_migrate, "apply the versioned schema migrations"},
     {"serve", cmd_serve, "run the reservation HTTP API"},
     {"seed", cmd_seed, "bulk-load users, concerts, schedules and seats"},
+    {"admin", cmd_admin, "the admin API: concerts, schedules, seats, waiting room, cache purge"},
     {"bench", cmd_bench, "run virtual users through the booking flow"},
     {"report", cmd_report, "render a results JSON as HTML + Markdown"},
     {"scenario", cmd_scenario, "contention scenarios comparing lock strategies"},

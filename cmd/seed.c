@@ -1,5 +1,6 @@
 /* ticketctl seed: parse flags, resolve backends, call tk_seed_run, print the summary. */
 #include "commands.h"
+#include "ticketctl/admin.h"
 #include "ticketctl/backend.h"
 #include "ticketctl/common.h"
 #include "ticketctl/db.h"
@@ -12,7 +13,8 @@
 
 enum { OPT_USERS = 256, OPT_CONCERTS, OPT_SCHED, OPT_SEATS, OPT_SEED, OPT_RESET, OPT_JSON,
        OPT_METHOD, OPT_NO_PROGRESS, OPT_MYSQL, OPT_REDIS, OPT_KAFKA, OPT_STATE, OPT_SCHEDULES,
-       OPT_RESERVATIONS, OPT_WITHOUT_INDEXES, OPT_SKIP_DISK_CHECK, OPT_SEAT_STREAMS };
+       OPT_RESERVATIONS, OPT_WITHOUT_INDEXES, OPT_SKIP_DISK_CHECK, OPT_SEAT_STREAMS, OPT_ADMIN_EMAIL,
+       OPT_ADMIN_PASSWORD };
 
 static const struct option longopts[] = {
     {"profile", required_argument, NULL, 'p'},
@@ -27,6 +29,8 @@ static const struct option longopts[] = {
     {"seat-streams", required_argument, NULL, OPT_SEAT_STREAMS},
     {"seed", required_argument, NULL, OPT_SEED},
     {"reset", no_argument, NULL, OPT_RESET},
+    {"admin-email", required_argument, NULL, OPT_ADMIN_EMAIL},
+    {"admin-password", required_argument, NULL, OPT_ADMIN_PASSWORD},
     {"json", no_argument, NULL, OPT_JSON},
     {"method", required_argument, NULL, OPT_METHOD},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
@@ -70,6 +74,9 @@ static void usage(FILE *out)
             "  --seed S                    generator seed (default 1)\n"
             "  --reset                     truncate users, concerts, schedules, seats,\n"
             "                              reservations, payments, point history first\n"
+            "  --admin-email E             the ADMIN account seed creates or resets (default\n"
+            "                              " TK_ADMIN_EMAIL ")\n"
+            "  --admin-password P          its password (default: a new random one, printed)\n"
             "  --json                      print the summary as JSON on stdout\n"
             "  --method auto|load|insert   LOAD DATA LOCAL (auto falls back to INSERT if the\n"
             "                              server refuses it) or multi-row INSERT\n"
@@ -162,6 +169,7 @@ static int parse_count(const char *flag, const char *s, int64_t max, int64_t *ou
 int cmd_seed(int argc, char **argv)
 {
     const char *profile = "demo", *mysql = NULL, *redis = NULL, *kafka = NULL, *state = NULL;
+    const char *admin_email = TK_ADMIN_EMAIL, *admin_password = NULL;
     int64_t users = 0, concerts = 0, sched = 0, seats = 0, seed = -1, schedules = 0, reservations = -1;
     int reset = 0, json = 0, progress = 1, without_indexes = 0, skip_disk = 0;
     int64_t seat_streams = 0;
@@ -192,6 +200,8 @@ int cmd_seed(int argc, char **argv)
             }
             break;
         case OPT_RESET: reset = 1; break;
+        case OPT_ADMIN_EMAIL: admin_email = optarg; break;
+        case OPT_ADMIN_PASSWORD: admin_password = optarg; break;
         case OPT_JSON: json = 1; break;
         case OPT_NO_PROGRESS: progress = 0; break;
         case OPT_METHOD:
@@ -261,6 +271,11 @@ int cmd_seed(int argc, char **argv)
         fprintf(stderr, "seed: %s\n", err);
         goto out;
     }
+    char admin_pw[129];
+    if (tk_admin_account_ensure(db, admin_email, admin_password, admin_pw, err, sizeof err) != 0) {
+        fprintf(stderr, "seed: %s\n", err);
+        goto out;
+    }
     long long gen = 0;
     int have_gen = 0, gen_failed = 0;
     if (b.redis[0]) {
@@ -273,6 +288,10 @@ int cmd_seed(int argc, char **argv)
         print_json(&cfg, &r, have_gen, gen);
     else
         print_text(&cfg, &r, have_gen, gen);
+    fprintf(json ? stderr : stdout,
+            "admin account: %s, password %s\n"
+            "  log in: ticketctl admin login --email %s --password '%s'  (or POST /api/v1/auth/login)\n",
+            admin_email, admin_pw, admin_email, admin_pw);
     if (gen_failed) {
         fflush(stdout);
         fprintf(stderr,

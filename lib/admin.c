@@ -6,6 +6,7 @@
 #include "ticketctl/db.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <stdarg.h>
@@ -759,11 +760,24 @@ tk_rc tk_admin_sale_get(tk_store *s, uint64_t schedule_id, tk_sale_settings *out
 
 /* ---- the admin account --------------------------------------------------------------- */
 
-int tk_admin_account_ensure(MYSQL *db, const char *email, const char *password, char *err, size_t errlen)
+int tk_admin_account_ensure(MYSQL *db, const char *email, const char *password, char pw_out[129], char *err,
+                            size_t errlen)
 {
     char hash[TK_PW_HASH_MAX], e_email[400], e_hash[2 * TK_PW_HASH_MAX + 1], sql[1024];
-    if (!label_ok(email, 190) || strlen(password) < 8)
-        return tk_err(err, errlen, "admin account: an e-mail and a password of 8 or more characters");
+    if (tk_auth_init() != 0)
+        return tk_err(err, errlen, "admin account: libsodium failed to initialise");
+    if (!password) {
+        unsigned char rnd[12];
+        randombytes_buf(rnd, sizeof rnd);
+        sodium_bin2hex(pw_out, 129, rnd, sizeof rnd);
+        password = pw_out;
+    } else if (strlen(password) < 8 || strlen(password) > 128) {
+        return tk_err(err, errlen, "admin account: the password must be 8 to 128 characters");
+    } else {
+        snprintf(pw_out, 129, "%s", password);
+    }
+    if (!label_ok(email, 190) || !strchr(email, '@'))
+        return tk_err(err, errlen, "admin account: '%s' is not an e-mail address", email);
     if (tk_pw_hash(password, hash) != 0)
         return tk_err(err, errlen, "admin account: cannot hash the password (out of memory)");
     mysql_real_escape_string(db, e_email, email, (unsigned long)strlen(email));

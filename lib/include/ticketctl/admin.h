@@ -97,10 +97,15 @@ tk_rc tk_admin_sale_put(tk_store *s, const tk_sale_settings *in, uint64_t *conce
 /* Read them; TK_ENOTFOUND when the schedule has none (defaults apply). */
 tk_rc tk_admin_sale_get(tk_store *s, uint64_t schedule_id, tk_sale_settings *out /* OUT */);
 
-/* Create or reset the ADMIN account `email` with this password (argon2id,
- * auth.h; call tk_auth_init first) on a plain connection: used by seed.
- * Returns 0, or -1 with a message in err. */
-int tk_admin_account_ensure(struct st_mysql *db, const char *email, const char *password, char *err /* OUT */,
-                            size_t errlen);
+/* Default e-mail of the seeded admin account. */
+#define TK_ADMIN_EMAIL "admin@ticketctl.local"
+
+/* Create or reset the ADMIN account `email` with this password (8..128
+ * bytes; NULL: 24 random hex characters from libsodium) on a plain
+ * connection: used by seed. The password is copied into pw_out
+ * (NUL-terminated). Hash argon2id (auth.h; calls tk_auth_init). Returns 0,
+ * or -1 with a message in err. */
+int tk_admin_account_ensure(struct st_mysql *db, const char *email, const char *password, char pw_out[129],
+                            char *err /* OUT */, size_t errlen);
 
 #endif
