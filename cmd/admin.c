@@ -3,6 +3,7 @@
  * path; name=value arguments become the JSON body. */
 #include "commands.h"
 #include "ticketctl/admin.h"
+#include "ticketctl/devstack.h"
 
 #include <curl/curl.h>
 #include <getopt.h>
@@ -56,7 +57,9 @@ static void usage(FILE *out)
                  "creates the account " TK_ADMIN_EMAIL " and prints its password). Prints the JSON\n"
                  "answer; exits 0 on a 2xx, 1 otherwise.\n"
                  "\n"
-                 "  --url URL        the server (default http://127.0.0.1:8080, or $TICKETCTL_URL)\n"
+                 "  --url URL        the server (default $TICKETCTL_URL, else the nginx of the\n"
+                 "                   --state stack's instances, else http://127.0.0.1:8080)\n"
+                 "  --state DIR      the dev stack (dev up --instances N)\n"
                  "  --token T        a bearer token (default $TICKETCTL_ADMIN_TOKEN)\n"
                  "  --email E --password P\n"
                  "                   log in first instead\n"
@@ -196,17 +199,17 @@ int cmd_admin(int argc, char **argv)
     static const struct option longopts[] = {
         {"url", required_argument, NULL, 'u'},     {"token", required_argument, NULL, 't'},
         {"email", required_argument, NULL, 'e'},   {"password", required_argument, NULL, 'p'},
+        {"state", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     const char *base = getenv("TICKETCTL_URL"), *token = getenv("TICKETCTL_ADMIN_TOKEN"), *email = NULL,
-               *password = NULL;
-    if (!base)
-        base = "http://127.0.0.1:8080";
+               *password = NULL, *state = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+u:t:e:p:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "u:t:e:p:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'u': base = optarg; break;
+        case 's': state = optarg; break;
         case 't': token = optarg; break;
         case 'e': email = optarg; break;
         case 'p': password = optarg; break;
@@ -218,6 +221,11 @@ int cmd_admin(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    static tk_dev_env env; /* the stack's nginx target (dev up --instances N) when no --url */
+    if (!base && state && tk_dev_env_read(state, &env, NULL, 0) == 0 && env.target[0])
+        base = env.target;
+    if (!base)
+        base = "http://127.0.0.1:8080";
     const admin_call *call = NULL;
     for (size_t i = 0; i < NCALLS; i++)
         if (!strcmp(argv[optind], calls[i].name))

@@ -140,7 +140,7 @@ static const uint64_t bytes_per_row[TK_SEED_NTABLES] = {
 
 /* Truncated by --reset, children first; all must be empty to seed. */
 static const char *const domain_tables[] = {
-    "outbox", "reservations", "payments", "point_history", "seats", "concert_schedules", "concerts", "users",
+    "outbox", "sale_settings", "reservations", "payments", "point_history", "seats", "concert_schedules", "concerts", "users",
 };
 
 const char *tk_seed_table_name(int table)
