@@ -577,7 +577,7 @@ json_t *tk_reservation_json(const tk_reservation *r)
 #define RES_COLS TK_SQL_RES_COLS /* queries.h: shared with the query registry */
 #define RES_FROM TK_SQL_RES_FROM
 
-static void reservation_from_row(MYSQL_ROW row, tk_reservation *r)
+void tk_store_reservation_from_row(MYSQL_ROW row, tk_reservation *r)
 {
     memset(r, 0, sizeof *r);
     r->id = u64(row[0]);
@@ -604,7 +604,7 @@ static int load_reservation(tk_store *s, uint64_t user_id, uint64_t id, tk_reser
         *rc = fail(s, TK_ENOTFOUND, "NOT_FOUND", "no reservation %llu", (unsigned long long)id);
         return BODY_FAIL;
     }
-    reservation_from_row(row, r);
+    tk_store_reservation_from_row(row, r);
     *expired = (int)i64(row[9]);
     *started = (int)i64(row[10]);
     mysql_free_result(res);
@@ -723,7 +723,7 @@ tk_rc tk_store_reservations_of(tk_store *s, uint64_t user_id, json_t **out)
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(res))) {
         tk_reservation r;
-        reservation_from_row(row, &r);
+        tk_store_reservation_from_row(row, &r);
         json_array_append_new(items, tk_reservation_json(&r));
     }
     mysql_free_result(res);
@@ -870,7 +870,7 @@ static int expire_body(tk_store *s, void *arg, tk_rc *rc)
     MYSQL_ROW row = mysql_fetch_row(res);
     a->done = 0;
     if (row && tk_res_next(tk_res_parse(row[6]), TK_EV_EXPIRE) != TK_RES_INVALID && i64(row[9])) {
-        reservation_from_row(row, &a->r);
+        tk_store_reservation_from_row(row, &a->r);
         a->done = 1;
     }
     mysql_free_result(res);

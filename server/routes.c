@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ticketctl/catalog.h"
 #include "ticketctl/hold.h"
 
 /* ---- input helpers (reply and return in one step) ------------------------ */
@@ -302,7 +303,11 @@ static void h_concerts(tk_job *j, tk_worker *w)
         return;
     }
     json_t *out;
-    tk_rc rc = tk_store_concerts_list(w->store, kw, page, size, &out);
+    int words = 0; /* a keyword with a word: the search (catalog.h); else the plain list */
+    for (const char *c = kw ? kw : ""; *c && !words; c++)
+        words = !isspace((unsigned char)*c);
+    tk_rc rc = words ? tk_catalog_search(w->store, kw, page, size, &out)
+                     : tk_store_concerts_list(w->store, NULL, page, size, &out);
     if (rc != TK_OK) {
         job_reply_store(j, rc, w->store);
         return;
@@ -311,14 +316,22 @@ static void h_concerts(tk_job *j, tk_worker *w)
     cache_fill(j, w->srv);
 }
 
+static void k_concert(tk_job *j)
+{
+    snprintf(j->cache_key, sizeof j->cache_key, "concert:%llu", (unsigned long long)j->ids[0]);
+}
+
+/* A concert with its schedules and the seats left in each. */
 static void h_concert(tk_job *j, tk_worker *w)
 {
     json_t *out;
-    tk_rc rc = tk_store_concert_get(w->store, j->ids[0], &out);
-    if (rc != TK_OK)
+    tk_rc rc = tk_catalog_concert_detail(w->store, j->ids[0], &out);
+    if (rc != TK_OK) {
         job_reply_store(j, rc, w->store);
-    else
-        job_reply_json(j, 200, out);
+        return;
+    }
+    job_reply_json(j, 200, out);
+    cache_fill(j, w->srv);
 }
 
 static void k_dates(tk_job *j)
@@ -397,10 +410,14 @@ out:
     json_decref(b);
 }
 
+/* The caller's reservations: page, size, status. */
 static void h_my_reservations(tk_job *j, tk_worker *w)
 {
+    int page, size;
+    if (job_want_page(j, &page, &size) != 0)
+        return;
     json_t *out;
-    tk_rc rc = tk_store_reservations_of(w->store, j->claims.user_id, &out);
+    tk_rc rc = tk_catalog_reservations_of(w->store, j->claims.user_id, job_query(j, "status"), page, size, &out);
     if (rc != TK_OK)
         job_reply_store(j, rc, w->store);
     else
@@ -525,15 +542,17 @@ const tk_route tk_routes[] = {
     {"GET", "/api/v1/points", h_balance, R_AUTH, NULL, "Point balance", NULL, "200 balance"},
     {"POST", "/api/v1/points/charge", h_charge, R_AUTH, NULL, "Charge points", "amount", "200 balance"},
     {"GET", "/api/v1/points/history", h_history, R_AUTH, NULL, "Point history (page, size)", NULL, "200 page"},
-    {"GET", "/api/v1/concerts", h_concerts, 0, k_concerts, "Concert list (keyword, page, size)", NULL, "200 page"},
-    {"GET", "/api/v1/concerts/{id}", h_concert, 0, NULL, "One concert", NULL, "200 concert"},
+    {"GET", "/api/v1/concerts", h_concerts, 0, k_concerts, "Concert list; with a keyword, search: every word in title or venue, bookable first, then by date"
+     " (keyword, page, size)", NULL, "200 page"},
+    {"GET", "/api/v1/concerts/{id}", h_concert, 0, k_concert, "One concert with its schedules and the seats left in each",
+     NULL, "200 concert"},
     {"GET", "/api/v1/concerts/{id}/schedules", h_dates, 0, k_dates, "Available dates of a concert", NULL,
      "200 schedules"},
     {"GET", "/api/v1/schedules/{id}/seats", h_seats, 0, k_seats, "Available seats of a schedule (grade)", NULL,
      "200 seats"},
     {"POST", "/api/v1/reservations", h_reserve, R_AUTH, NULL, "Hold a seat for 10 minutes", "seat_id",
      "201 reservation"},
-    {"GET", "/api/v1/reservations", h_my_reservations, R_AUTH, NULL, "The caller's reservations", NULL,
+    {"GET", "/api/v1/reservations", h_my_reservations, R_AUTH, NULL, "The caller's reservations, newest first (page, size, status)", NULL,
      "200 reservations"},
     {"POST", "/api/v1/reservations/{id}/cancel", h_cancel, R_AUTH, NULL, "Cancel before the show (refund)", NULL,
      "200 reservation"},

@@ -102,6 +102,9 @@ typedef struct tk_reservation {
 
 /* Reservation as API JSON (new reference). */
 json_t *tk_reservation_json(const tk_reservation *r);
+/* A reservation from a row of TK_SQL_RES_COLS (queries.h), for the modules
+ * that read reservations beside the store (lib/catalog.c). */
+void tk_store_reservation_from_row(char **row, tk_reservation *r /* OUT */);
 
 /* Hold a seat for hold_ttl_s seconds: PENDING reservation. TK_ENOTFOUND
  * (unknown seat), TK_ECONFLICT (SEAT_TAKEN, SHOW_STARTED). The same as
