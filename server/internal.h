@@ -72,6 +72,7 @@ struct tk_job {
     const tk_strategy *strategy; /* X-Lock-Strategy, or NULL: the server's */
     char cache_key[160];
     uint64_t cache_seq;
+    char if_none_match[96]; /* If-None-Match of a cacheable read ("" when absent or too long) */
     int status;
     char *resp; /* response body (malloc'd) */
     size_t resp_len;

@@ -144,6 +144,42 @@ static void seat_views_after_hold(tk_worker *w, const tk_reservation *r)
     views_publish(w, keys, n); /* the other instances drop theirs */
 }
 
+/* Does the If-None-Match list (RFC 9110 13.1.2: "*" or entity tags
+ * separated by commas, weak ones compared weakly) name etag? */
+static int etag_listed(const char *list, const char *etag)
+{
+    if (!strcmp(list, "*"))
+        return 1;
+    size_t n = strlen(etag);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!strncmp(p, "W/", 2))
+            p += 2;
+        if (!strncmp(p, etag, n) && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+            return 1;
+        while (*p && *p != ',')
+            p++;
+    }
+    return 0;
+}
+
+int tk_http_validators(const tk_job *j, int status, char etag[24], const char **cc)
+{
+    etag[0] = '\0';
+    *cc = "";
+    if (status != 200 || !j->route || !j->route->cache_key || !j->cache_key[0] || !j->resp)
+        return status;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < j->resp_len; i++)
+        h = (h ^ (unsigned char)j->resp[i]) * 1099511628211ULL;
+    snprintf(etag, 24, "\"%016llx\"", (unsigned long long)h);
+    /* seat maps move by the second: a client may keep the body but must ask
+     * again each time (a 304 costs no body) */
+    *cc = "no-cache";
+    return j->if_none_match[0] && etag_listed(j->if_none_match, etag) ? 304 : status;
+}
+
 /* Store the successful response of a cacheable read. */
 static void cache_fill(tk_job *j, tk_server *srv)
 {

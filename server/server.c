@@ -71,6 +71,19 @@ static void job_finish(tk_job *j)
             snprintf(ra, sizeof ra, "%d", j->retry_after_s > 0 ? j->retry_after_s : 1);
             evhttp_add_header(h, "Retry-After", ra);
         }
+        char etag[24];
+        const char *cc;
+        int cond = tk_http_validators(j, status, etag, &cc); /* ETag, 304 (routes.h) */
+        if (etag[0]) {
+            evhttp_add_header(h, "ETag", etag);
+            evhttp_add_header(h, "Cache-Control", cc);
+        }
+        if (cond == 304) {
+            status = 304;
+            free(j->resp);
+            j->resp = NULL;
+            j->resp_len = 0;
+        }
         struct evbuffer *out = evbuffer_new();
         /* hand the body over instead of copying it (a seat map is ~20 KB) */
         if (out && j->resp && evbuffer_add_reference(out, j->resp, j->resp_len, free_resp, NULL) == 0)
@@ -430,6 +443,9 @@ static void on_request(struct evhttp_request *req, void *arg)
         }
         snprintf(j->idem_key, sizeof j->idem_key, "%s", idem);
     }
+    const char *inm = evhttp_find_header(hin, "If-None-Match"); /* conditional reads (routes.h) */
+    if (inm && strlen(inm) < sizeof j->if_none_match)
+        snprintf(j->if_none_match, sizeof j->if_none_match, "%s", inm);
     const char *qtok = evhttp_find_header(hin, "X-Queue-Token"); /* waiting room: checked by the handler */
     if (qtok && strlen(qtok) < sizeof j->qtoken)
         snprintf(j->qtoken, sizeof j->qtoken, "%s", qtok);

@@ -4,7 +4,9 @@
  *    by the next show; pages with a total count; short words work too;
  *  - a concert's detail lists its schedules with the seats left in each,
  *    and follows a hold;
- *  - my reservations: paginated (page/size/total), filtered by status. */
+ *  - my reservations: paginated (page/size/total), filtered by status;
+ *  - cached reads carry an ETag: If-None-Match with it is a 304 with no
+ *    body, until the view changes (a hold). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -226,12 +228,59 @@ static void test_my_reservations(void **state)
     itest_resp_free(&r);
 }
 
+/* The server's strong validator of a body: FNV-1a 64 (routes.h tk_http_validators). */
+static void etag_of(const char *body, char out[64])
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = body; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    snprintf(out, 64, "If-None-Match: \"%016llx\"", (unsigned long long)h);
+}
+
+static void test_etag_304(void **state)
+{
+    (void)state;
+    char path[96], inm[64];
+    snprintf(path, sizeof path, "/api/v1/schedules/%lld/seats", S[4]);
+    itest_resp r;
+    itest_http(&E, "GET", path, NULL, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    etag_of(r.body, inm);
+    char needle0[48];
+    snprintf(needle0, sizeof needle0, "{\"id\":%lld,", itest_sql_i64(&E, "SELECT id FROM seats WHERE schedule_id = %lld AND number = 5", S[4]));
+    assert_non_null(strstr(r.body, needle0)); /* offered before the hold */
+    itest_resp_free(&r);
+    itest_http(&E, "GET", path, NULL, NULL, inm, &r);
+    assert_int_equal(r.status, 304);
+    assert_int_equal(strlen(r.body), 0);
+    itest_resp_free(&r);
+    itest_http(&E, "GET", path, NULL, NULL, "If-None-Match: \"0000000000000000\", W/\"1\"", &r);
+    assert_int_equal(r.status, 200);
+    itest_resp_free(&r);
+    /* a hold changes the seat map: the old tag no longer matches */
+    long long seat = itest_sql_i64(&E, "SELECT id FROM seats WHERE schedule_id = %lld AND number = 5", S[4]);
+    char body[64];
+    snprintf(body, sizeof body, "{\"seat_id\":%lld}", seat);
+    assert_int_equal(post("/api/v1/reservations", USER1, body, NULL), 201);
+    itest_http(&E, "GET", path, NULL, NULL, inm, &r);
+    assert_int_equal(r.status, 200);
+    char needle[48];
+    snprintf(needle, sizeof needle, "{\"id\":%lld,", seat);
+    assert_null(strstr(r.body, needle)); /* not offered any more */
+    itest_resp_free(&r);
+    /* uncached routes have no validator: If-None-Match: * changes nothing */
+    itest_http(&E, "GET", "/api/v1/reservations", USER1, NULL, "If-None-Match: *", &r);
+    assert_int_equal(r.status, 200);
+    itest_resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_search_ranking),
         cmocka_unit_test(test_concert_detail),
         cmocka_unit_test(test_my_reservations),
+        cmocka_unit_test(test_etag_304),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
