@@ -94,21 +94,26 @@ static size_t view_keys(uint64_t concert_id, uint64_t schedule_id, char keys[3][
 }
 
 /* Tell the other instances (cache bus, cache.h); this one already knows. */
-static void views_publish(tk_worker *w, char keys[3][48], size_t n)
+static void views_publish(tk_server *srv, redisContext *rc, char keys[3][48], size_t n)
 {
     const char *k[3];
     for (size_t i = 0; i < n; i++)
         k[i] = keys[i];
-    tk_cache_publish(w->srv->cache_bus, w->redis, k, n);
+    tk_cache_publish(srv->cache_bus, rc, k, n);
 }
 
-void tk_views_changed(tk_worker *w, uint64_t concert_id, uint64_t schedule_id)
+void tk_views_changed_on(tk_server *srv, redisContext *rc, uint64_t concert_id, uint64_t schedule_id)
 {
     char keys[3][48];
     size_t n = view_keys(concert_id, schedule_id, keys);
     for (size_t i = 0; i < n; i++)
-        tk_cache_invalidate(w->srv->cache, keys[i]);
-    views_publish(w, keys, n);
+        tk_cache_invalidate(srv->cache, keys[i]);
+    views_publish(srv, rc, keys, n);
+}
+
+void tk_views_changed(tk_worker *w, uint64_t concert_id, uint64_t schedule_id)
+{
+    tk_views_changed_on(w->srv, w->redis, concert_id, schedule_id);
 }
 
 void tk_views_purge(tk_worker *w)
@@ -141,7 +146,7 @@ static void seat_views_after_hold(tk_worker *w, const tk_reservation *r)
     tk_cache_edit(w->srv->cache, keys[0], dates_take_seat, (void *)&r->schedule_id);
     tk_cache_invalidate(w->srv->cache, keys[1]);
     tk_cache_edit(w->srv->cache, keys[2], seat_map_drop, (void *)&r->seat_id);
-    views_publish(w, keys, n); /* the other instances drop theirs */
+    views_publish(w->srv, w->redis, keys, n); /* the other instances drop theirs */
 }
 
 /* Does the If-None-Match list (RFC 9110 13.1.2: "*" or entity tags

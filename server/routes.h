@@ -18,6 +18,8 @@ int job_want_page(tk_job *j, int *page, int *size);
  * tell the other instances (cache bus, cache.h). schedule_id 0: the concert
  * only. */
 void tk_views_changed(tk_worker *w, uint64_t concert_id, uint64_t schedule_id);
+/* The same from a thread with its own Redis connection rc (the sweeper). */
+void tk_views_changed_on(tk_server *srv, redisContext *rc, uint64_t concert_id, uint64_t schedule_id);
 /* The catalogue changed (a concert made, renamed, deleted) or a purge:
  * every cached view, here and on the other instances. */
 void tk_views_purge(tk_worker *w);

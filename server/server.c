@@ -295,12 +295,9 @@ static void *sweeper_main(void *arg)
         if (s && sweep_claim(&lease, rc, tick)) {
             int n = tk_store_expire_holds(s, 500, expired);
             for (int i = 0; i < n; i++) {
-                char key[64];
                 tk_hold_release(rc, atomic_load(&srv->data_gen), expired[i].seat_id, expired[i].user_id);
-                snprintf(key, sizeof key, "dates:%llu", (unsigned long long)expired[i].concert_id);
-                tk_cache_invalidate(srv->cache, key);
-                snprintf(key, sizeof key, "seats:%llu", (unsigned long long)expired[i].schedule_id);
-                tk_cache_invalidate(srv->cache, key);
+                /* here and on the other instances (routes.h) */
+                tk_views_changed_on(srv, rc, expired[i].concert_id, expired[i].schedule_id);
             }
             if (n > 0)
                 atomic_fetch_add(&srv->metrics.holds_expired, (uint64_t)n);
