@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SHARDS 16
 #define BUCKETS 1024 /* per shard */
@@ -23,8 +24,16 @@ typedef struct entry {
     char key[];
 } entry;
 
+typedef struct flight {
+    struct flight *next;
+    uint64_t hash;
+    char key[];
+} flight;
+
 typedef struct shard {
     pthread_mutex_t mu;
+    pthread_cond_t flight_cv; /* a flight of this shard ended */
+    flight *flights;          /* keys being read by a leader */
     uint64_t fence_seq; /* emptied at this seq: earlier reads may not put */
     entry *buckets[BUCKETS];
     size_t count;
@@ -37,6 +46,7 @@ struct tk_cache {
     _Atomic uint64_t seq;
     _Atomic uint64_t clear_seq; /* puts that read before this are stale */
     _Atomic uint64_t hits, misses;
+    _Atomic uint64_t leaders, followers;
 };
 
 static uint64_t fnv1a(const char *s)
@@ -52,8 +62,10 @@ tk_cache *tk_cache_new(size_t max_entries, int64_t ttl_ms)
     tk_cache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    for (int i = 0; i < SHARDS; i++)
+    for (int i = 0; i < SHARDS; i++) {
         pthread_mutex_init(&c->shards[i].mu, NULL);
+        pthread_cond_init(&c->shards[i].flight_cv, NULL);
+    }
     c->max_per_shard = max_entries / SHARDS + 1;
     c->ttl_ms = ttl_ms;
     atomic_init(&c->seq, 1);
@@ -82,7 +94,12 @@ void tk_cache_free(tk_cache *c)
         return;
     for (int i = 0; i < SHARDS; i++) {
         shard_empty(&c->shards[i]);
+        for (flight *f = c->shards[i].flights, *n; f; f = n) {
+            n = f->next;
+            free(f);
+        }
         pthread_mutex_destroy(&c->shards[i].mu);
+        pthread_cond_destroy(&c->shards[i].flight_cv);
     }
     free(c);
 }
@@ -219,6 +236,71 @@ void tk_cache_stats(tk_cache *c, uint64_t *hits, uint64_t *misses)
 {
     *hits = atomic_load(&c->hits);
     *misses = atomic_load(&c->misses);
+}
+
+/* ---- single flight (cache.h) ----------------------------------------------------- */
+
+static flight **flight_find(shard *sh, uint64_t h, const char *key)
+{
+    flight **pp = &sh->flights;
+    for (; *pp; pp = &(*pp)->next)
+        if ((*pp)->hash == h && !strcmp((*pp)->key, key))
+            return pp;
+    return pp;
+}
+
+int tk_cache_flight_begin(tk_cache *c, const char *key, int wait_ms)
+{
+    uint64_t h = fnv1a(key);
+    shard *sh = &c->shards[h % SHARDS];
+    pthread_mutex_lock(&sh->mu);
+    if (!*flight_find(sh, h, key)) {
+        size_t klen = strlen(key);
+        flight *f = malloc(sizeof *f + klen + 1);
+        if (f) {
+            f->hash = h;
+            memcpy(f->key, key, klen + 1);
+            f->next = sh->flights;
+            sh->flights = f;
+        }
+        pthread_mutex_unlock(&sh->mu);
+        atomic_fetch_add(&c->leaders, 1);
+        return f ? 1 : -1; /* -1: no memory, read without a flight */
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += wait_ms / 1000;
+    ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    while (*flight_find(sh, h, key))
+        if (pthread_cond_timedwait(&sh->flight_cv, &sh->mu, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&sh->mu);
+    atomic_fetch_add(&c->followers, 1);
+    return 0;
+}
+
+void tk_cache_flight_end(tk_cache *c, const char *key)
+{
+    uint64_t h = fnv1a(key);
+    shard *sh = &c->shards[h % SHARDS];
+    pthread_mutex_lock(&sh->mu);
+    flight **pp = flight_find(sh, h, key), *f = *pp;
+    if (f) {
+        *pp = f->next;
+        free(f);
+    }
+    pthread_cond_broadcast(&sh->flight_cv);
+    pthread_mutex_unlock(&sh->mu);
+}
+
+void tk_cache_flight_stats(tk_cache *c, uint64_t *leaders, uint64_t *followers)
+{
+    *leaders = atomic_load(&c->leaders);
+    *followers = atomic_load(&c->followers);
 }
 
 /* ---- the invalidation bus (cache.h) -------------------------------------------- */

@@ -214,6 +214,12 @@ char *tk_metrics_render(tk_server *srv, size_t *len)
                   (unsigned long long)hits);
         sb_printf(&b, "ticketctl_cache_level_requests_total{level=\"l1\",result=\"miss\"} %llu\n",
                   (unsigned long long)misses);
+        uint64_t leaders, followers;
+        tk_cache_flight_stats(srv->cache, &leaders, &followers);
+        family(&b, "ticketctl_cache_flights_total", "counter",
+               "Cache misses by single-flight role: lead (read MariaDB) or follow (waited for the leader's fill).");
+        sb_printf(&b, "ticketctl_cache_flights_total{role=\"lead\"} %llu\n", (unsigned long long)leaders);
+        sb_printf(&b, "ticketctl_cache_flights_total{role=\"follow\"} %llu\n", (unsigned long long)followers);
         family(&b, "ticketctl_cache_invalidations_total", "counter",
                "Invalidation messages on the cache bus: sent by this instance, received from others.");
         sb_printf(&b, "ticketctl_cache_invalidations_total{direction=\"sent\"} %llu\n",

@@ -168,6 +168,23 @@ static int cache_answer(tk_server *srv, tk_job *j)
     return 0;
 }
 
+/* Run the handler; a cacheable read that missed goes through the key's
+ * single flight (cache.h): one worker reads MariaDB, the others wait for
+ * its fill (at most 1 s) and answer from the cache. */
+static void run_handler(tk_server *srv, tk_job *j, tk_worker *w)
+{
+    if (!j->cache_key[0]) {
+        j->route->fn(j, w);
+        return;
+    }
+    int lead = tk_cache_flight_begin(srv->cache, j->cache_key, 1000);
+    if (lead == 0 && cache_answer(srv, j))
+        return;
+    j->route->fn(j, w);
+    if (lead == 1)
+        tk_cache_flight_end(srv->cache, j->cache_key);
+}
+
 static void *worker_main(void *arg)
 {
     tk_worker *w = arg;
@@ -198,7 +215,7 @@ static void *worker_main(void *arg)
         if (fault_ms > 0) /* injected latency fault (tests, drills) */
             usleep((useconds_t)fault_ms * 1000);
         if (!j->cache_key[0] || !cache_answer(srv, j))
-            j->route->fn(j, w);
+            run_handler(srv, j, w);
         atomic_fetch_sub(&srv->busy_workers, 1);
         post_done(j);
     }

@@ -49,6 +49,20 @@ void tk_cache_clear(tk_cache *c);
 /* Hits and misses so far (for /metrics). */
 void tk_cache_stats(tk_cache *c, uint64_t *hits, uint64_t *misses);
 
+/* ---- single flight: one database read per key at a time ----------------------
+ *
+ * On a cold start or after a purge during an on-sale, every worker would
+ * miss the same hot key at once and read MariaDB for it (a stampede). A
+ * reader that misses calls tk_cache_flight_begin: the first for a key
+ * leads (returns 1), reads, puts, and calls tk_cache_flight_end; the others
+ * wait up to wait_ms for it and return 0, then look in the cache again
+ * (and read themselves only if the leader's put was refused or it timed
+ * out). Per shard: a list of keys in flight and one condition variable. */
+int tk_cache_flight_begin(tk_cache *c, const char *key, int wait_ms);
+void tk_cache_flight_end(tk_cache *c, const char *key);
+/* Leaders and followers (waited for a leader) so far. */
+void tk_cache_flight_stats(tk_cache *c, uint64_t *leaders, uint64_t *followers);
+
 /* ---- the invalidation bus between instances ---------------------------------
  *
  * Each server instance keeps its own cache; a change on one instance must
