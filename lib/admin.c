@@ -107,21 +107,31 @@ int tk_admin_parse_time(const char *s, int64_t *ms)
 }
 
 /* Run body inside START TRANSACTION .. COMMIT; ROLLBACK when it fails.
- * body returns TK_OK or the tk_rc it recorded on the store. */
+ * body returns TK_OK or the tk_rc it recorded on the store. A deadlock or
+ * lock wait timeout (a hold took a row we lock, lib/store.c) is retried,
+ * up to TXN_ATTEMPTS times in all, as the store does. */
+#define TXN_ATTEMPTS 3
 static tk_rc txn(tk_store *s, tk_rc (*body)(tk_store *, void *), void *arg)
 {
-    if (q(s, "START TRANSACTION") != 0)
-        return db_fail(s);
-    tk_rc rc = body(s, arg);
-    if (rc == TK_OK && q(s, "COMMIT") == 0)
-        return TK_OK;
-    if (rc == TK_OK)
-        rc = db_fail(s);
-    char code[32], msg[256];
-    snprintf(code, sizeof code, "%s", tk_store_errcode(s));
-    snprintf(msg, sizeof msg, "%s", tk_store_errmsg(s));
-    mysql_real_query(tk_store_db(s), "ROLLBACK", 8);
-    return tk_store_fail(s, rc, code, "%s", msg); /* ROLLBACK must not overwrite it */
+    tk_rc rc = TK_OK;
+    for (int attempt = 0; attempt < TXN_ATTEMPTS; attempt++) {
+        if (q(s, "START TRANSACTION") != 0)
+            return db_fail(s);
+        rc = body(s, arg);
+        if (rc == TK_OK && q(s, "COMMIT") == 0)
+            return TK_OK;
+        if (rc == TK_OK)
+            rc = db_fail(s);
+        unsigned e = mysql_errno(tk_store_db(s));
+        char code[32], msg[256];
+        snprintf(code, sizeof code, "%s", tk_store_errcode(s));
+        snprintf(msg, sizeof msg, "%s", tk_store_errmsg(s));
+        mysql_real_query(tk_store_db(s), "ROLLBACK", 8);
+        rc = tk_store_fail(s, rc, code, "%s", msg); /* ROLLBACK must not overwrite it */
+        if (rc != TK_EBUSY || (e != ER_LOCK_DEADLOCK && e != ER_LOCK_WAIT_TIMEOUT))
+            return rc;
+    }
+    return rc;
 }
 
 /* The event of a change, in the caller's transaction: payload is the JSON
@@ -374,12 +384,14 @@ tk_rc tk_admin_schedule_create(tk_store *s, uint64_t concert_id, int64_t starts_
     return rc;
 }
 
-/* Lock a schedule row; its concert and whether the show started. */
-static tk_rc schedule_lock(tk_store *s, uint64_t id, uint64_t *concert_id, int *started)
+/* A schedule's concert and whether the show started; with lock, the row
+ * is locked (FOR UPDATE). A hold locks its seat and then the schedule row,
+ * so whoever locks seats must not hold the schedule's lock first. */
+static tk_rc schedule_read(tk_store *s, uint64_t id, int lock, uint64_t *concert_id, int *started)
 {
     MYSQL *db = tk_store_db(s);
-    if (q(s, "SELECT concert_id, starts_at <= UTC_TIMESTAMP(3) FROM concert_schedules WHERE id = %llu FOR UPDATE",
-          (unsigned long long)id) != 0)
+    if (q(s, "SELECT concert_id, starts_at <= UTC_TIMESTAMP(3) FROM concert_schedules WHERE id = %llu%s",
+          (unsigned long long)id, lock ? " FOR UPDATE" : "") != 0)
         return db_fail(s);
     MYSQL_RES *res = mysql_store_result(db);
     if (!res)
@@ -508,7 +520,7 @@ static tk_rc seats_create_body(tk_store *s, void *arg)
 {
     struct seats_args *a = arg;
     int started;
-    tk_rc rc = schedule_lock(s, a->schedule_id, &a->concert_id, &started);
+    tk_rc rc = schedule_read(s, a->schedule_id, 1, &a->concert_id, &started);
     if (rc != TK_OK)
         return rc;
     if (started)
@@ -590,7 +602,7 @@ static tk_rc seats_update_body(tk_store *s, void *arg)
 {
     struct seats_args *a = arg;
     int started;
-    tk_rc rc = schedule_lock(s, a->schedule_id, &a->concert_id, &started);
+    tk_rc rc = schedule_read(s, a->schedule_id, 0, &a->concert_id, &started); /* seats are locked below */
     if (rc != TK_OK)
         return rc;
     size_t cap = 128 + a->nids * 21, len = 0;
@@ -687,7 +699,7 @@ static tk_rc sale_put_body(tk_store *s, void *arg)
 {
     struct sale_args *a = arg;
     int started;
-    tk_rc rc = schedule_lock(s, a->in->schedule_id, &a->concert_id, &started);
+    tk_rc rc = schedule_read(s, a->in->schedule_id, 1, &a->concert_id, &started);
     if (rc != TK_OK)
         return rc;
     char at[40] = "NULL";

@@ -328,29 +328,42 @@ static void h_sale_get(tk_job *j, tk_worker *w)
 }
 
 #define ADM (R_AUTH | R_ADMIN)
+#define E403 "403 FORBIDDEN"
+/* Columns as tk_routes (internal.h): method, pattern, handler, flags, cache key, summary, body (the
+ * required fields of req_schema), success, operationId, tag, request and response schemas
+ * (api_schemas.c), route-specific errors, headers. */
 const tk_route tk_admin_routes[] = {
     {"POST", "/api/v1/admin/concerts", h_concert_create, ADM, NULL, "Create a concert (ADMIN)",
-     "title,venue,sale_opens_at", "201 concert"},
+     "title,venue,sale_opens_at", "201 concert", "adminCreateConcert", "admin", "AdminConcertCreate", "Concert",
+     E403, NULL},
     {"PATCH", "/api/v1/admin/concerts/{id}", h_concert_update, ADM, NULL,
-     "Change a concert's title, venue or sale opening (ADMIN)", "title,venue,sale_opens_at", "200 concert"},
+     "Change a concert's title, venue or sale opening (ADMIN)", "", "200 concert", "adminUpdateConcert", "admin",
+     "AdminConcertUpdate", "Concert", E403 ",404 NOT_FOUND", NULL},
     {"DELETE", "/api/v1/admin/concerts/{id}", h_concert_delete, ADM, NULL,
      "Delete a concert with its schedules and seats; 409 while it has live reservations (ADMIN)", NULL,
-     "200 deleted"},
+     "200 deleted", "adminDeleteConcert", "admin", NULL, "AdminConcertDeleted",
+     E403 ",404 NOT_FOUND,409 LIVE_RESERVATIONS", NULL},
     {"POST", "/api/v1/admin/concerts/{id}/schedules", h_schedule_create, ADM, NULL,
-     "Add a schedule (starts_at in the future) to a concert (ADMIN)", "starts_at", "201 schedule"},
+     "Add a schedule (starts_at in the future) to a concert (ADMIN)", "starts_at", "201 schedule",
+     "adminCreateSchedule", "admin", "AdminScheduleCreate", "AdminSchedule",
+     E403 ",404 NOT_FOUND,422 SCHEDULE_IN_PAST", NULL},
     {"POST", "/api/v1/admin/schedules/{id}/seats", h_seats_create, ADM, NULL,
      "Create seats in bulk: blocks of sections x rows x numbers from..to with grade and price, one transaction"
      " (ADMIN)",
-     "blocks", "201 created"},
+     "blocks", "201 created", "adminCreateSeats", "admin", "AdminSeatsCreate", "AdminSeatsCreated",
+     E403 ",404 NOT_FOUND,409 DUPLICATE_SEAT,409 SHOW_STARTED", NULL},
     {"PATCH", "/api/v1/admin/schedules/{id}/seats", h_seats_update, ADM, NULL,
-     "Change the grade and/or price of AVAILABLE seats of a schedule (ADMIN)", "seat_ids,grade,price",
-     "200 updated"},
+     "Change the grade and/or price of AVAILABLE seats of a schedule (ADMIN)", "seat_ids", "200 updated",
+     "adminUpdateSeats", "admin", "AdminSeatsUpdate", "AdminSeatsUpdated",
+     E403 ",404 NOT_FOUND,409 SEAT_NOT_AVAILABLE", NULL},
     {"PUT", "/api/v1/admin/schedules/{id}/waiting-room", h_sale_put, ADM, NULL,
-     "Set a sale's waiting-room settings, shared by every instance (ADMIN)",
-     "opens_at,active_users,new_users_per_minute", "200 settings"},
+     "Set a sale's waiting-room settings, shared by every instance (ADMIN)", "", "200 settings",
+     "adminSetWaitingRoom", "admin", "AdminWaitingRoomSet", "AdminWaitingRoom", E403 ",404 NOT_FOUND", NULL},
     {"GET", "/api/v1/admin/schedules/{id}/waiting-room", h_sale_get, ADM, NULL,
-     "A sale's waiting-room settings (ADMIN)", NULL, "200 settings"},
+     "A sale's waiting-room settings (ADMIN)", NULL, "200 settings", "adminGetWaitingRoom", "admin", NULL,
+     "AdminWaitingRoom", E403 ",404 NOT_FOUND", NULL},
     {"POST", "/api/v1/admin/cache/purge", h_cache_purge, ADM, NULL,
-     "Drop every cached view on every instance (ADMIN)", NULL, "200 purged"},
+     "Drop every cached view on every instance (ADMIN)", NULL, "200 purged", "adminPurgeCache", "admin", NULL,
+     "AdminPurged", E403, NULL},
 };
 const size_t tk_admin_nroutes = sizeof tk_admin_routes / sizeof tk_admin_routes[0];

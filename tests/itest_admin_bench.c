@@ -113,6 +113,8 @@ static void test_admin_changes_during_bench(void **state)
                                                 s, round, k));
         snprintf(body, sizeof body, "{\"seat_ids\":[%s],\"price\":%d}", ids, 5000 + round);
         long st = admin("PATCH", path, body);
+        if (st != 200 && st != 409)
+            fprintf(stderr, "itest: reprice %s: %ld\n", body, st);
         assert_true(st == 200 || st == 409);
         repriced += st == 200;
         refused += st == 409;
