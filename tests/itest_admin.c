@@ -29,19 +29,6 @@ static char *ADMIN, *USER1, *USER2;
 #define ADMIN_EMAIL "admin@ticketctl.local"
 #define ADMIN_PW "itest-admin-password"
 
-static char *login_as(const char *email, const char *pw)
-{
-    char body[256];
-    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, pw);
-    itest_resp r;
-    itest_http(&E, "POST", "/api/v1/auth/login", NULL, body, NULL, &r);
-    char *tok = NULL;
-    if (r.status == 200 && json_is_string(json_object_get(r.json, "token")))
-        tok = strdup(json_string_value(json_object_get(r.json, "token")));
-    itest_resp_free(&r);
-    return tok;
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -50,7 +37,7 @@ static int setup(void **state)
                        "--no-progress --admin-password " ADMIN_PW " >/dev/null") != 0 ||
         itest_server_start(&E, "--workers 4") != 0)
         return -1;
-    ADMIN = login_as(ADMIN_EMAIL, ADMIN_PW);
+    ADMIN = itest_login_as(&E, ADMIN_EMAIL, ADMIN_PW);
     USER1 = itest_login(&E, 1);
     USER2 = itest_login(&E, 2);
     return ADMIN && USER1 && USER2 ? 0 : -1;

@@ -36,12 +36,7 @@ static int setup(void **state)
                        "--reservations 0 --no-progress --admin-password " ADMIN_PW " >/dev/null") != 0 ||
         itest_server_start(&E, "--workers 6") != 0)
         return -1;
-    char body[160];
-    snprintf(body, sizeof body, "{\"email\":\"admin@ticketctl.local\",\"password\":\"%s\"}", ADMIN_PW);
-    itest_resp r;
-    itest_http(&E, "POST", "/api/v1/auth/login", NULL, body, NULL, &r);
-    ADMIN = r.status == 200 ? strdup(json_string_value(json_object_get(r.json, "token"))) : NULL;
-    itest_resp_free(&r);
+    ADMIN = itest_login_as(&E, "admin@ticketctl.local", ADMIN_PW);
     return ADMIN ? 0 : -1;
 }
 

@@ -68,18 +68,14 @@ static int setup(void **state)
         tk_dev_env_read(E.state, &D, err, sizeof err) != 0 || D.instances != 3)
         return -1;
     E.port = at(0);
-    char body[160];
-    snprintf(body, sizeof body, "{\"email\":\"admin@ticketctl.local\",\"password\":\"%s\"}", ADMIN_PW);
-    itest_resp r;
-    itest_http(&E, "POST", "/api/v1/auth/login", NULL, body, NULL, &r);
-    ADMIN = r.status == 200 ? strdup(json_string_value(json_object_get(r.json, "token"))) : NULL;
-    itest_resp_free(&r);
+    ADMIN = itest_login_as(&E, "admin@ticketctl.local", ADMIN_PW);
     RICH = itest_login(&E, 3);
     POOR = itest_login(&E, 4);
     if (!ADMIN || !RICH || !POOR)
         return -1;
     if (itest_sql_i64(&E, "SELECT points FROM users WHERE id = 4") != 0)
         return -1;
+    itest_resp r;
     itest_http(&E, "POST", "/api/v1/points/charge", RICH, "{\"amount\":100000000}", NULL, &r);
     itest_resp_free(&r);
     SCHED = itest_sql_i64(&E, "SELECT MIN(id) FROM concert_schedules WHERE starts_at > UTC_TIMESTAMP()"

@@ -201,10 +201,10 @@ void itest_resp_free(itest_resp *r)
     memset(r, 0, sizeof *r);
 }
 
-char *itest_login(itest_env *e, int user_n)
+char *itest_login_as(itest_env *e, const char *email, const char *password)
 {
-    char body[256];
-    snprintf(body, sizeof body, "{\"email\":\"user%d@bench.ticketctl\",\"password\":\"bench-password\"}", user_n);
+    char body[512];
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
     itest_resp r;
     itest_http(e, "POST", "/api/v1/auth/login", NULL, body, NULL, &r);
     char *tok = NULL;
@@ -212,6 +212,13 @@ char *itest_login(itest_env *e, int user_n)
         tok = strdup(json_string_value(json_object_get(r.json, "token")));
     itest_resp_free(&r);
     return tok;
+}
+
+char *itest_login(itest_env *e, int user_n)
+{
+    char email[64];
+    snprintf(email, sizeof email, "user%d@bench.ticketctl", user_n);
+    return itest_login_as(e, email, "bench-password");
 }
 
 long long itest_sql_i64(itest_env *e, const char *fmt, ...)
