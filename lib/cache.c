@@ -323,6 +323,7 @@ struct tk_cache_bus {
     redisContext *sub;
     int stop;
     _Atomic uint64_t published, received, keys, resubscribes, lag_sum_ms, lag_max_ms;
+    _Atomic uint64_t l2_hits, l2_misses;
     _Atomic uint64_t lag_le[6];
 };
 
@@ -437,19 +438,118 @@ void tk_cache_bus_stop(tk_cache_bus *b)
     free(b);
 }
 
+/* The Redis keys of a view (L2): its body "tk:view:{tag}:<view>" and its
+ * generation "...:gen", where the hash tag is the view's sale for a
+ * schedule's seat map ("seats:42" -> {sale:42}, the tag scheme of the
+ * waiting room, so a sale's keys share a Redis Cluster slot) and the view
+ * itself otherwise. */
+static void l2_keys(const char *view, char body[192], char gen[200])
+{
+    if (!strncmp(view, "seats:", 6))
+        snprintf(body, 192, "tk:view:{sale:%.40s}:%.120s", view + 6, view);
+    else
+        snprintf(body, 192, "tk:view:{%.120s}", view);
+    snprintf(gen, 200, "%s:gen", body);
+}
+
+#define L2_EPOCH_KEY "tk:view:epoch" /* a purge moves it: every stamp is old */
+
+static void drain(redisContext *rc, int n)
+{
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(rc, (void **)&r) != REDIS_OK)
+            return;
+        freeReplyObject(r);
+    }
+}
+
 int tk_cache_publish(tk_cache_bus *b, redisContext *rc, const char *const *keys, size_t n)
 {
     if (!b || !rc || rc->err || n == 0)
         return -1;
     char msg[2048];
     size_t len = (size_t)snprintf(msg, sizeof msg, "%llx %lld", (unsigned long long)b->id, (long long)tk_wall_ms());
-    for (size_t i = 0; i < n && len + strlen(keys[i]) + 2 < sizeof msg; i++)
+    int cmds = 0;
+    for (size_t i = 0; i < n && len + strlen(keys[i]) + 2 < sizeof msg; i++) {
         len += (size_t)snprintf(msg + len, sizeof msg - len, " %s", keys[i]);
-    redisReply *r = redisCommand(rc, "PUBLISH %s %b", TK_CACHE_BUS_CHANNEL, msg, len);
+        if (!strcmp(keys[i], "*")) {
+            redisAppendCommand(rc, "INCR %s", L2_EPOCH_KEY);
+        } else {
+            char body[192], gen[200];
+            l2_keys(keys[i], body, gen);
+            redisAppendCommand(rc, "INCR %s", gen); /* the L2 body's stamp is old now */
+        }
+        cmds++;
+    }
+    /* one round trip: the new generations, then the broadcast */
+    redisAppendCommand(rc, "PUBLISH %s %b", TK_CACHE_BUS_CHANNEL, msg, len);
+    drain(rc, cmds + 1);
+    if (rc->err)
+        return -1;
+    atomic_fetch_add(&b->published, 1);
+    return 0;
+}
+
+int tk_cache_l2_get(tk_cache_bus *b, redisContext *rc, const char *view, char **out, size_t *len, char stamp[48])
+{
+    stamp[0] = '\0';
+    if (!b || !rc || rc->err)
+        return -1;
+    char body[192], gen[200];
+    l2_keys(view, body, gen);
+    redisAppendCommand(rc, "GET %s", L2_EPOCH_KEY);
+    redisAppendCommand(rc, "GET %s", gen);
+    redisAppendCommand(rc, "GET %s", body);
+    redisReply *r[3] = {NULL, NULL, NULL};
+    int ok = 1;
+    for (int i = 0; i < 3; i++)
+        if (redisGetReply(rc, (void **)&r[i]) != REDIS_OK)
+            ok = 0;
+    int rc_ = -1;
+    if (ok) {
+        snprintf(stamp, 48, "%.20s:%.20s", r[0]->type == REDIS_REPLY_STRING ? r[0]->str : "0",
+                 r[1]->type == REDIS_REPLY_STRING ? r[1]->str : "0");
+        size_t sl = strlen(stamp);
+        rc_ = 0;
+        /* value: "<stamp>|<body>"; a hit only with the current stamp */
+        if (r[2]->type == REDIS_REPLY_STRING && r[2]->len > sl && !memcmp(r[2]->str, stamp, sl) &&
+            r[2]->str[sl] == '|') {
+            size_t n = r[2]->len - sl - 1;
+            *out = malloc(n ? n : 1);
+            if (*out) {
+                memcpy(*out, r[2]->str + sl + 1, n);
+                *len = n;
+                rc_ = 1;
+            }
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        if (r[i])
+            freeReplyObject(r[i]);
+    atomic_fetch_add(rc_ == 1 ? &b->l2_hits : &b->l2_misses, 1);
+    return rc_;
+}
+
+int tk_cache_l2_put(tk_cache_bus *b, redisContext *rc, const char *view, const char *body, size_t len,
+                    const char *stamp, int64_t ttl_ms)
+{
+    if (!b || !rc || rc->err || !stamp || !stamp[0])
+        return -1;
+    char key[192], gen[200];
+    l2_keys(view, key, gen);
+    size_t sl = strlen(stamp);
+    char *v = malloc(sl + 1 + len);
+    if (!v)
+        return -1;
+    memcpy(v, stamp, sl);
+    v[sl] = '|';
+    memcpy(v + sl + 1, body, len);
+    redisReply *r = redisCommand(rc, "SET %s %b PX %lld", key, v, sl + 1 + len, (long long)ttl_ms);
+    free(v);
     if (!r)
         return -1;
     freeReplyObject(r);
-    atomic_fetch_add(&b->published, 1);
     return 0;
 }
 
@@ -462,6 +562,8 @@ void tk_cache_bus_get_stats(tk_cache_bus *b, tk_cache_bus_stats *out)
     out->received = atomic_load(&b->received);
     out->keys = atomic_load(&b->keys);
     out->resubscribes = atomic_load(&b->resubscribes);
+    out->l2_hits = atomic_load(&b->l2_hits);
+    out->l2_misses = atomic_load(&b->l2_misses);
     out->lag_sum_ms = atomic_load(&b->lag_sum_ms);
     out->lag_max_ms = atomic_load(&b->lag_max_ms);
     for (int i = 0; i < 6; i++)

@@ -209,11 +209,15 @@ char *tk_metrics_render(tk_server *srv, size_t *len)
         tk_cache_bus_stats cb;
         tk_cache_bus_get_stats(srv->cache_bus, &cb);
         family(&b, "ticketctl_cache_level_requests_total", "counter",
-               "Cacheable reads by cache level and result (l1: this process).");
+               "Cacheable reads by cache level and result (l1: this process; l2: Redis, shared, asked on an l1 miss).");
         sb_printf(&b, "ticketctl_cache_level_requests_total{level=\"l1\",result=\"hit\"} %llu\n",
                   (unsigned long long)hits);
         sb_printf(&b, "ticketctl_cache_level_requests_total{level=\"l1\",result=\"miss\"} %llu\n",
                   (unsigned long long)misses);
+        sb_printf(&b, "ticketctl_cache_level_requests_total{level=\"l2\",result=\"hit\"} %llu\n",
+                  (unsigned long long)cb.l2_hits);
+        sb_printf(&b, "ticketctl_cache_level_requests_total{level=\"l2\",result=\"miss\"} %llu\n",
+                  (unsigned long long)cb.l2_misses);
         uint64_t leaders, followers;
         tk_cache_flight_stats(srv->cache, &leaders, &followers);
         family(&b, "ticketctl_cache_flights_total", "counter",

@@ -169,8 +169,9 @@ static int cache_answer(tk_server *srv, tk_job *j)
 }
 
 /* Run the handler; a cacheable read that missed goes through the key's
- * single flight (cache.h): one worker reads MariaDB, the others wait for
- * its fill (at most 1 s) and answer from the cache. */
+ * single flight (cache.h): one worker looks in L2 (Redis, shared by the
+ * instances) and else reads MariaDB and fills both levels, the others wait
+ * for its fill (at most 1 s) and answer from L1. */
 static void run_handler(tk_server *srv, tk_job *j, tk_worker *w)
 {
     if (!j->cache_key[0]) {
@@ -180,7 +181,18 @@ static void run_handler(tk_server *srv, tk_job *j, tk_worker *w)
     int lead = tk_cache_flight_begin(srv->cache, j->cache_key, 1000);
     if (lead == 0 && cache_answer(srv, j))
         return;
-    j->route->fn(j, w);
+    char stamp[48], *body;
+    size_t len;
+    if (tk_cache_l2_get(srv->cache_bus, w->redis, j->cache_key, &body, &len, stamp) == 1) {
+        tk_cache_put(srv->cache, j->cache_key, body, len, j->cache_seq);
+        j->status = 200;
+        j->resp = body;
+        j->resp_len = len;
+    } else {
+        j->route->fn(j, w); /* fills L1 (cache_fill) */
+        if (j->status == 200 && j->resp && stamp[0])
+            tk_cache_l2_put(srv->cache_bus, w->redis, j->cache_key, j->resp, j->resp_len, stamp, srv->cfg.cache_ttl_ms);
+    }
     if (lead == 1)
         tk_cache_flight_end(srv->cache, j->cache_key);
 }

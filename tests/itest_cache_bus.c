@@ -10,7 +10,9 @@
  * until they show the change: the time from the change's answer (for the
  * expiry: from when MariaDB shows it) to the first fresh read must stay
  * under 100 ms on both. Then the instances' metrics must show the
- * invalidations they received and the lag histogram. */
+ * invalidations they received, the lag histogram, and L2 hits (a miss on
+ * one instance answered from another's fill in Redis). Every fresh read
+ * after a change also proves L2 never hands out a body filled before it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -236,7 +238,9 @@ static void test_expiry_and_metrics(void **state)
     assert_true(t0 > 0);
     expect_fresh(-1, t0, needle, 1, "expiry");
 
-    /* every instance counted invalidations from the others, and their lag */
+    /* every instance counted invalidations from the others, and their lag; the
+     * instances answered misses from each other's fills (L2) */
+    long long l2_hits = 0;
     for (int i = 0; i < 3; i++) {
         itest_resp r;
         assert_int_equal(req(i, "GET", "/metrics", NULL, NULL, NULL, &r), 200);
@@ -247,8 +251,12 @@ static void test_expiry_and_metrics(void **state)
         assert_non_null(p);
         assert_true(atoll(strchr(p, ' ') + 1) > 0);
         assert_non_null(strstr(r.body, "ticketctl_cache_level_requests_total{level=\"l1\",result=\"hit\"}"));
+        p = strstr(r.body, "ticketctl_cache_level_requests_total{level=\"l2\",result=\"hit\"} ");
+        assert_non_null(p);
+        l2_hits += atoll(strchr(p, '}') + 2);
         itest_resp_free(&r);
     }
+    assert_true(l2_hits > 0);
     print_message("worst staleness across instances: %lld ms (bound %d ms)\n", worst_ms, BOUND_MS);
 }
 

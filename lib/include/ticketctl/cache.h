@@ -89,10 +89,30 @@ tk_cache_bus *tk_cache_bus_start(tk_cache *c, const char *redis_url, char *err /
 /* Stop and free; NULL is a no-op. */
 void tk_cache_bus_stop(tk_cache_bus *b);
 
-/* Publish keys[0..n-1] (n >= 1, each < 128 bytes) on rc, a connection the
- * caller owns (one Redis round trip). b NULL or rc NULL/broken: nothing is
- * sent (returns -1), the other instances catch up within ttl_ms. */
+/* The views keys[0..n-1] changed (n >= 1, each < 120 bytes; "*": all):
+ * their L2 copies are made old (INCR of each view's generation; for "*" of
+ * the epoch) and the keys PUBLISHed, in one pipelined round trip on rc, a
+ * connection the caller owns. b NULL or rc NULL/broken: nothing is sent
+ * (returns -1); the other instances catch up within ttl_ms. */
 int tk_cache_publish(tk_cache_bus *b, redisContext *rc, const char *const *keys, size_t n);
+
+/* ---- L2: the views in Redis, shared by the instances -----------------------
+ *
+ * A view's body is kept under "tk:view:{tag}:<view>" (tag {sale:<id>} for a
+ * schedule's seat map), stamped "<epoch>:<generation>|" with the purge epoch
+ * and the view's generation as they were before the reader went to
+ * MariaDB; a change moves the generation (tk_cache_publish), so a body
+ * filled from an older read can never be taken for current: a hit needs
+ * the current stamp. Keys expire after the TTL; generations are kept. */
+
+/* Look view up in L2 (one pipelined round trip: epoch, generation, body).
+ * 1: a current body (malloc'd into *out, caller frees; *len); 0: a miss,
+ * stamp then holds what a fill must carry; -1: Redis failed (no fill). */
+int tk_cache_l2_get(tk_cache_bus *b, redisContext *rc, const char *view, char **out, size_t *len,
+                    char stamp[48] /* OUT */);
+/* Store body as view's L2 copy with the stamp of the miss, for ttl_ms. 0 or -1. */
+int tk_cache_l2_put(tk_cache_bus *b, redisContext *rc, const char *view, const char *body, size_t len,
+                    const char *stamp, int64_t ttl_ms);
 
 typedef struct tk_cache_bus_stats {
     uint64_t published;     /* messages this instance sent */
@@ -102,6 +122,7 @@ typedef struct tk_cache_bus_stats {
     uint64_t lag_sum_ms;    /* sum of (arrival - publication) wall ms of received messages */
     uint64_t lag_max_ms;
     uint64_t lag_le[6];     /* received with lag <= 1, 5, 10, 50, 100 ms, and all (+Inf) */
+    uint64_t l2_hits, l2_misses; /* L2 lookups (tk_cache_l2_get) */
 } tk_cache_bus_stats;
 
 /* Counters so far (any thread). */
