@@ -770,6 +770,57 @@ tk_rc tk_admin_sale_get(tk_store *s, uint64_t schedule_id, tk_sale_settings *out
     return rc;
 }
 
+int tk_admin_sales_load(MYSQL *db, const uint64_t *ids, int n, tk_sale_settings *out)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = (tk_sale_settings){.schedule_id = ids[i], .opens_at_ms = -1};
+    if (!db || n <= 0)
+        return n <= 0 ? 0 : -1;
+    size_t cap = 256 + (size_t)n * 21, len;
+    char *sql = malloc(cap);
+    if (!sql)
+        return -1;
+    len = (size_t)snprintf(sql, cap,
+                           "SELECT schedule_id, COALESCE(CAST(UNIX_TIMESTAMP(opens_at) * 1000 AS SIGNED), -1),"
+                           " COALESCE(active_users, 0), COALESCE(new_users_per_min, 0) FROM sale_settings"
+                           " WHERE schedule_id IN (");
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(sql + len, cap - len, "%s%llu", i ? "," : "", (unsigned long long)ids[i]);
+    len += (size_t)snprintf(sql + len, cap - len, ")");
+    int rc = mysql_real_query(db, sql, (unsigned long)len);
+    free(sql);
+    MYSQL_RES *res = rc == 0 ? mysql_store_result(db) : NULL;
+    if (!res)
+        return -1;
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res))) {
+        uint64_t id = strtoull(row[0], NULL, 10);
+        for (int i = 0; i < n; i++)
+            if (ids[i] == id) {
+                out[i].opens_at_ms = strtoll(row[1], NULL, 10);
+                out[i].active_users = strtoll(row[2], NULL, 10);
+                out[i].new_users_per_min = strtoll(row[3], NULL, 10);
+            }
+    }
+    mysql_free_result(res);
+    return 0;
+}
+
+void tk_sale_settings_apply(const tk_sale_settings *s, tk_queue_config *c, int64_t *share, int64_t k, int64_t now_ms)
+{
+    if (s->active_users > 0)
+        c->admitted_cap = s->active_users;
+    if (s->new_users_per_min > 0) {
+        c->admit_per_min = (double)s->new_users_per_min;
+        *share = tk_queue_tick_quota(c->admit_per_min, c->tick_ms, k);
+    }
+    if (s->opens_at_ms >= 0) {
+        c->open_at_ms = s->opens_at_ms;
+        if (now_ms < s->opens_at_ms)
+            *share = 0;
+    }
+}
+
 /* ---- the admin account --------------------------------------------------------------- */
 
 int tk_admin_account_ensure(MYSQL *db, const char *email, const char *password, char pw_out[129], char *err,

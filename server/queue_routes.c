@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "ticketctl/admin.h"
 #include "ticketctl/backend.h"
 #include "ticketctl/db.h"
 #include "ticketctl/hold.h"
@@ -153,6 +154,8 @@ static void *admit_main(void *arg)
     tk_lease_init(&lease, "wr-admit", cfg->tick_ms * 3);
     uint64_t sales[WR_MAX_SALES];
     int64_t waiting[WR_MAX_SALES], share[WR_MAX_SALES];
+    tk_sale_settings sale_settings[WR_MAX_SALES];
+    MYSQL *sales_db = NULL;
     char err[256];
     pthread_mutex_lock(&wr.mu);
     while (!wr.stop) {
@@ -201,10 +204,19 @@ static void *admit_main(void *arg)
                                           (long long)cfg->tick_ms * 5);
             if (tr)
                 freeReplyObject(tr);
+            /* the sales' own settings (admin API, MariaDB: every instance agrees; lib/admin.c) */
+            if (!sales_db || mysql_ping(sales_db) != 0) {
+                if (sales_db)
+                    mysql_close(sales_db);
+                sales_db = tk_db_connect(scfg->mysql_url, NULL, 0);
+            }
+            tk_admin_sales_load(sales_db, sales, n, sale_settings);
             for (int i = 0; i < n; i++) {
+                tk_queue_config sale_cfg = *cfg;
+                tk_sale_settings_apply(&sale_settings[i], &sale_cfg, &share[i], k, now);
                 /* every sale runs its tick (expiries, pre-queue shuffle), even with a share of 0 */
-                int got = wr.ops->admit_tick(&c, cfg, sales[i], lease.fence_key, lease.fence, k, share[i], now, err,
-                                             sizeof err);
+                int got = wr.ops->admit_tick(&c, &sale_cfg, sales[i], lease.fence_key, lease.fence, k, share[i], now,
+                                             err, sizeof err);
                 if (got == -1 && !scfg->quiet)
                     fprintf(stderr, "serve: waiting room: admission of sale %" PRIu64 " failed: %s\n", sales[i],
                             err);
@@ -231,6 +243,8 @@ static void *admit_main(void *arg)
     }
     if (c.db)
         mysql_close(c.db);
+    if (sales_db)
+        mysql_close(sales_db);
     return NULL;
 }
 

@@ -8,7 +8,10 @@
  *    of the new seats (hold + pay);
  *  - a price change on AVAILABLE seats; on a held seat it is a 409 and
  *    nothing changes; deleting a concert with a live reservation is a 409;
- *  - a sale's waiting-room settings stored in MariaDB;
+ *  - a sale's waiting-room settings stored in MariaDB, and obeyed by the
+ *    admission job over the serve flags (--active-users 6): a sale set to 2
+ *    active users admits 2, a sale set to open later admits nobody, a sale
+ *    without settings admits by the flags;
  *  - `ticketctl admin` makes the same calls. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,8 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "itest_util.h"
+#include "ticketctl/queue.h"
 
 static itest_env E;
 static char *ADMIN, *USER1, *USER2;
@@ -322,6 +327,61 @@ static void test_waiting_room_settings(void **state)
                      404);
 }
 
+static long long zcard_adm(redisContext *r, long long sched)
+{
+    redisReply *x = redisCommand(r, "ZCARD tk:wr:%lld:adm", sched);
+    long long n = x && x->type == REDIS_REPLY_INTEGER ? x->integer : -1;
+    if (x)
+        freeReplyObject(x);
+    return n;
+}
+
+static void test_waiting_room_obeyed(void **state)
+{
+    (void)state;
+    char err[256];
+    redisContext *r = tk_redis_connect(E.b.redis, err, sizeof err);
+    assert_non_null(r);
+    long long c = in_future_concert(), capped = schedule_of(c), later = schedule_of(c), plain = schedule_of(c);
+    tk_queue_conn qc = {r, NULL};
+    long long s3[3] = {capped, later, plain};
+    for (int i = 0; i < 3; i++)
+        tk_queue_reset(TK_QUEUE_REDIS, &qc, (uint64_t)s3[i]);
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/admin/schedules/%lld/waiting-room", capped);
+    assert_int_equal(call("PUT", path, ADMIN, "{\"active_users\":2}", NULL), 200);
+    snprintf(path, sizeof path, "/api/v1/admin/schedules/%lld/waiting-room", later);
+    assert_int_equal(call("PUT", path, ADMIN, "{\"opens_at\":\"2035-01-01T00:00:00Z\"}", NULL), 200);
+    /* the same server with the waiting room: the flags say 6 active users, 600 new a minute */
+    assert_int_equal(itest_server_stop(&E), 0);
+    assert_int_equal(itest_server_start(&E, "--workers 4 --queue redis --new-users-per-minute 600 --active-users 6"
+                                            " --queue-tick 100ms"),
+                     0);
+    for (int u = 0; u < 5; u++) {
+        char *jwt = itest_login(&E, 3 + u);
+        assert_non_null(jwt);
+        for (int i = 0; i < 3; i++) {
+            snprintf(path, sizeof path, "/api/v1/queue/%lld/token", s3[i]);
+            assert_int_equal(call("POST", path, jwt, NULL, NULL), 201);
+        }
+        free(jwt);
+    }
+    /* the plain sale admits all 5 (the flags), the capped one 2, the later one none */
+    for (int t = 0; t < 150 && zcard_adm(r, plain) < 5; t++)
+        usleep(20000);
+    assert_int_equal(zcard_adm(r, plain), 5);
+    for (int t = 0; t < 5; t++) { /* and it stays so, tick after tick */
+        assert_int_equal(zcard_adm(r, capped), 2);
+        assert_int_equal(zcard_adm(r, later), 0);
+        usleep(100000);
+    }
+    assert_int_equal(itest_server_stop(&E), 0);
+    assert_int_equal(itest_server_start(&E, "--workers 4"), 0);
+    for (int i = 0; i < 3; i++)
+        tk_queue_reset(TK_QUEUE_REDIS, &qc, (uint64_t)s3[i]);
+    redisFree(r);
+}
+
 static void test_cli(void **state)
 {
     (void)state;
@@ -347,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_concert_lifecycle_and_bad_input),
         cmocka_unit_test(test_bulk_seats_then_booking),
         cmocka_unit_test(test_waiting_room_settings),
+        cmocka_unit_test(test_waiting_room_obeyed),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ticketctl/queue.h"
 #include "ticketctl/store.h"
 
 /* Outbox topic of catalogue changes (lib/outbox.c publishes it like the others). */
@@ -96,6 +97,18 @@ typedef struct tk_sale_settings {
 tk_rc tk_admin_sale_put(tk_store *s, const tk_sale_settings *in, uint64_t *concert_id /* OUT */);
 /* Read them; TK_ENOTFOUND when the schedule has none (defaults apply). */
 tk_rc tk_admin_sale_get(tk_store *s, uint64_t schedule_id, tk_sale_settings *out /* OUT */);
+
+/* The settings of sales ids[0..n-1] in one query on db (a plain
+ * connection: the admission job's); a sale without a row gets unset
+ * fields. Returns 0, or -1 (then every out[] is unset: the flags apply). */
+int tk_admin_sales_load(struct st_mysql *db, const uint64_t *ids, int n, tk_sale_settings *out /* OUT */);
+
+/* Apply a sale's settings over the server's waiting-room flags for one
+ * admission tick k at now_ms: active_users replaces admitted_cap,
+ * new_users_per_minute the sale's rate (and *share, this tick's quota,
+ * becomes tk_queue_tick_quota of it), and before opens_at nobody is
+ * admitted (*share 0). Unset fields leave the flags' values. */
+void tk_sale_settings_apply(const tk_sale_settings *s, tk_queue_config *c, int64_t *share, int64_t k, int64_t now_ms);
 
 /* Default e-mail of the seeded admin account. */
 #define TK_ADMIN_EMAIL "admin@ticketctl.local"
