@@ -21,7 +21,6 @@
 
 #include "itest_util.h"
 #include "ticketctl/common.h"
-#include "ticketctl/invariants.h"
 
 #define ADMIN_PW "itest-admin-password"
 
@@ -78,12 +77,8 @@ static void test_admin_changes_during_bench(void **state)
              "exec '%s' bench --users 40 --ramp 1s --duration 8s --think-time 20 --threads 1 --timeout 5s "
              "--target '%s' --out '%s' --state '%s' >/dev/null 2>&1",
              E.bin, target, out, E.state);
-    pid_t bench = fork();
-    assert_true(bench >= 0);
-    if (bench == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
+    pid_t bench = itest_spawn(cmd);
+    assert_true(bench > 0);
     sleep_ms(1500);
     long long first = itest_sql_i64(&E, "SELECT MIN(id) FROM concert_schedules");
     long long last = itest_sql_i64(&E, "SELECT MAX(id) FROM concert_schedules");
@@ -122,25 +117,14 @@ static void test_admin_changes_during_bench(void **state)
         }
         sleep_ms(300);
     }
-    int status = 0, done = 0;
-    for (int i = 0; i < 600 && !done; i++) { /* bounded: 60 s */
-        done = waitpid(bench, &status, WNOHANG) == bench;
-        if (!done)
-            sleep_ms(100);
-    }
-    if (!done) {
-        kill(bench, SIGKILL);
-        waitpid(bench, &status, 0);
-        fail_msg("bench did not finish within 60 s");
-    }
+    int code = itest_wait(bench, 60000); /* bounded: 60 s */
     fprintf(stderr, "itest: during the bench: %d seat blocks, %d repriced, %d refused (held), %d concerts, %d purges\n",
             created, repriced, refused, made, purged);
     assert_int_equal(created, 12);
     assert_true(repriced + refused == 12);
     assert_int_equal(made, 3);
     assert_int_equal(purged, 3);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0); /* 0: run done and every invariant held */
+    assert_int_equal(code, 0); /* 0: run done and every invariant held */
 
     json_error_t je;
     json_t *res = json_load_file(out, 0, &je);
@@ -153,15 +137,7 @@ static void test_admin_changes_during_bench(void **state)
     assert_true(flows > 10);
     json_decref(res);
 
-    tk_invariant inv[TK_INVARIANTS_MAX];
-    char err[256];
-    int n = tk_invariants_check(E.db, inv, TK_INVARIANTS_MAX, err, sizeof err);
-    assert_true(n >= 5);
-    for (int i = 0; i < n; i++) {
-        if (!inv[i].ok)
-            fprintf(stderr, "invariant failed: %s: %s\n", inv[i].name, inv[i].detail);
-        assert_true(inv[i].ok);
-    }
+    assert_true(itest_invariants_hold(&E));
     /* the schedules' counts follow the seats added under load */
     assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM concert_schedules cs WHERE cs.total_seats <>"
                                        " (SELECT COUNT(*) FROM seats s WHERE s.schedule_id = cs.id)"),
