@@ -12,7 +12,9 @@
  *    admission job over the serve flags (--active-users 6): a sale set to 2
  *    active users admits 2, a sale set to open later admits nobody, a sale
  *    without settings admits by the flags;
- *  - `ticketctl admin` makes the same calls. */
+ *  - `ticketctl admin` makes the same calls;
+ *  - every admin answer (success and error) matches its schema in the
+ *    OpenAPI document (the contract test covers tk_routes only). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,11 +27,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../server/jschema.h"
+#include "../server/server.h"
 #include "itest_util.h"
 #include "ticketctl/queue.h"
 
 static itest_env E;
 static char *ADMIN, *USER1, *USER2;
+static json_t *DOC; /* the OpenAPI document */
+static int checked;  /* answers validated against it */
 
 #define ADMIN_EMAIL "admin@ticketctl.local"
 #define ADMIN_PW "itest-admin-password"
@@ -43,14 +49,17 @@ static int setup(void **state)
         itest_server_start(&E, "--workers 4") != 0)
         return -1;
     ADMIN = itest_login_as(&E, ADMIN_EMAIL, ADMIN_PW);
+    DOC = tk_openapi_document();
     USER1 = itest_login(&E, 1);
     USER2 = itest_login(&E, 2);
-    return ADMIN && USER1 && USER2 ? 0 : -1;
+    return ADMIN && USER1 && USER2 && DOC ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
+    fprintf(stderr, "itest: %d admin answers matched their OpenAPI schemas\n", checked);
+    json_decref(DOC);
     free(ADMIN);
     free(USER1);
     free(USER2);
@@ -59,11 +68,46 @@ static int teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
+
+/* The route pattern of an admin path: digits segments become {id}. */
+static void pattern_of(const char *path, char *out, size_t len)
+{
+    size_t o = 0;
+    for (const char *p = path; *p && o + 5 < len;) {
+        if (*p >= '0' && *p <= '9' && p[-1] == '/') {
+            o += (size_t)snprintf(out + o, len - o, "{id}");
+            while (*p >= '0' && *p <= '9')
+                p++;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+}
+
+/* An admin answer must match the document's schema for its status. */
+static void conform(const char *method, const char *path, const itest_resp *r)
+{
+    if (strncmp(path, "/api/v1/admin/", 14) != 0)
+        return;
+    char pattern[160], err[512];
+    pattern_of(path, pattern, sizeof pattern);
+    const char *ct = NULL;
+    const json_t *schema = tk_jschema_response(DOC, method, pattern, r->status, &ct);
+    if (!schema)
+        fail_msg("%s %s -> %ld: the document declares no such answer", method, pattern, r->status);
+    if (!r->json || tk_jschema_validate(DOC, schema, r->json, err, sizeof err) != 0)
+        fail_msg("%s %s -> %ld: the body does not match its schema: %s\n  body: %.300s", method, pattern, r->status,
+                 err, r->body);
+    checked++;
+}
+
 /* One call; returns the status and keeps the answer in *r when r is given. */
 static long call(const char *method, const char *path, const char *tok, const char *body, itest_resp *keep)
 {
     itest_resp r;
     itest_http(&E, method, path, tok, body, NULL, &r);
+    conform(method, path, &r);
     long st = r.status;
     if (st >= 400) { /* every error is the JSON error shape */
         assert_non_null(r.json);
