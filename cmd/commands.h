@@ -11,6 +11,7 @@ int cmd_dev(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_seed(int argc, char **argv);
+int cmd_admin(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_notify(int argc, char **argv);

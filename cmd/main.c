@@ -9,6 +9,7 @@ static const tk_command commands[] = {
     {"migrate", cmd_migrate, "apply the versioned schema migrations", &tk_optset_migrate},
     {"serve", cmd_serve, "run the reservation HTTP API", NULL},
     {"seed", cmd_seed, "bulk-load users, concerts, schedules and seats", &tk_optset_seed},
+    {"admin", cmd_admin, "the admin API: concerts, schedules, seats, waiting room, cache purge", NULL},
     {"bench", cmd_bench, "run virtual users through the booking flow", NULL},
     {"report", cmd_report, "render a results JSON as HTML + Markdown", &tk_optset_report},
     {"scenario", cmd_scenario, "contention scenarios comparing lock strategies", &tk_optset_scenario},

@@ -1,6 +1,7 @@
 /* ticketctl seed: parse flags, resolve backends, call tk_seed_run, print the summary. */
 #include "commands.h"
 #include "opt.h"
+#include "ticketctl/admin.h"
 #include "ticketctl/backend.h"
 #include "ticketctl/common.h"
 #include "ticketctl/db.h"
@@ -12,7 +13,8 @@
 
 enum { OPT_USERS = 256, OPT_CONCERTS, OPT_SCHED, OPT_SEATS, OPT_SEED, OPT_RESET, OPT_JSON,
        OPT_METHOD, OPT_NO_PROGRESS, OPT_MYSQL, OPT_REDIS, OPT_KAFKA, OPT_STATE, OPT_SCHEDULES,
-       OPT_RESERVATIONS, OPT_WITHOUT_INDEXES, OPT_SKIP_DISK_CHECK, OPT_SEAT_STREAMS };
+       OPT_RESERVATIONS, OPT_WITHOUT_INDEXES, OPT_SKIP_DISK_CHECK, OPT_SEAT_STREAMS, OPT_ADMIN_EMAIL,
+       OPT_ADMIN_PASSWORD };
 
 static const tk_opt seed_rows[] = {
     {.id = 'p', .name = "profile", .short_name = 'p', .type = TK_OPT_CHOICE, .arg = "NAME", .choices = "demo|ci|large",
@@ -40,6 +42,10 @@ static const tk_opt seed_rows[] = {
      .help = "generator seed (default 1)"},
     {.id = OPT_RESET, .name = "reset", .type = TK_OPT_FLAG,
      .help = "truncate users, concerts, schedules, seats,\nreservations, payments, point history first"},
+    {.id = OPT_ADMIN_EMAIL, .name = "admin-email", .type = TK_OPT_STR, .arg = "E",
+     .help = "the ADMIN account seed creates or resets (default\n" TK_ADMIN_EMAIL ")"},
+    {.id = OPT_ADMIN_PASSWORD, .name = "admin-password", .type = TK_OPT_STR, .arg = "P",
+     .help = "its password (default: a new random one, printed)"},
     {.id = OPT_JSON, .name = "json", .type = TK_OPT_FLAG, .help = "print the summary as JSON on stdout"},
     {.id = OPT_METHOD, .name = "method", .type = TK_OPT_CHOICE, .choices = "auto|load|insert",
      .help = "LOAD DATA LOCAL (auto falls back to INSERT if the\nserver refuses it) or multi-row INSERT"},
@@ -136,6 +142,7 @@ static int print_json(const tk_seed_config *cfg, const tk_seed_result *r, int ha
 int cmd_seed(int argc, char **argv)
 {
     const char *profile = "demo", *mysql = NULL, *redis = NULL, *kafka = NULL, *state = NULL;
+    const char *admin_email = TK_ADMIN_EMAIL, *admin_password = NULL;
     int64_t users = 0, concerts = 0, sched = 0, seats = 0, seed = -1, schedules = 0, reservations = -1;
     int reset = 0, json = 0, progress = 1, without_indexes = 0, skip_disk = 0;
     int64_t seat_streams = 0;
@@ -158,6 +165,8 @@ int cmd_seed(int argc, char **argv)
         case OPT_SKIP_DISK_CHECK: skip_disk = 1; break;
         case OPT_SEED: seed = v.i; break;
         case OPT_RESET: reset = 1; break;
+        case OPT_ADMIN_EMAIL: admin_email = v.str; break;
+        case OPT_ADMIN_PASSWORD: admin_password = v.str; break;
         case OPT_JSON: json = 1; break;
         case OPT_NO_PROGRESS: progress = 0; break;
         case OPT_METHOD: method = methods[v.i]; break;
@@ -212,6 +221,11 @@ int cmd_seed(int argc, char **argv)
         fprintf(stderr, "seed: %s\n", err);
         goto out;
     }
+    char admin_pw[129];
+    if (tk_admin_account_ensure(db, admin_email, admin_password, admin_pw, err, sizeof err) != 0) {
+        fprintf(stderr, "seed: %s\n", err);
+        goto out;
+    }
     long long gen = 0;
     int have_gen = 0, gen_failed = 0;
     if (b.redis[0]) {
@@ -224,6 +238,10 @@ int cmd_seed(int argc, char **argv)
         print_json(&cfg, &r, have_gen, gen);
     else
         print_text(&cfg, &r, have_gen, gen);
+    fprintf(json ? stderr : stdout,
+            "admin account: %s, password %s\n"
+            "  log in: ticketctl admin login --email %s --password '%s'  (or POST /api/v1/auth/login)\n",
+            admin_email, admin_pw, admin_email, admin_pw);
     if (gen_failed) {
         fflush(stdout);
         fprintf(stderr,

@@ -675,6 +675,20 @@ static const migration migrations[] = {
         " PRIMARY KEY (topic, kpartition)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         NULL}},
+    /* The box office (issue 16, lib/admin.c, lib/catalog.c): a sale's
+     * waiting-room settings shared by every instance, and the FULLTEXT
+     * index of the keyword search over title and venue. Version 12 (11 is
+     * left to the servercpu branch of the same session). */
+    {12, "box office: sale settings, concert search index", {
+        "CREATE TABLE IF NOT EXISTS sale_settings ("
+        " schedule_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,"
+        " opens_at DATETIME(3) NULL,"
+        " active_users INT NULL,"
+        " new_users_per_min INT NULL,"
+        " updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        "CREATE FULLTEXT INDEX IF NOT EXISTS ft_concerts_title_venue ON concerts (title, venue)",
+        NULL}},
 };
 
 int tk_db_schema_version(void)

@@ -5,6 +5,7 @@
  * where). Ids are picked by a primary-key range pick, which is O(log n) on
  * any table size and lands on present rows even with gaps in the ids. */
 #include "ticketctl/queries.h"
+#include "ticketctl/catalog.h"
 #include "ticketctl/common.h"
 
 #include <stdio.h>
@@ -218,6 +219,58 @@ RENDER(r_concerts_page)
     return FITS(snprintf(sql, len, SQL_CONCERTS_PAGE, 20, (long long)(next(g) % 10) * 20));
 }
 
+/* A keyword as people type it: two words of a random concert's title
+ * (its artist and its noun), lower-cased. */
+static int search_where(tk_qgen *g, char *where, size_t wlen, char *err, size_t errlen)
+{
+    unsigned long long id = 0;
+    if (pick(g, "concerts", &id, err, errlen) != 0)
+        return -1;
+    char q[96], title[201] = "";
+    snprintf(q, sizeof q, "SELECT title FROM concerts WHERE id = %llu", id);
+    if (mysql_query(g->db, q) != 0)
+        return tk_err(err, errlen, "%s: %s", q, mysql_error(g->db));
+    MYSQL_RES *res = mysql_store_result(g->db);
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    if (row && row[0])
+        snprintf(title, sizeof title, "%s", row[0]);
+    mysql_free_result(res);
+    char *save = NULL, *w[4] = {0};
+    int n = 0;
+    for (char *t = strtok_r(title, " ", &save); t && n < 4; t = strtok_r(NULL, " ", &save))
+        w[n++] = t;
+    char kw[120];
+    snprintf(kw, sizeof kw, "%s %s", w[0] ? w[0] : "concert", n > 2 ? w[2] : "");
+    for (char *c = kw; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    return tk_catalog_search_where(g->db, kw, where, wlen) < 0 ? tk_err(err, errlen, "keyword '%s': no word", kw) : 0;
+}
+
+RENDER(r_concerts_search)
+{
+    char where[2048];
+    if (search_where(g, where, sizeof where, err, errlen) != 0)
+        return -1;
+    return FITS(snprintf(sql, len, TK_SQL_CONCERTS_SEARCH, where, 20, 0LL));
+}
+
+RENDER(r_concerts_search_count)
+{
+    char where[2048];
+    if (search_where(g, where, sizeof where, err, errlen) != 0)
+        return -1;
+    return FITS(snprintf(sql, len, TK_SQL_CONCERTS_SEARCH_COUNT, where));
+}
+
+RENDER(r_reservations_page)
+{
+    unsigned long long id = 0;
+    if (pick_user(g, &id, err, errlen) != 0)
+        return -1;
+    return FITS(snprintf(sql, len, TK_SQL_RESERVATIONS_PAGE, id, "", 20, 0LL));
+}
+
 #define SQL_RESERVATION_LOCK "SELECT " TK_SQL_RES_COLS TK_SQL_RES_FROM " WHERE r.id = %llu FOR UPDATE"
 RENDER(r_reservation_lock)
 {
@@ -285,6 +338,10 @@ static const tk_query registry[] = {
     {"users.get", SQL_USER_BY_ID, "lib/store.c user_query (copy)", r_user_get},
     {"users.by_email", SQL_USER_BY_EMAIL, "lib/store.c user_query (copy)", r_user_by_email},
     {"concerts.list", SQL_CONCERTS_PAGE, "lib/store.c tk_store_concerts_list, no keyword (copy)", r_concerts_page},
+    {"concerts.search", TK_SQL_CONCERTS_SEARCH, "lib/catalog.c tk_catalog_search", r_concerts_search},
+    {"concerts.search_count", TK_SQL_CONCERTS_SEARCH_COUNT, "lib/catalog.c tk_catalog_search", r_concerts_search_count},
+    {"reservations.of_user_page", TK_SQL_RESERVATIONS_PAGE, "lib/catalog.c tk_catalog_reservations_of",
+     r_reservations_page},
     {"reservations.lock", SQL_RESERVATION_LOCK, "lib/store.c load_reservation, proc tk_pay (copy)",
      r_reservation_lock},
     {"seats.schedule_of", SQL_SEAT_SCHEDULE, "proc tk_reserve (copy)", r_seat_schedule},

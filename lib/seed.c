@@ -109,16 +109,18 @@ static const struct {
 };
 
 /* The secondary indexes of the seeded tables, exactly as the migrations in
- * lib/db.c define them (1: core schema, 2: ix_reservations_seat). Dropped
+ * lib/db.c define them (1: core schema, 2: ix_reservations_seat, 12: the
+ * FULLTEXT index of the concert search). Dropped
  * before a load and re-created after it; tests/itest_seed.c checks the
  * result against the live schema. Keep in step with new migrations. */
 static const struct {
     int table;
     const char *name;
-    int unique;
+    int unique; /* 1 UNIQUE, 2 FULLTEXT (non-unique), 0 plain */
     const char *cols;
 } sec_indexes[] = {
     {TK_SEED_USERS, "uk_users_email", 1, "email"},
+    {TK_SEED_CONCERTS, "ft_concerts_title_venue", 2, "title, venue"}, /* migration 12: the search */
     {TK_SEED_SCHEDULES, "ix_schedules_concert", 0, "concert_id, starts_at"},
     {TK_SEED_SEATS, "ix_seats_schedule_status", 0, "schedule_id, status"},
     {TK_SEED_RESERVATIONS, "uk_reservations_live_seat", 1, "live_seat_id"},
@@ -141,7 +143,7 @@ static const uint64_t bytes_per_row[TK_SEED_NTABLES] = {
 
 /* Truncated by --reset, children first; all must be empty to seed. */
 static const char *const domain_tables[] = {
-    "outbox", "reservations", "payments", "point_history", "seats", "concert_schedules", "concerts", "users",
+    "outbox", "sale_settings", "reservations", "payments", "point_history", "seats", "concert_schedules", "concerts", "users",
 };
 
 const char *tk_seed_table_name(int table)
@@ -1072,7 +1074,7 @@ static int set_indexes(MYSQL *db, int table, int for_load, int without, char *er
         int nonunique = row[1] && atoi(row[1]) == 1;
         if (k >= 0)
             present[k] = 1;
-        int drop = k >= 0 ? (for_load || (without && !sec_indexes[k].unique)) : (without && nonunique);
+        int drop = k >= 0 ? (for_load || (without && sec_indexes[k].unique != 1)) : (without && nonunique);
         if (drop && len + 200 < sizeof sql) {
             len += (size_t)snprintf(sql + len, sizeof sql - len, "%s DROP INDEX `%s`", parts++ ? "," : "", row[0]);
             if (k >= 0)
@@ -1082,10 +1084,13 @@ static int set_indexes(MYSQL *db, int table, int for_load, int without, char *er
     mysql_free_result(res);
     if (!for_load)
         for (size_t i = 0; i < COUNT(sec_indexes); i++)
-            if (sec_indexes[i].table == table && !present[i] && (!without || sec_indexes[i].unique) &&
+            if (sec_indexes[i].table == table && !present[i] && (!without || sec_indexes[i].unique == 1) &&
                 len + 200 < sizeof sql)
                 len += (size_t)snprintf(sql + len, sizeof sql - len, "%s ADD %sINDEX %s (%s)", parts++ ? "," : "",
-                                        sec_indexes[i].unique ? "UNIQUE " : "", sec_indexes[i].name,
+                                        sec_indexes[i].unique == 1   ? "UNIQUE "
+                                        : sec_indexes[i].unique == 2 ? "FULLTEXT "
+                                                                     : "",
+                                        sec_indexes[i].name,
                                         sec_indexes[i].cols);
     if (parts == 0)
         return 0;

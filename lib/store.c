@@ -145,6 +145,8 @@ const char *tk_store_errmsg(const tk_store *s) { return s->msg; }
 
 int tk_store_ping(tk_store *s) { return mysql_ping(s->db) == 0 ? 0 : -1; }
 
+MYSQL *tk_store_db(tk_store *s) { return s->db; }
+
 /* One CALL of a hot-path procedure (migration 3): a single round trip that
  * answers one row of 7 columns, code first. Deadlocks and lock-wait
  * timeouts roll back inside the procedure and are retried here. Copies the
@@ -575,7 +577,7 @@ json_t *tk_reservation_json(const tk_reservation *r)
 #define RES_COLS TK_SQL_RES_COLS /* queries.h: shared with the query registry */
 #define RES_FROM TK_SQL_RES_FROM
 
-static void reservation_from_row(MYSQL_ROW row, tk_reservation *r)
+void tk_store_reservation_from_row(MYSQL_ROW row, tk_reservation *r)
 {
     memset(r, 0, sizeof *r);
     r->id = u64(row[0]);
@@ -602,7 +604,7 @@ static int load_reservation(tk_store *s, uint64_t user_id, uint64_t id, tk_reser
         *rc = fail(s, TK_ENOTFOUND, "NOT_FOUND", "no reservation %llu", (unsigned long long)id);
         return BODY_FAIL;
     }
-    reservation_from_row(row, r);
+    tk_store_reservation_from_row(row, r);
     *expired = (int)i64(row[9]);
     *started = (int)i64(row[10]);
     mysql_free_result(res);
@@ -721,7 +723,7 @@ tk_rc tk_store_reservations_of(tk_store *s, uint64_t user_id, json_t **out)
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(res))) {
         tk_reservation r;
-        reservation_from_row(row, &r);
+        tk_store_reservation_from_row(row, &r);
         json_array_append_new(items, tk_reservation_json(&r));
     }
     mysql_free_result(res);
@@ -868,7 +870,7 @@ static int expire_body(tk_store *s, void *arg, tk_rc *rc)
     MYSQL_ROW row = mysql_fetch_row(res);
     a->done = 0;
     if (row && tk_res_next(tk_res_parse(row[6]), TK_EV_EXPIRE) != TK_RES_INVALID && i64(row[9])) {
-        reservation_from_row(row, &a->r);
+        tk_store_reservation_from_row(row, &a->r);
         a->done = 1;
     }
     mysql_free_result(res);

@@ -110,10 +110,49 @@ const tk_api_schema tk_api_schemas[] = {
          "additionalProperties": false,
          "required": ["items", "page", "size", "total"],
          "properties": {
-             "items": {"type": "array", "items": {"$ref": "#/components/schemas/Concert"}},
+             "items": {"type": "array", "items": {"$ref": "#/components/schemas/ConcertListItem"}},
              "page": {"type": "integer", "minimum": 1},
              "size": {"type": "integer", "minimum": 1, "maximum": 100},
-             "total": {"type": "integer", "minimum": 0}
+             "total": {"type": "integer", "minimum": 0},
+             "keyword": {"type": "string", "description": "the search's keyword (search answers only)"}
+         }
+     })},
+    {"ConcertListItem", TK_JSON({
+         "type": "object",
+         "additionalProperties": false,
+         "required": ["id", "title", "venue", "sale_opens_at"],
+         "properties": {
+             "id": {"type": "integer", "minimum": 1},
+             "title": {"type": "string"},
+             "venue": {"type": "string"},
+             "sale_opens_at": {"type": "string", "format": "date-time"},
+             "bookable": {"type": "boolean",
+                          "description": "search answers: the sale has opened and a future show has seats left"},
+             "next_show_at": {"type": "string", "format": "date-time", "nullable": true,
+                              "description": "search answers: the next show, null when none is ahead"}
+         }
+     })},
+    {"ConcertDetail", TK_JSON({
+         "type": "object",
+         "additionalProperties": false,
+         "required": ["id", "title", "venue", "sale_opens_at", "schedules"],
+         "properties": {
+             "id": {"type": "integer", "minimum": 1},
+             "title": {"type": "string"},
+             "venue": {"type": "string"},
+             "sale_opens_at": {"type": "string", "format": "date-time"},
+             "schedules": {"type": "array", "items": {
+                 "type": "object",
+                 "additionalProperties": false,
+                 "required": ["id", "starts_at", "total_seats", "available_seats", "on_sale"],
+                 "properties": {
+                     "id": {"type": "integer", "minimum": 1},
+                     "starts_at": {"type": "string", "format": "date-time"},
+                     "total_seats": {"type": "integer", "minimum": 0},
+                     "available_seats": {"type": "integer", "minimum": 0, "description": "seats left"},
+                     "on_sale": {"type": "boolean", "description": "the show is still ahead"}
+                 }
+             }}
          }
      })},
     {"Schedules", TK_JSON({
@@ -176,11 +215,16 @@ const tk_api_schema tk_api_schemas[] = {
              "created_at": {"type": "string", "format": "date-time"}
          }
      })},
-    {"Reservations", TK_JSON({
+    {"ReservationPage", TK_JSON({
          "type": "object",
          "additionalProperties": false,
-         "required": ["items"],
-         "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Reservation"}}}
+         "required": ["items", "page", "size", "total"],
+         "properties": {
+             "items": {"type": "array", "items": {"$ref": "#/components/schemas/Reservation"}},
+             "page": {"type": "integer", "minimum": 1},
+             "size": {"type": "integer", "minimum": 1, "maximum": 100},
+             "total": {"type": "integer", "minimum": 0}
+         }
      })},
     {"CanceledReservation", TK_JSON({
          "type": "object",
@@ -277,6 +321,122 @@ const tk_api_schema tk_api_schemas[] = {
              "paths": {"type": "object"},
              "components": {"type": "object"}
          }
+     })},
+    /* the admin API (admin_routes.c) */
+    {"AdminConcertCreate", TK_JSON({
+         "type": "object",
+         "required": ["title", "venue", "sale_opens_at"],
+         "properties": {
+             "title": {"type": "string", "minLength": 1, "maxLength": 200},
+             "venue": {"type": "string", "minLength": 1, "maxLength": 200},
+             "sale_opens_at": {"type": "string", "format": "date-time", "description": "UTC, ending in Z"}
+         }
+     })},
+    {"AdminConcertUpdate", TK_JSON({
+         "type": "object",
+         "required": [],
+         "description": "at least one of the fields",
+         "properties": {
+             "title": {"type": "string", "minLength": 1, "maxLength": 200},
+             "venue": {"type": "string", "minLength": 1, "maxLength": 200},
+             "sale_opens_at": {"type": "string", "format": "date-time"}
+         }
+     })},
+    {"AdminConcertDeleted", TK_JSON({
+         "type": "object",
+         "additionalProperties": false,
+         "required": ["deleted", "schedules"],
+         "properties": {
+             "deleted": {"type": "integer", "minimum": 1, "description": "the concert's id"},
+             "schedules": {"type": "integer", "minimum": 0, "description": "schedules deleted with it"}
+         }
+     })},
+    {"AdminScheduleCreate", TK_JSON({
+         "type": "object",
+         "required": ["starts_at"],
+         "properties": {"starts_at": {"type": "string", "format": "date-time", "description": "in the future"}}
+     })},
+    {"AdminSchedule", TK_JSON({
+         "type": "object",
+         "additionalProperties": false,
+         "required": ["id", "concert_id", "starts_at"],
+         "properties": {
+             "id": {"type": "integer", "minimum": 1},
+             "concert_id": {"type": "integer", "minimum": 1},
+             "starts_at": {"type": "string", "format": "date-time"}
+         }
+     })},
+    {"AdminSeatsCreate", TK_JSON({
+         "type": "object",
+         "required": ["blocks"],
+         "description": "or one block's fields at the top level; at most 20,000 seats in all",
+         "properties": {"blocks": {"type": "array", "items": {
+             "type": "object",
+             "required": ["sections", "rows", "from", "to", "grade", "price"],
+             "properties": {
+                 "sections": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 8}},
+                 "rows": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 8}},
+                 "from": {"type": "integer", "minimum": 1, "maximum": 10000, "description": "first seat number"},
+                 "to": {"type": "integer", "minimum": 1, "maximum": 10000, "description": "last seat number"},
+                 "grade": {"$ref": "#/components/schemas/SeatGrade"},
+                 "price": {"type": "integer", "minimum": 1, "maximum": 100000000, "description": "KRW points"}
+             }
+         }}}
+     })},
+    {"AdminSeatsCreated", TK_JSON({
+         "type": "object",
+         "additionalProperties": false,
+         "required": ["schedule_id", "created"],
+         "properties": {
+             "schedule_id": {"type": "integer", "minimum": 1},
+             "created": {"type": "integer", "minimum": 1}
+         }
+     })},
+    {"AdminSeatsUpdate", TK_JSON({
+         "type": "object",
+         "required": ["seat_ids"],
+         "description": "grade and/or price; every seat AVAILABLE, else 409 and nothing changes",
+         "properties": {
+             "seat_ids": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+             "grade": {"$ref": "#/components/schemas/SeatGrade"},
+             "price": {"type": "integer", "minimum": 1, "maximum": 100000000}
+         }
+     })},
+    {"AdminSeatsUpdated", TK_JSON({
+         "type": "object",
+         "additionalProperties": false,
+         "required": ["schedule_id", "updated"],
+         "properties": {
+             "schedule_id": {"type": "integer", "minimum": 1},
+             "updated": {"type": "integer", "minimum": 1}
+         }
+     })},
+    {"AdminWaitingRoomSet", TK_JSON({
+         "type": "object",
+         "required": [],
+         "description": "at least one of the fields; unset ones fall back to the serve flags",
+         "properties": {
+             "opens_at": {"type": "string", "format": "date-time"},
+             "active_users": {"type": "integer", "minimum": 1, "maximum": 1000000},
+             "new_users_per_minute": {"type": "integer", "minimum": 1, "maximum": 10000000}
+         }
+     })},
+    {"AdminWaitingRoom", TK_JSON({
+         "type": "object",
+         "additionalProperties": false,
+         "required": ["schedule_id", "opens_at", "active_users", "new_users_per_minute"],
+         "properties": {
+             "schedule_id": {"type": "integer", "minimum": 1},
+             "opens_at": {"type": "string", "format": "date-time", "nullable": true},
+             "active_users": {"type": "integer", "minimum": 1, "nullable": true},
+             "new_users_per_minute": {"type": "integer", "minimum": 1, "nullable": true}
+         }
+     })},
+    {"AdminPurged", TK_JSON({
+         "type": "object",
+         "additionalProperties": false,
+         "required": ["purged"],
+         "properties": {"purged": {"type": "boolean"}}
      })},
 };
 const size_t tk_napi_schemas = sizeof tk_api_schemas / sizeof tk_api_schemas[0];

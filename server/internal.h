@@ -32,6 +32,7 @@ enum {
     R_LOOP_FIRST = 1 << 2, /* runs on the loop thread first (w == NULL); if it sets no reply
                               (j->status stays 0) the job goes on to a worker as usual */
     R_HTML = 1 << 3,   /* the reply is text/html (a page for people), not JSON */
+    R_ADMIN = 1 << 4,  /* with R_AUTH: the token's role must be ADMIN (else 403) */
 };
 
 /* A handler: on a worker (w != NULL) or inline on the loop (w == NULL).
@@ -90,6 +91,7 @@ struct tk_job {
     const tk_strategy *strategy; /* X-Lock-Strategy, or NULL: the server's */
     char cache_key[160];
     uint64_t cache_seq;
+    char if_none_match[96]; /* If-None-Match of a cacheable read ("" when absent or too long) */
     int status;
     char *resp; /* response body (malloc'd) */
     size_t resp_len;
@@ -164,6 +166,7 @@ struct tk_server {
     _Atomic int workers_stop;
     _Atomic uint64_t data_gen; /* Redis tk:cache:gen: namespaces hold keys */
     tk_cache *cache;
+    tk_cache_bus *cache_bus; /* invalidations to and from the other instances (cache.h), or NULL */
     tk_relay *relay; /* outbox -> Kafka, or NULL */
     tk_metrics metrics;
     pthread_t sweeper;

@@ -8,6 +8,7 @@
  * the event happens; the page is rendered on the loop thread from memory
  * only (no backend call). */
 #include "internal.h"
+#include "routes.h"
 #include "queue_routes.h"
 #include "ticketctl/buildinfo.h"
 
@@ -194,18 +195,19 @@ char *tk_metrics_render(tk_server *srv, size_t *len)
     b.p[0] = '\0';
     /* one series per (method, route, code class): GET and POST of one path stay apart */
     family(&b, "ticketctl_http_requests_total", "counter", "HTTP requests answered, by method, route and status class.");
-    for (size_t i = 0; i <= tk_nroutes && i < TK_METRIC_ROUTES; i++) {
-        size_t slot = i < tk_nroutes ? i : TK_METRIC_ROUTES - 1;
-        const char *method = i < tk_nroutes ? tk_routes[i].method : "", *route = i < tk_nroutes ? tk_routes[i].pattern : "unmatched";
+    size_t nroutes = tk_route_count(); /* tk_routes then tk_admin_routes (routes.h) */
+    for (size_t i = 0; i <= nroutes && i < TK_METRIC_ROUTES; i++) {
+        size_t slot = i < nroutes ? i : TK_METRIC_ROUTES - 1;
+        const char *method = i < nroutes ? tk_route_at(i)->method : "", *route = i < nroutes ? tk_route_at(i)->pattern : "unmatched";
         for (int c = 1; c <= 5; c++)
             sb_printf(&b, "ticketctl_http_requests_total{method=\"%s\",route=\"%s\",code=\"%s\"} %llu\n", method,
                       route, class_label[c], (unsigned long long)atomic_load(&m->requests[slot][c]));
     }
     family(&b, "ticketctl_http_request_duration_seconds", "histogram",
            "Time from a request's arrival to its answer, by method and route.");
-    for (size_t i = 0; i < tk_nroutes && i < TK_METRIC_ROUTES - 1; i++) {
+    for (size_t i = 0; i < nroutes && i < TK_METRIC_ROUTES - 1; i++) {
         uint64_t cum = 0;
-        const char *method = tk_routes[i].method, *route = tk_routes[i].pattern;
+        const char *method = tk_route_at(i)->method, *route = tk_route_at(i)->pattern;
         for (int k = 0; k <= TK_LAT_BUCKETS; k++) {
             cum += atomic_load(&m->lat_bucket[i][k]);
             if (k < TK_LAT_BUCKETS)
@@ -236,6 +238,46 @@ char *tk_metrics_render(tk_server *srv, size_t *len)
     sb_printf(&b, "ticketctl_cache_hits_total %llu\n", (unsigned long long)hits);
     family(&b, "ticketctl_cache_misses_total", "counter", "Cacheable reads that went to MariaDB.");
     sb_printf(&b, "ticketctl_cache_misses_total %llu\n", (unsigned long long)misses);
+    { /* the invalidation bus between instances (cache.h; boxoffice) */
+        tk_cache_bus_stats cb;
+        tk_cache_bus_get_stats(srv->cache_bus, &cb);
+        family(&b, "ticketctl_cache_level_requests_total", "counter",
+               "Cacheable reads by cache level and result (l1: this process; l2: Redis, shared, asked on an l1 miss).");
+        sb_printf(&b, "ticketctl_cache_level_requests_total{level=\"l1\",result=\"hit\"} %llu\n",
+                  (unsigned long long)hits);
+        sb_printf(&b, "ticketctl_cache_level_requests_total{level=\"l1\",result=\"miss\"} %llu\n",
+                  (unsigned long long)misses);
+        sb_printf(&b, "ticketctl_cache_level_requests_total{level=\"l2\",result=\"hit\"} %llu\n",
+                  (unsigned long long)cb.l2_hits);
+        sb_printf(&b, "ticketctl_cache_level_requests_total{level=\"l2\",result=\"miss\"} %llu\n",
+                  (unsigned long long)cb.l2_misses);
+        uint64_t leaders, followers;
+        tk_cache_flight_stats(srv->cache, &leaders, &followers);
+        family(&b, "ticketctl_cache_flights_total", "counter",
+               "Cache misses by single-flight role: lead (read MariaDB) or follow (waited for the leader's fill).");
+        sb_printf(&b, "ticketctl_cache_flights_total{role=\"lead\"} %llu\n", (unsigned long long)leaders);
+        sb_printf(&b, "ticketctl_cache_flights_total{role=\"follow\"} %llu\n", (unsigned long long)followers);
+        family(&b, "ticketctl_cache_invalidations_total", "counter",
+               "Invalidation messages on the cache bus: sent by this instance, received from others.");
+        sb_printf(&b, "ticketctl_cache_invalidations_total{direction=\"sent\"} %llu\n",
+                  (unsigned long long)cb.published);
+        sb_printf(&b, "ticketctl_cache_invalidations_total{direction=\"received\"} %llu\n",
+                  (unsigned long long)cb.received);
+        family(&b, "ticketctl_cache_resubscribes_total", "counter",
+               "Cache bus (re)subscriptions; each clears this instance's cache.");
+        sb_printf(&b, "ticketctl_cache_resubscribes_total %llu\n", (unsigned long long)cb.resubscribes);
+        family(&b, "ticketctl_cache_invalidation_lag_seconds", "histogram",
+               "From another instance's change (its publish) to the invalidation here.");
+        static const char *const le[6] = {"0.001", "0.005", "0.01", "0.05", "0.1", "+Inf"};
+        for (int i = 0; i < 6; i++)
+            sb_printf(&b, "ticketctl_cache_invalidation_lag_seconds_bucket{le=\"%s\"} %llu\n", le[i],
+                      (unsigned long long)cb.lag_le[i]);
+        sb_printf(&b, "ticketctl_cache_invalidation_lag_seconds_sum %.3f\n", (double)cb.lag_sum_ms / 1000.0);
+        sb_printf(&b, "ticketctl_cache_invalidation_lag_seconds_count %llu\n", (unsigned long long)cb.received);
+        family(&b, "ticketctl_cache_invalidation_lag_max_seconds", "gauge",
+               "The longest invalidation lag seen since the start.");
+        sb_printf(&b, "ticketctl_cache_invalidation_lag_max_seconds %.3f\n", (double)cb.lag_max_ms / 1000.0);
+    }
     family(&b, "ticketctl_holds_total", "counter", "Seat holds by lock strategy and outcome.");
     for (size_t si = 0; si < tk_strategy_count() && si < TK_METRIC_STRATEGIES; si++) {
         const tk_strategy *st = tk_strategy_at(si);

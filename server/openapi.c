@@ -7,6 +7,7 @@
  * and a 5XX. docs/openapi.json is this document, pretty-printed
  * (`ticketctl docgen openapi`); itest_contract fails when the two differ. */
 #include "internal.h"
+#include "routes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ static const struct {
     {"queue", "The waiting room in front of hold and pay (serve --queue)"},
     {"pages", "HTML pages for people"},
     {"operations", "Health, readiness, metrics and this document"},
+    {"admin", "The box office: concerts, schedules, seats, waiting-room settings, cache purge (JWT role ADMIN)"},
 };
 
 /* Request headers the routes' headers column may name. */
@@ -137,9 +139,18 @@ static json_t *parameters(const tk_route *r)
                                                 "schema", "type", "integer", "minimum", 1));
     if (!strcmp(r->pattern, "/api/v1/concerts"))
         json_array_append_new(params, json_pack("{s:s, s:s, s:s, s:{s:s, s:i}}", "name", "keyword", "in", "query",
-                                                "description", "part of the title", "schema", "type", "string",
+                                                "description",
+                                                "search: words that must all start a word of the title or the venue"
+                                                " (any case); bookable concerts first, then by the next show",
+                                                "schema", "type", "string",
                                                 "maxLength", 100));
-    if (!strcmp(r->pattern, "/api/v1/concerts") || !strcmp(r->pattern, "/api/v1/points/history")) {
+    if (!strcmp(r->pattern, "/api/v1/reservations") && !strcmp(r->method, "GET"))
+        json_array_append_new(params, json_pack("{s:s, s:s, s:s, s:{s:s, s:[s,s,s,s]}}", "name", "status", "in",
+                                                "query", "description", "only reservations in this state", "schema",
+                                                "type", "string", "enum", "PENDING", "CONFIRMED", "CANCELED",
+                                                "EXPIRED"));
+    if (!strcmp(r->pattern, "/api/v1/concerts") || !strcmp(r->pattern, "/api/v1/points/history") ||
+        (!strcmp(r->pattern, "/api/v1/reservations") && !strcmp(r->method, "GET"))) {
         json_array_append_new(params, json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:i}}", "name", "page", "in",
                                                 "query", "description", "1-based page", "schema", "type",
                                                 "integer", "minimum", 1, "default", 1));
@@ -147,7 +158,7 @@ static json_t *parameters(const tk_route *r)
                                                 "query", "description", "items per page", "schema", "type",
                                                 "integer", "minimum", 1, "maximum", 100, "default", 20));
     }
-    if (strstr(r->pattern, "/seats") && !(r->flags & R_HTML))
+    if (strstr(r->pattern, "/seats") && !(r->flags & (R_HTML | R_ADMIN)))
         json_array_append_new(params, json_pack("{s:s, s:s, s:s, s:o}", "name", "grade", "in", "query",
                                                 "description", "only seats of this grade", "schema",
                                                 ref("SeatGrade")));
@@ -253,8 +264,8 @@ json_t *tk_openapi_document(void)
     if (!comp)
         return NULL;
     json_t *paths = json_object();
-    for (size_t i = 0; i < tk_nroutes; i++) {
-        const tk_route *r = &tk_routes[i];
+    for (size_t i = 0; i < tk_route_count(); i++) { /* tk_routes then tk_admin_routes (routes.h) */
+        const tk_route *r = tk_route_at(i);
         json_t *item = json_object_get(paths, r->pattern);
         if (!item) {
             item = json_object();

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ticketctl/rcluster.h"
+#include "ticketctl/admin.h"
 #include "ticketctl/backend.h"
 #include "ticketctl/db.h"
 #include "ticketctl/hold.h"
@@ -189,6 +190,8 @@ static void *admit_main(void *arg)
     int nleases = 0;
     uint64_t sales[WR_MAX_SALES];
     int64_t waiting[WR_MAX_SALES], share[WR_MAX_SALES];
+    tk_sale_settings sale_settings[WR_MAX_SALES];
+    MYSQL *sales_db = NULL;
     char err[256];
     pthread_mutex_lock(&wr.mu);
     while (!wr.stop) {
@@ -246,12 +249,21 @@ static void *admit_main(void *arg)
                                           (long long)cfg->tick_ms * 5);
             if (tr)
                 freeReplyObject(tr);
+            /* the sales' own settings (admin API, MariaDB: every instance agrees; lib/admin.c) */
+            if (!sales_db || mysql_ping(sales_db) != 0) {
+                if (sales_db)
+                    mysql_close(sales_db);
+                sales_db = tk_db_connect(scfg->mysql_url, NULL, 0);
+            }
+            tk_admin_sales_load(sales_db, sales, n, sale_settings);
             for (int i = 0; i < n; i++) {
                 if (!lease_of[i])
                     continue; /* another instance admits this sale */
+                tk_queue_config sale_cfg = *cfg;
+                tk_sale_settings_apply(&sale_settings[i], &sale_cfg, &share[i], k, now);
                 /* every sale runs its tick (expiries, pre-queue shuffle), even with a share of 0;
                  * -2: a newer holder of this sale's lease took over */
-                int got = wr.ops->admit_tick(&c, cfg, sales[i], lease_of[i]->fence_key, lease_of[i]->fence, k,
+                int got = wr.ops->admit_tick(&c, &sale_cfg, sales[i], lease_of[i]->fence_key, lease_of[i]->fence, k,
                                              share[i], now, err, sizeof err);
                 if (got == -1 && !scfg->quiet)
                     fprintf(stderr, "serve: waiting room: admission of sale %" PRIu64 " failed: %s\n", sales[i],
@@ -277,6 +289,8 @@ static void *admit_main(void *arg)
     tk_redis_free(c.redis);
     if (c.db)
         mysql_close(c.db);
+    if (sales_db)
+        mysql_close(sales_db);
     return NULL;
 }
 

@@ -4,6 +4,7 @@
 #include "internal.h"
 #include "queue_page.h"
 #include "queue_routes.h"
+#include "routes.h"
 
 #include <ctype.h>
 #include <event2/keyvalq_struct.h>
@@ -11,12 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ticketctl/catalog.h"
 #include "ticketctl/hold.h"
 
 /* ---- input helpers (reply and return in one step) ------------------------ */
 
 /* A string field of 1..max bytes, or reply 422 and return NULL. */
-static const char *want_string(tk_job *j, json_t *o, const char *name, size_t min, size_t max)
+const char *job_want_string(tk_job *j, json_t *o, const char *name, size_t min, size_t max)
 {
     json_t *v = json_object_get(o, name);
     if (!json_is_string(v)) {
@@ -32,7 +34,7 @@ static const char *want_string(tk_job *j, json_t *o, const char *name, size_t mi
 }
 
 /* A positive integer field in [1, max], or reply 422 and return -1. */
-static int want_int(tk_job *j, json_t *o, const char *name, int64_t max, int64_t *out)
+int job_want_int(tk_job *j, json_t *o, const char *name, int64_t max, int64_t *out)
 {
     json_t *v = json_object_get(o, name);
     if (!json_is_integer(v)) {
@@ -49,7 +51,7 @@ static int want_int(tk_job *j, json_t *o, const char *name, int64_t max, int64_t
 }
 
 /* page/size query parameters: page >= 1, 1 <= size <= 100. */
-static int want_page(tk_job *j, int *page, int *size)
+int job_want_page(tk_job *j, int *page, int *size)
 {
     int64_t p = 1, s = 20;
     const char *ps = job_query(j, "page"), *ss = job_query(j, "size");
@@ -79,6 +81,48 @@ static json_t *user_json(const tk_user *u)
                      "points", (json_int_t)u->points, "role", u->admin ? "ADMIN" : "USER");
 }
 
+/* The cached views of a concert and one of its schedules: the dates, the
+ * concert's detail, the seat map. */
+static size_t view_keys(uint64_t concert_id, uint64_t schedule_id, char keys[3][48])
+{
+    size_t n = 0;
+    snprintf(keys[n++], 48, "dates:%llu", (unsigned long long)concert_id);
+    snprintf(keys[n++], 48, "concert:%llu", (unsigned long long)concert_id);
+    if (schedule_id)
+        snprintf(keys[n++], 48, "seats:%llu", (unsigned long long)schedule_id);
+    return n;
+}
+
+/* Tell the other instances (cache bus, cache.h); this one already knows. */
+static void views_publish(tk_server *srv, redisContext *rc, char keys[3][48], size_t n)
+{
+    const char *k[3];
+    for (size_t i = 0; i < n; i++)
+        k[i] = keys[i];
+    tk_cache_publish(srv->cache_bus, rc, k, n);
+}
+
+void tk_views_changed_on(tk_server *srv, redisContext *rc, uint64_t concert_id, uint64_t schedule_id)
+{
+    char keys[3][48];
+    size_t n = view_keys(concert_id, schedule_id, keys);
+    for (size_t i = 0; i < n; i++)
+        tk_cache_invalidate(srv->cache, keys[i]);
+    views_publish(srv, rc, keys, n);
+}
+
+void tk_views_changed(tk_worker *w, uint64_t concert_id, uint64_t schedule_id)
+{
+    tk_views_changed_on(w->srv, w->redis, concert_id, schedule_id);
+}
+
+void tk_views_purge(tk_worker *w)
+{
+    tk_cache_clear(w->srv->cache);
+    const char *all = "*";
+    tk_cache_publish(w->srv->cache_bus, w->redis, &all, 1);
+}
+
 static int seat_map_drop(char *body, size_t *len, void *arg)
 {
     return tk_store_seats_json_remove(body, len, *(const uint64_t *)arg);
@@ -95,23 +139,50 @@ static int dates_take_seat(char *body, size_t *len, void *arg)
  * schedule whose last seat went makes the dates be read again (it leaves
  * the list). Reads that raced the hold are fenced out as with an
  * invalidation (cache.h). */
-static void seat_views_after_hold(tk_server *srv, const tk_reservation *r)
+static void seat_views_after_hold(tk_worker *w, const tk_reservation *r)
 {
-    char key[64];
-    snprintf(key, sizeof key, "dates:%llu", (unsigned long long)r->concert_id);
-    tk_cache_edit(srv->cache, key, dates_take_seat, (void *)&r->schedule_id);
-    snprintf(key, sizeof key, "seats:%llu", (unsigned long long)r->schedule_id);
-    tk_cache_edit(srv->cache, key, seat_map_drop, (void *)&r->seat_id);
+    char keys[3][48];
+    size_t n = view_keys(r->concert_id, r->schedule_id, keys);
+    tk_cache_edit(w->srv->cache, keys[0], dates_take_seat, (void *)&r->schedule_id);
+    tk_cache_invalidate(w->srv->cache, keys[1]);
+    tk_cache_edit(w->srv->cache, keys[2], seat_map_drop, (void *)&r->seat_id);
+    views_publish(w->srv, w->redis, keys, n); /* the other instances drop theirs */
 }
 
-/* After any other change to a schedule's seats, its cached reads are stale. */
-static void invalidate_seat_views(tk_server *srv, uint64_t concert_id, uint64_t schedule_id)
+/* Does the If-None-Match list (RFC 9110 13.1.2: "*" or entity tags
+ * separated by commas, weak ones compared weakly) name etag? */
+static int etag_listed(const char *list, const char *etag)
 {
-    char key[64];
-    snprintf(key, sizeof key, "dates:%llu", (unsigned long long)concert_id);
-    tk_cache_invalidate(srv->cache, key);
-    snprintf(key, sizeof key, "seats:%llu", (unsigned long long)schedule_id);
-    tk_cache_invalidate(srv->cache, key);
+    if (!strcmp(list, "*"))
+        return 1;
+    size_t n = strlen(etag);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!strncmp(p, "W/", 2))
+            p += 2;
+        if (!strncmp(p, etag, n) && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+            return 1;
+        while (*p && *p != ',')
+            p++;
+    }
+    return 0;
+}
+
+int tk_http_validators(const tk_job *j, int status, char etag[24], const char **cc)
+{
+    etag[0] = '\0';
+    *cc = "";
+    if (status != 200 || !j->route || !j->route->cache_key || !j->cache_key[0] || !j->resp)
+        return status;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < j->resp_len; i++)
+        h = (h ^ (unsigned char)j->resp[i]) * 1099511628211ULL;
+    snprintf(etag, 24, "\"%016llx\"", (unsigned long long)h);
+    /* seat maps move by the second: a client may keep the body but must ask
+     * again each time (a 304 costs no body) */
+    *cc = "no-cache";
+    return j->if_none_match[0] && etag_listed(j->if_none_match, etag) ? 304 : status;
 }
 
 /* Store the successful response of a cacheable read. */
@@ -130,8 +201,8 @@ static void h_signup(tk_job *j, tk_worker *w)
     if (!b)
         return;
     const char *email, *password, *name;
-    if (!(email = want_string(j, b, "email", 3, 190)) || !(password = want_string(j, b, "password", 8, 128)) ||
-        !(name = want_string(j, b, "name", 1, 100)))
+    if (!(email = job_want_string(j, b, "email", 3, 190)) || !(password = job_want_string(j, b, "password", 8, 128)) ||
+        !(name = job_want_string(j, b, "name", 1, 100)))
         goto out;
     if (!valid_email(email)) {
         job_reply_error(j, 422, "VALIDATION", "'email' is not an e-mail address");
@@ -169,7 +240,7 @@ static void h_login(tk_job *j, tk_worker *w)
     if (!b)
         return;
     const char *email, *password;
-    if (!(email = want_string(j, b, "email", 1, 190)) || !(password = want_string(j, b, "password", 1, 128)))
+    if (!(email = job_want_string(j, b, "email", 1, 190)) || !(password = job_want_string(j, b, "password", 1, 128)))
         goto out;
     tk_user u;
     tk_rc rc = tk_store_user_by_email(w->store, email, &u);
@@ -228,7 +299,7 @@ static void h_charge(tk_job *j, tk_worker *w)
         return;
     int64_t amount, balance;
     uint64_t hist;
-    if (want_int(j, b, "amount", TK_CHARGE_MAX, &amount) == 0) {
+    if (job_want_int(j, b, "amount", TK_CHARGE_MAX, &amount) == 0) {
         tk_rc rc = tk_store_points_charge(w->store, j->claims.user_id, amount, &balance, &hist);
         if (rc != TK_OK)
             job_reply_store(j, rc, w->store);
@@ -242,7 +313,7 @@ static void h_charge(tk_job *j, tk_worker *w)
 static void h_history(tk_job *j, tk_worker *w)
 {
     int page, size;
-    if (want_page(j, &page, &size) != 0)
+    if (job_want_page(j, &page, &size) != 0)
         return;
     json_t *out;
     tk_rc rc = tk_store_points_history(w->store, j->claims.user_id, page, size, &out);
@@ -265,7 +336,7 @@ static void k_concerts(tk_job *j)
 static void h_concerts(tk_job *j, tk_worker *w)
 {
     int page, size;
-    if (want_page(j, &page, &size) != 0)
+    if (job_want_page(j, &page, &size) != 0)
         return;
     const char *kw = job_query(j, "keyword");
     if (kw && strlen(kw) > 100) {
@@ -273,7 +344,11 @@ static void h_concerts(tk_job *j, tk_worker *w)
         return;
     }
     json_t *out;
-    tk_rc rc = tk_store_concerts_list(w->store, kw, page, size, &out);
+    int words = 0; /* a keyword with a word: the search (catalog.h); else the plain list */
+    for (const char *c = kw ? kw : ""; *c && !words; c++)
+        words = !isspace((unsigned char)*c);
+    tk_rc rc = words ? tk_catalog_search(w->store, kw, page, size, &out)
+                     : tk_store_concerts_list(w->store, NULL, page, size, &out);
     if (rc != TK_OK) {
         job_reply_store(j, rc, w->store);
         return;
@@ -282,14 +357,22 @@ static void h_concerts(tk_job *j, tk_worker *w)
     cache_fill(j, w->srv);
 }
 
+static void k_concert(tk_job *j)
+{
+    snprintf(j->cache_key, sizeof j->cache_key, "concert:%llu", (unsigned long long)j->ids[0]);
+}
+
+/* A concert with its schedules and the seats left in each. */
 static void h_concert(tk_job *j, tk_worker *w)
 {
     json_t *out;
-    tk_rc rc = tk_store_concert_get(w->store, j->ids[0], &out);
-    if (rc != TK_OK)
+    tk_rc rc = tk_catalog_concert_detail(w->store, j->ids[0], &out);
+    if (rc != TK_OK) {
         job_reply_store(j, rc, w->store);
-    else
-        job_reply_json(j, 200, out);
+        return;
+    }
+    job_reply_json(j, 200, out);
+    cache_fill(j, w->srv);
 }
 
 static void k_dates(tk_job *j)
@@ -340,7 +423,7 @@ static void h_reserve(tk_job *j, tk_worker *w)
     if (!b)
         return;
     int64_t seat_id;
-    if (want_int(j, b, "seat_id", INT64_MAX, &seat_id) != 0)
+    if (job_want_int(j, b, "seat_id", INT64_MAX, &seat_id) != 0)
         goto out;
     /* the lock strategy (strategy.h): by default redis-atomic, a Redis
      * SET NX PX per seat in front of the database arbiter */
@@ -362,16 +445,20 @@ static void h_reserve(tk_job *j, tk_worker *w)
         job_reply_store(j, rc, w->store);
         goto out;
     }
-    seat_views_after_hold(srv, &r);
+    seat_views_after_hold(w, &r);
     job_reply_json(j, 201, tk_reservation_json(&r));
 out:
     json_decref(b);
 }
 
+/* The caller's reservations: page, size, status. */
 static void h_my_reservations(tk_job *j, tk_worker *w)
 {
+    int page, size;
+    if (job_want_page(j, &page, &size) != 0)
+        return;
     json_t *out;
-    tk_rc rc = tk_store_reservations_of(w->store, j->claims.user_id, &out);
+    tk_rc rc = tk_catalog_reservations_of(w->store, j->claims.user_id, job_query(j, "status"), page, size, &out);
     if (rc != TK_OK)
         job_reply_store(j, rc, w->store);
     else
@@ -388,7 +475,7 @@ static void h_cancel(tk_job *j, tk_worker *w)
         return;
     }
     tk_hold_release(w->redis, atomic_load(&w->srv->data_gen), r.seat_id, r.user_id);
-    invalidate_seat_views(w->srv, r.concert_id, r.schedule_id);
+    tk_views_changed(w, r.concert_id, r.schedule_id);
     json_t *o = tk_reservation_json(&r);
     json_object_set_new(o, "refunded", json_integer(refunded));
     job_reply_json(j, 200, o);
@@ -402,7 +489,7 @@ static void h_pay(tk_job *j, tk_worker *w)
     if (!b)
         return;
     int64_t res_id;
-    if (want_int(j, b, "reservation_id", INT64_MAX, &res_id) != 0)
+    if (job_want_int(j, b, "reservation_id", INT64_MAX, &res_id) != 0)
         goto out;
     if (!j->idem_key[0]) {
         job_reply_error(j, 422, "VALIDATION", "an Idempotency-Key header (1 to 64 characters) is required");
@@ -416,7 +503,7 @@ static void h_pay(tk_job *j, tk_worker *w)
     uint64_t gen = atomic_load(&w->srv->data_gen);
     if (rc == TK_EFUNDS || rc == TK_EEXPIRED) { /* the hold was released */
         tk_hold_release(w->redis, gen, r.seat_id, r.user_id);
-        invalidate_seat_views(w->srv, r.concert_id, r.schedule_id);
+        tk_views_changed(w, r.concert_id, r.schedule_id);
     }
     if (rc != TK_OK) {
         job_reply_store(j, rc, w->store);
@@ -502,10 +589,12 @@ const tk_route tk_routes[] = {
      "chargePoints", "points", "ChargeRequest", "ChargeResult", "404 NOT_FOUND", NULL},
     {"GET", "/api/v1/points/history", h_history, R_AUTH, NULL, "Point history (page, size)", NULL, "200 page",
      "listPointHistory", "points", NULL, "PointHistoryPage", NULL, NULL},
-    {"GET", "/api/v1/concerts", h_concerts, 0, k_concerts, "Concert list (keyword, page, size)", NULL, "200 page",
+    {"GET", "/api/v1/concerts", h_concerts, 0, k_concerts, "Concert list; with a keyword, search: every word in title or venue, bookable first, then by the"
+     " next show (keyword, page, size)", NULL, "200 page",
      "listConcerts", "concerts", NULL, "ConcertPage", "422 VALIDATION", NULL},
-    {"GET", "/api/v1/concerts/{id}", h_concert, 0, NULL, "One concert", NULL, "200 concert",
-     "getConcert", "concerts", NULL, "Concert", "404 NOT_FOUND", NULL},
+    {"GET", "/api/v1/concerts/{id}", h_concert, 0, k_concert,
+     "One concert with its schedules and the seats left in each", NULL, "200 concert",
+     "getConcert", "concerts", NULL, "ConcertDetail", "404 NOT_FOUND", NULL},
     {"GET", "/api/v1/concerts/{id}/schedules", h_dates, 0, k_dates, "Available dates of a concert", NULL,
      "200 schedules",
      "listAvailableSchedules", "concerts", NULL, "Schedules", "404 NOT_FOUND", NULL},
@@ -519,9 +608,9 @@ const tk_route tk_routes[] = {
      "409 STALE_LOCK,503 LOCK_BUSY,401 INVALID_QUEUE_TOKEN,"
      "401 QUEUE_TOKEN_EXPIRED,403 QUEUE_TOKEN_REQUIRED,"
      "403 QUEUE_TOKEN_FOREIGN,403 NOT_ADMITTED", "X-Queue-Token,X-Lock-Strategy"},
-    {"GET", "/api/v1/reservations", h_my_reservations, R_AUTH, NULL, "The caller's reservations", NULL,
+    {"GET", "/api/v1/reservations", h_my_reservations, R_AUTH, NULL, "The caller's reservations, newest first (page, size, status)", NULL,
      "200 reservations",
-     "listMyReservations", "reservations", NULL, "Reservations", NULL, NULL},
+     "listMyReservations", "reservations", NULL, "ReservationPage", "422 VALIDATION", NULL},
     {"POST", "/api/v1/reservations/{id}/cancel", h_cancel, R_AUTH, NULL, "Cancel before the show (refund)", NULL,
      "200 reservation",
      "cancelReservation", "reservations", NULL, "CanceledReservation", "404 NOT_FOUND,409 INVALID_STATE,409 SHOW_STARTED", NULL},
@@ -569,3 +658,10 @@ const tk_route tk_routes[] = {
      "getOpenApi", "operations", NULL, "OpenApiDocument", NULL, NULL},
 };
 const size_t tk_nroutes = sizeof tk_routes / sizeof tk_routes[0];
+
+size_t tk_route_count(void) { return tk_nroutes + tk_admin_nroutes; }
+
+const tk_route *tk_route_at(size_t i)
+{
+    return i < tk_nroutes ? &tk_routes[i] : i < tk_nroutes + tk_admin_nroutes ? &tk_admin_routes[i - tk_nroutes] : NULL;
+}

@@ -11,6 +11,7 @@
  * evhttp_send_reply later just frees it. */
 #include "internal.h"
 #include "queue_routes.h"
+#include "routes.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -70,6 +71,19 @@ static void job_finish(tk_job *j)
             char ra[16];
             snprintf(ra, sizeof ra, "%d", j->retry_after_s > 0 ? j->retry_after_s : 1);
             evhttp_add_header(h, "Retry-After", ra);
+        }
+        char etag[24];
+        const char *cc;
+        int cond = tk_http_validators(j, status, etag, &cc); /* ETag, 304 (routes.h) */
+        if (etag[0]) {
+            evhttp_add_header(h, "ETag", etag);
+            evhttp_add_header(h, "Cache-Control", cc);
+        }
+        if (cond == 304) {
+            status = 304;
+            free(j->resp);
+            j->resp = NULL;
+            j->resp_len = 0;
         }
         struct evbuffer *out = evbuffer_new();
         /* hand the body over instead of copying it (a seat map is ~20 KB) */
@@ -155,6 +169,35 @@ static int cache_answer(tk_server *srv, tk_job *j)
     return 0;
 }
 
+/* Run the handler; a cacheable read that missed goes through the key's
+ * single flight (cache.h): one worker looks in L2 (Redis, shared by the
+ * instances) and else reads MariaDB and fills both levels, the others wait
+ * for its fill (at most 1 s) and answer from L1. */
+static void run_handler(tk_server *srv, tk_job *j, tk_worker *w)
+{
+    if (!j->cache_key[0]) {
+        j->route->fn(j, w);
+        return;
+    }
+    int lead = tk_cache_flight_begin(srv->cache, j->cache_key, 1000);
+    if (lead == 0 && cache_answer(srv, j))
+        return;
+    char stamp[48], *body;
+    size_t len;
+    if (tk_cache_l2_get(srv->cache_bus, w->redis, j->cache_key, &body, &len, stamp) == 1) {
+        tk_cache_put(srv->cache, j->cache_key, body, len, j->cache_seq);
+        j->status = 200;
+        j->resp = body;
+        j->resp_len = len;
+    } else {
+        j->route->fn(j, w); /* fills L1 (cache_fill) */
+        if (j->status == 200 && j->resp && stamp[0])
+            tk_cache_l2_put(srv->cache_bus, w->redis, j->cache_key, j->resp, j->resp_len, stamp, srv->cfg.cache_ttl_ms);
+    }
+    if (lead == 1)
+        tk_cache_flight_end(srv->cache, j->cache_key);
+}
+
 static void *worker_main(void *arg)
 {
     tk_worker *w = arg;
@@ -185,7 +228,7 @@ static void *worker_main(void *arg)
         if (fault_ms > 0) /* injected latency fault (tests, drills) */
             usleep((useconds_t)fault_ms * 1000);
         if (!j->cache_key[0] || !cache_answer(srv, j))
-            j->route->fn(j, w);
+            run_handler(srv, j, w);
         atomic_fetch_sub(&srv->busy_workers, 1);
         post_done(j);
     }
@@ -286,12 +329,9 @@ static void *sweeper_main(void *arg)
         if (s && sweep_claim(&lease, rc, tick)) {
             int n = tk_store_expire_holds(s, 500, expired);
             for (int i = 0; i < n; i++) {
-                char key[64];
                 tk_hold_release(rc, atomic_load(&srv->data_gen), expired[i].seat_id, expired[i].user_id);
-                snprintf(key, sizeof key, "dates:%llu", (unsigned long long)expired[i].concert_id);
-                tk_cache_invalidate(srv->cache, key);
-                snprintf(key, sizeof key, "seats:%llu", (unsigned long long)expired[i].schedule_id);
-                tk_cache_invalidate(srv->cache, key);
+                /* here and on the other instances (routes.h) */
+                tk_views_changed_on(srv, rc, expired[i].concert_id, expired[i].schedule_id);
             }
             if (n > 0)
                 atomic_fetch_add(&srv->metrics.holds_expired, (uint64_t)n);
@@ -381,15 +421,16 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     int path_found = 0;
-    for (size_t i = 0; i < tk_nroutes; i++) {
+    for (size_t i = 0; i < tk_route_count(); i++) { /* tk_routes, then tk_admin_routes (routes.h) */
         uint64_t ids[2];
         int nids;
-        if (!path_match(tk_routes[i].pattern, path, ids, &nids))
+        const tk_route *r = tk_route_at(i);
+        if (!path_match(r->pattern, path, ids, &nids))
             continue;
         path_found = 1;
-        if (strcmp(tk_routes[i].method, method))
+        if (strcmp(r->method, method))
             continue;
-        j->route = &tk_routes[i];
+        j->route = r;
         j->route_index = (int)i;
         memcpy(j->ids, ids, sizeof ids);
         j->nids = nids;
@@ -417,6 +458,11 @@ static void on_request(struct evhttp_request *req, void *arg)
             job_finish(j);
             return;
         }
+        if ((j->route->flags & R_ADMIN) && !j->claims.admin) {
+            job_reply_error(j, 403, "FORBIDDEN", "this needs the ADMIN role");
+            job_finish(j);
+            return;
+        }
     }
     const char *idem = evhttp_find_header(hin, "Idempotency-Key");
     if (idem) {
@@ -427,6 +473,9 @@ static void on_request(struct evhttp_request *req, void *arg)
         }
         snprintf(j->idem_key, sizeof j->idem_key, "%s", idem);
     }
+    const char *inm = evhttp_find_header(hin, "If-None-Match"); /* conditional reads (routes.h) */
+    if (inm && strlen(inm) < sizeof j->if_none_match)
+        snprintf(j->if_none_match, sizeof j->if_none_match, "%s", inm);
     const char *qtok = evhttp_find_header(hin, "X-Queue-Token"); /* waiting room: checked by the handler */
     if (qtok && strlen(qtok) < sizeof j->qtoken)
         snprintf(j->qtoken, sizeof j->qtoken, "%s", qtok);
@@ -651,6 +700,9 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
         tk_err(err, errlen, "out of memory");
         goto out;
     }
+    /* invalidations to and from the other instances (cache.h) */
+    if (!(srv->cache_bus = tk_cache_bus_start(srv->cache, cfg->redis_url, err, errlen)))
+        goto out;
 
     /* Workers first: they prove the backends answer before we listen. */
     srv->nworkers = cfg->workers;
@@ -827,6 +879,7 @@ out:
     }
     free(srv->loops);
     free(srv->workers);
+    tk_cache_bus_stop(srv->cache_bus);
     tk_cache_free(srv->cache);
     free(srv->openapi);
     pthread_mutex_destroy(&srv->qmu);

@@ -13,6 +13,7 @@
 #include "ticketctl/common.h"
 #include "ticketctl/db.h"
 #include "ticketctl/devstack.h"
+#include "ticketctl/invariants.h"
 
 int itest_stack(itest_env *e)
 {
@@ -201,10 +202,52 @@ void itest_resp_free(itest_resp *r)
     memset(r, 0, sizeof *r);
 }
 
-char *itest_login(itest_env *e, int user_n)
+pid_t itest_spawn(const char *cmd)
 {
-    char body[256];
-    snprintf(body, sizeof body, "{\"email\":\"user%d@bench.ticketctl\",\"password\":\"bench-password\"}", user_n);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+int itest_wait(pid_t pid, int timeout_ms)
+{
+    int status = 0;
+    for (int waited = 0; waited <= timeout_ms; waited += 100) {
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        if (got < 0)
+            return -1;
+        usleep(100 * 1000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    fprintf(stderr, "itest: pid %ld did not finish within %d ms: killed\n", (long)pid, timeout_ms);
+    return -1;
+}
+
+int itest_invariants_hold(itest_env *e)
+{
+    tk_invariant inv[TK_INVARIANTS_MAX];
+    char err[256];
+    int n = tk_invariants_check(e->db, inv, TK_INVARIANTS_MAX, err, sizeof err), ok = n >= 5;
+    if (n < 0)
+        fprintf(stderr, "itest: invariants: %s\n", err);
+    for (int i = 0; i < n; i++)
+        if (!inv[i].ok) {
+            fprintf(stderr, "itest: invariant failed: %s: %s\n", inv[i].name, inv[i].detail);
+            ok = 0;
+        }
+    return ok;
+}
+
+char *itest_login_as(itest_env *e, const char *email, const char *password)
+{
+    char body[512];
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
     itest_resp r;
     itest_http(e, "POST", "/api/v1/auth/login", NULL, body, NULL, &r);
     char *tok = NULL;
@@ -212,6 +255,13 @@ char *itest_login(itest_env *e, int user_n)
         tok = strdup(json_string_value(json_object_get(r.json, "token")));
     itest_resp_free(&r);
     return tok;
+}
+
+char *itest_login(itest_env *e, int user_n)
+{
+    char email[64];
+    snprintf(email, sizeof email, "user%d@bench.ticketctl", user_n);
+    return itest_login_as(e, email, "bench-password");
 }
 
 long long itest_sql_i64(itest_env *e, const char *fmt, ...)

@@ -47,6 +47,18 @@ int itest_http_h(itest_env *e, const char *method, const char *path, const char 
 void itest_resp_free(itest_resp *r);
 /* Log in seeded user N; returns a malloc'd token or NULL. */
 char *itest_login(itest_env *e, int user_n);
+/* Start `sh -c cmd` in the background: its pid, or -1. */
+pid_t itest_spawn(const char *cmd);
+/* Wait for pid at most timeout_ms (SIGKILLed past it). Its exit code; -1
+ * when it was killed, signalled or could not be waited for. */
+int itest_wait(pid_t pid, int timeout_ms);
+/* Every check of lib/invariants.c on e->db: 1 when at least 5 ran and all
+ * hold, else 0 (the broken ones are printed). */
+int itest_invariants_hold(itest_env *e);
+
+/* Log in any account (the seeded admin: admin@ticketctl.local and seed's
+ * --admin-password); a malloc'd token or NULL. */
+char *itest_login_as(itest_env *e, const char *email, const char *password);
 /* First column of the first row as an integer (-1 on error, 0 if no row). */
 long long itest_sql_i64(itest_env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Run a ticketctl subcommand line (appends --state); returns its exit code. */

@@ -385,6 +385,71 @@ static void test_threads(void **state)
     expect_hit(c, "k:1", "y", 1);
 }
 
+/* Single flight: while a leader reads key, every other reader of it waits
+ * and then finds the leader's fill; nobody else leads. */
+struct follower_arg {
+    tk_cache *c;
+    int lead;
+    int hit;
+};
+
+static void *follower(void *p)
+{
+    struct follower_arg *a = p;
+    a->lead = tk_cache_flight_begin(a->c, "seats:7", 5000);
+    char *out = NULL;
+    size_t len;
+    a->hit = tk_cache_get(a->c, "seats:7", &out, &len);
+    if (a->lead == 1)
+        tk_cache_flight_end(a->c, "seats:7");
+    free(out);
+    return NULL;
+}
+
+static void test_single_flight(void **state)
+{
+    tk_cache *c = fx(state, 100, 60000);
+    uint64_t seq = tk_cache_seq(c);
+    assert_int_equal(tk_cache_flight_begin(c, "seats:7", 1000), 1); /* this thread leads */
+    pthread_t t[8];
+    struct follower_arg a[8];
+    for (int i = 0; i < 8; i++) {
+        a[i] = (struct follower_arg){c, -2, -2};
+        assert_int_equal(pthread_create(&t[i], NULL, follower, &a[i]), 0);
+    }
+    sleep_ms(50); /* they are waiting now: the "database read" */
+    assert_int_equal(tk_cache_put(c, "seats:7", "map", 3, seq), 1);
+    tk_cache_flight_end(c, "seats:7");
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].lead, 0);
+        assert_int_equal(a[i].hit, 1);
+    }
+    uint64_t leaders, followers;
+    tk_cache_flight_stats(c, &leaders, &followers);
+    assert_int_equal(leaders, 1);
+    assert_int_equal(followers, 8);
+    /* another key is not held up; the ended key leads again */
+    assert_int_equal(tk_cache_flight_begin(c, "seats:8", 1000), 1);
+    tk_cache_flight_end(c, "seats:8");
+    assert_int_equal(tk_cache_flight_begin(c, "seats:7", 1000), 1);
+    tk_cache_flight_end(c, "seats:7");
+}
+
+static void test_single_flight_timeout(void **state)
+{
+    tk_cache *c = fx(state, 100, 60000);
+    assert_int_equal(tk_cache_flight_begin(c, "dates:1", 1000), 1); /* a leader that never ends in time */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(tk_cache_flight_begin(c, "dates:1", 60), 0); /* gives up waiting: reads itself */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(ms >= 55 && ms < 2000);
+    tk_cache_flight_end(c, "dates:1");
+    tk_cache_flight_end(c, "dates:1"); /* ending an unknown flight is harmless */
+}
+
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 
 int main(void)
@@ -402,6 +467,8 @@ int main(void)
         T(test_stats),
         cmocka_unit_test(test_free_null),
         T(test_threads),
+        T(test_single_flight),
+        T(test_single_flight_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,22 @@
 /* reservations.of_user: %llu user id. */
 #define TK_SQL_RESERVATIONS_OF_USER                                                                        \
     "SELECT " TK_SQL_RES_COLS TK_SQL_RES_FROM " WHERE r.user_id = %llu ORDER BY r.id DESC LIMIT 100"
+/* concerts.search (lib/catalog.c): %s the condition of tk_catalog_search_where, %d size, %lld offset.
+ * Bookable first (the sale opened, a future schedule with seats left), then the next show. */
+#define TK_SQL_CONCERTS_SEARCH                                                                             \
+    "SELECT c.id, c.title, c.venue, DATE_FORMAT(c.sale_opens_at, " TK_SQL_TS_FMT "),"                      \
+    " c.sale_opens_at <= UTC_TIMESTAMP(3) AND EXISTS (SELECT 1 FROM concert_schedules cs"                 \
+    " WHERE cs.concert_id = c.id AND cs.starts_at > UTC_TIMESTAMP(3) AND cs.available_seats > 0) AS bookable," \
+    " (SELECT MIN(cs.starts_at) FROM concert_schedules cs WHERE cs.concert_id = c.id"                      \
+    " AND cs.starts_at > UTC_TIMESTAMP(3)) AS next_at"                                                     \
+    " FROM concerts c WHERE %s ORDER BY bookable DESC, next_at IS NULL, next_at, c.id LIMIT %d OFFSET %lld"
+/* concerts.search_count: %s the same condition. */
+#define TK_SQL_CONCERTS_SEARCH_COUNT "SELECT COUNT(*) FROM concerts c WHERE %s"
+/* reservations.of_user_page (lib/catalog.c): %llu user, %s status condition ("" or " AND r.status = 'X'"),
+ * %d size, %lld offset; and its count. */
+#define TK_SQL_RESERVATIONS_PAGE                                                                           \
+    "SELECT " TK_SQL_RES_COLS TK_SQL_RES_FROM " WHERE r.user_id = %llu%s ORDER BY r.id DESC LIMIT %d OFFSET %lld"
+#define TK_SQL_RESERVATIONS_COUNT "SELECT COUNT(*) FROM reservations r WHERE r.user_id = %llu%s"
 /* holds.expired: %d batch size. */
 #define TK_SQL_HOLDS_EXPIRED                                                                               \
     "SELECT id FROM reservations WHERE status = 'PENDING' AND expires_at <= UTC_TIMESTAMP(3)"              \

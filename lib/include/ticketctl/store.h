@@ -38,6 +38,10 @@ const char *tk_store_errcode(const tk_store *s);
 const char *tk_store_errmsg(const tk_store *s);
 /* 0 when the connection answers a ping (reconnecting if needed), else -1. */
 int tk_store_ping(tk_store *s);
+/* The store's MariaDB connection, for the modules that keep their SQL
+ * beside the store's (lib/admin.c, lib/catalog.c): same thread rules;
+ * owned by the store. */
+struct st_mysql *tk_store_db(tk_store *s);
 
 typedef struct tk_user {
     uint64_t id;
@@ -98,6 +102,9 @@ typedef struct tk_reservation {
 
 /* Reservation as API JSON (new reference). */
 json_t *tk_reservation_json(const tk_reservation *r);
+/* A reservation from a row of TK_SQL_RES_COLS (queries.h), for the modules
+ * that read reservations beside the store (lib/catalog.c). */
+void tk_store_reservation_from_row(char **row, tk_reservation *r /* OUT */);
 
 /* Hold a seat for hold_ttl_s seconds: PENDING reservation. TK_ENOTFOUND
  * (unknown seat), TK_ECONFLICT (SEAT_TAKEN, SHOW_STARTED). The same as
