@@ -159,7 +159,8 @@ struct tk_server {
     char *openapi;
     size_t openapi_len;
     struct event *sig_term, *sig_int, *sig_usr1, *sig_usr2, *drain_timer, *deadline_timer;
-    uint64_t drain_deadline_us;
+    uint64_t drain_deadline_us, drain_started_us;
+    _Atomic int64_t conns; /* open client connections (strict_bev_new .. strict_conn_free) */
     int64_t started_ms;
     struct rd_kafka_s *pulse_rk; /* per-second metrics producer */
     pthread_t pulse_thread;

@@ -35,6 +35,7 @@
 #include "ticketctl/lease.h"
 
 #define DRAIN_EXTRA_US (3 * 1000000ULL)
+#define IDLE_GRACE_US (1000000ULL)
 
 /* ---- jobs ----------------------------------------------------------------- */
 
@@ -546,12 +547,20 @@ static enum bufferevent_filter_result strict_filter(struct evbuffer *src, struct
     return moved ? BEV_OK : BEV_NEED_MORE;
 }
 
+static void strict_conn_free(void *arg)
+{
+    strict_conn *c = arg;
+    atomic_fetch_sub(&c->loop->srv->conns, 1);
+    free(c);
+}
+
 /* evhttp's bevcb: each accepted connection reads through strict_filter. */
 static struct bufferevent *strict_bev_new(struct event_base *base, void *arg)
 {
     strict_conn *c = calloc(1, sizeof *c);
     struct bufferevent *raw = c ? bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE) : NULL;
-    struct bufferevent *f = raw ? bufferevent_filter_new(raw, strict_filter, NULL, BEV_OPT_CLOSE_ON_FREE, free, c) : NULL;
+    struct bufferevent *f = raw ? bufferevent_filter_new(raw, strict_filter, NULL, BEV_OPT_CLOSE_ON_FREE, strict_conn_free, c)
+                                  : NULL;
     if (!f) { /* evhttp then makes its own, unfiltered: out of memory anyway */
         if (raw)
             bufferevent_free(raw);
@@ -561,6 +570,7 @@ static struct bufferevent *strict_bev_new(struct event_base *base, void *arg)
     tk_strict_init(&c->st, TK_MAX_BODY);
     c->raw = raw;
     c->loop = arg;
+    atomic_fetch_add(&c->loop->srv->conns, 1);
     return f;
 }
 
@@ -581,6 +591,7 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
     struct evbuffer *out = bufferevent_get_output(raw);
     evbuffer_add_buffer(out, bufferevent_get_output(bev)); /* not bufferevent_flush: that re-enters evhttp */
     evutil_socket_t fd = bufferevent_getfd(raw);
+    evbuffer_unfreeze(out, 1); /* a socket bufferevent drains its output only in its own write callback */
     for (int tries = 0; fd >= 0 && evbuffer_get_length(out) > 0 && tries < 20; tries++) {
         if (evbuffer_write(out, fd) >= 0)
             continue;
@@ -808,11 +819,8 @@ static void on_request(struct evhttp_request *req, void *arg)
             return;
         }
     }
-    if (atomic_load(&srv->stopping)) {
-        job_reply_error(j, 503, "BUSY", "server is shutting down");
-        job_finish(j);
-        return;
-    }
+    /* also while draining: a request that came on an open connection is
+     * served (its answer closes the connection), not refused */
     enqueue(srv, j);
 }
 
@@ -868,10 +876,16 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     int64_t inflight = atomic_load(&srv->metrics.inflight);
-    if (inflight > 0 && tk_mono_us() < srv->drain_deadline_us)
+    uint64_t now = tk_mono_us();
+    /* Idle keep-alive connections get IDLE_GRACE_US to bring one more
+     * request (answered with Connection: close) before the exit closes
+     * them: a balancer that just picked one then does not see a reset. */
+    int idle_open = atomic_load(&srv->conns) > 0 && now < srv->drain_started_us + IDLE_GRACE_US;
+    if ((inflight > 0 || idle_open) && now < srv->drain_deadline_us)
         return;
     if (!srv->cfg.quiet)
-        fprintf(stderr, "serve: drained (%lld request(s) still in flight), exiting\n", (long long)inflight);
+        fprintf(stderr, "serve: drained (%lld request(s) still in flight, %lld connection(s) open), exiting\n",
+                (long long)inflight, (long long)atomic_load(&srv->conns));
     for (int i = 0; i < srv->nloops; i++)
         event_base_loopexit(srv->loops[i].base, NULL);
 }
@@ -897,7 +911,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     for (int i = 0; i < srv->nloops; i++)
         event_active(srv->loops[i].ctl_ev, EV_READ, 0);
     /* in-flight requests end by their deadline (plus a MariaDB read timeout) */
-    srv->drain_deadline_us = tk_mono_us() + srv->request_timeout_us + DRAIN_EXTRA_US;
+    srv->drain_started_us = tk_mono_us();
+    srv->drain_deadline_us = srv->drain_started_us + srv->request_timeout_us + DRAIN_EXTRA_US;
     struct timeval tv = {0, 20000};
     srv->drain_timer = event_new(srv->loops[0].base, -1, EV_PERSIST, on_drain_tick, srv);
     event_add(srv->drain_timer, &tv);
