@@ -297,13 +297,16 @@ int cmd_serve(int argc, char **argv)
     }
     if (!cfg.strategy)
         cfg.strategy = tk_strategy_find("redis-atomic");
-    if (!strstr(b.mysql, "read-timeout=") && !strstr(b.mysql, "write-timeout=")) {
-        /* A stalled MariaDB fails a call instead of hanging its worker.
-         * Whole seconds; Connector/C retries a read once (backend.c). */
+    if (!strstr(b.mysql, "read-timeout=") && !strstr(b.mysql, "write-timeout=") &&
+        !strstr(b.mysql, "connect-timeout=")) {
+        /* A stalled MariaDB fails a call (and a reconnect: a SIGSTOPped
+         * server still completes the TCP handshake) instead of hanging its
+         * worker. Whole seconds; Connector/C retries a read once (backend.c). */
         int to_s = (cfg.request_timeout_ms > 0 ? cfg.request_timeout_ms : 2000) / 2000;
+        to_s = to_s < 1 ? 1 : to_s;
         size_t used = strlen(b.mysql);
-        snprintf(b.mysql + used, sizeof b.mysql - used, "%sread-timeout=%d&write-timeout=%d",
-                 strchr(b.mysql, '?') ? "&" : "?", to_s < 1 ? 1 : to_s, to_s < 1 ? 1 : to_s);
+        snprintf(b.mysql + used, sizeof b.mysql - used, "%sread-timeout=%d&write-timeout=%d&connect-timeout=%d",
+                 strchr(b.mysql, '?') ? "&" : "?", to_s, to_s, to_s);
     }
     cfg.mysql_url = b.mysql;
     cfg.redis_url = b.redis;

@@ -108,6 +108,8 @@ struct tk_loop {
     struct tk_hist *pulse_hist;
     uint64_t pulse_errors;
     uint64_t request_seq; /* generated request ids: <boot id>-<loop>-<seq> */
+    int64_t err_log_ms;   /* last 5xx line on stderr (error_log_line) */
+    uint64_t err_log_skipped;
 };
 
 /* Metrics (server/metrics.c). Latency buckets in ms. */

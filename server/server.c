@@ -79,11 +79,35 @@ static void access_log_line(tk_server *srv, const tk_job *j, int status, uint64_
             (unsigned long long)j->claims.user_id);
 }
 
+/* A 5xx answer on stderr as a JSON line with its request id, so that a
+ * client's report can be found: at most one a second per loop, with the
+ * count of those left out since the last (a stalled backend answers
+ * thousands; the backend's own state change is logged once by statelog). */
+static void error_log_line(tk_loop *l, const tk_job *j, int status)
+{
+    int64_t now = tk_wall_ms();
+    if (now - l->err_log_ms < 1000) {
+        l->err_log_skipped++;
+        return;
+    }
+    const char *code = j->resp ? strstr(j->resp, "\"code\":\"") : NULL;
+    int clen = code ? (int)strcspn(code + 8, "\"") : 1;
+    fprintf(stderr,
+            "{\"time_ms\":%lld,\"level\":\"error\",\"request_id\":\"%s\",\"method\":\"%s\",\"route\":\"%s\","
+            "\"status\":%d,\"code\":\"%.*s\",\"not_logged_since\":%llu}\n",
+            (long long)now, j->request_id, j->method ? j->method : "-", j->route ? j->route->pattern : "-", status,
+            clen, code ? code + 8 : "-", (unsigned long long)l->err_log_skipped);
+    l->err_log_ms = now;
+    l->err_log_skipped = 0;
+}
+
 /* Send the job's response (loop thread) and free it. */
 static void job_finish(tk_job *j)
 {
     tk_server *srv = j->loop->srv;
     int status = j->status ? j->status : 500;
+    if (status >= 500 && !srv->cfg.quiet) /* before the body is handed to evhttp */
+        error_log_line(j->loop, j, status);
     if (j->req) {
         struct evkeyvalq *h = evhttp_request_get_output_headers(j->req);
         const char *ctype = "application/json";
