@@ -21,6 +21,7 @@ int cmd_queue(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
 int cmd_man(int argc, char **argv);
+int cmd_openapi(int argc, char **argv);
 
 /* The command table (main.c): name, entry, one-line summary. Help text,
  * completions and the man page are all derived from it and from each

@@ -19,6 +19,7 @@ static const tk_command commands[] = {
     {"version", cmd_version, "version, commit, build type and library versions"},
     {"completion", cmd_completion, "print a shell completion script (bash or zsh)"},
     {"man", cmd_man, "print the manual page (troff), made from every command's --help"},
+    {"openapi", cmd_openapi, "print the HTTP API as OpenAPI 3.0.3 (docs/openapi.json)"},
 };
 
 const tk_command *tk_commands(size_t *n)

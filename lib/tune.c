@@ -1,13 +1,10 @@
-/* The index tuner (see tune.h): SQL shape parsing, slow-log parsing, plan
- * reading, candidate indexes, and the build-measure-keep loop.
+/* The index tuner (see tune.h): plan reading, and the build-measure-keep loop.
+ * SQL shapes and candidates are in sqlshape.c, the slow log in slowlog.c.
  *
  * Everything the tuner decides is measured on the connected server: a
  * candidate is built for real and timed with and without it (the index
  * IGNORED) on the same parameter sets, rounds alternating which state goes
- * first, and kept only on a large median gain. The SQL parser is a small
- * hand-written scanner for the conjunctive WHERE / ORDER BY shapes our
- * queries have, not a SQL grammar: anything it does not understand is
- * ignored, which can only make it propose less. */
+ * first, and kept only on a large median gain. */
 #include "ticketctl/tune.h"
 #include "ticketctl/common.h"
 #include "ticketctl/queries.h"
@@ -19,373 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* ---- SQL scanning --------------------------------------------------------- */
-
-static int identc(int c) { return isalnum(c) || c == '_' || c == '$' || c == '`'; }
-
-/* A lower-cased copy of sql where the inside of every quoted string is
- * replaced by 'x' (so keywords inside literals are not seen), and the paren
- * depth of each byte. Caller frees both. */
-static int scan_prepare(const char *sql, char **low, int **depth)
-{
-    size_t n = strlen(sql);
-    char *s = malloc(n + 1);
-    int *d = malloc((n + 1) * sizeof *d);
-    if (!s || !d) {
-        free(s);
-        free(d);
-        return -1;
-    }
-    int dep = 0;
-    char quote = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = sql[i];
-        if (quote) {
-            if (c == '\\' && i + 1 < n) {
-                s[i] = 'x';
-                s[i + 1] = 'x';
-                d[i] = d[i + 1] = dep;
-                i++;
-                continue;
-            }
-            if (c == quote) {
-                quote = 0;
-                s[i] = c;
-            } else {
-                s[i] = 'x';
-            }
-            d[i] = dep;
-            continue;
-        }
-        if (c == '\'' || c == '"') {
-            quote = c;
-            s[i] = c;
-            d[i] = dep;
-            continue;
-        }
-        if (c == '(')
-            dep++;
-        d[i] = dep;
-        if (c == ')' && dep > 0)
-            dep--;
-        s[i] = (char)tolower((unsigned char)c);
-        if (isspace((unsigned char)s[i]))
-            s[i] = ' ';
-    }
-    s[n] = '\0';
-    d[n] = 0;
-    *low = s;
-    *depth = d;
-    return 0;
-}
-
-/* Position of keyword kw as a whole word at depth 0 in [from, to), or -1. */
-static long find_kw(const char *s, const int *d, const char *kw, long from, long to)
-{
-    size_t k = strlen(kw);
-    for (long i = from; i + (long)k <= to; i++) {
-        if (d[i] != 0 || strncmp(s + i, kw, k) != 0)
-            continue;
-        if (i > 0 && identc((unsigned char)s[i - 1]))
-            continue;
-        if (identc((unsigned char)s[i + k]))
-            continue;
-        return i;
-    }
-    return -1;
-}
-
-static long skip_sp(const char *s, long i)
-{
-    while (s[i] == ' ')
-        i++;
-    return i;
-}
-
-/* Read an identifier (backticks dropped) at i into out; returns the end
- * position, or i when there is none. */
-static long read_ident(const char *s, long i, char *out, size_t cap)
-{
-    size_t j = 0;
-    long p = i;
-    if (isdigit((unsigned char)s[p]))
-        return i;
-    while (identc((unsigned char)s[p])) {
-        if (s[p] != '`' && j + 1 < cap)
-            out[j++] = s[p];
-        p++;
-    }
-    out[j] = '\0';
-    return j ? p : i;
-}
-
-/* [qual.]col at i; returns end or i. */
-static long read_colref(const char *s, long i, char *qual, char *col)
-{
-    char a[TK_TUNE_NAME], b[TK_TUNE_NAME];
-    long p = read_ident(s, i, a, sizeof a);
-    if (p == i)
-        return i;
-    qual[0] = '\0';
-    if (s[p] == '.') {
-        long q = read_ident(s, p + 1, b, sizeof b);
-        if (q == p + 1)
-            return i;
-        snprintf(qual, TK_TUNE_NAME, "%s", a);
-        snprintf(col, TK_TUNE_NAME, "%s", b);
-        return q;
-    }
-    snprintf(col, TK_TUNE_NAME, "%s", a);
-    return p;
-}
-
-static int is_kw(const char *w)
-{
-    static const char *const kws[] = {"where", "join", "inner", "left", "right", "cross", "straight_join", "order",
-                                      "group", "limit", "for", "force", "use", "ignore", "on", "natural",
-                                      "having", "union", "lock", "window", "procedure", "into", NULL};
-    for (int i = 0; kws[i]; i++)
-        if (!strcmp(w, kws[i]))
-            return 1;
-    return 0;
-}
-
-static void add_col(char cols[][TK_TUNE_NAME], int *n, const char *c)
-{
-    for (int i = 0; i < *n; i++)
-        if (!strcmp(cols[i], c))
-            return;
-    if (*n < TK_TUNE_MAX_COLS)
-        snprintf(cols[(*n)++], TK_TUNE_NAME, "%s", c);
-}
-
-static int mine(const tk_sql_shape *o, const char *qual)
-{
-    return !qual[0] || !strcmp(qual, o->alias) || !strcmp(qual, o->table);
-}
-
-/* Is the text at i (right-hand side) a column reference? */
-static int rhs_is_column(const char *s, long i)
-{
-    char q[TK_TUNE_NAME], c[TK_TUNE_NAME];
-    long p = read_colref(s, i, q, c);
-    if (p == i)
-        return 0;
-    p = skip_sp(s, p);
-    if (s[p] == '(') /* a function: UTC_TIMESTAMP(3), NOW() */
-        return 0;
-    return strcmp(c, "null") && strcmp(c, "true") && strcmp(c, "false");
-}
-
-/* One WHERE conjunct s[a, b). */
-static void parse_term(const char *orig, const char *s, const int *d, long a, long b, tk_sql_shape *o)
-{
-    a = skip_sp(s, a);
-    if (a >= b || s[a] == '(' || find_kw(s, d, "or", a, b) >= 0 || find_kw(s, d, "not", a, b) >= 0)
-        return;
-    /* depth inside the term is relative: the WHERE's own depth is 0 */
-    char qual[TK_TUNE_NAME], col[TK_TUNE_NAME];
-    long p = read_colref(s, a, qual, col);
-    if (p == a || !mine(o, qual))
-        return;
-    p = skip_sp(s, p);
-    if (s[p] == '(')
-        return;
-    int eq = 0, range = 0;
-    long r = p;
-    if (!strncmp(s + p, "<=>", 3)) {
-        eq = 1;
-        r = p + 3;
-    } else if (s[p] == '=') {
-        eq = 1;
-        r = p + 1;
-    } else if (!strncmp(s + p, "<>", 2) || !strncmp(s + p, "!=", 2)) {
-        return;
-    } else if (!strncmp(s + p, "<=", 2) || !strncmp(s + p, ">=", 2)) {
-        range = 1;
-        r = p + 2;
-    } else if (s[p] == '<' || s[p] == '>') {
-        range = 1;
-        r = p + 1;
-    } else if (!strncmp(s + p, "in", 2) && !identc((unsigned char)s[p + 2])) {
-        r = skip_sp(s, p + 2);
-        if (s[r] != '(' || !strncmp(s + skip_sp(s, r + 1), "select", 6))
-            return;
-        eq = 1;
-    } else if (!strncmp(s + p, "between", 7) && !identc((unsigned char)s[p + 7])) {
-        range = 1;
-        r = p + 7;
-    } else if (!strncmp(s + p, "is", 2) && !identc((unsigned char)s[p + 2])) {
-        long q = skip_sp(s, p + 2);
-        if (strncmp(s + q, "null", 4) != 0)
-            return;
-        eq = 1;
-        r = q + 4;
-    } else if (!strncmp(s + p, "like", 4) && !identc((unsigned char)s[p + 4])) {
-        long q = skip_sp(s, p + 4);
-        /* a prefix range only for 'abc%'; the original text still has the
-         * wildcard the scanner blanked */
-        if (s[q] != '\'' || orig[q + 1] == '%' || orig[q + 1] == '_')
-            return;
-        range = 1;
-        r = q;
-    } else {
-        return;
-    }
-    r = skip_sp(s, r);
-    if (rhs_is_column(s, r))
-        return; /* a join condition */
-    if (eq)
-        add_col(o->eq, &o->neq, col);
-    else if (range)
-        add_col(o->range, &o->nrange, col);
-}
-
-int tk_sql_shape_parse(const char *sql, tk_sql_shape *o)
-{
-    memset(o, 0, sizeof *o);
-    char *s = NULL;
-    int *d = NULL;
-    if (!sql || scan_prepare(sql, &s, &d) != 0)
-        return -1;
-    int rc = -1;
-    long n = (long)strlen(s);
-    long i = skip_sp(s, 0);
-    if (strncmp(s + i, "select", 6) != 0 || identc((unsigned char)s[i + 6]))
-        goto out;
-    long from = find_kw(s, d, "from", i, n);
-    if (from < 0)
-        goto out;
-    long p = skip_sp(s, from + 4);
-    char name[TK_TUNE_NAME];
-    long e = read_ident(s, p, name, sizeof name);
-    if (e == p)
-        goto out;
-    while (s[e] == '.') { /* db.table */
-        long f = read_ident(s, e + 1, name, sizeof name);
-        if (f == e + 1)
-            goto out;
-        e = f;
-    }
-    snprintf(o->table, sizeof o->table, "%s", name);
-    p = skip_sp(s, e);
-    if (!strncmp(s + p, "as ", 3))
-        p = skip_sp(s, p + 3);
-    char alias[TK_TUNE_NAME];
-    if (read_ident(s, p, alias, sizeof alias) != p && !is_kw(alias))
-        snprintf(o->alias, sizeof o->alias, "%s", alias);
-
-    static const char *const ends[] = {"order", "group", "limit", "for", "having", "lock", "union", "window", NULL};
-    long where = find_kw(s, d, "where", e, n);
-    long wend = n;
-    long tail_from = where >= 0 ? where : e;
-    for (int k = 0; ends[k]; k++) {
-        long x = find_kw(s, d, ends[k], tail_from, n);
-        if (x >= 0 && x < wend)
-            wend = x;
-    }
-    if (where >= 0) {
-        long a = where + 5, last = a;
-        int pending_between = 0;
-        for (long x = a; x < wend; x++) {
-            if (d[x] != 0)
-                continue;
-            if (find_kw(s, d, "between", x, x + 7) == x)
-                pending_between = 1;
-            if (find_kw(s, d, "and", x, x + 3) == x) {
-                if (pending_between) {
-                    pending_between = 0;
-                    continue;
-                }
-                parse_term(sql, s, d, last, x, o);
-                last = x + 3;
-            }
-        }
-        parse_term(sql, s, d, last, wend, o);
-    }
-    long ob = find_kw(s, d, "order", tail_from, n);
-    if (ob >= 0 && !strncmp(s + skip_sp(s, ob + 5), "by", 2)) {
-        long a = skip_sp(s, ob + 5) + 2, oend = n;
-        static const char *const oends[] = {"limit", "for", "lock", "union", NULL};
-        for (int k = 0; oends[k]; k++) {
-            long x = find_kw(s, d, oends[k], a, n);
-            if (x >= 0 && x < oend)
-                oend = x;
-        }
-        long x = a;
-        while (x < oend) {
-            char qual[TK_TUNE_NAME], col[TK_TUNE_NAME];
-            x = skip_sp(s, x);
-            long y = read_colref(s, x, qual, col);
-            if (y == x || !mine(o, qual)) {
-                o->norder = 0;
-                break;
-            }
-            y = skip_sp(s, y);
-            if (!strncmp(s + y, "asc", 3) && !identc((unsigned char)s[y + 3]))
-                y = skip_sp(s, y + 3);
-            else if (!strncmp(s + y, "desc", 4) && !identc((unsigned char)s[y + 4]))
-                y = skip_sp(s, y + 4);
-            add_col(o->order, &o->norder, col);
-            if (y >= oend || s[y] == ';')
-                break;
-            if (s[y] != ',') {
-                o->norder = 0; /* an expression */
-                break;
-            }
-            x = y + 1;
-        }
-    }
-    rc = 0;
-out:
-    free(s);
-    free(d);
-    return rc;
-}
-
-int tk_tune_candidate(const tk_sql_shape *s, const char *pk, char cols[][TK_TUNE_NAME])
-{
-    int n = 0;
-    for (int i = 0; i < s->neq; i++)
-        add_col(cols, &n, s->eq[i]);
-    if (s->norder > 0) {
-        for (int i = 0; i < s->norder; i++)
-            add_col(cols, &n, s->order[i]);
-    } else if (s->nrange > 0) {
-        add_col(cols, &n, s->range[0]);
-    }
-    while (n > 0 && pk && !strcmp(cols[n - 1], pk))
-        n--;
-    return n;
-}
-
-int tk_index_serves(const tk_index *ix, char cols[][TK_TUNE_NAME], int n)
-{
-    if (n <= 0 || n > ix->ncols)
-        return 0;
-    for (int i = 0; i < n; i++)
-        if (strcmp(ix->cols[i], cols[i]) != 0)
-            return 0;
-    return 1;
-}
-
-int tk_index_redundant(const tk_index *ix, size_t n, size_t i)
-{
-    const tk_index *a = &ix[i];
-    if (a->unique || a->primary)
-        return -1;
-    for (size_t j = 0; j < n; j++) {
-        const tk_index *b = &ix[j];
-        if (j == i || strcmp(a->table, b->table) != 0 || b->ncols < a->ncols)
-            continue;
-        if (!tk_index_serves(b, (char(*)[TK_TUNE_NAME])a->cols, a->ncols))
-            continue;
-        if (b->ncols > a->ncols || b->unique || strcmp(a->name, b->name) > 0)
-            return (int)j;
-    }
-    return -1;
-}
 
 /* ---- plans ---------------------------------------------------------------- */
 
@@ -448,237 +78,6 @@ int tk_plan_parse(const char *text, tk_plan *p)
     p->ms = num(qb, "r_total_time_ms");
     plan_walk(qb, p);
     json_decref(root);
-    return 0;
-}
-
-/* ---- slow query log --------------------------------------------------------- */
-
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-} sbuf;
-
-static int sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return -1;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return 0;
-}
-
-char *tk_sql_normalize(const char *sql)
-{
-    sbuf b = {0};
-    size_t n = strlen(sql);
-    int space = 0;
-    for (size_t i = 0; i < n;) {
-        char c = sql[i];
-        if (isspace((unsigned char)c)) {
-            space = 1;
-            i++;
-            continue;
-        }
-        if (space && b.n > 0 && sb_put(&b, " ", 1) != 0)
-            goto oom;
-        space = 0;
-        if (c == '\'' || c == '"') {
-            size_t j = i + 1;
-            while (j < n) {
-                if (sql[j] == '\\' && j + 1 < n) {
-                    j += 2;
-                    continue;
-                }
-                if (sql[j] == c) {
-                    if (j + 1 < n && sql[j + 1] == c) { /* '' inside */
-                        j += 2;
-                        continue;
-                    }
-                    break;
-                }
-                j++;
-            }
-            i = j < n ? j + 1 : n;
-            if (sb_put(&b, "?", 1) != 0)
-                goto oom;
-            continue;
-        }
-        int prev_ident = b.n > 0 && (identc((unsigned char)b.p[b.n - 1]) || b.p[b.n - 1] == '.');
-        if (isdigit((unsigned char)c) && !prev_ident) {
-            size_t j = i;
-            while (j < n && (isalnum((unsigned char)sql[j]) || sql[j] == '.'))
-                j++;
-            i = j;
-            if (sb_put(&b, "?", 1) != 0)
-                goto oom;
-            continue;
-        }
-        if (sb_put(&b, &sql[i], 1) != 0)
-            goto oom;
-        i++;
-    }
-    while (b.n > 0 && (b.p[b.n - 1] == ';' || b.p[b.n - 1] == ' '))
-        b.p[--b.n] = '\0';
-    if (!b.p && sb_put(&b, "", 0) != 0)
-        goto oom;
-    /* IN (?, ?, ...) -> IN (?+) */
-    for (char *q = b.p; (q = strstr(q, "(?")) != NULL;) {
-        char *r = q + 2;
-        int many = 0;
-        while (r[0] == ',') {
-            char *t = r + 1;
-            while (*t == ' ')
-                t++;
-            if (*t != '?')
-                break;
-            r = t + 1;
-            many = 1;
-        }
-        if (many && *r == ')') {
-            memmove(q + 4, r + 1, strlen(r + 1) + 1);
-            memcpy(q, "(?+)", 4);
-            q += 4;
-        } else {
-            q += 2;
-        }
-    }
-    return b.p;
-oom:
-    free(b.p);
-    return NULL;
-}
-
-void tk_slowlog_free(tk_slowq *q, size_t n)
-{
-    if (!q)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        free(q[i].normalized);
-        free(q[i].example);
-    }
-    free(q);
-}
-
-typedef struct slowstate {
-    tk_slowq *g;
-    size_t n, cap;
-    sbuf stmt;
-    int have_header;
-    double qt;
-    long rex;
-} slowstate;
-
-static int slow_flush(slowstate *st)
-{
-    if (!st->have_header || !st->stmt.p || st->stmt.n == 0) {
-        st->stmt.n = 0;
-        return 0;
-    }
-    char *stmt = st->stmt.p;
-    while (*stmt && isspace((unsigned char)*stmt))
-        stmt++;
-    size_t len = strlen(stmt);
-    while (len > 0 && (isspace((unsigned char)stmt[len - 1]) || stmt[len - 1] == ';'))
-        stmt[--len] = '\0';
-    st->stmt.n = 0;
-    st->have_header = 0;
-    if (len == 0)
-        return 0;
-    char *norm = tk_sql_normalize(stmt);
-    if (!norm)
-        return TK_ENOMEM;
-    for (size_t i = 0; i < st->n; i++)
-        if (!strcmp(st->g[i].normalized, norm)) {
-            free(norm);
-            st->g[i].count++;
-            st->g[i].total_s += st->qt;
-            if (st->qt > st->g[i].max_s)
-                st->g[i].max_s = st->qt;
-            if (st->rex > st->g[i].rows_examined_max)
-                st->g[i].rows_examined_max = st->rex;
-            return 0;
-        }
-    if (st->n == st->cap) {
-        size_t cap = st->cap ? st->cap * 2 : 16;
-        tk_slowq *ng = realloc(st->g, cap * sizeof *ng);
-        if (!ng) {
-            free(norm);
-            return TK_ENOMEM;
-        }
-        st->g = ng;
-        st->cap = cap;
-    }
-    tk_slowq *q = &st->g[st->n];
-    q->normalized = norm;
-    q->example = strdup(stmt);
-    if (!q->example) {
-        free(norm);
-        return TK_ENOMEM;
-    }
-    q->count = 1;
-    q->total_s = q->max_s = st->qt;
-    q->rows_examined_max = st->rex;
-    st->n++;
-    return 0;
-}
-
-int tk_slowlog_parse(const char *text, size_t len, tk_slowq **out, size_t *n)
-{
-    slowstate st = {0};
-    size_t i = 0;
-    int rc = 0;
-    while (i < len && rc == 0) {
-        size_t j = i;
-        while (j < len && text[j] != '\n')
-            j++;
-        const char *line = text + i;
-        size_t ll = j - i;
-        if (ll > 0 && line[ll - 1] == '\r')
-            ll--;
-        i = j + 1;
-        if (ll >= 1 && line[0] == '#') {
-            if ((ll >= 7 && !strncmp(line, "# Time:", 7)) || (ll >= 12 && !strncmp(line, "# User@Host:", 12))) {
-                rc = slow_flush(&st);
-            } else if (ll >= 13 && !strncmp(line, "# Query_time:", 13)) {
-                rc = slow_flush(&st);
-                char tmp[512];
-                snprintf(tmp, sizeof tmp, "%.*s", (int)(ll < 511 ? ll : 511), line);
-                st.qt = strtod(tmp + 13, NULL);
-                const char *re = strstr(tmp, "Rows_examined:");
-                st.rex = re ? strtol(re + 14, NULL, 10) : 0;
-                st.have_header = 1;
-            } else if (ll >= 23 && !strncmp(line, "# administrator command", 23)) {
-                st.have_header = 0;
-            }
-            continue;
-        }
-        if (!st.have_header)
-            continue; /* the server's banner lines, or a statement we do not take */
-        if ((ll >= 14 && !strncasecmp(line, "SET timestamp=", 14)) || (ll >= 4 && !strncasecmp(line, "use ", 4)))
-            continue;
-        if ((st.stmt.n > 0 && sb_put(&st.stmt, "\n", 1) != 0) || sb_put(&st.stmt, line, ll) != 0)
-            rc = TK_ENOMEM;
-    }
-    if (rc == 0)
-        rc = slow_flush(&st);
-    free(st.stmt.p);
-    if (rc != 0) {
-        tk_slowlog_free(st.g, st.n);
-        *out = NULL;
-        *n = 0;
-        return rc;
-    }
-    *out = st.g;
-    *n = st.n;
     return 0;
 }
 
@@ -856,39 +255,6 @@ static int analyze(MYSQL *db, const char *sql, tk_plan *p, char *err, size_t err
 
 /* The table an alias of sql stands for (FROM/JOIN <table> [AS] <alias>),
  * or the alias itself. */
-static void resolve_alias(const char *sql, const char *alias, char *table, size_t cap)
-{
-    snprintf(table, cap, "%s", alias);
-    char *s = NULL;
-    int *d = NULL;
-    if (scan_prepare(sql, &s, &d) != 0)
-        return;
-    long n = (long)strlen(s);
-    for (long i = 0; i < n; i++) {
-        long f = find_kw(s, d, "from", i, i + 4) == i ? i + 4 : find_kw(s, d, "join", i, i + 4) == i ? i + 4 : -1;
-        if (f < 0)
-            continue;
-        char t[TK_TUNE_NAME], a[TK_TUNE_NAME];
-        long p = skip_sp(s, f), e = read_ident(s, p, t, sizeof t);
-        if (e == p)
-            continue;
-        while (s[e] == '.') {
-            long g = read_ident(s, e + 1, t, sizeof t);
-            if (g == e + 1)
-                break;
-            e = g;
-        }
-        p = skip_sp(s, e);
-        if (!strncmp(s + p, "as ", 3))
-            p = skip_sp(s, p + 3);
-        if (read_ident(s, p, a, sizeof a) != p && !is_kw(a) && !strcasecmp(a, alias)) {
-            snprintf(table, cap, "%s", t);
-            break;
-        }
-    }
-    free(s);
-    free(d);
-}
 
 /* Record the indexes a plan of sql uses as "table.key" in used. */
 static void note_keys(json_t *used, const tk_plan *p, const char *sql)
@@ -899,7 +265,7 @@ static void note_keys(json_t *used, const tk_plan *p, const char *sql)
         if (!dot)
             continue;
         snprintf(alias, sizeof alias, "%.*s", (int)(dot - p->keys[k] < 63 ? dot - p->keys[k] : 63), p->keys[k]);
-        resolve_alias(sql, alias, table, sizeof table);
+        tk_sql_alias_table(sql, alias, table, sizeof table);
         snprintf(key, sizeof key, "%.63s.%.63s", table, dot + 1);
         json_object_set_new(used, key, json_true());
     }
@@ -944,22 +310,28 @@ static char *copy_insert(MYSQL *db, const char *table, const char *cols, const c
         return NULL;
     }
     unsigned nf = mysql_num_fields(res);
-    sbuf b = {0};
-    int ok = sb_put(&b, "INSERT INTO `", 13) == 0 && sb_put(&b, table, strlen(table)) == 0 &&
-             sb_put(&b, "` (", 3) == 0 && sb_put(&b, cols, strlen(cols)) == 0 && sb_put(&b, ") VALUES ", 9) == 0;
+    char *text = NULL;
+    size_t textlen = 0;
+    FILE *b = open_memstream(&text, &textlen);
+    if (!b) {
+        mysql_free_result(res);
+        tk_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    fprintf(b, "INSERT INTO `%s` (%s) VALUES ", table, cols);
     MYSQL_ROW row;
-    int nrows = 0;
+    int nrows = 0, ok = 1;
     char *esc = NULL;
     size_t esccap = 0;
     while (ok && (row = mysql_fetch_row(res))) {
         unsigned long *len = mysql_fetch_lengths(res);
-        ok = sb_put(&b, nrows ? ",(" : "(", nrows ? 2 : 1) == 0;
+        fputs(nrows ? ",(" : "(", b);
         nrows++;
         for (unsigned i = 0; ok && i < nf; i++) {
             if (i)
-                ok = sb_put(&b, ",", 1) == 0;
+                fputc(',', b);
             if (!row[i]) {
-                ok = ok && sb_put(&b, "NULL", 4) == 0;
+                fputs("NULL", b);
                 continue;
             }
             if (2 * len[i] + 1 > esccap) {
@@ -972,23 +344,28 @@ static char *copy_insert(MYSQL *db, const char *table, const char *cols, const c
                 esccap = 2 * len[i] + 1;
             }
             unsigned long el = mysql_real_escape_string(db, esc, row[i], len[i]);
-            ok = ok && sb_put(&b, "'", 1) == 0 && sb_put(&b, esc, el) == 0 && sb_put(&b, "'", 1) == 0;
+            fputc('\'', b);
+            fwrite(esc, 1, el, b);
+            fputc('\'', b);
         }
-        ok = ok && sb_put(&b, ")", 1) == 0;
+        fputc(')', b);
     }
     free(esc);
     mysql_free_result(res);
+    ok = ok && !ferror(b);
+    if (fclose(b) != 0)
+        ok = 0;
     if (!ok) {
-        free(b.p);
+        free(text);
         tk_err(err, errlen, "out of memory");
         return NULL;
     }
     if (nrows == 0) {
-        free(b.p);
+        free(text);
         err[0] = '\0';
         return NULL;
     }
-    return b.p;
+    return text;
 }
 
 /* Median ms of inserting copies of `rows` rows of table in a transaction
@@ -1065,7 +442,7 @@ static int starts_select(const char *s)
 {
     while (isspace((unsigned char)*s) || *s == '(')
         s++;
-    return !strncasecmp(s, "select", 6) && !identc((unsigned char)s[6]);
+    return !strncasecmp(s, "select", 6) && !isalnum((unsigned char)s[6]) && s[6] != '_';
 }
 
 #define SQL_MAX 8192

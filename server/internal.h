@@ -49,7 +49,26 @@ typedef struct tk_route {
     const char *summary;  /* for openapi.json */
     const char *body;     /* request body fields for openapi.json, or NULL */
     const char *responds; /* success status and shape */
+    /* descriptive columns, for openapi.json (openapi.c) and the contract test */
+    const char *op_id;       /* operationId, lowerCamelCase: "createReservation" */
+    const char *tag;         /* OpenAPI tag: "reservations" */
+    const char *req_schema;  /* component schema of the request body (api_schemas.c), or NULL */
+    const char *resp_schema; /* component schema of the success body */
+    const char *errors;      /* route-specific errors, "404 NOT_FOUND,409 SEAT_TAKEN"; the ones every
+                              * route of its kind can give (400 BAD_REQUEST, 401 on R_AUTH, 400/413/422
+                              * on a body, 5XX) are added by openapi.c */
+    const char *headers;     /* request headers this route reads, "Idempotency-Key!,X-Queue-Token"
+                              * ('!': required); described in openapi.c */
 } tk_route;
+
+/* One component schema of openapi.json: a name and its JSON Schema text. */
+typedef struct tk_api_schema {
+    const char *name; /* "Reservation" */
+    const char *json; /* the schema object as JSON text */
+} tk_api_schema;
+
+extern const tk_api_schema tk_api_schemas[]; /* api_schemas.c */
+extern const size_t tk_napi_schemas;
 
 extern const tk_route tk_routes[];
 extern const size_t tk_nroutes;
@@ -209,6 +228,8 @@ int tk_pulse_start(tk_server *srv, char *err /* OUT */, size_t errlen);
 void tk_pulse_stop(tk_server *srv);
 
 /* openapi.json generated from the route table (server/openapi.c). */
+/* tk_openapi_render: tk_openapi_document (server.h) as compact JSON text
+ * the caller frees, *len its bytes; NULL on failure. */
 char *tk_openapi_render(size_t *len);
 
 #endif

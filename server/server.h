@@ -51,4 +51,11 @@ typedef struct tk_server_config {
  * server could not start (port in use, database unreachable, ...). */
 int tk_server_run(const tk_server_config *cfg, char *err /* OUT */, size_t errlen);
 
+/* The API's OpenAPI 3.0.3 document, made from the route table and the
+ * component schemas (server/openapi.c): a new jansson reference the caller
+ * json_decref()s, or NULL when a schema does not parse (said on stderr).
+ * `ticketctl openapi` prints it; docs/openapi.json is that output. */
+struct json_t;
+struct json_t *tk_openapi_document(void);
+
 #endif

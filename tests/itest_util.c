@@ -150,6 +150,13 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 int itest_http(itest_env *e, const char *method, const char *path, const char *token, const char *body,
                const char *header, itest_resp *out)
 {
+    const char *headers[2] = {header, NULL};
+    return itest_http_h(e, method, path, token, body, headers, out);
+}
+
+int itest_http_h(itest_env *e, const char *method, const char *path, const char *token, const char *body,
+                 const char *const *headers, itest_resp *out)
+{
     memset(out, 0, sizeof *out);
     CURL *c = curl_easy_init();
     if (!c)
@@ -162,8 +169,8 @@ int itest_http(itest_env *e, const char *method, const char *path, const char *t
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
         h = curl_slist_append(h, auth);
     }
-    if (header)
-        h = curl_slist_append(h, header);
+    for (size_t i = 0; headers && headers[i]; i++)
+        h = curl_slist_append(h, headers[i]);
     buf b = {NULL, 0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -177,6 +184,9 @@ int itest_http(itest_env *e, const char *method, const char *path, const char *t
     }
     int rc = curl_easy_perform(c) == CURLE_OK ? 0 : -1;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    char *ct = NULL;
+    if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+        snprintf(out->content_type, sizeof out->content_type, "%s", ct);
     out->body = b.p ? b.p : strdup("");
     out->json = json_loads(out->body, 0, NULL);
     curl_slist_free_all(h);

@@ -24,6 +24,7 @@ typedef struct itest_resp {
     long status; /* HTTP status, 0 on a transport error */
     char *body;  /* NUL-terminated, malloc'd */
     json_t *json; /* parsed body or NULL */
+    char content_type[128]; /* the response's Content-Type, "" when none */
 } itest_resp;
 
 /* Start (or reuse) the stack, migrate, connect e->db. 0 or -1. */
@@ -40,6 +41,9 @@ void itest_close(itest_env *e);
 /* One request. token/body/header may be NULL; header is "Name: value". */
 int itest_http(itest_env *e, const char *method, const char *path, const char *token, const char *body,
                const char *header, itest_resp *out);
+/* The same with any number of "Name: value" headers (NULL-terminated list). */
+int itest_http_h(itest_env *e, const char *method, const char *path, const char *token, const char *body,
+                 const char *const *headers, itest_resp *out);
 void itest_resp_free(itest_resp *r);
 /* Log in seeded user N; returns a malloc'd token or NULL. */
 char *itest_login(itest_env *e, int user_n);

@@ -73,6 +73,12 @@ typedef struct tk_sql_shape {
  * function of the column, or another table's column are ignored. */
 int tk_sql_shape_parse(const char *sql, tk_sql_shape *out);
 
+/* The table an alias of `sql`'s FROM or JOIN clauses names ("s" in
+ * "FROM seats s"), written to `table` (cap bytes, NUL-terminated). When the
+ * alias is not found, `table` is the alias itself. Never fails; `sql` is only
+ * read. */
+void tk_sql_alias_table(const char *sql, const char *alias, char *table, size_t cap);
+
 /* The candidate index of a shape: equality columns, then ORDER BY columns
  * (or else the first range column), trailing pk columns dropped, at most
  * TK_TUNE_MAX_COLS. pk may be NULL. Returns the column count (0: none). */
