@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -239,6 +240,25 @@ static void on_deadline_tick(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* The health monitor (lib/health.c, a ping every 500 ms with 1 s
+ * timeouts) sees MariaDB down: a job would wait for the client read
+ * timeout (twice: Connector/C retries a read) and miss its deadline, so it
+ * is answered at once; the first ping that answers ends this. */
+static int mariadb_known_down(tk_server *srv)
+{
+    tk_health_state hs;
+    if (!srv->health)
+        return 0;
+    tk_health_get(srv->health, &hs);
+    return !hs.up[TK_HEALTH_MARIADB];
+}
+
+static void reply_backend_down(tk_job *j)
+{
+    j->retry_after_s = 1;
+    job_reply_error(j, 503, "BACKEND_UNAVAILABLE", "MariaDB does not answer; try again shortly");
+}
+
 /* ---- workers -------------------------------------------------------------- */
 
 /* Answer a cacheable read from the cache (1), or note the cache sequence
@@ -294,7 +314,11 @@ static void *worker_main(void *arg)
             usleep((useconds_t)fault_ms * 1000);
         if (j->deadline_us && tk_mono_us() > j->deadline_us) /* waited past its deadline: do not start it */
             reply_deadline(srv, j);
-        else if (!j->cache_key[0] || !cache_answer(srv, j))
+        else if (j->cache_key[0] && cache_answer(srv, j))
+            ;
+        else if (mariadb_known_down(srv)) /* would block up to 2 read timeouts: past the deadline */
+            reply_backend_down(j);
+        else
             j->route->fn(j, w);
         atomic_fetch_sub(&srv->busy_workers, 1);
         post_done(j);
@@ -598,6 +622,61 @@ static struct bufferevent *strict_bev_new(struct event_base *base, void *arg)
     return f;
 }
 
+/* Lingering close (RFC 9112 9.6): a client may still be sending a body we
+ * refused (413 on a Content-Length it then streams). Closing with its
+ * bytes unread sends a RST, which can destroy our answer before it is
+ * read. So a socket with unread input is kept (a dup; evhttp closes its
+ * own descriptor) and read and discarded until the client closes, at most
+ * LINGER_MS. event_base_once: the loop frees a pending one at exit. */
+#define LINGER_MS 2000
+typedef struct lingerer {
+    evutil_socket_t fd;
+    uint64_t until_us;
+    struct event_base *base;
+} lingerer;
+
+static void on_linger(evutil_socket_t fd, short what, void *arg)
+{
+    lingerer *g = arg;
+    char buf[16384];
+    ssize_t n = 1;
+    (void)what;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
+        ;
+    uint64_t now = tk_mono_us();
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) || now >= g->until_us) {
+        close(fd);
+        free(g);
+        return;
+    }
+    struct timeval tv = {0, (suseconds_t)((g->until_us - now) % 1000000)};
+    tv.tv_sec = (time_t)((g->until_us - now) / 1000000);
+    if (event_base_once(g->base, fd, EV_READ, on_linger, g, &tv) != 0) {
+        close(fd);
+        free(g);
+    }
+}
+
+static void linger_start(struct event_base *base, evutil_socket_t fd)
+{
+    int pending = 0;
+    if (ioctl(fd, FIONREAD, &pending) != 0 || pending <= 0)
+        return;
+    lingerer *g = malloc(sizeof *g);
+    evutil_socket_t d = g ? dup(fd) : -1;
+    if (d < 0) {
+        free(g);
+        return;
+    }
+    evutil_make_socket_nonblocking(d);
+    *g = (lingerer){.fd = d, .until_us = tk_mono_us() + LINGER_MS * 1000ULL, .base = base};
+    struct timeval tv = {LINGER_MS / 1000, 0};
+    if (event_base_once(base, d, EV_READ, on_linger, g, &tv) != 0) {
+        close(d);
+        free(g);
+    }
+}
+
 /* evhttp frees a connection as soon as its answer has left the filter's
  * output, but the bytes may still wait in the socket bufferevent under it,
  * which the free discards (a "Connection: close" answer never arrived).
@@ -623,6 +702,10 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
             break;
         struct pollfd pf = {.fd = fd, .events = POLLOUT};
         poll(&pf, 1, 5);
+    }
+    if (fd >= 0 && evbuffer_get_length(out) == 0) {
+        shutdown(fd, SHUT_WR); /* the answer, then FIN; the client's unread bytes do not turn it into a RST */
+        linger_start(bufferevent_get_base(raw), fd);
     }
 }
 
@@ -1102,6 +1185,9 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
         event_add(srv->sig_usr2, NULL);
     }
 
+    /* before the workers: they read srv->health (mariadb_known_down) */
+    if (!(srv->health = tk_health_start(cfg->mysql_url, cfg->redis_url, 500, "serve", err, errlen)))
+        goto out;
     for (; started_workers < srv->nworkers; started_workers++)
         if (pthread_create(&srv->workers[started_workers].thread, NULL, worker_main, &srv->workers[started_workers])) {
             tk_err(err, errlen, "cannot start worker threads");
@@ -1110,8 +1196,6 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
     if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) == 0)
         sweeper_started = 1;
     if (tk_wr_start(srv, err, errlen) != 0) /* waiting-room admission job (queue_routes.c) */
-        goto out;
-    if (!(srv->health = tk_health_start(cfg->mysql_url, cfg->redis_url, 500, "serve", err, errlen)))
         goto out;
     if (cfg->kafka_brokers && *cfg->kafka_brokers && !cfg->no_relay) {
         tk_relay_opts ro = {.poll_ms = 100, .retention_s = cfg->outbox_retention_s};

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,7 @@ static int get(const char *path, double *ms, int *bad503)
 
 typedef struct load {
     int idx;
-    volatile int *stop;
+    _Atomic int *stop;
     int ok, s503, other, bad503;
     double max_ms;
 } load;
@@ -89,7 +90,7 @@ typedef struct load {
 static void *client(void *arg)
 {
     load *c = arg;
-    for (int k = 0; !*c->stop; k++) {
+    for (int k = 0; !atomic_load(c->stop); k++) {
         char path[64];
         snprintf(path, sizeof path, "/api/v1/concerts/%d", 1 + (c->idx * 7 + k) % 20);
         double ms;
@@ -109,7 +110,7 @@ static void *client(void *arg)
 static void test_stall(void **state)
 {
     (void)state;
-    volatile int stop = 0;
+    _Atomic int stop = 0;
     load c[CLIENTS];
     pthread_t th[CLIENTS];
     for (int i = 0; i < CLIENTS; i++) {
@@ -142,7 +143,7 @@ static void test_stall(void **state)
             usleep(50 * 1000);
     }
     uint64_t rec_ms = tk_mono_ms() - t1;
-    stop = 1;
+    atomic_store(&stop, 1);
     int ok = 0, s503 = 0, other = 0, bad503 = bad;
     double max_ms = 0;
     for (int i = 0; i < CLIENTS; i++) {
