@@ -259,7 +259,7 @@ static void on_progress(const tk_bench_point *p, double elapsed_s, uint64_t requ
             json_object_set_new(o, "elapsed_s", json_real(elapsed_s));
             json_object_set_new(o, "requests_total", json_integer((json_int_t)requests));
             json_object_set_new(o, "errors_total", json_integer((json_int_t)errors));
-            json_dumpf(o, pc->jsonl, JSON_COMPACT);
+            json_dumpf(o, pc->jsonl, JSON_COMPACT | JSON_REAL_PRECISION(6)); /* 0.357, not 0.35699999999999998 */
             fputc('\n', pc->jsonl);
             fflush(pc->jsonl);
             json_decref(o);

@@ -23,14 +23,21 @@ int cmd_completion(int argc, char **argv);
 int cmd_man(int argc, char **argv);
 int cmd_openapi(int argc, char **argv);
 
-/* The command table (main.c): name, entry, one-line summary. Help text,
- * completions and the man page are all derived from it and from each
- * command's own --help (docgen.c). */
+/* The command table (main.c): name, entry, one-line summary, option table.
+ * Help text, completions and the man page are all derived from it: from the
+ * option table when there is one, else from the command's own --help
+ * (docgen.c). */
+struct tk_optset;
 typedef struct tk_command {
     const char *name;
     int (*fn)(int argc, char **argv);
     const char *summary;
+    const struct tk_optset *opts; /* its option table (opt.h), or NULL: docgen reads its --help */
 } tk_command;
+
+/* The option tables of the commands that have one (each in its file). */
+extern const struct tk_optset tk_optset_report, tk_optset_seed, tk_optset_tune, tk_optset_scenario, tk_optset_notify,
+    tk_optset_migrate, tk_optset_version, tk_optset_completion, tk_optset_man, tk_optset_openapi;
 
 /* The top-level usage text (main.c). */
 void tk_usage(FILE *out);

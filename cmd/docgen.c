@@ -1,9 +1,11 @@
-/* Everything derived from the command table and each command's --help:
- * shell completions (`completion bash|zsh`, and `completion --words` that
- * they call) and the man page (`man`). Help text is the one source: a
- * command's --help is captured by running it in a forked child, so the
- * completion words and the manual can never drift from what --help says. */
+/* Everything derived from the command table: shell completions
+ * (`completion bash|zsh`, and `completion --words` that they call) and the
+ * man page (`man`). A command with an option table (opt.h) is described
+ * from the table, the same one its --help and its parser use; for the
+ * others the --help text is captured by running it in a forked child. Either
+ * way the completion words and the manual cannot drift from --help. */
 #include "commands.h"
+#include "opt.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -135,6 +137,10 @@ static int print_words(int argc, char **argv)
         const tk_command *c = find(argv[0]);
         if (!c)
             return 0;
+        if (c->opts) { /* from its option table */
+            tk_opt_words(c->opts, argc - 1, argv + 1, stdout);
+            return 0;
+        }
         int have_sub = argc > 1 && argv[1][0] != '-';
         char *help = capture_help(c, have_sub ? argv[1] : NULL);
         if (help)
@@ -168,28 +174,48 @@ static const char zsh_script[] =
     "}\n"
     "_ticketctl \"$@\"\n";
 
+enum { OPT_WORDS = 256 };
+
+static const tk_opt completion_rows[] = {
+    {.id = OPT_WORDS, .name = "words", .type = TK_OPT_FLAG,
+     .help = "print what may follow COMMAND [SUBCOMMAND] ..., one per line\n(the scripts call it)"},
+    TK_OPT_ROW_END,
+};
+
+const tk_optset tk_optset_completion = {
+    .cmd = "completion",
+    .synopsis = "completion bash|zsh\ncompletion --words [COMMAND [SUBCOMMAND ...]]",
+    .about = "Print a completion script for the shell. Install it with\n"
+             "  ticketctl completion bash > /etc/bash_completion.d/ticketctl\n"
+             "  ticketctl completion zsh > \"${fpath[1]}/_ticketctl\"\n"
+             "or `source <(ticketctl completion bash)` for this shell only. The script asks\n"
+             "`ticketctl completion --words` what may follow: a command's option table, or\n"
+             "the words of its --help.",
+    .opts = completion_rows,
+};
+
 int cmd_completion(int argc, char **argv)
 {
-    if (argc >= 2 && !strcmp(argv[1], "--words"))
+    if (argc >= 2 && !strcmp(argv[1], "--words")) /* the words after it are the line so far, not options */
         return print_words(argc - 2, argv + 2);
-    if (argc == 2 && !strcmp(argv[1], "bash")) {
+    tk_optparse p = {0};
+    tk_optval v;
+    int c;
+    while ((c = tk_opt_next(&p, &tk_optset_completion, argc, argv, &v)) > 0)
+        ;
+    if (c != TK_OPT_END)
+        return tk_opt_exit(c);
+    if (argc - optind != 1)
+        return tk_opt_error(&tk_optset_completion, "which shell: bash or zsh?");
+    if (!strcmp(argv[optind], "bash")) {
         fputs(bash_script, stdout);
         return 0;
     }
-    if (argc == 2 && !strcmp(argv[1], "zsh")) {
+    if (!strcmp(argv[optind], "zsh")) {
         fputs(zsh_script, stdout);
         return 0;
     }
-    FILE *out = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? stdout : stderr;
-    fputs("usage: ticketctl completion bash|zsh\n"
-          "       ticketctl completion --words [COMMAND [SUBCOMMAND]]\n\n"
-          "Print a completion script for the shell. Install it with\n"
-          "  ticketctl completion bash > /etc/bash_completion.d/ticketctl\n"
-          "  ticketctl completion zsh > \"${fpath[1]}/_ticketctl\"\n"
-          "or `source <(ticketctl completion bash)` for this shell only. The script asks\n"
-          "`ticketctl completion --words` what may follow, which reads each command's --help.\n",
-          out);
-    return out == stdout ? 0 : 2;
+    return tk_opt_error(&tk_optset_completion, "no completion for '%s' (bash or zsh)", argv[optind]);
 }
 
 /* Help text as a troff no-fill block: backslashes escaped, control
@@ -214,15 +240,19 @@ static void troff_block(FILE *f, const char *s)
     fputs(".fi\n", f);
 }
 
+const tk_optset tk_optset_man = {
+    .cmd = "man",
+    .synopsis = "man > ticketctl.1",
+    .about = "Print the manual page (troff, section 1): the command list and every command's\n"
+             "options, from its option table or its --help.",
+    .opts = tk_opt_no_rows,
+};
+
 int cmd_man(int argc, char **argv)
 {
-    (void)argv;
-    if (argc > 1) {
-        fputs("usage: ticketctl man > ticketctl.1\n\nPrint the manual page (troff, section 1): the command "
-              "list and every command's --help.\n",
-              strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? stderr : stdout);
-        return strcmp(argv[1], "--help") && strcmp(argv[1], "-h") ? 2 : 0;
-    }
+    int rc = tk_opt_only(&tk_optset_man, argc, argv);
+    if (rc >= 0)
+        return rc;
     FILE *f = stdout;
     fprintf(f, ".TH TICKETCTL 1 \"\" \"ticketctl %s\" \"User Commands\"\n", tk_build_version());
     fputs(".SH NAME\nticketctl \\- run a ticket on-sale and prove that it holds\n"
@@ -248,6 +278,10 @@ int cmd_man(int argc, char **argv)
         if (!strcmp(t[i].name, "man"))
             continue;
         fprintf(f, ".SS %s\n%s.\n", t[i].name, t[i].summary);
+        if (t[i].opts) { /* from its option table: a tagged paragraph per option */
+            tk_opt_man(t[i].opts, f);
+            continue;
+        }
         char *help = capture_help(&t[i], NULL);
         if (help && *help)
             troff_block(f, help);

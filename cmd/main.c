@@ -5,21 +5,21 @@
 #include <string.h>
 
 static const tk_command commands[] = {
-    {"dev", cmd_dev, "start/stop/inspect the private local stack (MariaDB, Redis, Kafka)"},
-    {"migrate", cmd_migrate, "apply the versioned schema migrations"},
-    {"serve", cmd_serve, "run the reservation HTTP API"},
-    {"seed", cmd_seed, "bulk-load users, concerts, schedules and seats"},
-    {"bench", cmd_bench, "run virtual users through the booking flow"},
-    {"report", cmd_report, "render a results JSON as HTML + Markdown"},
-    {"scenario", cmd_scenario, "contention scenarios comparing lock strategies"},
-    {"notify", cmd_notify, "deliver reservation/payment events to a webhook"},
-    {"anomaly", cmd_anomaly, "anomaly detection on the metrics stream and NAB series"},
-    {"tune", cmd_tune, "index advice proven by measurement; query latency (--measure)"},
-    {"queue", cmd_queue, "waiting room: simulate many waiting users (simulate)"},
-    {"version", cmd_version, "version, commit, build type and library versions"},
-    {"completion", cmd_completion, "print a shell completion script (bash or zsh)"},
-    {"man", cmd_man, "print the manual page (troff), made from every command's --help"},
-    {"openapi", cmd_openapi, "print the HTTP API as OpenAPI 3.0.3 (docs/openapi.json)"},
+    {"dev", cmd_dev, "start/stop/inspect the private local stack (MariaDB, Redis, Kafka)", NULL},
+    {"migrate", cmd_migrate, "apply the versioned schema migrations", &tk_optset_migrate},
+    {"serve", cmd_serve, "run the reservation HTTP API", NULL},
+    {"seed", cmd_seed, "bulk-load users, concerts, schedules and seats", &tk_optset_seed},
+    {"bench", cmd_bench, "run virtual users through the booking flow", NULL},
+    {"report", cmd_report, "render a results JSON as HTML + Markdown", &tk_optset_report},
+    {"scenario", cmd_scenario, "contention scenarios comparing lock strategies", &tk_optset_scenario},
+    {"notify", cmd_notify, "deliver reservation/payment events to a webhook", &tk_optset_notify},
+    {"anomaly", cmd_anomaly, "anomaly detection on the metrics stream and NAB series", NULL},
+    {"tune", cmd_tune, "index advice proven by measurement; query latency (--measure)", &tk_optset_tune},
+    {"queue", cmd_queue, "waiting room: simulate many waiting users (simulate)", NULL},
+    {"version", cmd_version, "version, commit, build type and library versions", &tk_optset_version},
+    {"completion", cmd_completion, "print a shell completion script (bash or zsh)", &tk_optset_completion},
+    {"man", cmd_man, "print the manual page (troff), made from every command's options", &tk_optset_man},
+    {"openapi", cmd_openapi, "print the HTTP API as OpenAPI 3.0.3 (docs/openapi.json)", &tk_optset_openapi},
 };
 
 const tk_command *tk_commands(size_t *n)

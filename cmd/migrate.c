@@ -1,47 +1,42 @@
 /* ticketctl migrate: bring the MariaDB schema up to this binary's version. */
 #include "commands.h"
+#include "opt.h"
 #include "ticketctl/db.h"
 #include "ticketctl/devstack.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: ticketctl migrate [--mysql URL] [--state DIR]\n\n"
-                 "Apply every schema migration newer than the database records (safe to rerun).\n\n"
-                 "options:\n"
-                 "  --mysql URL  mysql://user:pass@host:port/db (default $TICKETCTL_MYSQL,\n"
-                 "               else the dev stack, started if needed)\n"
-                 "  --state DIR  dev stack state dir (default $TICKETCTL_STATE or ./.ticketctl)\n"
-                 "  -h, --help   this text\n");
-}
+enum { OPT_MYSQL = 256, OPT_STATE };
+
+static const tk_opt migrate_rows[] = {
+    TK_OPT_ROW_MYSQL(OPT_MYSQL),
+    TK_OPT_ROW_STATE(OPT_STATE),
+    TK_OPT_ROW_END,
+};
+
+const tk_optset tk_optset_migrate = {
+    .cmd = "migrate",
+    .synopsis = "migrate [--mysql URL] [--state DIR]",
+    .about = "Apply every schema migration newer than the database records (safe to rerun).",
+    .opts = migrate_rows,
+};
 
 int cmd_migrate(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"mysql", required_argument, NULL, 'm'},
-        {"state", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *mysql = NULL, *state = NULL;
+    tk_optparse p = {0};
+    tk_optval v;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = tk_opt_next(&p, &tk_optset_migrate, argc, argv, &v)) > 0) {
         switch (c) {
-        case 'm': mysql = optarg; break;
-        case 's': state = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case OPT_MYSQL: mysql = v.str; break;
+        case OPT_STATE: state = v.str; break;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "ticketctl migrate: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
-
+    if (c != TK_OPT_END)
+        return tk_opt_exit(c);
+    if (optind != argc)
+        return tk_opt_error(&tk_optset_migrate, "unexpected argument '%s'", argv[optind]);
     char err[1024];
     tk_backend b;
     if (tk_backend_resolve_some(&b, TK_NEED_MYSQL, mysql, NULL, NULL, state, 1, err, sizeof err) != 0) {

@@ -1,8 +1,8 @@
 /* ticketctl notify: reservation/payment events -> webhook. Thin: flags,
  * signals, lib/notify.c, a summary. */
 #include "commands.h"
+#include "opt.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,77 +21,66 @@ static void on_stop(int sig)
     stop_flag = 1;
 }
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: ticketctl notify --webhook URL [options]\n\n"
-                 "Deliver reservation and payment events from Kafka to a webhook (Slack-compatible\n"
-                 "JSON), at least once, de-duplicated by event id, offsets committed after delivery.\n\n"
-                 "  --webhook URL        where to POST each event (required)\n"
-                 "  --group ID           consumer group (default ticketctl-notify)\n"
-                 "  --max-attempts N     give up on an event after N attempts (default 0: retry\n"
-                 "                       with backoff until stopped)\n"
-                 "  --max-events N       exit after N delivered events\n"
-                 "  --idle-exit DUR      exit after DUR without a message\n"
-                 "  --connect-timeout DUR  fail when no Kafka broker answers within DUR at start\n"
-                 "                       (default 10s); later outages are waited out and logged\n"
-                 "                       once each way as a JSON line on stderr\n"
-                 "  --json               print the summary as JSON\n"
-                 "  --verbose            log failed deliveries\n"
-                 "  --kafka-brokers LIST --redis URL --state DIR\n"
-                 "                       backends (default: the dev stack, started if needed)\n"
-                 "  -h, --help\n");
-}
+enum { OPT_GROUP = 256, OPT_MAX_ATTEMPTS, OPT_MAX_EVENTS, OPT_IDLE_EXIT, OPT_CONNECT_TIMEOUT, OPT_JSON, OPT_VERBOSE,
+       OPT_KAFKA, OPT_REDIS, OPT_STATE };
+
+static const tk_opt notify_rows[] = {
+    {.id = 'w', .name = "webhook", .type = TK_OPT_STR, .arg = "URL", .help = "where to POST each event (required)"},
+    {.id = OPT_GROUP, .name = "group", .type = TK_OPT_STR, .arg = "ID",
+     .help = "consumer group (default ticketctl-notify)"},
+    {.id = OPT_MAX_ATTEMPTS, .name = "max-attempts", .type = TK_OPT_INT, .arg = "N", .min = 0, .max = 1000000,
+     .help = "give up on an event after N attempts (default 0: retry\nwith backoff until stopped)"},
+    {.id = OPT_MAX_EVENTS, .name = "max-events", .type = TK_OPT_INT, .arg = "N", .min = 0, .max = INT64_MAX,
+     .help = "exit after N delivered events"},
+    {.id = OPT_IDLE_EXIT, .name = "idle-exit", .type = TK_OPT_DURATION, .arg = "DUR",
+     .help = "exit after DUR without a message"},
+    {.id = OPT_CONNECT_TIMEOUT, .name = "connect-timeout", .type = TK_OPT_DURATION, .arg = "DUR", .min = 1,
+     .help = "fail when no Kafka broker answers within DUR at start\n(default 10s); later outages are waited out and "
+             "logged\nonce each way as a JSON line on stderr"},
+    {.id = OPT_JSON, .name = "json", .type = TK_OPT_FLAG, .help = "print the summary as JSON"},
+    {.id = OPT_VERBOSE, .name = "verbose", .type = TK_OPT_FLAG, .help = "log failed deliveries"},
+    TK_OPT_ROW_KAFKA(OPT_KAFKA),
+    TK_OPT_ROW_REDIS(OPT_REDIS),
+    TK_OPT_ROW_STATE(OPT_STATE),
+    TK_OPT_ROW_END,
+};
+
+const tk_optset tk_optset_notify = {
+    .cmd = "notify",
+    .synopsis = "notify --webhook URL [options]",
+    .about = "Deliver reservation and payment events from Kafka to a webhook (Slack-compatible\n"
+             "JSON), at least once, de-duplicated by event id, offsets committed after delivery.",
+    .opts = notify_rows,
+};
 
 int cmd_notify(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"webhook", required_argument, NULL, 'w'},      {"group", required_argument, NULL, 'g'},
-        {"max-attempts", required_argument, NULL, 'a'}, {"max-events", required_argument, NULL, 'n'},
-        {"idle-exit", required_argument, NULL, 'i'},    {"json", no_argument, NULL, 'j'},
-        {"connect-timeout", required_argument, NULL, 'c'},
-        {"verbose", no_argument, NULL, 'v'},            {"kafka-brokers", required_argument, NULL, 'k'},
-        {"redis", required_argument, NULL, 'r'},        {"state", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0},
-    };
     tk_notify_config cfg = {.stop = &stop_flag};
     const char *kafka = NULL, *redis = NULL, *state = NULL;
-    int json = 0, c, li = -1;
-    int64_t v;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
+    int json = 0, c;
+    tk_optparse p = {0};
+    tk_optval v;
+    while ((c = tk_opt_next(&p, &tk_optset_notify, argc, argv, &v)) > 0) {
         switch (c) {
-        case 'w': cfg.webhook = optarg; break;
-        case 'g': cfg.group = optarg; break;
-        case 'a':
-            if (tk_parse_i64(optarg, 0, 1000000, &v)) goto bad;
-            cfg.max_attempts = (int)v;
-            break;
-        case 'n':
-            if (tk_parse_i64(optarg, 0, INT64_MAX, &v)) goto bad;
-            cfg.max_events = v;
-            break;
-        case 'i':
-            if (tk_parse_duration_ms(optarg, &v)) goto bad;
-            cfg.idle_exit_ms = v;
-            break;
-        case 'c':
-            if (tk_parse_duration_ms(optarg, &v) || v <= 0) goto bad;
-            cfg.connect_timeout_ms = v;
-            break;
-        case 'j': json = 1; break;
-        case 'v': cfg.verbose = 1; break;
-        case 'k': kafka = optarg; break;
-        case 'r': redis = optarg; break;
-        case 's': state = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'w': cfg.webhook = v.str; break;
+        case OPT_GROUP: cfg.group = v.str; break;
+        case OPT_MAX_ATTEMPTS: cfg.max_attempts = (int)v.i; break;
+        case OPT_MAX_EVENTS: cfg.max_events = v.i; break;
+        case OPT_IDLE_EXIT: cfg.idle_exit_ms = v.i; break;
+        case OPT_CONNECT_TIMEOUT: cfg.connect_timeout_ms = v.i; break;
+        case OPT_JSON: json = 1; break;
+        case OPT_VERBOSE: cfg.verbose = 1; break;
+        case OPT_KAFKA: kafka = v.str; break;
+        case OPT_REDIS: redis = v.str; break;
+        case OPT_STATE: state = v.str; break;
         }
     }
-    if (!cfg.webhook || optind != argc) {
-        fprintf(stderr, "notify: %s\n", cfg.webhook ? "unexpected argument" : "--webhook URL is required");
-        usage(stderr);
-        return 2;
-    }
+    if (c != TK_OPT_END)
+        return tk_opt_exit(c);
+    if (!cfg.webhook)
+        return tk_opt_error(&tk_optset_notify, "--webhook URL is required");
+    if (optind != argc)
+        return tk_opt_error(&tk_optset_notify, "unexpected argument '%s'", argv[optind]);
     char err[512];
     tk_backend b;
     if (tk_backend_resolve_some(&b, TK_NEED_REDIS | TK_NEED_KAFKA, NULL, redis, kafka, state, 1, err, sizeof err)) {
@@ -119,8 +108,4 @@ int cmd_notify(int argc, char **argv)
         return 1;
     }
     return 0;
-bad:
-    fprintf(stderr, "notify: --%s: bad value '%s' (see ticketctl notify --help)\n", li >= 0 ? opts[li].name : "?",
-            optarg);
-    return 2;
 }

@@ -2,6 +2,7 @@
  * the one served at /api/v1/openapi.json, pretty-printed; docs/openapi.json
  * is this output (`ticketctl openapi > docs/openapi.json`). */
 #include "commands.h"
+#include "opt.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -9,17 +10,19 @@
 
 #include "server.h"
 
+const tk_optset tk_optset_openapi = {
+    .cmd = "openapi",
+    .synopsis = "openapi > docs/openapi.json",
+    .about = "Print the reservation API's OpenAPI 3.0.3 document (the one served at\n"
+             "/api/v1/openapi.json), made from the route table; docs/openapi.json is this output.",
+    .opts = tk_opt_no_rows,
+};
+
 int cmd_openapi(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        puts("usage: ticketctl openapi\n\nPrint the reservation API's OpenAPI 3.0.3 document (the one served at\n"
-             "/api/v1/openapi.json), made from the route table; docs/openapi.json is this output.");
-        return 0;
-    }
-    if (argc > 1) {
-        fprintf(stderr, "ticketctl openapi: unexpected argument '%s' (try --help)\n", argv[1]);
-        return 2;
-    }
+    int rc = tk_opt_only(&tk_optset_openapi, argc, argv);
+    if (rc >= 0)
+        return rc;
     json_t *doc = tk_openapi_document();
     if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2)) != 0) {
         json_decref(doc);

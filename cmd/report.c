@@ -1,40 +1,41 @@
 /* ticketctl report: render a bench results JSON as HTML + Markdown. */
 #include "commands.h"
+#include "opt.h"
 #include "ticketctl/common.h"
 #include "ticketctl/compare.h"
 #include "ticketctl/report.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const struct option longopts[] = {
-    {"out-dir", required_argument, NULL, 'o'},
-    {"junit", required_argument, NULL, 'j'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+enum { OPT_JUNIT = 256, OPT_COMPARE };
+
+static const tk_opt report_rows[] = {
+    {.id = 'o', .name = "out-dir", .short_name = 'o', .type = TK_OPT_STR, .arg = "DIR",
+     .help = "write the two files into DIR (must exist)"},
+    {.id = OPT_JUNIT, .name = "junit", .type = TK_OPT_STR, .arg = "FILE",
+     .help = "also write the thresholds, invariants and generator\nself-check as JUnit XML for CI ('-': stdout); exit 3\n"
+             "when one of them failed"},
+    {.id = OPT_COMPARE, .name = "compare", .type = TK_OPT_FLAG,
+     .help = "compare BASELINE with CANDIDATE runs: each a results\nfile, a directory of them or a quoted glob, "
+             ">= 5 runs\neach; Mann-Whitney U per metric, exit 3 on a regression"},
+    TK_OPT_ROW_END,
 };
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: ticketctl report RESULTS.json [--out-dir DIR] [--junit FILE]\n"
-            "       ticketctl report --compare BASELINE CANDIDATE   (files, dirs or globs; >= 5 runs each)\n"
-            "\n"
-            "Render a bench results file (docs/RESULTS.md) as a self-contained HTML page\n"
-            "(charts of throughput, virtual users and latency over time; step, error and\n"
-            "invariant tables) and a Markdown summary. Writes <name>.html and <name>.md\n"
-            "beside the JSON, or in DIR, and prints both paths.\n"
-            "\n"
-            "  -o, --out-dir DIR   write the two files into DIR (must exist)\n"
-            "      --junit FILE    also write the thresholds, invariants and generator\n"
-            "                      self-check as JUnit XML for CI ('-': stdout); exit 3\n"
-            "                      when one of them failed\n"
-            "  -h, --help          this help\n");
-}
+const tk_optset tk_optset_report = {
+    .cmd = "report",
+    .synopsis = "report RESULTS.json [--out-dir DIR] [--junit FILE]\n"
+                "report --compare BASELINE CANDIDATE",
+    .about = "Render a bench results file (docs/RESULTS.md) as a self-contained HTML page\n"
+             "(charts of throughput, virtual users and latency over time, per-step latency,\n"
+             "the response-time distribution and errors by status over time; step, error\n"
+             "and invariant tables) and a Markdown summary. Writes <name>.html and <name>.md\n"
+             "beside the JSON, or in DIR, and prints both paths.",
+    .opts = report_rows,
+};
 
 /* ticketctl report --compare BASELINE CANDIDATE: each a results file, a
  * directory of them or a glob; the statistics are in lib/compare.c.
@@ -46,18 +47,20 @@ static int report_compare(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--compare") == 0)
             continue;
-        if (ns == 2 || argv[i][0] == '-') {
-            fprintf(stderr, "usage: ticketctl report --compare BASELINE CANDIDATE\n"
-                            "  each a results JSON, a directory of them or a quoted glob; >= %d runs per side\n",
-                    TK_CMP_MIN_RUNS);
-            return 2;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            tk_opt_help(&tk_optset_report, stdout);
+            return 0;
         }
+        if (argv[i][0] == '-')
+            return tk_opt_error(&tk_optset_report, "--compare takes no option '%s'", argv[i]);
+        if (ns == 2)
+            return tk_opt_error(&tk_optset_report, "--compare takes two sides, BASELINE and CANDIDATE; '%s' is a third",
+                                argv[i]);
         side[ns++] = argv[i];
     }
-    if (ns != 2) {
-        fprintf(stderr, "usage: ticketctl report --compare BASELINE CANDIDATE\n");
-        return 2;
-    }
+    if (ns != 2)
+        return tk_opt_error(&tk_optset_report, "--compare needs BASELINE and CANDIDATE (>= %d runs each)",
+                            TK_CMP_MIN_RUNS);
     char **paths[2] = {NULL, NULL}, err[1024];
     size_t n[2] = {0, 0};
     int rc = 1;
@@ -136,21 +139,19 @@ int cmd_report(int argc, char **argv)
             return report_compare(argc, argv);
 
     const char *out_dir = NULL, *junit = NULL;
+    tk_optparse p = {0};
+    tk_optval v;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+    while ((c = tk_opt_next(&p, &tk_optset_report, argc, argv, &v)) > 0) {
         switch (c) {
-        case 'o': out_dir = optarg; break;
-        case 'j': junit = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'o': out_dir = v.str; break;
+        case OPT_JUNIT: junit = v.str; break;
         }
     }
-    if (argc - optind != 1) {
-        fprintf(stderr, "report: %s\n", optind < argc ? "one results file, please" : "missing RESULTS.json");
-        usage(stderr);
-        return 2;
-    }
+    if (c != TK_OPT_END)
+        return tk_opt_exit(c);
+    if (argc - optind != 1)
+        return tk_opt_error(&tk_optset_report, optind < argc ? "one results file, please" : "missing RESULTS.json");
     char html[8192], md[8192], err[1024];
     if (tk_report_write_files(argv[optind], out_dir, html, sizeof html, md, sizeof md, err, sizeof err) != 0) {
         fprintf(stderr, "report: %s\n", err);

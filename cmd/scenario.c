@@ -2,6 +2,7 @@
  * (lib/scenario.c, lib/strategy.c); list the scenario files; list the
  * strategies. Parses, calls lib/, prints. */
 #include "commands.h"
+#include "opt.h"
 #include "ticketctl/backend.h"
 #include "ticketctl/common.h"
 #include "ticketctl/devstack.h"
@@ -10,53 +11,80 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: ticketctl scenario run FILE [options]\n"
-            "       ticketctl scenario list [--dir DIR]\n"
-            "       ticketctl scenario strategies\n"
-            "\n"
-            "Contention scenarios (scenarios/*.json) played on real parallel connections\n"
-            "(one thread per connection, each with its own MariaDB and Redis connection,\n"
-            "all started together behind a barrier), comparing the lock strategies.\n"
-            "Double bookings, oversell and balances are counted in MariaDB after each run.\n"
-            "Run 'ticketctl scenario run --help' for the options of a run.\n");
-}
-
-static void run_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: ticketctl scenario run FILE [options]\n"
-            "\n"
-            "FILE is a scenario file, or a name found as scenarios/NAME.json.\n"
-            "Prints one comparison table (attempts, outcomes, double bookings, oversold\n"
-            "seats, retries, lock waits/timeouts/deadlocks, attempts/s, p50/p99/max) and\n"
-            "writes the results JSON, which `ticketctl report` renders.\n"
-            "Exit status: 0 every invariant held (violations by strategies marked unsafe\n"
-            "are expected and do not count), 1 an invariant failed or the run failed,\n"
-            "2 usage.\n"
-            "\n"
-            "  -s, --strategy NAME   one strategy, or 'all' (default: the file's list)\n"
-            "  -n, --repeat N        runs per strategy (default 1)\n"
-            "      --scale F         multiply users and seats by F, 0 < F <= 1 (default 1)\n"
-            "  -c, --connections N   worker connections (default: the file's)\n"
-            "      --no-redis-benchmark  skip the file's redis-benchmark comparison\n"
-            "      --json            print the results JSON instead of the table\n"
-            "  -o, --out FILE        results JSON (default reports/out/scenario-<name>-<UTC>.json)\n"
-            "  -q, --quiet           no per-run progress on stderr\n"
-            "      --mysql URL --redis URL --state DIR   backends (default: the dev stack)\n"
-            "  -h, --help            this help\n");
-}
-
 enum { OPT_SCALE = 1000, OPT_NORB, OPT_JSON, OPT_MYSQL, OPT_REDIS, OPT_STATE, OPT_DIR };
+
+static const tk_opt run_rows[] = {
+    {.id = 's', .name = "strategy", .short_name = 's', .type = TK_OPT_STR, .arg = "NAME",
+     .help = "one strategy, or 'all' (default: the file's list)"},
+    {.id = 'n', .name = "repeat", .short_name = 'n', .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 1000,
+     .help = "runs per strategy (default 1)"},
+    {.id = OPT_SCALE, .name = "scale", .type = TK_OPT_REAL, .arg = "F", .lo = 0, .hi = 1, .lo_open = 1,
+     .help = "multiply users and seats by F, 0 < F <= 1 (default 1)"},
+    {.id = 'c', .name = "connections", .short_name = 'c', .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 900,
+     .help = "worker connections (default: the file's)"},
+    {.id = OPT_NORB, .name = "no-redis-benchmark", .type = TK_OPT_FLAG,
+     .help = "skip the file's redis-benchmark comparison"},
+    {.id = OPT_JSON, .name = "json", .type = TK_OPT_FLAG, .help = "print the results JSON instead of the table"},
+    {.id = 'o', .name = "out", .short_name = 'o', .type = TK_OPT_STR, .arg = "FILE",
+     .help = "results JSON (default\nreports/out/scenario-<name>-<UTC>.json)"},
+    {.id = 'q', .name = "quiet", .short_name = 'q', .type = TK_OPT_FLAG, .help = "no per-run progress on stderr"},
+    TK_OPT_ROW_MYSQL(OPT_MYSQL),
+    TK_OPT_ROW_REDIS(OPT_REDIS),
+    TK_OPT_ROW_STATE(OPT_STATE),
+    TK_OPT_ROW_END,
+};
+
+static const tk_optset run_set = {
+    .cmd = "scenario run",
+    .synopsis = "scenario run FILE [options]",
+    .about = "Play one scenario file (or scenarios/NAME.json) and compare its strategies.\n"
+             "Prints one comparison table (attempts, outcomes, double bookings, oversold\n"
+             "seats, retries, lock waits/timeouts/deadlocks, attempts/s, p50/p99/max) and\n"
+             "writes the results JSON, which `ticketctl report` renders.",
+    .opts = run_rows,
+    .epilog = "Exit status: 0 every invariant held (violations by strategies marked unsafe\n"
+              "are expected and do not count), 1 an invariant failed or the run failed,\n"
+              "2 usage.",
+};
+
+static const tk_opt list_rows[] = {
+    {.id = OPT_DIR, .name = "dir", .type = TK_OPT_STR, .arg = "DIR", .help = "where the files are (default ./scenarios)"},
+    TK_OPT_ROW_END,
+};
+
+static const tk_optset list_set = {
+    .cmd = "scenario list",
+    .synopsis = "scenario list [--dir DIR]",
+    .about = "One line per scenario file in DIR: name, kind, users, data, description.",
+    .opts = list_rows,
+};
+
+static const tk_optset strategies_set = {
+    .cmd = "scenario strategies",
+    .synopsis = "scenario strategies",
+    .about = "The lock strategy table: each strategy, whether it applies to seats and to\n"
+             "points, and what it does (unsafe ones exist only to show the race).",
+    .opts = tk_opt_no_rows,
+};
+
+static const tk_optset *const scenario_subs[] = {&run_set, &list_set, &strategies_set, NULL};
+
+const tk_optset tk_optset_scenario = {
+    .cmd = "scenario",
+    .synopsis = "scenario run FILE [options]\nscenario list [--dir DIR]\nscenario strategies",
+    .about = "Contention scenarios (scenarios/*.json) played on real parallel connections\n"
+             "(one thread per connection, each with its own MariaDB and Redis connection,\n"
+             "all started together behind a barrier), comparing the lock strategies.\n"
+             "Double bookings, oversell and balances are counted in MariaDB after each run.",
+    .opts = tk_opt_no_rows,
+    .subs = scenario_subs,
+};
 
 static int find_file(const char *arg, char *path, size_t len)
 {
@@ -96,63 +124,30 @@ static int write_json(const json_t *root, const char *path, char *err, size_t er
 
 static int cmd_run(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"strategy", required_argument, NULL, 's'},
-        {"repeat", required_argument, NULL, 'n'},
-        {"scale", required_argument, NULL, OPT_SCALE},
-        {"connections", required_argument, NULL, 'c'},
-        {"no-redis-benchmark", no_argument, NULL, OPT_NORB},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"out", required_argument, NULL, 'o'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"mysql", required_argument, NULL, OPT_MYSQL},
-        {"redis", required_argument, NULL, OPT_REDIS},
-        {"state", required_argument, NULL, OPT_STATE},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     tk_scenario_opts o = {.repeat = 1, .scale = 1.0, .progress = stderr};
     const char *out = NULL, *mysql = NULL, *redis = NULL, *state = NULL;
     int json = 0, c;
-    int64_t v;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "s:n:c:o:qh", longopts, NULL)) != -1) {
+    tk_optparse p = {0};
+    tk_optval v;
+    while ((c = tk_opt_next(&p, &run_set, argc, argv, &v)) > 0) {
         switch (c) {
-        case 's': o.strategy = optarg; break;
-        case 'n':
-            if (tk_parse_i64(optarg, 1, 1000, &v) != 0)
-                goto bad;
-            o.repeat = (int)v;
-            break;
-        case OPT_SCALE: {
-            char *end;
-            errno = 0;
-            o.scale = strtod(optarg, &end);
-            if (errno || *end || !(o.scale > 0 && o.scale <= 1))
-                goto bad;
-            break;
-        }
-        case 'c':
-            if (tk_parse_i64(optarg, 1, 900, &v) != 0)
-                goto bad;
-            o.connections = (int)v;
-            break;
+        case 's': o.strategy = v.str; break;
+        case 'n': o.repeat = (int)v.i; break;
+        case OPT_SCALE: o.scale = v.d; break;
+        case 'c': o.connections = (int)v.i; break;
         case OPT_NORB: o.redis_benchmark = -1; break;
         case OPT_JSON: json = 1; break;
-        case 'o': out = optarg; break;
+        case 'o': out = v.str; break;
         case 'q': o.progress = NULL; break;
-        case OPT_MYSQL: mysql = optarg; break;
-        case OPT_REDIS: redis = optarg; break;
-        case OPT_STATE: state = optarg; break;
-        case 'h': run_usage(stdout); return 0;
-        default: run_usage(stderr); return 2;
+        case OPT_MYSQL: mysql = v.str; break;
+        case OPT_REDIS: redis = v.str; break;
+        case OPT_STATE: state = v.str; break;
         }
     }
-    if (argc - optind != 1) {
-        fprintf(stderr, "scenario run: %s\n", optind < argc ? "one scenario file, please" : "missing FILE");
-        run_usage(stderr);
-        return 2;
-    }
+    if (c != TK_OPT_END)
+        return tk_opt_exit(c);
+    if (argc - optind != 1)
+        return tk_opt_error(&run_set, optind < argc ? "one scenario file, please" : "missing FILE");
     char path[1024], err[1024];
     find_file(argv[optind], path, sizeof path);
     tk_scenario *sc = tk_scenario_load(path, err, sizeof err);
@@ -198,34 +193,23 @@ static int cmd_run(int argc, char **argv)
     json_decref(res);
     tk_scenario_free(sc);
     return rc;
-bad:
-    fprintf(stderr, "scenario run: bad value for %s: '%s'\n", argv[optind - 1], optarg);
-    run_usage(stderr);
-    return 2;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int cmd_list(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"dir", required_argument, NULL, OPT_DIR},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *dir = "scenarios";
+    tk_optparse p = {0};
+    tk_optval v;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_DIR: dir = optarg; break;
-        case 'h':
-            printf("usage: ticketctl scenario list [--dir DIR]\n\nOne line per scenario file in DIR "
-                   "(default ./scenarios): name, kind, users, data, description.\n");
-            return 0;
-        default: return 2;
-        }
-    }
+    while ((c = tk_opt_next(&p, &list_set, argc, argv, &v)) > 0)
+        if (c == OPT_DIR)
+            dir = v.str;
+    if (c != TK_OPT_END)
+        return tk_opt_exit(c);
+    if (optind != argc)
+        return tk_opt_error(&list_set, "unexpected argument '%s'", argv[optind]);
     DIR *d = opendir(dir);
     if (!d) {
         fprintf(stderr, "scenario list: cannot open %s: %s\n", dir, strerror(errno));
@@ -255,14 +239,9 @@ static int cmd_list(int argc, char **argv)
 
 static int cmd_strategies(int argc, char **argv)
 {
-    if (argc > 1) {
-        int help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
-        fprintf(help ? stdout : stderr,
-                "%susage: ticketctl scenario strategies\n\nThe lock strategy table: each strategy, whether it "
-                "applies to seats and to points,\nand what it does (unsafe ones exist only to show the race).\n",
-                help ? "" : "scenario strategies: takes no arguments\n");
-        return help ? 0 : 2;
-    }
+    int rc = tk_opt_only(&strategies_set, argc, argv);
+    if (rc >= 0)
+        return rc;
     printf("%-24s %-6s %-6s %s\n", "strategy", "seats", "points", "what it does");
     for (size_t i = 0; i < tk_strategy_count(); i++) {
         const tk_strategy *s = tk_strategy_at(i);
@@ -281,18 +260,14 @@ static const sub subs[] = {{"run", cmd_run}, {"list", cmd_list}, {"strategies", 
 
 int cmd_scenario(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc < 2)
+        return tk_opt_error(&tk_optset_scenario, "which one: run, list or strategies?");
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-        usage(stdout);
+        tk_opt_help(&tk_optset_scenario, stdout);
         return 0;
     }
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (!strcmp(argv[1], subs[i].name))
             return subs[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "scenario: unknown subcommand '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+    return tk_opt_error(&tk_optset_scenario, "unknown subcommand '%s' (run, list or strategies)", argv[1]);
 }

@@ -1,11 +1,11 @@
 /* ticketctl seed: parse flags, resolve backends, call tk_seed_run, print the summary. */
 #include "commands.h"
+#include "opt.h"
 #include "ticketctl/backend.h"
 #include "ticketctl/common.h"
 #include "ticketctl/db.h"
 #include "ticketctl/seed.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,74 +14,56 @@ enum { OPT_USERS = 256, OPT_CONCERTS, OPT_SCHED, OPT_SEATS, OPT_SEED, OPT_RESET,
        OPT_METHOD, OPT_NO_PROGRESS, OPT_MYSQL, OPT_REDIS, OPT_KAFKA, OPT_STATE, OPT_SCHEDULES,
        OPT_RESERVATIONS, OPT_WITHOUT_INDEXES, OPT_SKIP_DISK_CHECK, OPT_SEAT_STREAMS };
 
-static const struct option longopts[] = {
-    {"profile", required_argument, NULL, 'p'},
-    {"users", required_argument, NULL, OPT_USERS},
-    {"concerts", required_argument, NULL, OPT_CONCERTS},
-    {"schedules-per-concert", required_argument, NULL, OPT_SCHED},
-    {"seats-per-schedule", required_argument, NULL, OPT_SEATS},
-    {"schedules", required_argument, NULL, OPT_SCHEDULES},
-    {"reservations", required_argument, NULL, OPT_RESERVATIONS},
-    {"without-indexes", no_argument, NULL, OPT_WITHOUT_INDEXES},
-    {"skip-disk-check", no_argument, NULL, OPT_SKIP_DISK_CHECK},
-    {"seat-streams", required_argument, NULL, OPT_SEAT_STREAMS},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"reset", no_argument, NULL, OPT_RESET},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"method", required_argument, NULL, OPT_METHOD},
-    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-    {"mysql", required_argument, NULL, OPT_MYSQL},
-    {"redis", required_argument, NULL, OPT_REDIS},
-    {"kafka-brokers", required_argument, NULL, OPT_KAFKA},
-    {"state", required_argument, NULL, OPT_STATE},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+static const tk_opt seed_rows[] = {
+    {.id = 'p', .name = "profile", .short_name = 'p', .type = TK_OPT_CHOICE, .arg = "NAME", .choices = "demo|ci|large",
+     .help = "demo (default): 10,000 users, 500 concerts x 4\nschedules x 200 seats; ci: 2,000 users, 50 x 2 x 100;\n"
+             "large: 1M users, 2M concerts, 3M schedules x 50\nseats = 150M seats, 2M reservations (DESIGN.md)"},
+    {.id = OPT_USERS, .name = "users", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 100000000,
+     .help = "override the profile's user count"},
+    {.id = OPT_CONCERTS, .name = "concerts", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 10000000,
+     .help = "override the concert count"},
+    {.id = OPT_SCHEDULES, .name = "schedules", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 1000000000,
+     .help = "total schedules, spread over the concerts"},
+    {.id = OPT_SCHED, .name = "schedules-per-concert", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 10000,
+     .help = "schedules = concerts x N (when --schedules is not given)"},
+    {.id = OPT_SEATS, .name = "seats-per-schedule", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 100000,
+     .help = "override the seats per schedule"},
+    {.id = OPT_RESERVATIONS, .name = "reservations", .type = TK_OPT_INT, .arg = "N", .min = 0, .max = 1000000000,
+     .help = "reservations (0 = none; at most one per seat)"},
+    {.id = OPT_WITHOUT_INDEXES, .name = "without-indexes", .type = TK_OPT_FLAG,
+     .help = "leave only PRIMARY and UNIQUE keys: every non-unique\nsecondary index is dropped (for the index tuner)"},
+    {.id = OPT_SKIP_DISK_CHECK, .name = "skip-disk-check", .type = TK_OPT_FLAG,
+     .help = "do not compare the datadir's free space with the\nestimate of what the load needs"},
+    {.id = OPT_SEAT_STREAMS, .name = "seat-streams", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 16,
+     .help = "load seats as N id ranges at once, one connection\neach (default 1: two measured no faster here)"},
+    {.id = OPT_SEED, .name = "seed", .type = TK_OPT_INT, .arg = "S", .min = 0, .max = INT64_MAX,
+     .help = "generator seed (default 1)"},
+    {.id = OPT_RESET, .name = "reset", .type = TK_OPT_FLAG,
+     .help = "truncate users, concerts, schedules, seats,\nreservations, payments, point history first"},
+    {.id = OPT_JSON, .name = "json", .type = TK_OPT_FLAG, .help = "print the summary as JSON on stdout"},
+    {.id = OPT_METHOD, .name = "method", .type = TK_OPT_CHOICE, .choices = "auto|load|insert",
+     .help = "LOAD DATA LOCAL (auto falls back to INSERT if the\nserver refuses it) or multi-row INSERT"},
+    {.id = OPT_NO_PROGRESS, .name = "no-progress", .type = TK_OPT_FLAG, .help = "no progress bars on stderr"},
+    TK_OPT_ROW_MYSQL(OPT_MYSQL),
+    TK_OPT_ROW_REDIS(OPT_REDIS),
+    TK_OPT_ROW_KAFKA(OPT_KAFKA),
+    TK_OPT_ROW_STATE(OPT_STATE),
+    TK_OPT_ROW_END,
 };
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: ticketctl seed [options]\n"
-            "\n"
-            "Bulk-load users, concerts, schedules, seats, reservations, payments and point\n"
-            "history, deterministically: the same --seed gives the same rows. Seeded users\n"
-            "are user<N>@bench.ticketctl with the password 'bench-password'; with\n"
-            "reservations, a user's points are what its seeded history leaves (rules: the\n"
-            "header of lib/include/ticketctl/seed.h). Loads into empty tables; a re-run\n"
-            "with the same options resumes an interrupted load (tables not marked complete\n"
-            "in seed_state are reloaded from scratch).\n"
-            "\n"
-            "  --profile NAME              demo (default): 10,000 users, 500 concerts x 4\n"
-            "                              schedules x 200 seats; ci: 2,000 users, 50 x 2 x 100;\n"
-            "                              large: 1M users, 2M concerts, 3M schedules x 50\n"
-            "                              seats = 150M seats, 2M reservations (DESIGN.md)\n"
-            "  --users N                   override the profile's user count\n"
-            "  --concerts N                override the concert count\n"
-            "  --schedules N               total schedules, spread over the concerts\n"
-            "  --schedules-per-concert N   schedules = concerts x N (when --schedules is not given)\n"
-            "  --seats-per-schedule N      override the seats per schedule\n"
-            "  --reservations N            reservations (0 = none; at most one per seat)\n"
-            "  --without-indexes           leave only PRIMARY and UNIQUE keys: every non-unique\n"
-            "                              secondary index is dropped (for the index tuner)\n"
-            "  --skip-disk-check           do not compare the datadir's free space with the\n"
-            "                              estimate of what the load needs\n"
-            "  --seat-streams N            load seats as N id ranges at once, one connection\n"
-            "                              each (default 1: two measured no faster here)\n"
-            "  --seed S                    generator seed (default 1)\n"
-            "  --reset                     truncate users, concerts, schedules, seats,\n"
-            "                              reservations, payments, point history first\n"
-            "  --json                      print the summary as JSON on stdout\n"
-            "  --method auto|load|insert   LOAD DATA LOCAL (auto falls back to INSERT if the\n"
-            "                              server refuses it) or multi-row INSERT\n"
-            "  --no-progress               no progress bars on stderr\n"
-            "  --mysql URL --redis URL --kafka-brokers LIST --state DIR\n"
-            "                              backends (default: env, then the dev stack,\n"
-            "                              started if needed)\n"
-            "  -h, --help                  this help\n"
-            "\n"
-            "After loading, INCR %s in Redis tells servers their caches are stale.\n",
-            TK_SEED_CACHE_GEN_KEY);
-}
+const tk_optset tk_optset_seed = {
+    .cmd = "seed",
+    .synopsis = "seed [options]",
+    .about = "Bulk-load users, concerts, schedules, seats, reservations, payments and point\n"
+             "history, deterministically: the same --seed gives the same rows. Seeded users\n"
+             "are user<N>@bench.ticketctl with the password 'bench-password'; with\n"
+             "reservations, a user's points are what its seeded history leaves (rules: the\n"
+             "header of lib/include/ticketctl/seed.h). Loads into empty tables; a re-run\n"
+             "with the same options resumes an interrupted load (tables not marked complete\n"
+             "in seed_state are reloaded from scratch).",
+    .opts = seed_rows,
+    .epilog = "After loading, INCR " TK_SEED_CACHE_GEN_KEY " in Redis tells servers their caches are stale.",
+};
 
 static void fmt_count(char *dst, size_t cap, unsigned long long v)
 {
@@ -151,14 +133,6 @@ static int print_json(const tk_seed_config *cfg, const tk_seed_result *r, int ha
     return 0;
 }
 
-static int parse_count(const char *flag, const char *s, int64_t max, int64_t *out)
-{
-    if (tk_parse_i64(s, 1, max, out) == 0)
-        return 0;
-    fprintf(stderr, "seed: %s wants a whole number in 1..%lld, got '%s'\n", flag, (long long)max, s);
-    return -1;
-}
-
 int cmd_seed(int argc, char **argv)
 {
     const char *profile = "demo", *mysql = NULL, *redis = NULL, *kafka = NULL, *state = NULL;
@@ -166,64 +140,41 @@ int cmd_seed(int argc, char **argv)
     int reset = 0, json = 0, progress = 1, without_indexes = 0, skip_disk = 0;
     int64_t seat_streams = 0;
     tk_seed_method method = TK_SEED_AUTO;
+    static const tk_seed_method methods[] = {TK_SEED_AUTO, TK_SEED_LOAD_DATA, TK_SEED_INSERT};
+    tk_optparse p = {0};
+    tk_optval v;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "p:h", longopts, NULL)) != -1) {
+    while ((c = tk_opt_next(&p, &tk_optset_seed, argc, argv, &v)) > 0) {
         switch (c) {
-        case 'p': profile = optarg; break;
-        case OPT_USERS: if (parse_count("--users", optarg, 100000000, &users)) return 2; break;
-        case OPT_CONCERTS: if (parse_count("--concerts", optarg, 10000000, &concerts)) return 2; break;
-        case OPT_SCHED: if (parse_count("--schedules-per-concert", optarg, 10000, &sched)) return 2; break;
-        case OPT_SEATS: if (parse_count("--seats-per-schedule", optarg, 100000, &seats)) return 2; break;
-        case OPT_SCHEDULES: if (parse_count("--schedules", optarg, 1000000000, &schedules)) return 2; break;
-        case OPT_RESERVATIONS:
-            if (tk_parse_i64(optarg, 0, 1000000000, &reservations) != 0) {
-                fprintf(stderr, "seed: --reservations wants a whole number in 0..1000000000, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
+        case 'p': profile = v.str; break;
+        case OPT_USERS: users = v.i; break;
+        case OPT_CONCERTS: concerts = v.i; break;
+        case OPT_SCHED: sched = v.i; break;
+        case OPT_SEATS: seats = v.i; break;
+        case OPT_SCHEDULES: schedules = v.i; break;
+        case OPT_RESERVATIONS: reservations = v.i; break;
         case OPT_WITHOUT_INDEXES: without_indexes = 1; break;
-        case OPT_SEAT_STREAMS: if (parse_count("--seat-streams", optarg, 16, &seat_streams)) return 2; break;
+        case OPT_SEAT_STREAMS: seat_streams = v.i; break;
         case OPT_SKIP_DISK_CHECK: skip_disk = 1; break;
-        case OPT_SEED:
-            if (tk_parse_i64(optarg, 0, INT64_MAX, &seed) != 0) {
-                fprintf(stderr, "seed: --seed wants a whole number >= 0, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
+        case OPT_SEED: seed = v.i; break;
         case OPT_RESET: reset = 1; break;
         case OPT_JSON: json = 1; break;
         case OPT_NO_PROGRESS: progress = 0; break;
-        case OPT_METHOD:
-            if (!strcmp(optarg, "auto"))
-                method = TK_SEED_AUTO;
-            else if (!strcmp(optarg, "load"))
-                method = TK_SEED_LOAD_DATA;
-            else if (!strcmp(optarg, "insert"))
-                method = TK_SEED_INSERT;
-            else {
-                fprintf(stderr, "seed: --method is auto, load or insert, not '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case OPT_MYSQL: mysql = optarg; break;
-        case OPT_REDIS: redis = optarg; break;
-        case OPT_KAFKA: kafka = optarg; break;
-        case OPT_STATE: state = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case OPT_METHOD: method = methods[v.i]; break;
+        case OPT_MYSQL: mysql = v.str; break;
+        case OPT_REDIS: redis = v.str; break;
+        case OPT_KAFKA: kafka = v.str; break;
+        case OPT_STATE: state = v.str; break;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "seed: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
+    if (c != TK_OPT_END)
+        return tk_opt_exit(c);
+    if (optind < argc)
+        return tk_opt_error(&tk_optset_seed, "unexpected argument '%s'", argv[optind]);
 
     tk_seed_config cfg;
     if (tk_seed_profile(profile, &cfg) != 0) {
-        fprintf(stderr, "seed: unknown profile '%s' (demo, ci or large)\n", profile);
-        return 2;
+        return tk_opt_error(&tk_optset_seed, "--profile: unknown profile '%s' (demo, ci or large)", profile);
     }
     if (users) cfg.users = (uint64_t)users;
     if (concerts) cfg.concerts = (uint64_t)concerts;

@@ -26,7 +26,7 @@ static void usage(FILE *out)
             "  --port N               listen port (default 8080; 0 = any free port)\n"
             "  --port-file FILE       write the bound port to FILE once listening\n"
             "  --loops N              event loops (default: one per CPU)\n"
-            "  --workers N            database worker threads (default 2 per loop, at least 4)\n"
+            "  --workers N            database worker threads (default 1 per loop, at least 2)\n"
             "  --hold-ttl SECONDS     how long a hold lasts before it expires (default 600)\n"
             "  --sweep-interval DUR   how often expired holds are freed (default 1s)\n"
             "  --cache-ttl DUR        response cache lifetime (default 5s)\n"

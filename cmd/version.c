@@ -1,5 +1,6 @@
 /* ticketctl version: what this binary is (lib/buildinfo.c). */
 #include "commands.h"
+#include "opt.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -7,22 +8,33 @@
 
 #include "ticketctl/buildinfo.h"
 
+enum { OPT_JSON = 256 };
+
+static const tk_opt version_rows[] = {
+    {.id = OPT_JSON, .name = "json", .type = TK_OPT_FLAG, .help = "one JSON object instead of lines"},
+    TK_OPT_ROW_END,
+};
+
+const tk_optset tk_optset_version = {
+    .cmd = "version",
+    .synopsis = "version [--json]",
+    .about = "The version, the git commit it was configured from, the build type, the compiler,\n"
+             "and each library's version at build time and at run time.",
+    .opts = version_rows,
+};
+
 int cmd_version(int argc, char **argv)
 {
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) {
+    int json = 0, c;
+    tk_optparse p = {0};
+    tk_optval v;
+    while ((c = tk_opt_next(&p, &tk_optset_version, argc, argv, &v)) > 0)
+        if (c == OPT_JSON)
             json = 1;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            puts("usage: ticketctl version [--json]\n\nThe version, the git commit it was configured from, the "
-                 "build type, the compiler,\nand each library's version at build time and at run time.\n\n"
-                 "      --json   one JSON object instead of lines");
-            return 0;
-        } else {
-            fprintf(stderr, "ticketctl version: unknown option '%s' (try --json)\n", argv[i]);
-            return 2;
-        }
-    }
+    if (c != TK_OPT_END)
+        return tk_opt_exit(c);
+    if (optind != argc)
+        return tk_opt_error(&tk_optset_version, "unexpected argument '%s'", argv[optind]);
     if (!json) {
         tk_build_print(stdout);
         return 0;

@@ -195,9 +195,15 @@ static int mysql_option(void *ctx, const char *key, const char *val, char *err, 
         {"ssl-cert", u->tls_cert, sizeof u->tls_cert},
         {"ssl-key", u->tls_key, sizeof u->tls_key},
         {"ssl-cipher", u->tls_cipher, sizeof u->tls_cipher},
+        {"socket", u->socket, sizeof u->socket},
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
         if (!strcmp(key, paths[i].key)) {
+            if (paths[i].dst == u->socket) {
+                if (val[0] != '/')
+                    return tk_err(err, errlen, "socket=%s: want an absolute path to the server's Unix socket", val);
+                return copy_field(u->socket, sizeof u->socket, val, key, err, errlen);
+            }
             if (u->tls == TK_MYSQL_TLS_DISABLED)
                 u->tls = TK_MYSQL_TLS_REQUIRED; /* a CA or a certificate means TLS is wanted */
             return copy_field(paths[i].dst, paths[i].cap, val, key, err, errlen);
@@ -220,7 +226,7 @@ static int mysql_option(void *ctx, const char *key, const char *val, char *err, 
         }
     return tk_err(err, errlen,
                   "unknown option '%s' (known: ssl-mode, ssl-ca, ssl-capath, ssl-cert, ssl-key, ssl-cipher, "
-                  "connect-timeout, read-timeout, write-timeout)",
+                  "connect-timeout, read-timeout, write-timeout, socket)",
                   key);
 }
 

@@ -160,6 +160,7 @@ typedef struct thr {
     tk_hist *step_hist[TK_BENCH_NSTEPS];
     tk_hist *step_uhist[TK_BENCH_NSTEPS]; /* uncorrected */
     tk_hist *steady_hist, *steady_uhist, *sec_hist, *empty_hist, *lag_hist;
+    tk_loadgen_persec persec; /* this second by step and status (loadgen.c) */
     uint64_t lag_due;
     /* open model */
     vu **idle;
@@ -349,9 +350,10 @@ int tk_bench_parse_stages(const char *s, tk_bench_stage *out, size_t cap, char *
 static void thr_flush_second(thr *t, int sec, int data)
 {
     bench *b = t->b;
-    tk_loadgen_flush_second(&b->lg, sec, data ? t->sec_hist : t->empty_hist, data ? t->sec_req : 0,
-                            data ? t->sec_err : 0, data ? t->sec_drop : 0,
-                            b->open ? t->nvu - t->nidle : t->started_vus); /* open: busy VUs */
+    tk_loadgen_flush_second_ps(&b->lg, sec, data ? t->sec_hist : t->empty_hist, data ? t->sec_req : 0,
+                               data ? t->sec_err : 0, data ? t->sec_drop : 0,
+                               b->open ? t->nvu - t->nidle : t->started_vus, /* open: busy VUs */
+                               data ? &t->persec : NULL);
     if (data) {
         tk_hist_reset(t->sec_hist);
         t->sec_req = t->sec_err = t->sec_drop = 0;
@@ -989,6 +991,7 @@ static void vu_done(vu *v, CURLcode res)
         else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST ||
                  res == CURLE_COULDNT_RESOLVE_PROXY)
             kind = TK_BERR_CONNECT;
+        tk_loadgen_persec_record(&t->persec, v->step, 0, clat); /* no answer */
         vu_release_buf(v);
         vu_fail(v, kind, 0);
         return;
@@ -998,6 +1001,7 @@ static void vu_done(vu *v, CURLcode res)
     tk_hist_record(t->step_hist[v->step], clat);
     tk_hist_record(t->step_uhist[v->step], lat);
     tk_hist_record(t->sec_hist, clat);
+    tk_loadgen_persec_record(&t->persec, v->step, (int)status, clat);
     if (steady) {
         tk_hist_record(t->steady_hist, clat);
         tk_hist_record(t->steady_uhist, lat);
@@ -1160,7 +1164,8 @@ static int thr_setup(thr *t)
         if (!(t->step_hist[i] = tk_hist_new()) || !(t->step_uhist[i] = tk_hist_new()))
             return tk_err(t->err, sizeof t->err, "out of memory");
     if (!(t->steady_hist = tk_hist_new()) || !(t->steady_uhist = tk_hist_new()) || !(t->sec_hist = tk_hist_new()) ||
-        !(t->empty_hist = tk_hist_new()) || !(t->lag_hist = tk_hist_new()) || !(t->qwait_hist = tk_hist_new()))
+        !(t->empty_hist = tk_hist_new()) || !(t->lag_hist = tk_hist_new()) || !(t->qwait_hist = tk_hist_new()) ||
+        tk_loadgen_persec_init(&t->persec) != 0)
         return tk_err(t->err, sizeof t->err, "out of memory");
     if (b->open) {
         if (!(t->idle = calloc((size_t)t->nvu, sizeof *t->idle)))
@@ -1259,6 +1264,7 @@ static void thr_teardown(thr *t)
     t->pending = NULL;
     tk_hist_free(t->sec_hist);
     tk_hist_free(t->empty_hist);
+    tk_loadgen_persec_free(&t->persec);
     t->empty_hist = NULL;
     t->multi = NULL;
     t->base = NULL;
@@ -1334,6 +1340,7 @@ static void bench_free(bench *b)
             tk_hist_free(t->sec_hist);
             tk_hist_free(t->empty_hist);
             tk_hist_free(t->qwait_hist);
+            tk_loadgen_persec_free(&t->persec);
             free(t->fair);
             free(t->vus);
         }
@@ -1431,6 +1438,10 @@ static void merge_results(bench *b, tk_bench_result *r)
             tk_hist_merge(lag, b->thr[i].lag_hist);
         }
         fill_latency(&r->latency, all);
+        for (int d = 0; d < TK_BENCH_NDIST; d++) /* the response-time distribution */
+            r->dist[d] = (d < TK_BENCH_NDIST - 1 ? tk_hist_count_le(all, (uint64_t)(tk_bench_dist_le_ms[d] * 1000))
+                                                 : tk_hist_count(all)) -
+                         (d ? tk_hist_count_le(all, (uint64_t)(tk_bench_dist_le_ms[d - 1] * 1000)) : 0);
         fill_latency(&r->steady_latency, steady);
         fill_latency(&r->uncorrected_latency, uall);
         fill_latency(&r->steady_uncorrected_latency, usteady);
@@ -1778,6 +1789,16 @@ static json_t *result_json(const tk_bench_result *r)
                           (json_int_t)r->fairness_pairs);
     if (doc)
         json_object_set_new(doc, "strategy", r->strategy[0] ? json_string(r->strategy) : json_null());
+    /* the response-time distribution: [{"le_ms": bound or null (above the last), "count"}] */
+    json_t *dist = json_array();
+    for (int d = 0; d < TK_BENCH_NDIST; d++)
+        json_array_append_new(dist, json_pack("{s:o,s:I}", "le_ms",
+                                              d < TK_BENCH_NDIST - 1 ? json_real(tk_bench_dist_le_ms[d]) : json_null(),
+                                              "count", (json_int_t)r->dist[d]));
+    if (doc)
+        json_object_set_new(doc, "latency_distribution", dist);
+    else
+        json_decref(dist);
     if (doc && q)
         json_object_set_new(doc, "queue", q);
     else
@@ -1891,11 +1912,34 @@ static int mkdirs_for(const char *path)
     return 0;
 }
 
+const double tk_bench_dist_le_ms[TK_BENCH_NDIST - 1] = {0.1, 0.2, 0.5, 1,   2,    5,    10,   20,
+                                                        50,  100, 200, 500, 1000, 2000, 5000, 10000};
+
 json_t *tk_bench_point_json(const tk_bench_point *p)
 {
-    return json_pack("{s:i,s:i,s:f,s:I,s:f,s:f,s:f,s:I}", "t", p->t, "vus", p->vus, "rps", p->rps, "errors",
-                     (json_int_t)p->errors, "p50", p->p50, "p95", p->p95, "p99", p->p99, "dropped",
-                     (json_int_t)p->dropped);
+    json_t *o = json_pack("{s:i,s:i,s:f,s:I,s:f,s:f,s:f,s:I}", "t", p->t, "vus", p->vus, "rps", p->rps, "errors",
+                          (json_int_t)p->errors, "p50", p->p50, "p95", p->p95, "p99", p->p99, "dropped",
+                          (json_int_t)p->dropped);
+    json_t *steps = json_object(), *status = json_object();
+    for (int i = 0; i < TK_BENCH_NSTEPS; i++)
+        if (p->steps[i].n)
+            json_object_set_new(steps, step_names[i], json_pack("{s:I,s:f,s:f}", "n", (json_int_t)p->steps[i].n,
+                                                                "p50", p->steps[i].p50, "p95", p->steps[i].p95));
+    for (int i = 0; i < p->nstatus; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", p->status[i].status);
+        json_object_set_new(status, key, json_integer((json_int_t)p->status[i].n));
+    }
+    if (p->status_other)
+        json_object_set_new(status, "other", json_integer((json_int_t)p->status_other));
+    if (o) {
+        json_object_set_new(o, "steps", steps);
+        json_object_set_new(o, "status", status);
+    } else {
+        json_decref(steps);
+        json_decref(status);
+    }
+    return o;
 }
 
 int tk_bench_write_json(const tk_bench_result *r, const char *path, char *err, size_t errlen)

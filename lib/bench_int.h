@@ -76,10 +76,28 @@ void tk_benchcpu_finish(const tk_benchcpu *w, double units, tk_bench_result *r);
  * every thread has reported it. */
 #define TK_LOADGEN_RING 16 /* seconds in flight between the fastest and slowest thread */
 
+/* One thread's (or one ring slot's) second by step and by status, for the
+ * per-step latency and the errors by status over time (tk_bench_point).
+ * Recorded per request without a lock; handed over with the second. */
+typedef struct tk_loadgen_persec {
+    tk_hist *step_h[TK_BENCH_NSTEPS]; /* µs, corrected */
+    uint64_t step_n[TK_BENCH_NSTEPS];
+    tk_bench_status_count status[TK_BENCH_POINT_NSTATUS];
+    int nstatus;
+    uint64_t status_other;
+} tk_loadgen_persec;
+
+/* Allocate ps's histograms: 0, or -1 out of memory (free cleans up). */
+int tk_loadgen_persec_init(tk_loadgen_persec *ps);
+void tk_loadgen_persec_free(tk_loadgen_persec *ps);
+/* One answer of step (TK_STEP_*) with HTTP status (0: no answer) after us µs. */
+void tk_loadgen_persec_record(tk_loadgen_persec *ps, int step, int status, uint64_t us);
+
 typedef struct tk_loadgen_slot {
     int sec, reporters, vus;
     uint64_t req, err, drop;
     tk_hist *h;
+    tk_loadgen_persec ps;
 } tk_loadgen_slot;
 
 typedef struct tk_loadgen {
@@ -130,6 +148,10 @@ void tk_loadgen_open_gate(tk_loadgen *g);
  * counts to the finished point only. */
 void tk_loadgen_flush_second(tk_loadgen *g, int sec, const tk_hist *h, uint64_t req, uint64_t err,
                              uint64_t drop, int vus);
+/* The same with the thread's per-step and per-status second ps (merged,
+ * then reset for the next second; NULL: none). */
+void tk_loadgen_flush_second_ps(tk_loadgen *g, int sec, const tk_hist *h, uint64_t req, uint64_t err,
+                                uint64_t drop, int vus, tk_loadgen_persec *ps);
 
 /* Load thread: hand second sec over (data 0: as empty, the thread's own
  * histogram and counts untouched). The engine's own, called back below. */

@@ -702,8 +702,15 @@ MYSQL *tk_db_connect(const char *url, char *err, size_t errlen)
     mysql_optionsv(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     mysql_optionsv(db, MYSQL_INIT_COMMAND,
                    "SET SESSION tx_isolation = 'READ-COMMITTED', time_zone = '+00:00'");
-    if (!mysql_real_connect(db, u.host, u.user, u.pass, u.db, u.port, NULL, CLIENT_FOUND_ROWS | CLIENT_MULTI_RESULTS)) {
-        tk_err(err, errlen, "cannot connect to MariaDB at %s:%u: %s", u.host, u.port, mysql_error(db));
+    /* Connector/C takes the Unix socket only for host "localhost" (or NULL);
+     * any other host, 127.0.0.1 included, means TCP */
+    const char *sock = u.socket[0] ? u.socket : NULL;
+    if (!mysql_real_connect(db, sock ? "localhost" : u.host, u.user, u.pass, u.db, u.port, sock,
+                            CLIENT_FOUND_ROWS | CLIENT_MULTI_RESULTS)) {
+        if (sock)
+            tk_err(err, errlen, "cannot connect to MariaDB over %s: %s", sock, mysql_error(db));
+        else
+            tk_err(err, errlen, "cannot connect to MariaDB at %s:%u: %s", u.host, u.port, mysql_error(db));
         mysql_close(db);
         return NULL;
     }

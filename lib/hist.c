@@ -135,3 +135,11 @@ uint64_t tk_hist_percentile(const tk_hist *h, double p)
     }
     return h->max; /* not reached: the buckets sum to count */
 }
+
+uint64_t tk_hist_count_le(const tk_hist *h, uint64_t us)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < NBUCKETS && bucket_high(i) <= us; i++)
+        n += h->buckets[i];
+    return n;
+}

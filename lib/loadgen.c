@@ -12,6 +12,90 @@
 #include <sys/resource.h>
 #include <time.h>
 
+int tk_loadgen_persec_init(tk_loadgen_persec *ps)
+{
+    memset(ps, 0, sizeof *ps);
+    for (int i = 0; i < TK_BENCH_NSTEPS; i++)
+        if (!(ps->step_h[i] = tk_hist_new()))
+            return -1;
+    return 0;
+}
+
+void tk_loadgen_persec_free(tk_loadgen_persec *ps)
+{
+    for (int i = 0; i < TK_BENCH_NSTEPS; i++)
+        tk_hist_free(ps->step_h[i]);
+    memset(ps, 0, sizeof *ps);
+}
+
+static void status_add(tk_bench_status_count *st, int *nst, uint64_t *other, int status, uint64_t n)
+{
+    for (int i = 0; i < *nst; i++)
+        if (st[i].status == status) {
+            st[i].n += n;
+            return;
+        }
+    if (*nst < TK_BENCH_POINT_NSTATUS)
+        st[(*nst)++] = (tk_bench_status_count){status, n};
+    else
+        *other += n;
+}
+
+void tk_loadgen_persec_record(tk_loadgen_persec *ps, int step, int status, uint64_t us)
+{
+    if (step >= 0 && step < TK_BENCH_NSTEPS && ps->step_h[step]) {
+        tk_hist_record(ps->step_h[step], us);
+        ps->step_n[step]++;
+    }
+    status_add(ps->status, &ps->nstatus, &ps->status_other, status, 1);
+}
+
+/* dst += src; src reset for its next second. */
+static void persec_move(tk_loadgen_persec *dst, tk_loadgen_persec *src)
+{
+    for (int i = 0; i < TK_BENCH_NSTEPS; i++) {
+        if (!src->step_n[i])
+            continue;
+        if (dst->step_h[i])
+            tk_hist_merge(dst->step_h[i], src->step_h[i]);
+        dst->step_n[i] += src->step_n[i];
+        tk_hist_reset(src->step_h[i]);
+        src->step_n[i] = 0;
+    }
+    for (int i = 0; i < src->nstatus; i++)
+        status_add(dst->status, &dst->nstatus, &dst->status_other, src->status[i].status, src->status[i].n);
+    dst->status_other += src->status_other;
+    src->nstatus = 0;
+    src->status_other = 0;
+}
+
+/* A late thread's second straight into its finished point: counts only. */
+static void persec_into_point(tk_bench_point *p, tk_loadgen_persec *src)
+{
+    for (int i = 0; i < TK_BENCH_NSTEPS; i++) {
+        p->steps[i].n += src->step_n[i];
+        if (src->step_h[i])
+            tk_hist_reset(src->step_h[i]);
+        src->step_n[i] = 0;
+    }
+    for (int i = 0; i < src->nstatus; i++)
+        status_add(p->status, &p->nstatus, &p->status_other, src->status[i].status, src->status[i].n);
+    p->status_other += src->status_other;
+    src->nstatus = 0;
+    src->status_other = 0;
+}
+
+static void persec_reset(tk_loadgen_persec *ps)
+{
+    for (int i = 0; i < TK_BENCH_NSTEPS; i++) {
+        if (ps->step_h[i])
+            tk_hist_reset(ps->step_h[i]);
+        ps->step_n[i] = 0;
+    }
+    ps->nstatus = 0;
+    ps->status_other = 0;
+}
+
 int tk_loadgen_init(tk_loadgen *g, int nthreads, int nsec)
 {
     memset(g, 0, sizeof *g);
@@ -20,7 +104,7 @@ int tk_loadgen_init(tk_loadgen *g, int nthreads, int nsec)
     if (!(g->series = calloc((size_t)nsec, sizeof *g->series)))
         return -1;
     for (int i = 0; i < TK_LOADGEN_RING; i++)
-        if (!(g->ring[i].h = tk_hist_new()))
+        if (!(g->ring[i].h = tk_hist_new()) || tk_loadgen_persec_init(&g->ring[i].ps) != 0)
             return -1;
     pthread_mutex_init(&g->mu, NULL);
     pthread_condattr_t ca;
@@ -35,8 +119,10 @@ int tk_loadgen_init(tk_loadgen *g, int nthreads, int nsec)
 
 void tk_loadgen_destroy(tk_loadgen *g)
 {
-    for (int i = 0; i < TK_LOADGEN_RING; i++)
+    for (int i = 0; i < TK_LOADGEN_RING; i++) {
         tk_hist_free(g->ring[i].h);
+        tk_loadgen_persec_free(&g->ring[i].ps);
+    }
     free(g->series);
     if (g->sync_init) {
         pthread_mutex_destroy(&g->mu);
@@ -115,6 +201,15 @@ static void slot_finish(tk_loadgen *g, tk_loadgen_slot *s)
     p->p50 = us_to_ms(tk_hist_percentile(s->h, 50));
     p->p95 = us_to_ms(tk_hist_percentile(s->h, 95));
     p->p99 = us_to_ms(tk_hist_percentile(s->h, 99));
+    for (int i = 0; i < TK_BENCH_NSTEPS; i++) {
+        p->steps[i].n = s->ps.step_n[i];
+        p->steps[i].p50 = s->ps.step_n[i] ? us_to_ms(tk_hist_percentile(s->ps.step_h[i], 50)) : 0;
+        p->steps[i].p95 = s->ps.step_n[i] ? us_to_ms(tk_hist_percentile(s->ps.step_h[i], 95)) : 0;
+    }
+    memcpy(p->status, s->ps.status, sizeof p->status);
+    p->nstatus = s->ps.nstatus;
+    p->status_other = s->ps.status_other;
+    persec_reset(&s->ps);
     if (s->sec > g->last_final)
         g->last_final = s->sec;
     s->sec = 0;
@@ -123,8 +218,17 @@ static void slot_finish(tk_loadgen *g, tk_loadgen_slot *s)
 void tk_loadgen_flush_second(tk_loadgen *g, int sec, const tk_hist *h, uint64_t req, uint64_t err,
                              uint64_t drop, int vus)
 {
-    if (sec < 1 || sec > g->nsec)
+    tk_loadgen_flush_second_ps(g, sec, h, req, err, drop, vus, NULL);
+}
+
+void tk_loadgen_flush_second_ps(tk_loadgen *g, int sec, const tk_hist *h, uint64_t req, uint64_t err,
+                                uint64_t drop, int vus, tk_loadgen_persec *ps)
+{
+    if (sec < 1 || sec > g->nsec) {
+        if (ps)
+            persec_reset(ps);
         return;
+    }
     pthread_mutex_lock(&g->mu);
     tk_loadgen_slot *s = &g->ring[sec % TK_LOADGEN_RING];
     g->total_req += req;
@@ -135,6 +239,8 @@ void tk_loadgen_flush_second(tk_loadgen *g, int sec, const tk_hist *h, uint64_t 
         p->rps += (double)req;
         p->errors += err;
         p->dropped += drop;
+        if (ps)
+            persec_into_point(p, ps);
     } else {
         if (s->sec != sec) {
             slot_finish(g, s); /* an older second some thread never handed over */
@@ -143,8 +249,11 @@ void tk_loadgen_flush_second(tk_loadgen *g, int sec, const tk_hist *h, uint64_t 
             s->vus = 0;
             s->req = s->err = s->drop = 0;
             tk_hist_reset(s->h);
+            persec_reset(&s->ps);
         }
         tk_hist_merge(s->h, h);
+        if (ps)
+            persec_move(&s->ps, ps);
         s->req += req;
         s->err += err;
         s->drop += drop;

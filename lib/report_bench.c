@@ -230,6 +230,173 @@ static void cpu_md(FILE *f, const json_t *root)
     }
 }
 
+/* ---- per-step latency, errors by status, the distribution ---------------- */
+
+static const char *const palette[] = {"#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2",
+                                      "#db2777", "#65a30d", "#ea580c", "#4b5563", "#0f766e", "#a16207"};
+#define NPALETTE (sizeof palette / sizeof palette[0])
+#define MAX_COLS NPALETTE
+
+/* Columns over the timeseries of one member of each point's `obj` object:
+ * for obj "steps" the p95 (ms) of every step answered in some second (NAN
+ * where it had no answers); for obj "status" the count of every error
+ * status (0 = no answer, >= 400, "other"; 0 where absent). Names in first
+ * seen order into names (borrowed from root), columns malloc'd into cols.
+ * Returns how many (at most MAX_COLS). */
+static size_t point_columns(const json_t *root, const char *obj, size_t n, const char **names, double **cols)
+{
+    json_t *ts = rpt_jget(root, "timeseries");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(json_object_get(json_array_get(ts, i), obj), key, v) {
+            int is_status = !strcmp(obj, "status");
+            if (is_status && strcmp(key, "0") && strcmp(key, "other") && atoi(key) < 400)
+                continue; /* answers, not errors */
+            size_t c;
+            for (c = 0; c < k && strcmp(names[c], key); c++)
+                ;
+            if (c == k) {
+                if (k == MAX_COLS || !(cols[k] = malloc(n * sizeof(double))))
+                    continue;
+                for (size_t j = 0; j < n; j++)
+                    cols[k][j] = is_status ? 0 : NAN;
+                names[k++] = key;
+            }
+            cols[c][i] = is_status ? json_number_value(v) : rpt_jnum(v, "p95");
+        }
+    }
+    return k;
+}
+
+static void html_point_charts(FILE *f, const json_t *root, const series *s)
+{
+    const char *names[MAX_COLS];
+    double *cols[MAX_COLS];
+    line lines[MAX_COLS];
+    size_t k = point_columns(root, "steps", s->n, names, cols);
+    if (k > 0) {
+        for (size_t c = 0; c < k; c++)
+            lines[c] = (line){names[c], palette[c % NPALETTE], cols[c], 0, 0, 0};
+        fputs("<div class=\"panel\">\n", f);
+        rpt_svg_chart(f, "p95 latency by step", s, lines, k, "p95 latency (ms)", NULL);
+        fputs("</div>\n", f);
+    }
+    for (size_t c = 0; c < k; c++)
+        free(cols[c]);
+    k = point_columns(root, "status", s->n, names, cols);
+    if (k > 0) {
+        char label[MAX_COLS][32];
+        for (size_t c = 0; c < k; c++) {
+            snprintf(label[c], sizeof label[c], "%s", !strcmp(names[c], "0") ? "no answer" : names[c]);
+            lines[c] = (line){label[c], palette[(c + 3) % NPALETTE], cols[c], 0, 0, 0};
+        }
+        fputs("<div class=\"panel\">\n", f);
+        rpt_svg_chart(f, "Errors by HTTP status", s, lines, k, "answers / s", NULL);
+        fputs("</div>\n", f);
+    } else if (json_is_object(json_object_get(json_array_get(rpt_jget(root, "timeseries"), 0), "status"))) {
+        fputs("<p class=\"muted\">no error status in any second</p>\n", f);
+    }
+    for (size_t c = 0; c < k; c++)
+        free(cols[c]);
+}
+
+/* The buckets of root.latency_distribution: labels "<= 0.1", ..., "> 10000". */
+static size_t dist_buckets(const json_t *root, char labels[][24], double *counts, size_t max, double *total)
+{
+    json_t *d = rpt_jget(root, "latency_distribution");
+    size_t n = 0;
+    *total = 0;
+    double prev = NAN;
+    size_t i;
+    json_t *b;
+    json_array_foreach(d, i, b) {
+        if (n == max)
+            break;
+        double le = rpt_jnum(b, "le_ms"), cnt = rpt_jnum(b, "count");
+        char num[24];
+        if (isfinite(le))
+            snprintf(labels[n], 24, "%s", rpt_fmt_ms(num, sizeof num, le));
+        else
+            snprintf(labels[n], 24, "> %s", isfinite(prev) ? rpt_fmt_ms(num, sizeof num, prev) : "?");
+        counts[n] = isfinite(cnt) ? cnt : 0;
+        *total += counts[n++];
+        prev = le;
+    }
+    return n;
+}
+
+static void html_distribution(FILE *f, const json_t *root)
+{
+    char labels[32][24];
+    double counts[32], total;
+    size_t n = dist_buckets(root, labels, counts, 32, &total);
+    if (n == 0 || !(total > 0))
+        return;
+    /* drop empty buckets at both ends: the bars that matter fill the width */
+    size_t lo = 0, hi = n;
+    while (lo < hi && counts[lo] == 0)
+        lo++;
+    while (hi > lo && counts[hi - 1] == 0)
+        hi--;
+    const char *lp[32];
+    for (size_t i = lo; i < hi; i++)
+        lp[i - lo] = labels[i];
+    fputs("<div class=\"panel\">\n", f);
+    rpt_svg_bars(f, "Response-time distribution (corrected)", lp, counts + lo, hi - lo, "requests",
+                 "answered within (ms): each bar counts the answers above the bar before it");
+    fputs("</div>\n", f);
+}
+
+static void md_distribution(FILE *f, const json_t *root)
+{
+    char labels[32][24], a[64], b[64], c[64];
+    double counts[32], total;
+    size_t n = dist_buckets(root, labels, counts, 32, &total);
+    if (n == 0 || !(total > 0))
+        return;
+    fputs("\n## Response-time distribution (corrected)\n\n| within ms | requests | share | cumulative |\n"
+          "|---|---:|---:|---:|\n", f);
+    double cum = 0;
+    for (size_t i = 0; i < n; i++) {
+        cum += counts[i];
+        if (counts[i] == 0 && (cum == 0 || cum == total))
+            continue; /* empty ends */
+        fprintf(f, "| %s | %s | %s | %s |\n", labels[i], rpt_fmt_num(a, sizeof a, counts[i], 0),
+                rpt_fmt_pct(b, sizeof b, counts[i] / total), rpt_fmt_pct(c, sizeof c, cum / total));
+    }
+}
+
+static void md_status_over_time(FILE *f, const json_t *root)
+{
+    json_t *ts = rpt_jget(root, "timeseries");
+    size_t n = json_array_size(ts);
+    const char *names[MAX_COLS];
+    double *cols[MAX_COLS];
+    size_t k = point_columns(root, "status", n, names, cols);
+    if (k > 0) {
+        char a[64], b[64];
+        fputs("\n## Errors by HTTP status over time\n\n| status | answers | seconds with it | peak per second | "
+              "first second |\n|---|---:|---:|---:|---:|\n", f);
+        for (size_t c = 0; c < k; c++) {
+            double sum = 0, peak = 0;
+            size_t secs = 0, first = 0;
+            for (size_t i = 0; i < n; i++)
+                if (cols[c][i] > 0) {
+                    sum += cols[c][i];
+                    peak = cols[c][i] > peak ? cols[c][i] : peak;
+                    if (!secs++)
+                        first = (size_t)rpt_jnum(json_array_get(ts, i), "t");
+                }
+            fprintf(f, "| %s | %s | %zu | %s | %zu |\n", !strcmp(names[c], "0") ? "no answer" : names[c],
+                    rpt_fmt_num(a, sizeof a, sum, 0), secs, rpt_fmt_num(b, sizeof b, peak, 0), first);
+        }
+    }
+    for (size_t c = 0; c < k; c++)
+        free(cols[c]);
+}
+
 static int bench_html(const tk_report *r, FILE *f, char *err, size_t errlen)
 {
     const json_t *root = r->root;
@@ -317,10 +484,12 @@ static int bench_html(const tk_report *r, FILE *f, char *err, size_t errlen)
         };
         rpt_svg_chart(f, "Latency percentiles", &s, ll, 3, "latency (ms)", NULL);
         fputs("</div>\n", f);
+        html_point_charts(f, root, &s);
     } else {
         fputs("<p class=\"muted\">no time series in this file</p>\n", f);
     }
 
+    html_distribution(f, root);
     html_thresholds(f, rpt_jget(root, "thresholds"));
     latency_table(f, root, 0);
     html_steps(f, rpt_jget(root, "steps"));
@@ -380,6 +549,8 @@ static int bench_markdown(const tk_report *r, FILE *f, char *err, size_t errlen)
     generator_banner(f, root, 1);
     md_thresholds(f, rpt_jget(root, "thresholds"));
     latency_table(f, root, 1);
+    md_distribution(f, root);
+    md_status_over_time(f, root);
     json_t *steps = rpt_jget(root, "steps");
     if (json_is_array(steps) && json_array_size(steps) > 0) {
         fputs("\n## Steps\n\n| step | requests | TPS | p50 ms | p90 ms | p95 ms | p99 ms | max ms | errors |\n"

@@ -104,5 +104,8 @@ const char *rpt_fmt_tick(char *buf, size_t cap, double v, double step);
  * (its own scale) for right == 1 when right_label is not NULL. */
 void rpt_svg_chart(FILE *f, const char *title, const series *s, const line *lines, size_t nlines,
                    const char *left_label, const char *right_label);
+/* A bar chart: one bar per labels[i] of height v[i] (NAN as 0). */
+void rpt_svg_bars(FILE *f, const char *title, const char *const *labels, const double *v, size_t n,
+                  const char *ylabel, const char *xlabel);
 
 #endif

@@ -111,6 +111,32 @@ static void svg_path(FILE *f, const series *s, const double *y, double x0, doubl
     fputs("\"", f);
 }
 
+/* <svg ...> with its accessible name, tooltip title and visible title. */
+static void svg_open(FILE *f, const char *title)
+{
+    fprintf(f, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"", CW, CH);
+    rpt_html_esc(f, title);
+    fputs("\">\n<title>", f);
+    rpt_html_esc(f, title);
+    fputs("</title>\n", f);
+    fprintf(f, "<text x=\"%d\" y=\"20\" class=\"ct\">", PL);
+    rpt_html_esc(f, title);
+    fputs("</text>\n", f);
+}
+
+/* Horizontal grid lines and the left axis labels, 0..top every step. */
+static void svg_left_grid(FILE *f, double top, double step)
+{
+    char a[64];
+    double w = CW - PL - PR, h = CH - PT - PB;
+    for (double v = 0; v <= top + step / 2; v += step) {
+        double y = PT + h - v / top * h;
+        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", PL, y, PL + w, y);
+        fprintf(f, "<text x=\"%d\" y=\"%.1f\" class=\"yl\">%s</text>\n", PL - 6, y + 4,
+                rpt_fmt_tick(a, sizeof a, v, step));
+    }
+}
+
 /* A line chart over the series' time axis. Left axis for lines with
  * right == 0, right axis (its own scale) for right == 1. */
 void rpt_svg_chart(FILE *f, const char *title, const series *s, const line *lines, size_t nlines,
@@ -133,20 +159,8 @@ void rpt_svg_chart(FILE *f, const char *title, const series *s, const line *line
     double ltop = ceil((lmax > 0 ? lmax : 1) / lstep) * lstep, rtop = ceil((rmax > 0 ? rmax : 1) / rstep) * rstep;
     int has_right = right_label != NULL;
 
-    fprintf(f, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"", CW, CH);
-    rpt_html_esc(f, title);
-    fputs("\">\n<title>", f);
-    rpt_html_esc(f, title);
-    fputs("</title>\n", f);
-    fprintf(f, "<text x=\"%d\" y=\"20\" class=\"ct\">", PL);
-    rpt_html_esc(f, title);
-    fputs("</text>\n", f);
-    /* grid and left axis */
-    for (double v = 0; v <= ltop + lstep / 2; v += lstep) {
-        double y = PT + h - v / ltop * h;
-        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", PL, y, PL + w, y);
-        fprintf(f, "<text x=\"%d\" y=\"%.1f\" class=\"yl\">%s</text>\n", PL - 6, y + 4, rpt_fmt_tick(a, sizeof a, v, lstep));
-    }
+    svg_open(f, title);
+    svg_left_grid(f, ltop, lstep); /* grid and left axis */
     if (has_right)
         for (double v = 0; v <= rtop + rstep / 2; v += rstep) {
             double y = PT + h - v / rtop * h;
@@ -203,3 +217,38 @@ void rpt_svg_chart(FILE *f, const char *title, const series *s, const line *line
     fputs("</svg>\n", f);
 }
 
+
+/* A bar chart of n labelled values (a distribution's buckets), one bar per
+ * label, linear count axis. */
+void rpt_svg_bars(FILE *f, const char *title, const char *const *labels, const double *v, size_t n,
+                  const char *ylabel, const char *xlabel)
+{
+    char a[64];
+    double w = CW - PL - PR, h = CH - PT - PB;
+    double vmax = rpt_series_max(v, n);
+    if (!(vmax > 0))
+        vmax = 1;
+    double step = rpt_nice_step(vmax, 5), top = ceil(vmax / step) * step;
+    svg_open(f, title);
+    svg_left_grid(f, top, step);
+    double slot = n ? w / (double)n : w;
+    for (size_t i = 0; i < n; i++) {
+        double x = PL + slot * (double)i, bh = isfinite(v[i]) && v[i] > 0 ? v[i] / top * h : 0;
+        if (bh > 0 && bh < 1)
+            bh = 1; /* a bucket with a few answers stays visible */
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#2563eb\"><title>", x + 2,
+                PT + h - bh, slot - 4 > 1 ? slot - 4 : 1, bh);
+        rpt_html_esc(f, labels[i]);
+        fprintf(f, ": %s</title></rect>\n", rpt_fmt_num(a, sizeof a, isfinite(v[i]) ? v[i] : 0, 0));
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"xl\">", x + slot / 2, PT + h + 18);
+        rpt_html_esc(f, labels[i]);
+        fputs("</text>\n", f);
+    }
+    fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"axis\"/>\n", PL, PT + h, PL + w, PT + h);
+    fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"xt\">", PL + w / 2, CH - 6);
+    rpt_html_esc(f, xlabel);
+    fputs("</text>\n", f);
+    fprintf(f, "<text transform=\"translate(16 %.1f) rotate(-90)\" class=\"at\">", PT + h / 2);
+    rpt_html_esc(f, ylabel);
+    fputs("</text>\n</svg>\n", f);
+}

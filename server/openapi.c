@@ -13,9 +13,12 @@
 #include <string.h>
 
 /* The errors any route of a kind can give, beside its own errors column.
- * From server.c (request parsing), reply.c (bodies) and the store's
+ * From server.c (request parsing and framing: 414, 431, 417, 405 under
+ * "4XX", 501 and 505 under "5XX"), reply.c (bodies) and the store's
  * back-end failures (store.c db_fail). */
-#define ERR_ANY "400 BAD_REQUEST,5XX BUSY,5XX BACKEND_UNAVAILABLE,5XX INTERNAL"
+#define ERR_ANY                                                                                              \
+    "400 BAD_REQUEST,4XX URI_TOO_LONG,4XX HEADERS_TOO_LARGE,4XX EXPECTATION_FAILED,4XX METHOD_NOT_ALLOWED,"   \
+    "5XX BUSY,5XX BACKEND_UNAVAILABLE,5XX INTERNAL,5XX NOT_IMPLEMENTED,5XX HTTP_VERSION_NOT_SUPPORTED"
 #define ERR_AUTH "401 UNAUTHORIZED"
 #define ERR_BODY "400 BAD_JSON,413 PAYLOAD_TOO_LARGE,422 VALIDATION"
 
@@ -53,6 +56,7 @@ static const char *reason(const char *status)
         {"400", "Bad request"},       {"401", "Unauthorized"},       {"403", "Forbidden"},
         {"404", "Not found"},         {"405", "Method not allowed"}, {"409", "Conflict"},
         {"413", "Payload too large"}, {"422", "Validation failed"},  {"5XX", "Server or back end unavailable"},
+        {"4XX", "Request refused before routing (URI or headers too long, Expect, method)"},
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (!strcmp(r[i].code, status))
@@ -164,9 +168,10 @@ static json_t *parameters(const tk_route *r)
     }
     json_array_append_new(params, json_pack("{s:s, s:s, s:s, s:{s:s, s:i}}", "name", "X-Request-Id", "in",
                                             "header", "description",
-                                            "the client's request id, echoed on the response and carried into logs"
-                                            " and events",
-                                            "schema", "type", "string", "maxLength", 128));
+                                            "the client's request id (1 to 64 of A-Z a-z 0-9 . _ : + = / -), echoed"
+                                            " on the response and carried into logs and events; else the server"
+                                            " makes one",
+                                            "schema", "type", "string", "maxLength", 64));
     return params;
 }
 

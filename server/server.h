@@ -25,7 +25,7 @@ typedef struct tk_server_config {
     const char *host;          /* default 127.0.0.1 */
     int port;                  /* 0: ephemeral */
     int loops;                 /* 0: one per CPU */
-    int workers;               /* 0: 2 per loop, at least 4 */
+    int workers;               /* 0: 1 per loop, at least 2 */
     int hold_ttl_s;            /* default 600 (10 minutes) */
     int sweep_interval_ms;     /* default 1000 */
     int cache_ttl_ms;          /* default 5000 */

@@ -3,7 +3,7 @@
  * URL's AUTH and SELECT take effect, a wrong password is refused with a
  * message, and a password-less URL gets nothing. The stack's MariaDB (no
  * TLS configured): ssl-mode=REQUIRED must fail rather than fall back to
- * plain text, and DISABLED connects. */
+ * plain text, and DISABLED connects; ?socket= goes over the Unix socket. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -167,12 +167,52 @@ static void test_mysql_tls_required_does_not_fall_back(void **state)
     assert_non_null(strstr(err, "cannot connect to MariaDB"));
 }
 
+/* The first column of a one-row query as text ("" when none). */
+static void query_text(MYSQL *db, const char *sql, char *out, size_t cap)
+{
+    out[0] = '\0';
+    assert_int_equal(mysql_query(db, sql), 0);
+    MYSQL_RES *res = mysql_store_result(db);
+    assert_non_null(res);
+    MYSQL_ROW row = mysql_fetch_row(res);
+    if (row && row[0])
+        snprintf(out, cap, "%s", row[0]);
+    mysql_free_result(res);
+}
+
+/* ?socket=: the connection really goes over the Unix socket (the server
+ * sees a localhost client, not 127.0.0.1 as over TCP), and a socket that is
+ * not there fails with a message that names it. */
+static void test_mysql_unix_socket(void **state)
+{
+    (void)state;
+    char url[TK_URL_MAX + 1200], err[512] = "", host[128];
+    MYSQL *db = tk_db_connect(E.b.mysql, err, sizeof err);
+    assert_non_null(db);
+    query_text(db, "SELECT SUBSTRING_INDEX(USER(), '@', -1)", host, sizeof host);
+    assert_string_not_equal(host, "localhost"); /* the stack's URL is TCP */
+    mysql_close(db);
+    snprintf(url, sizeof url, "%s?socket=%s/mysql/mysqld.sock", E.b.mysql, E.state);
+    db = tk_db_connect(url, err, sizeof err);
+    if (!db)
+        fail_msg("socket connect: %s", err);
+    query_text(db, "SELECT SUBSTRING_INDEX(USER(), '@', -1)", host, sizeof host);
+    assert_string_equal(host, "localhost");
+    query_text(db, "SELECT DATABASE()", host, sizeof host); /* the URL's database, as over TCP */
+    assert_string_not_equal(host, "");
+    mysql_close(db);
+    snprintf(url, sizeof url, "%s?socket=%s/mysql/no-such.sock", E.b.mysql, E.state);
+    assert_null(tk_db_connect(url, err, sizeof err));
+    assert_non_null(strstr(err, "no-such.sock"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redis_auth_and_select),
         cmocka_unit_test(test_redis_wrong_or_no_password),
         cmocka_unit_test(test_mysql_tls_required_does_not_fall_back),
+        cmocka_unit_test(test_mysql_unix_socket),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

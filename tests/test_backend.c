@@ -97,6 +97,8 @@ static void test_mysql_url_bad(void **state)
         "mysql://u:p%4@h/d",        /* truncated escape */
         "mysql://u:p%zz@h/d",       /* bad escape */
         "mysql://u:p%00@h/d",       /* NUL escape */
+        "mysql://u:p@h/d?socket=rel/mysqld.sock", /* socket path not absolute */
+        "mysql://u:p@h/d?socket=",                /* empty socket path */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         tk_mysql_url u;
@@ -108,6 +110,21 @@ static void test_mysql_url_bad(void **state)
     }
     tk_mysql_url u;
     assert_int_equal(tk_mysql_url_parse(NULL, &u, NULL, 0), -1);
+}
+
+static void test_mysql_url_socket(void **state)
+{
+    (void)state;
+    tk_mysql_url u;
+    char err[256] = "";
+    assert_int_equal(tk_mysql_url_parse("mysql://u:p@127.0.0.1:3307/d", &u, err, sizeof err), 0);
+    assert_string_equal(u.socket, ""); /* TCP unless asked */
+    assert_int_equal(tk_mysql_url_parse("mysql://u:p@localhost/d?socket=%2Fvar%2Frun%2Fmysqld.sock&read-timeout=2",
+                                        &u, err, sizeof err),
+                     0);
+    assert_string_equal(u.socket, "/var/run/mysqld.sock"); /* percent-decoded */
+    assert_int_equal(u.read_timeout_s, 2);
+    assert_int_equal(u.tls, TK_MYSQL_TLS_DISABLED); /* a socket path is not a TLS option */
 }
 
 static void test_mysql_url_tls_options(void **state)
@@ -399,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_mysql_url_defaults),
         cmocka_unit_test(test_mysql_url_escapes_and_ipv6),
         cmocka_unit_test(test_mysql_url_bad),
+        cmocka_unit_test(test_mysql_url_socket),
         cmocka_unit_test(test_mysql_url_tls_options),
         cmocka_unit_test(test_mysql_url_too_long),
         cmocka_unit_test(test_redis_url_good),

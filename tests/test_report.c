@@ -375,6 +375,50 @@ static void test_junit_gates(void **state)
     free(x);
 }
 
+/* Per-step latency and errors by status over time (timeseries[].steps and
+ * .status) and the response-time distribution (latency_distribution). */
+static void test_steps_status_distribution(void **state)
+{
+    (void)state;
+    const char *j =
+        "{\"summary\":{\"requests\":30},\"timeseries\":["
+        "{\"t\":1,\"rps\":10,\"p50\":1,\"p95\":2,\"p99\":3,\"steps\":{\"reserve\":{\"n\":4,\"p50\":1,\"p95\":7.5},"
+        "\"pay\":{\"n\":2,\"p50\":2,\"p95\":3}},\"status\":{\"201\":6,\"409\":2}},"
+        "{\"t\":2,\"rps\":20,\"p50\":1,\"p95\":2,\"p99\":3,\"steps\":{\"reserve\":{\"n\":5,\"p50\":1,\"p95\":9}},"
+        "\"status\":{\"201\":5,\"503\":3,\"0\":1}}],"
+        "\"latency_distribution\":[{\"le_ms\":0.5,\"count\":0},{\"le_ms\":1,\"count\":20},{\"le_ms\":2,\"count\":9},"
+        "{\"le_ms\":5,\"count\":0},{\"le_ms\":null,\"count\":1}]}";
+    char *h = render(j, tk_report_html);
+    assert_non_null(strstr(h, "aria-label=\"p95 latency by step\""));
+    assert_non_null(strstr(h, ">reserve</text>")); /* legend */
+    assert_non_null(strstr(h, ">pay</text>"));
+    assert_non_null(strstr(h, "aria-label=\"Errors by HTTP status\""));
+    assert_non_null(strstr(h, ">409</text>"));
+    assert_non_null(strstr(h, ">503</text>"));
+    assert_non_null(strstr(h, ">no answer</text>"));
+    assert_null(strstr(h, ">201</text>")); /* a success is not an error */
+    assert_non_null(strstr(h, "aria-label=\"Response-time distribution (corrected)\""));
+    const char *bars = strstr(h, "Response-time distribution");
+    int nrect = 0;
+    for (const char *p = bars; (p = strstr(p, "<rect")); p++)
+        nrect++;
+    assert_int_equal(nrect, 4); /* the empty first bucket is dropped, the empty middle one kept */
+    assert_non_null(strstr(h, ">&gt; 5.00</text>"));
+    free(h);
+    char *m = render(j, tk_report_markdown);
+    assert_non_null(strstr(m, "## Response-time distribution (corrected)"));
+    assert_non_null(strstr(m, "| 1.00 | 20 | 66.67% | 66.67% |"));
+    assert_non_null(strstr(m, "| > 5.00 | 1 | 3.33% | 100.00% |"));
+    assert_non_null(strstr(m, "| 503 | 3 | 1 | 3 | 2 |"));
+    assert_non_null(strstr(m, "| no answer | 1 | 1 | 1 | 2 |"));
+    free(m);
+    /* no error status at all: said in words, not an empty chart */
+    char *q = render("{\"timeseries\":[{\"t\":1,\"rps\":1,\"status\":{\"200\":1}}]}", tk_report_html);
+    assert_null(strstr(q, "Errors by HTTP status\""));
+    assert_non_null(strstr(q, "no error status in any second"));
+    free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_capacity_curve),
         cmocka_unit_test(test_thresholds_validity_and_tails),
         cmocka_unit_test(test_junit_gates),
+        cmocka_unit_test(test_steps_status_distribution),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,6 +73,10 @@ typedef struct tk_mysql_url {
     char tls_ca[256], tls_capath[256], tls_cert[256], tls_key[256], tls_cipher[128];
     unsigned connect_timeout_s; /* 0: 10 s */
     unsigned read_timeout_s, write_timeout_s; /* 0: none (the library's default: wait) */
+    /* ?socket=/path: connect over this Unix socket instead of TCP host:port
+     * (same machine only; no TCP stack on either side: measured cheaper per
+     * statement, scripts/bench-server-cpu). "" = TCP. */
+    char socket[256];
 } tk_mysql_url;
 
 /* Parse a mysql:// URL (above). Returns 0, or -1 with a message naming the

@@ -154,6 +154,25 @@ typedef struct tk_bench_step {
     tk_bench_latency uncorrected_latency; /* from the actual send */
 } tk_bench_step;
 
+/* Answers of one second by HTTP status: the first TK_BENCH_POINT_NSTATUS
+ * distinct statuses seen, the rest in status_other; status 0 counts
+ * requests that got no answer (connect, timeout, read errors). */
+#define TK_BENCH_POINT_NSTATUS 12
+typedef struct tk_bench_status_count {
+    int status;
+    uint64_t n;
+} tk_bench_status_count;
+
+/* Upper bounds (ms) of the response-time distribution's buckets, 1-2-5
+ * steps from 0.1 ms to 10 s; the last bucket, above 10 s, has none. */
+#define TK_BENCH_NDIST 17
+extern const double tk_bench_dist_le_ms[TK_BENCH_NDIST - 1];
+
+typedef struct tk_bench_point_step {
+    uint64_t n;      /* answers of that step in that second */
+    double p50, p95; /* ms, corrected */
+} tk_bench_point_step;
+
 typedef struct tk_bench_point {
     int t;            /* second since the start, 1-based (covers (t-1, t]) */
     int vus;          /* VUs started by then */
@@ -161,10 +180,16 @@ typedef struct tk_bench_point {
     uint64_t errors;  /* errors in that second */
     double p50, p95, p99; /* ms, of that second's requests (corrected) */
     uint64_t dropped; /* iterations dropped in that second (open model) */
+    tk_bench_point_step steps[TK_BENCH_NSTEPS]; /* per step (flow mode; empty in --url mode) */
+    tk_bench_status_count status[TK_BENCH_POINT_NSTATUS];
+    int nstatus;
+    uint64_t status_other;
 } tk_bench_point;
 
 /* One second as the results file's timeseries entry: {"t", "vus", "rps",
- * "errors", "p50", "p95", "p99" (ms, corrected), "dropped"}. New reference
+ * "errors", "p50", "p95", "p99" (ms, corrected), "dropped", "steps":
+ * {name: {"n", "p50", "p95"}} for the steps answered that second,
+ * "status": {"200": n, ..., "0": no answer, "other": n}}. New reference
  * (caller decrefs), NULL on out-of-memory. bench --out-jsonl writes the
  * same objects while the run goes on. */
 json_t *tk_bench_point_json(const tk_bench_point *p);
@@ -223,6 +248,11 @@ typedef struct tk_bench_result {
 
     tk_bench_point *series; /* one per second, owned by the result */
     size_t nseries;
+
+    /* the response-time distribution of every answered request (corrected):
+     * dist[i] answers took more than tk_bench_dist_le_ms[i-1] and at most
+     * tk_bench_dist_le_ms[i] ms; the last bucket has no upper bound */
+    uint64_t dist[TK_BENCH_NDIST];
 
     /* CPU-ms per unit over the steady window (cpustat.h tk_cpu_use): units
      * are the flows completed in it (flow mode) or the requests (--url

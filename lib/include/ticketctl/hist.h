@@ -58,4 +58,9 @@ double tk_hist_mean(const tk_hist *h);
  * p = 100 the max. */
 uint64_t tk_hist_percentile(const tk_hist *h, double p);
 
+/* How many recorded values are at most us µs, counting whole buckets (a
+ * bucket straddling us is left out: at most 1/128 of us too low). For a
+ * response-time distribution: the difference of two bounds is a bar. */
+uint64_t tk_hist_count_le(const tk_hist *h, uint64_t us);
+
 #endif
