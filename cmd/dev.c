@@ -186,6 +186,19 @@ static int dev_kafka_fault(const dev_opts *o, int down)
     return 0;
 }
 
+static int dev_restart(const dev_opts *o)
+{
+    char err[1024];
+    tk_dev_env env;
+    if (tk_dev_instances_restart(o->state, &env, err, sizeof err) != 0) {
+        fprintf(stderr, "dev restart: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr, "dev restart: %d serve instance(s) replaced one at a time behind %s\n", env.instances,
+            env.target);
+    return print_env(&env);
+}
+
 static int dev_kafka_down(const dev_opts *o) { return dev_kafka_fault(o, 1); }
 static int dev_kafka_up(const dev_opts *o) { return dev_kafka_fault(o, 0); }
 
@@ -194,6 +207,7 @@ static const dev_sub subs[] = {
     {"down", dev_down, "stop the processes the stack started (--purge: delete data)"},
     {"status", dev_status, "per component running/stopped; exit 3 unless all run (--json)"},
     {"env", dev_env, "print the stack's settings as shell export lines"},
+    {"restart", dev_restart, "rolling restart of the --instances serves behind nginx (0 failed requests)"},
     {"kafka-down", dev_kafka_down, "fault injection: the Kafka broker refuses connections"},
     {"kafka-up", dev_kafka_up, "end the kafka-down fault"},
     {"kafka-broker", dev_kafka_broker, NULL}, /* internal: the broker process */

@@ -63,6 +63,12 @@ static void usage(FILE *out)
             "                         broker that loses its log gets them again\n"
             "  --fault-latency DUR    fault drill: SIGUSR1 adds DUR to every database-bound\n"
             "                         request, SIGUSR2 ends it (off unless given)\n"
+            "  --request-timeout DUR  a request's deadline (default 2s): one still waiting for a\n"
+            "                         worker then gets 503 BACKEND_UNAVAILABLE with Retry-After;\n"
+            "                         MariaDB calls get read/write timeouts of about half of it\n"
+            "                         (unless the --mysql URL sets read-timeout/write-timeout)\n"
+            "  --access-log FILE|-    one JSON line per request (time, method, route, status, us,\n"
+            "                         request_id, user_id) appended to FILE, or stdout\n"
             "  --quiet                no log lines\n"
             "  -h, --help\n");
 }
@@ -117,6 +123,7 @@ int cmd_serve(int argc, char **argv)
         {"new-users-per-minute", required_argument, NULL, 1010}, {"active-users", required_argument, NULL, 1005},
         {"queueing", required_argument, NULL, 1011}, {"poll-max", required_argument, NULL, 1012},
         {"outbox-retention", required_argument, NULL, 1100},
+        {"request-timeout", required_argument, NULL, 1101}, {"access-log", required_argument, NULL, 1102},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     tk_server_config cfg = {.port = 8080};
@@ -172,6 +179,11 @@ int cmd_serve(int argc, char **argv)
             if (tk_parse_duration_ms(optarg, &v) || v < 1000) goto bad;
             cfg.outbox_retention_s = v / 1000;
             break;
+        case 1101:
+            if (tk_parse_duration_ms(optarg, &v) || v < 100 || v > 600000) goto bad;
+            cfg.request_timeout_ms = (int)v;
+            break;
+        case 1102: cfg.access_log = optarg; break;
         case 'F':
             if (tk_parse_duration_ms(optarg, &v) || v < 1 || v > 60000) goto bad;
             cfg.fault_latency_ms = (int)v;
@@ -285,6 +297,17 @@ int cmd_serve(int argc, char **argv)
     }
     if (!cfg.strategy)
         cfg.strategy = tk_strategy_find("redis-atomic");
+    if (!strstr(b.mysql, "read-timeout=") && !strstr(b.mysql, "write-timeout=") &&
+        !strstr(b.mysql, "connect-timeout=")) {
+        /* A stalled MariaDB fails a call (and a reconnect: a SIGSTOPped
+         * server still completes the TCP handshake) instead of hanging its
+         * worker. Whole seconds; Connector/C retries a read once (backend.c). */
+        int to_s = (cfg.request_timeout_ms > 0 ? cfg.request_timeout_ms : 2000) / 2000;
+        to_s = to_s < 1 ? 1 : to_s;
+        size_t used = strlen(b.mysql);
+        snprintf(b.mysql + used, sizeof b.mysql - used, "%sread-timeout=%d&write-timeout=%d&connect-timeout=%d",
+                 strchr(b.mysql, '?') ? "&" : "?", to_s, to_s, to_s);
+    }
     cfg.mysql_url = b.mysql;
     cfg.redis_url = b.redis;
     cfg.kafka_brokers = b.kafka[0] ? b.kafka : NULL;

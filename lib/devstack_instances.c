@@ -75,10 +75,14 @@ static int http_ready(int port)
 }
 
 /* Start instance `slot` (0-based; files in <state>/serve/<slot+1>/) and wait
- * until it answers GET /readyz. Returns its pid (and *port), or -1. */
+ * until it answers GET /readyz. On *port when it is > 0 (serve listens
+ * with SO_REUSEPORT, so beside a running predecessor), else on a free one.
+ * Returns its pid (and *port), or -1. */
 static long inst_start(const tk_dev_env *env, int slot, const char *exe, const char *serve_args, int *port,
                        char *err, size_t errlen)
 {
+    char want[16];
+    snprintf(want, sizeof want, "%d", *port > 0 ? *port : 0);
     char dir[PATH_MAX], portf[PATH_MAX], log[PATH_MAX];
     if (dev_fmt_path(dir, sizeof dir, "%s/serve/%d", env->state_dir, slot + 1) ||
         dev_fmt_path(portf, sizeof portf, "%s/port", dir) || dev_fmt_path(log, sizeof log, "%s/serve.log", dir))
@@ -95,7 +99,7 @@ static long inst_start(const tk_dev_env *env, int slot, const char *exe, const c
     snprintf(a_kafka, sizeof a_kafka, "%s", env->kafka);
     if (dev_copy_str(extra, sizeof extra, serve_args ? serve_args : "") != 0)
         return tk_err(err, errlen, "serve arguments too long (max %zu bytes)", sizeof extra - 1);
-    char *argv[64] = {a_exe, "serve", "--port", "0", "--port-file", portf, "--state", a_state,
+    char *argv[64] = {a_exe, "serve", "--port", want, "--port-file", portf, "--state", a_state,
                       "--mysql", a_mysql, "--redis", a_redis};
     int a = 12;
     if (a_kafka[0]) {
@@ -320,7 +324,7 @@ int tk_dev_instances_up(const char *state_dir, const tk_dev_instances_opts *o, t
             continue;
         if (c.pid_alive)
             dev_stop_pid(c.pid, SERVE_COMM);
-        int port = 0;
+        int port = 0; /* a free one */
         long pid = inst_start(&env, i, exe, env.serve_args, &port, err, errlen);
         if (pid < 0)
             goto fail;
@@ -387,3 +391,50 @@ fail:
     return -1;
 }
 
+
+int tk_dev_instances_restart(const char *state_dir, tk_dev_env *out, char *err, size_t errlen)
+{
+    char st[TK_URL_MAX], exe[PATH_MAX] = "";
+    if (tk_dev_state_dir(state_dir, st, sizeof st, err, errlen) != 0)
+        return -1;
+    int lock = dev_lock_state(st, err, errlen);
+    if (lock < 0)
+        return -1;
+    tk_dev_env env;
+    int rc = -1;
+    if (tk_dev_env_read(st, &env, err, errlen) != 0)
+        goto out;
+    if (env.instances < 1) {
+        tk_err(err, errlen, "no serve instances run in %s (dev up --instances N)", st);
+        goto out;
+    }
+    if (serve_exe(exe, sizeof exe, err, errlen) != 0)
+        goto out;
+    /* nginx is not reloaded: a reload retires its workers, and they close
+     * their clients' idle keep-alive connections, which a client that just
+     * sent a request on one sees as a failure. The upstream ports stay. */
+    for (int i = 0; i < env.instances; i++) {
+        /* 1. the successor listens on the same port (SO_REUSEPORT) and
+         * answers /readyz: new connections now reach both */
+        int port = env.inst_port[i];
+        long pid = inst_start(&env, i, exe, env.serve_args, &port, err, errlen);
+        if (pid < 0)
+            goto out;
+        long old = env.inst_pid[i];
+        env.inst_pid[i] = pid;
+        env.inst_port[i] = port;
+        if (dev_env_write(&env, err, errlen) != 0)
+            goto out;
+        /* 2. the predecessor drains: stops accepting (new connections go
+         * to the successor only), answers the next request on each of
+         * nginx's keep-alive connections with Connection: close, exits
+         * once idle (serve: at most 1 s for idle connections) */
+        dev_stop_pid(old, SERVE_COMM);
+    }
+    rc = 0;
+    if (out)
+        *out = env;
+out:
+    close(lock);
+    return rc;
+}

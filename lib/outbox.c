@@ -28,6 +28,7 @@
 
 #define BATCH 500
 #define FLUSH_MS 15000
+#define STOP_FLUSH_MS 1000 /* at shutdown the producer gets this long, whatever the broker does */
 #define PURGE_BATCH 5000
 #define PURGE_EVERY_MS 60000
 
@@ -41,6 +42,7 @@ struct tk_relay {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
+    _Atomic int stopping; /* set by tk_relay_stop at once: a delivery wait then ends within STOP_FLUSH_MS */
     _Atomic uint64_t published, failed, republished, purged, losses;
     _Atomic int64_t backlog, oldest_age_ms;
     uint64_t next_backlog;
@@ -366,7 +368,21 @@ static int relay_round(tk_relay *r, MYSQL *db)
         produced++;
     }
     mysql_free_result(res);
-    rd_kafka_flush(r->rk, FLUSH_MS);
+    /* Wait for the deliveries in slices, so that a stop does not wait the
+     * whole FLUSH_MS for an unreachable broker: what is not acknowledged
+     * stays unpublished in the outbox and goes out after the restart. */
+    {
+        uint64_t t0 = tk_mono_us(), stop_at = 0;
+        while (rd_kafka_outq_len(r->rk) > 0 && tk_mono_us() - t0 < FLUSH_MS * 1000ULL) {
+            if (atomic_load(&r->stopping)) {
+                if (!stop_at)
+                    stop_at = tk_mono_us() + STOP_FLUSH_MS * 1000ULL;
+                else if (tk_mono_us() > stop_at)
+                    break;
+            }
+            rd_kafka_flush(r->rk, 50);
+        }
+    }
     /* Mark the acknowledged prefix only: a failure in the middle leaves
      * the rest for the next round, so per-key order is kept. Each row gets
      * the partition and offset Kafka acknowledged it at. */
@@ -379,7 +395,7 @@ static int relay_round(tk_relay *r, MYSQL *db)
     /* messages still queued after the flush time-out keep a pointer to p */
     if (rd_kafka_outq_len(r->rk) > 0)
         rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_flush(r->rk, 1000);
+    rd_kafka_flush(r->rk, atomic_load(&r->stopping) ? 100 : 1000);
     free(p);
     if (marked > 0)
         atomic_fetch_add(&r->published, (uint64_t)marked);
@@ -502,12 +518,16 @@ void tk_relay_stop(tk_relay *r)
 {
     if (!r)
         return;
+    atomic_store(&r->stopping, 1);
     pthread_mutex_lock(&r->mu);
     r->stop = 1;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     pthread_join(r->thread, NULL);
-    rd_kafka_flush(r->rk, 2000);
+    /* the relay thread already waited for its last batch (at most
+     * STOP_FLUSH_MS after the stop); unacknowledged rows stay in the outbox */
+    rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(r->rk, 100);
     rd_kafka_destroy(r->rk);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);

@@ -96,6 +96,11 @@ struct tk_job {
     char *resp; /* response body (malloc'd) */
     size_t resp_len;
     uint64_t t_start_us;
+    uint64_t deadline_us; /* t_start_us + --request-timeout: a job still queued then is answered 503 */
+    char request_id[65];  /* X-Request-Id: the client's when valid, else generated */
+    const char *method;   /* "GET", ... (static) */
+    int head;             /* a HEAD request served by its GET route: no body is sent */
+    int close;            /* answer with Connection: close */
     tk_job *next;
 };
 
@@ -123,6 +128,9 @@ struct tk_loop {
     pthread_mutex_t pulse_mu; /* this second's latencies (server/pulse.c) */
     struct tk_hist *pulse_hist;
     uint64_t pulse_errors;
+    uint64_t request_seq; /* generated request ids: <boot id>-<loop>-<seq> */
+    int64_t err_log_ms;   /* last 5xx line on stderr (error_log_line) */
+    uint64_t err_log_skipped;
 };
 
 /* Metrics (server/metrics.c). Latency buckets in ms. */
@@ -174,8 +182,9 @@ struct tk_server {
     pthread_cond_t sweep_cv;
     char *openapi;
     size_t openapi_len;
-    struct event *sig_term, *sig_int, *sig_usr1, *sig_usr2, *drain_timer;
-    uint64_t drain_deadline_us;
+    struct event *sig_term, *sig_int, *sig_usr1, *sig_usr2, *drain_timer, *deadline_timer;
+    uint64_t drain_deadline_us, drain_started_us;
+    _Atomic int64_t conns; /* open client connections (strict_bev_new .. strict_conn_free) */
     int64_t started_ms;
     struct rd_kafka_s *pulse_rk; /* per-second metrics producer */
     pthread_t pulse_thread;
@@ -187,6 +196,12 @@ struct tk_server {
     pthread_mutex_t pwhash_mu; /* argon2id at 64 MiB: bounded concurrency */
     pthread_cond_t pwhash_cv;
     int pwhash_running;
+    char strict_secret[33]; /* the path of strict.c's refusals, unguessable by clients */
+    char boot_id[17];       /* random per process: the prefix of generated request ids */
+    FILE *access_log;       /* --access-log, or NULL */
+    uint64_t request_timeout_us;
+    _Atomic uint64_t deadline_503; /* jobs answered 503 because their deadline passed in the queue */
+    _Atomic uint64_t strict_refused;
 };
 
 /* Responses (server/reply.c). Both take ownership/consume their inputs. */

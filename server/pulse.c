@@ -135,7 +135,8 @@ void tk_pulse_stop(tk_server *srv)
     pthread_cond_broadcast(&srv->pulse_cv);
     pthread_mutex_unlock(&srv->pulse_mu);
     pthread_join(srv->pulse_thread, NULL);
-    rd_kafka_flush(srv->pulse_rk, 1000);
+    rd_kafka_flush(srv->pulse_rk, 200); /* per-second metrics: lossy by design; shutdown stays bounded */
+    rd_kafka_purge(srv->pulse_rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_destroy(srv->pulse_rk);
     srv->pulse_rk = NULL;
     srv->pulse_started = 0;

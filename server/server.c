@@ -12,17 +12,24 @@
 #include "internal.h"
 #include "queue_routes.h"
 #include "routes.h"
+#include "strict.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ticketctl/rcluster.h"
@@ -30,7 +37,8 @@
 #include "ticketctl/hold.h"
 #include "ticketctl/lease.h"
 
-#define DRAIN_MAX_US (10 * 1000000ULL)
+#define DRAIN_EXTRA_US (3 * 1000000ULL)
+#define IDLE_GRACE_US (1000000ULL)
 
 /* ---- jobs ----------------------------------------------------------------- */
 
@@ -54,11 +62,55 @@ static void free_resp(const void *data, size_t len, void *extra)
     free((void *)data);
 }
 
+/* One JSON line per request: time (UTC, ms), method, route pattern ("-"
+ * when none matched), status, µs from arrival to reply, request id, user id
+ * (0: no token). One fprintf call: stdio locks the stream, so lines from the
+ * loops never interleave. */
+static void access_log_line(tk_server *srv, const tk_job *j, int status, uint64_t us)
+{
+    int64_t ms = tk_wall_ms();
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char ts[32];
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(srv->access_log,
+            "{\"time\":\"%s.%03dZ\",\"method\":\"%s\",\"route\":\"%s\",\"status\":%d,\"us\":%llu,"
+            "\"request_id\":\"%s\",\"user_id\":%llu}\n",
+            ts, (int)(ms % 1000), j->method ? j->method : "-",
+            j->route ? j->route->pattern : "-", status, (unsigned long long)us, j->request_id,
+            (unsigned long long)j->claims.user_id);
+}
+
+/* A 5xx answer on stderr as a JSON line with its request id, so that a
+ * client's report can be found: at most one a second per loop, with the
+ * count of those left out since the last (a stalled backend answers
+ * thousands; the backend's own state change is logged once by statelog). */
+static void error_log_line(tk_loop *l, const tk_job *j, int status)
+{
+    int64_t now = tk_wall_ms();
+    if (now - l->err_log_ms < 1000) {
+        l->err_log_skipped++;
+        return;
+    }
+    const char *code = j->resp ? strstr(j->resp, "\"code\":\"") : NULL;
+    int clen = code ? (int)strcspn(code + 8, "\"") : 1;
+    fprintf(stderr,
+            "{\"time_ms\":%lld,\"level\":\"error\",\"request_id\":\"%s\",\"method\":\"%s\",\"route\":\"%s\","
+            "\"status\":%d,\"code\":\"%.*s\",\"not_logged_since\":%llu}\n",
+            (long long)now, j->request_id, j->method ? j->method : "-", j->route ? j->route->pattern : "-", status,
+            clen, code ? code + 8 : "-", (unsigned long long)l->err_log_skipped);
+    l->err_log_ms = now;
+    l->err_log_skipped = 0;
+}
+
 /* Send the job's response (loop thread) and free it. */
 static void job_finish(tk_job *j)
 {
     tk_server *srv = j->loop->srv;
     int status = j->status ? j->status : 500;
+    if (status >= 500 && !srv->cfg.quiet) /* before the body is handed to evhttp */
+        error_log_line(j->loop, j, status);
     if (j->req) {
         struct evkeyvalq *h = evhttp_request_get_output_headers(j->req);
         const char *ctype = "application/json";
@@ -67,6 +119,14 @@ static void job_finish(tk_job *j)
         else if (j->route && (j->route->flags & R_HTML) && status == 200)
             ctype = "text/html; charset=utf-8";
         evhttp_add_header(h, "Content-Type", ctype);
+        evhttp_add_header(h, "X-Request-Id", j->request_id);
+        if (j->close || atomic_load(&srv->stopping)) /* draining: each connection's next answer closes it */
+            evhttp_add_header(h, "Connection", "close");
+        if (j->head) { /* no body on HEAD (evhttp 2.1 would send one); the length GET would send (RFC 9110 9.3.2) */
+            char cl[24];
+            snprintf(cl, sizeof cl, "%zu", j->resp_len);
+            evhttp_add_header(h, "Content-Length", cl);
+        }
         if (status == 503) { /* tell clients and balancers when to try again */
             char ra[16];
             snprintf(ra, sizeof ra, "%d", j->retry_after_s > 0 ? j->retry_after_s : 1);
@@ -87,12 +147,20 @@ static void job_finish(tk_job *j)
         }
         struct evbuffer *out = evbuffer_new();
         /* hand the body over instead of copying it (a seat map is ~20 KB) */
-        if (out && j->resp && evbuffer_add_reference(out, j->resp, j->resp_len, free_resp, NULL) == 0)
+        if (out && j->resp && !j->head && evbuffer_add_reference(out, j->resp, j->resp_len, free_resp, NULL) == 0)
             j->resp = NULL;
+        struct evhttp_connection *evcon = evhttp_request_get_connection(j->req);
+        struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
         evhttp_send_reply(j->req, status, NULL, out);
         evbuffer_free(out);
+        /* libevent 2.1's filter bufferevent (strict_filter) does not pass on
+         * output that was added before evhttp enabled writing: push it */
+        if (bev)
+            bufferevent_flush(bev, EV_WRITE, BEV_NORMAL);
     }
     uint64_t us = tk_mono_us() - j->t_start_us;
+    if (srv->access_log)
+        access_log_line(srv, j, status, us);
     tk_metrics_observe(&srv->metrics, j->route ? j->route_index : 63, status, us);
     tk_pulse_record(j->loop, status, us);
     atomic_fetch_sub(&srv->metrics.inflight, 1);
@@ -132,6 +200,7 @@ static void post_done(tk_job *j)
 static void enqueue(tk_server *srv, tk_job *j)
 {
     j->next = NULL;
+    j->deadline_us = j->t_start_us + srv->request_timeout_us;
     pthread_mutex_lock(&srv->qmu);
     if (atomic_load(&srv->busy_workers) >= srv->nworkers)
         atomic_fetch_add(&srv->metrics.queue_waits, 1);
@@ -143,6 +212,66 @@ static void enqueue(tk_server *srv, tk_job *j)
     atomic_fetch_add(&srv->metrics.queued, 1);
     pthread_cond_signal(&srv->qcv);
     pthread_mutex_unlock(&srv->qmu);
+}
+
+/* A job whose deadline passed before a worker took it: every worker is
+ * stuck on a stalled backend (or the server is overloaded). */
+static void reply_deadline(tk_server *srv, tk_job *j)
+{
+    atomic_fetch_add(&srv->deadline_503, 1);
+    j->retry_after_s = 1;
+    job_reply_error(j, 503, "BACKEND_UNAVAILABLE", "no worker could take the request within its %llu ms deadline",
+                    (unsigned long long)(srv->request_timeout_us / 1000));
+}
+
+/* Every 50 ms on loop 0: answer the queued jobs whose deadline passed (the
+ * queue is in arrival order, so they are at its head). A worker blocked in
+ * a MariaDB call stays blocked until the client read timeout; the jobs
+ * behind it are not. */
+static void on_deadline_tick(evutil_socket_t fd, short what, void *arg)
+{
+    tk_server *srv = arg;
+    (void)fd;
+    (void)what;
+    uint64_t now = tk_mono_us();
+    tk_job *late = NULL, **tail = &late;
+    pthread_mutex_lock(&srv->qmu);
+    while (srv->q_head && srv->q_head->deadline_us && now > srv->q_head->deadline_us) {
+        tk_job *j = srv->q_head;
+        srv->q_head = j->next;
+        if (!srv->q_head)
+            srv->q_tail = NULL;
+        atomic_fetch_sub(&srv->metrics.queued, 1);
+        j->next = NULL;
+        *tail = j;
+        tail = &j->next;
+    }
+    pthread_mutex_unlock(&srv->qmu);
+    while (late) {
+        tk_job *j = late;
+        late = j->next;
+        reply_deadline(srv, j);
+        post_done(j);
+    }
+}
+
+/* The health monitor (lib/health.c, a ping every 500 ms with 1 s
+ * timeouts) sees MariaDB down: a job would wait for the client read
+ * timeout (twice: Connector/C retries a read) and miss its deadline, so it
+ * is answered at once; the first ping that answers ends this. */
+static int mariadb_known_down(tk_server *srv)
+{
+    tk_health_state hs;
+    if (!srv->health)
+        return 0;
+    tk_health_get(srv->health, &hs);
+    return !hs.up[TK_HEALTH_MARIADB];
+}
+
+static void reply_backend_down(tk_job *j)
+{
+    j->retry_after_s = 1;
+    job_reply_error(j, 503, "BACKEND_UNAVAILABLE", "MariaDB does not answer; try again shortly");
 }
 
 /* ---- workers -------------------------------------------------------------- */
@@ -227,7 +356,13 @@ static void *worker_main(void *arg)
         int fault_ms = atomic_load(&srv->inject_latency_ms);
         if (fault_ms > 0) /* injected latency fault (tests, drills) */
             usleep((useconds_t)fault_ms * 1000);
-        if (!j->cache_key[0] || !cache_answer(srv, j))
+        if (j->deadline_us && tk_mono_us() > j->deadline_us) /* waited past its deadline: do not start it */
+            reply_deadline(srv, j);
+        else if (j->cache_key[0] && cache_answer(srv, j))
+            ;
+        else if (mariadb_known_down(srv)) /* would block up to 2 read timeouts: past the deadline */
+            reply_backend_down(j);
+        else
             run_handler(srv, j, w);
         atomic_fetch_sub(&srv->busy_workers, 1);
         post_done(j);
@@ -397,13 +532,297 @@ static const char *method_name(enum evhttp_cmd_type t)
     return "?";
 }
 
+/* ---- strict framing in front of evhttp (strict.h) ------------------------- */
+
+typedef struct strict_conn {
+    tk_strict st;
+    struct bufferevent *raw; /* the socket under the filter */
+    tk_loop *loop;
+} strict_conn;
+
+static const char *status_phrase(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 505: return "HTTP Version Not Supported";
+    }
+    return "Error";
+}
+
+static void request_id_new(tk_loop *l, char out[65])
+{
+    snprintf(out, 65, "%s-%d-%llu", l->srv->boot_id, l->index, (unsigned long long)++l->request_seq);
+}
+
+/* A refusal inside a body: evhttp is reading that request's body, so the
+ * answer cannot go through it as a request. Write it to the socket (a few
+ * hundred bytes: the socket buffer takes them) and half-close; evhttp drops
+ * the connection at the client's EOF. Static messages: no JSON escaping. */
+static void strict_send_direct(strict_conn *c, const tk_strict_reply *r)
+{
+    evutil_socket_t fd = bufferevent_getfd(c->raw);
+    if (fd < 0)
+        return;
+    char body[320], msg[640], id[65];
+    int bl = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", r->code, r->message);
+    request_id_new(c->loop, id);
+    int ml = snprintf(msg, sizeof msg,
+                      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                      "Connection: close\r\nX-Request-Id: %s\r\n\r\n%s",
+                      r->status, status_phrase(r->status), bl, id, body);
+    if (send(fd, msg, (size_t)ml, MSG_NOSIGNAL) < 0 && !c->loop->srv->cfg.quiet)
+        fprintf(stderr, "serve: cannot send a %d refusal: %s\n", r->status, strerror(errno));
+    shutdown(fd, SHUT_WR);
+}
+
+/* The bufferevent input filter: pass what tk_strict_feed lets through,
+ * unchanged; on a refusal between requests hand evhttp a request for the
+ * refusal's secret path (answered in order, as JSON, with Connection:
+ * close, by on_request), inside a body answer directly; then drop all
+ * further input. */
+static enum bufferevent_filter_result strict_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim,
+                                                    enum bufferevent_flush_mode mode, void *ctx)
+{
+    strict_conn *c = ctx;
+    tk_server *srv = c->loop->srv;
+    int moved = 0;
+    (void)lim;
+    (void)mode;
+    for (;;) {
+        size_t have = evbuffer_get_length(src), avail, n;
+        const char *p;
+        if (!have)
+            break;
+        if (tk_strict_wants_line(&c->st)) {
+            avail = have < TK_STRICT_MAX_HEAD + 2 ? have : TK_STRICT_MAX_HEAD + 2;
+            p = (const char *)evbuffer_pullup(src, (ev_ssize_t)avail);
+        } else {
+            struct evbuffer_iovec v;
+            if (evbuffer_peek(src, -1, NULL, &v, 1) < 1)
+                break;
+            p = v.iov_base;
+            avail = v.iov_len;
+        }
+        if (!p)
+            break;
+        int in_body = tk_strict_in_body(&c->st), dead = c->st.reason != TK_STRICT_OK;
+        int rc = tk_strict_feed(&c->st, p, avail, &n);
+        if (rc == TK_STRICT_MORE)
+            break;
+        if (rc == TK_STRICT_SKIP) {
+            evbuffer_drain(src, n);
+            continue;
+        }
+        if (rc == TK_STRICT_PASS) {
+            evbuffer_remove_buffer(src, dst, n);
+            moved = 1;
+            continue;
+        }
+        evbuffer_drain(src, have);
+        if (dead) /* refused earlier: the rest is dropped */
+            break;
+        atomic_fetch_add(&srv->strict_refused, 1);
+        if (in_body) {
+            strict_send_direct(c, tk_strict_reply_for(c->st.reason));
+        } else {
+            evbuffer_add_printf(dst, "GET /.tk-strict/%s/%d HTTP/1.1\r\nHost: -\r\nConnection: close\r\n\r\n",
+                                srv->strict_secret, (int)c->st.reason);
+            moved = 1;
+        }
+        break;
+    }
+    return moved ? BEV_OK : BEV_NEED_MORE;
+}
+
+static void strict_conn_free(void *arg)
+{
+    strict_conn *c = arg;
+    atomic_fetch_sub(&c->loop->srv->conns, 1);
+    free(c);
+}
+
+/* evhttp's bevcb: each accepted connection reads through strict_filter. */
+static struct bufferevent *strict_bev_new(struct event_base *base, void *arg)
+{
+    strict_conn *c = calloc(1, sizeof *c);
+    struct bufferevent *raw = c ? bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    struct bufferevent *f = raw ? bufferevent_filter_new(raw, strict_filter, NULL, BEV_OPT_CLOSE_ON_FREE, strict_conn_free, c)
+                                  : NULL;
+    if (!f) { /* evhttp then makes its own, unfiltered: out of memory anyway */
+        if (raw)
+            bufferevent_free(raw);
+        free(c);
+        return NULL;
+    }
+    tk_strict_init(&c->st, TK_MAX_BODY);
+    c->raw = raw;
+    c->loop = arg;
+    atomic_fetch_add(&c->loop->srv->conns, 1);
+    return f;
+}
+
+/* Lingering close (RFC 9112 9.6): a client may still be sending a body we
+ * refused (413 on a Content-Length it then streams). Closing with its
+ * bytes unread sends a RST, which can destroy our answer before it is
+ * read. So a socket with unread input is kept (a dup; evhttp closes its
+ * own descriptor) and read and discarded until the client closes, at most
+ * LINGER_MS. event_base_once: the loop frees a pending one at exit. */
+#define LINGER_MS 2000
+typedef struct lingerer {
+    evutil_socket_t fd;
+    uint64_t until_us;
+    struct event_base *base;
+} lingerer;
+
+static void on_linger(evutil_socket_t fd, short what, void *arg)
+{
+    lingerer *g = arg;
+    char buf[16384];
+    ssize_t n = 1;
+    (void)what;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
+        ;
+    uint64_t now = tk_mono_us();
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) || now >= g->until_us) {
+        close(fd);
+        free(g);
+        return;
+    }
+    struct timeval tv = {0, (suseconds_t)((g->until_us - now) % 1000000)};
+    tv.tv_sec = (time_t)((g->until_us - now) / 1000000);
+    if (event_base_once(g->base, fd, EV_READ, on_linger, g, &tv) != 0) {
+        close(fd);
+        free(g);
+    }
+}
+
+static void linger_start(struct event_base *base, evutil_socket_t fd)
+{
+    int pending = 0;
+    if (ioctl(fd, FIONREAD, &pending) != 0 || pending <= 0)
+        return;
+    lingerer *g = malloc(sizeof *g);
+    evutil_socket_t d = g ? dup(fd) : -1;
+    if (d < 0) {
+        free(g);
+        return;
+    }
+    evutil_make_socket_nonblocking(d);
+    *g = (lingerer){.fd = d, .until_us = tk_mono_us() + LINGER_MS * 1000ULL, .base = base};
+    struct timeval tv = {LINGER_MS / 1000, 0};
+    if (event_base_once(base, d, EV_READ, on_linger, g, &tv) != 0) {
+        close(d);
+        free(g);
+    }
+}
+
+/* evhttp frees a connection as soon as its answer has left the filter's
+ * output, but the bytes may still wait in the socket bufferevent under it,
+ * which the free discards (a "Connection: close" answer never arrived).
+ * Called by evhttp_connection_free before it frees the bufferevents: write
+ * what is left straight to the socket (normally one write() into the
+ * socket buffer; at most ~100 ms of polling for a client that reads
+ * nothing). */
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+    (void)arg;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    struct bufferevent *raw = bev ? bufferevent_get_underlying(bev) : NULL;
+    if (!raw)
+        return;
+    struct evbuffer *out = bufferevent_get_output(raw);
+    evbuffer_add_buffer(out, bufferevent_get_output(bev)); /* not bufferevent_flush: that re-enters evhttp */
+    evutil_socket_t fd = bufferevent_getfd(raw);
+    evbuffer_unfreeze(out, 1); /* a socket bufferevent drains its output only in its own write callback */
+    for (int tries = 0; fd >= 0 && evbuffer_get_length(out) > 0 && tries < 20; tries++) {
+        if (evbuffer_write(out, fd) >= 0)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            break;
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        poll(&pf, 1, 5);
+    }
+    if (fd >= 0 && evbuffer_get_length(out) == 0) {
+        shutdown(fd, SHUT_WR); /* the answer, then FIN; the client's unread bytes do not turn it into a RST */
+        linger_start(bufferevent_get_base(raw), fd);
+    }
+}
+
+/* The refusal strict_filter queued, by its secret path: 1 when answered. */
+static int strict_answer(tk_server *srv, tk_job *j, const char *path)
+{
+    if (strncmp(path, "/.tk-strict/", 12) || strncmp(path + 12, srv->strict_secret, 32) || path[44] != '/')
+        return 0;
+    const tk_strict_reply *r = tk_strict_reply_for(atoi(path + 45));
+    if (!r)
+        return 0;
+    j->close = 1;
+    j->method = "-";
+    job_reply_error(j, r->status, r->code, "%s", r->message);
+    job_finish(j);
+    return 1;
+}
+
+/* X-Request-Id from a client: 1-64 of [A-Za-z0-9._:+=/-] (what ids and
+ * trace headers use; nothing that would need escaping in a log line). */
+static int request_id_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+        if (n >= 64 || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         strchr("._:+=/-", c)))
+            return 0;
+    }
+    return n > 0;
+}
+
+/* Idempotency-Key: 1-64 visible ASCII (0x21-0x7E). */
+static int idem_key_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (n >= 64 || (unsigned char)s[n] < 0x21 || (unsigned char)s[n] > 0x7e)
+            return 0;
+    return n > 0;
+}
+
+/* 405: the methods the path takes, for Allow (RFC 9110 15.5.6); HEAD with GET. */
+static void allow_header(struct evhttp_request *req, const char *path)
+{
+    char allow[96] = "";
+    size_t used = 0;
+    int get = 0;
+    for (size_t i = 0; i < tk_nroutes; i++) {
+        uint64_t ids[2];
+        int nids;
+        if (!path_match(tk_routes[i].pattern, path, ids, &nids) || strstr(allow, tk_routes[i].method))
+            continue;
+        get |= !strcmp(tk_routes[i].method, "GET");
+        used += (size_t)snprintf(allow + used, sizeof allow - used, "%s%s", used ? ", " : "", tk_routes[i].method);
+        if (used >= sizeof allow)
+            break;
+    }
+    if (get && used < sizeof allow)
+        snprintf(allow + used, sizeof allow - used, ", HEAD");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     tk_loop *l = arg;
     tk_server *srv = l->srv;
     tk_job *j = calloc(1, sizeof *j);
-    if (!j) {
-        evhttp_send_error(req, 503, "out of memory");
+    if (!j) { /* no JSON without memory; close the connection instead */
+        struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+        evhttp_send_reply(req, 503, "Service Unavailable", NULL);
+        if (evcon)
+            bufferevent_flush(evhttp_connection_get_bufferevent(evcon), EV_WRITE, BEV_NORMAL);
         return;
     }
     j->loop = l;
@@ -412,9 +831,26 @@ static void on_request(struct evhttp_request *req, void *arg)
     j->route_index = 63;
     atomic_fetch_add(&srv->metrics.inflight, 1);
 
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (evcon)
+        evhttp_connection_set_closecb(evcon, on_conn_close, NULL);
+    struct evkeyvalq *hin = evhttp_request_get_input_headers(req);
+    const char *rid = evhttp_find_header(hin, "X-Request-Id");
+    if (rid && request_id_valid(rid))
+        snprintf(j->request_id, sizeof j->request_id, "%s", rid);
+    else
+        request_id_new(l, j->request_id);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-    const char *method = method_name(evhttp_request_get_command(req));
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    const char *method = method_name(cmd);
+    j->method = method;
+    if (path && strict_answer(srv, j, path))
+        return;
+    if (cmd == EVHTTP_REQ_HEAD) { /* every GET route answers HEAD */
+        method = "GET";
+        j->head = 1;
+    }
     if (!path || !*path) {
         job_reply_error(j, 400, "BAD_REQUEST", "bad request URI");
         job_finish(j);
@@ -437,15 +873,15 @@ static void on_request(struct evhttp_request *req, void *arg)
         break;
     }
     if (!j->route) {
-        if (path_found)
-            job_reply_error(j, 405, "METHOD_NOT_ALLOWED", "%s is not allowed on %s", method, path);
-        else
-            job_reply_error(j, 404, "NOT_FOUND", "no route for %s %s", method, path);
+        if (path_found) {
+            allow_header(req, path);
+            job_reply_error(j, 405, "METHOD_NOT_ALLOWED", "%s is not allowed on %s", j->method, path);
+        } else
+            job_reply_error(j, 404, "NOT_FOUND", "no route for %s %s", j->method, path);
         job_finish(j);
         return;
     }
 
-    struct evkeyvalq *hin = evhttp_request_get_input_headers(req);
     if (j->route->flags & R_AUTH) {
         const char *auth = evhttp_find_header(hin, "Authorization");
         if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
@@ -466,8 +902,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     const char *idem = evhttp_find_header(hin, "Idempotency-Key");
     if (idem) {
-        if (strlen(idem) >= sizeof j->idem_key) {
-            job_reply_error(j, 422, "VALIDATION", "Idempotency-Key must be 1 to 64 characters");
+        if (!idem_key_valid(idem)) {
+            job_reply_error(j, 422, "VALIDATION", "Idempotency-Key must be 1 to 64 visible ASCII characters");
             job_finish(j);
             return;
         }
@@ -543,11 +979,8 @@ static void on_request(struct evhttp_request *req, void *arg)
             return;
         }
     }
-    if (atomic_load(&srv->stopping)) {
-        job_reply_error(j, 503, "BUSY", "server is shutting down");
-        job_finish(j);
-        return;
-    }
+    /* also while draining: a request that came on an open connection is
+     * served (its answer closes the connection), not refused */
     enqueue(srv, j);
 }
 
@@ -603,10 +1036,16 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     int64_t inflight = atomic_load(&srv->metrics.inflight);
-    if (inflight > 0 && tk_mono_us() < srv->drain_deadline_us)
+    uint64_t now = tk_mono_us();
+    /* Idle keep-alive connections get IDLE_GRACE_US to bring one more
+     * request (answered with Connection: close) before the exit closes
+     * them: a balancer that just picked one then does not see a reset. */
+    int idle_open = atomic_load(&srv->conns) > 0 && now < srv->drain_started_us + IDLE_GRACE_US;
+    if ((inflight > 0 || idle_open) && now < srv->drain_deadline_us)
         return;
     if (!srv->cfg.quiet)
-        fprintf(stderr, "serve: drained (%lld request(s) still in flight), exiting\n", (long long)inflight);
+        fprintf(stderr, "serve: drained (%lld request(s) still in flight, %lld connection(s) open), exiting\n",
+                (long long)inflight, (long long)atomic_load(&srv->conns));
     for (int i = 0; i < srv->nloops; i++)
         event_base_loopexit(srv->loops[i].base, NULL);
 }
@@ -631,7 +1070,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         fprintf(stderr, "serve: %s, draining in-flight requests\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     for (int i = 0; i < srv->nloops; i++)
         event_active(srv->loops[i].ctl_ev, EV_READ, 0);
-    srv->drain_deadline_us = tk_mono_us() + DRAIN_MAX_US;
+    /* in-flight requests end by their deadline (plus a MariaDB read timeout) */
+    srv->drain_started_us = tk_mono_us();
+    srv->drain_deadline_us = srv->drain_started_us + srv->request_timeout_us + DRAIN_EXTRA_US;
     struct timeval tv = {0, 20000};
     srv->drain_timer = event_new(srv->loops[0].base, -1, EV_PERSIST, on_drain_tick, srv);
     event_add(srv->drain_timer, &tv);
@@ -677,6 +1118,9 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
         cfg->cache_ttl_ms = 5000;
     if (cfg->token_ttl_s <= 0)
         cfg->token_ttl_s = 3600;
+    if (cfg->request_timeout_ms <= 0)
+        cfg->request_timeout_ms = 2000;
+    srv->request_timeout_us = (uint64_t)cfg->request_timeout_ms * 1000;
     srv->started_ms = tk_wall_ms();
     pthread_mutex_init(&srv->qmu, NULL);
     pthread_cond_init(&srv->qcv, NULL);
@@ -693,6 +1137,20 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
     if (tk_auth_init() != 0) {
         tk_err(err, errlen, "libsodium failed to initialise");
         goto out;
+    }
+    {
+        unsigned char rnd[24];
+        randombytes_buf(rnd, sizeof rnd);
+        sodium_bin2hex(srv->strict_secret, sizeof srv->strict_secret, rnd, 16);
+        sodium_bin2hex(srv->boot_id, sizeof srv->boot_id, rnd + 16, 8);
+    }
+    if (cfg->access_log) {
+        srv->access_log = strcmp(cfg->access_log, "-") ? fopen(cfg->access_log, "a") : stdout;
+        if (!srv->access_log) {
+            tk_err(err, errlen, "--access-log %s: %s", cfg->access_log, strerror(errno));
+            goto out;
+        }
+        setvbuf(srv->access_log, NULL, _IOLBF, 0);
     }
     srv->cache = tk_cache_new(100000, cfg->cache_ttl_ms);
     srv->openapi = tk_openapi_render(&srv->openapi_len);
@@ -749,8 +1207,9 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
             goto out;
         }
         evhttp_set_gencb(l->http, on_request, l);
+        evhttp_set_bevcb(l->http, strict_bev_new, l); /* strict.h: framing judged before evhttp parses */
         evhttp_set_max_body_size(l->http, 8 * 1024 * 1024);
-        evhttp_set_max_headers_size(l->http, 16 * 1024);
+        evhttp_set_max_headers_size(l->http, TK_STRICT_MAX_HEAD + 4096); /* strict.c refuses first, as JSON */
         evhttp_set_timeout(l->http, 120);
         evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                                 EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
@@ -776,6 +1235,11 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
     srv->sig_int = evsignal_new(srv->loops[0].base, SIGINT, on_signal, srv);
     event_add(srv->sig_term, NULL);
     event_add(srv->sig_int, NULL);
+    srv->deadline_timer = event_new(srv->loops[0].base, -1, EV_PERSIST, on_deadline_tick, srv);
+    {
+        struct timeval dtv = {0, 50000};
+        event_add(srv->deadline_timer, &dtv);
+    }
     if (cfg->fault_latency_ms > 0) {
         srv->sig_usr1 = evsignal_new(srv->loops[0].base, SIGUSR1, on_fault_signal, srv);
         srv->sig_usr2 = evsignal_new(srv->loops[0].base, SIGUSR2, on_fault_signal, srv);
@@ -783,6 +1247,9 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
         event_add(srv->sig_usr2, NULL);
     }
 
+    /* before the workers: they read srv->health (mariadb_known_down) */
+    if (!(srv->health = tk_health_start(cfg->mysql_url, cfg->redis_url, 500, "serve", err, errlen)))
+        goto out;
     for (; started_workers < srv->nworkers; started_workers++)
         if (pthread_create(&srv->workers[started_workers].thread, NULL, worker_main, &srv->workers[started_workers])) {
             tk_err(err, errlen, "cannot start worker threads");
@@ -791,8 +1258,6 @@ int tk_server_run(const tk_server_config *cfg_in, char *err, size_t errlen)
     if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) == 0)
         sweeper_started = 1;
     if (tk_wr_start(srv, err, errlen) != 0) /* waiting-room admission job (queue_routes.c) */
-        goto out;
-    if (!(srv->health = tk_health_start(cfg->mysql_url, cfg->redis_url, 500, "serve", err, errlen)))
         goto out;
     if (cfg->kafka_brokers && *cfg->kafka_brokers && !cfg->no_relay) {
         tk_relay_opts ro = {.poll_ms = 100, .retention_s = cfg->outbox_retention_s};
@@ -857,6 +1322,12 @@ out:
     }
     if (srv->drain_timer)
         event_free(srv->drain_timer);
+    if (srv->deadline_timer)
+        event_free(srv->deadline_timer);
+    if (srv->access_log && srv->access_log != stdout)
+        fclose(srv->access_log);
+    else if (srv->access_log)
+        fflush(stdout);
     if (srv->sig_term)
         event_free(srv->sig_term);
     if (srv->sig_int)

@@ -41,6 +41,8 @@ typedef struct tk_server_config {
     const unsigned char *jwt_key;
     size_t jwt_key_len;
     const char *port_file; /* if set, the bound port is written here once listening */
+    int request_timeout_ms;    /* a request's deadline (0: 2000): queued past it, it gets 503 */
+    const char *access_log;    /* JSON lines, one per request, to this file ("-": stdout), or NULL */
     int quiet;
 } tk_server_config;
 

@@ -262,6 +262,37 @@ static void test_unpaid_hold_expires_once(void **state)
     free(tok);
 }
 
+/* Run the shell command line of a bench in a child. */
+static pid_t bench_spawn(const char *cmd)
+{
+    pid_t bench = fork();
+    assert_true(bench >= 0);
+    if (bench == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return bench;
+}
+
+/* Wait at most max_s for the bench; it must exit 0 (run done and every
+ * invariant held). */
+static void bench_wait_ok(pid_t bench, int max_s)
+{
+    int status = 0, done = 0;
+    for (int i = 0; i < max_s * 10 && !done; i++) {
+        done = waitpid(bench, &status, WNOHANG) == bench;
+        if (!done)
+            sleep_ms(100);
+    }
+    if (!done) {
+        kill(bench, SIGKILL);
+        waitpid(bench, &status, 0);
+        fail_msg("bench did not finish within %d s", max_s);
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_bench_with_kill(void **state)
 {
     (void)state;
@@ -274,12 +305,7 @@ static void test_bench_with_kill(void **state)
              "exec '%s' bench --users 60 --ramp 1s --duration 10s --think-time 20 --threads 1 --timeout 5s "
              "--target '%s' --out '%s' --state '%s' >/dev/null",
              E.bin, D.target, out, E.state);
-    pid_t bench = fork();
-    assert_true(bench >= 0);
-    if (bench == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
+    pid_t bench = bench_spawn(cmd);
     sleep_ms(4000);
     /* both instances served part of the load */
     long long req0 = instance_requests(D.inst_port[0]), req1 = instance_requests(D.inst_port[1]);
@@ -295,19 +321,7 @@ static void test_bench_with_kill(void **state)
     assert_int_equal(kill((pid_t)D.inst_pid[victim], SIGKILL), 0);
     long long kill_tick = tk_wall_ms() / SWEEP_MS;
 
-    int status = 0, done = 0;
-    for (int i = 0; i < 900 && !done; i++) { /* bounded: 90 s */
-        done = waitpid(bench, &status, WNOHANG) == bench;
-        if (!done)
-            sleep_ms(100);
-    }
-    if (!done) {
-        kill(bench, SIGKILL);
-        waitpid(bench, &status, 0);
-        fail_msg("bench did not finish within 90 s");
-    }
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0); /* 0: run done and every invariant held */
+    bench_wait_ok(bench, 90);
 
     json_error_t je;
     json_t *res = json_load_file(out, 0, &je);
@@ -437,6 +451,58 @@ static long long quota_between(long long k0, long long k1)
 }
 
 /* The waiting room on both instances: every admission tick admits once. */
+/* Rolling restart (issue 13.4): `dev restart` replaces both instances one
+ * at a time in the middle of a bench through nginx; the bench sees 0
+ * errors, its invariants hold, every instance is a new process on its old
+ * port, and the restarted instances serve. */
+static void test_bench_rolling_restart(void **state)
+{
+    (void)state;
+    char out[1200], cmd[4096];
+    snprintf(out, sizeof out, "%s/itest-instances-rolling.json", E.state);
+    remove(out);
+    tk_dev_env before;
+    char err[256];
+    assert_int_equal(tk_dev_env_read(E.state, &before, err, sizeof err), 0);
+    snprintf(cmd, sizeof cmd,
+             "exec '%s' bench --users 40 --ramp 1s --duration 9s --think-time 20 --threads 1 --timeout 5s "
+             "--target '%s' --out '%s' --state '%s' >/dev/null",
+             E.bin, before.target, out, E.state);
+    pid_t bench = bench_spawn(cmd);
+    sleep_ms(2500);
+    uint64_t t0 = tk_mono_ms();
+    assert_int_equal(itest_run(&E, "dev restart >/dev/null 2>&1"), 0);
+    fprintf(stderr, "itest: rolling restart of 2 instances took %llu ms\n", (unsigned long long)(tk_mono_ms() - t0));
+    bench_wait_ok(bench, 60);
+    json_error_t je;
+    json_t *res = json_load_file(out, 0, &je);
+    assert_non_null(res);
+    json_t *sum = json_object_get(res, "summary");
+    json_int_t requests = json_integer_value(json_object_get(sum, "requests"));
+    json_int_t errors = json_integer_value(json_object_get(sum, "errors"));
+    fprintf(stderr, "itest: bench through a rolling restart: %lld requests, %lld errors\n", (long long)requests,
+            (long long)errors);
+    assert_true(requests > 300);
+    assert_int_equal(errors, 0);
+    json_decref(res);
+
+    tk_dev_env after;
+    assert_int_equal(tk_dev_env_read(E.state, &after, err, sizeof err), 0);
+    assert_int_equal(after.instances, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_true(after.inst_pid[i] != before.inst_pid[i]);
+        assert_int_equal(after.inst_port[i], before.inst_port[i]);
+        assert_true(kill((pid_t)before.inst_pid[i], 0) != 0); /* the predecessor is gone */
+    }
+    D = after;
+    for (int i = 0; i < 5; i++) {
+        itest_resp r;
+        itest_http(&E, "GET", "/api/v1/concerts", NULL, NULL, NULL, &r);
+        assert_int_equal(r.status, 200);
+        itest_resp_free(&r);
+    }
+}
+
 static void test_admission_once_per_tick(void **state)
 {
     (void)state;
@@ -498,6 +564,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stack_records_instances),
         cmocka_unit_test(test_unpaid_hold_expires_once),
+        cmocka_unit_test(test_bench_rolling_restart),
         cmocka_unit_test(test_bench_with_kill),
         cmocka_unit_test(test_admission_once_per_tick),
     };

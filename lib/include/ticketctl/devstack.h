@@ -142,6 +142,16 @@ typedef struct tk_dev_instances_opts {
 int tk_dev_instances_up(const char *state_dir, const tk_dev_instances_opts *o, tk_dev_env *env /* OUT */,
                         char *err /* OUT */, size_t errlen);
 
+/* Rolling restart of the serve instances behind nginx, one slot at a
+ * time: start the successor (same flags, same port: serve listens with
+ * SO_REUSEPORT) and wait for its /readyz, then SIGTERM the predecessor,
+ * which drains (serve stops
+ * accepting, answers the next request on each keep-alive connection with
+ * Connection: close, exits once idle). Requests in flight during it are
+ * not failed. 0 with *env updated, or -1 with err set (a failed start
+ * leaves the instances that still run recorded). */
+int tk_dev_instances_restart(const char *state_dir, tk_dev_env *env /* OUT */, char *err /* OUT */, size_t errlen);
+
 /* The nginx URL of the stack in state_dir (NULL: default) when instances
  * run there: writes "http://127.0.0.1:P" (at most outlen bytes) and returns
  * 0; returns 1 when none is recorded or nginx does not answer, -1 on an
