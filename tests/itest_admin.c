@@ -373,7 +373,7 @@ static void test_waiting_room_settings(void **state)
 
 static long long zcard_adm(redisContext *r, long long sched)
 {
-    redisReply *x = redisCommand(r, "ZCARD tk:wr:%lld:adm", sched);
+    redisReply *x = redisCommand(r, "ZCARD tk:wr:{sale:%lld}:adm", sched);
     long long n = x && x->type == REDIS_REPLY_INTEGER ? x->integer : -1;
     if (x)
         freeReplyObject(x);
