@@ -331,7 +331,7 @@ static const tk_query registry[] = {
     {"seats.available", TK_SQL_SEATS_AVAILABLE, "lib/store.c tk_store_seats_available", r_seats_available},
     {"schedules.available_dates", TK_SQL_SCHEDULES_AVAILABLE, "lib/store.c tk_store_schedules_available",
      r_schedules_available},
-    {"reservations.of_user", TK_SQL_RESERVATIONS_OF_USER, "lib/store.c tk_store_reservations_of", r_reservations_of},
+    {"reservations.of_user", TK_SQL_RESERVATIONS_OF_USER, "the tuner's fixture (the server pages: reservations.of_user_page)", r_reservations_of},
     {"holds.expired", TK_SQL_HOLDS_EXPIRED, "lib/store.c tk_store_expire_holds", r_holds_expired},
     {"points.history_count", TK_SQL_POINTS_HISTORY_COUNT, "lib/store.c tk_store_points_history", r_points_count},
     {"points.history", TK_SQL_POINTS_HISTORY, "lib/store.c tk_store_points_history", r_points_history},

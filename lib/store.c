@@ -713,24 +713,6 @@ tk_rc tk_store_reserve_as(tk_store *s, uint64_t user_id, uint64_t seat_id, int h
     return TK_OK;
 }
 
-tk_rc tk_store_reservations_of(tk_store *s, uint64_t user_id, json_t **out)
-{
-    MYSQL_RES *res =
-        qr(s, TK_SQL_RESERVATIONS_OF_USER, (unsigned long long)user_id);
-    if (!res)
-        return db_fail(s);
-    json_t *items = json_array();
-    MYSQL_ROW row;
-    while ((row = mysql_fetch_row(res))) {
-        tk_reservation r;
-        tk_store_reservation_from_row(row, &r);
-        json_array_append_new(items, tk_reservation_json(&r));
-    }
-    mysql_free_result(res);
-    *out = json_pack("{s:o}", "items", items);
-    return TK_OK;
-}
-
 /* Write the event of a state change into the outbox, inside the caller's
  * transaction (procedure tk_emit, migration 3). */
 static int emit(tk_store *s, const char *type, const tk_reservation *r)

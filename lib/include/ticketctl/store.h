@@ -142,8 +142,6 @@ tk_rc tk_store_seat_version(tk_store *s, uint64_t seat_id, int *available, uint6
  * lock strategy) so tk_store_errcode/errmsg report it like the store's
  * own. Returns rc. */
 tk_rc tk_store_fail(tk_store *s, tk_rc rc, const char *code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* The user's reservations, newest first, at most 100: {"items":[...]}. */
-tk_rc tk_store_reservations_of(tk_store *s, uint64_t user_id, json_t **out);
 /* Cancel a PENDING or CONFIRMED reservation of this user before the show;
  * a CONFIRMED one is refunded in full (*refunded, points). TK_ENOTFOUND
  * (unknown or another user's), TK_ECONFLICT (INVALID_STATE, SHOW_STARTED). */
