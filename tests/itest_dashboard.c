@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "itest_util.h"
 
@@ -213,8 +214,38 @@ static void tokenizer_reads_promql(void **state)
 static void every_panel_query_exists(void **state)
 {
     (void)state;
-    assert_int_equal(itest_server_start(&E, "--workers 2"), 0);
+    /* with the waiting room on and one user in a line, so that the per-sale
+     * series (ticketctl_waiting_room_*) are on the page too */
+    assert_int_equal(itest_server_start(&E, "--workers 2 --queue redis --active-users 1 --queue-tick 100ms"), 0);
     itest_resp r;
+    assert_int_equal(itest_http(&E, "GET", "/api/v1/concerts?size=1", NULL, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    json_int_t concert = json_integer_value(json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "id"));
+    itest_resp_free(&r);
+    char qpath[128];
+    snprintf(qpath, sizeof qpath, "/api/v1/concerts/%lld/schedules", (long long)concert);
+    assert_int_equal(itest_http(&E, "GET", qpath, NULL, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    json_int_t sched = json_integer_value(json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "id"));
+    itest_resp_free(&r);
+    assert_true(sched > 0);
+    snprintf(qpath, sizeof qpath, "/api/v1/queue/%lld/token", (long long)sched);
+    for (int u = 1; u <= 2; u++) { /* one admitted, one waiting behind them */
+        char *jwt = itest_login(&E, u);
+        assert_non_null(jwt);
+        assert_int_equal(itest_http(&E, "POST", qpath, jwt, NULL, NULL, &r), 0);
+        assert_true(r.status == 201 || r.status == 200); /* 200: back in the place a rerun left */
+        itest_resp_free(&r);
+        free(jwt);
+    }
+    int seen = 0;
+    for (int t = 0; t < 50 && !seen; t++) { /* the gauges appear at the next admission tick */
+        usleep(100000);
+        assert_int_equal(itest_http(&E, "GET", "/metrics", NULL, NULL, NULL, &r), 0);
+        seen = r.body && strstr(r.body, "ticketctl_waiting_room_waiting{") != NULL;
+        itest_resp_free(&r);
+    }
+    assert_true(seen);
     assert_int_equal(itest_http(&E, "GET", "/metrics", NULL, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     series = parse_exposition(r.body);
