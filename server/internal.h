@@ -33,6 +33,9 @@ enum {
                               (j->status stays 0) the job goes on to a worker as usual */
     R_HTML = 1 << 3,   /* the reply is text/html (a page for people), not JSON */
     R_ADMIN = 1 << 4,  /* with R_AUTH: the token's role must be ADMIN (else 403) */
+    R_LOW = 1 << 5,    /* the waiting room's own worker jobs (take a place, leave, a poll the
+                          loop could not answer): queued in the low lane, which workers take
+                          after the bookings' lane, every TK_LOW_LANE_SHARE-th job at least */
 };
 
 /* A handler: on a worker (w != NULL) or inline on the loop (w == NULL).
@@ -168,7 +171,9 @@ struct tk_server {
     int nworkers;
     pthread_mutex_t qmu;
     pthread_cond_t qcv;
-    tk_job *q_head, *q_tail;
+    tk_job *q_head, *q_tail;   /* the worker queue: bookings and reads, in arrival order */
+    tk_job *lq_head, *lq_tail; /* the low lane (R_LOW), in arrival order */
+    unsigned pops;             /* jobs taken, under qmu: every TK_LOW_LANE_SHARE-th prefers the low lane */
     _Atomic int busy_workers;
     _Atomic int stopping;
     _Atomic int workers_stop;

@@ -622,11 +622,11 @@ const tk_route tk_routes[] = {
      "401 INVALID_QUEUE_TOKEN,401 QUEUE_TOKEN_EXPIRED,"
      "403 QUEUE_TOKEN_REQUIRED,403 QUEUE_TOKEN_FOREIGN,"
      "403 NOT_ADMITTED", "Idempotency-Key!,X-Queue-Token"},
-    {"POST", "/api/v1/queue/{id}/token", h_queue_take, R_AUTH, NULL,
+    {"POST", "/api/v1/queue/{id}/token", h_queue_take, R_AUTH | R_LOW, NULL,
      "Take a place in the waiting room of schedule {id} (re-entry keeps it); returns the queue token", NULL,
      "201 queue status",
      "takeQueueToken", "queue", NULL, "QueueStatus", "404 NOT_FOUND,404 QUEUE_DISABLED", NULL},
-    {"GET", "/api/v1/queue/{id}/status", h_queue_status, R_LOOP_FIRST, NULL, /* auth in the handler */
+    {"GET", "/api/v1/queue/{id}/status", h_queue_status, R_LOOP_FIRST | R_LOW, NULL, /* auth in the handler */
      "Poll your place (X-Queue-Token alone, or with the bearer JWT: answered from the token and the sale's"
      " state, no backend call; without it the JWT):"
      " position, ahead, estimated_wait_s, poll_after_ms, admitted",
@@ -635,7 +635,7 @@ const tk_route tk_routes[] = {
      "401 UNAUTHORIZED,401 INVALID_QUEUE_TOKEN,"
      "401 QUEUE_TOKEN_EXPIRED,403 QUEUE_TOKEN_FOREIGN,"
      "404 QUEUE_DISABLED,404 NOT_IN_QUEUE", NULL},
-    {"DELETE", "/api/v1/queue/{id}/token", h_queue_leave, R_AUTH, NULL, "Leave the waiting room of schedule {id}",
+    {"DELETE", "/api/v1/queue/{id}/token", h_queue_leave, R_AUTH | R_LOW, NULL, "Leave the waiting room of schedule {id}",
      NULL, "200 left",
      "leaveQueue", "queue", NULL, "QueueLeft", "404 QUEUE_DISABLED,404 NOT_IN_QUEUE", NULL},
     {"GET", "/queue/{id}", h_queue_page, R_INLINE | R_HTML, NULL,

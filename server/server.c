@@ -197,18 +197,27 @@ static void post_done(tk_job *j)
     event_active(l->done_ev, EV_READ, 0);
 }
 
+/* Two lanes: while a million wait, the waiting room's own jobs (take a
+ * place, leave, polls the loop could not answer) must not queue in front of
+ * the holds and payments of the users already admitted (issue 12, 5(c)).
+ * Workers take the bookings' lane first, but every TK_LOW_LANE_SHARE-th job
+ * from the low lane when it has one, so neither lane starves. */
+#define TK_LOW_LANE_SHARE 4
+
 static void enqueue(tk_server *srv, tk_job *j)
 {
     j->next = NULL;
     j->deadline_us = j->t_start_us + srv->request_timeout_us;
+    int low = (j->route->flags & R_LOW) != 0;
+    tk_job **head = low ? &srv->lq_head : &srv->q_head, **tailp = low ? &srv->lq_tail : &srv->q_tail;
     pthread_mutex_lock(&srv->qmu);
     if (atomic_load(&srv->busy_workers) >= srv->nworkers)
         atomic_fetch_add(&srv->metrics.queue_waits, 1);
-    if (srv->q_tail)
-        srv->q_tail->next = j;
+    if (*tailp)
+        (*tailp)->next = j;
     else
-        srv->q_head = j;
-    srv->q_tail = j;
+        *head = j;
+    *tailp = j;
     atomic_fetch_add(&srv->metrics.queued, 1);
     pthread_cond_signal(&srv->qcv);
     pthread_mutex_unlock(&srv->qmu);
@@ -236,15 +245,18 @@ static void on_deadline_tick(evutil_socket_t fd, short what, void *arg)
     uint64_t now = tk_mono_us();
     tk_job *late = NULL, **tail = &late;
     pthread_mutex_lock(&srv->qmu);
-    while (srv->q_head && srv->q_head->deadline_us && now > srv->q_head->deadline_us) {
-        tk_job *j = srv->q_head;
-        srv->q_head = j->next;
-        if (!srv->q_head)
-            srv->q_tail = NULL;
-        atomic_fetch_sub(&srv->metrics.queued, 1);
-        j->next = NULL;
-        *tail = j;
-        tail = &j->next;
+    for (int lane = 0; lane < 2; lane++) { /* each lane is in arrival order */
+        tk_job **head = lane ? &srv->lq_head : &srv->q_head, **qtail = lane ? &srv->lq_tail : &srv->q_tail;
+        while (*head && (*head)->deadline_us && now > (*head)->deadline_us) {
+            tk_job *j = *head;
+            *head = j->next;
+            if (!*head)
+                *qtail = NULL;
+            atomic_fetch_sub(&srv->metrics.queued, 1);
+            j->next = NULL;
+            *tail = j;
+            tail = &j->next;
+        }
     }
     pthread_mutex_unlock(&srv->qmu);
     while (late) {
@@ -333,16 +345,18 @@ static void *worker_main(void *arg)
     tk_server *srv = w->srv;
     for (;;) {
         pthread_mutex_lock(&srv->qmu);
-        while (!srv->q_head && !atomic_load(&srv->workers_stop))
+        while (!srv->q_head && !srv->lq_head && !atomic_load(&srv->workers_stop))
             pthread_cond_wait(&srv->qcv, &srv->qmu);
-        tk_job *j = srv->q_head;
+        int low = srv->lq_head && (!srv->q_head || ++srv->pops % TK_LOW_LANE_SHARE == 0);
+        tk_job **head = low ? &srv->lq_head : &srv->q_head;
+        tk_job *j = *head;
         if (!j) {
             pthread_mutex_unlock(&srv->qmu);
             break;
         }
-        srv->q_head = j->next;
-        if (!srv->q_head)
-            srv->q_tail = NULL;
+        *head = j->next;
+        if (!*head)
+            *(low ? &srv->lq_tail : &srv->q_tail) = NULL;
         atomic_fetch_sub(&srv->metrics.queued, 1);
         atomic_fetch_add(&srv->busy_workers, 1);
         pthread_mutex_unlock(&srv->qmu);
@@ -1344,10 +1358,11 @@ out:
         if (srv->workers[i].redis)
             tk_redis_free(srv->workers[i].redis);
     }
-    for (tk_job *j = srv->q_head, *n; j; j = n) {
-        n = j->next;
-        job_free(j);
-    }
+    for (int lane = 0; lane < 2; lane++)
+        for (tk_job *j = lane ? srv->lq_head : srv->q_head, *n; j; j = n) {
+            n = j->next;
+            job_free(j);
+        }
     free(srv->loops);
     free(srv->workers);
     tk_cache_bus_stop(srv->cache_bus);
