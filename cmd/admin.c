@@ -2,6 +2,7 @@
  * line, over HTTP with libcurl. A table maps each call to its method and
  * path; name=value arguments become the JSON body. */
 #include "commands.h"
+#include "opt.h"
 #include "ticketctl/admin.h"
 #include "ticketctl/devstack.h"
 
@@ -206,6 +207,7 @@ int cmd_admin(int argc, char **argv)
                *password = NULL, *state = NULL;
     int c;
     optind = 1;
+    opterr = 0; /* one line of ours instead (tk_opt_getopt_hint) */
     while ((c = getopt_long(argc, argv, "u:t:e:p:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'u': base = optarg; break;
@@ -214,11 +216,11 @@ int cmd_admin(int argc, char **argv)
         case 'e': email = optarg; break;
         case 'p': password = optarg; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: return tk_opt_getopt_hint("admin", longopts, argv);
         }
     }
     if (optind >= argc) {
-        usage(stderr);
+        fprintf(stderr, "ticketctl admin: which call? (try --help)\n");
         return 2;
     }
     static tk_dev_env env; /* the stack's nginx target (dev up --instances N) when no --url */

@@ -2,6 +2,7 @@
  * NAB-format metric series. Parsing and printing only; the forest, features,
  * scoring and baseline live in lib/iforest.c and lib/nab.c. */
 #include "commands.h"
+#include "opt.h"
 #include "ticketctl/common.h"
 #include "ticketctl/iforest.h"
 #include "ticketctl/nab.h"
@@ -244,6 +245,7 @@ static int parse_opts(int argc, char **argv, opts *o)
     const char *given[NDET_OPTS] = {0};
     int c;
     optind = 1;
+    opterr = 0; /* one line of ours instead (tk_opt_getopt_hint) */
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         size_t k = 0;
         while (k < NDET_OPTS && det_opts[k].opt != c)
@@ -299,7 +301,7 @@ static int parse_opts(int argc, char **argv, opts *o)
             if (parse_u("persist", optarg, 1, 1000, &o->persist)) return 2;
             break;
         case 'h': usage(stdout); return 1;
-        default: usage(stderr); return 2;
+        default: return tk_opt_getopt_hint("anomaly", longopts, argv);
         }
     }
     /* (nabscore's --detector names any results folder, e.g. NAB's own) */

@@ -1,6 +1,7 @@
 /* ticketctl bench: parse flags, run lib/bench, check the invariants, write
  * the results JSON and print a summary. All the work is in lib/. */
 #include "commands.h"
+#include "opt.h"
 
 #include "ticketctl/backend.h"
 #include "ticketctl/bench.h"
@@ -434,6 +435,7 @@ int cmd_bench(int argc, char **argv)
     const char *redis = NULL;
     int opt;
     optind = 1;
+    opterr = 0; /* one line of ours instead (tk_opt_getopt_hint) */
     while ((opt = getopt_long(argc, argv, "u:r:d:k:t:T:o:h", longopts, NULL)) != -1) {
         switch (opt) {
         case OPT_USERS:
@@ -604,13 +606,11 @@ int cmd_bench(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return tk_opt_getopt_hint("bench", longopts, argv);
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "ticketctl bench: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
+        fprintf(stderr, "ticketctl bench: unexpected argument '%s' (try --help)\n", argv[optind]);
         return 2;
     }
     if (queue_reset)
@@ -800,7 +800,5 @@ int cmd_bench(int argc, char **argv)
     tk_bench_result_free(r);
     return rc;
 bad:
-    fprintf(stderr, "ticketctl bench: bad value for %s: '%s'\n", argv[optind - 1], optarg);
-    usage(stderr);
-    return 2;
+    return tk_opt_getopt_bad("bench", longopts, opt, optarg);
 }

@@ -1,6 +1,7 @@
 /* ticketctl dev: start, stop and inspect the private local stack.
  * All the work is in lib/devstack.c; this file parses and prints. */
 #include "commands.h"
+#include "opt.h"
 #include "ticketctl/devstack.h"
 
 #include <getopt.h>
@@ -264,6 +265,7 @@ int cmd_dev(int argc, char **argv)
     int c;
     int64_t v;
     optind = 1;
+    opterr = 0; /* one line of ours instead (tk_opt_getopt_hint) */
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 's': o.state = optarg; break;
@@ -294,12 +296,11 @@ int cmd_dev(int argc, char **argv)
             o.redis_cluster = (int)v;
             break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: return tk_opt_getopt_hint("dev", longopts, argv);
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "ticketctl dev: %s\n", optind >= argc ? "missing subcommand" : "too many arguments");
-        usage(stderr);
+        fprintf(stderr, "ticketctl dev: %s (try --help)\n", optind >= argc ? "missing subcommand" : "too many arguments");
         return 2;
     }
     const char *name = argv[optind];
@@ -319,7 +320,6 @@ int cmd_dev(int argc, char **argv)
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (!strcmp(name, subs[i].name))
             return subs[i].fn(&o);
-    fprintf(stderr, "ticketctl dev: unknown subcommand '%s'\n", name);
-    usage(stderr);
+    fprintf(stderr, "ticketctl dev: unknown subcommand '%s' (try --help)\n", name);
     return 2;
 }

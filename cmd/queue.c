@@ -1,6 +1,7 @@
 /* ticketctl queue simulate: the waiting-room poller (lib/waitload.c) from
  * a script; parse, wire, print. */
 #include "commands.h"
+#include "opt.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -161,6 +162,7 @@ static int simulate(int argc, char **argv)
     const char *keyfile = NULL, *state = NULL, *redis = NULL, *outfile = NULL;
     int64_t v;
     int c;
+    opterr = 0; /* one line of ours instead (tk_opt_getopt_hint) */
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 't': cfg.target = optarg; break;
@@ -206,7 +208,7 @@ static int simulate(int argc, char **argv)
         case 'o': outfile = optarg; break;
         case 'q': cfg.progress = 0; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: return tk_opt_getopt_hint("queue simulate", opts, argv);
         }
     }
     if (!cfg.target || !cfg.sale || !cfg.users) {
@@ -215,8 +217,7 @@ static int simulate(int argc, char **argv)
     }
     return queue_waiting_run(&cfg, keyfile, state, redis, NULL, outfile, "queue simulate");
 bad:
-    fprintf(stderr, "queue simulate: bad value '%s'\n", optarg);
-    return 2;
+    return tk_opt_getopt_bad("queue simulate", opts, c, optarg);
 }
 
 int cmd_queue(int argc, char **argv)

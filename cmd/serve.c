@@ -1,5 +1,6 @@
 /* ticketctl serve: parse flags, resolve backends, run the server. */
 #include "commands.h"
+#include "opt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -136,6 +137,7 @@ int cmd_serve(int argc, char **argv)
     int64_t opens_in_ms = 0;
     char *end;
     optind = 1;
+    opterr = 0; /* one line of ours instead (tk_opt_getopt_hint) */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'H': cfg.host = optarg; break;
@@ -240,7 +242,7 @@ int cmd_serve(int argc, char **argv)
             opens_in_ms = v;
             break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: return tk_opt_getopt_hint("serve", opts, argv);
         }
     }
     if (optind != argc) {
@@ -329,7 +331,5 @@ int cmd_serve(int argc, char **argv)
     }
     return 0;
 bad:
-    fprintf(stderr, "serve: bad option value '%s'\n", optarg);
-    usage(stderr);
-    return 2;
+    return tk_opt_getopt_bad("serve", opts, c, optarg);
 }

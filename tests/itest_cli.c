@@ -84,6 +84,16 @@ static void bad_flags_are_one_line(void **state)
         {"completion fish", "ticketctl completion: no completion for 'fish' (bash or zsh) (try --help)\n"},
         {"man extra", "ticketctl man: takes no arguments, not 'extra' (try --help)\n"},
         {"openapi --pretty", "ticketctl openapi: unknown option '--pretty' (try --help)\n"},
+        /* the commands still on a plain getopt_long array name the flag too */
+        {"bench --users abc", "ticketctl bench: --users: \"abc\" is not valid (try --help)\n"},
+        {"bench --users", "ticketctl bench: --users needs a value (try --help)\n"},
+        {"bench --bogus", "ticketctl bench: unknown option '--bogus' (try --help)\n"},
+        {"serve --request-timeout abc", "ticketctl serve: --request-timeout: \"abc\" is not valid (try --help)\n"},
+        {"dev up --bogus", "ticketctl dev: unknown option '--bogus' (try --help)\n"},
+        {"dev frobnicate", "ticketctl dev: unknown subcommand 'frobnicate' (try --help)\n"},
+        {"queue simulate --waiting x", "ticketctl queue simulate: --waiting: \"x\" is not valid (try --help)\n"},
+        {"admin", "ticketctl admin: which call? (try --help)\n"},
+        {"anomaly eval --bogus", "ticketctl anomaly: unknown option '--bogus' (try --help)\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = run(cases[i].args, out, sizeof out, err, sizeof err);
