@@ -4,6 +4,7 @@
  * but bounded, and cheap to refill from the database. */
 #include "ticketctl/cache.h"
 #include "ticketctl/common.h"
+#include "ticketctl/seed.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -501,15 +502,17 @@ int tk_cache_l2_get(tk_cache_bus *b, redisContext *rc, const char *view, char **
     redisAppendCommand(rc, "GET %s", L2_EPOCH_KEY);
     redisAppendCommand(rc, "GET %s", gen);
     redisAppendCommand(rc, "GET %s", body);
-    redisReply *r[3] = {NULL, NULL, NULL};
+    /* the data generation seed moves after a load: a copy from before it is old too */
+    redisAppendCommand(rc, "GET %s", TK_SEED_CACHE_GEN_KEY);
+    redisReply *r[4] = {NULL, NULL, NULL, NULL};
     int ok = 1;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (redisGetReply(rc, (void **)&r[i]) != REDIS_OK)
             ok = 0;
     int rc_ = -1;
     if (ok) {
-        snprintf(stamp, 48, "%.20s:%.20s", r[0]->type == REDIS_REPLY_STRING ? r[0]->str : "0",
-                 r[1]->type == REDIS_REPLY_STRING ? r[1]->str : "0");
+        snprintf(stamp, 48, "%.15s:%.15s:%.15s", r[0]->type == REDIS_REPLY_STRING ? r[0]->str : "0",
+                 r[3]->type == REDIS_REPLY_STRING ? r[3]->str : "0", r[1]->type == REDIS_REPLY_STRING ? r[1]->str : "0");
         size_t sl = strlen(stamp);
         rc_ = 0;
         /* value: "<stamp>|<body>"; a hit only with the current stamp */
@@ -524,7 +527,7 @@ int tk_cache_l2_get(tk_cache_bus *b, redisContext *rc, const char *view, char **
             }
         }
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (r[i])
             freeReplyObject(r[i]);
     atomic_fetch_add(rc_ == 1 ? &b->l2_hits : &b->l2_misses, 1);

@@ -99,13 +99,15 @@ int tk_cache_publish(tk_cache_bus *b, redisContext *rc, const char *const *keys,
 /* ---- L2: the views in Redis, shared by the instances -----------------------
  *
  * A view's body is kept under "tk:view:{tag}:<view>" (tag {sale:<id>} for a
- * schedule's seat map), stamped "<epoch>:<generation>|" with the purge epoch
+ * schedule's seat map), stamped "<epoch>:<data>:<generation>|" with the
+ * purge epoch, the data generation (seed moves tk:cache:gen after a load)
  * and the view's generation as they were before the reader went to
  * MariaDB; a change moves the generation (tk_cache_publish), so a body
  * filled from an older read can never be taken for current: a hit needs
  * the current stamp. Keys expire after the TTL; generations are kept. */
 
-/* Look view up in L2 (one pipelined round trip: epoch, generation, body).
+/* Look view up in L2 (one pipelined round trip: epoch, generation, body,
+ * data generation).
  * 1: a current body (malloc'd into *out, caller frees; *len); 0: a miss,
  * stamp then holds what a fill must carry; -1: Redis failed (no fill). */
 int tk_cache_l2_get(tk_cache_bus *b, redisContext *rc, const char *view, char **out, size_t *len,
