@@ -312,6 +312,7 @@ void tk_cache_flight_stats(tk_cache *c, uint64_t *leaders, uint64_t *followers)
 #include <unistd.h>
 
 #include "ticketctl/backend.h"
+#include "ticketctl/rcluster.h"
 
 static const uint64_t bus_lag_le_ms[5] = {1, 5, 10, 50, 100};
 
@@ -374,7 +375,7 @@ static void *bus_main(void *arg)
         redisReply *r = rc ? redisCommand(rc, "SUBSCRIBE %s", TK_CACHE_BUS_CHANNEL) : NULL;
         if (!r) {
             if (rc)
-                redisFree(rc);
+                tk_redis_free(rc);
             usleep(200 * 1000);
             continue;
         }
@@ -400,7 +401,7 @@ static void *bus_main(void *arg)
         pthread_mutex_lock(&b->mu);
         b->sub = NULL;
         pthread_mutex_unlock(&b->mu);
-        redisFree(rc);
+        tk_redis_free(rc);
     }
     return NULL;
 }
