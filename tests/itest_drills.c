@@ -363,7 +363,7 @@ static void test_drills(void **state)
     {
         char sql[256];
         snprintf(sql, sizeof sql,
-                 "SELECT id, event_key, created_at, published_at, kafka_partition, kafka_offset FROM outbox"
+                 "SELECT id, event_key, created_at, published_at, kpartition, koffset FROM outbox"
                  " WHERE event_id = '%s'",
                  eid);
         if (mysql_query(E.db, sql) == 0) {
