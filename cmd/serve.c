@@ -67,7 +67,8 @@ static void usage(FILE *out)
             "  --request-timeout DUR  a request's deadline (default 2s): one still waiting for a\n"
             "                         worker then gets 503 BACKEND_UNAVAILABLE with Retry-After;\n"
             "                         MariaDB calls get read/write timeouts of about half of it\n"
-            "                         (unless the --mysql URL sets read-timeout/write-timeout)\n"
+            "                         and max_statement_time equal to it (unless the --mysql\n"
+            "                         URL sets read-timeout/write-timeout/max-statement-time)\n"
             "  --access-log FILE|-    one JSON line per request (time, method, route, status, us,\n"
             "                         request_id, user_id) appended to FILE, or stdout\n"
             "  --quiet                no log lines\n"
@@ -299,16 +300,31 @@ int cmd_serve(int argc, char **argv)
     }
     if (!cfg.strategy)
         cfg.strategy = tk_strategy_find("redis-atomic");
-    if (!strstr(b.mysql, "read-timeout=") && !strstr(b.mysql, "write-timeout=") &&
-        !strstr(b.mysql, "connect-timeout=")) {
+    {
         /* A stalled MariaDB fails a call (and a reconnect: a SIGSTOPped
          * server still completes the TCP handshake) instead of hanging its
-         * worker. Whole seconds; Connector/C retries a read once (backend.c). */
-        int to_s = (cfg.request_timeout_ms > 0 ? cfg.request_timeout_ms : 2000) / 2000;
+         * worker: client read/write/connect timeouts of about half the
+         * deadline (whole seconds; Connector/C retries a read once,
+         * backend.c), and the server aborts any statement (a lock wait
+         * too) past the deadline itself (max_statement_time, 1969 ->
+         * 503 BACKEND_UNAVAILABLE). Each one only when the URL has none. */
+        int deadline_ms = cfg.request_timeout_ms > 0 ? cfg.request_timeout_ms : 2000;
+        int to_s = deadline_ms / 2000;
         to_s = to_s < 1 ? 1 : to_s;
-        size_t used = strlen(b.mysql);
-        snprintf(b.mysql + used, sizeof b.mysql - used, "%sread-timeout=%d&write-timeout=%d&connect-timeout=%d",
-                 strchr(b.mysql, '?') ? "&" : "?", to_s, to_s, to_s);
+        static const char *const keys[] = {"read-timeout", "write-timeout", "connect-timeout", "max-statement-time"};
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "%s=", keys[i]);
+            if (strstr(b.mysql, key))
+                continue;
+            size_t used = strlen(b.mysql);
+            if (i == 3)
+                snprintf(b.mysql + used, sizeof b.mysql - used, "%s%s%dms", strchr(b.mysql, '?') ? "&" : "?", key,
+                         deadline_ms);
+            else
+                snprintf(b.mysql + used, sizeof b.mysql - used, "%s%s%d", strchr(b.mysql, '?') ? "&" : "?", key,
+                         to_s);
+        }
     }
     cfg.mysql_url = b.mysql;
     cfg.redis_url = b.redis;

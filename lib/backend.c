@@ -209,6 +209,14 @@ static int mysql_option(void *ctx, const char *key, const char *val, char *err, 
                 u->tls = TK_MYSQL_TLS_REQUIRED; /* a CA or a certificate means TLS is wanted */
             return copy_field(paths[i].dst, paths[i].cap, val, key, err, errlen);
         }
+    if (!strcmp(key, "max-statement-time")) {
+        int64_t ms;
+        if (tk_parse_duration_ms(val, &ms) != 0 || ms < 1 || ms > 3600000)
+            return tk_err(err, errlen, "max-statement-time=%s: want a duration such as 2s or 1500ms (1 ms - 3600 s)",
+                          val);
+        u->max_statement_time_ms = (unsigned)ms;
+        return 0;
+    }
     struct {
         const char *key;
         unsigned *dst;
@@ -227,7 +235,7 @@ static int mysql_option(void *ctx, const char *key, const char *val, char *err, 
         }
     return tk_err(err, errlen,
                   "unknown option '%s' (known: ssl-mode, ssl-ca, ssl-capath, ssl-cert, ssl-key, ssl-cipher, "
-                  "connect-timeout, read-timeout, write-timeout, socket)",
+                  "connect-timeout, read-timeout, write-timeout, max-statement-time, socket)",
                   key);
 }
 
@@ -281,6 +289,15 @@ int tk_mysql_url_apply(MYSQL *m, const tk_mysql_url *u)
         rc |= mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &u->read_timeout_s);
     if (u->write_timeout_s)
         rc |= mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &u->write_timeout_s);
+    if (u->max_statement_time_ms) {
+        /* Connector/C keeps a list of init commands (copied), run after
+         * every connect and auto-reconnect; the server takes seconds with
+         * a fraction */
+        char sql[96];
+        snprintf(sql, sizeof sql, "SET SESSION max_statement_time = %u.%03u", u->max_statement_time_ms / 1000,
+                 u->max_statement_time_ms % 1000);
+        rc |= mysql_optionsv(m, MYSQL_INIT_COMMAND, sql);
+    }
     if (u->tls == TK_MYSQL_TLS_DISABLED)
         return rc ? -1 : 0;
     my_bool on = 1, verify = u->tls == TK_MYSQL_TLS_VERIFY;

@@ -69,6 +69,25 @@ static void test_mysql_url_escapes_and_ipv6(void **state)
     assert_int_equal(tk_mysql_url_parse("mariadb://u@h/d", &u, NULL, 0), 0);
 }
 
+static void test_mysql_url_max_statement_time(void **state)
+{
+    (void)state;
+    tk_mysql_url u;
+    char err[256] = "";
+    assert_int_equal(tk_mysql_url_parse("mysql://u@h/d", &u, err, sizeof err), 0);
+    assert_int_equal(u.max_statement_time_ms, 0); /* default: the server's (none) */
+    assert_int_equal(tk_mysql_url_parse("mysql://u@h/d?read-timeout=1&max-statement-time=2s", &u, err, sizeof err),
+                     0);
+    assert_int_equal(u.max_statement_time_ms, 2000);
+    assert_int_equal(u.read_timeout_s, 1);
+    assert_int_equal(tk_mysql_url_parse("mysql://u@h/d?max-statement-time=1500ms", &u, err, sizeof err), 0);
+    assert_int_equal(u.max_statement_time_ms, 1500);
+    assert_int_equal(tk_mysql_url_parse("mysql://u@h/d?max-statement-time=0.25s", &u, err, sizeof err), 0);
+    assert_int_equal(u.max_statement_time_ms, 250);
+    assert_int_equal(tk_mysql_url_parse("mysql://u@h/d?max-statement-time=-1s", &u, err, sizeof err), -1);
+    assert_non_null(strstr(err, "max-statement-time"));
+}
+
 static void test_mysql_url_bad(void **state)
 {
     (void)state;
@@ -92,6 +111,10 @@ static void test_mysql_url_bad(void **state)
         "mysql://u:p@h/d?x=1",      /* unknown option */
         "mysql://u:p@h/d?ssl-mode=MAYBE",     /* bad TLS mode */
         "mysql://u:p@h/d?connect-timeout=0",  /* timeout out of range */
+        "mysql://u:p@h/d?max-statement-time=0",    /* statement time out of range */
+        "mysql://u:p@h/d?max-statement-time=2h",   /* unknown unit */
+        "mysql://u:p@h/d?max-statement-time=3601s", /* over an hour */
+        "mysql://u:p@h/d?max-statement-time=",     /* empty */
         "mysql://u:p@h/d?ssl-mode",           /* not key=value */
         "mysql://u:p@h/d#frag",               /* fragment */
         "mysql://u:p%4@h/d",        /* truncated escape */
@@ -415,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_mysql_url_full),
         cmocka_unit_test(test_mysql_url_defaults),
         cmocka_unit_test(test_mysql_url_escapes_and_ipv6),
+        cmocka_unit_test(test_mysql_url_max_statement_time),
         cmocka_unit_test(test_mysql_url_bad),
         cmocka_unit_test(test_mysql_url_socket),
         cmocka_unit_test(test_mysql_url_tls_options),

@@ -76,6 +76,12 @@ typedef struct tk_mysql_url {
     char tls_ca[256], tls_capath[256], tls_cert[256], tls_key[256], tls_cipher[128];
     unsigned connect_timeout_s; /* 0: 10 s */
     unsigned read_timeout_s, write_timeout_s; /* 0: none (the library's default: wait) */
+    /* ?max-statement-time=DUR (e.g. 2s, 1500ms; 1 ms - 3600 s): applied on
+     * every (re)connect as SET SESSION max_statement_time, so the server
+     * aborts a statement (lock waits included) past it with
+     * ER_STATEMENT_TIMEOUT 1969 (MariaDB KB "Aborting Statements that
+     * Exceed a Certain Time to Execute"). 0: the server's default (none). */
+    unsigned max_statement_time_ms;
     /* ?socket=/path: connect over this Unix socket instead of TCP host:port
      * (same machine only; no TCP stack on either side: measured cheaper per
      * statement, scripts/bench-server-cpu). "" = TCP. */
@@ -86,7 +92,8 @@ typedef struct tk_mysql_url {
  * URL and the part at fault in err. */
 int tk_mysql_url_parse(const char *url, tk_mysql_url *out /* OUT */, char *err /* OUT */, size_t errlen);
 
-/* Apply u's connect timeout and TLS settings to m (after mysql_init,
+/* Apply u's connect/read/write timeouts, max_statement_time (as an init
+ * command, so a reconnect gets it too) and TLS settings to m (after mysql_init,
  * before mysql_real_connect). Returns 0, or -1 when the client library
  * refused an option. */
 int tk_mysql_url_apply(MYSQL *m, const tk_mysql_url *u);
