@@ -249,8 +249,14 @@ static void log_loss(const char *topic, int part, long long end, long long acked
             topic, part, end, acked, rows);
 }
 
-/* Compare every partition's end offset with what Kafka acknowledged; mark
- * the lost tail unpublished. Returns rows marked for re-publishing, or -1
+/* Compare every partition's end offset with what Kafka acknowledged; when
+ * it fell below, mark every retained row of the partition unpublished, not
+ * only those at or above the new end: a broker that lost its whole log and
+ * has taken new events since (the embedded one after kill -9) holds other
+ * events at our old offsets below that end, and nothing here tells the two
+ * cases apart without reading the log. The cost after a real broker's
+ * unclean election, which loses only a tail, is re-sending the retention's
+ * rows of that partition; consumers de-dup by event_id. Returns rows marked for re-publishing, or -1
  * on a DB error. A broker that does not answer is skipped: that is an
  * outage, not a loss. */
 static long long check_losses(tk_relay *r, MYSQL *db)
@@ -277,8 +283,8 @@ static long long check_losses(tk_relay *r, MYSQL *db)
         char sql[512];
         snprintf(sql, sizeof sql,
                  "UPDATE outbox SET published_at = NULL, kpartition = NULL, koffset = NULL WHERE topic = '%s' AND "
-                 "kpartition = %d AND koffset >= %lld AND published_at >= UTC_TIMESTAMP(3) - INTERVAL %lld SECOND",
-                 topic, part, (long long)hi, (long long)r->retention_s);
+                 "kpartition = %d AND koffset >= 0 AND published_at >= UTC_TIMESTAMP(3) - INTERVAL %lld SECOND",
+                 topic, part, (long long)r->retention_s);
         if (mysql_real_query(db, sql, strlen(sql)) != 0) {
             mysql_free_result(res);
             return -1;

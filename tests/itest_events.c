@@ -226,19 +226,25 @@ static void test_broker_lost_events_are_republished(void **state)
     mysql_free_result(res);
     assert_int_equal(json_object_size(lost), K);
     long long published_before = itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox");
-    /* the relay notices within its check interval (5 s) and publishes them again */
+    /* the relay notices within its check interval (5 s) and publishes every
+     * retained row of the partition again: it cannot tell which offsets below
+     * the new end still hold our events (a broker that lost its whole log and
+     * took new ones since looks the same), and consumers de-dup by event_id */
+    long long retained = itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox WHERE topic = '%s' AND kpartition = %lld AND "
+                                           "koffset IS NOT NULL", TK_TOPIC_RESERVATIONS, part);
+    assert_true(retained >= K);
     long long again = 0;
-    for (int i = 0; i < 150 && again != K; i++) {
+    for (int i = 0; i < 150 && again != retained; i++) {
         usleep(100000);
         again = itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox WHERE topic = '%s' AND kpartition = %lld AND "
                                   "published_at IS NOT NULL AND koffset > %lld AND koffset < %lld",
                               TK_TOPIC_RESERVATIONS, part, top, top + 1000);
     }
-    assert_int_equal(again, K); /* re-published: new offsets right after the real end */
+    assert_int_equal(again, retained); /* re-published: new offsets right after the real end */
     assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox"), published_before); /* nothing invented */
     assert_int_equal(itest_sql_i64(&E, "SELECT acked_offset FROM outbox_acked WHERE topic = '%s' AND kpartition = %lld",
                                    TK_TOPIC_RESERVATIONS, part),
-                     top + K);
+                     top + retained);
     int dups = 0;
     assert_int_equal(consume(lost, &dups), K); /* each lost event is on the topic (again) */
     json_decref(lost);
