@@ -47,7 +47,8 @@ typedef struct tk_command {
 
 /* The option tables of the commands that have one (each in its file). */
 extern const struct tk_optset tk_optset_report, tk_optset_seed, tk_optset_tune, tk_optset_scenario, tk_optset_notify,
-    tk_optset_migrate, tk_optset_version, tk_optset_completion, tk_optset_man, tk_optset_openapi;
+    tk_optset_migrate, tk_optset_version, tk_optset_completion, tk_optset_man, tk_optset_openapi, tk_optset_bench,
+    tk_optset_serve, tk_optset_dev, tk_optset_queue, tk_optset_admin, tk_optset_anomaly;
 
 /* The top-level usage text (main.c). */
 void tk_usage(FILE *out);

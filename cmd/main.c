@@ -10,7 +10,7 @@ static const tk_command commands[] = {
     {"serve", cmd_serve, "run the reservation HTTP API", NULL},
     {"seed", cmd_seed, "bulk-load users, concerts, schedules and seats", &tk_optset_seed},
     {"admin", cmd_admin, "the admin API: concerts, schedules, seats, waiting room, cache purge", NULL},
-    {"bench", cmd_bench, "run virtual users through the booking flow", NULL},
+    {"bench", cmd_bench, "run virtual users through the booking flow", &tk_optset_bench},
     {"report", cmd_report, "render a results JSON as HTML + Markdown", &tk_optset_report},
     {"scenario", cmd_scenario, "contention scenarios comparing lock strategies", &tk_optset_scenario},
     {"notify", cmd_notify, "deliver reservation/payment events to a webhook", &tk_optset_notify},
