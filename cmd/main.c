@@ -7,7 +7,7 @@
 static const tk_command commands[] = {
     {"dev", cmd_dev, "start/stop/inspect the private local stack (MariaDB, Redis, Kafka)", NULL},
     {"migrate", cmd_migrate, "apply the versioned schema migrations", &tk_optset_migrate},
-    {"serve", cmd_serve, "run the reservation HTTP API", NULL},
+    {"serve", cmd_serve, "run the reservation HTTP API", &tk_optset_serve},
     {"seed", cmd_seed, "bulk-load users, concerts, schedules and seats", &tk_optset_seed},
     {"admin", cmd_admin, "the admin API: concerts, schedules, seats, waiting room, cache purge", NULL},
     {"bench", cmd_bench, "run virtual users through the booking flow", &tk_optset_bench},
