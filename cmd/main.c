@@ -5,7 +5,7 @@
 #include <string.h>
 
 static const tk_command commands[] = {
-    {"dev", cmd_dev, "start/stop/inspect the private local stack (MariaDB, Redis, Kafka)", NULL},
+    {"dev", cmd_dev, "start/stop/inspect the private local stack (MariaDB, Redis, Kafka)", &tk_optset_dev},
     {"migrate", cmd_migrate, "apply the versioned schema migrations", &tk_optset_migrate},
     {"serve", cmd_serve, "run the reservation HTTP API", &tk_optset_serve},
     {"seed", cmd_seed, "bulk-load users, concerts, schedules and seats", &tk_optset_seed},
