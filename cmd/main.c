@@ -9,7 +9,7 @@ static const tk_command commands[] = {
     {"migrate", cmd_migrate, "apply the versioned schema migrations", &tk_optset_migrate},
     {"serve", cmd_serve, "run the reservation HTTP API", &tk_optset_serve},
     {"seed", cmd_seed, "bulk-load users, concerts, schedules and seats", &tk_optset_seed},
-    {"admin", cmd_admin, "the admin API: concerts, schedules, seats, waiting room, cache purge", NULL},
+    {"admin", cmd_admin, "the admin API: concerts, schedules, seats, waiting room, cache purge", &tk_optset_admin},
     {"bench", cmd_bench, "run virtual users through the booking flow", &tk_optset_bench},
     {"report", cmd_report, "render a results JSON as HTML + Markdown", &tk_optset_report},
     {"scenario", cmd_scenario, "contention scenarios comparing lock strategies", &tk_optset_scenario},
