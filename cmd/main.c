@@ -16,7 +16,7 @@ static const tk_command commands[] = {
     {"notify", cmd_notify, "deliver reservation/payment events to a webhook", &tk_optset_notify},
     {"anomaly", cmd_anomaly, "anomaly detection on the metrics stream and NAB series", NULL},
     {"tune", cmd_tune, "index advice proven by measurement; query latency (--measure)", &tk_optset_tune},
-    {"queue", cmd_queue, "waiting room: simulate many waiting users (simulate)", NULL},
+    {"queue", cmd_queue, "waiting room: simulate many waiting users (simulate)", &tk_optset_queue},
     {"version", cmd_version, "version, commit, build type and library versions", &tk_optset_version},
     {"completion", cmd_completion, "print a shell completion script (bash or zsh)", &tk_optset_completion},
     {"man", cmd_man, "print the manual page (troff), made from every command's options", &tk_optset_man},
