@@ -14,7 +14,7 @@ static const tk_command commands[] = {
     {"report", cmd_report, "render a results JSON as HTML + Markdown", &tk_optset_report},
     {"scenario", cmd_scenario, "contention scenarios comparing lock strategies", &tk_optset_scenario},
     {"notify", cmd_notify, "deliver reservation/payment events to a webhook", &tk_optset_notify},
-    {"anomaly", cmd_anomaly, "anomaly detection on the metrics stream and NAB series", NULL},
+    {"anomaly", cmd_anomaly, "anomaly detection on the metrics stream and NAB series", &tk_optset_anomaly},
     {"tune", cmd_tune, "index advice proven by measurement; query latency (--measure)", &tk_optset_tune},
     {"queue", cmd_queue, "waiting room: simulate many waiting users (simulate)", &tk_optset_queue},
     {"version", cmd_version, "version, commit, build type and library versions", &tk_optset_version},
