@@ -37,7 +37,7 @@ typedef struct admin_call {
 
 #define CALL(NAME, METHOD, PATH, ARGS, ABOUT)                                                                      \
     {NAME, METHOD, PATH,                                                                                           \
-     {.cmd = "admin " NAME, .synopsis = "admin [options] " NAME ARGS, .about = ABOUT, .opts = admin_rows}}
+     {.cmd = "admin " NAME, .synopsis = "admin " NAME " [options]" ARGS, .about = ABOUT, .opts = admin_rows}}
 
 static const admin_call calls[] = {
     CALL("login", "POST", "/api/v1/auth/login", " --email E --password P",
