@@ -1,7 +1,7 @@
 /* Integration: the request id (issue 15.8) from the client's X-Request-Id
  * to the event in Kafka and to the error log. A hold sent with
  * X-Request-Id: abc-... writes its outbox event with request_id abc-...
- * (migration 14: the store calls tk_hold_rid, a trigger copies @tk_rid),
+ * (migration 14: the store calls tk_hold_rid; @tk_rid is the column default),
  * and the relay publishes it with the header x-request-id and the field
  * "request_id". A hold without one carries the id the server made, a
  * cancel on the same worker connection its own (nothing is left over from
