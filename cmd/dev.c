@@ -269,36 +269,16 @@ static const tk_optset status_set = {
     .about = "Per component running/stopped; exit 3 unless all run.",
     .opts = status_rows,
 };
-static const tk_optset env_set = {
-    .cmd = "dev env",
-    .synopsis = "dev env [--state DIR]",
-    .about = "Print the stack's settings as shell export lines.",
-    .opts = state_rows,
-};
-static const tk_optset restart_set = {
-    .cmd = "dev restart",
-    .synopsis = "dev restart [--state DIR]",
-    .about = "Rolling restart of the --instances serves behind nginx (0 failed requests).",
-    .opts = state_rows,
-};
-static const tk_optset kafka_down_set = {
-    .cmd = "dev kafka-down",
-    .synopsis = "dev kafka-down [--state DIR]",
-    .about = "Fault injection: the Kafka broker refuses connections.",
-    .opts = state_rows,
-};
-static const tk_optset kafka_up_set = {
-    .cmd = "dev kafka-up",
-    .synopsis = "dev kafka-up [--state DIR]",
-    .about = "End the kafka-down fault.",
-    .opts = state_rows,
-};
-static const tk_optset kafka_broker_set = { /* internal: the mock broker process, not listed */
-    .cmd = "dev kafka-broker",
-    .synopsis = "dev kafka-broker [--state DIR]",
-    .about = "The dev stack's mock Kafka broker process (started by `dev up`).",
-    .opts = state_rows,
-};
+/* The subcommands whose only option is --state. */
+#define STATE_ONLY_SET(VAR, NAME, ABOUT)                                                                        \
+    static const tk_optset VAR = {                                                                              \
+        .cmd = "dev " NAME, .synopsis = "dev " NAME " [--state DIR]", .about = ABOUT, .opts = state_rows}
+STATE_ONLY_SET(env_set, "env", "Print the stack's settings as shell export lines.");
+STATE_ONLY_SET(restart_set, "restart", "Rolling restart of the --instances serves behind nginx (0 failed requests).");
+STATE_ONLY_SET(kafka_down_set, "kafka-down", "Fault injection: the Kafka broker refuses connections.");
+STATE_ONLY_SET(kafka_up_set, "kafka-up", "End the kafka-down fault.");
+/* internal: the mock broker process (started by `dev up`), not listed */
+STATE_ONLY_SET(kafka_broker_set, "kafka-broker", "The dev stack's mock Kafka broker process (started by `dev up`).");
 
 static const tk_optset *const dev_subs[] = {&up_set,         &down_set,     &status_set, &env_set, &restart_set,
                                             &kafka_down_set, &kafka_up_set, NULL};
