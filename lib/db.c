@@ -691,20 +691,21 @@ static const migration migrations[] = {
         NULL}},
     /* The request id in outbox events (issue 15.8). The events are written
      * inside the procedures, so the id travels as the session variable
-     * @tk_rid, which is outbox.request_id's DEFAULT: every INSERT that does
-     * not name the column takes it, with no change to the procedures. (A
-     * BEFORE INSERT trigger would do the same at the same cost within the
-     * noise, scripts/bench-request-id, but it is one more schema object,
-     * needs the TRIGGER privilege and, with the binary log on, SUPER or
-     * log_bin_trust_function_creators.) Each hot-path procedure gets a wrapper NAME_rid(p_rid, ...)
-     * that sets @tk_rid, calls NAME and clears it again, on success and on
-     * error alike, so the id never outlives the call (a worker's connection
-     * serves many requests, and other SQL on it writes events too). The
-     * store calls the wrapper when the server gave it the request's id
+     * @tk_rid: a BEFORE INSERT trigger copies it into outbox.request_id
+     * unless the statement names one, with no change to the procedures.
+     * (Not a DEFAULT (@tk_rid): MariaDB 10.11 evaluates a user variable in
+     * a column default through a cached item, so a session that never set
+     * it got another session's value. Tried: wrong ids.) Each hot-path
+     * procedure gets a wrapper NAME_rid(p_rid, ...) that sets @tk_rid,
+     * calls NAME and clears it again, on success and on error alike, so
+     * the id never outlives the call (a worker's connection serves many
+     * requests, and other SQL on it writes events too). The store calls the
+     * wrapper when the server gave it the request's id
      * (tk_store_set_request_id): still one statement and one round trip,
      * no multi-statements. The relay (lib/outbox.c) sends it as the Kafka
-     * header x-request-id and as the event's "request_id" field. Two steps
-     * (ADD, then SET DEFAULT) so that both are instant in InnoDB. */
+     * header x-request-id and as the event's "request_id" field. The
+     * trigger needs the TRIGGER privilege and, with the binary log on,
+     * SUPER or log_bin_trust_function_creators, like the procedures. */
 #define TK_RID_WRAPPER(NAME, PARAMS, ARGS)                                                                      \
     "DROP PROCEDURE IF EXISTS " NAME "_rid",                                                                      \
         "CREATE PROCEDURE " NAME "_rid(IN p_rid VARCHAR(64), " PARAMS ")\n"                                       \
@@ -716,7 +717,9 @@ static const migration migrations[] = {
         "END"
     {14, "request id in outbox events", {
         "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS request_id VARCHAR(64) NULL",
-        "ALTER TABLE outbox ALTER COLUMN request_id SET DEFAULT (@tk_rid)",
+        "DROP TRIGGER IF EXISTS tk_outbox_request_id",
+        "CREATE TRIGGER tk_outbox_request_id BEFORE INSERT ON outbox FOR EACH ROW\n"
+        "  SET NEW.request_id = COALESCE(NEW.request_id, @tk_rid)",
         TK_RID_WRAPPER("tk_charge", "IN p_user BIGINT UNSIGNED, IN p_amount BIGINT, IN p_max BIGINT",
                        "p_user, p_amount, p_max"),
         TK_RID_WRAPPER("tk_hold", "IN p_user BIGINT UNSIGNED, IN p_seat BIGINT UNSIGNED, IN p_ttl INT",

@@ -1,7 +1,7 @@
 /* Integration: the request id (issue 15.8) from the client's X-Request-Id
  * to the event in Kafka and to the error log. A hold sent with
  * X-Request-Id: abc-... writes its outbox event with request_id abc-...
- * (migration 14: the store calls tk_hold_rid; @tk_rid is the column default),
+ * (migration 14: the store calls tk_hold_rid, a trigger copies @tk_rid),
  * and the relay publishes it with the header x-request-id and the field
  * "request_id". A hold without one carries the id the server made, a
  * cancel on the same worker connection its own (nothing is left over from
@@ -48,8 +48,15 @@ static int teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
-/* POST a hold of seat_id as user_n with an X-Request-Id (or none); the
- * reservation id. */
+/* The k-th (0-based) AVAILABLE seat of the seeded data. */
+static int free_seat(int k)
+{
+    long long id = itest_sql_i64(&E, "SELECT id FROM seats WHERE status = 'AVAILABLE' ORDER BY id LIMIT 1 OFFSET %d", k);
+    assert_true(id > 0);
+    return (int)id;
+}
+
+/* POST a hold of seat_id with an X-Request-Id (or none); the reservation id. */
 static long long hold(const char *tok, int seat_id, const char *rid)
 {
     char body[64], hdr[128];
@@ -109,12 +116,12 @@ static void test_event_carries_the_request_id(void **state)
     char *tok = itest_login(&E, 3);
     assert_non_null(tok);
 
-    long long res = hold(tok, 5, rid);
+    long long res = hold(tok, free_seat(0), rid);
     event_rid(res, "reservation.held", got, sizeof got);
     assert_string_equal(got, rid);
 
     /* no X-Request-Id: the server's own id, not the one before */
-    long long res2 = hold(tok, 6, NULL);
+    long long res2 = hold(tok, free_seat(0), NULL);
     event_rid(res2, "reservation.held", got, sizeof got);
     assert_true(strlen(got) > 0);
     assert_string_not_equal(got, rid);
@@ -152,6 +159,16 @@ static void test_event_carries_the_request_id(void **state)
 static void test_wrappers_clear_the_session_variable(void **state)
 {
     (void)state;
+    /* this session never set @tk_rid (the server's did, for the requests
+     * above): its event gets none, not theirs */
+    assert_int_equal(mysql_query(E.db, "START TRANSACTION"), 0);
+    assert_int_equal(mysql_query(E.db, "INSERT INTO outbox (event_id, topic, event_key, type, payload)"
+                                       " VALUES (UUID(), 'itest.none', '0', 'itest.rid-unset', '{}')"),
+                     0);
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox WHERE type = 'itest.rid-unset'"
+                                       " AND request_id IS NULL"),
+                     1);
+    assert_int_equal(mysql_query(E.db, "ROLLBACK"), 0);
     assert_int_equal(mysql_query(E.db, "SET @tk_rid = NULL"), 0);
     /* p_type NULL: the INSERT inside tk_emit fails (type is NOT NULL) */
     assert_int_not_equal(mysql_query(E.db, "CALL tk_emit_rid('left-over', NULL, 1, 1, 1, 1)"), 0);
@@ -181,7 +198,9 @@ static void test_error_log_line_carries_it(void **state)
     char hdr[96];
     snprintf(hdr, sizeof hdr, "X-Request-Id: %s", rid);
     itest_resp r;
-    itest_http(&E, "POST", "/api/v1/reservations", tok, "{\"seat_id\":9}", hdr, &r);
+    char body[64];
+    snprintf(body, sizeof body, "{\"seat_id\":%d}", free_seat(0));
+    itest_http(&E, "POST", "/api/v1/reservations", tok, body, hdr, &r);
     long status = r.status;
     itest_resp_free(&r);
     assert_int_equal(kill(E.server_pid, SIGUSR2), 0);
