@@ -699,7 +699,8 @@ static const migration migrations[] = {
      * procedure gets a wrapper NAME_rid(p_rid, ...) that sets @tk_rid,
      * calls NAME and clears it again, on success and on error alike, so
      * the id never outlives the call (a worker's connection serves many
-     * requests, and other SQL on it writes events too). The store calls the
+     * requests, and other SQL on it writes events too); tk_charge writes
+     * none and has no wrapper. The store calls the
      * wrapper when the server gave it the request's id
      * (tk_store_set_request_id): still one statement and one round trip,
      * no multi-statements. The relay (lib/outbox.c) sends it as the Kafka
@@ -720,8 +721,6 @@ static const migration migrations[] = {
         "DROP TRIGGER IF EXISTS tk_outbox_request_id",
         "CREATE TRIGGER tk_outbox_request_id BEFORE INSERT ON outbox FOR EACH ROW\n"
         "  SET NEW.request_id = COALESCE(NEW.request_id, @tk_rid)",
-        TK_RID_WRAPPER("tk_charge", "IN p_user BIGINT UNSIGNED, IN p_amount BIGINT, IN p_max BIGINT",
-                       "p_user, p_amount, p_max"),
         TK_RID_WRAPPER("tk_hold", "IN p_user BIGINT UNSIGNED, IN p_seat BIGINT UNSIGNED, IN p_ttl INT",
                        "p_user, p_seat, p_ttl"),
         TK_RID_WRAPPER("tk_reserve_as",

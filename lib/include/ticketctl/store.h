@@ -44,7 +44,7 @@ int tk_store_ping(tk_store *s);
 struct st_mysql *tk_store_db(tk_store *s);
 /* The request id of the job this store now serves (issue 15.8), set by
  * the server before the handler and cleared (NULL) after it: the events the
- * hot-path procedures write (charge, hold, reserve, pay, cancel) carry it
+ * store writes (hold, reserve, pay, cancel) carry it
  * in outbox.request_id (migration 14), and the relay sends it with the
  * event. 1-64 of [A-Za-z0-9._:+=/-] (the server's X-Request-Id rule);
  * anything else, or NULL, clears it. Costs no round trip: the store then
