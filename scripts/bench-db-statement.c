@@ -30,6 +30,10 @@
  *             AVAILABLE seats of schedules that have not started (the
  *             script reseeds before each flow run). Counts 1 item per pair.
  *   flowprep  flow with both CALLs prepared.
+ *             flow and flowprep take K as a procedure-name suffix: K "_v13"
+ *             calls tk_hold_v13 and tk_pay_v13 (candidates created by hand,
+ *             to A/B a migration before it lands); a K that does not start
+ *             with '_' (the default 1) calls tk_hold and tk_pay.
  * Users: 1..1000 (seeded demo users; flow picks users with points).
  * Prints "ok ITEMS failed FAILED" on stdout; exit 1 on a database error.
  * Build: cc -O2 $(mariadb_config --cflags) this.c $(mariadb_config --libs) -lpthread */
@@ -324,6 +328,9 @@ int main(int argc, char **argv)
     }
     const char *mode = argv[1];
     long n = atol(argv[2]), k = argc > 9 ? atol(argv[9]) : 1;
+    const char *sfx = argc > 9 && argv[9][0] == '_' ? argv[9] : "";
+    if (strspn(sfx, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(sfx) || strlen(sfx) > 16)
+        die(NULL, "bad procedure suffix");
     int is_async = !strcmp(mode, "async"), is_batch = !strcmp(mode, "batch");
     MYSQL *db = connect_db(argv, is_async, is_batch);
     char sql[8192], code[32];
@@ -413,8 +420,11 @@ int main(int argc, char **argv)
         flow_targets(db, n, seat, user);
         prep hold, pay;
         if (use_prep) {
-            prep_init(db, &hold, "CALL tk_hold(?, ?, ?)", 3, 0);
-            prep_init(db, &pay, "CALL tk_pay(?, ?, ?)", 3, 1);
+            char hs[64], ps[64];
+            snprintf(hs, sizeof hs, "CALL tk_hold%s(?, ?, ?)", sfx);
+            snprintf(ps, sizeof ps, "CALL tk_pay%s(?, ?, ?)", sfx);
+            prep_init(db, &hold, hs, 3, 0);
+            prep_init(db, &pay, ps, 3, 1);
         }
         for (long i = 0; i < n; i++) {
             int64_t res = 0;
@@ -424,7 +434,7 @@ int main(int argc, char **argv)
                 snprintf(code, sizeof code, "%s", hold.code);
                 res = hold.v1;
             } else {
-                snprintf(sql, sizeof sql, "CALL tk_hold(%llu, %llu, 300)", (unsigned long long)user[i],
+                snprintf(sql, sizeof sql, "CALL tk_hold%s(%llu, %llu, 300)", sfx, (unsigned long long)user[i],
                          (unsigned long long)seat[i]);
                 call_text(db, sql, code, &res);
             }
@@ -438,7 +448,7 @@ int main(int argc, char **argv)
                 prep_exec(db, &pay);
                 snprintf(code, sizeof code, "%s", pay.code);
             } else {
-                snprintf(sql, sizeof sql, "CALL tk_pay(%llu, %lld, 'hb-%lld-%ld')", (unsigned long long)user[i],
+                snprintf(sql, sizeof sql, "CALL tk_pay%s(%llu, %lld, 'hb-%lld-%ld')", sfx, (unsigned long long)user[i],
                          (long long)res, (long long)res, i);
                 call_text(db, sql, code, NULL);
             }
