@@ -2,7 +2,11 @@
  * MariaDB connection, in one of several ways of sending them, so that the
  * script can divide mariadbd's and this process's CPU by N.
  *
- *   bench-db-statement-harness MODE N HOST PORT USER PASS DB SOCKET|- [K]
+ *   bench-db-statement-harness MODE N HOST PORT USER PASS DB SOCKET|- [K [GAP]]
+ *
+ * GAP (µs, default 0): the client sleeps that long after each round trip of
+ * text, prep and batch, so the connection thread goes idle between
+ * statements as serve's do between requests.
  *
  * MODE (every mode sends N items; an item is one CALL's worth of work):
  *   text      CALL tk_charge(u, 1, max) with mysql_real_query, the result
@@ -329,6 +333,7 @@ int main(int argc, char **argv)
     const char *mode = argv[1];
     long n = atol(argv[2]), k = argc > 9 ? atol(argv[9]) : 1;
     const char *sfx = argc > 9 && argv[9][0] == '_' ? argv[9] : "";
+    useconds_t gap = argc > 10 ? (useconds_t)atol(argv[10]) : 0;
     if (strspn(sfx, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(sfx) || strlen(sfx) > 16)
         die(NULL, "bad procedure suffix");
     int is_async = !strcmp(mode, "async"), is_batch = !strcmp(mode, "batch");
@@ -340,6 +345,8 @@ int main(int argc, char **argv)
             snprintf(sql, sizeof sql, "CALL tk_charge(%ld, 1, %lld)", i % USERS + 1, MAXBAL);
             call_text(db, sql, code, NULL);
             strcmp(code, "OK") ? failed++ : ok++;
+            if (gap)
+                usleep(gap);
         }
     } else if (!strcmp(mode, "prep")) {
         prep p;
@@ -348,6 +355,8 @@ int main(int argc, char **argv)
             p.iv[0] = i % USERS + 1, p.iv[1] = 1, p.iv[2] = MAXBAL;
             prep_exec(db, &p);
             strcmp(p.code, "OK") ? failed++ : ok++;
+            if (gap)
+                usleep(gap);
         }
         mysql_stmt_close(p.st);
     } else if (is_batch) {
@@ -374,6 +383,8 @@ int main(int argc, char **argv)
             } while (mysql_next_result(db) == 0);
             if (mysql_errno(db))
                 die(db, "batch results");
+            if (gap)
+                usleep(gap);
         }
         if (mysql_query(db, "DROP PROCEDURE IF EXISTS tkb_charge_item") != 0)
             die(db, "drop tkb_charge_item");
