@@ -11,6 +11,9 @@
 /* Longest encoded row of any table, newline and NUL included. */
 #define TK_SEED_ROW_MAX 1024
 
+/* concert_words ids: concert c's k-th word is (c - 1) x this + k + 1; the rest are holes. */
+#define TK_SEED_WORDS_PER_CONCERT 16
+
 /* Layout of seats within a schedule. */
 #define TK_SEED_SEATS_PER_ROW 20
 #define TK_SEED_ROWS_PER_SECTION 10
@@ -39,6 +42,7 @@ typedef struct tk_seed_gen {
     uint64_t ph_stride;  /* point-history ids per user: 1 + 2 * kmax */
     uint64_t payments;   /* paid (CONFIRMED or CANCELED) reservations */
     uint64_t history;    /* point-history rows */
+    uint64_t words;      /* concert_words rows: each concert's distinct title and venue words */
 } tk_seed_gen;
 
 /* Fill *g from cfg and a password hash string (copied). A cfg->base_ms of 0
