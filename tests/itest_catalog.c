@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "itest_util.h"
 
@@ -166,6 +167,7 @@ static void test_search_index(void **state)
     assert_string_equal(last_relation, "eq");
     assert_int_equal(ids[0], C[5]);
     assert_true(last_bookable[0] && last_bookable[1]);
+    assert_int_equal(search("keyword=zyxsolo", ids, &n), 2); /* now cached */
     /* the last seat of 5 is held: 5 is sold out and goes after 6 */
     long long seat = itest_sql_i64(&E, "SELECT MIN(id) FROM seats WHERE schedule_id = %lld", S[5]);
     char body[64], path[96];
@@ -178,6 +180,19 @@ static void test_search_index(void **state)
     assert_int_equal(ids[0], C[6]);
     assert_int_equal(ids[1], C[5]);
     assert_true(last_bookable[0] && !last_bookable[1]);
+    /* the cached list follows within the lists' bound (cache.h: 2 x 50 ms), not the 5 s TTL */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long long waited_ms = 0;
+    while (search("keyword=zyxsolo", ids, &n) == 2 && ids[0] != C[6] && waited_ms < 3000) {
+        struct timespec d = {0, 5 * 1000 * 1000};
+        nanosleep(&d, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        waited_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    }
+    fprintf(stderr, "cached list showed the sold-out concert's old flag for %lld ms\n", waited_ms);
+    assert_int_equal(ids[0], C[6]);
+    assert_true(waited_ms < 1000);
     /* cancelled: bookable again, first again */
     snprintf(path, sizeof path, "/api/v1/reservations/%lld/cancel", res);
     assert_int_equal(post(path, USER1, "{}", NULL), 200);
