@@ -225,15 +225,8 @@ static int concert_reindex(tk_store *s, uint64_t id)
         if (mysql_real_query(db, sql, (unsigned long)o) != 0)
             return -1;
     }
-    if (q(s, "CALL tk_concert_rekey(%llu)", cid) != 0)
-        return -1;
-    int more;
-    do { /* a CALL answers with a status result too */
-        MYSQL_RES *r = mysql_store_result(db);
-        if (r)
-            mysql_free_result(r);
-    } while ((more = mysql_next_result(db)) == 0);
-    return more > 0 ? -1 : 0;
+    char err[256];
+    return tk_catalog_rekey(db, id, err, sizeof err);
 }
 
 static tk_rc concert_create_body(tk_store *s, void *arg)

@@ -265,6 +265,21 @@ static json_t *page_object(json_t *items, int page, int size, long long total)
     return json_pack("{s:o, s:i, s:i, s:I}", "items", items, "page", page, "size", size, "total", (json_int_t)total);
 }
 
+int tk_catalog_rekey(MYSQL *db, uint64_t concert_id, char *err, size_t errlen)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "CALL tk_concert_rekey(%llu)", (unsigned long long)concert_id);
+    if (mysql_real_query(db, sql, (unsigned long)strlen(sql)) != 0)
+        return tk_err(err, errlen, "%s", mysql_error(db));
+    int more;
+    do { /* a CALL answers with a status result too */
+        MYSQL_RES *r = mysql_store_result(db);
+        if (r)
+            mysql_free_result(r);
+    } while ((more = mysql_next_result(db)) == 0);
+    return more > 0 ? tk_err(err, errlen, "%s", mysql_error(db)) : 0;
+}
+
 int tk_catalog_rekey_due(MYSQL *db, int limit, char *err, size_t errlen)
 {
     char sql[256];
@@ -281,16 +296,9 @@ int tk_catalog_rekey_due(MYSQL *db, int limit, char *err, size_t errlen)
     while ((row = mysql_fetch_row(res)) && n < (int)(sizeof ids / sizeof ids[0]))
         ids[n++] = strtoull(row[0], NULL, 10);
     mysql_free_result(res);
-    for (int i = 0; i < n; i++) {
-        snprintf(sql, sizeof sql, "CALL tk_concert_rekey(%llu)", ids[i]);
-        if (mysql_real_query(db, sql, (unsigned long)strlen(sql)) != 0)
-            return tk_err(err, errlen, "%s", mysql_error(db));
-        do {
-            MYSQL_RES *r = mysql_store_result(db);
-            if (r)
-                mysql_free_result(r);
-        } while (mysql_next_result(db) == 0);
-    }
+    for (int i = 0; i < n; i++)
+        if (tk_catalog_rekey(db, ids[i], err, errlen) != 0)
+            return -1;
     return n;
 }
 

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ticketctl/store.h"
 
@@ -51,6 +52,12 @@ typedef struct tk_catalog_search_plan {
  * (err), -2 on a database error (err, the connection's error). */
 int tk_catalog_search_sql(struct st_mysql *db, const char *keyword, int page, int size,
                           tk_catalog_search_plan *plan /* OUT */, char *err /* OUT */, size_t errlen);
+
+/* Re-key one concert: CALL tk_concert_rekey (migration 15) recomputes its
+ * bookable flag, next show and rekey_at from its schedules and copies them
+ * to its concert_words rows, in the caller's transaction if one is open.
+ * Returns 0, or -1 on a database error (err). */
+int tk_catalog_rekey(struct st_mysql *db, uint64_t concert_id, char *err /* OUT */, size_t errlen);
 
 /* Re-key up to limit concerts whose sort key time has moved (rekey_at <=
  * now: the next show started, or the sale opened) by CALL tk_concert_rekey
