@@ -198,7 +198,8 @@ static tk_rc concert_fields_ok(tk_store *s, const char *title, const char *venue
 
 /* The search index of concert id (migration 15), in the caller's
  * transaction: its words from the row's current title and venue
- * (tk_catalog_words; the concert_words triggers keep search_terms), then
+ * (tk_catalog_words; the concert_words triggers keep search_terms) with
+ * the bits of those that have one, then
  * its sort key (tk_concert_rekey, which also copies it to the words). */
 static int concert_reindex(tk_store *s, uint64_t id)
 {
@@ -215,16 +216,34 @@ static int concert_reindex(tk_store *s, uint64_t id)
     mysql_free_result(res);
     if (q(s, "DELETE FROM concert_words WHERE concert_id = %llu", cid) != 0)
         return -1;
-    if (n > 0) {
-        char sql[32 * (2 * TK_CATALOG_WORD_LEN + 32) + 128], e[2 * TK_CATALOG_WORD_LEN + 1];
-        size_t o = (size_t)snprintf(sql, sizeof sql, "INSERT INTO concert_words (concert_id, word) VALUES ");
-        for (size_t i = 0; i < n; i++) {
-            mysql_real_escape_string(db, e, words[i], (unsigned long)strlen(words[i]));
-            o += (size_t)snprintf(sql + o, sizeof sql - o, "%s(%llu, '%s')", i ? ", " : "", cid, e);
-        }
-        if (mysql_real_query(db, sql, (unsigned long)o) != 0)
-            return -1;
+    if (n == 0)
+        goto rekey;
+    char sql[32 * (2 * TK_CATALOG_WORD_LEN + 64) + 128], e[2 * TK_CATALOG_WORD_LEN + 1];
+    /* the bits of its words that have one (search_terms.bit), carried by every row of it */
+    size_t o = (size_t)snprintf(sql, sizeof sql, "SELECT bit FROM search_terms WHERE bit IS NOT NULL AND word IN (");
+    for (size_t i = 0; i < n; i++) {
+        mysql_real_escape_string(db, e, words[i], (unsigned long)strlen(words[i]));
+        o += (size_t)snprintf(sql + o, sizeof sql - o, "%s'%s'", i ? ", " : "", e);
     }
+    o += (size_t)snprintf(sql + o, sizeof sql - o, ")");
+    if (mysql_real_query(db, sql, (unsigned long)o) != 0 || !(res = mysql_store_result(db)))
+        return -1;
+    unsigned long long sig[2] = {0, 0};
+    while ((row = mysql_fetch_row(res))) {
+        int bit = row[0] ? atoi(row[0]) : -1;
+        if (bit >= 0 && bit < 128)
+            sig[bit / 64] |= 1ULL << (bit % 64);
+    }
+    mysql_free_result(res);
+    o = (size_t)snprintf(sql, sizeof sql, "INSERT INTO concert_words (concert_id, word, sig0, sig1) VALUES ");
+    for (size_t i = 0; i < n; i++) {
+        mysql_real_escape_string(db, e, words[i], (unsigned long)strlen(words[i]));
+        o += (size_t)snprintf(sql + o, sizeof sql - o, "%s(%llu, '%s', %llu, %llu)", i ? ", " : "", cid, e, sig[0],
+                              sig[1]);
+    }
+    if (mysql_real_query(db, sql, (unsigned long)o) != 0)
+        return -1;
+rekey:;
     char err[256];
     return tk_catalog_rekey(db, id, err, sizeof err);
 }

@@ -82,6 +82,8 @@ typedef struct term {
     size_t nwords;
     long long concerts; /* sum of their document frequencies (an upper bound of the matches) */
     int broad;          /* more than TK_CATALOG_EXPAND_MAX words: matched by LIKE 'tok%' instead */
+    int unbitted;       /* some of its words have no bit */
+    unsigned long long mask[2]; /* the bits of its words (sig0, sig1) */
 } term;
 
 /* The WHERE part that checks term t on the concert_words row alias w
@@ -92,6 +94,8 @@ static int term_cond(MYSQL *db, const term *t, int driver, const char *word_sql,
     char e[4 * TK_CATALOG_WORD_LEN + 1];
     if (driver)
         return add(b, cap, o, "w.word = '%s'", word_sql);
+    if (!t->broad && !t->unbitted) /* inside the index row: a bit of one of its words */
+        return add(b, cap, o, " AND ((w.sig0 & %llu) | (w.sig1 & %llu)) <> 0", t->mask[0], t->mask[1]);
     if (add(b, cap, o, " AND EXISTS (SELECT 1 FROM concert_words x WHERE x.concert_id = w.concert_id AND ") != 0)
         return -1;
     if (t->broad) {
@@ -158,7 +162,7 @@ int tk_catalog_search_sql(MYSQL *db, const char *keyword, int page, int size, tk
         char e[4 * TK_CATALOG_WORD_LEN + 1];
         like_escape(db, toks[i], e);
         if (add(q, sizeof q, &o,
-                "%s(SELECT %zu, word, concerts FROM search_terms WHERE word LIKE '%s%%' AND concerts > 0"
+                "%s(SELECT %zu, word, concerts, bit FROM search_terms WHERE word LIKE '%s%%' AND concerts > 0"
                 " ORDER BY word LIMIT %d)",
                 i ? " UNION ALL " : "", i, e, TK_CATALOG_EXPAND_MAX + 1) != 0)
             return tk_err(err, errlen, "keyword too long");
@@ -190,6 +194,11 @@ int tk_catalog_search_sql(MYSQL *db, const char *keyword, int page, int size, tk
         }
         snprintf(t->words[t->nwords++], TK_CATALOG_WORD_LEN, "%s", row[1]);
         t->concerts += strtoll(row[2], NULL, 10);
+        int bit = row[3] ? atoi(row[3]) : -1;
+        if (bit >= 0 && bit < 128)
+            t->mask[bit / 64] |= 1ULL << (bit % 64);
+        else
+            t->unbitted = 1;
     }
     mysql_free_result(res);
     /* 2. the driver: the rarest word (a broad one only when every word is) */
@@ -210,8 +219,10 @@ int tk_catalog_search_sql(MYSQL *db, const char *keyword, int page, int size, tk
     /* 3. the page: walk the driver in result order, check the other words */
     long long off = (long long)(page - 1) * size;
     o = 0;
+    /* a word without a bit by a lookup per candidate: never a semi-join that materialises all its rows */
+#define NO_MATERIALIZE "SET STATEMENT optimizer_switch='materialization=off' FOR "
     if (add(plan->page_sql, sizeof plan->page_sql, &o,
-            "SELECT c.id, c.title, c.venue, DATE_FORMAT(c.sale_opens_at, " TK_SQL_TS_FMT "), c.bookable,"
+            NO_MATERIALIZE "SELECT c.id, c.title, c.venue, DATE_FORMAT(c.sale_opens_at, " TK_SQL_TS_FMT "), c.bookable,"
             " IF(c.next_show_at >= '9999-01-01', NULL, DATE_FORMAT(c.next_show_at, " TK_SQL_TS_FMT "))"
             " FROM (") != 0 ||
         branches(db, terms, nt, d, "w.concert_id, w.bookable, w.next_show_at", 1, off + size, plan->page_sql,
@@ -227,7 +238,7 @@ int tk_catalog_search_sql(MYSQL *db, const char *keyword, int page, int size, tk
     /* 4. the total, exact up to TK_CATALOG_TOTAL_CAP */
     if (plan->known_total < 0) {
         o = 0;
-        if (add(plan->count_sql, sizeof plan->count_sql, &o, "SELECT COUNT(*) FROM (") != 0 ||
+        if (add(plan->count_sql, sizeof plan->count_sql, &o, NO_MATERIALIZE "SELECT COUNT(*) FROM (") != 0 ||
             branches(db, terms, nt, d, "w.concert_id", 0, TK_CATALOG_TOTAL_CAP + 1, plan->count_sql,
                      sizeof plan->count_sql, &o) != 0 ||
             add(plan->count_sql, sizeof plan->count_sql, &o, ") t") != 0) {

@@ -695,7 +695,10 @@ static const migration migrations[] = {
      * sort key, so that a search walks ix_concert_words_rank in result order
      * from its rarest word and checks the others by primary-key lookups.
      * search_terms holds each word's document frequency (how many concerts
-     * have it), which picks that rarest word and expands a prefix.
+     * have it), which picks that rarest word and expands a prefix, and for
+     * up to 128 frequent words a bit: every concert_words row carries the
+     * bits of all its concert's words (sig0: bits 0-63, sig1: 64-127), so a
+     * frequent word is checked inside the index walk, without a lookup.
      * The sort key changes only when a schedule crosses sold-out, is added,
      * removed or moved (the concert_schedules triggers), when admin changes
      * a concert (lib/admin.c), or when time passes rekey_at (the next show
@@ -715,12 +718,15 @@ static const migration migrations[] = {
         " word VARCHAR(50) NOT NULL,"
         " bookable TINYINT NOT NULL DEFAULT 0,"
         " next_show_at DATETIME(3) NOT NULL DEFAULT '9999-12-31 00:00:00',"
+        " sig0 BIGINT UNSIGNED NOT NULL DEFAULT 0,"
+        " sig1 BIGINT UNSIGNED NOT NULL DEFAULT 0,"
         " PRIMARY KEY (concert_id, word),"
-        " KEY ix_concert_words_rank (word, bookable DESC, next_show_at, concert_id)"
+        " KEY ix_concert_words_rank (word, bookable DESC, next_show_at, concert_id, sig0, sig1)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         "CREATE TABLE IF NOT EXISTS search_terms ("
         " word VARCHAR(50) NOT NULL PRIMARY KEY,"
-        " concerts INT UNSIGNED NOT NULL DEFAULT 0"
+        " concerts INT UNSIGNED NOT NULL DEFAULT 0,"
+        " bit SMALLINT NULL"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         "CREATE OR REPLACE TRIGGER tk_concert_words_ai AFTER INSERT ON concert_words FOR EACH ROW\n"
         "  IF @tk_seed_load IS NULL THEN\n"

@@ -287,7 +287,7 @@ RENDER(r_concerts_search_terms)
         char e[4 * TK_CATALOG_WORD_LEN + 1];
         mysql_real_escape_string(g->db, e, toks[i], (unsigned long)strlen(toks[i]));
         int n = snprintf(sql + o, len - o,
-                         "%s(SELECT %zu, word, concerts FROM search_terms WHERE word LIKE '%s%%' AND concerts > 0"
+                         "%s(SELECT %zu, word, concerts, bit FROM search_terms WHERE word LIKE '%s%%' AND concerts > 0"
                          " ORDER BY word LIMIT %d)",
                          i ? " UNION ALL " : "", i, e, TK_CATALOG_EXPAND_MAX + 1);
         if (n < 0 || (size_t)n >= len - o)

@@ -109,7 +109,7 @@ static const struct {
                               "id,user_id,seat_id,schedule_id,price,status,live_seat_id,expires_at,created_at,updated_at"},
     [TK_SEED_PAYMENTS] = {"payments", "id,reservation_id,user_id,amount,idempotency_key,status,created_at"},
     [TK_SEED_POINT_HISTORY] = {"point_history", "id,user_id,amount,type,balance_after,ref_id,created_at"},
-    [TK_SEED_CONCERT_WORDS] = {"concert_words", "concert_id,word,bookable,next_show_at"},
+    [TK_SEED_CONCERT_WORDS] = {"concert_words", "concert_id,word,bookable,next_show_at,sig0,sig1"},
 };
 
 /* The secondary indexes of the seeded tables, exactly as the migrations in
@@ -125,7 +125,7 @@ static const struct {
 } sec_indexes[] = {
     {TK_SEED_USERS, "uk_users_email", 1, "email"},
     {TK_SEED_CONCERTS, "ix_concerts_rekey", 0, "rekey_at"}, /* migration 15: the search's sort key */
-    {TK_SEED_CONCERT_WORDS, "ix_concert_words_rank", 0, "word, bookable DESC, next_show_at, concert_id"},
+    {TK_SEED_CONCERT_WORDS, "ix_concert_words_rank", 0, "word, bookable DESC, next_show_at, concert_id, sig0, sig1"},
     {TK_SEED_SCHEDULES, "ix_schedules_concert", 0, "concert_id, starts_at"},
     {TK_SEED_SEATS, "ix_seats_schedule_status", 0, "schedule_id, status"},
     {TK_SEED_RESERVATIONS, "uk_reservations_live_seat", 1, "live_seat_id"},
@@ -446,6 +446,15 @@ static int ph_entry_at(const tk_seed_gen *g, uint64_t u, uint64_t j, ph_entry *e
     return 0;
 }
 
+/* The bit of a word (its index among g->bit_words), or -1. */
+static int seed_bit(const tk_seed_gen *g, const char *word)
+{
+    for (int i = 0; i < g->nbit_words; i++)
+        if (g->bit_words[i][0] == word[0] && !strcmp(g->bit_words[i], word))
+            return i;
+    return -1;
+}
+
 void tk_seed_gen_init(tk_seed_gen *g, const tk_seed_config *cfg, const char *pw_hash)
 {
     memset(g, 0, sizeof *g);
@@ -456,6 +465,17 @@ void tk_seed_gen_init(tk_seed_gen *g, const tk_seed_config *cfg, const char *pw_
         g->cfg.schedules = g->cfg.concerts * g->cfg.schedules_per_concert;
     snprintf(g->pw_hash, sizeof g->pw_hash, "%s", pw_hash ? pw_hash : "");
     g->seats = g->cfg.schedules * g->cfg.seats_per_schedule;
+    /* the bit words: every word of the lists concerts are made of, in list order */
+    const char *const *lists[] = {artists, adjectives, nouns, kinds, venues};
+    size_t sizes[] = {COUNT(artists), COUNT(adjectives), COUNT(nouns), COUNT(kinds), COUNT(venues)};
+    for (size_t l = 0; l < 5; l++)
+        for (size_t i = 0; i < sizes[l]; i++) {
+            char w[8][TK_CATALOG_WORD_LEN];
+            size_t n = tk_catalog_words(lists[l][i], w, 8);
+            for (size_t k = 0; k < n && g->nbit_words < TK_SEED_BIT_WORDS; k++)
+                if (seed_bit(g, w[k]) < 0)
+                    memcpy(g->bit_words[g->nbit_words++], w[k], TK_CATALOG_WORD_LEN);
+        }
     for (uint64_t c = 1; c <= g->cfg.concerts; c++) {
         char words[TK_SEED_WORDS_PER_CONCERT][TK_CATALOG_WORD_LEN];
         g->words += concert_words(g, c, words);
@@ -734,6 +754,7 @@ typedef struct word_cache {
     size_t n;
     int bookable;
     int64_t next;
+    uint64_t sig[2]; /* the bits of all its words */
 } word_cache;
 
 /* The cache holding concert_words row id's concert, or NULL for a hole. */
@@ -746,6 +767,12 @@ static const word_cache *word_at(const tk_seed_gen *g, uint64_t id)
         cur.concert = concert;
         cur.n = concert_words(g, concert, cur.words);
         concert_key(g, concert, tk_seed_rand(g->cfg.seed, TK_SEED_CONCERTS, concert, 0), &cur.bookable, &cur.next);
+        cur.sig[0] = cur.sig[1] = 0;
+        for (size_t i = 0; i < cur.n; i++) {
+            int b = seed_bit(g, cur.words[i]);
+            if (b >= 0)
+                cur.sig[b / 64] |= 1ULL << (b % 64);
+        }
     }
     return (id - 1) % TK_SEED_WORDS_PER_CONCERT < cur.n ? &cur : NULL;
 }
@@ -763,6 +790,12 @@ static void gen_concert_word(const tk_seed_gen *g, uint64_t id, writer *w)
         w_str(w, NO_SHOW);
     else
         w_time(w, c->next);
+    char sig[24];
+    for (int i = 0; i < 2; i++) {
+        int n = snprintf(sig, sizeof sig, "%llu", (unsigned long long)c->sig[i]); /* unsigned: bit 63 too */
+        w_sep(w);
+        w_raw(w, sig, (size_t)n);
+    }
 }
 
 static void gen_schedule(const tk_seed_gen *g, uint64_t id, writer *w)
@@ -1440,6 +1473,19 @@ int tk_seed_pw_hash(uint64_t seed, char *out)
     return n > 0 && n < TK_PW_HASH_MAX ? 0 : -1;
 }
 
+/* search_terms.bit of the generator's bit words (the bits the rows carry). */
+static int set_bit_words(MYSQL *db, const tk_seed_gen *g, char *err, size_t errlen)
+{
+    char sql[TK_SEED_BIT_WORDS * (2 * TK_CATALOG_WORD_LEN + 24) + 128], e[2 * TK_CATALOG_WORD_LEN + 1];
+    size_t o = (size_t)snprintf(sql, sizeof sql, "INSERT INTO search_terms (word, concerts, bit) VALUES ");
+    for (int i = 0; i < g->nbit_words; i++) {
+        mysql_real_escape_string(db, e, g->bit_words[i], (unsigned long)strlen(g->bit_words[i]));
+        o += (size_t)snprintf(sql + o, sizeof sql - o, "%s('%s', 0, %d)", i ? ", " : "", e, i);
+    }
+    snprintf(sql + o, sizeof sql - o, " ON DUPLICATE KEY UPDATE bit = VALUES(bit)");
+    return g->nbit_words ? tk_db_exec(db, sql, err, errlen) : 0;
+}
+
 int tk_seed_run(MYSQL *db, const char *mysql_url, const tk_seed_config *cfg, tk_seed_result *out,
                 char *err, size_t errlen)
 {
@@ -1547,7 +1593,8 @@ int tk_seed_run(MYSQL *db, const char *mysql_url, const tk_seed_config *cfg, tk_
         (tk_db_exec(db, "TRUNCATE TABLE search_terms", e, sizeof e) != 0 ||
          tk_db_exec(db,
                     "INSERT INTO search_terms (word, concerts) SELECT word, COUNT(*) FROM concert_words GROUP BY word",
-                    e, sizeof e) != 0)) {
+                    e, sizeof e) != 0 ||
+         set_bit_words(db, g, e, sizeof e) != 0)) {
         tk_err(err, errlen, "search_terms: %s", e);
         goto out;
     }

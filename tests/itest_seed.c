@@ -32,7 +32,7 @@ static const char *const seeded[] = {"users", "concerts", "concert_schedules", "
 static const char expected_indexes[] =
     "concerts.ix_concerts_rekey(1):rekey_at;" /* the server's collation sorts it first */
     "concert_schedules.ix_schedules_concert(1):concert_id,starts_at;"
-    "concert_words.ix_concert_words_rank(1):word,bookable,next_show_at,concert_id;"
+    "concert_words.ix_concert_words_rank(1):word,bookable,next_show_at,concert_id,sig0,sig1;"
     "payments.uk_payments_idempotency(0):user_id,idempotency_key;"
     "payments.uk_payments_reservation(0):reservation_id;"
     "point_history.ix_point_history_user(1):user_id,id;"

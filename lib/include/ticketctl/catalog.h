@@ -47,8 +47,10 @@ typedef struct tk_catalog_search_plan {
  * case. The page walks ix_concert_words_rank (word, bookable DESC,
  * next_show_at, concert_id) of the rarest keyword word in result order,
  * one walk per word it expands to (UNIONed), each stopping at page x size
- * rows, and checks every other keyword word by a (concert_id, word)
- * primary-key lookup. Returns 0, -1 for a keyword with no word or too long
+ * rows, and checks every other keyword word inside the index row when all
+ * the words it expands to have a bit (search_terms.bit: the concert_words
+ * row's sig0/sig1 hold the bits of all its concert's words), else by a
+ * (concert_id, word) primary-key lookup. Returns 0, -1 for a keyword with no word or too long
  * (err), -2 on a database error (err, the connection's error). */
 int tk_catalog_search_sql(struct st_mysql *db, const char *keyword, int page, int size,
                           tk_catalog_search_plan *plan /* OUT */, char *err /* OUT */, size_t errlen);

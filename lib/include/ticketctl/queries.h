@@ -46,14 +46,14 @@
  * tk_catalog_search_sql (catalog.h); these are their shapes, for the registry's listing. */
 #define TK_SQL_CONCERTS_SEARCH                                                                             \
     "SELECT c.id, ... FROM ((SELECT w.concert_id, w.bookable, w.next_show_at FROM concert_words w"         \
-    " WHERE w.word = '<rarest>' AND EXISTS (<other word by (concert_id, word)>) ORDER BY w.bookable DESC,"  \
+    " WHERE w.word = '<rarest>' AND ((w.sig0 & <bits>) | (w.sig1 & <bits>)) <> 0 ORDER BY w.bookable DESC,"  \
     " w.next_show_at, w.concert_id LIMIT <page x size>) UNION ...) u JOIN concerts c ON c.id = u.concert_id" \
     " ORDER BY u.bookable DESC, u.next_show_at, u.concert_id LIMIT <size> OFFSET <offset>"
 #define TK_SQL_CONCERTS_SEARCH_COUNT                                                                       \
     "SELECT COUNT(*) FROM ((SELECT w.concert_id FROM concert_words w WHERE w.word = '<rarest>'"           \
     " AND EXISTS (...) LIMIT <cap + 1>) UNION ...) t"
 #define TK_SQL_CONCERTS_SEARCH_TERMS                                                                       \
-    "(SELECT 0, word, concerts FROM search_terms WHERE word LIKE '<word>%' AND concerts > 0"               \
+    "(SELECT 0, word, concerts, bit FROM search_terms WHERE word LIKE '<word>%' AND concerts > 0"               \
     " ORDER BY word LIMIT 65) UNION ALL ..."
 /* reservations.of_user_page (lib/catalog.c): %llu user, %s status condition ("" or " AND r.status = 'X'"),
  * %d size, %lld offset; and its count. */
