@@ -115,7 +115,7 @@ const tk_api_schema tk_api_schemas[] = {
              "size": {"type": "integer", "minimum": 1, "maximum": 100},
              "total": {"type": "integer", "minimum": 0},
              "total_relation": {"type": "string", "enum": ["eq", "gte"],
-                                "description": "search answers: eq when total is exact; gte when more than 1,000 concerts match and total is that cap (Elasticsearch's track_total_hits)"},
+                                "description": "search answers: eq when total is exact; gte when more than 100 concerts match and total is that cap (Elasticsearch's track_total_hits)"},
              "keyword": {"type": "string", "description": "the search's keyword (search answers only)"}
          }
      })},

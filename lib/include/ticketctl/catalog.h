@@ -22,7 +22,7 @@
 /* The search's total is exact up to this many matches; beyond it the answer
  * says total = this cap and "total_relation": "gte" (Elasticsearch's
  * track_total_hits; chosen by measurement at 2M concerts, docs/API.md). */
-#define TK_CATALOG_TOTAL_CAP 1000
+#define TK_CATALOG_TOTAL_CAP 100
 /* page x size of a search is at most this (Elasticsearch's max_result_window). */
 #define TK_CATALOG_RESULT_WINDOW 10000
 
