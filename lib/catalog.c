@@ -333,12 +333,6 @@ tk_rc tk_catalog_search(tk_store *s, const char *keyword, int page, int size, js
         free(plan);
         return prc == -1 ? tk_store_fail(s, TK_EINVAL, "VALIDATION", "%s", err) : db_fail(s);
     }
-    long long total = plan->known_total;
-    if (total < 0 && tk_db_query_i64(db, plan->count_sql, &total, err, sizeof err) < 0) {
-        free(plan);
-        return db_fail(s);
-    }
-    int gte = total > TK_CATALOG_TOTAL_CAP && plan->known_total < 0;
     json_t *items = json_array();
     if (plan->page_sql[0]) {
         MYSQL_RES *res = rows_of(s, plan->page_sql);
@@ -356,6 +350,19 @@ tk_rc tk_catalog_search(tk_store *s, const char *keyword, int page, int size, js
                                                    row[5] ? json_string(row[5]) : json_null()));
         mysql_free_result(res);
     }
+    /* the total: known, or told by the page (a short page ends the result; a full one past the cap
+     * is already more than it), else counted up to the cap */
+    long long total = plan->known_total, off = (long long)(page - 1) * size, got = (long long)json_array_size(items);
+    if (total < 0 && got < size && (got > 0 || off == 0))
+        total = off + got;
+    else if (total < 0 && got == size && off + got > TK_CATALOG_TOTAL_CAP)
+        total = off + got;
+    else if (total < 0 && tk_db_query_i64(db, plan->count_sql, &total, err, sizeof err) < 0) {
+        json_decref(items);
+        free(plan);
+        return db_fail(s);
+    }
+    int gte = total > TK_CATALOG_TOTAL_CAP && plan->known_total < 0;
     free(plan);
     *out = page_object(items, page, size, gte ? TK_CATALOG_TOTAL_CAP : total);
     json_object_set_new(*out, "total_relation", json_string(gte ? "gte" : "eq"));

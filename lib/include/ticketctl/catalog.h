@@ -72,7 +72,8 @@ int tk_catalog_rekey_due(struct st_mysql *db, int limit, char *err /* OUT */, si
  * by their next show (none last), then by id:
  * {"items":[{id,title,venue,sale_opens_at,bookable,next_show_at}],"page","size","total",
  *  "total_relation":"eq"|"gte","keyword"}; total is exact ("eq") up to
- * TK_CATALOG_TOTAL_CAP, else it is the cap and "gte". bookable and
+ * TK_CATALOG_TOTAL_CAP, else it is the cap and "gte" (the count is skipped
+ * when the page tells: a short page, or a full one past the cap). bookable and
  * next_show_at are the row's stored sort key (migration 15), re-keyed
  * here at most once a second per process when time moved it. TK_EINVAL
  * (VALIDATION) for a keyword with no word or a page past the window. */
