@@ -762,6 +762,21 @@ static const migration migrations[] = {
         "    CALL tk_concert_rekey(NEW.concert_id);\n"
         "    IF OLD.concert_id <> NEW.concert_id THEN CALL tk_concert_rekey(OLD.concert_id); END IF;\n"
         "  END IF",
+        /* concerts from before this migration: their words (the split of tk_catalog_words, by
+         * REGEXP_REPLACE into a JSON array; no bits), then their sort keys, set-based */
+        "INSERT IGNORE INTO concert_words (concert_id, word) SELECT c.id, LOWER(LEFT(j.w, 50)) FROM concerts c,"
+        " JSON_TABLE(CONCAT('[\"', REGEXP_REPLACE(CONCAT(c.title, ' ', c.venue),"
+        " '[^A-Za-z0-9\\\\x{80}-\\\\x{10FFFF}]+', '\",\"'), '\"]'), '$[*]' COLUMNS (w VARCHAR(200) PATH '$')) j"
+        " WHERE j.w <> ''",
+        "UPDATE concerts c SET"
+        " c.next_show_at = COALESCE((SELECT MIN(cs.starts_at) FROM concert_schedules cs"
+        " WHERE cs.concert_id = c.id AND cs.starts_at > UTC_TIMESTAMP(3)), '9999-12-31 00:00:00'),"
+        " c.bookable = c.sale_opens_at <= UTC_TIMESTAMP(3) AND EXISTS (SELECT 1 FROM concert_schedules cs"
+        " WHERE cs.concert_id = c.id AND cs.starts_at > UTC_TIMESTAMP(3) AND cs.available_seats > 0),"
+        " c.rekey_at = LEAST(c.next_show_at, IF(c.sale_opens_at > UTC_TIMESTAMP(3), c.sale_opens_at,"
+        " '9999-12-31 00:00:00'))",
+        "UPDATE concert_words w JOIN concerts c ON c.id = w.concert_id"
+        " SET w.bookable = c.bookable, w.next_show_at = c.next_show_at",
         NULL}},
 };
 
