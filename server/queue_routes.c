@@ -687,12 +687,16 @@ static int lookup_schedule(tk_job *j, tk_worker *w, const char *sql, uint64_t *o
     return rc == 0 && v > 0;
 }
 
-int queue_gate_hold(tk_job *j, tk_worker *w)
+int queue_gate_hold(tk_job *j, tk_worker *w, uint64_t *schedule_id)
 {
-    if (!wr.ops)
+    *schedule_id = 0;
+    /* on a Redis Cluster the hold keys carry the sale's tag (hold.h): the
+     * seat's schedule is read here even without a waiting room */
+    int cluster = tk_redis_is_cluster(w->redis);
+    if (!wr.ops && !cluster)
         return 0;
-    uint64_t tok_sale, sale;
-    if (token_or_reply(j, &tok_sale) != 0)
+    uint64_t tok_sale = 0, sale;
+    if (wr.ops && token_or_reply(j, &tok_sale) != 0)
         return -1;
     uint64_t seat = body_id(j, "seat_id");
     if (!seat)
@@ -702,7 +706,8 @@ int queue_gate_hold(tk_job *j, tk_worker *w)
     int f = lookup_schedule(j, w, sql, &sale);
     if (f <= 0)
         return f; /* unknown seat: the handler's 404 */
-    return admitted_or_reply(j, w, tok_sale, sale);
+    *schedule_id = sale;
+    return wr.ops ? admitted_or_reply(j, w, tok_sale, sale) : 0;
 }
 
 int queue_gate_pay(tk_job *j, tk_worker *w)

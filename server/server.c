@@ -478,7 +478,8 @@ static void *sweeper_main(void *arg)
         if (s && sweep_claim(&lease, rc, tick)) {
             int n = tk_store_expire_holds(s, 500, expired);
             for (int i = 0; i < n; i++) {
-                tk_hold_release(rc, atomic_load(&srv->data_gen), expired[i].seat_id, expired[i].user_id);
+                tk_hold_release(rc, atomic_load(&srv->data_gen), expired[i].schedule_id, expired[i].seat_id,
+                                expired[i].user_id);
                 /* here and on the other instances (routes.h) */
                 tk_views_changed_on(srv, rc, expired[i].concert_id, expired[i].schedule_id);
             }

@@ -234,7 +234,14 @@ static void test_master_killed_mid_run(void **st)
     assert_true(victim > 0);
 
     /* a seat hold taken before the failover, on whatever master its key has */
-    assert_int_equal(tk_hold_acquire(c, 1, sale, 11, 600000), TK_OK);
+    assert_int_equal(tk_hold_acquire(c, 1, sale, sale, 11, 600000), TK_OK);
+    /* a sale's hold, seat lock and fence keys are in its waiting room's slot (hold.h) */
+    for (int kind = TK_HOLD_KEY_HOLD; kind <= TK_HOLD_KEY_FENCE; kind++) {
+        char hk[96];
+        assert_true(tk_hold_key(hk, sizeof hk, c, (tk_hold_kind)kind, 1, sale, 7) > 0);
+        assert_non_null(strstr(hk, "{sale:"));
+        assert_int_equal(tk_redis_slot(hk, strlen(hk)), tk_redis_slot(qkey, strlen(qkey)));
+    }
 
     int64_t *seq = calloc(N_USERS + 1, sizeof *seq);
     assert_non_null(seq);
@@ -272,10 +279,10 @@ static void test_master_killed_mid_run(void **st)
     assert_true(cs.refreshes > 1);
 
     /* the hold survives or not (Redis holds are a filter), but has one owner */
-    tk_rc h1 = tk_hold_acquire(c, 1, sale, 11, 600000), h2 = tk_hold_acquire(c, 1, sale, 12, 600000);
+    tk_rc h1 = tk_hold_acquire(c, 1, sale, sale, 11, 600000), h2 = tk_hold_acquire(c, 1, sale, sale, 12, 600000);
     assert_true(h1 == TK_ECONFLICT || h1 == TK_OK);
     assert_int_equal(h2, TK_ECONFLICT);
-    tk_hold_release(c, 1, sale, 0);
+    tk_hold_release(c, 1, sale, sale, 0);
 
     /* a stale admitter: the lease expires, a successor takes it, the old token is refused */
     tk_lease old = lease, next;
