@@ -106,6 +106,33 @@ static void state_free(void)
     pthread_rwlock_unlock(&wr.state_lock);
 }
 
+/* The rates of a sale from its state (NULL: none yet): the rate the line
+ * moves at (*rate, users per minute, for the estimate) and the sale's own
+ * admission rate (*admit_rate, for the poll hint). The state carries the
+ * rate the admission tick used, the sale's own settings (admin API) over
+ * the flags; without a state, the flags' rate. */
+static void state_rates(const tk_queue_sale_state *st, double *rate, double *admit_rate)
+{
+    *rate = *admit_rate = st && st->rate > 0 ? st->rate : wr.cfg.admit_per_min;
+    /* FIFO: the line moves at its measured pace when that is slower
+     * (the active-users cap full); random queueing has no upto */
+    if (st && st->mode == TK_QUEUEING_FIFO && st->advance_rate >= 1.0 && st->advance_rate < *rate)
+        *rate = st->advance_rate;
+}
+
+/* state_rates of sale, read under the state lock; 1 when the sale had a
+ * state, 0 when the flags' rate was used. */
+static int sale_rates(uint64_t sale, double *rate, double *admit_rate)
+{
+    tk_queue_sale_state key = {.sale = sale};
+    pthread_rwlock_rdlock(&wr.state_lock);
+    const tk_queue_sale_state *st =
+        wr.nstates ? bsearch(&key, wr.states, (size_t)wr.nstates, sizeof key, cmp_state) : NULL;
+    state_rates(st && st->rate > 0 ? st : NULL, rate, admit_rate);
+    pthread_rwlock_unlock(&wr.state_lock);
+    return st && st->rate > 0;
+}
+
 /* The stateless answer for a verified token (queue.h): 1 with *out, the
  * rate the line moves at (*rate, for the estimate) and the sale's admission
  * rate (*admit_rate, for the poll hint), 0 when the backend must answer. */
@@ -119,11 +146,7 @@ static int state_poll(const tk_qtoken *t, tk_queue_status *out, double *rate, do
     /* a state older than 10 ticks means no admission job runs: ask the backend */
     if (st && tk_queue_stateless_poll(st, t, tk_wall_ms(), wr.cfg.tick_ms * 10, out)) {
         answered = 1;
-        *rate = *admit_rate = st->rate > 0 ? st->rate : wr.cfg.admit_per_min;
-        /* FIFO: the line moves at its measured pace when that is slower
-         * (the active-users cap full); random queueing has no upto */
-        if (st->mode == TK_QUEUEING_FIFO && st->advance_rate >= 1.0 && st->advance_rate < *rate)
-            *rate = st->advance_rate;
+        state_rates(st, rate, admit_rate);
         if (!st->open)
             out->admitted_until_ms = -1; /* marker: the sale has not opened (pre-queue) */
     }
@@ -366,13 +389,20 @@ static int queue_enabled_or_reply(tk_job *j)
 /* A backend's answer (the wait at the server's budget shared by the lines). */
 static json_t *status_json(const tk_queue_status *s, uint64_t sale)
 {
+    /* at the sale's own rate, as the stateless poll (reply_waiting) does;
+     * before its first state, the flags' budget shared over the lines */
+    double rate, admit_rate;
+    int own = sale_rates(sale, &rate, &admit_rate);
     int64_t wait = s->admitted ? 0
-                               : tk_queue_est_wait_shared_s(s->ahead, s->line, atomic_load(&wr.total_waiting),
-                                                            wr.cfg.admit_per_min);
+                   : own       ? tk_queue_est_wait_s(s->ahead, rate)
+                               : tk_queue_est_wait_shared_s(s->ahead, s->line, atomic_load(&wr.total_waiting), rate);
+    int64_t soonest = own && !s->admitted ? tk_queue_est_wait_s(s->ahead, admit_rate) : wait;
     json_t *o = json_pack("{s:I, s:b, s:I, s:I, s:I, s:I}", "schedule_id", (json_int_t)sale, "admitted",
                           s->admitted, "position", (json_int_t)s->position, "ahead", (json_int_t)s->ahead,
                           "estimated_wait_s", (json_int_t)wait, "poll_after_ms",
-                          (json_int_t)(s->admitted ? 0 : tk_queue_poll_after_ms(wait, wr.cfg.tick_ms, wr.cfg.poll_max_ms)));
+                          (json_int_t)(s->admitted ? 0
+                                                   : tk_queue_poll_after_ms(soonest < wait ? soonest : wait,
+                                                                            wr.cfg.tick_ms, wr.cfg.poll_max_ms)));
     if (o && s->seq)
         json_object_set_new(o, "arrival_no", json_integer(s->seq));
     if (o && !s->admitted) {
