@@ -553,6 +553,32 @@ static void test_serve_on_the_cluster(void **st)
                                        "('PENDING','CONFIRMED') GROUP BY seat_id HAVING COUNT(*) > 1) d"),
                      0);
     assert_int_equal(itest_server_stop(&E), 0);
+
+    /* without a waiting room: the hold gate reads the seat's schedule, and
+     * the hold key is in the sale's slot (hold.h); a second user is refused */
+    assert_int_equal(itest_server_start(&E, "--workers 2"), 0);
+    char *j1 = itest_login(&E, 11), *j2 = itest_login(&E, 12);
+    assert_non_null(j1);
+    assert_non_null(j2);
+    snprintf(body, sizeof body, "{\"seat_id\":%lld}", seat0 + 10);
+    assert_int_equal(call("POST", "/api/v1/reservations", j1, body, NULL, NULL, "id", NULL), 201);
+    assert_int_equal(call("POST", "/api/v1/reservations", j2, body, NULL, NULL, "id", NULL), 409);
+    char err[256], hk[96];
+    redisContext *c = tk_redis_connect(E.b.redis, err, sizeof err);
+    assert_non_null(c);
+    long long gen = tk_data_gen(c);
+    assert_true(gen >= 0);
+    assert_true(tk_hold_key(hk, sizeof hk, c, TK_HOLD_KEY_HOLD, (uint64_t)gen, (uint64_t)sched,
+                            (uint64_t)(seat0 + 10)) > 0);
+    redisReply *r = tk_redis_cmd(c, hk, "GET %s", hk);
+    assert_non_null(r);
+    if (r->type != REDIS_REPLY_STRING)
+        fail_msg("no hold under %s", hk);
+    freeReplyObject(r);
+    tk_redis_free(c);
+    free(j1);
+    free(j2);
+    assert_int_equal(itest_server_stop(&E), 0);
 }
 
 int main(void)
