@@ -705,7 +705,8 @@ static int admitted_or_reply(tk_job *j, tk_worker *w, uint64_t tok_sale, uint64_
 /* Schedule of a seat / of the caller's reservation: 1 found, 0 not, -1 error (replied). */
 static int lookup_schedule(tk_job *j, tk_worker *w, const char *sql, uint64_t *out)
 {
-    MYSQL *db = worker_db(w);
+    /* without a waiting room (the hold gate on a Redis Cluster): the worker's own store connection */
+    MYSQL *db = wr.dbs ? worker_db(w) : w->store ? tk_store_db(w->store) : NULL;
     long long v = 0;
     int rc = db ? tk_db_query_i64(db, sql, &v, NULL, 0) : -1;
     if (rc < 0) {

@@ -445,7 +445,7 @@ static void test_cache_on_the_cluster(void **st)
         if (!p)
             continue;
         redisReply *r = redisCommand(p, "PUBSUB NUMSUB %s", TK_CACHE_BUS_CHANNEL);
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->integer == 2)
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->integer >= 2)
             victim = nodes[i].pid, vport = atoi(strrchr(nodes[i].addr, ':') + 1);
         if (r)
             freeReplyObject(r);
