@@ -439,7 +439,7 @@ static void test_cache_on_the_cluster(void **st)
     long victim = 0;
     int vport = 0;
     for (int i = 0; i < n && !victim; i++) {
-        char url[64];
+        char url[96];
         snprintf(url, sizeof url, "redis://%s", nodes[i].addr);
         redisContext *p = tk_redis_connect(url, NULL, 0);
         if (!p)
