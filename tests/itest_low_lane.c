@@ -51,16 +51,20 @@ static int teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
-/* ticketctl_worker_queue_depth from /metrics, or -1. */
-static long long queue_depth(void)
+/* The value of the sample line starting with `series ` in /metrics, or -1. */
+static long long metric(const char *series)
 {
     itest_resp r;
     itest_http(&E, "GET", "/metrics", NULL, NULL, NULL, &r);
-    const char *p = r.body ? strstr(r.body, "\nticketctl_worker_queue_depth ") : NULL;
-    long long d = p ? atoll(p + strlen("\nticketctl_worker_queue_depth ")) : -1;
+    char pat[160];
+    snprintf(pat, sizeof pat, "\n%s ", series);
+    const char *p = r.body ? strstr(r.body, pat) : NULL;
+    long long d = p ? atoll(p + strlen(pat)) : -1;
     itest_resp_free(&r);
     return d;
 }
+
+static long long queue_depth(void) { return metric("ticketctl_worker_queue_depth"); }
 
 static void test_bookings_pass_a_flood_of_waiting_room_jobs(void **state)
 {
@@ -129,6 +133,8 @@ static void test_bookings_pass_a_flood_of_waiting_room_jobs(void **state)
     }
     fprintf(stderr, "itest_low_lane: %lld waiting-room jobs queued for the one worker\n", depth);
     assert_true(depth >= 50); /* >= 2 s of queued work at 40 ms a job */
+    assert_true(metric("ticketctl_worker_queue_low_depth") >= 40); /* all of them in the low lane */
+    long long booking_before = metric("ticketctl_worker_lane_jobs_total{lane=\"booking\"}");
 
     /* the bookings' lane: a hold with the admitted token, and a charge */
     char body[64];
@@ -151,6 +157,7 @@ static void test_bookings_pass_a_flood_of_waiting_room_jobs(void **state)
     assert_true(hold_ms < 1000);
     assert_true(charge_ms < 1000);
     assert_true(depth_after >= 20); /* they went past the flood, not after it */
+    assert_true(metric("ticketctl_worker_lane_jobs_total{lane=\"booking\"}") >= booking_before + 2);
 
     /* the flood drains: each answered, in time or with its deadline's 503 */
     assert_int_equal(itest_wait(flood, 30000), 0);
@@ -168,6 +175,8 @@ static void test_bookings_pass_a_flood_of_waiting_room_jobs(void **state)
     fclose(f);
     unlink(cfg);
     unlink(codes);
+    assert_int_equal(metric("ticketctl_worker_queue_low_depth"), 0);
+    assert_true(metric("ticketctl_worker_lane_jobs_total{lane=\"low\"}") >= 25);
     fprintf(stderr, "itest_low_lane: flood of %d drained in %llu ms: %d answered, %d past their deadline\n", n,
             (unsigned long long)flood_ms, ok, late);
     assert_int_equal(n, 150);
