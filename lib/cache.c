@@ -331,6 +331,7 @@ struct tk_cache_bus {
     pthread_mutex_t mu; /* guards sub and stop against the stopping thread */
     redisContext *sub;
     int stop;
+    unsigned next_node; /* cluster: the master to subscribe on next (bus_connect) */
     _Atomic uint64_t published, received, keys, resubscribes, lag_sum_ms, lag_max_ms;
     _Atomic uint64_t l2_hits, l2_misses;
     _Atomic uint64_t lag_le[6];
@@ -369,6 +370,26 @@ static void bus_apply(tk_cache_bus *b, const char *msg, size_t len)
     atomic_fetch_add(&b->lag_le[5], 1);
 }
 
+/* The subscriber's connection. One Redis: a connection to it. A Redis
+ * Cluster: a plain connection of its own to one master the cluster's map
+ * names (PUBLISH on any node reaches every node), the next one each time,
+ * so that when the node it listened on dies it moves to another. */
+static redisContext *bus_connect(tk_cache_bus *b)
+{
+    redisContext *c = tk_redis_connect(b->url, NULL, 0);
+    if (!c || !tk_redis_is_cluster(c))
+        return c;
+    char url[TK_URL_MAX * 2];
+    int n = tk_rcluster_node_url(c, 0, NULL, 0);
+    redisContext *sub = NULL;
+    for (int k = 0; k < n && !sub; k++) {
+        tk_rcluster_node_url(c, (int)(b->next_node++ % (unsigned)n), url, sizeof url);
+        sub = tk_redis_connect(url, NULL, 0);
+    }
+    tk_redis_free(c);
+    return sub;
+}
+
 static void *bus_main(void *arg)
 {
     tk_cache_bus *b = arg;
@@ -378,7 +399,7 @@ static void *bus_main(void *arg)
         pthread_mutex_unlock(&b->mu);
         if (stop)
             break;
-        redisContext *rc = tk_redis_connect(b->url, NULL, 0);
+        redisContext *rc = bus_connect(b);
         redisReply *r = rc ? redisCommand(rc, "SUBSCRIBE %s", TK_CACHE_BUS_CHANNEL) : NULL;
         if (!r) {
             if (rc)
@@ -479,22 +500,38 @@ int tk_cache_publish(tk_cache_bus *b, redisContext *rc, const char *const *keys,
         return -1;
     char msg[2048];
     size_t len = (size_t)snprintf(msg, sizeof msg, "%llx %lld", (unsigned long long)b->id, (long long)tk_wall_ms());
-    int cmds = 0;
+    /* the new generations first, then the broadcast: one pipelined round
+     * trip on one Redis; on a cluster each INCR goes to its key's node and
+     * the PUBLISH to any node (Redis Cluster forwards it to every node) */
+    int cluster = tk_redis_is_cluster(rc), cmds = 0, failed = 0;
     for (size_t i = 0; i < n && len + strlen(keys[i]) + 2 < sizeof msg; i++) {
         len += (size_t)snprintf(msg + len, sizeof msg - len, " %s", keys[i]);
-        if (!strcmp(keys[i], "*")) {
-            redisAppendCommand(rc, "INCR %s", L2_EPOCH_KEY);
+        char body[192], gen[200];
+        if (!strcmp(keys[i], "*"))
+            snprintf(gen, sizeof gen, "%s", L2_EPOCH_KEY); /* a purge: every stamp is old */
+        else
+            l2_keys(keys[i], body, gen); /* the L2 body's stamp is old now */
+        if (cluster) {
+            redisReply *r = tk_redis_cmd(rc, gen, "INCR %s", gen);
+            failed |= !r || r->type == REDIS_REPLY_ERROR;
+            if (r)
+                freeReplyObject(r);
         } else {
-            char body[192], gen[200];
-            l2_keys(keys[i], body, gen);
-            redisAppendCommand(rc, "INCR %s", gen); /* the L2 body's stamp is old now */
+            redisAppendCommand(rc, "INCR %s", gen);
+            cmds++;
         }
-        cmds++;
     }
-    /* one round trip: the new generations, then the broadcast */
-    redisAppendCommand(rc, "PUBLISH %s %b", TK_CACHE_BUS_CHANNEL, msg, len);
-    drain(rc, cmds + 1);
-    if (rc->err)
+    if (cluster) {
+        redisReply *r = tk_redis_cmd(rc, NULL, "PUBLISH %s %b", TK_CACHE_BUS_CHANNEL, msg, len);
+        failed |= !r || r->type == REDIS_REPLY_ERROR;
+        if (r)
+            freeReplyObject(r);
+    } else {
+        redisAppendCommand(rc, "PUBLISH %s %b", TK_CACHE_BUS_CHANNEL, msg, len);
+        drain(rc, cmds + 1);
+        failed = rc->err != 0;
+    }
+    if (failed)
         return -1;
     atomic_fetch_add(&b->published, 1);
     return 0;
@@ -507,16 +544,13 @@ int tk_cache_l2_get(tk_cache_bus *b, redisContext *rc, const char *view, char **
         return -1;
     char body[192], gen[200];
     l2_keys(view, body, gen);
-    redisAppendCommand(rc, "GET %s", L2_EPOCH_KEY);
-    redisAppendCommand(rc, "GET %s", gen);
-    redisAppendCommand(rc, "GET %s", body);
-    /* the data generation seed moves after a load: a copy from before it is old too */
-    redisAppendCommand(rc, "GET %s", TK_SEED_CACHE_GEN_KEY);
-    redisReply *r[4] = {NULL, NULL, NULL, NULL};
-    int ok = 1;
-    for (int i = 0; i < 4; i++)
-        if (redisGetReply(rc, (void **)&r[i]) != REDIS_OK)
-            ok = 0;
+    /* the purge epoch, the view's generation, its body, and the data
+     * generation seed moves after a load (a copy from before it is old too):
+     * one pipelined round trip on one Redis; on a cluster one per node that
+     * holds them (the view's two keys share its tag, rcluster.h) */
+    const char *keys[4] = {L2_EPOCH_KEY, gen, body, TK_SEED_CACHE_GEN_KEY};
+    redisReply *r[4];
+    int ok = tk_redis_get_many(rc, 4, keys, r) == 0;
     int rc_ = -1;
     if (ok) {
         snprintf(stamp, 48, "%.15s:%.15s:%.15s", r[0]->type == REDIS_REPLY_STRING ? r[0]->str : "0",
@@ -556,7 +590,7 @@ int tk_cache_l2_put(tk_cache_bus *b, redisContext *rc, const char *view, const c
     memcpy(v, stamp, sl);
     v[sl] = '|';
     memcpy(v + sl + 1, body, len);
-    redisReply *r = redisCommand(rc, "SET %s %b PX %lld", key, v, sl + 1 + len,
+    redisReply *r = tk_redis_cmd(rc, key, "SET %s %b PX %lld", key, v, sl + 1 + len,
                                  (long long)tk_cache_key_ttl_ms(view, ttl_ms)); /* lists: short-lived */
     free(v);
     if (!r)

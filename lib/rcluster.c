@@ -334,7 +334,7 @@ static redisReply *node_send(rc_cluster *cl, int i, const char *cmd, size_t len,
 static redisReply *cluster_run(rc_cluster *cl, const char *key, size_t keylen, const char *cmd, size_t len,
                                char *err, size_t errlen)
 {
-    int slot = key ? tk_redis_slot(key, keylen) : -1, ask_node = -1, asked = 0;
+    int slot = key ? tk_redis_slot(key, keylen) : -1, ask_node = -1, asked = 0, keyless_tries = 0;
     uint64_t deadline = tk_mono_ms() + (uint64_t)cl->budget_ms;
     const char *why = "no node answers";
     for (;;) {
@@ -375,6 +375,9 @@ static redisReply *cluster_run(rc_cluster *cl, const char *key, size_t keylen, c
             return r;
         } else {
             why = "a node does not answer";
+            if (slot < 0 && i >= 0 && ++keyless_tries < cl->nnodes)
+                continue; /* a keyless command: the next node at once (node_send dropped this one) */
+            keyless_tries = 0;
             sleep_ms(RC_RETRY_SLEEP_MS); /* a failover takes about cluster-node-timeout */
             map_refresh(cl, i);
         }
@@ -491,6 +494,47 @@ redisContext *tk_redis_node(redisContext *c, const char *key)
         return NULL;
     int i = cl->slot_node[slot];
     return i >= 0 ? node_conn(cl, i) : NULL;
+}
+
+int tk_redis_get_many(redisContext *c, size_t n, const char *const *keys, redisReply **out)
+{
+    if (!c || n > TK_REDIS_GET_MANY_MAX)
+        return -1;
+    redisContext *via[TK_REDIS_GET_MANY_MAX];
+    for (size_t i = 0; i < n; i++) { /* one pipeline per node, all sent before any is read */
+        out[i] = NULL;
+        via[i] = tk_redis_node(c, keys[i]);
+        if (via[i] && redisAppendCommand(via[i], "GET %s", keys[i]) != REDIS_OK)
+            via[i] = NULL;
+    }
+    for (size_t i = 0; i < n; i++) /* each node answers in the order it was asked */
+        if (via[i] && redisGetReply(via[i], (void **)&out[i]) != REDIS_OK)
+            out[i] = NULL;
+    int ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (out[i] && out[i]->type != REDIS_REPLY_ERROR)
+            continue;
+        if (out[i]) /* MOVED, ASK, CLUSTERDOWN, ...: once more through the router, which follows them */
+            freeReplyObject(out[i]);
+        out[i] = cluster_of(c) ? tk_redis_cmd(c, keys[i], "GET %s", keys[i]) : NULL;
+        if (!out[i] || out[i]->type == REDIS_REPLY_ERROR)
+            ok = -1;
+    }
+    return ok;
+}
+
+int tk_rcluster_node_url(const redisContext *c, int i, char *url, size_t n)
+{
+    const rc_cluster *cl = cluster_of(c);
+    if (!cl)
+        return 0;
+    if (i >= 0 && i < cl->nnodes && url && n) {
+        const rc_node *nd = &cl->nodes[i];
+        int v6 = strchr(nd->host, ':') != NULL;
+        snprintf(url, n, "redis://%s%s%s%s:%d%s", cl->userinfo, v6 ? "[" : "", nd->host, v6 ? "]" : "", nd->port,
+                 cl->query);
+    }
+    return cl->nnodes;
 }
 
 int tk_redis_wait_replica(redisContext *c, const char *key, int timeout_ms)

@@ -917,12 +917,71 @@ static json_t *agg_json(const tk_scenario *sc, const tk_strategy *st, agg *g)
     return o;
 }
 
-/* redis-benchmark running the redis-atomic EVAL; returns requests/s or -1. */
+/* Where redis-benchmark runs: one redis-server, or each master of a Redis
+ * Cluster, with a hash tag whose slot that master serves. */
+#define RB_MAX_TARGETS 16
+typedef struct rb_target {
+    char host[128];
+    int port, db;
+    char tag[48]; /* the keys' hash tag (without braces) */
+} rb_target;
+
+/* The targets of b's Redis into t (RB_MAX_TARGETS); the count, or -1. On a
+ * cluster, tags "<id>-<k>" are tried until every master has one (a master
+ * serves about 1/masters of the slots, so a few dozen tries do). */
+static int rb_targets(const tk_backend *b, redisContext *rc, uint64_t id, rb_target *t, tk_redis_url *auth, char *err,
+                      size_t errlen)
+{
+    if (!tk_redis_is_cluster(rc)) {
+        if (tk_redis_url_parse_full(b->redis, auth, err, errlen) != 0)
+            return -1;
+        snprintf(t[0].host, sizeof t[0].host, "%s", auth->host);
+        t[0].port = auth->port;
+        t[0].db = auth->db;
+        snprintf(t[0].tag, sizeof t[0].tag, "%llu", (unsigned long long)id);
+        return 1;
+    }
+    char seeds[16][TK_URL_MAX]; /* for the user and password */
+    if (tk_rcluster_url_seeds(b->redis, seeds, 16, err, errlen) < 0 ||
+        tk_redis_url_parse_full(seeds[0], auth, err, errlen) != 0)
+        return -1;
+    int n = 0;
+    for (int k = 0; k < 4096 && n < RB_MAX_TARGETS; k++) {
+        char key[96];
+        snprintf(key, sizeof key, "tk:scn:rb:{%llu-%d}:remaining", (unsigned long long)id, k);
+        redisContext *node = tk_redis_node(rc, key);
+        if (!node || !node->tcp.host)
+            continue;
+        int seen = 0;
+        for (int i = 0; i < n && !seen; i++)
+            seen = t[i].port == node->tcp.port && !strcmp(t[i].host, node->tcp.host);
+        if (seen)
+            continue;
+        snprintf(t[n].host, sizeof t[n].host, "%s", node->tcp.host);
+        t[n].port = node->tcp.port;
+        t[n].db = 0;
+        snprintf(t[n].tag, sizeof t[n].tag, "%llu-%d", (unsigned long long)id, k);
+        n++;
+        if (k > 256)
+            break; /* late finds are rare; every master has been seen by now */
+    }
+    return n > 0 ? n : tk_err(err, errlen, "redis-benchmark: no cluster master answers");
+}
+
+/* redis-benchmark running the redis-atomic EVAL; returns requests/s or -1.
+ * On a Redis Cluster one redis-benchmark per master runs at the same time
+ * (requests, clients and seats split among them, each on keys of a slot
+ * that master serves) and the result is the sum of their rates. */
 static double redis_benchmark(const tk_scenario *sc, const tk_backend *b, long nseats, redisContext *rc, char *cmd,
                               size_t cmdlen, char *err, size_t errlen)
 {
     tk_redis_url ru;
-    if (tk_redis_url_parse_full(b->redis, &ru, err, errlen) != 0)
+    uint64_t id;
+    randombytes_buf(&id, sizeof id);
+    id &= 0xffffffffffffULL;
+    rb_target t[RB_MAX_TARGETS];
+    int nt = rb_targets(b, rc, id, t, &ru, err, errlen);
+    if (nt < 0)
         return -1;
     /* the password goes to the shell quoted, and never into the recorded command */
     char auth[512] = "";
@@ -933,42 +992,58 @@ static double redis_benchmark(const tk_scenario *sc, const tk_backend *b, long n
             o += (size_t)(*c == '\'' ? snprintf(auth + o, sizeof auth - o, "'\\''") : snprintf(auth + o, sizeof auth - o, "%c", *c));
         snprintf(auth + o, sizeof auth - o, "' --no-auth-warning");
     }
-    uint64_t id;
-    randombytes_buf(&id, sizeof id);
-    id &= 0xffffffffffffULL;
-    char rkey[64]; /* tagged like the strategies' keys (one slot per run) */
-    snprintf(rkey, sizeof rkey, "tk:scn:rb:{%llu}:remaining", (unsigned long long)id);
-    redisReply *r = tk_redis_cmd(rc, rkey, "SET %s %ld PX 600000", rkey, nseats);
-    if (r)
-        freeReplyObject(r);
+    long seats = nseats / nt > 0 ? nseats / nt : 1, reqs = sc->rb_requests / nt > 0 ? sc->rb_requests / nt : 1;
+    int clients = sc->rb_clients / nt > 0 ? sc->rb_clients / nt : 1;
     /* the same command twice: recorded with the password masked, run with it */
     const char *fmt = "redis-benchmark -h %s -p %d --dbnum %d%s -n %ld -c %d -r %ld --csv EVAL \"%s\" 2 "
-                      "tk:scn:rb:{%llu}:seat:__rand_int__ tk:scn:rb:{%llu}:remaining __rand_int__ 600000";
-    snprintf(cmd, cmdlen, fmt, ru.host, ru.port, ru.db, ru.pass[0] ? " -a ***" : "", sc->rb_requests,
-             sc->rb_clients, nseats, tk_strategy_hold_lua(), (unsigned long long)id, (unsigned long long)id);
-    char full[4096];
-    int fl = snprintf(full, sizeof full - 8, fmt, ru.host, ru.port, ru.db, auth, sc->rb_requests, sc->rb_clients,
-                      nseats, tk_strategy_hold_lua(), (unsigned long long)id, (unsigned long long)id);
-    if (fl < 0 || (size_t)fl >= sizeof full - 8)
-        return tk_err(err, errlen, "redis-benchmark command too long");
-    memcpy(full + fl, " 2>&1", 6);
-    FILE *f = popen(full, "r");
-    if (!f)
-        return tk_err(err, errlen, "cannot run redis-benchmark: %s", strerror(errno));
-    char line[1024];
-    double rps = -1;
-    while (fgets(line, sizeof line, f)) {
-        char *p = strstr(line, "\",\"");
-        if (!p || strncmp(line, "\"EVAL", 5) != 0)
-            continue;
-        double v = strtod(p + 3, NULL);
-        if (v > 0)
-            rps = v;
+                      "tk:scn:rb:{%s}:seat:__rand_int__ tk:scn:rb:{%s}:remaining __rand_int__ 600000";
+    FILE *f[RB_MAX_TARGETS];
+    for (int i = 0; i < nt; i++) {
+        char rkey[96]; /* tagged like the strategies' keys (one slot per run and master) */
+        snprintf(rkey, sizeof rkey, "tk:scn:rb:{%s}:remaining", t[i].tag);
+        redisReply *r = tk_redis_cmd(rc, rkey, "SET %s %ld PX 600000", rkey, seats);
+        if (r)
+            freeReplyObject(r);
+        if (i == 0) {
+            int w = snprintf(cmd, cmdlen, fmt, t[i].host, t[i].port, t[i].db, ru.pass[0] ? " -a ***" : "", reqs,
+                             clients, seats, tk_strategy_hold_lua(), t[i].tag, t[i].tag);
+            if (nt > 1 && w > 0 && (size_t)w < cmdlen)
+                snprintf(cmd + w, cmdlen - (size_t)w, " (and at once the same on the %d other masters)", nt - 1);
+        }
+        char full[4096];
+        int fl = snprintf(full, sizeof full - 8, fmt, t[i].host, t[i].port, t[i].db, auth, reqs, clients, seats,
+                          tk_strategy_hold_lua(), t[i].tag, t[i].tag);
+        f[i] = fl < 0 || (size_t)fl >= sizeof full - 8 ? NULL : (memcpy(full + fl, " 2>&1", 6), popen(full, "r"));
+        if (!f[i]) {
+            for (int k = 0; k < i; k++)
+                pclose(f[k]);
+            return tk_err(err, errlen, "cannot run redis-benchmark: %s", fl < 0 || (size_t)fl >= sizeof full - 8
+                                                                             ? "command too long"
+                                                                             : strerror(errno));
+        }
     }
-    int st = pclose(f);
-    if (rps <= 0)
+    double sum = 0;
+    int st = 0, bad = 0;
+    for (int i = 0; i < nt; i++) { /* they ran side by side: the rates add up */
+        char line[1024];
+        double rps = -1;
+        while (fgets(line, sizeof line, f[i])) {
+            char *p = strstr(line, "\",\"");
+            if (!p || strncmp(line, "\"EVAL", 5) != 0)
+                continue;
+            double v = strtod(p + 3, NULL);
+            if (v > 0)
+                rps = v;
+        }
+        int s_ = pclose(f[i]);
+        if (rps <= 0)
+            bad = 1, st = s_;
+        else
+            sum += rps;
+    }
+    if (bad)
         return tk_err(err, errlen, "redis-benchmark gave no result (exit status %d)", st);
-    return rps;
+    return sum;
 }
 
 static void verdict(const tk_scenario *sc, json_t *results, json_t *root)

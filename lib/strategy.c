@@ -691,9 +691,9 @@ static tk_rc serve_redis_lock(tk_serve_hold_ctx *c, uint64_t user, uint64_t seat
     uint64_t deadline = tk_mono_us() + (uint64_t)(c->params.lock_wait_ms > 0 ? c->params.lock_wait_ms : 0) * 1000;
     long long fence = 0;
     for (int poll = 0;; poll++) {
-        char key[80], fkey[64]; /* tagged by seat: lock and fence in one Redis Cluster slot */
-        snprintf(key, sizeof key, "tk:lock:%llu:{seat:%llu}", (unsigned long long)c->gen, (unsigned long long)seat);
-        snprintf(fkey, sizeof fkey, "tk:fence:{seat:%llu}", (unsigned long long)seat);
+        char key[96], fkey[96]; /* lock and fence in one Redis Cluster slot (hold.h) */
+        tk_hold_key(key, sizeof key, c->redis, TK_HOLD_KEY_LOCK, c->gen, c->schedule_id, seat);
+        tk_hold_key(fkey, sizeof fkey, c->redis, TK_HOLD_KEY_FENCE, c->gen, c->schedule_id, seat);
         redisReply *r = tk_redis_cmd(c->redis, key, "EVAL %s 2 %s %s %s %lld %lld", serve_lock_lua, key, fkey, token,
                                      (long long)c->params.lease_ms, base);
         if (!r || r->type != REDIS_REPLY_INTEGER) { /* Redis down: the arbiter alone */
@@ -713,8 +713,8 @@ static tk_rc serve_redis_lock(tk_serve_hold_ctx *c, uint64_t user, uint64_t seat
         sleep_us(500 + (int64_t)(ctx_rnd(c) % (uint64_t)(poll < 10 ? 500 * (poll + 1) : 5000)));
     }
     tk_rc rc = tk_store_reserve_as(c->store, user, seat, ttl_s, TK_GUARD_FENCE, (uint64_t)fence, out);
-    char key[80];
-    snprintf(key, sizeof key, "tk:lock:%llu:{seat:%llu}", (unsigned long long)c->gen, (unsigned long long)seat);
+    char key[96];
+    tk_hold_key(key, sizeof key, c->redis, TK_HOLD_KEY_LOCK, c->gen, c->schedule_id, seat);
     redisReply *r = tk_redis_cmd(c->redis, key, "EVAL %s 1 %s %s", release_lua, key, token);
     if (r)
         freeReplyObject(r);
@@ -736,7 +736,7 @@ tk_rc tk_strategy_serve_hold(const tk_strategy *st, tk_serve_hold_ctx *c, uint64
         return serve_redis_lock(c, user_id, seat_id, hold_ttl_s, out);
     tk_rc hold = TK_EBACKEND;
     if (st->serve_redis == TK_SERVE_REDIS_HOLD && c->redis) {
-        hold = tk_hold_acquire(c->redis, c->gen, seat_id, user_id, (int64_t)hold_ttl_s * 1000 + 5000);
+        hold = tk_hold_acquire(c->redis, c->gen, c->schedule_id, seat_id, user_id, (int64_t)hold_ttl_s * 1000 + 5000);
         if (hold == TK_ECONFLICT) { /* someone holds it: no database work at all */
             c->redis_rejected = 1;
             return tk_store_fail(c->store, TK_ECONFLICT, "SEAT_TAKEN", "seat %llu is already held or sold",
@@ -746,7 +746,7 @@ tk_rc tk_strategy_serve_hold(const tk_strategy *st, tk_serve_hold_ctx *c, uint64
     tk_seat_guard guard = st->serve_guard == TK_GUARD_FENCE ? TK_GUARD_ARBITER : (tk_seat_guard)st->serve_guard;
     tk_rc rc = tk_store_reserve_as(c->store, user_id, seat_id, hold_ttl_s, guard, 0, out);
     if (rc != TK_OK && hold == TK_OK)
-        tk_hold_release(c->redis, c->gen, seat_id, user_id);
+        tk_hold_release(c->redis, c->gen, c->schedule_id, seat_id, user_id);
     return rc;
 }
 

@@ -150,6 +150,8 @@ typedef struct tk_metrics {
     _Atomic uint64_t lat_sum_us[TK_METRIC_ROUTES];
     _Atomic int64_t inflight;
     _Atomic int64_t queued;
+    _Atomic int64_t queued_low;              /* of those, in the low lane (waiting-room jobs) */
+    _Atomic uint64_t lane_jobs[2];           /* jobs workers took: [0] bookings' lane, [1] low lane */
     _Atomic uint64_t queue_waits; /* jobs that found every worker busy */
     _Atomic uint64_t holds_redis_rejected;
     _Atomic uint64_t holds_expired;

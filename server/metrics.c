@@ -226,6 +226,13 @@ char *tk_metrics_render(tk_server *srv, size_t *len)
     sb_printf(&b, "ticketctl_inflight_requests %lld\n", (long long)atomic_load(&m->inflight));
     family(&b, "ticketctl_worker_queue_depth", "gauge", "Jobs waiting for a database worker.");
     sb_printf(&b, "ticketctl_worker_queue_depth %lld\n", (long long)atomic_load(&m->queued));
+    family(&b, "ticketctl_worker_queue_low_depth", "gauge",
+           "Of the jobs waiting for a worker, the waiting room's own (the low lane: take a place, leave, a poll the loop could not answer).");
+    sb_printf(&b, "ticketctl_worker_queue_low_depth %lld\n", (long long)atomic_load(&m->queued_low));
+    family(&b, "ticketctl_worker_lane_jobs_total", "counter",
+           "Jobs workers took, by lane: booking (every other route) or low (the waiting room's, every 4th pop at least).");
+    sb_printf(&b, "ticketctl_worker_lane_jobs_total{lane=\"booking\"} %llu\n", (unsigned long long)atomic_load(&m->lane_jobs[0]));
+    sb_printf(&b, "ticketctl_worker_lane_jobs_total{lane=\"low\"} %llu\n", (unsigned long long)atomic_load(&m->lane_jobs[1]));
     family(&b, "ticketctl_worker_queue_waits_total", "counter", "Jobs that found every database worker busy.");
     sb_printf(&b, "ticketctl_worker_queue_waits_total %llu\n", (unsigned long long)atomic_load(&m->queue_waits));
     family(&b, "ticketctl_workers", "gauge", "Database worker threads (the MariaDB/Redis connection pool).");

@@ -106,6 +106,33 @@ static void state_free(void)
     pthread_rwlock_unlock(&wr.state_lock);
 }
 
+/* The rates of a sale from its state (NULL: none yet): the rate the line
+ * moves at (*rate, users per minute, for the estimate) and the sale's own
+ * admission rate (*admit_rate, for the poll hint). The state carries the
+ * rate the admission tick used, the sale's own settings (admin API) over
+ * the flags; without a state, the flags' rate. */
+static void state_rates(const tk_queue_sale_state *st, double *rate, double *admit_rate)
+{
+    *rate = *admit_rate = st && st->rate > 0 ? st->rate : wr.cfg.admit_per_min;
+    /* FIFO: the line moves at its measured pace when that is slower
+     * (the active-users cap full); random queueing has no upto */
+    if (st && st->mode == TK_QUEUEING_FIFO && st->advance_rate >= 1.0 && st->advance_rate < *rate)
+        *rate = st->advance_rate;
+}
+
+/* state_rates of sale, read under the state lock; 1 when the sale had a
+ * state, 0 when the flags' rate was used. */
+static int sale_rates(uint64_t sale, double *rate, double *admit_rate)
+{
+    tk_queue_sale_state key = {.sale = sale};
+    pthread_rwlock_rdlock(&wr.state_lock);
+    const tk_queue_sale_state *st =
+        wr.nstates ? bsearch(&key, wr.states, (size_t)wr.nstates, sizeof key, cmp_state) : NULL;
+    state_rates(st && st->rate > 0 ? st : NULL, rate, admit_rate);
+    pthread_rwlock_unlock(&wr.state_lock);
+    return st && st->rate > 0;
+}
+
 /* The stateless answer for a verified token (queue.h): 1 with *out, the
  * rate the line moves at (*rate, for the estimate) and the sale's admission
  * rate (*admit_rate, for the poll hint), 0 when the backend must answer. */
@@ -119,11 +146,7 @@ static int state_poll(const tk_qtoken *t, tk_queue_status *out, double *rate, do
     /* a state older than 10 ticks means no admission job runs: ask the backend */
     if (st && tk_queue_stateless_poll(st, t, tk_wall_ms(), wr.cfg.tick_ms * 10, out)) {
         answered = 1;
-        *rate = *admit_rate = st->rate > 0 ? st->rate : wr.cfg.admit_per_min;
-        /* FIFO: the line moves at its measured pace when that is slower
-         * (the active-users cap full); random queueing has no upto */
-        if (st->mode == TK_QUEUEING_FIFO && st->advance_rate >= 1.0 && st->advance_rate < *rate)
-            *rate = st->advance_rate;
+        state_rates(st, rate, admit_rate);
         if (!st->open)
             out->admitted_until_ms = -1; /* marker: the sale has not opened (pre-queue) */
     }
@@ -366,13 +389,20 @@ static int queue_enabled_or_reply(tk_job *j)
 /* A backend's answer (the wait at the server's budget shared by the lines). */
 static json_t *status_json(const tk_queue_status *s, uint64_t sale)
 {
+    /* at the sale's own rate, as the stateless poll (reply_waiting) does;
+     * before its first state, the flags' budget shared over the lines */
+    double rate, admit_rate;
+    int own = sale_rates(sale, &rate, &admit_rate);
     int64_t wait = s->admitted ? 0
-                               : tk_queue_est_wait_shared_s(s->ahead, s->line, atomic_load(&wr.total_waiting),
-                                                            wr.cfg.admit_per_min);
+                   : own       ? tk_queue_est_wait_s(s->ahead, rate)
+                               : tk_queue_est_wait_shared_s(s->ahead, s->line, atomic_load(&wr.total_waiting), rate);
+    int64_t soonest = own && !s->admitted ? tk_queue_est_wait_s(s->ahead, admit_rate) : wait;
     json_t *o = json_pack("{s:I, s:b, s:I, s:I, s:I, s:I}", "schedule_id", (json_int_t)sale, "admitted",
                           s->admitted, "position", (json_int_t)s->position, "ahead", (json_int_t)s->ahead,
                           "estimated_wait_s", (json_int_t)wait, "poll_after_ms",
-                          (json_int_t)(s->admitted ? 0 : tk_queue_poll_after_ms(wait, wr.cfg.tick_ms, wr.cfg.poll_max_ms)));
+                          (json_int_t)(s->admitted ? 0
+                                                   : tk_queue_poll_after_ms(soonest < wait ? soonest : wait,
+                                                                            wr.cfg.tick_ms, wr.cfg.poll_max_ms)));
     if (o && s->seq)
         json_object_set_new(o, "arrival_no", json_integer(s->seq));
     if (o && !s->admitted) {
@@ -675,7 +705,8 @@ static int admitted_or_reply(tk_job *j, tk_worker *w, uint64_t tok_sale, uint64_
 /* Schedule of a seat / of the caller's reservation: 1 found, 0 not, -1 error (replied). */
 static int lookup_schedule(tk_job *j, tk_worker *w, const char *sql, uint64_t *out)
 {
-    MYSQL *db = worker_db(w);
+    /* without a waiting room (the hold gate on a Redis Cluster): the worker's own store connection */
+    MYSQL *db = wr.dbs ? worker_db(w) : w->store ? tk_store_db(w->store) : NULL;
     long long v = 0;
     int rc = db ? tk_db_query_i64(db, sql, &v, NULL, 0) : -1;
     if (rc < 0) {
@@ -687,12 +718,16 @@ static int lookup_schedule(tk_job *j, tk_worker *w, const char *sql, uint64_t *o
     return rc == 0 && v > 0;
 }
 
-int queue_gate_hold(tk_job *j, tk_worker *w)
+int queue_gate_hold(tk_job *j, tk_worker *w, uint64_t *schedule_id)
 {
-    if (!wr.ops)
+    *schedule_id = 0;
+    /* on a Redis Cluster the hold keys carry the sale's tag (hold.h): the
+     * seat's schedule is read here even without a waiting room */
+    int cluster = tk_redis_is_cluster(w->redis);
+    if (!wr.ops && !cluster)
         return 0;
-    uint64_t tok_sale, sale;
-    if (token_or_reply(j, &tok_sale) != 0)
+    uint64_t tok_sale = 0, sale;
+    if (wr.ops && token_or_reply(j, &tok_sale) != 0)
         return -1;
     uint64_t seat = body_id(j, "seat_id");
     if (!seat)
@@ -702,7 +737,8 @@ int queue_gate_hold(tk_job *j, tk_worker *w)
     int f = lookup_schedule(j, w, sql, &sale);
     if (f <= 0)
         return f; /* unknown seat: the handler's 404 */
-    return admitted_or_reply(j, w, tok_sale, sale);
+    *schedule_id = sale;
+    return wr.ops ? admitted_or_reply(j, w, tok_sale, sale) : 0;
 }
 
 int queue_gate_pay(tk_job *j, tk_worker *w)

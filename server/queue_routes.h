@@ -26,8 +26,10 @@ void tk_wr_stop(tk_server *srv);
  * QUEUE_TOKEN_EXPIRED, 403 QUEUE_TOKEN_REQUIRED / QUEUE_TOKEN_FOREIGN /
  * NOT_ADMITTED, 503) and return -1: the handler must return without
  * touching anything. A body the gate cannot read (no seat_id, unknown
- * seat) passes, for the handler's own 4xx. */
-int queue_gate_hold(tk_job *j, tk_worker *w);
+ * seat) passes, for the handler's own 4xx. On a Redis Cluster the hold
+ * gate reads the seat's schedule (the hold keys' hash tag, hold.h) with or
+ * without a queue, into *schedule_id. */
+int queue_gate_hold(tk_job *j, tk_worker *w, uint64_t *schedule_id /* OUT: the seat's, 0 when not read */);
 int queue_gate_pay(tk_job *j, tk_worker *w);
 /* After a successful payment: revoke the admission so the slot frees before
  * its TTL. Errors are ignored (the TTL ends it anyway). */

@@ -417,7 +417,8 @@ static void h_seats(tk_job *j, tk_worker *w)
 
 static void h_reserve(tk_job *j, tk_worker *w)
 {
-    if (queue_gate_hold(j, w) != 0) /* waiting room: an admitted queue token (queue_routes.c) */
+    uint64_t schedule_id = 0; /* the seat's, when the gate read it: hold keys' hash tag (hold.h) */
+    if (queue_gate_hold(j, w, &schedule_id) != 0) /* waiting room: an admitted queue token (queue_routes.c) */
         return;
     tk_server *srv = w->srv;
     json_t *b = job_body_object(j);
@@ -436,6 +437,7 @@ static void h_reserve(tk_job *j, tk_worker *w)
     hc->store = w->store;
     hc->redis = w->redis;
     hc->gen = atomic_load(&srv->data_gen);
+    hc->schedule_id = schedule_id;
     const tk_strategy *st = j->strategy ? j->strategy : srv->cfg.strategy;
     tk_reservation r;
     tk_rc rc = tk_strategy_serve_hold(st, hc, j->claims.user_id, (uint64_t)seat_id, srv->cfg.hold_ttl_s, &r);
@@ -475,7 +477,7 @@ static void h_cancel(tk_job *j, tk_worker *w)
         job_reply_store(j, rc, w->store);
         return;
     }
-    tk_hold_release(w->redis, atomic_load(&w->srv->data_gen), r.seat_id, r.user_id);
+    tk_hold_release(w->redis, atomic_load(&w->srv->data_gen), r.schedule_id, r.seat_id, r.user_id);
     tk_views_changed(w, r.concert_id, r.schedule_id);
     json_t *o = tk_reservation_json(&r);
     json_object_set_new(o, "refunded", json_integer(refunded));
@@ -503,7 +505,7 @@ static void h_pay(tk_job *j, tk_worker *w)
     tk_metrics_payment(&w->srv->metrics, rc);
     uint64_t gen = atomic_load(&w->srv->data_gen);
     if (rc == TK_EFUNDS || rc == TK_EEXPIRED) { /* the hold was released */
-        tk_hold_release(w->redis, gen, r.seat_id, r.user_id);
+        tk_hold_release(w->redis, gen, r.schedule_id, r.seat_id, r.user_id);
         tk_views_changed(w, r.concert_id, r.schedule_id);
     }
     if (rc != TK_OK) {
@@ -511,7 +513,7 @@ static void h_pay(tk_job *j, tk_worker *w)
         goto out;
     }
     if (!p.replay)
-        tk_hold_persist(w->redis, gen, r.seat_id);
+        tk_hold_persist(w->redis, gen, r.schedule_id, r.seat_id);
     queue_after_pay(j, w); /* paid: free the waiting-room slot early */
     job_reply_json(j, p.replay ? 200 : 201,
                    json_pack("{s:I, s:I, s:I, s:s, s:I}", "id", (json_int_t)p.id, "reservation_id",

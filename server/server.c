@@ -219,6 +219,7 @@ static void enqueue(tk_server *srv, tk_job *j)
         *head = j;
     *tailp = j;
     atomic_fetch_add(&srv->metrics.queued, 1);
+    atomic_fetch_add(&srv->metrics.queued_low, low);
     pthread_cond_signal(&srv->qcv);
     pthread_mutex_unlock(&srv->qmu);
 }
@@ -253,6 +254,7 @@ static void on_deadline_tick(evutil_socket_t fd, short what, void *arg)
             if (!*head)
                 *qtail = NULL;
             atomic_fetch_sub(&srv->metrics.queued, 1);
+            atomic_fetch_sub(&srv->metrics.queued_low, lane);
             j->next = NULL;
             *tail = j;
             tail = &j->next;
@@ -358,6 +360,8 @@ static void *worker_main(void *arg)
         if (!*head)
             *(low ? &srv->lq_tail : &srv->q_tail) = NULL;
         atomic_fetch_sub(&srv->metrics.queued, 1);
+        atomic_fetch_sub(&srv->metrics.queued_low, low);
+        atomic_fetch_add(&srv->metrics.lane_jobs[low], 1);
         atomic_fetch_add(&srv->busy_workers, 1);
         pthread_mutex_unlock(&srv->qmu);
 
@@ -481,7 +485,8 @@ static void *sweeper_main(void *arg)
         if (s && sweep_claim(&lease, rc, tick)) {
             int n = tk_store_expire_holds(s, 500, expired);
             for (int i = 0; i < n; i++) {
-                tk_hold_release(rc, atomic_load(&srv->data_gen), expired[i].seat_id, expired[i].user_id);
+                tk_hold_release(rc, atomic_load(&srv->data_gen), expired[i].schedule_id, expired[i].seat_id,
+                                expired[i].user_id);
                 /* here and on the other instances (routes.h) */
                 tk_views_changed_on(srv, rc, expired[i].concert_id, expired[i].schedule_id);
             }

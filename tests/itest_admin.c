@@ -386,29 +386,36 @@ static void test_waiting_room_obeyed(void **state)
     char err[256];
     redisContext *r = tk_redis_connect(E.b.redis, err, sizeof err);
     assert_non_null(r);
-    long long c = in_future_concert(), capped = schedule_of(c), later = schedule_of(c), plain = schedule_of(c);
+    long long c = in_future_concert(), capped = schedule_of(c), later = schedule_of(c), plain = schedule_of(c),
+              slow = schedule_of(c);
     tk_queue_conn qc = {r, NULL};
-    long long s3[3] = {capped, later, plain};
-    for (int i = 0; i < 3; i++)
+    long long s3[4] = {capped, later, plain, slow};
+    for (int i = 0; i < 4; i++)
         tk_queue_reset(TK_QUEUE_REDIS, &qc, (uint64_t)s3[i]);
     char path[128];
     snprintf(path, sizeof path, "/api/v1/admin/schedules/%lld/waiting-room", capped);
     assert_int_equal(call("PUT", path, ADMIN, "{\"active_users\":2}", NULL), 200);
     snprintf(path, sizeof path, "/api/v1/admin/schedules/%lld/waiting-room", later);
     assert_int_equal(call("PUT", path, ADMIN, "{\"opens_at\":\"2035-01-01T00:00:00Z\"}", NULL), 200);
+    snprintf(path, sizeof path, "/api/v1/admin/schedules/%lld/waiting-room", slow);
+    assert_int_equal(call("PUT", path, ADMIN, "{\"active_users\":1,\"new_users_per_minute\":6}", NULL), 200);
     /* the same server with the waiting room: the flags say 6 active users, 600 new a minute */
     assert_int_equal(itest_server_stop(&E), 0);
     assert_int_equal(itest_server_start(&E, "--workers 4 --queue redis --new-users-per-minute 600 --active-users 6"
                                             " --queue-tick 100ms"),
                      0);
+    char *last_jwt = NULL;
     for (int u = 0; u < 5; u++) {
         char *jwt = itest_login(&E, 3 + u);
         assert_non_null(jwt);
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 4; i++) {
             snprintf(path, sizeof path, "/api/v1/queue/%lld/token", s3[i]);
             assert_int_equal(call("POST", path, jwt, NULL, NULL), 201);
         }
-        free(jwt);
+        if (u < 4)
+            free(jwt);
+        else
+            last_jwt = jwt;
     }
     /* the plain sale admits all 5 (the flags), the capped one 2, the later one none */
     for (int t = 0; t < 150 && zcard_adm(r, plain) < 5; t++)
@@ -419,9 +426,24 @@ static void test_waiting_room_obeyed(void **state)
         assert_int_equal(zcard_adm(r, later), 0);
         usleep(100000);
     }
+    /* the slow sale (6 a minute, its own setting over the flags' 600): the
+     * last of 5, 3 or more ahead, is told 30 s or more, not the flags' ~0 s
+     * (a poll with the JWT alone: the backend's answer, status_json) */
+    snprintf(path, sizeof path, "/api/v1/queue/%lld/status", slow);
+    itest_resp pr;
+    itest_http(&E, "GET", path, last_jwt, NULL, NULL, &pr);
+    assert_int_equal(pr.status, 200);
+    assert_false(json_is_true(json_object_get(pr.json, "admitted")));
+    long long ahead = json_integer_value(json_object_get(pr.json, "ahead"));
+    long long eta = json_integer_value(json_object_get(pr.json, "estimated_wait_s"));
+    assert_true(ahead >= 3);
+    if (eta < ahead * 10 - 1) /* 10 s a user at 6 a minute */
+        fail_msg("slow sale: %lld ahead, estimated wait %lld s: not the sale's own 6 a minute", ahead, eta);
+    itest_resp_free(&pr);
+    free(last_jwt);
     assert_int_equal(itest_server_stop(&E), 0);
     assert_int_equal(itest_server_start(&E, "--workers 4"), 0);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         tk_queue_reset(TK_QUEUE_REDIS, &qc, (uint64_t)s3[i]);
     redisFree(r);
 }

@@ -17,7 +17,9 @@
  * a place, are admitted, hold and pay over HTTP, a taken seat stays taken,
  * and the MariaDB invariants hold. Last, a slot moved between masters
  * under a client with a stale map: ASK while it migrates, MOVED once it
- * moved.
+ * moved. Also the two-level cache across two instances on the cluster
+ * (L2 fill and hit, a change seen within 100 ms), including after kill -9
+ * of the node the subscribers listen on.
  * The cluster is stopped and purged at the end. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,6 +37,7 @@
 #include <unistd.h>
 
 #include "itest_util.h"
+#include "ticketctl/cache.h"
 #include "ticketctl/common.h"
 #include "ticketctl/devstack.h"
 #include "ticketctl/hold.h"
@@ -234,7 +237,14 @@ static void test_master_killed_mid_run(void **st)
     assert_true(victim > 0);
 
     /* a seat hold taken before the failover, on whatever master its key has */
-    assert_int_equal(tk_hold_acquire(c, 1, sale, 11, 600000), TK_OK);
+    assert_int_equal(tk_hold_acquire(c, 1, sale, sale, 11, 600000), TK_OK);
+    /* a sale's hold, seat lock and fence keys are in its waiting room's slot (hold.h) */
+    for (int kind = TK_HOLD_KEY_HOLD; kind <= TK_HOLD_KEY_FENCE; kind++) {
+        char hk[96];
+        assert_true(tk_hold_key(hk, sizeof hk, c, (tk_hold_kind)kind, 1, sale, 7) > 0);
+        assert_non_null(strstr(hk, "{sale:"));
+        assert_int_equal(tk_redis_slot(hk, strlen(hk)), tk_redis_slot(qkey, strlen(qkey)));
+    }
 
     int64_t *seq = calloc(N_USERS + 1, sizeof *seq);
     assert_non_null(seq);
@@ -272,10 +282,10 @@ static void test_master_killed_mid_run(void **st)
     assert_true(cs.refreshes > 1);
 
     /* the hold survives or not (Redis holds are a filter), but has one owner */
-    tk_rc h1 = tk_hold_acquire(c, 1, sale, 11, 600000), h2 = tk_hold_acquire(c, 1, sale, 12, 600000);
+    tk_rc h1 = tk_hold_acquire(c, 1, sale, sale, 11, 600000), h2 = tk_hold_acquire(c, 1, sale, sale, 12, 600000);
     assert_true(h1 == TK_ECONFLICT || h1 == TK_OK);
     assert_int_equal(h2, TK_ECONFLICT);
-    tk_hold_release(c, 1, sale, 0);
+    tk_hold_release(c, 1, sale, sale, 0);
 
     /* a stale admitter: the lease expires, a successor takes it, the old token is refused */
     tk_lease old = lease, next;
@@ -351,6 +361,139 @@ static long call(const char *method, const char *path, const char *jwt, const ch
     return st;
 }
 
+/* Wait until bus b's counter (resubscribes or received) reaches want, at most ms. */
+static int bus_reaches(tk_cache_bus *b, int resub, uint64_t want, int ms)
+{
+    uint64_t t0 = tk_mono_ms();
+    for (;;) {
+        tk_cache_bus_stats s;
+        tk_cache_bus_get_stats(b, &s);
+        if ((resub ? s.resubscribes : s.received) >= want)
+            return 1;
+        if (tk_mono_ms() - t0 > (uint64_t)ms)
+            return 0;
+        usleep(2000);
+    }
+}
+
+/* Instance b has the view in L1; instance a changes it (tk_cache_publish);
+ * the ms until b's L1 copy is gone (fails past 2 s). */
+static uint64_t change_seen_in(tk_cache_bus *ba, redisContext *ca, tk_cache *lb, const char *view)
+{
+    assert_int_equal(tk_cache_put(lb, view, "old", 3, tk_cache_seq(lb)), 1);
+    char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(tk_cache_get(lb, view, &out, &len), 1);
+    free(out);
+    uint64_t t0 = tk_mono_ms();
+    assert_int_equal(tk_cache_publish(ba, ca, &view, 1), 0);
+    while (tk_cache_get(lb, view, &out, &len) == 1) {
+        free(out);
+        if (tk_mono_ms() - t0 > 2000)
+            fail_msg("the change of %s was not seen on the other instance in 2 s", view);
+        usleep(500);
+    }
+    return tk_mono_ms() - t0;
+}
+
+/* The two-level cache on the cluster (issue 12, 4): two instances, each an
+ * L1 with its bus. A's L2 fill is B's L2 hit; A's change reaches B's L1
+ * within 100 ms and makes B's L2 copy old; then the node both subscribers
+ * listen on is killed -9: they move to another node, and a change is again
+ * seen within 100 ms. The stack brings the dead node back at the end. */
+static void test_cache_on_the_cluster(void **st)
+{
+    (void)st;
+    char err[256];
+    redisContext *ca = tk_redis_connect(env.redis, err, sizeof err), *cb = tk_redis_connect(env.redis, err, sizeof err);
+    assert_non_null(ca);
+    assert_non_null(cb);
+    tk_cache *la = tk_cache_new(100, 60000), *lb = tk_cache_new(100, 60000);
+    tk_cache_bus *ba = tk_cache_bus_start(la, env.redis, err, sizeof err);
+    tk_cache_bus *bb = tk_cache_bus_start(lb, env.redis, err, sizeof err);
+    assert_non_null(ba);
+    assert_non_null(bb);
+    assert_true(bus_reaches(ba, 1, 1, 5000) && bus_reaches(bb, 1, 1, 5000));
+    usleep(50000); /* the clear of the first subscription is done */
+
+    char view[48], *out = NULL, stamp[48];
+    size_t len = 0;
+    snprintf(view, sizeof view, "seats:%lld", (long long)(900000 + tk_wall_ms() % 100000));
+    assert_int_equal(tk_cache_l2_get(ba, ca, view, &out, &len, stamp), 0); /* a miss, with the stamp to fill */
+    assert_true(stamp[0] != '\0');
+    assert_int_equal(tk_cache_l2_put(ba, ca, view, "{\"v\":1}", 7, stamp, 60000), 0);
+    assert_int_equal(tk_cache_l2_get(bb, cb, view, &out, &len, stamp), 1); /* B reads A's fill */
+    assert_int_equal(len, 7);
+    assert_memory_equal(out, "{\"v\":1}", 7);
+    free(out);
+
+    uint64_t ms = change_seen_in(ba, ca, lb, view);
+    fprintf(stderr, "itest_cluster: cache change seen on the other instance in %" PRIu64 " ms\n", ms);
+    assert_true(ms <= 100);
+    assert_true(bus_reaches(bb, 0, 1, 1000));
+    assert_int_equal(tk_cache_l2_get(bb, cb, view, &out, &len, stamp), 0); /* B's L2 copy is old now */
+
+    /* the node the subscribers listen on (both start at the map's first node) */
+    tk_dev_comp nodes[TK_DEV_MAX_RNODES];
+    int ok = 0, n = tk_dev_redis_cluster_status(state, nodes, TK_DEV_MAX_RNODES, &ok);
+    long victim = 0;
+    int vport = 0;
+    for (int i = 0; i < n && !victim; i++) {
+        char url[96];
+        snprintf(url, sizeof url, "redis://%s", nodes[i].addr);
+        redisContext *p = tk_redis_connect(url, NULL, 0);
+        if (!p)
+            continue;
+        redisReply *r = redisCommand(p, "PUBSUB NUMSUB %s", TK_CACHE_BUS_CHANNEL);
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->integer >= 2)
+            victim = nodes[i].pid, vport = atoi(strrchr(nodes[i].addr, ':') + 1);
+        if (r)
+            freeReplyObject(r);
+        redisFree(p);
+    }
+    assert_true(victim > 0);
+    assert_int_equal(kill((pid_t)victim, SIGKILL), 0);
+    assert_true(bus_reaches(ba, 1, 2, 10000) && bus_reaches(bb, 1, 2, 10000)); /* both moved */
+    /* once the cluster serves the view's slot again (a master may have failed over) */
+    char gkey[224];
+    snprintf(gkey, sizeof gkey, "tk:view:{sale:%s}:%s:gen", view + 6, view);
+    uint64_t t0 = tk_mono_ms();
+    for (;;) {
+        redisReply *r = tk_redis_cmd(ca, gkey, "GET %s", gkey);
+        int up = r && r->type != REDIS_REPLY_ERROR;
+        if (r)
+            freeReplyObject(r);
+        if (up)
+            break;
+        assert_true(tk_mono_ms() - t0 < 15000);
+        usleep(100000);
+    }
+    usleep(50000);
+    ms = change_seen_in(ba, ca, lb, view);
+    fprintf(stderr, "itest_cluster: after kill -9 of the subscribed node, a change seen in %" PRIu64 " ms\n", ms);
+    assert_true(ms <= 100);
+
+    /* before the stack restarts it: the cluster has replaced it, if it was a master */
+    for (int master = 1; master;) {
+        assert_true(tk_mono_ms() - t0 < 20000);
+        redisReply *r = tk_redis_cmd(ca, NULL, "CLUSTER SLOTS");
+        master = !r || r->type != REDIS_REPLY_ARRAY;
+        for (size_t i = 0; !master && i < r->elements; i++)
+            master = r->element[i]->element[2]->element[1]->integer == vport;
+        if (r)
+            freeReplyObject(r);
+        if (master)
+            usleep(100000);
+    }
+    tk_cache_bus_stop(ba);
+    tk_cache_bus_stop(bb);
+    tk_cache_free(la);
+    tk_cache_free(lb);
+    tk_redis_free(ca);
+    tk_redis_free(cb);
+    assert_true(tk_dev_up(state, &env, err, sizeof err) >= 0); /* the dead node back, as a replica */
+}
+
 static void test_serve_on_the_cluster(void **st)
 {
     (void)st;
@@ -410,6 +553,32 @@ static void test_serve_on_the_cluster(void **st)
                                        "('PENDING','CONFIRMED') GROUP BY seat_id HAVING COUNT(*) > 1) d"),
                      0);
     assert_int_equal(itest_server_stop(&E), 0);
+
+    /* without a waiting room: the hold gate reads the seat's schedule, and
+     * the hold key is in the sale's slot (hold.h); a second user is refused */
+    assert_int_equal(itest_server_start(&E, "--workers 2"), 0);
+    char *j1 = itest_login(&E, 11), *j2 = itest_login(&E, 12);
+    assert_non_null(j1);
+    assert_non_null(j2);
+    snprintf(body, sizeof body, "{\"seat_id\":%lld}", seat0 + 10);
+    assert_int_equal(call("POST", "/api/v1/reservations", j1, body, NULL, NULL, "id", NULL), 201);
+    assert_int_equal(call("POST", "/api/v1/reservations", j2, body, NULL, NULL, "id", NULL), 409);
+    char err[256], hk[96];
+    redisContext *c = tk_redis_connect(E.b.redis, err, sizeof err);
+    assert_non_null(c);
+    long long gen = tk_data_gen(c);
+    assert_true(gen >= 0);
+    assert_true(tk_hold_key(hk, sizeof hk, c, TK_HOLD_KEY_HOLD, (uint64_t)gen, (uint64_t)sched,
+                            (uint64_t)(seat0 + 10)) > 0);
+    redisReply *r = tk_redis_cmd(c, hk, "GET %s", hk);
+    assert_non_null(r);
+    if (r->type != REDIS_REPLY_STRING)
+        fail_msg("no hold under %s", hk);
+    freeReplyObject(r);
+    tk_redis_free(c);
+    free(j1);
+    free(j2);
+    assert_int_equal(itest_server_stop(&E), 0);
 }
 
 int main(void)
@@ -417,6 +586,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_master_killed_mid_run),
         cmocka_unit_test(test_serve_on_the_cluster),
+        cmocka_unit_test(test_cache_on_the_cluster),
         cmocka_unit_test(test_ask_and_moved), /* last: it rewrites slot ownership by hand */
     };
     return cmocka_run_group_tests(tests, setup, teardown);

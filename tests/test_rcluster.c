@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "ticketctl/hold.h"
 #include "ticketctl/rcluster.h"
 
 static int slot(const char *k) { return tk_redis_slot(k, strlen(k)); }
@@ -49,6 +50,22 @@ static void test_sale_keys_share_one_slot(void **state)
     assert_true(slot("tk:wr:{sale:43}:q") != s);
 }
 
+/* On one redis-server the hold keys are those of before (hold.h); the lock
+ * and its fence share a slot; a buffer too small is refused. */
+static void test_hold_keys_on_one_redis(void **state)
+{
+    (void)state;
+    char k[96], f[96];
+    assert_int_equal(tk_hold_key(k, sizeof k, NULL, TK_HOLD_KEY_HOLD, 3, 42, 7), (int)strlen("tk:hold:3:seat:7"));
+    assert_string_equal(k, "tk:hold:3:seat:7");
+    assert_true(tk_hold_key(k, sizeof k, NULL, TK_HOLD_KEY_LOCK, 3, 42, 7) > 0);
+    assert_string_equal(k, "tk:lock:3:{seat:7}");
+    assert_true(tk_hold_key(f, sizeof f, NULL, TK_HOLD_KEY_FENCE, 3, 42, 7) > 0);
+    assert_string_equal(f, "tk:fence:{seat:7}");
+    assert_int_equal(tk_redis_slot(k, strlen(k)), tk_redis_slot(f, strlen(f)));
+    assert_int_equal(tk_hold_key(k, 8, NULL, TK_HOLD_KEY_HOLD, 3, 42, 7), -1);
+}
+
 static void test_cluster_urls(void **state)
 {
     (void)state;
@@ -81,6 +98,7 @@ int main(void)
         cmocka_unit_test(test_crc16_check_value),
         cmocka_unit_test(test_slots_as_redis_computes_them),
         cmocka_unit_test(test_sale_keys_share_one_slot),
+        cmocka_unit_test(test_hold_keys_on_one_redis),
         cmocka_unit_test(test_cluster_urls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -104,7 +104,10 @@ void tk_cache_bus_stop(tk_cache_bus *b);
 /* The views keys[0..n-1] changed (n >= 1, each < 120 bytes; "*": all):
  * their L2 copies are made old (INCR of each view's generation; for "*" of
  * the epoch) and the keys PUBLISHed, in one pipelined round trip on rc, a
- * connection the caller owns. b NULL or rc NULL/broken: nothing is sent
+ * connection the caller owns (a Redis Cluster handle, rcluster.h: each
+ * INCR on its key's node, then the PUBLISH on any node, which the cluster
+ * forwards to every node; the bus subscribes on one master and moves to
+ * the next when that one dies). b NULL or rc NULL/broken: nothing is sent
  * (returns -1); the other instances catch up within ttl_ms. */
 int tk_cache_publish(tk_cache_bus *b, redisContext *rc, const char *const *keys, size_t n);
 
@@ -119,7 +122,8 @@ int tk_cache_publish(tk_cache_bus *b, redisContext *rc, const char *const *keys,
  * the current stamp. Keys expire after the TTL; generations are kept. */
 
 /* Look view up in L2 (one pipelined round trip: epoch, generation, body,
- * data generation).
+ * data generation; on a Redis Cluster one per node that holds them, with
+ * the view's generation and body in the same slot, tk_redis_get_many).
  * 1: a current body (malloc'd into *out, caller frees; *len); 0: a miss,
  * stamp then holds what a fill must carry; -1: Redis failed (no fill). */
 int tk_cache_l2_get(tk_cache_bus *b, redisContext *rc, const char *view, char **out, size_t *len,

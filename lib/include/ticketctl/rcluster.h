@@ -89,6 +89,23 @@ redisReply *tk_redis_eval(redisContext *c, const char *script, char sha_cache[41
  * retry through tk_redis_argv. Borrowed: owned by the handle. */
 redisContext *tk_redis_node(redisContext *c, const char *key);
 
+/* GET n keys (n <= TK_REDIS_GET_MANY_MAX) that may live in different slots,
+ * in one round trip per node: the GETs go out pipelined to each key's
+ * node (plain: all to c) before any reply is read. A key whose pipelined
+ * GET met MOVED, ASK or a dead node is asked again through tk_redis_cmd
+ * (which follows the redirection and refreshes the map). out[i] gets key
+ * i's reply (caller frees each non-NULL one with freeReplyObject). Returns
+ * 0 when every key was read, -1 when one or more failed (their out[i] is
+ * NULL or an error reply). */
+#define TK_REDIS_GET_MANY_MAX 16
+int tk_redis_get_many(redisContext *c, size_t n, const char *const *keys, redisReply **out /* OUT: n */);
+
+/* The redis:// URL of node i (0-based) of a cluster handle's known masters
+ * into url (n bytes), when i is in range. Returns the number of nodes
+ * known; 0 for a plain context. For a connection of one's own to one node,
+ * e.g. a pub/sub subscriber (PUBLISH reaches every node of a cluster). */
+int tk_rcluster_node_url(const redisContext *c, int i, char *url /* OUT */, size_t n);
+
 /* After a write that must survive a failover (an arrival number, an
  * admission tick, a fencing token): in a cluster, WAIT until one replica of
  * key's master has it (at most timeout_ms); a plain context returns at

@@ -143,6 +143,7 @@ typedef struct tk_serve_hold_ctx {
     struct tk_store *store;
     redisContext *redis;     /* may be NULL for strategies without a Redis step */
     uint64_t gen;            /* data generation (hold.h) namespacing Redis keys */
+    uint64_t schedule_id;    /* the seat's schedule: its hold keys' hash tag on a Redis Cluster (hold.h); 0 = unknown, fine on one Redis */
     tk_sc_params params;     /* lease, lock wait, retries, backoff */
     uint64_t rng;            /* jitter state, any non-zero value */
     /* out, per call */
