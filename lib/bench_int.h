@@ -177,7 +177,8 @@ void tk_loadgen_last_seconds(const tk_loadgen *g, int *next_sec, tk_loadgen_flus
 int64_t tk_loadgen_lag(uint64_t *due, uint64_t period_us, tk_hist *lag, uint64_t now);
 
 /* Caller: watch the run until `created` threads are done: c->progress once
- * per finished second, the peak RSS of c->server_pid into
+ * for every finished second, in order, none skipped when the watch wakes
+ * late (the seconds finished at the end included), the peak RSS of c->server_pid into
  * r->server_peak_rss_bytes (-1 when none), the CPU samples of cpu at their
  * instants; then finish the seconds some thread never handed over. */
 void tk_loadgen_watch(tk_loadgen *g, int created, const tk_bench_config *c, tk_bench_result *r, tk_benchcpu *cpu);
