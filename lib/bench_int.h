@@ -97,6 +97,13 @@ void tk_loadgen_persec_free(tk_loadgen_persec *ps);
 /* One answer of step (TK_STEP_*) with HTTP status (0: no answer) after us µs. */
 void tk_loadgen_persec_record(tk_loadgen_persec *ps, int step, int status, uint64_t us);
 
+/* A whole second of one step at once (httpload.c, which has one step and
+ * keeps no per-request step state): n requests of step, their latencies h
+ * (µs, corrected; merged, may be NULL), and by_status[s] answers with HTTP
+ * status s for s < nstatus (0: no answer). */
+void tk_loadgen_persec_add(tk_loadgen_persec *ps, int step, const tk_hist *h, uint64_t n, const uint32_t *by_status,
+                           int nstatus);
+
 typedef struct tk_loadgen_slot {
     int sec, reporters, vus;
     uint64_t req, err, drop;

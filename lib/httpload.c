@@ -127,6 +127,8 @@ typedef struct hl_thr {
     uint64_t req, err, ok, steady_req, steady_err, sec_req, sec_err, sec_drop;
     uint64_t iters_sched, iters_started, iters_late, iters_dropped;
     uint64_t by_kind[TK_BENCH_NERRKINDS], by_status[TK_BENCH_MAX_STATUS];
+    uint32_t sec_status[TK_BENCH_MAX_STATUS]; /* this second's requests by HTTP status (0: no answer) */
+    tk_loadgen_persec persec;                 /* handed over with the second: the step and its statuses */
     uint64_t cpu_us, wall_us;
     int next_sec;
     int failed;
@@ -597,6 +599,7 @@ static void conn_finish(hl_conn *c, int kind)
     if (steady)
         t->steady_req++;
     c->state = C_IDLE;
+    t->sec_status[kind >= 0 || c->status >= TK_BENCH_MAX_STATUS ? 0 : c->status]++;
     if (kind >= 0) {
         t->by_kind[kind]++;
         t->err++;
@@ -853,12 +856,15 @@ static void on_pace(evutil_socket_t fd, short what, void *arg)
 static void thr_flush_second(hl_thr *t, int sec, int data)
 {
     hl_run *b = t->run;
-    tk_loadgen_flush_second(&b->lg, sec, data ? t->sec_hist : t->empty_hist, data ? t->sec_req : 0,
-                            data ? t->sec_err : 0, data ? t->sec_drop : 0,
-                            b->open ? t->nconn - t->nidle : t->started);
+    if (data) /* the one step's second and its statuses: once a second, not per request */
+        tk_loadgen_persec_add(&t->persec, TK_STEP_URL, t->sec_hist, t->sec_req, t->sec_status, TK_BENCH_MAX_STATUS);
+    tk_loadgen_flush_second_ps(&b->lg, sec, data ? t->sec_hist : t->empty_hist, data ? t->sec_req : 0,
+                               data ? t->sec_err : 0, data ? t->sec_drop : 0,
+                               b->open ? t->nconn - t->nidle : t->started, data ? &t->persec : NULL);
     if (data) {
         tk_hist_reset(t->sec_hist);
         t->sec_req = t->sec_err = t->sec_drop = 0;
+        memset(t->sec_status, 0, sizeof t->sec_status);
     }
 }
 
@@ -934,7 +940,7 @@ static int thr_setup(hl_thr *t)
     if (!(t->rbuf = malloc(RBUF)) || !(t->heads = malloc((size_t)t->nconn * HEAD_MAX)) ||
         !(t->hist = tk_hist_new()) || !(t->uhist = tk_hist_new()) || !(t->steady_hist = tk_hist_new()) ||
         !(t->steady_uhist = tk_hist_new()) || !(t->sec_hist = tk_hist_new()) || !(t->empty_hist = tk_hist_new()) ||
-        !(t->lag_hist = tk_hist_new()) ||
+        !(t->lag_hist = tk_hist_new()) || tk_loadgen_persec_init(&t->persec) != 0 ||
         tk_loadgen_batch_init(&t->after, t->nconn) != 0)
         return tk_err(t->errbuf, sizeof t->errbuf, "out of memory");
     for (int i = 0; i < t->nconn; i++) {
@@ -977,6 +983,7 @@ static void thr_teardown(hl_thr *t)
     free(t->idle);
     tk_loadgen_pending_free(&t->pending);
     tk_loadgen_batch_free(&t->after);
+    tk_loadgen_persec_free(&t->persec);
     t->rbuf = t->heads = NULL;
     t->idle = NULL;
 }

@@ -50,6 +50,19 @@ void tk_loadgen_persec_record(tk_loadgen_persec *ps, int step, int status, uint6
     status_add(ps->status, &ps->nstatus, &ps->status_other, status, 1);
 }
 
+void tk_loadgen_persec_add(tk_loadgen_persec *ps, int step, const tk_hist *h, uint64_t n, const uint32_t *by_status,
+                           int nstatus)
+{
+    if (step >= 0 && step < TK_BENCH_NSTEPS && ps->step_h[step] && n) {
+        if (h)
+            tk_hist_merge(ps->step_h[step], h);
+        ps->step_n[step] += n;
+    }
+    for (int i = 0; by_status && i < nstatus; i++)
+        if (by_status[i])
+            status_add(ps->status, &ps->nstatus, &ps->status_other, i, by_status[i]);
+}
+
 /* dst += src; src reset for its next second. */
 static void persec_move(tk_loadgen_persec *dst, tk_loadgen_persec *src)
 {
