@@ -570,7 +570,7 @@ static void conn_next(hl_conn *c)
             x ^= x >> 29;
             uint64_t th = b->think_us / 2 + x % (b->think_us + 1);
             c->t_intended = now + th;
-            evtimer_in_us(&c->timer, (int64_t)th);
+            evtimer_in_us(&c->timer, (int64_t)th - TK_LOADGEN_EARLY_US); /* coarse timers (bench_int.h) */
             return;
         }
         c->t_intended = 0;
@@ -582,7 +582,7 @@ static void conn_next(hl_conn *c)
     double at = prof_next_above(b, (double)c->g, now_s);
     if (at >= 0) {
         c->t_intended = b->t0 + (uint64_t)(at * 1e6);
-        evtimer_in_us(&c->timer, (int64_t)c->t_intended - (int64_t)now);
+        evtimer_in_us(&c->timer, (int64_t)c->t_intended - (int64_t)now - TK_LOADGEN_EARLY_US);
     }
 }
 
@@ -917,20 +917,12 @@ static void on_lag(evutil_socket_t fd, short what, void *arg)
 static int thr_setup(hl_thr *t)
 {
     hl_run *b = t->run;
-    struct event_config *ec = event_config_new();
-    /* Precise timers (a timerfd) only where a timer carries a measured
-     * instant: the open model's schedule and think times. libevent re-arms
-     * the timerfd with one timerfd_settime() per loop round (perf trace:
-     * 3,970 for 3,978 epoll_wait), about 0.5 per request at 50 connections
-     * and 2 threads on a quiet box, 18-21 % of this engine's CPU per request
-     * (issue 17: requests per CPU-second were 0.96x wrk's). The closed loop
-     * with no think time has only the 10 ms self-watch and the timeout scan,
-     * for which epoll's millisecond timeout (rounded up) is plenty. */
-    if (ec && (b->open || b->think_us))
-        event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-    t->base = ec ? event_base_new_with_config(ec) : NULL;
-    if (ec)
-        event_config_free(ec);
+    /* Coarse timers (bench_int.h, TK_LOADGEN_EARLY_US): libevent's precise
+     * timers re-arm a timerfd with one timerfd_settime() per loop round
+     * (perf trace: 3,970 for 3,978 epoll_wait), 18-21 % of this engine's CPU
+     * per request at 50 connections (issue 17). The open model's schedule
+     * and think times are armed early instead. */
+    t->base = event_base_new();
     if (!t->base)
         return tk_err(t->errbuf, sizeof t->errbuf, "event_base_new failed");
     evtimer_assign(&t->tick, t->base, on_tick, t);
@@ -1008,7 +1000,7 @@ static void *thr_main(void *arg)
                 if (at < 0)
                     continue;
                 c->t_intended = b->t0 + (uint64_t)(at * 1e6);
-                evtimer_in_us(&c->timer, (int64_t)c->t_intended - (int64_t)now);
+                evtimer_in_us(&c->timer, (int64_t)c->t_intended - (int64_t)now - TK_LOADGEN_EARLY_US);
             }
         }
         t->lag_due = b->t0 + LAG_PERIOD_US;

@@ -466,8 +466,8 @@ int64_t tk_loadgen_pace(const tk_loadgen *g, const tk_bench_stage *prof, size_t 
         uint64_t when = g->t0 + (uint64_t)(at * 1e6);
         if (when >= g->end)
             return -1;
-        if (when > now)
-            return (int64_t)(when - now);
+        if (when > now + TK_LOADGEN_EARLY_US)
+            return (int64_t)(when - now - TK_LOADGEN_EARLY_US);
         due(ud, when);
         *next_j += (uint64_t)g->nthreads;
     }
