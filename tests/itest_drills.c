@@ -114,7 +114,10 @@ static long timed(client *c, const char *method, const char *path, const char *b
     return r->status;
 }
 
-/* Reserve one seat and pay it; returns 1 when the payment answered 2xx. */
+/* Reserve one seat and pay it; returns 1 when the payment answered 2xx.
+ * *reserved: 1 when the reservation was made, 0 when it was refused (4xx),
+ * -1 when it got no answer or a 5xx (a backend is down: try the same seat
+ * again, so that outages do not use up the seats before the last drill). */
 static int book(client *c, int seat, int *reserved)
 {
     char body[96], key[64];
@@ -123,7 +126,7 @@ static int book(client *c, int seat, int *reserved)
     long st = timed(c, "POST", "/api/v1/reservations", body, NULL, &r);
     long long res = st == 201 ? json_integer_value(json_object_get(r.json, "id")) : 0;
     itest_resp_free(&r);
-    *reserved = res > 0;
+    *reserved = res > 0 ? 1 : (st == 0 || st >= 500) ? -1 : 0;
     if (!res)
         return 0;
     snprintf(body, sizeof body, "{\"reservation_id\":%lld}", res);
@@ -146,15 +149,19 @@ static int book(client *c, int seat, int *reserved)
 static void *client_main(void *arg)
 {
     client *c = arg;
+    int seat = 0;
     while (!atomic_load(&stop)) {
-        int seat = atomic_fetch_add(&next_seat, 1);
+        if (!seat)
+            seat = atomic_fetch_add(&next_seat, 1);
         if (seat > SEATS - 20) /* the last 20 seats are the prober's */
             break;
         int reserved;
         book(c, seat, &reserved);
+        if (reserved >= 0)
+            seat = 0; /* done with it (booked or refused); else try it again */
         /* paced (about 8 bookings/s per client) so that the seats last
-         * through every drill; longer when a backend is down */
-        usleep(reserved ? 120 * 1000 : 50 * 1000);
+         * through every drill */
+        usleep(reserved > 0 ? 120 * 1000 : 50 * 1000);
     }
     return NULL;
 }
@@ -205,48 +212,8 @@ static long broker_pid(void)
  * (event_id -> 0) was seen or 40 s passed. Returns distinct ids seen. */
 static int consume(const char *topic, json_t *expected)
 {
-    char errstr[512], group[64];
-    snprintf(group, sizeof group, "itest-drills-%d-%lld", (int)getpid(), (long long)tk_wall_ms());
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", E.b.kafka, errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    assert_non_null(rk);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
-    assert_int_equal(md->topic_cnt, 1);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
-    for (int i = 0; i < md->topics[0].partition_cnt; i++)
-        rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    assert_true(parts->cnt > 0);
-    assert_int_equal(rd_kafka_assign(rk, parts), 0);
-    rd_kafka_topic_partition_list_destroy(parts);
-    int want = (int)json_object_size(expected), got = 0;
-    uint64_t deadline = tk_mono_ms() + 40000;
-    while (got < want && tk_mono_ms() < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m)
-            continue;
-        if (!m->err) {
-            json_t *ev = json_loadb(m->payload, m->len, 0, NULL);
-            const char *eid = json_string_value(json_object_get(ev, "event_id"));
-            json_t *seen = eid ? json_object_get(expected, eid) : NULL;
-            if (seen && json_integer_value(seen) == 0) { /* de-dup by event_id */
-                json_object_set_new(expected, eid, json_integer(1));
-                got++;
-            }
-            json_decref(ev);
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_assign(rk, NULL);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    int got = itest_consume(&E, topic, expected, 40000, 0, NULL, NULL, NULL);
+    assert_true(got >= 0);
     return got;
 }
 

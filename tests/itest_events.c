@@ -47,55 +47,8 @@ static int teardown(void **state)
  * for duplicates. Counts land in `expected`. Returns distinct ids seen. */
 static int consume(json_t *expected, int *dups)
 {
-    char errstr[512], group[64];
-    snprintf(group, sizeof group, "itest-%d-%lld", (int)getpid(), (long long)tk_wall_ms());
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", E.b.kafka, errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    assert_non_null(rk);
-    rd_kafka_poll_set_consumer(rk);
-    /* every partition from the beginning (no group rebalance to wait for) */
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, TK_TOPIC_RESERVATIONS, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
-    assert_int_equal(md->topic_cnt, 1);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
-    for (int i = 0; i < md->topics[0].partition_cnt; i++)
-        rd_kafka_topic_partition_list_add(parts, TK_TOPIC_RESERVATIONS, md->topics[0].partitions[i].id)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    assert_true(parts->cnt > 0);
-    assert_int_equal(rd_kafka_assign(rk, parts), 0);
-    rd_kafka_topic_partition_list_destroy(parts);
-    int want = (int)json_object_size(expected), got = 0;
-    uint64_t deadline = tk_mono_ms() + 40000, linger_end = 0;
-    while (tk_mono_ms() < (linger_end ? linger_end : deadline)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m)
-            continue;
-        if (!m->err) {
-            json_t *ev = json_loadb(m->payload, m->len, 0, NULL);
-            const char *eid = json_string_value(json_object_get(ev, "event_id"));
-            json_t *c = eid ? json_object_get(expected, eid) : NULL;
-            if (c) {
-                json_int_t k = json_integer_value(c) + 1;
-                json_object_set_new(expected, eid, json_integer(k));
-                if (k == 1)
-                    got++;
-                else
-                    (*dups)++;
-            }
-            json_decref(ev);
-        }
-        rd_kafka_message_destroy(m);
-        if (got == want && !linger_end)
-            linger_end = tk_mono_ms() + 1500;
-    }
-    rd_kafka_assign(rk, NULL);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    int got = itest_consume(&E, TK_TOPIC_RESERVATIONS, expected, 40000, 1500, dups, NULL, NULL);
+    assert_true(got >= 0);
     return got;
 }
 

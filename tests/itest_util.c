@@ -400,3 +400,72 @@ void itest_hook_stop(itest_hook *h)
     pthread_mutex_destroy(&h->mu);
     free(h);
 }
+
+int itest_consume(itest_env *e, const char *topic, json_t *expected, int timeout_ms, int linger_ms, int *dups,
+                  itest_event_fn each, void *arg)
+{
+    char errstr[512], group[64];
+    snprintf(group, sizeof group, "itest-%d-%lld", (int)getpid(), (long long)tk_wall_ms());
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", e->b.kafka, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        fprintf(stderr, "itest_consume: %s\n", errstr);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1) {
+        parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+        for (int i = 0; i < md->topics[0].partition_cnt; i++)
+            rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    if (!parts || parts->cnt == 0 || rd_kafka_assign(rk, parts) != 0) {
+        fprintf(stderr, "itest_consume: no partitions of %s to read\n", topic);
+        if (parts)
+            rd_kafka_topic_partition_list_destroy(parts);
+        rd_kafka_destroy(rk);
+        return -1;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    int want = (int)json_object_size(expected), got = 0;
+    uint64_t deadline = tk_mono_ms() + (uint64_t)timeout_ms, linger_end = 0;
+    while (tk_mono_ms() < (linger_end ? linger_end : deadline)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (!m->err) {
+            json_t *ev = json_loadb(m->payload, m->len, 0, NULL);
+            const char *eid = json_string_value(json_object_get(ev, "event_id"));
+            json_t *c = eid ? json_object_get(expected, eid) : NULL;
+            if (c) {
+                json_int_t k = json_integer_value(c) + 1;
+                json_object_set_new(expected, eid, json_integer(k));
+                if (k == 1)
+                    got++;
+                else if (dups)
+                    (*dups)++;
+            }
+            if (each && ev)
+                each(m, ev, arg);
+            json_decref(ev);
+        }
+        rd_kafka_message_destroy(m);
+        if (got == want && !linger_end) {
+            if (linger_ms <= 0)
+                break;
+            linger_end = tk_mono_ms() + (uint64_t)linger_ms;
+        }
+    }
+    rd_kafka_assign(rk, NULL);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return got;
+}

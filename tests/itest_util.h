@@ -6,6 +6,7 @@
 #define TICKETCTL_ITEST_UTIL_H
 
 #include <jansson.h>
+#include <librdkafka/rdkafka.h>
 #include <mysql.h>
 #include <sys/types.h>
 
@@ -65,6 +66,18 @@ long long itest_sql_i64(itest_env *e, const char *fmt, ...) __attribute__((forma
 int itest_run(itest_env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 
+/* Called by itest_consume() for every event it parsed (ev is borrowed). */
+typedef void (*itest_event_fn)(const rd_kafka_message_t *m, json_t *ev, void *arg);
+
+/* Consume `topic` from the beginning of every partition (a fresh consumer
+ * group, no rebalance to wait for) until every event id in `expected`
+ * (object event_id -> 0) was seen or timeout_ms passed, then linger_ms more
+ * for duplicates (0: stop at once). Counts land in `expected`; a repeat of
+ * an expected id adds to *dups (dups may be NULL). each (may be NULL) sees
+ * every event. Returns the distinct expected ids seen, -1 when the consumer
+ * could not be set up. */
+int itest_consume(itest_env *e, const char *topic, json_t *expected, int timeout_ms, int linger_ms, int *dups,
+                  itest_event_fn each, void *arg);
 
 /* A local webhook receiver on 127.0.0.1 (a thread): answers 500 to the
  * first `fail_first` requests, then 200, and keeps every body it accepted. */
