@@ -376,8 +376,11 @@ static void *worker_main(void *arg)
             ;
         else if (mariadb_known_down(srv)) /* would block up to 2 read timeouts: past the deadline */
             reply_backend_down(j);
-        else
+        else {
+            tk_store_set_request_id(w->store, j->request_id); /* into the job's outbox events */
             run_handler(srv, j, w);
+            tk_store_set_request_id(w->store, NULL);
+        }
         atomic_fetch_sub(&srv->busy_workers, 1);
         post_done(j);
     }
