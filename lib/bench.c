@@ -278,14 +278,15 @@ static int64_t vu_think_us(vu *v)
 }
 
 /* Schedule the next request after a think time; its intended start is when
- * the timer is due, so loop lateness shows in the corrected latency. */
+ * the timer is due, so loop lateness shows in the corrected latency. The
+ * timer is armed TK_LOADGEN_EARLY_US early (coarse timers, bench_int.h). */
 static void vu_next(vu *v, int step)
 {
     int64_t think = vu_think_us(v);
     v->step = (uint8_t)step;
     v->t_intended = tk_mono_us() + (uint64_t)think;
     if (think > 0) {
-        evtimer_in_us(&v->timer, think);
+        evtimer_in_us(&v->timer, think - TK_LOADGEN_EARLY_US);
     } else if (!v->queued) { /* no think time: once the loop round is read (after_batch) */
         v->queued = 1;
         tk_loadgen_batch_push(&v->t->after, v);
@@ -305,10 +306,10 @@ static void vu_start_iter(vu *v, uint64_t when, int now_ok)
     v->concert_tries = 0;
     v->step = (uint8_t)(v->logged_in ? t->b->flow_first : TK_STEP_LOGIN);
     v->t_intended = when;
-    if (now_ok && when <= now)
+    if (now_ok && when <= now + TK_LOADGEN_EARLY_US) /* the pacer hands over what is due within the ms */
         vu_send(v);
     else
-        evtimer_in_us(&v->timer, when > now ? (int64_t)(when - now) : 0);
+        evtimer_in_us(&v->timer, (int64_t)when - (int64_t)now - TK_LOADGEN_EARLY_US);
 }
 
 /* Open model: v is free; give it the oldest waiting iteration that is still
@@ -385,7 +386,7 @@ static void vu_iter_end(vu *v)
     double at = prof_next_above(b, g, now_s);
     if (at >= 0) {
         v->t_intended = b->t0 + (uint64_t)(at * 1e6);
-        evtimer_in_us(&v->timer, (int64_t)v->t_intended - (int64_t)now);
+        evtimer_in_us(&v->timer, (int64_t)v->t_intended - (int64_t)now - TK_LOADGEN_EARLY_US);
     }
 }
 
@@ -497,7 +498,7 @@ static int vu_on_queue(vu *v, json_t *doc)
         after = 30000;
     v->step = TK_STEP_QPOLL;
     v->t_intended = tk_mono_us() + (uint64_t)after * 1000u;
-    evtimer_in_us(&v->timer, (int64_t)after * 1000);
+    evtimer_in_us(&v->timer, (int64_t)after * 1000 - TK_LOADGEN_EARLY_US);
     return 0;
 }
 
@@ -805,15 +806,9 @@ static int thr_setup(thr *t)
 {
     bench *b = t->b;
     const tk_bench_config *c = b->cfg;
-    /* precise timers (timerfd) when the schedule or think times need better
-     * than 1 ms; with neither they cost a timerfd_settime() per loop round
-     * for nothing (httpload.c, thr_setup) */
-    struct event_config *ec = event_config_new();
-    if (ec && (b->open || c->think_ms > 0))
-        event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-    t->base = ec ? event_base_new_with_config(ec) : NULL;
-    if (ec)
-        event_config_free(ec);
+    /* coarse timers, armed early where they carry an instant (bench_int.h,
+     * TK_LOADGEN_EARLY_US): no timerfd_settime() per loop round */
+    t->base = event_base_new();
     if (!t->base)
         return tk_err(t->err, sizeof t->err, "event_base_new failed");
     evtimer_assign(&t->tick, t->base, on_tick, t);
@@ -918,7 +913,7 @@ static void *thr_main(void *arg)
                 if (at < 0)
                     continue;
                 v->t_intended = b->t0 + (uint64_t)(at * 1e6);
-                evtimer_in_us(&v->timer, (int64_t)v->t_intended - (int64_t)now);
+                evtimer_in_us(&v->timer, (int64_t)v->t_intended - (int64_t)now - TK_LOADGEN_EARLY_US);
             }
         }
         t->lag_due = b->t0 + LAG_PERIOD_US;

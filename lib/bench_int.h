@@ -97,6 +97,13 @@ void tk_loadgen_persec_free(tk_loadgen_persec *ps);
 /* One answer of step (TK_STEP_*) with HTTP status (0: no answer) after us µs. */
 void tk_loadgen_persec_record(tk_loadgen_persec *ps, int step, int status, uint64_t us);
 
+/* A whole second of one step at once (httpload.c, which has one step and
+ * keeps no per-request step state): n requests of step, their latencies h
+ * (µs, corrected; merged, may be NULL), and by_status[s] answers with HTTP
+ * status s for s < nstatus (0: no answer). */
+void tk_loadgen_persec_add(tk_loadgen_persec *ps, int step, const tk_hist *h, uint64_t n, const uint32_t *by_status,
+                           int nstatus);
+
 typedef struct tk_loadgen_slot {
     int sec, reporters, vus;
     uint64_t req, err, drop;
@@ -177,7 +184,8 @@ void tk_loadgen_last_seconds(const tk_loadgen *g, int *next_sec, tk_loadgen_flus
 int64_t tk_loadgen_lag(uint64_t *due, uint64_t period_us, tk_hist *lag, uint64_t now);
 
 /* Caller: watch the run until `created` threads are done: c->progress once
- * per finished second, the peak RSS of c->server_pid into
+ * for every finished second, in order, none skipped when the watch wakes
+ * late (the seconds finished at the end included), the peak RSS of c->server_pid into
  * r->server_peak_rss_bytes (-1 when none), the CPU samples of cpu at their
  * instants; then finish the seconds some thread never handed over. */
 void tk_loadgen_watch(tk_loadgen *g, int created, const tk_bench_config *c, tk_bench_result *r, tk_benchcpu *cpu);
@@ -208,12 +216,31 @@ int tk_loadgen_pending_push(tk_loadgen_pending *p, uint64_t when);
 int tk_loadgen_pending_take(tk_loadgen_pending *p, uint64_t now, uint64_t max_delay_us, uint64_t *when /* OUT */,
                             uint64_t *dropped /* IN/OUT */);
 
+/* Coarse timers (issue 11.2). The load threads' event loops run on
+ * libevent's default timers: epoll_wait()'s millisecond timeout, rounded up
+ * (evutil_tv_to_msec_), against CLOCK_MONOTONIC (libevent takes the coarse
+ * clock only when its resolution is <= 1 ms; it is 4 ms on this box's
+ * kernel). libevent's precise timers (EVENT_BASE_FLAG_PRECISE_TIMER, a
+ * timerfd) cost a timerfd_settime() in every loop round, and at 5,000 VUs
+ * with think times the loop woke separately for nearly every timer:
+ * perf stat counted 1.72 epoll_wait and 1.72 timerfd_settime per request.
+ * A timer that carries a measured instant (a think time, the open model's
+ * schedule, a poll hint) is armed TK_LOADGEN_EARLY_US before it is due, so
+ * the rounded-up timeout wakes the loop in the millisecond before the
+ * instant, never after it (but for scheduling delay, which the corrected
+ * latency keeps counting), and every timer due in that millisecond fires in
+ * the same wake. A request that goes out before its intended instant has
+ * its corrected latency equal to its uncorrected one (clock from the send);
+ * a think time is up to 1 ms shorter than drawn (mean about 0.5 ms). */
+#define TK_LOADGEN_EARLY_US 1000
+
 /* Open-model pacer of one thread: iteration j (global, 0-based) is due
  * when the integral of the rate profile reaches j+1 (tk_bench_prof_time_of)
  * and belongs to thread j mod nthreads; *next_j is this thread's next one.
- * Hands every iteration due by now (at most 4,096 per call, so a thread far
- * behind lets its loop breathe) to due(ud, when). Returns the µs until the
- * next call, or -1 when the schedule (or the run) is over. */
+ * Hands every iteration due by now + TK_LOADGEN_EARLY_US (at most 4,096 per
+ * call, so a thread far behind lets its loop breathe) to due(ud, when).
+ * Returns the µs to arm the pace timer with (the next due instant less
+ * TK_LOADGEN_EARLY_US), or -1 when the schedule (or the run) is over. */
 int64_t tk_loadgen_pace(const tk_loadgen *g, const tk_bench_stage *prof, size_t nprof, uint64_t *next_j,
                         void (*due)(void *ud, uint64_t when), void *ud);
 

@@ -34,6 +34,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,39 +297,85 @@ static int lean_connect(vu *v)
     return 0;
 }
 
+/* The request under construction in the thread's buffer: appends by
+ * memcpy (snprintf's format parsing was 2.5 % of bench's CPU at 5,000 VUs);
+ * over once something did not fit. */
+typedef struct wbuf {
+    char *s;
+    size_t cap, n;
+    int over;
+} wbuf;
+
+static void put(wbuf *w, const char *p, size_t k)
+{
+    if (w->over || k > w->cap - w->n) {
+        w->over = 1;
+        return;
+    }
+    memcpy(w->s + w->n, p, k);
+    w->n += k;
+}
+
+static void puts0(wbuf *w, const char *p) { put(w, p, strlen(p)); }
+
+static void putu(wbuf *w, uint64_t v)
+{
+    char d[20];
+    int i = (int)sizeof d;
+    do
+        d[--i] = (char)('0' + v % 10);
+    while ((v /= 10) && i > 0);
+    put(w, d + i, sizeof d - (size_t)i);
+}
+
 /* Format the request into the thread's buffer; its length, or 0 when it
  * does not fit. */
 static size_t lean_format(vu *v, const char *path, const char *body, int kind)
 {
     thr *t = v->t;
     bench *b = t->b;
-    char *s = t->sbuf;
-    size_t cap = SBUF, n = 0, blen = body ? strlen(body) : 0;
-    int k = snprintf(s, cap, "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ticketctl-bench/" TK_VERSION "\r\n",
-                     body ? "POST" : "GET", b->url.prefix, path, b->url.hostport);
-#define ADD(...)                                                                                                       \
-    do {                                                                                                               \
-        if (k < 0 || (size_t)k >= cap - n)                                                                             \
-            return 0;                                                                                                  \
-        n += (size_t)k;                                                                                                \
-        k = snprintf(s + n, cap - n, __VA_ARGS__);                                                                     \
-    } while (0)
-    if (body)
-        ADD("Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
-    if (kind != REQ_LOGIN) {
-        if (v->jwt)
-            ADD("Authorization: Bearer %s\r\n", v->jwt);
-        if (v->qtok[0])
-            ADD("X-Queue-Token: %s\r\n", v->qtok);
-        if (b->cfg->strategy)
-            ADD("X-Lock-Strategy: %s\r\n", b->cfg->strategy);
+    wbuf w = {t->sbuf, SBUF, 0, 0};
+    size_t blen = body ? strlen(body) : 0;
+    puts0(&w, body ? "POST " : "GET ");
+    puts0(&w, b->url.prefix);
+    puts0(&w, path);
+    puts0(&w, " HTTP/1.1\r\nHost: ");
+    puts0(&w, b->url.hostport);
+    puts0(&w, "\r\nUser-Agent: ticketctl-bench/" TK_VERSION "\r\n");
+    if (body) {
+        puts0(&w, "Content-Type: application/json\r\nContent-Length: ");
+        putu(&w, blen);
+        puts0(&w, "\r\n");
     }
-    if (kind == REQ_PAY)
-        ADD("Idempotency-Key: %08x-%08x-%016llx\r\n", b->nonce, v->id, (unsigned long long)v->pay_seq);
-    ADD("\r\n%s", body ? body : "");
-    ADD("%s", "");
-#undef ADD
-    return n;
+    if (kind != REQ_LOGIN) {
+        if (v->jwt) {
+            puts0(&w, "Authorization: Bearer ");
+            puts0(&w, v->jwt);
+            puts0(&w, "\r\n");
+        }
+        if (v->qtok[0]) {
+            puts0(&w, "X-Queue-Token: ");
+            puts0(&w, v->qtok);
+            puts0(&w, "\r\n");
+        }
+        if (b->cfg->strategy) {
+            puts0(&w, "X-Lock-Strategy: ");
+            puts0(&w, b->cfg->strategy);
+            puts0(&w, "\r\n");
+        }
+    }
+    if (kind == REQ_PAY) {
+        char key[64];
+        int k = snprintf(key, sizeof key, "Idempotency-Key: %08x-%08x-%016llx\r\n", b->nonce, v->id,
+                         (unsigned long long)v->pay_seq);
+        if (k > 0 && (size_t)k < sizeof key)
+            put(&w, key, (size_t)k);
+        else
+            w.over = 1;
+    }
+    puts0(&w, "\r\n");
+    put(&w, body ? body : "", blen);
+    return w.over ? 0 : w.n;
 }
 
 void tk_benchlean_send(vu *v, const char *path, const char *body, int kind)

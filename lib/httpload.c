@@ -127,6 +127,8 @@ typedef struct hl_thr {
     uint64_t req, err, ok, steady_req, steady_err, sec_req, sec_err, sec_drop;
     uint64_t iters_sched, iters_started, iters_late, iters_dropped;
     uint64_t by_kind[TK_BENCH_NERRKINDS], by_status[TK_BENCH_MAX_STATUS];
+    uint32_t sec_status[TK_BENCH_MAX_STATUS]; /* this second's requests by HTTP status (0: no answer) */
+    tk_loadgen_persec persec;                 /* handed over with the second: the step and its statuses */
     uint64_t cpu_us, wall_us;
     int next_sec;
     int failed;
@@ -568,7 +570,7 @@ static void conn_next(hl_conn *c)
             x ^= x >> 29;
             uint64_t th = b->think_us / 2 + x % (b->think_us + 1);
             c->t_intended = now + th;
-            evtimer_in_us(&c->timer, (int64_t)th);
+            evtimer_in_us(&c->timer, (int64_t)th - TK_LOADGEN_EARLY_US); /* coarse timers (bench_int.h) */
             return;
         }
         c->t_intended = 0;
@@ -580,7 +582,7 @@ static void conn_next(hl_conn *c)
     double at = prof_next_above(b, (double)c->g, now_s);
     if (at >= 0) {
         c->t_intended = b->t0 + (uint64_t)(at * 1e6);
-        evtimer_in_us(&c->timer, (int64_t)c->t_intended - (int64_t)now);
+        evtimer_in_us(&c->timer, (int64_t)c->t_intended - (int64_t)now - TK_LOADGEN_EARLY_US);
     }
 }
 
@@ -597,6 +599,7 @@ static void conn_finish(hl_conn *c, int kind)
     if (steady)
         t->steady_req++;
     c->state = C_IDLE;
+    t->sec_status[kind >= 0 || c->status >= TK_BENCH_MAX_STATUS ? 0 : c->status]++;
     if (kind >= 0) {
         t->by_kind[kind]++;
         t->err++;
@@ -853,12 +856,15 @@ static void on_pace(evutil_socket_t fd, short what, void *arg)
 static void thr_flush_second(hl_thr *t, int sec, int data)
 {
     hl_run *b = t->run;
-    tk_loadgen_flush_second(&b->lg, sec, data ? t->sec_hist : t->empty_hist, data ? t->sec_req : 0,
-                            data ? t->sec_err : 0, data ? t->sec_drop : 0,
-                            b->open ? t->nconn - t->nidle : t->started);
+    if (data) /* the one step's second and its statuses: once a second, not per request */
+        tk_loadgen_persec_add(&t->persec, TK_STEP_URL, t->sec_hist, t->sec_req, t->sec_status, TK_BENCH_MAX_STATUS);
+    tk_loadgen_flush_second_ps(&b->lg, sec, data ? t->sec_hist : t->empty_hist, data ? t->sec_req : 0,
+                               data ? t->sec_err : 0, data ? t->sec_drop : 0,
+                               b->open ? t->nconn - t->nidle : t->started, data ? &t->persec : NULL);
     if (data) {
         tk_hist_reset(t->sec_hist);
         t->sec_req = t->sec_err = t->sec_drop = 0;
+        memset(t->sec_status, 0, sizeof t->sec_status);
     }
 }
 
@@ -911,20 +917,12 @@ static void on_lag(evutil_socket_t fd, short what, void *arg)
 static int thr_setup(hl_thr *t)
 {
     hl_run *b = t->run;
-    struct event_config *ec = event_config_new();
-    /* Precise timers (a timerfd) only where a timer carries a measured
-     * instant: the open model's schedule and think times. libevent re-arms
-     * the timerfd with one timerfd_settime() per loop round (perf trace:
-     * 3,970 for 3,978 epoll_wait), about 0.5 per request at 50 connections
-     * and 2 threads on a quiet box, 18-21 % of this engine's CPU per request
-     * (issue 17: requests per CPU-second were 0.96x wrk's). The closed loop
-     * with no think time has only the 10 ms self-watch and the timeout scan,
-     * for which epoll's millisecond timeout (rounded up) is plenty. */
-    if (ec && (b->open || b->think_us))
-        event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-    t->base = ec ? event_base_new_with_config(ec) : NULL;
-    if (ec)
-        event_config_free(ec);
+    /* Coarse timers (bench_int.h, TK_LOADGEN_EARLY_US): libevent's precise
+     * timers re-arm a timerfd with one timerfd_settime() per loop round
+     * (perf trace: 3,970 for 3,978 epoll_wait), 18-21 % of this engine's CPU
+     * per request at 50 connections (issue 17). The open model's schedule
+     * and think times are armed early instead. */
+    t->base = event_base_new();
     if (!t->base)
         return tk_err(t->errbuf, sizeof t->errbuf, "event_base_new failed");
     evtimer_assign(&t->tick, t->base, on_tick, t);
@@ -934,7 +932,7 @@ static int thr_setup(hl_thr *t)
     if (!(t->rbuf = malloc(RBUF)) || !(t->heads = malloc((size_t)t->nconn * HEAD_MAX)) ||
         !(t->hist = tk_hist_new()) || !(t->uhist = tk_hist_new()) || !(t->steady_hist = tk_hist_new()) ||
         !(t->steady_uhist = tk_hist_new()) || !(t->sec_hist = tk_hist_new()) || !(t->empty_hist = tk_hist_new()) ||
-        !(t->lag_hist = tk_hist_new()) ||
+        !(t->lag_hist = tk_hist_new()) || tk_loadgen_persec_init(&t->persec) != 0 ||
         tk_loadgen_batch_init(&t->after, t->nconn) != 0)
         return tk_err(t->errbuf, sizeof t->errbuf, "out of memory");
     for (int i = 0; i < t->nconn; i++) {
@@ -977,6 +975,7 @@ static void thr_teardown(hl_thr *t)
     free(t->idle);
     tk_loadgen_pending_free(&t->pending);
     tk_loadgen_batch_free(&t->after);
+    tk_loadgen_persec_free(&t->persec);
     t->rbuf = t->heads = NULL;
     t->idle = NULL;
 }
@@ -1001,7 +1000,7 @@ static void *thr_main(void *arg)
                 if (at < 0)
                     continue;
                 c->t_intended = b->t0 + (uint64_t)(at * 1e6);
-                evtimer_in_us(&c->timer, (int64_t)c->t_intended - (int64_t)now);
+                evtimer_in_us(&c->timer, (int64_t)c->t_intended - (int64_t)now - TK_LOADGEN_EARLY_US);
             }
         }
         t->lag_due = b->t0 + LAG_PERIOD_US;

@@ -4,6 +4,7 @@
  * partial success. */
 #include "jscan.h"
 
+#include <stdint.h>
 #include <string.h>
 
 typedef struct cur {
@@ -198,14 +199,17 @@ static int value(cur *c, int depth, int64_t *iv)
     }
 }
 
-static int key_is(const char *s, size_t len, int esc, const char *key)
+/* s[0..len) (esc: written with escapes) is the name key of length klen
+ * (measured once per call of tk_jscan_items, not per member). */
+static int key_is(const char *s, size_t len, int esc, const char *key, size_t klen)
 {
-    return key && s && !esc && strlen(key) == len && memcmp(s, key, len) == 0;
+    return key && s && !esc && klen == len && memcmp(s, key, len) == 0;
 }
 
 /* The integers asked for among one object's members. */
 typedef struct ints_ctx {
     const char *const *keys;
+    const size_t *klens;
     size_t nkeys;
     int64_t *vals;
 } ints_ctx;
@@ -217,7 +221,7 @@ static int ints_each(cur *c, int depth, const char *key, size_t klen, int esc, v
     if (value(c, depth, &iv) != 0)
         return -1;
     for (size_t i = 0; i < x->nkeys; i++)
-        if (key_is(key, klen, esc, x->keys[i]))
+        if (key_is(key, klen, esc, x->keys[i], x->klens[i]))
             x->vals[i] = iv;
     return 0;
 }
@@ -225,6 +229,7 @@ static int ints_each(cur *c, int depth, const char *key, size_t klen, int esc, v
 /* The elements of the array asked for: fn for each object among them. */
 typedef struct items_ctx {
     const char *const *keys;
+    size_t klens[TK_JSCAN_MAX_KEYS];
     size_t nkeys;
     tk_jscan_fn fn;
     void *ud;
@@ -241,7 +246,7 @@ static int items_each(cur *c, int depth, const char *key, size_t klen, int esc, 
     int64_t vals[TK_JSCAN_MAX_KEYS];
     for (size_t i = 0; i < x->nkeys; i++)
         vals[i] = TK_JSCAN_ABSENT;
-    ints_ctx ic = {x->keys, x->nkeys, vals};
+    ints_ctx ic = {x->keys, x->klens, x->nkeys, vals};
     if (walk(c, depth, ints_each, &ic) < 0)
         return -1;
     if (x->fn)
@@ -252,6 +257,7 @@ static int items_each(cur *c, int depth, const char *key, size_t klen, int esc, 
 /* The top-level members: the array, the top-level integer, the rest skipped. */
 typedef struct top_ctx {
     const char *array_key, *top_key;
+    size_t array_klen, top_klen;
     int64_t *top_val;
     int count;
     items_ctx items;
@@ -260,7 +266,7 @@ typedef struct top_ctx {
 static int top_each(cur *c, int depth, const char *key, size_t klen, int esc, void *ctx)
 {
     top_ctx *x = ctx;
-    if (key_is(key, klen, esc, x->array_key)) {
+    if (key_is(key, klen, esc, x->array_key, x->array_klen)) {
         if (c->p < c->end && *c->p == '[')
             return (x->count = walk(c, depth, items_each, &x->items)) < 0 ? -1 : 0;
         x->count = -1; /* the name is there but not an array */
@@ -268,7 +274,7 @@ static int top_each(cur *c, int depth, const char *key, size_t klen, int esc, vo
     int64_t iv;
     if (value(c, depth, &iv) != 0)
         return -1;
-    if (x->top_val && key_is(key, klen, esc, x->top_key))
+    if (x->top_val && key_is(key, klen, esc, x->top_key, x->top_klen))
         *x->top_val = iv;
     return 0;
 }
@@ -281,7 +287,10 @@ int tk_jscan_items(const char *text, size_t n, const char *array_key, const char
     if (!text || !array_key || nkeys > TK_JSCAN_MAX_KEYS || (nkeys && !keys))
         return -1;
     cur c = {text, text + n};
-    top_ctx x = {array_key, top_key, top_val, -1, {keys, nkeys, fn, ud}};
+    top_ctx x = {array_key, top_key, strlen(array_key), top_key ? strlen(top_key) : 0, top_val, -1,
+                 {keys, {0}, nkeys, fn, ud}};
+    for (size_t i = 0; i < nkeys; i++)
+        x.items.klens[i] = keys[i] ? strlen(keys[i]) : 0;
     ws(&c);
     if (c.p >= c.end || *c.p != '{' || walk(&c, 0, top_each, &x) < 0)
         return -1;

@@ -50,6 +50,19 @@ void tk_loadgen_persec_record(tk_loadgen_persec *ps, int step, int status, uint6
     status_add(ps->status, &ps->nstatus, &ps->status_other, status, 1);
 }
 
+void tk_loadgen_persec_add(tk_loadgen_persec *ps, int step, const tk_hist *h, uint64_t n, const uint32_t *by_status,
+                           int nstatus)
+{
+    if (step >= 0 && step < TK_BENCH_NSTEPS && ps->step_h[step] && n) {
+        if (h)
+            tk_hist_merge(ps->step_h[step], h);
+        ps->step_n[step] += n;
+    }
+    for (int i = 0; by_status && i < nstatus; i++)
+        if (by_status[i])
+            status_add(ps->status, &ps->nstatus, &ps->status_other, i, by_status[i]);
+}
+
 /* dst += src; src reset for its next second. */
 static void persec_move(tk_loadgen_persec *dst, tk_loadgen_persec *src)
 {
@@ -316,6 +329,31 @@ static long long proc_peak_rss(int pid)
     return best;
 }
 
+/* Caller, with g->mu held: c->progress for every second finished since
+ * *reported, in order, so a watch that wakes late (a slow --out-jsonl
+ * consumer, a loaded box) skips none. Seconds finish in order (a thread
+ * hands its seconds over in order, and a second is finished by its last
+ * reporter), so the first unfinished one ends the walk; at the end
+ * (final) nothing more will finish, and a second no thread reported is
+ * passed over. The lock is dropped around each call. */
+static void report_seconds(tk_loadgen *g, const tk_bench_config *c, int *reported, int final)
+{
+    while (c->progress && !g->abort && *reported < g->last_final && *reported < g->nsec) {
+        if (g->series[*reported].t == 0) {
+            if (!final)
+                return;
+            (*reported)++;
+            continue;
+        }
+        tk_bench_point p = g->series[*reported];
+        uint64_t rq = g->total_req, er = g->total_err;
+        (*reported)++;
+        pthread_mutex_unlock(&g->mu);
+        c->progress(&p, (double)(tk_mono_us() - g->t0) / 1e6, rq, er, c->progress_ud);
+        pthread_mutex_lock(&g->mu);
+    }
+}
+
 void tk_loadgen_watch(tk_loadgen *g, int created, const tk_bench_config *c, tk_bench_result *r, tk_benchcpu *cpu)
 {
     r->server_peak_rss_bytes = -1;
@@ -335,19 +373,13 @@ void tk_loadgen_watch(tk_loadgen *g, int created, const tk_bench_config *c, tk_b
             if (rss > r->server_peak_rss_bytes)
                 r->server_peak_rss_bytes = rss;
         }
-        if (c->progress && !g->abort && g->last_final > reported) {
-            tk_bench_point p = g->series[g->last_final - 1];
-            uint64_t rq = g->total_req, er = g->total_err;
-            reported = g->last_final;
-            pthread_mutex_unlock(&g->mu);
-            c->progress(&p, (double)(tk_mono_us() - g->t0) / 1e6, rq, er, c->progress_ud);
-            pthread_mutex_lock(&g->mu);
-        }
+        report_seconds(g, c, &reported, 0);
     }
     tk_benchcpu_poll(cpu, tk_mono_us()); /* the end of the window, when the threads ended first */
     for (int i = 0; i < TK_LOADGEN_RING; i++) /* seconds some thread never handed over */
         if (g->ring[i].sec)
             slot_finish(g, &g->ring[i]);
+    report_seconds(g, c, &reported, 1); /* the last ones, finished by the stop or just above */
     pthread_mutex_unlock(&g->mu);
 }
 
@@ -434,8 +466,8 @@ int64_t tk_loadgen_pace(const tk_loadgen *g, const tk_bench_stage *prof, size_t 
         uint64_t when = g->t0 + (uint64_t)(at * 1e6);
         if (when >= g->end)
             return -1;
-        if (when > now)
-            return (int64_t)(when - now);
+        if (when > now + TK_LOADGEN_EARLY_US)
+            return (int64_t)(when - now - TK_LOADGEN_EARLY_US);
         due(ud, when);
         *next_j += (uint64_t)g->nthreads;
     }

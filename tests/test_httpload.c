@@ -415,11 +415,29 @@ static void check_consistent(const tk_bench_result *r)
     assert_int_equal(kinds, r->errors);
     assert_int_equal(r->flows_completed + r->errors, r->requests);
     double sum = 0;
+    uint64_t step_n = 0, by_status = 0, answered_5xx = 0;
     for (size_t i = 0; i < r->nseries; i++) {
+        const tk_bench_point *p = &r->series[i];
         double secs = (double)r->duration_ms / 1000.0 - (double)i;
-        sum += r->series[i].rps * (secs < 1.0 ? secs : 1.0);
+        sum += p->rps * (secs < 1.0 ? secs : 1.0);
+        /* the per-second step and statuses (timeseries[].steps / .status) */
+        step_n += p->steps[TK_STEP_URL].n;
+        if (p->steps[TK_STEP_URL].n && r->flows_completed + r->by_kind[TK_BERR_STATUS] == r->requests)
+            assert_true(p->steps[TK_STEP_URL].p95 >= p->steps[TK_STEP_URL].p50 && p->steps[TK_STEP_URL].p50 > 0);
+        for (int k = 0; k < p->nstatus; k++) {
+            by_status += p->status[k].n;
+            if (p->status[k].status >= 500)
+                answered_5xx += p->status[k].n;
+        }
+        by_status += p->status_other;
     }
     assert_true(fabs(sum - (double)r->requests) < 0.5);
+    assert_int_equal(step_n, r->requests);
+    assert_int_equal(by_status, r->requests);
+    uint64_t want_5xx = 0;
+    for (int st = 500; st < TK_BENCH_MAX_STATUS; st++)
+        want_5xx += r->by_status[st];
+    assert_int_equal(answered_5xx, want_5xx);
 }
 
 static void test_closed_fixed_counts_match_server(void **state)

@@ -175,12 +175,42 @@ static void test_against_jansson(void **state)
     }
 }
 
+/* The 8-byte string scan: a stop byte (quote, backslash, control) at every
+ * offset of a long string is found exactly where a byte-by-byte scan finds
+ * it, and UTF-8 bytes (>= 0x80) are plain. */
+static void test_long_strings_every_offset(void **state)
+{
+    (void)state;
+    got g;
+    for (int at = 0; at < 40; at++) {
+        char name[64], doc[256];
+        memset(name, 'a', sizeof name);
+        name[40] = '\0';
+        name[at] = '\x01'; /* a raw control byte: malformed */
+        snprintf(doc, sizeof doc, "{\"items\":[{\"id\":%d,\"title\":\"%s\",\"available_seats\":2}]}", at, name);
+        assert_int_equal(scan(doc, &g, NULL), -1);
+        name[at] = '\xc3'; /* UTF-8 lead byte, then an escaped quote next to it */
+        snprintf(doc, sizeof doc, "{\"items\":[{\"id\":%d,\"title\":\"%s\\\"x\",\"available_seats\":2}]}", at,
+                 name);
+        assert_int_equal(scan(doc, &g, NULL), 1);
+        assert_int_equal(g.a[0], at);
+        assert_int_equal(g.b[0], 2);
+        /* a string cut short at the quote position: the member after it is read */
+        name[at] = '\0';
+        snprintf(doc, sizeof doc, "{\"items\":[{\"title\":\"%s\",\"id\":7,\"available_seats\":%d}]}", name, at);
+        assert_int_equal(scan(doc, &g, NULL), 1);
+        assert_int_equal(g.a[0], 7);
+        assert_int_equal(g.b[0], at);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flow_answers), cmocka_unit_test(test_values_and_nesting),
         cmocka_unit_test(test_rejects),      cmocka_unit_test(test_depth_bound),
         cmocka_unit_test(test_against_jansson),
+        cmocka_unit_test(test_long_strings_every_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

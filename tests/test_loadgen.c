@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "bench_int.h"
@@ -158,6 +159,73 @@ static void test_validate(void **state)
     assert_true(r.valid);
 }
 
+/* ---------- the watch: every finished second reaches the progress callback ---------- */
+
+typedef struct seen {
+    int n, t[16];
+    tk_loadgen *g;
+} seen;
+
+static void on_progress(const tk_bench_point *p, double elapsed_s, uint64_t requests, uint64_t errors, void *ud)
+{
+    (void)elapsed_s;
+    (void)requests;
+    (void)errors;
+    seen *s = ud;
+    if (s->n < 16)
+        s->t[s->n] = p->t;
+    s->n++;
+    pthread_mutex_lock(&s->g->mu); /* the (only) load thread "ends" after the first call */
+    s->g->done_threads = 1;
+    pthread_mutex_unlock(&s->g->mu);
+}
+
+static void test_watch_reports_every_second_when_it_wakes_late(void **state)
+{
+    (void)state;
+    tk_loadgen g;
+    assert_int_equal(tk_loadgen_init(&g, 1, 5), 0);
+    tk_hist *h = tk_hist_new();
+    tk_hist_record(h, 1000);
+    g.t0 = tk_mono_us() - 3500000; /* 3.5 s in: the watch's first wake is 2.5 s late */
+    g.end = g.t0 + 5000000;
+    for (int sec = 1; sec <= 3; sec++)
+        tk_loadgen_flush_second(&g, sec, h, (uint64_t)sec * 10, 0, 0, 1); /* one thread: finished at once */
+    assert_int_equal(g.last_final, 3);
+    seen s = {.g = &g};
+    tk_bench_config c = {.progress = on_progress, .progress_ud = &s};
+    tk_bench_result r;
+    memset(&r, 0, sizeof r);
+    tk_benchcpu cpu;
+    memset(&cpu, 0, sizeof cpu);
+    tk_loadgen_watch(&g, 1, &c, &r, &cpu);
+    /* seconds 1, 2 and 3 in one late wake, in order (only 3 before the fix) */
+    assert_int_equal(s.n, 3);
+    assert_true(s.t[0] == 1 && s.t[1] == 2 && s.t[2] == 3);
+    assert_true(g.series[1].rps == 20.0);
+
+    /* seconds finished at the end (the stop's, and one the thread never
+     * handed over, finished by the watch itself) are reported too */
+    tk_loadgen g2;
+    assert_int_equal(tk_loadgen_init(&g2, 2, 5), 0);
+    g2.t0 = tk_mono_us() - 6000000;
+    g2.end = g2.t0 + 5000000;
+    for (int sec = 1; sec <= 5; sec++) {
+        tk_loadgen_flush_second(&g2, sec, h, 1, 0, 0, 1);
+        if (sec != 4)
+            tk_loadgen_flush_second(&g2, sec, h, 1, 0, 0, 1); /* second 4: one of two threads only */
+    }
+    seen s2 = {.g = &g2};
+    c.progress_ud = &s2;
+    tk_loadgen_watch(&g2, 0, &c, &r, &cpu); /* no thread left: straight to the end */
+    assert_int_equal(s2.n, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(s2.t[i], i + 1);
+    tk_hist_free(h);
+    tk_loadgen_destroy(&g);
+    tk_loadgen_destroy(&g2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +233,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tick_hands_over_skipped_seconds_as_empty, setup, teardown),
         cmocka_unit_test(test_lag_counts_every_missed_period),
         cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_watch_reports_every_second_when_it_wakes_late),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
