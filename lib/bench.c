@@ -375,7 +375,9 @@ static void vu_iter_end(vu *v)
         return;
     }
     uint64_t now = tk_mono_us();
-    double now_s = (double)(now - b->t0) / 1e6, g = (double)(v->id - 1);
+    /* a coarse timer fires up to TK_LOADGEN_EARLY_US early: before t0 the
+     * unsigned difference would wrap and end this connection's profile */
+    double now_s = (now > b->t0 ? (double)(now - b->t0) / 1e6 : 0.0), g = (double)(v->id - 1);
     if (prof_value(b, now_s) > g) {
         t->iters_started++;
         vu_next(v, v->logged_in ? b->flow_first : TK_STEP_LOGIN);

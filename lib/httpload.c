@@ -559,7 +559,9 @@ static void conn_next(hl_conn *c)
         return;
     }
     uint64_t now = tk_mono_us();
-    double now_s = (double)(now - b->t0) / 1e6;
+    /* a coarse timer fires up to TK_LOADGEN_EARLY_US early: before t0 the
+     * unsigned difference would wrap and end this connection's profile */
+    double now_s = (now > b->t0 ? (double)(now - b->t0) / 1e6 : 0.0);
     if (now < b->end && prof_value(b, now_s) > (double)c->g) {
         t->iters_started++;
         if (b->think_us) {
