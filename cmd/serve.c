@@ -16,6 +16,7 @@
 #include "ticketctl/backend.h"
 #include "ticketctl/common.h"
 #include "ticketctl/db.h"
+#include "ticketctl/storebatch.h"
 #include "ticketctl/strategy.h"
 
 static void usage(FILE *out)
@@ -28,6 +29,9 @@ static void usage(FILE *out)
             "  --port-file FILE       write the bound port to FILE once listening\n"
             "  --loops N              event loops (default: one per CPU)\n"
             "  --workers N            database worker threads (default 1 per loop, at least 2)\n"
+            "  --db-batch K           a worker that takes a payment also takes up to K-1 payments\n"
+            "                         already queued: one round trip, one commit, a savepoint each\n"
+            "                         (default 1: one at a time; at most 32)\n"
             "  --hold-ttl SECONDS     how long a hold lasts before it expires (default 600)\n"
             "  --sweep-interval DUR   how often expired holds are freed (default 1s)\n"
             "  --cache-ttl DUR        response cache lifetime (default 5s)\n"
@@ -126,6 +130,7 @@ int cmd_serve(int argc, char **argv)
         {"queueing", required_argument, NULL, 1011}, {"poll-max", required_argument, NULL, 1012},
         {"outbox-retention", required_argument, NULL, 1100},
         {"request-timeout", required_argument, NULL, 1101}, {"access-log", required_argument, NULL, 1102},
+        {"db-batch", required_argument, NULL, 1103},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     tk_server_config cfg = {.port = 8080};
@@ -187,6 +192,10 @@ int cmd_serve(int argc, char **argv)
             cfg.request_timeout_ms = (int)v;
             break;
         case 1102: cfg.access_log = optarg; break;
+        case 1103:
+            if (tk_parse_i64(optarg, 1, TK_DB_BATCH_MAX, &v)) goto bad;
+            cfg.db_batch = (int)v;
+            break;
         case 'F':
             if (tk_parse_duration_ms(optarg, &v) || v < 1 || v > 60000) goto bad;
             cfg.fault_latency_ms = (int)v;

@@ -24,6 +24,84 @@ typedef struct migration {
     const char *sql[16];
 } migration;
 
+/* The body of tk_pay (migration 9) and of tk_pay_item (migration 13, the
+ * same payment as one item of a batch transaction): DECLS and ON_ERROR are
+ * the extra declarations and the SQLEXCEPTION handler, BEGIN_, ROLLBACK_ and
+ * COMMIT_ the transaction control (a transaction of its own, or a savepoint
+ * of the batch's). */
+#define TK_PAY_BODY(DECLS, ON_ERROR, BEGIN_, ROLLBACK_, COMMIT_)\
+        "BEGIN\n"                                                                                                     \
+        "  DECLARE v_owner BIGINT UNSIGNED DEFAULT NULL;\n"                                                           \
+        "  DECLARE v_seat, v_sched, v_concert, v_pay_id, v_pay_res BIGINT UNSIGNED DEFAULT NULL;\n"                   \
+        "  DECLARE v_price, v_pay_amount, v_points BIGINT DEFAULT NULL;\n"                                            \
+        "  DECLARE v_status VARCHAR(12);\n"                                                                           \
+        "  DECLARE v_expired INT;\n"                                                                                  \
+        "  DECLARE v_ev1, v_ev2 CHAR(36);\n"                                                                          \
+        DECLS                                                                                                         \
+        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"                                                       \
+        ON_ERROR                                                                                                      \
+        BEGIN_                                                                                                        \
+        /* lock the reservation first: payments of it serialise here */                                               \
+        "  SELECT r.user_id, r.seat_id, r.schedule_id, cs.concert_id, r.price, r.status,\n"                           \
+        "         r.expires_at <= UTC_TIMESTAMP(3)\n"                                                                 \
+        "    INTO v_owner, v_seat, v_sched, v_concert, v_price, v_status, v_expired\n"                                \
+        "    FROM reservations r JOIN concert_schedules cs ON cs.id = r.schedule_id\n"                                \
+        "    WHERE r.id = p_res FOR UPDATE;\n"                                                                        \
+        "  IF v_owner IS NULL OR v_owner <> p_user THEN\n"                                                            \
+        "    " ROLLBACK_ " SELECT 'NOT_FOUND', 0, 0, 0, 0, 0, 0;\n"                                                   \
+        "  ELSE\n"                                                                                                    \
+        "    SELECT id, reservation_id, amount INTO v_pay_id, v_pay_res, v_pay_amount\n"                              \
+        "      FROM payments WHERE user_id = p_user AND idempotency_key = p_key;\n"                                   \
+        "    IF v_pay_id IS NOT NULL AND v_pay_res <> p_res THEN\n"                                                   \
+        "      " ROLLBACK_ " SELECT 'IDEMPOTENCY_KEY_REUSED', 0, 0, 0, 0, 0, 0;\n"                                    \
+        "    ELSEIF v_pay_id IS NOT NULL THEN\n"                                                                      \
+        "      SELECT points INTO v_points FROM users WHERE id = p_user;\n"                                           \
+        "      " COMMIT_ " SELECT 'REPLAY', v_pay_id, v_pay_amount, v_points, v_seat, v_sched, v_concert;\n"          \
+        "    ELSEIF v_status = 'CONFIRMED' THEN\n"                                                                    \
+        "      " ROLLBACK_ " SELECT 'ALREADY_PAID', 0, 0, 0, 0, 0, 0;\n"                                              \
+        "    ELSEIF v_status <> 'PENDING' THEN\n"                                                                     \
+        "      " ROLLBACK_ " SELECT 'INVALID_STATE', 0, 0, 0, 0, 0, 0;\n"                                             \
+        "    ELSE\n"                                                                                                  \
+        "      SET v_ev1 = UUID(), v_ev2 = UUID();\n"                                                                 \
+        "      IF v_expired THEN\n"                                                                                   \
+        /* the sweeper has not reached it yet: expire it now */                                                       \
+        "        UPDATE reservations SET status = 'EXPIRED', live_seat_id = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"\
+        "        UPDATE seats SET status = 'AVAILABLE', version = version + 1 WHERE id = v_seat;\n"                   \
+        "        UPDATE concert_schedules SET available_seats = available_seats + 1 WHERE id = v_sched;\n"            \
+        "        INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"                             \
+        "          " TK_OUTBOX_ROW("v_ev1", "'reservation.expired'", "p_res", "p_user", "v_seat", "v_price") ";\n"    \
+        "        " COMMIT_ " SELECT 'HOLD_EXPIRED', 0, 0, 0, v_seat, v_sched, v_concert;\n"                           \
+        "      ELSE\n"                                                                                                \
+        /* the debit locks the balance and checks it in one statement */                                              \
+        "       UPDATE users SET points = (@tk_points := points - v_price) WHERE id = p_user AND points >= v_price;\n"\
+        "       IF ROW_COUNT() <> 1 THEN\n"                                                                           \
+        /* compensation: a failed payment releases the hold */                                                        \
+        "        SELECT points INTO v_points FROM users WHERE id = p_user FOR UPDATE;\n"                              \
+        "        UPDATE reservations SET status = 'CANCELED', live_seat_id = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"\
+        "        UPDATE seats SET status = 'AVAILABLE', version = version + 1 WHERE id = v_seat;\n"                   \
+        "        UPDATE concert_schedules SET available_seats = available_seats + 1 WHERE id = v_sched;\n"            \
+        "        INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"                             \
+        "          " TK_OUTBOX_ROW("v_ev1", "'payment.failed'", "p_res", "p_user", "v_seat", "v_price") ",\n"         \
+        "          " TK_OUTBOX_ROW("v_ev2", "'reservation.canceled'", "p_res", "p_user", "v_seat", "v_price") ";\n"   \
+        "        " COMMIT_ " SELECT 'INSUFFICIENT_POINTS', 0, v_price, v_points, v_seat, v_sched, v_concert;\n"       \
+        "      ELSE\n"                                                                                                \
+        "        INSERT INTO point_history (user_id, amount, type, balance_after, ref_id)\n"                          \
+        "          VALUES (p_user, -v_price, 'PAY', @tk_points, p_res);\n"                                            \
+        "        INSERT INTO payments (reservation_id, user_id, amount, idempotency_key, status)\n"                   \
+        "          VALUES (p_res, p_user, v_price, p_key, 'COMPLETED');\n"                                            \
+        "        SET v_pay_id = LAST_INSERT_ID();\n"                                                                  \
+        "        UPDATE reservations SET status = 'CONFIRMED', updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"     \
+        "        UPDATE seats SET status = 'SOLD', version = version + 1 WHERE id = v_seat;\n"                        \
+        "        INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"                             \
+        "          " TK_OUTBOX_ROW("v_ev1", "'payment.completed'", "p_res", "p_user", "v_seat", "v_price") ",\n"      \
+        "          " TK_OUTBOX_ROW("v_ev2", "'reservation.confirmed'", "p_res", "p_user", "v_seat", "v_price") ";\n"  \
+        "        " COMMIT_ " SELECT 'OK', v_pay_id, v_price, @tk_points, v_seat, v_sched, v_concert;\n"               \
+        "       END IF;\n"                                                                                            \
+        "      END IF;\n"                                                                                             \
+        "    END IF;\n"                                                                                               \
+        "  END IF;\n"                                                                                                 \
+        "END"
+
 static const migration migrations[] = {
     {1, "core schema", {
         "CREATE TABLE IF NOT EXISTS users ("
@@ -586,78 +664,9 @@ static const migration migrations[] = {
 
         "DROP PROCEDURE IF EXISTS tk_pay",
         "CREATE PROCEDURE tk_pay(IN p_user BIGINT UNSIGNED, IN p_res BIGINT UNSIGNED, IN p_key VARCHAR(64))\n"
-        "BEGIN\n"
-        "  DECLARE v_owner BIGINT UNSIGNED DEFAULT NULL;\n"
-        "  DECLARE v_seat, v_sched, v_concert, v_pay_id, v_pay_res BIGINT UNSIGNED DEFAULT NULL;\n"
-        "  DECLARE v_price, v_pay_amount, v_points BIGINT DEFAULT NULL;\n"
-        "  DECLARE v_status VARCHAR(12);\n"
-        "  DECLARE v_expired INT;\n"
-        "  DECLARE v_ev1, v_ev2 CHAR(36);\n"
-        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"
-        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n"
-        "  START TRANSACTION;\n"
-        /* lock the reservation first: payments of it serialise here */
-        "  SELECT r.user_id, r.seat_id, r.schedule_id, cs.concert_id, r.price, r.status,\n"
-        "         r.expires_at <= UTC_TIMESTAMP(3)\n"
-        "    INTO v_owner, v_seat, v_sched, v_concert, v_price, v_status, v_expired\n"
-        "    FROM reservations r JOIN concert_schedules cs ON cs.id = r.schedule_id\n"
-        "    WHERE r.id = p_res FOR UPDATE;\n"
-        "  IF v_owner IS NULL OR v_owner <> p_user THEN\n"
-        "    ROLLBACK; SELECT 'NOT_FOUND', 0, 0, 0, 0, 0, 0;\n"
-        "  ELSE\n"
-        "    SELECT id, reservation_id, amount INTO v_pay_id, v_pay_res, v_pay_amount\n"
-        "      FROM payments WHERE user_id = p_user AND idempotency_key = p_key;\n"
-        "    IF v_pay_id IS NOT NULL AND v_pay_res <> p_res THEN\n"
-        "      ROLLBACK; SELECT 'IDEMPOTENCY_KEY_REUSED', 0, 0, 0, 0, 0, 0;\n"
-        "    ELSEIF v_pay_id IS NOT NULL THEN\n"
-        "      SELECT points INTO v_points FROM users WHERE id = p_user;\n"
-        "      COMMIT; SELECT 'REPLAY', v_pay_id, v_pay_amount, v_points, v_seat, v_sched, v_concert;\n"
-        "    ELSEIF v_status = 'CONFIRMED' THEN\n"
-        "      ROLLBACK; SELECT 'ALREADY_PAID', 0, 0, 0, 0, 0, 0;\n"
-        "    ELSEIF v_status <> 'PENDING' THEN\n"
-        "      ROLLBACK; SELECT 'INVALID_STATE', 0, 0, 0, 0, 0, 0;\n"
-        "    ELSE\n"
-        "      SET v_ev1 = UUID(), v_ev2 = UUID();\n"
-        "      IF v_expired THEN\n"
-        /* the sweeper has not reached it yet: expire it now */
-        "        UPDATE reservations SET status = 'EXPIRED', live_seat_id = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"
-        "        UPDATE seats SET status = 'AVAILABLE', version = version + 1 WHERE id = v_seat;\n"
-        "        UPDATE concert_schedules SET available_seats = available_seats + 1 WHERE id = v_sched;\n"
-        "        INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"
-        "          " TK_OUTBOX_ROW("v_ev1", "'reservation.expired'", "p_res", "p_user", "v_seat", "v_price") ";\n"
-        "        COMMIT; SELECT 'HOLD_EXPIRED', 0, 0, 0, v_seat, v_sched, v_concert;\n"
-        "      ELSE\n"
-        /* the debit locks the balance and checks it in one statement */
-        "       UPDATE users SET points = (@tk_points := points - v_price) WHERE id = p_user AND points >= v_price;\n"
-        "       IF ROW_COUNT() <> 1 THEN\n"
-        /* compensation: a failed payment releases the hold */
-        "        SELECT points INTO v_points FROM users WHERE id = p_user FOR UPDATE;\n"
-        "        UPDATE reservations SET status = 'CANCELED', live_seat_id = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"
-        "        UPDATE seats SET status = 'AVAILABLE', version = version + 1 WHERE id = v_seat;\n"
-        "        UPDATE concert_schedules SET available_seats = available_seats + 1 WHERE id = v_sched;\n"
-        "        INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"
-        "          " TK_OUTBOX_ROW("v_ev1", "'payment.failed'", "p_res", "p_user", "v_seat", "v_price") ",\n"
-        "          " TK_OUTBOX_ROW("v_ev2", "'reservation.canceled'", "p_res", "p_user", "v_seat", "v_price") ";\n"
-        "        COMMIT; SELECT 'INSUFFICIENT_POINTS', 0, v_price, v_points, v_seat, v_sched, v_concert;\n"
-        "      ELSE\n"
-        "        INSERT INTO point_history (user_id, amount, type, balance_after, ref_id)\n"
-        "          VALUES (p_user, -v_price, 'PAY', @tk_points, p_res);\n"
-        "        INSERT INTO payments (reservation_id, user_id, amount, idempotency_key, status)\n"
-        "          VALUES (p_res, p_user, v_price, p_key, 'COMPLETED');\n"
-        "        SET v_pay_id = LAST_INSERT_ID();\n"
-        "        UPDATE reservations SET status = 'CONFIRMED', updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"
-        "        UPDATE seats SET status = 'SOLD', version = version + 1 WHERE id = v_seat;\n"
-        "        INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"
-        "          " TK_OUTBOX_ROW("v_ev1", "'payment.completed'", "p_res", "p_user", "v_seat", "v_price") ",\n"
-        "          " TK_OUTBOX_ROW("v_ev2", "'reservation.confirmed'", "p_res", "p_user", "v_seat", "v_price") ";\n"
-        "        COMMIT; SELECT 'OK', v_pay_id, v_price, @tk_points, v_seat, v_sched, v_concert;\n"
-        "       END IF;\n"
-        "      END IF;\n"
-        "    END IF;\n"
-        "  END IF;\n"
-        "END",
+        TK_PAY_BODY("", "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n",
+                    "  START TRANSACTION;\n", "ROLLBACK;", "COMMIT;"),
         NULL}},
-#undef TK_OUTBOX_ROW
     /* Where Kafka put each event, so a broker that loses its log (the
      * embedded one after kill -9, or a real one after an unclean leader
      * election) can be detected and the lost tail re-published from the
@@ -689,6 +698,46 @@ static const migration migrations[] = {
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         "CREATE FULLTEXT INDEX IF NOT EXISTS ft_concerts_title_venue ON concerts (title, venue)",
         NULL}},
+    /* Batched payments (serve --db-batch, issue 11.3): tk_pay_batch runs
+     * the payments of several users in one CALL and one commit. Each item is
+     * tk_pay_item: tk_pay's logic and events unchanged, under the savepoint
+     * tk_item instead of a transaction of its own, so a refused item rolls
+     * back to it and never fails the others. An SQL error of one item (a
+     * duplicate key, a CHECK) rolls back to the savepoint and answers
+     * 'SQLERR', errno: the server runs that item again alone
+     * (lib/storebatch.c). A deadlock or lock wait timeout (1213, 1205) ends
+     * the whole batch (rolled back), and the server runs every item alone.
+     * Items: a JSON array of [user_id, reservation_id, idempotency_key].
+     * One result row per item, in order, of tk_pay's shape. */
+    {13, "batched payments", {
+        "DROP PROCEDURE IF EXISTS tk_pay_item",
+        "CREATE PROCEDURE tk_pay_item(IN p_user BIGINT UNSIGNED, IN p_res BIGINT UNSIGNED, IN p_key VARCHAR(64))\n"
+        TK_PAY_BODY("  DECLARE v_errno INT DEFAULT 0;\n",
+                    "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN\n"
+                    "    GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO;\n"
+                    "    IF v_errno IN (1205, 1213) THEN RESIGNAL; END IF;\n"
+                    "    ROLLBACK TO SAVEPOINT tk_item;\n"
+                    "    SELECT 'SQLERR', v_errno, 0, 0, 0, 0, 0;\n"
+                    "  END;\n",
+                    "  SAVEPOINT tk_item;\n", "ROLLBACK TO SAVEPOINT tk_item;", ""),
+        "DROP PROCEDURE IF EXISTS tk_pay_batch",
+        "CREATE PROCEDURE tk_pay_batch(IN p_items TEXT)\n"
+        "BEGIN\n"
+        "  DECLARE i INT DEFAULT 0;\n"
+        "  DECLARE n INT DEFAULT JSON_LENGTH(p_items);\n"
+        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n"
+        "  START TRANSACTION;\n"
+        "  WHILE i < n DO\n"
+        "    CALL tk_pay_item(JSON_VALUE(p_items, CONCAT('$[', i, '][0]')),\n"
+        "                     JSON_VALUE(p_items, CONCAT('$[', i, '][1]')),\n"
+        "                     JSON_VALUE(p_items, CONCAT('$[', i, '][2]')));\n"
+        "    SET i = i + 1;\n"
+        "  END WHILE;\n"
+        "  COMMIT;\n"
+        "END",
+        NULL}},
+#undef TK_OUTBOX_ROW
+#undef TK_PAY_BODY
 };
 
 int tk_db_schema_version(void)

@@ -800,6 +800,12 @@ tk_rc tk_store_pay(tk_store *s, uint64_t user_id, uint64_t reservation_id, const
                          (unsigned long long)reservation_id, key);
     if (rc != TK_OK)
         return rc;
+    return tk_store_pay_answer(s, user_id, reservation_id, code, v, out, res);
+}
+
+tk_rc tk_store_pay_answer(tk_store *s, uint64_t user_id, uint64_t reservation_id, const char *code,
+                          const int64_t v[6], tk_payment *out, tk_reservation *res)
+{
     if (res) {
         memset(res, 0, sizeof *res);
         res->id = reservation_id;

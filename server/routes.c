@@ -481,44 +481,65 @@ static void h_cancel(tk_job *j, tk_worker *w)
     job_reply_json(j, 200, o);
 }
 
-static void h_pay(tk_job *j, tk_worker *w)
+int job_pay_begin(tk_job *j, tk_worker *w, tk_pay_item *it)
 {
     if (queue_gate_pay(j, w) != 0) /* waiting room: an admitted queue token (queue_routes.c) */
-        return;
+        return 0;
     json_t *b = job_body_object(j);
     if (!b)
-        return;
+        return 0;
     int64_t res_id;
+    int due = 0;
     if (job_want_int(j, b, "reservation_id", INT64_MAX, &res_id) != 0)
         goto out;
     if (!j->idem_key[0]) {
         job_reply_error(j, 422, "VALIDATION", "an Idempotency-Key header (1 to 64 characters) is required");
         goto out;
     }
-    tk_payment p;
-    tk_reservation r;
-    memset(&r, 0, sizeof r);
-    tk_rc rc = tk_store_pay(w->store, j->claims.user_id, (uint64_t)res_id, j->idem_key, &p, &r);
+    memset(it, 0, sizeof *it);
+    it->user_id = j->claims.user_id;
+    it->reservation_id = (uint64_t)res_id;
+    snprintf(it->idem_key, sizeof it->idem_key, "%s", j->idem_key);
+    due = 1;
+out:
+    json_decref(b);
+    return due;
+}
+
+void job_pay_end(tk_job *j, tk_worker *w, const tk_pay_item *it)
+{
+    tk_rc rc = it->rc;
+    const tk_payment *p = &it->pay;
+    const tk_reservation *r = &it->res;
     tk_metrics_payment(&w->srv->metrics, rc);
     uint64_t gen = atomic_load(&w->srv->data_gen);
     if (rc == TK_EFUNDS || rc == TK_EEXPIRED) { /* the hold was released */
-        tk_hold_release(w->redis, gen, r.seat_id, r.user_id);
-        tk_views_changed(w, r.concert_id, r.schedule_id);
+        tk_hold_release(w->redis, gen, r->seat_id, r->user_id);
+        tk_views_changed(w, r->concert_id, r->schedule_id);
     }
     if (rc != TK_OK) {
-        job_reply_store(j, rc, w->store);
-        goto out;
+        job_reply_error(j, tk_rc_http_status(rc), it->code, "%s", it->msg);
+        return;
     }
-    if (!p.replay)
-        tk_hold_persist(w->redis, gen, r.seat_id);
+    if (!p->replay)
+        tk_hold_persist(w->redis, gen, r->seat_id);
     queue_after_pay(j, w); /* paid: free the waiting-room slot early */
-    job_reply_json(j, p.replay ? 200 : 201,
-                   json_pack("{s:I, s:I, s:I, s:s, s:I}", "id", (json_int_t)p.id, "reservation_id",
-                             (json_int_t)p.reservation_id, "amount", (json_int_t)p.amount, "status", "COMPLETED",
-                             "balance", (json_int_t)p.balance));
-out:
-    json_decref(b);
+    job_reply_json(j, p->replay ? 200 : 201,
+                   json_pack("{s:I, s:I, s:I, s:s, s:I}", "id", (json_int_t)p->id, "reservation_id",
+                             (json_int_t)p->reservation_id, "amount", (json_int_t)p->amount, "status", "COMPLETED",
+                             "balance", (json_int_t)p->balance));
 }
+
+static void h_pay(tk_job *j, tk_worker *w)
+{
+    tk_pay_item it;
+    if (job_pay_begin(j, w, &it)) {
+        tk_store_pay_batch(w->store, &it, 1);
+        job_pay_end(j, w, &it);
+    }
+}
+
+int tk_route_is_pay(const tk_route *r) { return r && r->fn == h_pay; }
 
 /* ---- operations ----------------------------------------------------------- */
 

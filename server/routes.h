@@ -5,6 +5,7 @@
 #define TICKETCTL_SERVER_ROUTES_H
 
 #include "internal.h"
+#include "ticketctl/storebatch.h"
 
 /* A string field of min..max bytes (no NUL inside), or reply 422 and return NULL. */
 const char *job_want_string(tk_job *j, json_t *o, const char *name, size_t min, size_t max);
@@ -31,6 +32,17 @@ void tk_views_purge(tk_worker *w);
  * 304 when the request's If-None-Match names it (or is "*"), else the
  * status unchanged. Other replies: etag and cc are "" and the status stays. */
 int tk_http_validators(const tk_job *j, int status, char etag[24], const char **cc);
+
+/* serve --db-batch (server.c): the payment route in three steps, so that a
+ * worker can pay several queued jobs in one batch (storebatch.h).
+ * job_pay_begin checks the waiting room and the request: 1 when *it is
+ * filled and the store call is due, 0 when the job was answered (a 4xx).
+ * job_pay_end answers the job from the item's outcome (what h_pay did
+ * after tk_store_pay: metrics, hold release or persist, the reply). */
+int job_pay_begin(tk_job *j, tk_worker *w, tk_pay_item *it);
+void job_pay_end(tk_job *j, tk_worker *w, const tk_pay_item *it);
+/* 1 when r is POST /api/v1/payments. */
+int tk_route_is_pay(const tk_route *r);
 
 /* The admin table (admin_routes.c). */
 extern const tk_route tk_admin_routes[];

@@ -339,6 +339,69 @@ static void run_handler(tk_server *srv, tk_job *j, tk_worker *w)
         tk_cache_flight_end(srv->cache, j->cache_key);
 }
 
+/* Answer a job the worker took without running its handler (deadline
+ * passed, MariaDB known down): 1 when answered. */
+static int job_refused(tk_server *srv, tk_job *j)
+{
+    if (j->deadline_us && tk_mono_us() > j->deadline_us) { /* waited past its deadline: do not start it */
+        reply_deadline(srv, j);
+        return 1;
+    }
+    if (mariadb_known_down(srv)) { /* would block up to 2 read timeouts: past the deadline */
+        reply_backend_down(j);
+        return 1;
+    }
+    return 0;
+}
+
+/* --db-batch K: with the queue lock held and j (a payment) just taken, take
+ * up to K-1 more payments already queued in the bookings' lane (never waits
+ * for more to arrive), looking at most 4K jobs deep. Fills more[], returns
+ * how many. */
+static int take_batch(tk_server *srv, tk_job *more[], int max)
+{
+    int n = 0, looked = 0;
+    tk_job *prev = NULL;
+    for (tk_job *j = srv->q_head, *next; j && n < max && looked < 4 * (max + 1); j = next, looked++) {
+        next = j->next;
+        if (!tk_route_is_pay(j->route)) {
+            prev = j;
+            continue;
+        }
+        if (prev)
+            prev->next = next;
+        else
+            srv->q_head = next;
+        if (srv->q_tail == j)
+            srv->q_tail = prev;
+        j->next = NULL;
+        more[n++] = j;
+        atomic_fetch_sub(&srv->metrics.queued, 1);
+    }
+    return n;
+}
+
+/* The payments jobs[0..n-1] in one batch (storebatch.h): each checked and
+ * answered as h_pay would, those that reach the store paid together. */
+static void run_pay_batch(tk_server *srv, tk_job *jobs[], int n, tk_worker *w)
+{
+    tk_pay_item items[TK_DB_BATCH_MAX];
+    tk_job *due[TK_DB_BATCH_MAX];
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (!job_refused(srv, jobs[i]) && job_pay_begin(jobs[i], w, &items[m]))
+            due[m++] = jobs[i];
+    if (m > 0) {
+        tk_store_pay_batch(w->store, items, m);
+        if (m > 1)
+            atomic_fetch_add(&srv->metrics.db_batches, 1);
+    }
+    for (int i = 0; i < m; i++)
+        job_pay_end(due[i], w, &items[i]);
+    for (int i = 0; i < n; i++)
+        post_done(jobs[i]);
+}
+
 static void *worker_main(void *arg)
 {
     tk_worker *w = arg;
@@ -358,6 +421,12 @@ static void *worker_main(void *arg)
         if (!*head)
             *(low ? &srv->lq_tail : &srv->q_tail) = NULL;
         atomic_fetch_sub(&srv->metrics.queued, 1);
+        tk_job *batch[TK_DB_BATCH_MAX];
+        int nbatch = 0;
+        if (srv->cfg.db_batch > 1 && !low && tk_route_is_pay(j->route)) {
+            batch[nbatch++] = j;
+            nbatch += take_batch(srv, batch + 1, srv->cfg.db_batch - 1);
+        }
         atomic_fetch_add(&srv->busy_workers, 1);
         pthread_mutex_unlock(&srv->qmu);
 
@@ -370,6 +439,11 @@ static void *worker_main(void *arg)
         int fault_ms = atomic_load(&srv->inject_latency_ms);
         if (fault_ms > 0) /* injected latency fault (tests, drills) */
             usleep((useconds_t)fault_ms * 1000);
+        if (nbatch > 0) {
+            run_pay_batch(srv, batch, nbatch, w);
+            atomic_fetch_sub(&srv->busy_workers, 1);
+            continue;
+        }
         if (j->deadline_us && tk_mono_us() > j->deadline_us) /* waited past its deadline: do not start it */
             reply_deadline(srv, j);
         else if (j->cache_key[0] && cache_answer(srv, j))

@@ -1,0 +1,39 @@
+/* Batched store calls (serve --db-batch, issue 11.3): the payments of
+ * several users in one round trip and one commit, each under its own
+ * savepoint with its own answer (procedure tk_pay_batch, migration 13). */
+#ifndef TICKETCTL_STOREBATCH_H
+#define TICKETCTL_STOREBATCH_H
+
+#include "ticketctl/store.h"
+
+/* The most items of one batch (serve --db-batch K caps K here). */
+#define TK_DB_BATCH_MAX 32
+
+/* One payment of a batch: the request (user_id, reservation_id,
+ * idem_key: 1..64 visible ASCII bytes) and its answer (rc, pay, res as
+ * tk_store_pay gives them; on a refusal code/msg as tk_store_errcode/
+ * tk_store_errmsg would say). */
+typedef struct tk_pay_item {
+    uint64_t user_id, reservation_id;
+    char idem_key[80];
+    tk_rc rc;
+    tk_payment pay;
+    tk_reservation res;
+    char code[32];
+    char msg[256];
+} tk_pay_item;
+
+/* Pay items[0..n-1] (1 <= n <= TK_DB_BATCH_MAX) on s: one CALL
+ * tk_pay_batch, one commit, each item under its own savepoint, so one
+ * refused item (insufficient points, hold expired, ...) changes nothing and
+ * never fails the others; an idempotency key used twice in one batch pays
+ * once (the second is a replay, or IDEMPOTENCY_KEY_REUSED for another
+ * reservation). n == 1 is exactly tk_store_pay. Fallbacks: an item whose
+ * SQL failed (a duplicate key, a CHECK) is run again alone after the
+ * batch; a deadlock or lock wait timeout of the batch (rolled back whole)
+ * runs every item alone. A connection error answers every item
+ * TK_EBACKEND (as tk_store_pay would). Fills each item's answer; returns
+ * the number of items that went through the batch (0 when it fell back). */
+int tk_store_pay_batch(tk_store *s, tk_pay_item *items, int n);
+
+#endif
