@@ -102,6 +102,48 @@ typedef struct migration {
         "  END IF;\n"                                                                                                 \
         "END"
 
+/* The body of tk_hold (migration 9) and of tk_hold_item (migration 13), as
+ * TK_PAY_BODY. */
+#define TK_HOLD_BODY(DECLS, ON_ERROR, BEGIN_, ROLLBACK_, COMMIT_)\
+        "BEGIN\n"                                                                                                     \
+        "  DECLARE v_sched, v_concert, v_id BIGINT UNSIGNED DEFAULT NULL;\n"                                          \
+        "  DECLARE v_price BIGINT;\n"                                                                                 \
+        "  DECLARE v_started INT DEFAULT 0;\n"                                                                        \
+        "  DECLARE v_n INT DEFAULT 0;\n"                                                                              \
+        "  DECLARE v_now DATETIME(3) DEFAULT UTC_TIMESTAMP(3);\n"                                                     \
+        "  DECLARE v_ev CHAR(36) DEFAULT UUID();\n"                                                                   \
+        DECLS                                                                                                         \
+        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"                                                       \
+        ON_ERROR                                                                                                      \
+        BEGIN_                                                                                                        \
+        /* the arbiter: of N racing holders exactly one changes the row */                                            \
+        "  UPDATE seats SET status = 'HELD', version = version + 1 WHERE id = p_seat AND status = 'AVAILABLE';\n"     \
+        "  IF ROW_COUNT() = 1 THEN\n"                                                                                 \
+        "    SELECT s.schedule_id, s.price, cs.concert_id, cs.starts_at <= v_now\n"                                   \
+        "      INTO v_sched, v_price, v_concert, v_started\n"                                                         \
+        "      FROM seats s JOIN concert_schedules cs ON cs.id = s.schedule_id WHERE s.id = p_seat;\n"                \
+        "  END IF;\n"                                                                                                 \
+        "  IF v_sched IS NULL OR v_started THEN\n"                                                                    \
+        "    " ROLLBACK_ "\n"                                                                                         \
+        /* a plain SELECT ... INTO is a consistent read (see tk_reserve_as) */                                        \
+        "    SELECT COUNT(*) INTO v_n FROM seats WHERE id = p_seat;\n"                                                \
+        "    SELECT IF(v_started, 'SHOW_STARTED', IF(v_n > 0, 'SEAT_TAKEN', 'NOT_FOUND')), 0, 0, 0, 0, 0, 0;\n"       \
+        "  ELSE\n"                                                                                                    \
+        "    INSERT INTO reservations (user_id, seat_id, schedule_id, price, status, live_seat_id,\n"                 \
+        "                              expires_at, created_at, updated_at)\n"                                         \
+        "      VALUES (p_user, p_seat, v_sched, v_price, 'PENDING', p_seat,\n"                                        \
+        "              v_now + INTERVAL p_ttl SECOND, v_now, v_now);\n"                                               \
+        "    SET v_id = LAST_INSERT_ID();\n"                                                                          \
+        "    UPDATE concert_schedules SET available_seats = available_seats - 1 WHERE id = v_sched;\n"                \
+        "    INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"                                 \
+        "      " TK_OUTBOX_ROW("v_ev", "'reservation.held'", "v_id", "p_user", "p_seat", "v_price") ";\n"             \
+        "    " COMMIT_ "\n"                                                                                           \
+        "    SELECT 'OK', v_id, v_sched, v_concert, v_price,\n"                                                       \
+        "           CAST(UNIX_TIMESTAMP(v_now + INTERVAL p_ttl SECOND) * 1000 AS SIGNED),\n"                          \
+        "           CAST(UNIX_TIMESTAMP(v_now) * 1000 AS SIGNED);\n"                                                  \
+        "  END IF;\n"                                                                                                 \
+        "END"
+
 static const migration migrations[] = {
     {1, "core schema", {
         "CREATE TABLE IF NOT EXISTS users ("
@@ -624,43 +666,8 @@ static const migration migrations[] = {
 
         "DROP PROCEDURE IF EXISTS tk_hold",
         "CREATE PROCEDURE tk_hold(IN p_user BIGINT UNSIGNED, IN p_seat BIGINT UNSIGNED, IN p_ttl INT)\n"
-        "BEGIN\n"
-        "  DECLARE v_sched, v_concert, v_id BIGINT UNSIGNED DEFAULT NULL;\n"
-        "  DECLARE v_price BIGINT;\n"
-        "  DECLARE v_started INT DEFAULT 0;\n"
-        "  DECLARE v_n INT DEFAULT 0;\n"
-        "  DECLARE v_now DATETIME(3) DEFAULT UTC_TIMESTAMP(3);\n"
-        "  DECLARE v_ev CHAR(36) DEFAULT UUID();\n"
-        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"
-        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n"
-        "  START TRANSACTION;\n"
-        /* the arbiter: of N racing holders exactly one changes the row */
-        "  UPDATE seats SET status = 'HELD', version = version + 1 WHERE id = p_seat AND status = 'AVAILABLE';\n"
-        "  IF ROW_COUNT() = 1 THEN\n"
-        "    SELECT s.schedule_id, s.price, cs.concert_id, cs.starts_at <= v_now\n"
-        "      INTO v_sched, v_price, v_concert, v_started\n"
-        "      FROM seats s JOIN concert_schedules cs ON cs.id = s.schedule_id WHERE s.id = p_seat;\n"
-        "  END IF;\n"
-        "  IF v_sched IS NULL OR v_started THEN\n"
-        "    ROLLBACK;\n"
-        /* a plain SELECT ... INTO is a consistent read (see tk_reserve_as) */
-        "    SELECT COUNT(*) INTO v_n FROM seats WHERE id = p_seat;\n"
-        "    SELECT IF(v_started, 'SHOW_STARTED', IF(v_n > 0, 'SEAT_TAKEN', 'NOT_FOUND')), 0, 0, 0, 0, 0, 0;\n"
-        "  ELSE\n"
-        "    INSERT INTO reservations (user_id, seat_id, schedule_id, price, status, live_seat_id,\n"
-        "                              expires_at, created_at, updated_at)\n"
-        "      VALUES (p_user, p_seat, v_sched, v_price, 'PENDING', p_seat,\n"
-        "              v_now + INTERVAL p_ttl SECOND, v_now, v_now);\n"
-        "    SET v_id = LAST_INSERT_ID();\n"
-        "    UPDATE concert_schedules SET available_seats = available_seats - 1 WHERE id = v_sched;\n"
-        "    INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"
-        "      " TK_OUTBOX_ROW("v_ev", "'reservation.held'", "v_id", "p_user", "p_seat", "v_price") ";\n"
-        "    COMMIT;\n"
-        "    SELECT 'OK', v_id, v_sched, v_concert, v_price,\n"
-        "           CAST(UNIX_TIMESTAMP(v_now + INTERVAL p_ttl SECOND) * 1000 AS SIGNED),\n"
-        "           CAST(UNIX_TIMESTAMP(v_now) * 1000 AS SIGNED);\n"
-        "  END IF;\n"
-        "END",
+        TK_HOLD_BODY("", "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n",
+                     "  START TRANSACTION;\n", "ROLLBACK;", "COMMIT;"),
 
         "DROP PROCEDURE IF EXISTS tk_pay",
         "CREATE PROCEDURE tk_pay(IN p_user BIGINT UNSIGNED, IN p_res BIGINT UNSIGNED, IN p_key VARCHAR(64))\n"
@@ -698,8 +705,35 @@ static const migration migrations[] = {
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         "CREATE FULLTEXT INDEX IF NOT EXISTS ft_concerts_title_venue ON concerts (title, venue)",
         NULL}},
-    /* Batched payments (serve --db-batch, issue 11.3): tk_pay_batch runs
-     * the payments of several users in one CALL and one commit. Each item is
+#define TK_ITEM_DECLS "  DECLARE v_errno INT DEFAULT 0;\n"
+#define TK_ITEM_ON_ERROR                                                                                       \
+    "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN\n"                                                          \
+    "    GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO;\n"                                                  \
+    "    IF v_errno IN (1205, 1213) THEN RESIGNAL; END IF;\n"                                                  \
+    "    ROLLBACK TO SAVEPOINT tk_item;\n"                                                                      \
+    "    SELECT 'SQLERR', v_errno, 0, 0, 0, 0, 0;\n"                                                            \
+    "  END;\n"
+/* A batch procedure: items a JSON array of 3-element arrays, each the
+ * arguments of one CALL item(...), all in one transaction. */
+#define TK_BATCH_PROC(name, item)                                                                              \
+    "CREATE PROCEDURE " name "(IN p_items TEXT)\n"                                                             \
+    "BEGIN\n"                                                                                                  \
+    "  DECLARE i INT DEFAULT 0;\n"                                                                             \
+    "  DECLARE n INT DEFAULT JSON_LENGTH(p_items);\n"                                                          \
+    "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n"                                 \
+    "  START TRANSACTION;\n"                                                                                   \
+    "  WHILE i < n DO\n"                                                                                       \
+    "    CALL " item "(JSON_VALUE(p_items, CONCAT('$[', i, '][0]')),\n"                                        \
+    "                  JSON_VALUE(p_items, CONCAT('$[', i, '][1]')),\n"                                        \
+    "                  JSON_VALUE(p_items, CONCAT('$[', i, '][2]')));\n"                                       \
+    "    SET i = i + 1;\n"                                                                                     \
+    "  END WHILE;\n"                                                                                           \
+    "  COMMIT;\n"                                                                                              \
+    "END"
+    /* Batched payments and holds (serve --db-batch, issue 11.3):
+     * tk_pay_batch runs the payments of several users in one CALL and one
+     * commit, tk_hold_batch their holds ([user_id, seat_id, ttl_s] items,
+     * tk_hold_item: tk_hold under the savepoint). Each item is
      * tk_pay_item: tk_pay's logic and events unchanged, under the savepoint
      * tk_item instead of a transaction of its own, so a refused item rolls
      * back to it and never fails the others. An SQL error of one item (a
@@ -709,35 +743,24 @@ static const migration migrations[] = {
      * the whole batch (rolled back), and the server runs every item alone.
      * Items: a JSON array of [user_id, reservation_id, idempotency_key].
      * One result row per item, in order, of tk_pay's shape. */
-    {13, "batched payments", {
+    {13, "batched payments and holds", {
         "DROP PROCEDURE IF EXISTS tk_pay_item",
         "CREATE PROCEDURE tk_pay_item(IN p_user BIGINT UNSIGNED, IN p_res BIGINT UNSIGNED, IN p_key VARCHAR(64))\n"
-        TK_PAY_BODY("  DECLARE v_errno INT DEFAULT 0;\n",
-                    "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN\n"
-                    "    GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO;\n"
-                    "    IF v_errno IN (1205, 1213) THEN RESIGNAL; END IF;\n"
-                    "    ROLLBACK TO SAVEPOINT tk_item;\n"
-                    "    SELECT 'SQLERR', v_errno, 0, 0, 0, 0, 0;\n"
-                    "  END;\n",
-                    "  SAVEPOINT tk_item;\n", "ROLLBACK TO SAVEPOINT tk_item;", ""),
+        TK_PAY_BODY(TK_ITEM_DECLS, TK_ITEM_ON_ERROR, "  SAVEPOINT tk_item;\n", "ROLLBACK TO SAVEPOINT tk_item;", ""),
         "DROP PROCEDURE IF EXISTS tk_pay_batch",
-        "CREATE PROCEDURE tk_pay_batch(IN p_items TEXT)\n"
-        "BEGIN\n"
-        "  DECLARE i INT DEFAULT 0;\n"
-        "  DECLARE n INT DEFAULT JSON_LENGTH(p_items);\n"
-        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n"
-        "  START TRANSACTION;\n"
-        "  WHILE i < n DO\n"
-        "    CALL tk_pay_item(JSON_VALUE(p_items, CONCAT('$[', i, '][0]')),\n"
-        "                     JSON_VALUE(p_items, CONCAT('$[', i, '][1]')),\n"
-        "                     JSON_VALUE(p_items, CONCAT('$[', i, '][2]')));\n"
-        "    SET i = i + 1;\n"
-        "  END WHILE;\n"
-        "  COMMIT;\n"
-        "END",
+        TK_BATCH_PROC("tk_pay_batch", "tk_pay_item"),
+        "DROP PROCEDURE IF EXISTS tk_hold_item",
+        "CREATE PROCEDURE tk_hold_item(IN p_user BIGINT UNSIGNED, IN p_seat BIGINT UNSIGNED, IN p_ttl INT)\n"
+        TK_HOLD_BODY(TK_ITEM_DECLS, TK_ITEM_ON_ERROR, "  SAVEPOINT tk_item;\n", "ROLLBACK TO SAVEPOINT tk_item;", ""),
+        "DROP PROCEDURE IF EXISTS tk_hold_batch",
+        TK_BATCH_PROC("tk_hold_batch", "tk_hold_item"),
         NULL}},
 #undef TK_OUTBOX_ROW
 #undef TK_PAY_BODY
+#undef TK_HOLD_BODY
+#undef TK_ITEM_DECLS
+#undef TK_ITEM_ON_ERROR
+#undef TK_BATCH_PROC
 };
 
 int tk_db_schema_version(void)

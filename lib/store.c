@@ -683,6 +683,12 @@ tk_rc tk_store_reserve_as(tk_store *s, uint64_t user_id, uint64_t seat_id, int h
                         (unsigned long long)seat_id);
         return rc;
     }
+    return tk_store_hold_answer(s, user_id, seat_id, arg, code, v, out);
+}
+
+tk_rc tk_store_hold_answer(tk_store *s, uint64_t user_id, uint64_t seat_id, uint64_t arg, const char *code,
+                           const int64_t v[6], tk_reservation *out)
+{
     if (!strcmp(code, "SEAT_TAKEN"))
         return fail(s, TK_ECONFLICT, "SEAT_TAKEN", "seat %llu is already held or sold", (unsigned long long)seat_id);
     if (!strcmp(code, "NOT_FOUND"))

@@ -414,19 +414,9 @@ static void h_seats(tk_job *j, tk_worker *w)
 
 /* ---- reservations and payments -------------------------------------------- */
 
-static void h_reserve(tk_job *j, tk_worker *w)
+/* The worker's hold context, current for this job (lock strategy state). */
+static tk_serve_hold_ctx *hold_ctx(tk_worker *w)
 {
-    if (queue_gate_hold(j, w) != 0) /* waiting room: an admitted queue token (queue_routes.c) */
-        return;
-    tk_server *srv = w->srv;
-    json_t *b = job_body_object(j);
-    if (!b)
-        return;
-    int64_t seat_id;
-    if (job_want_int(j, b, "seat_id", INT64_MAX, &seat_id) != 0)
-        goto out;
-    /* the lock strategy (strategy.h): by default redis-atomic, a Redis
-     * SET NX PX per seat in front of the database arbiter */
     tk_serve_hold_ctx *hc = &w->hold;
     if (!hc->store) {
         hc->params = tk_strategy_serve_params();
@@ -434,21 +424,84 @@ static void h_reserve(tk_job *j, tk_worker *w)
     }
     hc->store = w->store;
     hc->redis = w->redis;
-    hc->gen = atomic_load(&srv->data_gen);
-    const tk_strategy *st = j->strategy ? j->strategy : srv->cfg.strategy;
-    tk_reservation r;
-    tk_rc rc = tk_strategy_serve_hold(st, hc, j->claims.user_id, (uint64_t)seat_id, srv->cfg.hold_ttl_s, &r);
-    tk_metrics_hold(&srv->metrics, st, rc);
-    if (hc->redis_rejected)
+    hc->gen = atomic_load(&w->srv->data_gen);
+    return hc;
+}
+
+static const tk_strategy *job_strategy(const tk_job *j, const tk_worker *w)
+{
+    return j->strategy ? j->strategy : w->srv->cfg.strategy;
+}
+
+/* The reply to a hold's outcome rc (r: the reservation on TK_OK; code/msg
+ * the refusal). */
+static void hold_reply(tk_job *j, tk_worker *w, tk_rc rc, const tk_reservation *r, const char *code, const char *msg)
+{
+    tk_server *srv = w->srv;
+    tk_metrics_hold(&srv->metrics, job_strategy(j, w), rc);
+    if (w->hold.redis_rejected)
         atomic_fetch_add(&srv->metrics.holds_redis_rejected, 1);
     if (rc != TK_OK) {
-        job_reply_store(j, rc, w->store);
+        job_reply_error(j, tk_rc_http_status(rc), code, "%s", msg);
+        return;
+    }
+    seat_views_after_hold(w, r);
+    job_reply_json(j, 201, tk_reservation_json(r));
+}
+
+int job_hold_begin(tk_job *j, tk_worker *w, tk_hold_item *it)
+{
+    if (queue_gate_hold(j, w) != 0) /* waiting room: an admitted queue token (queue_routes.c) */
+        return 0;
+    json_t *b = job_body_object(j);
+    if (!b)
+        return 0;
+    int64_t seat_id;
+    int due = 0;
+    if (job_want_int(j, b, "seat_id", INT64_MAX, &seat_id) != 0)
+        goto out;
+    /* the lock strategy (strategy.h): by default redis-atomic, a Redis
+     * SET NX PX per seat in front of the database arbiter */
+    tk_serve_hold_ctx *hc = hold_ctx(w);
+    const tk_strategy *st = job_strategy(j, w);
+    int ttl = w->srv->cfg.hold_ttl_s;
+    tk_rc rc;
+    if (!tk_strategy_serve_batchable(st)) { /* the whole hold here, alone */
+        tk_reservation r;
+        rc = tk_strategy_serve_hold(st, hc, j->claims.user_id, (uint64_t)seat_id, ttl, &r);
+        hold_reply(j, w, rc, &r, tk_store_errcode(w->store), tk_store_errmsg(w->store));
         goto out;
     }
-    seat_views_after_hold(w, &r);
-    job_reply_json(j, 201, tk_reservation_json(&r));
+    memset(it, 0, sizeof *it);
+    rc = tk_strategy_serve_hold_gate(st, hc, j->claims.user_id, (uint64_t)seat_id, ttl, &it->redis_held);
+    if (rc != TK_OK) {
+        hold_reply(j, w, rc, NULL, tk_store_errcode(w->store), tk_store_errmsg(w->store));
+        goto out;
+    }
+    it->user_id = j->claims.user_id;
+    it->seat_id = (uint64_t)seat_id;
+    it->ttl_s = ttl;
+    due = 1;
 out:
     json_decref(b);
+    return due;
+}
+
+void job_hold_end(tk_job *j, tk_worker *w, const tk_hold_item *it)
+{
+    tk_serve_hold_ctx *hc = hold_ctx(w);
+    hc->redis_rejected = 0;
+    tk_strategy_serve_hold_done(hc, it->user_id, it->seat_id, it->rc, it->redis_held);
+    hold_reply(j, w, it->rc, &it->res, it->code, it->msg);
+}
+
+static void h_reserve(tk_job *j, tk_worker *w)
+{
+    tk_hold_item it;
+    if (job_hold_begin(j, w, &it)) {
+        tk_store_hold_batch(w->store, &it, 1);
+        job_hold_end(j, w, &it);
+    }
 }
 
 /* The caller's reservations: page, size, status. */
@@ -539,7 +592,14 @@ static void h_pay(tk_job *j, tk_worker *w)
     }
 }
 
-int tk_route_is_pay(const tk_route *r) { return r && r->fn == h_pay; }
+int tk_route_batch_kind(const tk_route *r)
+{
+    if (r && r->fn == h_pay)
+        return TK_BATCH_PAY;
+    if (r && r->fn == h_reserve)
+        return TK_BATCH_HOLD;
+    return 0;
+}
 
 /* ---- operations ----------------------------------------------------------- */
 

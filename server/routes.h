@@ -33,16 +33,23 @@ void tk_views_purge(tk_worker *w);
  * status unchanged. Other replies: etag and cc are "" and the status stays. */
 int tk_http_validators(const tk_job *j, int status, char etag[24], const char **cc);
 
-/* serve --db-batch (server.c): the payment route in three steps, so that a
- * worker can pay several queued jobs in one batch (storebatch.h).
- * job_pay_begin checks the waiting room and the request: 1 when *it is
- * filled and the store call is due, 0 when the job was answered (a 4xx).
- * job_pay_end answers the job from the item's outcome (what h_pay did
- * after tk_store_pay: metrics, hold release or persist, the reply). */
+/* serve --db-batch (server.c): the payment and hold routes in three steps,
+ * so that a worker can run several queued jobs of one kind in one batch
+ * (storebatch.h). job_*_begin checks the waiting room and the request (and
+ * for a hold the lock strategy's Redis step): 1 when *it is filled and the
+ * store call is due, 0 when the job was answered (a 4xx, SEAT_TAKEN by
+ * Redis, or a hold under a strategy that cannot batch, run whole).
+ * job_*_end answers the job from the item's outcome (what the handler did
+ * after the store call: metrics, Redis hold release or persist, cached
+ * views, the reply). */
 int job_pay_begin(tk_job *j, tk_worker *w, tk_pay_item *it);
 void job_pay_end(tk_job *j, tk_worker *w, const tk_pay_item *it);
-/* 1 when r is POST /api/v1/payments. */
-int tk_route_is_pay(const tk_route *r);
+int job_hold_begin(tk_job *j, tk_worker *w, tk_hold_item *it);
+void job_hold_end(tk_job *j, tk_worker *w, const tk_hold_item *it);
+/* The batch kind of route r: TK_BATCH_PAY (POST /api/v1/payments),
+ * TK_BATCH_HOLD (POST /api/v1/reservations), or 0. */
+enum { TK_BATCH_PAY = 1, TK_BATCH_HOLD = 2 };
+int tk_route_batch_kind(const tk_route *r);
 
 /* The admin table (admin_routes.c). */
 extern const tk_route tk_admin_routes[];

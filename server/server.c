@@ -354,17 +354,17 @@ static int job_refused(tk_server *srv, tk_job *j)
     return 0;
 }
 
-/* --db-batch K: with the queue lock held and j (a payment) just taken, take
- * up to K-1 more payments already queued in the bookings' lane (never waits
- * for more to arrive), looking at most 4K jobs deep. Fills more[], returns
- * how many. */
-static int take_batch(tk_server *srv, tk_job *more[], int max)
+/* --db-batch K: with the queue lock held and a job of batch kind `kind`
+ * (routes.h) just taken, take up to max more of that kind already queued in
+ * the bookings' lane (never waits for more to arrive), looking at most
+ * 4 (max + 1) jobs deep. Fills more[], returns how many. */
+static int take_batch(tk_server *srv, int kind, tk_job *more[], int max)
 {
     int n = 0, looked = 0;
     tk_job *prev = NULL;
     for (tk_job *j = srv->q_head, *next; j && n < max && looked < 4 * (max + 1); j = next, looked++) {
         next = j->next;
-        if (!tk_route_is_pay(j->route)) {
+        if (tk_route_batch_kind(j->route) != kind) {
             prev = j;
             continue;
         }
@@ -381,23 +381,40 @@ static int take_batch(tk_server *srv, tk_job *more[], int max)
     return n;
 }
 
-/* The payments jobs[0..n-1] in one batch (storebatch.h): each checked and
- * answered as h_pay would, those that reach the store paid together. */
-static void run_pay_batch(tk_server *srv, tk_job *jobs[], int n, tk_worker *w)
+/* The jobs[0..n-1] of one batch kind in one store call (storebatch.h):
+ * each checked and answered as its handler would, those that reach the
+ * store run together. */
+static void run_batch(tk_server *srv, int kind, tk_job *jobs[], int n, tk_worker *w)
 {
-    tk_pay_item items[TK_DB_BATCH_MAX];
+    union {
+        tk_pay_item pay[TK_DB_BATCH_MAX];
+        tk_hold_item hold[TK_DB_BATCH_MAX];
+    } *items = malloc(sizeof *items);
     tk_job *due[TK_DB_BATCH_MAX];
     int m = 0;
-    for (int i = 0; i < n; i++)
-        if (!job_refused(srv, jobs[i]) && job_pay_begin(jobs[i], w, &items[m]))
+    for (int i = 0; i < n; i++) {
+        if (job_refused(srv, jobs[i]))
+            continue;
+        if (!items) {
+            job_reply_error(jobs[i], 503, "BUSY", "out of memory");
+            continue;
+        }
+        if (kind == TK_BATCH_PAY ? job_pay_begin(jobs[i], w, &items->pay[m]) : job_hold_begin(jobs[i], w, &items->hold[m]))
             due[m++] = jobs[i];
+    }
     if (m > 0) {
-        tk_store_pay_batch(w->store, items, m);
-        if (m > 1)
+        int batched = kind == TK_BATCH_PAY ? tk_store_pay_batch(w->store, items->pay, m)
+                                           : tk_store_hold_batch(w->store, items->hold, m);
+        if (batched > 1)
             atomic_fetch_add(&srv->metrics.db_batches, 1);
     }
-    for (int i = 0; i < m; i++)
-        job_pay_end(due[i], w, &items[i]);
+    for (int i = 0; i < m; i++) {
+        if (kind == TK_BATCH_PAY)
+            job_pay_end(due[i], w, &items->pay[i]);
+        else
+            job_hold_end(due[i], w, &items->hold[i]);
+    }
+    free(items);
     for (int i = 0; i < n; i++)
         post_done(jobs[i]);
 }
@@ -423,9 +440,10 @@ static void *worker_main(void *arg)
         atomic_fetch_sub(&srv->metrics.queued, 1);
         tk_job *batch[TK_DB_BATCH_MAX];
         int nbatch = 0;
-        if (srv->cfg.db_batch > 1 && !low && tk_route_is_pay(j->route)) {
+        int kind = srv->cfg.db_batch > 1 && !low ? tk_route_batch_kind(j->route) : 0;
+        if (kind) {
             batch[nbatch++] = j;
-            nbatch += take_batch(srv, batch + 1, srv->cfg.db_batch - 1);
+            nbatch += take_batch(srv, kind, batch + 1, srv->cfg.db_batch - 1);
         }
         atomic_fetch_add(&srv->busy_workers, 1);
         pthread_mutex_unlock(&srv->qmu);
@@ -440,7 +458,7 @@ static void *worker_main(void *arg)
         if (fault_ms > 0) /* injected latency fault (tests, drills) */
             usleep((useconds_t)fault_ms * 1000);
         if (nbatch > 0) {
-            run_pay_batch(srv, batch, nbatch, w);
+            run_batch(srv, kind, batch, nbatch, w);
             atomic_fetch_sub(&srv->busy_workers, 1);
             continue;
         }

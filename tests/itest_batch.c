@@ -7,6 +7,9 @@
  *    again in a later batch (a replay); a key reused for another
  *    reservation is refused;
  *  - two batches racing to pay one reservation: exactly one pays;
+ *  - holds: a batch with a seat twice and an unknown seat (the others
+ *    hold, the refused ones write nothing); two batches racing for one
+ *    seat: exactly one hold wins;
  *  - serve --db-batch 16 under concurrent payments, killed -9 while
  *    batches run: every acknowledged payment is in MariaDB, no half-written
  *    reservation, and every invariant holds. */
@@ -249,6 +252,107 @@ static void test_batches_race_one_reservation(void **state)
     tk_store_close(s);
 }
 
+/* ---- holds ---------------------------------------------------------------- */
+
+static tk_hold_item hitem(long long user, long long seat)
+{
+    tk_hold_item it;
+    memset(&it, 0, sizeof it);
+    it.user_id = (uint64_t)user;
+    it.seat_id = (uint64_t)seat;
+    it.ttl_s = 600;
+    return it;
+}
+
+static void test_hold_batch_one_fails(void **state)
+{
+    (void)state;
+    tk_store *s = store();
+    long long s1 = free_seat(0), s2 = free_seat(1), s3 = free_seat(2);
+    long long sched = itest_sql_i64(&E, "SELECT schedule_id FROM seats WHERE id = %lld", s1);
+    long long avail = itest_sql_i64(&E, "SELECT available_seats FROM concert_schedules WHERE id = %lld", sched);
+    long long live_before = itest_sql_i64(&E, "SELECT COUNT(*) FROM reservations WHERE live_seat_id IS NOT NULL");
+    /* s2 twice in one batch (the second is SEAT_TAKEN), an unknown seat */
+    tk_hold_item it[5] = {hitem(80, s1), hitem(81, s2), hitem(82, s2), hitem(83, 999999999), hitem(84, s3)};
+    assert_int_equal(tk_store_hold_batch(s, it, 5), 5);
+    assert_int_equal(it[0].rc, TK_OK);
+    assert_int_equal(it[1].rc, TK_OK);
+    assert_int_equal(it[2].rc, TK_ECONFLICT);
+    assert_string_equal(it[2].code, "SEAT_TAKEN");
+    assert_int_equal(it[3].rc, TK_ENOTFOUND);
+    assert_int_equal(it[4].rc, TK_OK);
+    static const int held[] = {0, 1, 4};
+    for (size_t k = 0; k < 3; k++) {
+        int i = held[k];
+        assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM reservations WHERE id = %llu AND user_id = %llu"
+                                           " AND seat_id = %llu AND status = 'PENDING'",
+                                       (unsigned long long)it[i].res.id, (unsigned long long)it[i].user_id,
+                                       (unsigned long long)it[i].seat_id), 1);
+        assert_true(it[i].res.expires_at_ms > it[i].res.created_at_ms);
+    }
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM reservations WHERE user_id IN (82, 83)"), 0);
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM reservations WHERE live_seat_id IS NOT NULL") - live_before, 3);
+    long long same_sched = (itest_sql_i64(&E, "SELECT schedule_id FROM seats WHERE id = %lld", s2) == sched) +
+                           (itest_sql_i64(&E, "SELECT schedule_id FROM seats WHERE id = %lld", s3) == sched);
+    assert_int_equal(itest_sql_i64(&E, "SELECT available_seats FROM concert_schedules WHERE id = %lld", sched),
+                     avail - 1 - same_sched);
+    assert_true(itest_invariants_hold(&E));
+    tk_store_close(s);
+}
+
+typedef struct hracer {
+    tk_hold_item it[4];
+    int n;
+    pthread_barrier_t *go;
+} hracer;
+
+static void *hrace(void *arg)
+{
+    hracer *r = arg;
+    char err[256];
+    tk_store *s = tk_store_open(E.b.mysql, err, sizeof err);
+    pthread_barrier_wait(r->go);
+    if (s) {
+        tk_store_hold_batch(s, r->it, r->n);
+        tk_store_close(s);
+    } else {
+        for (int i = 0; i < r->n; i++)
+            r->it[i].rc = TK_EBACKEND;
+    }
+    return NULL;
+}
+
+static void test_hold_batches_race_one_seat(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 8; round++) {
+        long long contested = free_seat(0), own_a = free_seat(1), own_b = free_seat(2);
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 2);
+        hracer a = {.n = 2, .go = &go}, b = {.n = 2, .go = &go};
+        /* the contested seat first in one batch, last in the other */
+        a.it[0] = hitem(90, contested);
+        a.it[1] = hitem(90, own_a);
+        b.it[0] = hitem(91, own_b);
+        b.it[1] = hitem(91, contested);
+        pthread_t ta, tb;
+        pthread_create(&ta, NULL, hrace, &a);
+        pthread_create(&tb, NULL, hrace, &b);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        pthread_barrier_destroy(&go);
+        assert_int_equal((a.it[0].rc == TK_OK) + (b.it[1].rc == TK_OK), 1);
+        tk_hold_item *loser = a.it[0].rc == TK_OK ? &b.it[1] : &a.it[0];
+        assert_int_equal(loser->rc, TK_ECONFLICT);
+        assert_string_equal(loser->code, "SEAT_TAKEN");
+        assert_int_equal(a.it[1].rc, TK_OK);
+        assert_int_equal(b.it[0].rc, TK_OK);
+        assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM reservations WHERE seat_id = %lld", contested), 1);
+        assert_int_equal(itest_sql_i64(&E, "SELECT status = 'HELD' FROM seats WHERE id = %lld", contested), 1);
+    }
+    assert_true(itest_invariants_hold(&E));
+}
+
 /* ---- serve --db-batch 16, killed -9 while batches run ------------------- */
 
 #define CRASH_THREADS 16
@@ -264,6 +368,24 @@ typedef struct payer {
     volatile int *acked_total;
     pthread_mutex_t *mu;
 } payer;
+
+static long long crash_seats[CRASH_THREADS * CRASH_HOLDS];
+
+static void *hold_all(void *arg)
+{
+    payer *p = arg;
+    int t = p->user - 200;
+    for (int i = 0; i < CRASH_HOLDS; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"seat_id\":%lld}", crash_seats[t * CRASH_HOLDS + i]);
+        itest_resp r;
+        itest_http(&E, "POST", "/api/v1/reservations", p->token, body, NULL, &r);
+        if (r.status == 201)
+            p->res[p->nres++] = json_integer_value(json_object_get(r.json, "id"));
+        itest_resp_free(&r);
+    }
+    return NULL;
+}
 
 static void *pay_all(void *arg)
 {
@@ -312,25 +434,28 @@ static void test_serve_batch_kill9(void **state)
     for (int t = 0; t < CRASH_THREADS; t++)
         set_points(200 + t, (long long)(CRASH_HOLDS + 1) * maxprice);
     static payer p[CRASH_THREADS];
+    for (int i = 0; i < CRASH_THREADS * CRASH_HOLDS; i++)
+        crash_seats[i] = free_seat(i);
+    for (int i = 0; i < CRASH_THREADS * CRASH_HOLDS; i++)
+        assert_true(crash_seats[i] > 0);
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     volatile int acked = 0;
     for (int t = 0; t < CRASH_THREADS; t++) {
         p[t] = (payer){.user = 200 + t, .acked_total = &acked, .mu = &mu};
         p[t].token = itest_login(&E, p[t].user);
         assert_non_null(p[t].token);
-        for (int i = 0; i < CRASH_HOLDS; i++) {
-            long long seat = free_seat(0);
-            char body[64];
-            snprintf(body, sizeof body, "{\"seat_id\":%lld}", seat);
-            itest_resp r;
-            itest_http(&E, "POST", "/api/v1/reservations", p[t].token, body, NULL, &r);
-            assert_int_equal(r.status, 201);
-            p[t].res[p[t].nres++] = json_integer_value(json_object_get(r.json, "id"));
-            itest_resp_free(&r);
-        }
     }
-    long long batches_before = metric("ticketctl_db_batches_total");
+    /* the holds concurrently too (batches of holds), on disjoint seats */
+    long long holds_before = metric("ticketctl_db_batches_total");
     pthread_t th[CRASH_THREADS];
+    for (int t = 0; t < CRASH_THREADS; t++)
+        pthread_create(&th[t], NULL, hold_all, &p[t]);
+    for (int t = 0; t < CRASH_THREADS; t++) {
+        pthread_join(th[t], NULL);
+        assert_int_equal(p[t].nres, CRASH_HOLDS);
+    }
+    assert_true(metric("ticketctl_db_batches_total") > holds_before);
+    long long batches_before = metric("ticketctl_db_batches_total");
     for (int t = 0; t < CRASH_THREADS; t++)
         pthread_create(&th[t], NULL, pay_all, &p[t]);
     /* kill -9 once a third of the payments were acknowledged (at most 10 s) */
@@ -378,6 +503,8 @@ int main(void)
         cmocka_unit_test(test_batch_one_fails),
         cmocka_unit_test(test_batch_idempotency),
         cmocka_unit_test(test_batches_race_one_reservation),
+        cmocka_unit_test(test_hold_batch_one_fails),
+        cmocka_unit_test(test_hold_batches_race_one_seat),
         cmocka_unit_test(test_serve_batch_kill9),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

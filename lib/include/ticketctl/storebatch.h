@@ -1,6 +1,7 @@
-/* Batched store calls (serve --db-batch, issue 11.3): the payments of
- * several users in one round trip and one commit, each under its own
- * savepoint with its own answer (procedure tk_pay_batch, migration 13). */
+/* Batched store calls (serve --db-batch, issue 11.3): the payments or the
+ * holds of several users in one round trip and one commit, each under its
+ * own savepoint with its own answer (procedures tk_pay_batch and
+ * tk_hold_batch, migration 13). */
 #ifndef TICKETCTL_STOREBATCH_H
 #define TICKETCTL_STOREBATCH_H
 
@@ -35,5 +36,24 @@ typedef struct tk_pay_item {
  * TK_EBACKEND (as tk_store_pay would). Fills each item's answer; returns
  * the number of items that went through the batch (0 when it fell back). */
 int tk_store_pay_batch(tk_store *s, tk_pay_item *items, int n);
+
+/* One hold of a batch: user_id holds seat_id for ttl_s seconds; the
+ * answer as tk_store_reserve (the database arbiter alone: no Redis step,
+ * no lock strategy). */
+typedef struct tk_hold_item {
+    uint64_t user_id, seat_id;
+    int ttl_s;
+    int redis_held; /* the caller's: a Redis hold was taken in front of it (strategy.h) */
+    tk_rc rc;
+    tk_reservation res;
+    char code[32];
+    char msg[256];
+} tk_hold_item;
+
+/* Hold items[0..n-1] on s in one CALL tk_hold_batch, one commit, a
+ * savepoint each: of two items for one seat (in one batch or in two racing
+ * batches) exactly one holds it, the other is SEAT_TAKEN. n == 1 is exactly
+ * tk_store_reserve; the fallbacks and the return as tk_store_pay_batch. */
+int tk_store_hold_batch(tk_store *s, tk_hold_item *items, int n);
 
 #endif
