@@ -144,6 +144,30 @@ typedef struct migration {
         "  END IF;\n"                                                                                                 \
         "END"
 
+/* The body of tk_charge (migration 9) and of tk_charge_item (migration
+ * 13), as TK_PAY_BODY. */
+#define TK_CHARGE_BODY(DECLS, ON_ERROR, BEGIN_, ROLLBACK_, COMMIT_)\
+        "BEGIN\n"                                                                                                     \
+        "  DECLARE v_points BIGINT DEFAULT NULL;\n"                                                                   \
+        DECLS                                                                                                         \
+        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"                                                       \
+        ON_ERROR                                                                                                      \
+        BEGIN_                                                                                                        \
+        "  UPDATE users SET points = (@tk_points := points + p_amount)\n"                                             \
+        "    WHERE id = p_user AND points <= p_max - p_amount;\n"                                                     \
+        "  IF ROW_COUNT() = 1 THEN\n"                                                                                 \
+        "    INSERT INTO point_history (user_id, amount, type, balance_after)\n"                                      \
+        "      VALUES (p_user, p_amount, 'CHARGE', @tk_points);\n"                                                    \
+        "    " COMMIT_ "\n"                                                                                           \
+        "    SELECT 'OK', @tk_points, LAST_INSERT_ID(), 0, 0, 0, 0;\n"                                                \
+        "  ELSE\n"                                                                                                    \
+        "    " ROLLBACK_ "\n"                                                                                         \
+        "    SELECT points INTO v_points FROM users WHERE id = p_user;\n"                                             \
+        "    IF v_points IS NULL THEN SELECT 'NOT_FOUND', 0, 0, 0, 0, 0, 0;\n"                                        \
+        "    ELSE SELECT 'BALANCE_LIMIT', v_points, 0, 0, 0, 0, 0; END IF;\n"                                         \
+        "  END IF;\n"                                                                                                 \
+        "END"
+
 static const migration migrations[] = {
     {1, "core schema", {
         "CREATE TABLE IF NOT EXISTS users ("
@@ -644,25 +668,8 @@ static const migration migrations[] = {
     {9, "leaner hot-path procedures", {
         "DROP PROCEDURE IF EXISTS tk_charge",
         "CREATE PROCEDURE tk_charge(IN p_user BIGINT UNSIGNED, IN p_amount BIGINT, IN p_max BIGINT)\n"
-        "BEGIN\n"
-        "  DECLARE v_points BIGINT DEFAULT NULL;\n"
-        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"
-        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n"
-        "  START TRANSACTION;\n"
-        "  UPDATE users SET points = (@tk_points := points + p_amount)\n"
-        "    WHERE id = p_user AND points <= p_max - p_amount;\n"
-        "  IF ROW_COUNT() = 1 THEN\n"
-        "    INSERT INTO point_history (user_id, amount, type, balance_after)\n"
-        "      VALUES (p_user, p_amount, 'CHARGE', @tk_points);\n"
-        "    COMMIT;\n"
-        "    SELECT 'OK', @tk_points, LAST_INSERT_ID(), 0, 0, 0, 0;\n"
-        "  ELSE\n"
-        "    ROLLBACK;\n"
-        "    SELECT points INTO v_points FROM users WHERE id = p_user;\n"
-        "    IF v_points IS NULL THEN SELECT 'NOT_FOUND', 0, 0, 0, 0, 0, 0;\n"
-        "    ELSE SELECT 'BALANCE_LIMIT', v_points, 0, 0, 0, 0, 0; END IF;\n"
-        "  END IF;\n"
-        "END",
+        TK_CHARGE_BODY("", "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n",
+                       "  START TRANSACTION;\n", "ROLLBACK;", "COMMIT;"),
 
         "DROP PROCEDURE IF EXISTS tk_hold",
         "CREATE PROCEDURE tk_hold(IN p_user BIGINT UNSIGNED, IN p_seat BIGINT UNSIGNED, IN p_ttl INT)\n"
@@ -730,10 +737,11 @@ static const migration migrations[] = {
     "  END WHILE;\n"                                                                                           \
     "  COMMIT;\n"                                                                                              \
     "END"
-    /* Batched payments and holds (serve --db-batch, issue 11.3):
+    /* Batched payments, holds and charges (serve --db-batch, issue 11.3):
      * tk_pay_batch runs the payments of several users in one CALL and one
      * commit, tk_hold_batch their holds ([user_id, seat_id, ttl_s] items,
-     * tk_hold_item: tk_hold under the savepoint). Each item is
+     * tk_hold_item: tk_hold under the savepoint), tk_charge_batch their
+     * point charges ([user_id, amount, max balance], tk_charge_item). Each item is
      * tk_pay_item: tk_pay's logic and events unchanged, under the savepoint
      * tk_item instead of a transaction of its own, so a refused item rolls
      * back to it and never fails the others. An SQL error of one item (a
@@ -743,7 +751,7 @@ static const migration migrations[] = {
      * the whole batch (rolled back), and the server runs every item alone.
      * Items: a JSON array of [user_id, reservation_id, idempotency_key].
      * One result row per item, in order, of tk_pay's shape. */
-    {13, "batched payments and holds", {
+    {13, "batched payments, holds and charges", {
         "DROP PROCEDURE IF EXISTS tk_pay_item",
         "CREATE PROCEDURE tk_pay_item(IN p_user BIGINT UNSIGNED, IN p_res BIGINT UNSIGNED, IN p_key VARCHAR(64))\n"
         TK_PAY_BODY(TK_ITEM_DECLS, TK_ITEM_ON_ERROR, "  SAVEPOINT tk_item;\n", "ROLLBACK TO SAVEPOINT tk_item;", ""),
@@ -754,10 +762,16 @@ static const migration migrations[] = {
         TK_HOLD_BODY(TK_ITEM_DECLS, TK_ITEM_ON_ERROR, "  SAVEPOINT tk_item;\n", "ROLLBACK TO SAVEPOINT tk_item;", ""),
         "DROP PROCEDURE IF EXISTS tk_hold_batch",
         TK_BATCH_PROC("tk_hold_batch", "tk_hold_item"),
+        "DROP PROCEDURE IF EXISTS tk_charge_item",
+        "CREATE PROCEDURE tk_charge_item(IN p_user BIGINT UNSIGNED, IN p_amount BIGINT, IN p_max BIGINT)\n"
+        TK_CHARGE_BODY(TK_ITEM_DECLS, TK_ITEM_ON_ERROR, "  SAVEPOINT tk_item;\n", "ROLLBACK TO SAVEPOINT tk_item;", ""),
+        "DROP PROCEDURE IF EXISTS tk_charge_batch",
+        TK_BATCH_PROC("tk_charge_batch", "tk_charge_item"),
         NULL}},
 #undef TK_OUTBOX_ROW
 #undef TK_PAY_BODY
 #undef TK_HOLD_BODY
+#undef TK_CHARGE_BODY
 #undef TK_ITEM_DECLS
 #undef TK_ITEM_ON_ERROR
 #undef TK_BATCH_PROC

@@ -298,6 +298,12 @@ tk_rc tk_store_points_charge(tk_store *s, uint64_t user_id, int64_t amount, int6
                          (long long)amount, TK_BALANCE_MAX);
     if (rc != TK_OK)
         return rc;
+    return tk_store_charge_answer(s, code, v, balance, history_id);
+}
+
+tk_rc tk_store_charge_answer(tk_store *s, const char *code, const int64_t v[6], int64_t *balance,
+                             uint64_t *history_id)
+{
     if (!strcmp(code, "NOT_FOUND"))
         return fail(s, TK_ENOTFOUND, "NOT_FOUND", "no such user");
     if (!strcmp(code, "BALANCE_LIMIT"))

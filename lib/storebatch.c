@@ -33,6 +33,12 @@ static void hold_alone(tk_store *s, tk_hold_item *it)
     keep_answer(s, it->rc, it->code, it->msg);
 }
 
+static void charge_alone(tk_store *s, tk_charge_item *it)
+{
+    it->rc = tk_store_points_charge(s, it->user_id, it->amount, &it->balance, &it->history_id);
+    keep_answer(s, it->rc, it->code, it->msg);
+}
+
 /* A key tk_pay_batch can carry as a JSON string: 1..64 visible ASCII. */
 static int key_ok(const char *k)
 {
@@ -184,6 +190,40 @@ int tk_store_hold_batch(tk_store *s, tk_hold_item *items, int n)
         it->rc = b == BATCH_FAILED ? TK_EBACKEND
                                    : tk_store_hold_answer(s, it->user_id, it->seat_id, 0, rows->code[i], rows->v[i],
                                                           &it->res);
+        keep_answer(s, it->rc, it->code, it->msg);
+    }
+    free(rows);
+    return b == BATCH_OK ? n : 0;
+}
+
+int tk_store_charge_batch(tk_store *s, tk_charge_item *items, int n)
+{
+    int ok = 1;
+    for (int i = 0; i < n; i++)
+        ok &= items[i].amount >= 1 && items[i].amount <= TK_CHARGE_MAX;
+    char *json = n > 1 && n <= TK_DB_BATCH_MAX && ok ? json_buf(n) : NULL;
+    if (!json) { /* tk_store_points_charge validates and answers */
+        for (int i = 0; i < n; i++)
+            charge_alone(s, &items[i]);
+        return 0;
+    }
+    size_t at = 0;
+    json[at++] = '[';
+    for (int i = 0; i < n; i++)
+        at += (size_t)sprintf(json + at, "%s[%llu,%lld,%lld]", i ? "," : "", (unsigned long long)items[i].user_id,
+                              (long long)items[i].amount, TK_BALANCE_MAX);
+    json[at++] = ']';
+    batch_rows *rows = malloc(sizeof *rows);
+    int b = rows ? run_batch(s, "tk_charge_batch", json, at, n, rows) : BATCH_ALONE;
+    free(json);
+    for (int i = 0; i < n; i++) {
+        tk_charge_item *it = &items[i];
+        if (b == BATCH_ALONE || (b == BATCH_OK && !strcmp(rows->code[i], "SQLERR"))) {
+            charge_alone(s, it);
+            continue;
+        }
+        it->rc = b == BATCH_FAILED ? TK_EBACKEND
+                                   : tk_store_charge_answer(s, rows->code[i], rows->v[i], &it->balance, &it->history_id);
         keep_answer(s, it->rc, it->code, it->msg);
     }
     free(rows);

@@ -292,22 +292,40 @@ static void h_balance(tk_job *j, tk_worker *w)
         job_reply_json(j, 200, json_pack("{s:I}", "balance", (json_int_t)u.points));
 }
 
-static void h_charge(tk_job *j, tk_worker *w)
+int job_charge_begin(tk_job *j, tk_worker *w, tk_charge_item *it)
 {
+    (void)w;
     json_t *b = job_body_object(j);
     if (!b)
-        return;
-    int64_t amount, balance;
-    uint64_t hist;
-    if (job_want_int(j, b, "amount", TK_CHARGE_MAX, &amount) == 0) {
-        tk_rc rc = tk_store_points_charge(w->store, j->claims.user_id, amount, &balance, &hist);
-        if (rc != TK_OK)
-            job_reply_store(j, rc, w->store);
-        else
-            job_reply_json(j, 200, json_pack("{s:I, s:I}", "balance", (json_int_t)balance, "history_id",
-                                             (json_int_t)hist));
+        return 0;
+    int64_t amount;
+    int due = job_want_int(j, b, "amount", TK_CHARGE_MAX, &amount) == 0;
+    if (due) {
+        memset(it, 0, sizeof *it);
+        it->user_id = j->claims.user_id;
+        it->amount = amount;
     }
     json_decref(b);
+    return due;
+}
+
+void job_charge_end(tk_job *j, tk_worker *w, const tk_charge_item *it)
+{
+    (void)w;
+    if (it->rc != TK_OK)
+        job_reply_error(j, tk_rc_http_status(it->rc), it->code, "%s", it->msg);
+    else
+        job_reply_json(j, 200, json_pack("{s:I, s:I}", "balance", (json_int_t)it->balance, "history_id",
+                                         (json_int_t)it->history_id));
+}
+
+static void h_charge(tk_job *j, tk_worker *w)
+{
+    tk_charge_item it;
+    if (job_charge_begin(j, w, &it)) {
+        tk_store_charge_batch(w->store, &it, 1);
+        job_charge_end(j, w, &it);
+    }
 }
 
 static void h_history(tk_job *j, tk_worker *w)
@@ -598,6 +616,8 @@ int tk_route_batch_kind(const tk_route *r)
         return TK_BATCH_PAY;
     if (r && r->fn == h_reserve)
         return TK_BATCH_HOLD;
+    if (r && r->fn == h_charge)
+        return TK_BATCH_CHARGE;
     return 0;
 }
 

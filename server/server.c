@@ -389,6 +389,7 @@ static void run_batch(tk_server *srv, int kind, tk_job *jobs[], int n, tk_worker
     union {
         tk_pay_item pay[TK_DB_BATCH_MAX];
         tk_hold_item hold[TK_DB_BATCH_MAX];
+        tk_charge_item charge[TK_DB_BATCH_MAX];
     } *items = malloc(sizeof *items);
     tk_job *due[TK_DB_BATCH_MAX];
     int m = 0;
@@ -399,20 +400,26 @@ static void run_batch(tk_server *srv, int kind, tk_job *jobs[], int n, tk_worker
             job_reply_error(jobs[i], 503, "BUSY", "out of memory");
             continue;
         }
-        if (kind == TK_BATCH_PAY ? job_pay_begin(jobs[i], w, &items->pay[m]) : job_hold_begin(jobs[i], w, &items->hold[m]))
+        int go = kind == TK_BATCH_PAY    ? job_pay_begin(jobs[i], w, &items->pay[m])
+                 : kind == TK_BATCH_HOLD ? job_hold_begin(jobs[i], w, &items->hold[m])
+                                         : job_charge_begin(jobs[i], w, &items->charge[m]);
+        if (go)
             due[m++] = jobs[i];
     }
     if (m > 0) {
-        int batched = kind == TK_BATCH_PAY ? tk_store_pay_batch(w->store, items->pay, m)
-                                           : tk_store_hold_batch(w->store, items->hold, m);
+        int batched = kind == TK_BATCH_PAY    ? tk_store_pay_batch(w->store, items->pay, m)
+                      : kind == TK_BATCH_HOLD ? tk_store_hold_batch(w->store, items->hold, m)
+                                              : tk_store_charge_batch(w->store, items->charge, m);
         if (batched > 1)
             atomic_fetch_add(&srv->metrics.db_batches, 1);
     }
     for (int i = 0; i < m; i++) {
         if (kind == TK_BATCH_PAY)
             job_pay_end(due[i], w, &items->pay[i]);
-        else
+        else if (kind == TK_BATCH_HOLD)
             job_hold_end(due[i], w, &items->hold[i]);
+        else
+            job_charge_end(due[i], w, &items->charge[i]);
     }
     free(items);
     for (int i = 0; i < n; i++)

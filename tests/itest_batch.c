@@ -10,6 +10,8 @@
  *  - holds: a batch with a seat twice and an unknown seat (the others
  *    hold, the refused ones write nothing); two batches racing for one
  *    seat: exactly one hold wins;
+ *  - charges: a batch with one over the balance limit and an unknown user
+ *    (the others charge, two of one user both count);
  *  - serve --db-batch 16 under concurrent payments, killed -9 while
  *    batches run: every acknowledged payment is in MariaDB, no half-written
  *    reservation, and every invariant holds. */
@@ -353,6 +355,40 @@ static void test_hold_batches_race_one_seat(void **state)
     assert_true(itest_invariants_hold(&E));
 }
 
+/* ---- charges -------------------------------------------------------------- */
+
+static void test_charge_batch_one_fails(void **state)
+{
+    (void)state;
+    tk_store *s = store();
+    set_points(100, 1000);
+    set_points(101, TK_BALANCE_MAX - 10); /* a charge of 11 is over the limit */
+    tk_charge_item it[5];
+    memset(it, 0, sizeof it);
+    long long users[5] = {100, 101, 100, 999999, 101}, amounts[5] = {5, 11, 7, 3, 10};
+    for (int i = 0; i < 5; i++) {
+        it[i].user_id = (uint64_t)users[i];
+        it[i].amount = amounts[i];
+    }
+    long long hist101 = itest_sql_i64(&E, "SELECT COUNT(*) FROM point_history WHERE user_id = 101");
+    assert_int_equal(tk_store_charge_batch(s, it, 5), 5);
+    assert_int_equal(it[0].rc, TK_OK);
+    assert_int_equal(it[0].balance, 1005);
+    assert_int_equal(it[2].rc, TK_OK); /* the same user twice in one batch: both count, in order */
+    assert_int_equal(it[2].balance, 1012);
+    assert_int_equal(it[1].rc, TK_EINVAL); /* over the balance limit: nothing written */
+    assert_int_equal(it[3].rc, TK_ENOTFOUND);
+    assert_int_equal(it[4].rc, TK_OK); /* after a refused item of the same user */
+    assert_int_equal(it[4].balance, TK_BALANCE_MAX);
+    assert_int_equal(itest_sql_i64(&E, "SELECT points FROM users WHERE id = 100"), 1012);
+    assert_int_equal(itest_sql_i64(&E, "SELECT points FROM users WHERE id = 101"), TK_BALANCE_MAX);
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM point_history WHERE user_id = 101") - hist101, 1);
+    assert_int_equal(itest_sql_i64(&E, "SELECT balance_after FROM point_history WHERE id = %llu",
+                                   (unsigned long long)it[2].history_id), 1012);
+    assert_true(itest_invariants_hold(&E));
+    tk_store_close(s);
+}
+
 /* ---- serve --db-batch 16, killed -9 while batches run ------------------- */
 
 #define CRASH_THREADS 16
@@ -505,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_batches_race_one_reservation),
         cmocka_unit_test(test_hold_batch_one_fails),
         cmocka_unit_test(test_hold_batches_race_one_seat),
+        cmocka_unit_test(test_charge_batch_one_fails),
         cmocka_unit_test(test_serve_batch_kill9),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

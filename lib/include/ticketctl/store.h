@@ -161,6 +161,12 @@ typedef struct tk_payment {
 tk_rc tk_store_pay(tk_store *s, uint64_t user_id, uint64_t reservation_id, const char *idem_key,
                    tk_payment *out, tk_reservation *res);
 
+/* The answer of one tk_charge row (code, then v[0..5]): *balance and
+ * *history_id (may be NULL) like tk_store_points_charge, its tk_rc; a
+ * refusal is recorded on s. */
+tk_rc tk_store_charge_answer(tk_store *s, const char *code, const int64_t v[6], int64_t *balance,
+                             uint64_t *history_id);
+
 /* The answer of one tk_hold or tk_reserve_as row (code, then v[0..5]; arg:
  * the version or fencing token the caller presented, for the message):
  * fills *out like tk_store_reserve_as and returns its tk_rc; a refusal is

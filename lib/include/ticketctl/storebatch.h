@@ -1,7 +1,7 @@
-/* Batched store calls (serve --db-batch, issue 11.3): the payments or the
- * holds of several users in one round trip and one commit, each under its
+/* Batched store calls (serve --db-batch, issue 11.3): the payments, holds
+ * or point charges of several users in one round trip and one commit, each under its
  * own savepoint with its own answer (procedures tk_pay_batch and
- * tk_hold_batch, migration 13). */
+ * tk_hold_batch, tk_charge_batch, migration 13). */
 #ifndef TICKETCTL_STOREBATCH_H
 #define TICKETCTL_STOREBATCH_H
 
@@ -55,5 +55,24 @@ typedef struct tk_hold_item {
  * batches) exactly one holds it, the other is SEAT_TAKEN. n == 1 is exactly
  * tk_store_reserve; the fallbacks and the return as tk_store_pay_batch. */
 int tk_store_hold_batch(tk_store *s, tk_hold_item *items, int n);
+
+/* One point charge of a batch: amount (1..TK_CHARGE_MAX) points to
+ * user_id; the answer as tk_store_points_charge (balance, history_id). */
+typedef struct tk_charge_item {
+    uint64_t user_id;
+    int64_t amount;
+    tk_rc rc;
+    int64_t balance;
+    uint64_t history_id;
+    char code[32];
+    char msg[256];
+} tk_charge_item;
+
+/* Charge items[0..n-1] on s in one CALL tk_charge_batch, one commit, a
+ * savepoint each (two charges of one user in one batch both count, each
+ * checked against TK_BALANCE_MAX in turn). n == 1 is exactly
+ * tk_store_points_charge; the fallbacks and the return as
+ * tk_store_pay_batch. */
+int tk_store_charge_batch(tk_store *s, tk_charge_item *items, int n);
 
 #endif
