@@ -14,7 +14,8 @@
  *    (the others charge, two of one user both count);
  *  - serve --db-batch 16 under concurrent payments, killed -9 while
  *    batches run: every acknowledged payment is in MariaDB, no half-written
- *    reservation, and every invariant holds. */
+ *    reservation, and every invariant holds;
+ *  - a short bench through serve --db-batch 16 keeps every invariant. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -533,6 +534,38 @@ static void test_serve_batch_kill9(void **state)
     assert_true(itest_invariants_hold(&E));
 }
 
+/* A short bench through serve --db-batch 16: every invariant holds (bench
+ * exits 0 only then), no errors, batches ran, no seat sold twice. */
+static void test_bench_db_batch_invariants(void **state)
+{
+    (void)state;
+    assert_int_equal(itest_seed(&E, "--users 300 --concerts 20 --schedules-per-concert 2 --seats-per-schedule 60 --seed 12"), 0);
+    assert_int_equal(itest_server_start(&E, "--workers 2 --db-batch 16 --request-timeout 10s"), 0);
+    long long before = metric("ticketctl_db_batches_total");
+    char out[1200];
+    snprintf(out, sizeof out, "%s/itest-batch-bench.json", E.state);
+    remove(out);
+    int rc = itest_run(&E, "bench --users 200 --ramp 1s --duration 6s --think-time 5 --threads 2 "
+                           "--target http://127.0.0.1:%d --out '%s'", E.port, out);
+    long long batches = metric("ticketctl_db_batches_total") - before;
+    assert_int_equal(itest_server_stop(&E), 0); /* the SIGTERM drain, clean */
+    assert_int_equal(rc, 0); /* 0: run done and every invariant held */
+    json_error_t je;
+    json_t *res = json_load_file(out, 0, &je);
+    assert_non_null(res);
+    json_t *sum = json_object_get(res, "summary");
+    fprintf(stderr, "itest_batch: bench --db-batch 16: %lld flows, %lld errors, %lld batches\n",
+            (long long)json_integer_value(json_object_get(sum, "flows_completed")),
+            (long long)json_integer_value(json_object_get(sum, "errors")), batches);
+    assert_true(json_integer_value(json_object_get(sum, "flows_completed")) > 50);
+    assert_int_equal(json_integer_value(json_object_get(sum, "errors")), 0);
+    json_decref(res);
+    assert_true(batches > 0);
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM (SELECT seat_id FROM reservations WHERE status IN "
+                                       "('PENDING','CONFIRMED') GROUP BY seat_id HAVING COUNT(*) > 1) x"), 0);
+    assert_true(itest_invariants_hold(&E));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_hold_batches_race_one_seat),
         cmocka_unit_test(test_charge_batch_one_fails),
         cmocka_unit_test(test_serve_batch_kill9),
+        cmocka_unit_test(test_bench_db_batch_invariants),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
