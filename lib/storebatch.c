@@ -5,6 +5,7 @@
 
 #include <mysql.h>
 #include <mysqld_error.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,23 +21,24 @@ static void keep_answer(tk_store *s, tk_rc rc, char code[32], char msg[256])
     snprintf(msg, 256, "%s", tk_store_errmsg(s));
 }
 
-static void pay_alone(tk_store *s, tk_pay_item *it)
+/* Each kind's one item alone (the single-item store call); sets its rc. */
+static void pay_alone(tk_store *s, void *p)
 {
+    tk_pay_item *it = p;
     memset(&it->res, 0, sizeof it->res);
     it->rc = tk_store_pay(s, it->user_id, it->reservation_id, it->idem_key, &it->pay, &it->res);
-    keep_answer(s, it->rc, it->code, it->msg);
 }
 
-static void hold_alone(tk_store *s, tk_hold_item *it)
+static void hold_alone(tk_store *s, void *p)
 {
+    tk_hold_item *it = p;
     it->rc = tk_store_reserve(s, it->user_id, it->seat_id, it->ttl_s, &it->res);
-    keep_answer(s, it->rc, it->code, it->msg);
 }
 
-static void charge_alone(tk_store *s, tk_charge_item *it)
+static void charge_alone(tk_store *s, void *p)
 {
+    tk_charge_item *it = p;
     it->rc = tk_store_points_charge(s, it->user_id, it->amount, &it->balance, &it->history_id);
-    keep_answer(s, it->rc, it->code, it->msg);
 }
 
 /* A key tk_pay_batch can carry as a JSON string: 1..64 visible ASCII. */
@@ -50,6 +52,85 @@ static int key_ok(const char *k)
             return 0;
     return 1;
 }
+
+static int pay_valid(const void *p) { return key_ok(((const tk_pay_item *)p)->idem_key); }
+static int hold_valid(const void *p) { return ((const tk_hold_item *)p)->ttl_s > 0; }
+
+static int charge_valid(const void *p)
+{
+    const tk_charge_item *it = p;
+    return it->amount >= 1 && it->amount <= TK_CHARGE_MAX;
+}
+
+/* Each kind's item as the JSON array of its procedure's 3 arguments;
+ * bytes written (at most 2 * 21 digits and a 64-byte key escaped). */
+static size_t pay_args(char *b, const void *p)
+{
+    const tk_pay_item *it = p;
+    size_t at = (size_t)sprintf(b, "[%llu,%llu,\"", (unsigned long long)it->user_id,
+                                (unsigned long long)it->reservation_id);
+    for (const char *k = it->idem_key; *k; k++) {
+        if (*k == '"' || *k == '\\')
+            b[at++] = '\\';
+        b[at++] = *k;
+    }
+    b[at++] = '"';
+    b[at++] = ']';
+    return at;
+}
+
+static size_t hold_args(char *b, const void *p)
+{
+    const tk_hold_item *it = p;
+    return (size_t)sprintf(b, "[%llu,%llu,%d]", (unsigned long long)it->user_id, (unsigned long long)it->seat_id,
+                           it->ttl_s);
+}
+
+static size_t charge_args(char *b, const void *p)
+{
+    const tk_charge_item *it = p;
+    return (size_t)sprintf(b, "[%llu,%lld,%lld]", (unsigned long long)it->user_id, (long long)it->amount,
+                           TK_BALANCE_MAX);
+}
+
+/* Each kind's answer from its row (code, v), as its single call answers. */
+static tk_rc pay_answer(tk_store *s, void *p, const char *code, const int64_t v[6])
+{
+    tk_pay_item *it = p;
+    memset(&it->res, 0, sizeof it->res);
+    return tk_store_pay_answer(s, it->user_id, it->reservation_id, code, v, &it->pay, &it->res);
+}
+
+static tk_rc hold_answer(tk_store *s, void *p, const char *code, const int64_t v[6])
+{
+    tk_hold_item *it = p;
+    return tk_store_hold_answer(s, it->user_id, it->seat_id, 0, code, v, &it->res);
+}
+
+static tk_rc charge_answer(tk_store *s, void *p, const char *code, const int64_t v[6])
+{
+    tk_charge_item *it = p;
+    return tk_store_charge_answer(s, code, v, &it->balance, &it->history_id);
+}
+
+/* One kind of batch item: its procedure, size, where its rc/code/msg are,
+ * and the steps above. */
+typedef struct batch_kind {
+    const char *proc;
+    size_t size, rc_at, code_at, msg_at;
+    int (*valid)(const void *it);
+    size_t (*args)(char *dst, const void *it);
+    void (*alone)(tk_store *s, void *it);
+    tk_rc (*answer)(tk_store *s, void *it, const char *code, const int64_t v[6]);
+} batch_kind;
+
+#define KIND(proc, T, pre)                                                                                     \
+    {proc, sizeof(T), offsetof(T, rc), offsetof(T, code), offsetof(T, msg), pre##_valid, pre##_args, pre##_alone, \
+     pre##_answer}
+static const batch_kind PAY = KIND("tk_pay_batch", tk_pay_item, pay);
+static const batch_kind HOLD = KIND("tk_hold_batch", tk_hold_item, hold);
+static const batch_kind CHARGE = KIND("tk_charge_batch", tk_charge_item, charge);
+#undef KIND
 
 /* The rows of one batch CALL: code and v[0..5] per item, in order. */
 typedef struct batch_rows {
@@ -117,115 +198,44 @@ static int run_batch(tk_store *s, const char *proc, const char *json, size_t jle
     return BATCH_OK;
 }
 
-/* Room for n items of at most 2 * 21 digits and a 64-byte key escaped. */
-static char *json_buf(int n) { return malloc(4 + (size_t)n * (2 * 21 + 2 * 64 + 16)); }
-
-int tk_store_pay_batch(tk_store *s, tk_pay_item *items, int n)
+/* Run items[0..n-1] of kind k: in one batch CALL when n > 1 and every item
+ * is valid for one, else each alone; the fallbacks of storebatch.h. Fills
+ * each item's rc, code and msg. Returns the items that went through the
+ * batch (0 when none did). */
+static int run_kind(tk_store *s, const batch_kind *k, void *items, int n)
 {
-    int ok_keys = 1;
-    for (int i = 0; i < n; i++)
-        ok_keys &= key_ok(items[i].idem_key);
-    char *json = n > 1 && n <= TK_DB_BATCH_MAX && ok_keys ? json_buf(n) : NULL;
-    if (!json) { /* one item, a key to refuse, or no memory: tk_store_pay validates and answers */
-        for (int i = 0; i < n; i++)
-            pay_alone(s, &items[i]);
-        return 0;
-    }
-    size_t at = 0;
-    json[at++] = '[';
-    for (int i = 0; i < n; i++) {
-        at += (size_t)sprintf(json + at, "%s[%llu,%llu,\"", i ? "," : "", (unsigned long long)items[i].user_id,
-                              (unsigned long long)items[i].reservation_id);
-        for (const char *k = items[i].idem_key; *k; k++) {
-            if (*k == '"' || *k == '\\')
-                json[at++] = '\\';
-            json[at++] = *k;
+    char *base = items;
+    int ok = n > 1 && n <= TK_DB_BATCH_MAX;
+    for (int i = 0; ok && i < n; i++)
+        ok = k->valid(base + (size_t)i * k->size);
+    char *json = ok ? malloc(4 + (size_t)n * (2 * 21 + 2 * 64 + 16)) : NULL;
+    batch_rows *rows = json ? malloc(sizeof *rows) : NULL;
+    int b = BATCH_ALONE;
+    if (rows) {
+        size_t at = 0;
+        json[at++] = '[';
+        for (int i = 0; i < n; i++) {
+            if (i)
+                json[at++] = ',';
+            at += k->args(json + at, base + (size_t)i * k->size);
         }
-        json[at++] = '"';
         json[at++] = ']';
+        b = run_batch(s, k->proc, json, at, n, rows);
     }
-    json[at++] = ']';
-    batch_rows *rows = malloc(sizeof *rows);
-    int b = rows ? run_batch(s, "tk_pay_batch", json, at, n, rows) : BATCH_ALONE;
     free(json);
     for (int i = 0; i < n; i++) {
-        tk_pay_item *it = &items[i];
-        memset(&it->res, 0, sizeof it->res);
-        if (b == BATCH_ALONE || (b == BATCH_OK && !strcmp(rows->code[i], "SQLERR"))) {
-            pay_alone(s, it); /* rolled back (whole, or to its savepoint): as tk_store_pay answers it */
-            continue;
-        }
-        it->rc = b == BATCH_FAILED ? TK_EBACKEND
-                                   : tk_store_pay_answer(s, it->user_id, it->reservation_id, rows->code[i], rows->v[i],
-                                                         &it->pay, &it->res);
-        keep_answer(s, it->rc, it->code, it->msg); /* BATCH_FAILED: run_batch's error, for every item */
+        char *it = base + (size_t)i * k->size;
+        tk_rc *rc = (tk_rc *)(void *)(it + k->rc_at);
+        if (b == BATCH_ALONE || (b == BATCH_OK && !strcmp(rows->code[i], "SQLERR")))
+            k->alone(s, it); /* rolled back (whole, or to its savepoint): as the single call answers it */
+        else /* BATCH_FAILED: run_batch's error on s, for every item */
+            *rc = b == BATCH_FAILED ? TK_EBACKEND : k->answer(s, it, rows->code[i], rows->v[i]);
+        keep_answer(s, *rc, it + k->code_at, it + k->msg_at);
     }
     free(rows);
     return b == BATCH_OK ? n : 0;
 }
 
-int tk_store_hold_batch(tk_store *s, tk_hold_item *items, int n)
-{
-    char *json = n > 1 && n <= TK_DB_BATCH_MAX ? json_buf(n) : NULL;
-    if (!json) {
-        for (int i = 0; i < n; i++)
-            hold_alone(s, &items[i]);
-        return 0;
-    }
-    size_t at = 0;
-    json[at++] = '[';
-    for (int i = 0; i < n; i++)
-        at += (size_t)sprintf(json + at, "%s[%llu,%llu,%d]", i ? "," : "", (unsigned long long)items[i].user_id,
-                              (unsigned long long)items[i].seat_id, items[i].ttl_s);
-    json[at++] = ']';
-    batch_rows *rows = malloc(sizeof *rows);
-    int b = rows ? run_batch(s, "tk_hold_batch", json, at, n, rows) : BATCH_ALONE;
-    free(json);
-    for (int i = 0; i < n; i++) {
-        tk_hold_item *it = &items[i];
-        if (b == BATCH_ALONE || (b == BATCH_OK && !strcmp(rows->code[i], "SQLERR"))) {
-            hold_alone(s, it); /* e.g. the live_seat_id backstop: SEAT_TAKEN, as tk_store_reserve answers */
-            continue;
-        }
-        it->rc = b == BATCH_FAILED ? TK_EBACKEND
-                                   : tk_store_hold_answer(s, it->user_id, it->seat_id, 0, rows->code[i], rows->v[i],
-                                                          &it->res);
-        keep_answer(s, it->rc, it->code, it->msg);
-    }
-    free(rows);
-    return b == BATCH_OK ? n : 0;
-}
-
-int tk_store_charge_batch(tk_store *s, tk_charge_item *items, int n)
-{
-    int ok = 1;
-    for (int i = 0; i < n; i++)
-        ok &= items[i].amount >= 1 && items[i].amount <= TK_CHARGE_MAX;
-    char *json = n > 1 && n <= TK_DB_BATCH_MAX && ok ? json_buf(n) : NULL;
-    if (!json) { /* tk_store_points_charge validates and answers */
-        for (int i = 0; i < n; i++)
-            charge_alone(s, &items[i]);
-        return 0;
-    }
-    size_t at = 0;
-    json[at++] = '[';
-    for (int i = 0; i < n; i++)
-        at += (size_t)sprintf(json + at, "%s[%llu,%lld,%lld]", i ? "," : "", (unsigned long long)items[i].user_id,
-                              (long long)items[i].amount, TK_BALANCE_MAX);
-    json[at++] = ']';
-    batch_rows *rows = malloc(sizeof *rows);
-    int b = rows ? run_batch(s, "tk_charge_batch", json, at, n, rows) : BATCH_ALONE;
-    free(json);
-    for (int i = 0; i < n; i++) {
-        tk_charge_item *it = &items[i];
-        if (b == BATCH_ALONE || (b == BATCH_OK && !strcmp(rows->code[i], "SQLERR"))) {
-            charge_alone(s, it);
-            continue;
-        }
-        it->rc = b == BATCH_FAILED ? TK_EBACKEND
-                                   : tk_store_charge_answer(s, rows->code[i], rows->v[i], &it->balance, &it->history_id);
-        keep_answer(s, it->rc, it->code, it->msg);
-    }
-    free(rows);
-    return b == BATCH_OK ? n : 0;
-}
+int tk_store_pay_batch(tk_store *s, tk_pay_item *items, int n) { return run_kind(s, &PAY, items, n); }
+int tk_store_hold_batch(tk_store *s, tk_hold_item *items, int n) { return run_kind(s, &HOLD, items, n); }
+int tk_store_charge_batch(tk_store *s, tk_charge_item *items, int n) { return run_kind(s, &CHARGE, items, n); }

@@ -190,9 +190,12 @@ static void test_batch_idempotency(void **state)
 
 /* ---- two batches racing -------------------------------------------------- */
 
+/* One of two batches started together: pays pay[0..n-1] (or holds
+ * hold[0..n-1] when holds is set) on its own connection. */
 typedef struct racer {
-    tk_pay_item it[8];
-    int n;
+    tk_pay_item pay[4];
+    tk_hold_item hold[4];
+    int n, holds;
     pthread_barrier_t *go;
 } racer;
 
@@ -202,14 +205,28 @@ static void *race(void *arg)
     char err[256];
     tk_store *s = tk_store_open(E.b.mysql, err, sizeof err);
     pthread_barrier_wait(r->go);
-    if (s) {
-        tk_store_pay_batch(s, r->it, r->n);
-        tk_store_close(s);
-    } else {
-        for (int i = 0; i < r->n; i++)
-            r->it[i].rc = TK_EBACKEND;
-    }
+    if (s && r->holds)
+        tk_store_hold_batch(s, r->hold, r->n);
+    else if (s)
+        tk_store_pay_batch(s, r->pay, r->n);
+    for (int i = 0; !s && i < r->n; i++)
+        r->pay[i].rc = r->hold[i].rc = TK_EBACKEND;
+    tk_store_close(s);
     return NULL;
+}
+
+/* Run batches a and b at once. */
+static void race_two(racer *a, racer *b)
+{
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    a->go = b->go = &go;
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, race, a);
+    pthread_create(&tb, NULL, race, b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    pthread_barrier_destroy(&go);
 }
 
 static void test_batches_race_one_reservation(void **state)
@@ -223,30 +240,23 @@ static void test_batches_race_one_reservation(void **state)
         set_points(user, 10 * price_of(contested));
         set_points(60 + 2 * round, 10 * price_of(own[0]));
         set_points(61 + 2 * round, 10 * price_of(own[1]));
-        pthread_barrier_t go;
-        pthread_barrier_init(&go, NULL, 2);
-        racer a = {.n = 2, .go = &go}, b = {.n = 2, .go = &go};
+        racer a = {.n = 2}, b = {.n = 2};
         char k1[32], k2[32];
         snprintf(k1, sizeof k1, "race-%d-a", round);
         snprintf(k2, sizeof k2, "race-%d-b", round);
         /* the contested item first in one batch and last in the other */
-        a.it[0] = item(user, contested, k1);
-        a.it[1] = item(60 + 2 * round, own[0], "own-a");
-        b.it[0] = item(61 + 2 * round, own[1], "own-b");
-        b.it[1] = item(user, contested, k2);
-        pthread_t ta, tb;
-        pthread_create(&ta, NULL, race, &a);
-        pthread_create(&tb, NULL, race, &b);
-        pthread_join(ta, NULL);
-        pthread_join(tb, NULL);
-        pthread_barrier_destroy(&go);
-        int wins = (a.it[0].rc == TK_OK) + (b.it[1].rc == TK_OK);
+        a.pay[0] = item(user, contested, k1);
+        a.pay[1] = item(60 + 2 * round, own[0], "own-a");
+        b.pay[0] = item(61 + 2 * round, own[1], "own-b");
+        b.pay[1] = item(user, contested, k2);
+        race_two(&a, &b);
+        int wins = (a.pay[0].rc == TK_OK) + (b.pay[1].rc == TK_OK);
         assert_int_equal(wins, 1);
-        tk_pay_item *loser = a.it[0].rc == TK_OK ? &b.it[1] : &a.it[0];
+        tk_pay_item *loser = a.pay[0].rc == TK_OK ? &b.pay[1] : &a.pay[0];
         assert_int_equal(loser->rc, TK_ECONFLICT);
         assert_string_equal(loser->code, "ALREADY_PAID");
-        assert_int_equal(a.it[1].rc, TK_OK);
-        assert_int_equal(b.it[0].rc, TK_OK);
+        assert_int_equal(a.pay[1].rc, TK_OK);
+        assert_int_equal(b.pay[0].rc, TK_OK);
         assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM payments WHERE reservation_id = %lld", contested), 1);
         assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM point_history WHERE ref_id = %lld AND type = 'PAY'",
                                        contested), 1);
@@ -303,53 +313,24 @@ static void test_hold_batch_one_fails(void **state)
     tk_store_close(s);
 }
 
-typedef struct hracer {
-    tk_hold_item it[4];
-    int n;
-    pthread_barrier_t *go;
-} hracer;
-
-static void *hrace(void *arg)
-{
-    hracer *r = arg;
-    char err[256];
-    tk_store *s = tk_store_open(E.b.mysql, err, sizeof err);
-    pthread_barrier_wait(r->go);
-    if (s) {
-        tk_store_hold_batch(s, r->it, r->n);
-        tk_store_close(s);
-    } else {
-        for (int i = 0; i < r->n; i++)
-            r->it[i].rc = TK_EBACKEND;
-    }
-    return NULL;
-}
-
 static void test_hold_batches_race_one_seat(void **state)
 {
     (void)state;
     for (int round = 0; round < 8; round++) {
         long long contested = free_seat(0), own_a = free_seat(1), own_b = free_seat(2);
-        pthread_barrier_t go;
-        pthread_barrier_init(&go, NULL, 2);
-        hracer a = {.n = 2, .go = &go}, b = {.n = 2, .go = &go};
+        racer a = {.n = 2, .holds = 1}, b = {.n = 2, .holds = 1};
         /* the contested seat first in one batch, last in the other */
-        a.it[0] = hitem(90, contested);
-        a.it[1] = hitem(90, own_a);
-        b.it[0] = hitem(91, own_b);
-        b.it[1] = hitem(91, contested);
-        pthread_t ta, tb;
-        pthread_create(&ta, NULL, hrace, &a);
-        pthread_create(&tb, NULL, hrace, &b);
-        pthread_join(ta, NULL);
-        pthread_join(tb, NULL);
-        pthread_barrier_destroy(&go);
-        assert_int_equal((a.it[0].rc == TK_OK) + (b.it[1].rc == TK_OK), 1);
-        tk_hold_item *loser = a.it[0].rc == TK_OK ? &b.it[1] : &a.it[0];
+        a.hold[0] = hitem(90, contested);
+        a.hold[1] = hitem(90, own_a);
+        b.hold[0] = hitem(91, own_b);
+        b.hold[1] = hitem(91, contested);
+        race_two(&a, &b);
+        assert_int_equal((a.hold[0].rc == TK_OK) + (b.hold[1].rc == TK_OK), 1);
+        tk_hold_item *loser = a.hold[0].rc == TK_OK ? &b.hold[1] : &a.hold[0];
         assert_int_equal(loser->rc, TK_ECONFLICT);
         assert_string_equal(loser->code, "SEAT_TAKEN");
-        assert_int_equal(a.it[1].rc, TK_OK);
-        assert_int_equal(b.it[0].rc, TK_OK);
+        assert_int_equal(a.hold[1].rc, TK_OK);
+        assert_int_equal(b.hold[0].rc, TK_OK);
         assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM reservations WHERE seat_id = %lld", contested), 1);
         assert_int_equal(itest_sql_i64(&E, "SELECT status = 'HELD' FROM seats WHERE id = %lld", contested), 1);
     }
