@@ -720,21 +720,25 @@ static const migration migrations[] = {
     "    ROLLBACK TO SAVEPOINT tk_item;\n"                                                                      \
     "    SELECT 'SQLERR', v_errno, 0, 0, 0, 0, 0;\n"                                                            \
     "  END;\n"
-/* A batch procedure: items a JSON array of 3-element arrays, each the
- * arguments of one CALL item(...), all in one transaction. */
+/* A batch procedure: items a JSON array of arrays, each the 3 arguments of
+ * one CALL item(...) and optionally the item's request id, which the
+ * item's events carry (@tk_rid, read by the outbox's request_id of
+ * migration 14; always cleared after), all in one transaction. */
 #define TK_BATCH_PROC(name, item)                                                                              \
     "CREATE PROCEDURE " name "(IN p_items TEXT)\n"                                                             \
     "BEGIN\n"                                                                                                  \
     "  DECLARE i INT DEFAULT 0;\n"                                                                             \
     "  DECLARE n INT DEFAULT JSON_LENGTH(p_items);\n"                                                          \
-    "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n"                                 \
+    "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN SET @tk_rid = NULL; ROLLBACK; RESIGNAL; END;\n"             \
     "  START TRANSACTION;\n"                                                                                   \
     "  WHILE i < n DO\n"                                                                                       \
+    "    SET @tk_rid = JSON_VALUE(p_items, CONCAT('$[', i, '][3]'));\n"                                        \
     "    CALL " item "(JSON_VALUE(p_items, CONCAT('$[', i, '][0]')),\n"                                        \
     "                  JSON_VALUE(p_items, CONCAT('$[', i, '][1]')),\n"                                        \
     "                  JSON_VALUE(p_items, CONCAT('$[', i, '][2]')));\n"                                       \
     "    SET i = i + 1;\n"                                                                                     \
     "  END WHILE;\n"                                                                                           \
+    "  SET @tk_rid = NULL;\n"                                                                                  \
     "  COMMIT;\n"                                                                                              \
     "END"
     /* Batched payments, holds and charges (serve --db-batch, issue 11.3):

@@ -53,6 +53,15 @@ static int key_ok(const char *k)
     return 1;
 }
 
+/* A request id the batch can carry as a JSON string and SQL needs no
+ * quoting for (cli's tk_store_set_request_id takes the same characters). */
+static int rid_ok(const char *id)
+{
+    size_t n = strnlen(id, 65);
+    return n > 0 && n < 65 &&
+           strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:+=/-") == n;
+}
+
 static int pay_valid(const void *p) { return key_ok(((const tk_pay_item *)p)->idem_key); }
 static int hold_valid(const void *p) { return ((const tk_hold_item *)p)->ttl_s > 0; }
 
@@ -113,11 +122,11 @@ static tk_rc charge_answer(tk_store *s, void *p, const char *code, const int64_t
     return tk_store_charge_answer(s, code, v, &it->balance, &it->history_id);
 }
 
-/* One kind of batch item: its procedure, size, where its rc/code/msg are,
- * and the steps above. */
+/* One kind of batch item: its procedure, size, where its rc/code/msg/
+ * request_id are, and the steps above. */
 typedef struct batch_kind {
     const char *proc;
-    size_t size, rc_at, code_at, msg_at;
+    size_t size, rc_at, code_at, msg_at, rid_at;
     int (*valid)(const void *it);
     size_t (*args)(char *dst, const void *it);
     void (*alone)(tk_store *s, void *it);
@@ -125,8 +134,8 @@ typedef struct batch_kind {
 } batch_kind;
 
 #define KIND(proc, T, pre)                                                                                     \
-    {proc, sizeof(T), offsetof(T, rc), offsetof(T, code), offsetof(T, msg), pre##_valid, pre##_args, pre##_alone, \
-     pre##_answer}
+    {proc,        sizeof(T),   offsetof(T, rc), offsetof(T, code), offsetof(T, msg), offsetof(T, request_id),       \
+     pre##_valid, pre##_args, pre##_alone,    pre##_answer}
 static const batch_kind PAY = KIND("tk_pay_batch", tk_pay_item, pay);
 static const batch_kind HOLD = KIND("tk_hold_batch", tk_hold_item, hold);
 static const batch_kind CHARGE = KIND("tk_charge_batch", tk_charge_item, charge);
@@ -208,7 +217,7 @@ static int run_kind(tk_store *s, const batch_kind *k, void *items, int n)
     int ok = n > 1 && n <= TK_DB_BATCH_MAX;
     for (int i = 0; ok && i < n; i++)
         ok = k->valid(base + (size_t)i * k->size);
-    char *json = ok ? malloc(4 + (size_t)n * (2 * 21 + 2 * 64 + 16)) : NULL;
+    char *json = ok ? malloc(4 + (size_t)n * (2 * 21 + 2 * 64 + 16 + 68)) : NULL;
     batch_rows *rows = json ? malloc(sizeof *rows) : NULL;
     int b = BATCH_ALONE;
     if (rows) {
@@ -218,6 +227,9 @@ static int run_kind(tk_store *s, const batch_kind *k, void *items, int n)
             if (i)
                 json[at++] = ',';
             at += k->args(json + at, base + (size_t)i * k->size);
+            const char *rid = base + (size_t)i * k->size + k->rid_at;
+            if (rid_ok(rid)) /* [a, b, c] -> [a, b, c, "rid"] */
+                at += (size_t)sprintf(json + at - 1, ",\"%s\"]", rid) - 1;
         }
         json[at++] = ']';
         b = run_batch(s, k->proc, json, at, n, rows);

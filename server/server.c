@@ -403,8 +403,13 @@ static void run_batch(tk_server *srv, int kind, tk_job *jobs[], int n, tk_worker
         int go = kind == TK_BATCH_PAY    ? job_pay_begin(jobs[i], w, &items->pay[m])
                  : kind == TK_BATCH_HOLD ? job_hold_begin(jobs[i], w, &items->hold[m])
                                          : job_charge_begin(jobs[i], w, &items->charge[m]);
-        if (go)
-            due[m++] = jobs[i];
+        if (!go)
+            continue;
+        char *rid = kind == TK_BATCH_PAY    ? items->pay[m].request_id
+                    : kind == TK_BATCH_HOLD ? items->hold[m].request_id
+                                            : items->charge[m].request_id;
+        snprintf(rid, sizeof items->pay[m].request_id, "%s", jobs[i]->request_id);
+        due[m++] = jobs[i];
     }
     if (m > 0) {
         int batched = kind == TK_BATCH_PAY    ? tk_store_pay_batch(w->store, items->pay, m)

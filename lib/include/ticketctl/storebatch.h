@@ -22,6 +22,7 @@ typedef struct tk_pay_item {
     tk_reservation res;
     char code[32];
     char msg[256];
+    char request_id[65]; /* the request's X-Request-Id for its events (migration 14), "" for none */
 } tk_pay_item;
 
 /* Pay items[0..n-1] (1 <= n <= TK_DB_BATCH_MAX) on s: one CALL
@@ -48,6 +49,7 @@ typedef struct tk_hold_item {
     tk_reservation res;
     char code[32];
     char msg[256];
+    char request_id[65]; /* as tk_pay_item's */
 } tk_hold_item;
 
 /* Hold items[0..n-1] on s in one CALL tk_hold_batch, one commit, a
@@ -66,6 +68,7 @@ typedef struct tk_charge_item {
     uint64_t history_id;
     char code[32];
     char msg[256];
+    char request_id[65]; /* as tk_pay_item's (a charge writes no event) */
 } tk_charge_item;
 
 /* Charge items[0..n-1] on s in one CALL tk_charge_batch, one commit, a
