@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 #include <mysql.h>
 #include <sodium.h>
+#include <xxhash.h>
 #include <string.h>
 
 #ifndef TK_VERSION_STR
@@ -41,6 +42,9 @@
 #ifndef TK_V_LIBJWT
 #define TK_V_LIBJWT "?"
 #endif
+#ifndef TK_V_XXHASH
+#define TK_V_XXHASH "?"
+#endif
 #ifndef TK_V_LIBSODIUM
 #define TK_V_LIBSODIUM "?"
 #endif
@@ -63,7 +67,7 @@ const char *tk_build_compiler(void)
 #endif
 }
 
-enum { L_LIBEVENT, L_HIREDIS, L_MARIADB, L_RDKAFKA, L_CURL, L_JANSSON, L_JWT, L_SODIUM, L_N };
+enum { L_LIBEVENT, L_HIREDIS, L_MARIADB, L_RDKAFKA, L_CURL, L_JANSSON, L_JWT, L_SODIUM, L_XXHASH, L_N };
 
 const tk_build_lib *tk_build_libs(size_t *n)
 {
@@ -72,6 +76,7 @@ const tk_build_lib *tk_build_libs(size_t *n)
         {"mariadb-connector-c", TK_V_LIBMARIADB, NULL}, {"librdkafka", TK_V_RDKAFKA, NULL},
         {"libcurl", TK_V_LIBCURL, NULL},      {"jansson", TK_V_JANSSON, NULL},
         {"libjwt", TK_V_LIBJWT, NULL},        {"libsodium", TK_V_LIBSODIUM, NULL},
+        {"xxhash", TK_V_XXHASH, NULL},
     };
     /* The runtime calls return static strings; filling them every time is
      * idempotent (same pointers), so no once-guard is needed. */
@@ -80,6 +85,12 @@ const tk_build_lib *tk_build_libs(size_t *n)
     libs[L_RDKAFKA].runtime = rd_kafka_version_str();
     libs[L_CURL].runtime = curl_version_info(CURLVERSION_NOW)->version;
     libs[L_SODIUM].runtime = sodium_version_string();
+    {
+        static char xxv[16];
+        unsigned v = XXH_versionNumber(); /* major*10000 + minor*100 + release */
+        snprintf(xxv, sizeof xxv, "%u.%u.%u", v / 10000, v / 100 % 100, v % 100);
+        libs[L_XXHASH].runtime = xxv;
+    }
     /* hiredis 0.14, jansson and libjwt have no runtime version call */
     *n = L_N;
     return libs;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "ticketctl/catalog.h"
 #include "ticketctl/hold.h"
@@ -175,9 +176,9 @@ int tk_http_validators(const tk_job *j, int status, char etag[24], const char **
     *cc = "";
     if (status != 200 || !j->route || !j->route->cache_key || !j->cache_key[0] || !j->resp)
         return status;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < j->resp_len; i++)
-        h = (h ^ (unsigned char)j->resp[i]) * 1099511628211ULL;
+    /* XXH3-64 of the body (xxHash, https://xxhash.com): a byte-wise FNV-1a
+     * over a 20 KB seat map was serve's top symbol (5.8 % under the flow) */
+    uint64_t h = XXH3_64bits(j->resp, j->resp_len);
     snprintf(etag, 24, "\"%016llx\"", (unsigned long long)h);
     /* seat maps move by the second: a client may keep the body but must ask
      * again each time (a 304 costs no body) */

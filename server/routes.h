@@ -27,7 +27,7 @@ void tk_views_purge(tk_worker *w);
 
 /* HTTP caching of the cached reads (RFC 9110 8.8.3 ETag, 13.1.2
  * If-None-Match; RFC 9111 5.2.2.4 no-cache): for a 200 of a route with a
- * cache key, the strong validator of the body (FNV-1a 64 of its bytes, 18
+ * cache key, the strong validator of the body (XXH3-64 of its bytes, 18
  * characters with the quotes) into etag and Cache-Control into cc; returns
  * 304 when the request's If-None-Match names it (or is "*"), else the
  * status unchanged. Other replies: etag and cc are "" and the status stays. */
