@@ -7,34 +7,77 @@
 #include "ticketctl/devstack.h"
 
 #include <curl/curl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+enum { OPT_URL = 256, OPT_TOKEN, OPT_EMAIL, OPT_PASSWORD, OPT_STATE };
+
+static const tk_opt admin_rows[] = {
+    {.id = OPT_URL, .name = "url", .short_name = 'u', .type = TK_OPT_STR, .arg = "URL",
+     .help = "the server (default $TICKETCTL_URL, else the nginx of the\n--state stack's instances, else "
+             "http://127.0.0.1:8080)"},
+    {.id = OPT_STATE, .name = "state", .type = TK_OPT_STR, .arg = "DIR", .help = "the dev stack (dev up --instances N)"},
+    {.id = OPT_TOKEN, .name = "token", .short_name = 't', .type = TK_OPT_STR, .arg = "T",
+     .help = "a bearer token (default $TICKETCTL_ADMIN_TOKEN)"},
+    {.id = OPT_EMAIL, .name = "email", .short_name = 'e', .type = TK_OPT_STR, .arg = "E",
+     .help = "log in first as E (with --password) instead"},
+    {.id = OPT_PASSWORD, .name = "password", .short_name = 'p', .type = TK_OPT_STR, .arg = "P",
+     .help = "the password for --email"},
+    TK_OPT_ROW_END,
+};
+
 typedef struct admin_call {
     const char *name;
     const char *method;
     const char *path; /* %llu: the ID argument, when the path has one */
-    const char *help;
+    tk_optset set;    /* `admin NAME --help`: its synopsis (the arguments) and what it does */
 } admin_call;
 
+#define CALL(NAME, METHOD, PATH, ARGS, ABOUT)                                                                      \
+    {NAME, METHOD, PATH,                                                                                           \
+     {.cmd = "admin " NAME, .synopsis = "admin " NAME " [options]" ARGS, .about = ABOUT, .opts = admin_rows}}
+
 static const admin_call calls[] = {
-    {"login", "POST", "/api/v1/auth/login", "print a token for --email/--password (use it as --token)"},
-    {"concert-create", "POST", "/api/v1/admin/concerts", "title=T venue=V sale_opens_at=2027-01-31T10:00:00Z"},
-    {"concert-update", "PATCH", "/api/v1/admin/concerts/%llu", "ID [title=T] [venue=V] [sale_opens_at=..Z]"},
-    {"concert-delete", "DELETE", "/api/v1/admin/concerts/%llu", "ID (409 while it has live reservations)"},
-    {"schedule-create", "POST", "/api/v1/admin/concerts/%llu/schedules", "CONCERT_ID starts_at=2027-02-01T19:30:00Z"},
-    {"seats-create", "POST", "/api/v1/admin/schedules/%llu/seats",
-     "SCHEDULE_ID sections=A,B rows=1,2,3 from=1 to=50 grade=R price=110000"},
-    {"seats-update", "PATCH", "/api/v1/admin/schedules/%llu/seats", "SCHEDULE_ID seat_ids=1,2,3 [grade=S] [price=N]"},
-    {"waiting-room", "PUT", "/api/v1/admin/schedules/%llu/waiting-room",
-     "SCHEDULE_ID [opens_at=..Z] [active_users=N] [new_users_per_minute=N]"},
-    {"waiting-room-show", "GET", "/api/v1/admin/schedules/%llu/waiting-room", "SCHEDULE_ID"},
-    {"cache-purge", "POST", "/api/v1/admin/cache/purge", "drop every cached view on every instance"},
+    CALL("login", "POST", "/api/v1/auth/login", " --email E --password P",
+         "Print a token for --email/--password (use it as --token)."),
+    CALL("concert-create", "POST", "/api/v1/admin/concerts", " title=T venue=V sale_opens_at=2027-01-31T10:00:00Z",
+         "Create a concert."),
+    CALL("concert-update", "PATCH", "/api/v1/admin/concerts/%llu", " ID [title=T] [venue=V] [sale_opens_at=..Z]",
+         "Change a concert's fields."),
+    CALL("concert-delete", "DELETE", "/api/v1/admin/concerts/%llu", " ID",
+         "Delete a concert (409 while it has live reservations)."),
+    CALL("schedule-create", "POST", "/api/v1/admin/concerts/%llu/schedules", " CONCERT_ID starts_at=2027-02-01T19:30:00Z",
+         "Add a schedule (a show) to a concert."),
+    CALL("seats-create", "POST", "/api/v1/admin/schedules/%llu/seats",
+         " SCHEDULE_ID sections=A,B rows=1,2,3 from=1 to=50 grade=R price=110000",
+         "Create seats in bulk: every section x row x number from..to."),
+    CALL("seats-update", "PATCH", "/api/v1/admin/schedules/%llu/seats", " SCHEDULE_ID seat_ids=1,2,3 [grade=S] [price=N]",
+         "Change the grade or price of AVAILABLE seats (else 409, nothing changed)."),
+    CALL("waiting-room", "PUT", "/api/v1/admin/schedules/%llu/waiting-room",
+         " SCHEDULE_ID [opens_at=..Z] [active_users=N] [new_users_per_minute=N]", "Set a sale's waiting room."),
+    CALL("waiting-room-show", "GET", "/api/v1/admin/schedules/%llu/waiting-room", " SCHEDULE_ID",
+         "Show a sale's waiting-room settings."),
+    CALL("cache-purge", "POST", "/api/v1/admin/cache/purge", "", "Drop every cached view on every instance."),
 };
 #define NCALLS (sizeof calls / sizeof calls[0])
+
+static const tk_optset *const admin_subs[] = {&calls[0].set, &calls[1].set, &calls[2].set, &calls[3].set,
+                                              &calls[4].set, &calls[5].set, &calls[6].set, &calls[7].set,
+                                              &calls[8].set, &calls[9].set, NULL};
+_Static_assert(NCALLS == 10, "admin_subs lists every call");
+
+const tk_optset tk_optset_admin = {
+    .cmd = "admin",
+    .synopsis = "admin [--url URL] [--token T | --email E --password P] CALL [ID] [name=value ...]",
+    .about = "Calls the admin API of a running `ticketctl serve` (JWT role ADMIN; `ticketctl seed`\n"
+             "creates the account " TK_ADMIN_EMAIL " and prints its password). Prints the JSON\n"
+             "answer; exits 0 on a 2xx, 1 otherwise.",
+    .opts = admin_rows,
+    .epilog = "Lists (sections, rows, seat_ids) are comma-separated.",
+    .subs = admin_subs,
+};
 
 /* Fields sent as JSON strings, and as arrays (of strings / of integers);
  * every other value is an integer. */
@@ -48,28 +91,6 @@ static int in(const char *name, const char *const *set, size_t n)
         if (!strcmp(name, set[i]))
             return 1;
     return 0;
-}
-
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: ticketctl admin [--url URL] [--token T | --email E --password P] CALL [ID] [name=value ...]\n"
-                 "\n"
-                 "Calls the admin API of a running `ticketctl serve` (JWT role ADMIN; `ticketctl seed`\n"
-                 "creates the account " TK_ADMIN_EMAIL " and prints its password). Prints the JSON\n"
-                 "answer; exits 0 on a 2xx, 1 otherwise.\n"
-                 "\n"
-                 "  --url URL        the server (default $TICKETCTL_URL, else the nginx of the\n"
-                 "                   --state stack's instances, else http://127.0.0.1:8080)\n"
-                 "  --state DIR      the dev stack (dev up --instances N)\n"
-                 "  --token T        a bearer token (default $TICKETCTL_ADMIN_TOKEN)\n"
-                 "  --email E --password P\n"
-                 "                   log in first instead\n"
-                 "  -h, --help       this help\n"
-                 "\n"
-                 "Calls:\n");
-    for (size_t i = 0; i < NCALLS; i++)
-        fprintf(out, "  %-18s %s\n", calls[i].name, calls[i].help);
-    fprintf(out, "\nLists (sections, rows, seat_ids) are comma-separated.\n");
 }
 
 typedef struct answer {
@@ -197,50 +218,49 @@ static char *login(const char *base, const char *email, const char *password)
 
 int cmd_admin(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"url", required_argument, NULL, 'u'},     {"token", required_argument, NULL, 't'},
-        {"email", required_argument, NULL, 'e'},   {"password", required_argument, NULL, 'p'},
-        {"state", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
-    };
     const char *base = getenv("TICKETCTL_URL"), *token = getenv("TICKETCTL_ADMIN_TOKEN"), *email = NULL,
                *password = NULL, *state = NULL;
-    int c;
-    optind = 1;
-    opterr = 0; /* one line of ours instead (tk_opt_getopt_hint) */
-    while ((c = getopt_long(argc, argv, "u:t:e:p:h", longopts, NULL)) != -1) {
+    const admin_call *call = NULL;
+    for (size_t i = 0; argc > 1 && i < NCALLS; i++)
+        if (!strcmp(argv[1], calls[i].name))
+            call = &calls[i];
+    /* `admin CALL [options] ...` parses after CALL, with its own --help;
+     * `admin [options] CALL ...` takes CALL from the operands. */
+    const tk_optset *set = call ? &call->set : &tk_optset_admin;
+    int shift = call ? 1 : 0, c;
+    tk_optparse p = {0};
+    tk_optval v;
+    while ((c = tk_opt_next(&p, set, argc - shift, argv + shift, &v)) > 0) {
         switch (c) {
-        case 'u': base = optarg; break;
-        case 's': state = optarg; break;
-        case 't': token = optarg; break;
-        case 'e': email = optarg; break;
-        case 'p': password = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: return tk_opt_getopt_hint("admin", longopts, argv);
+        case OPT_URL: base = v.str; break;
+        case OPT_STATE: state = v.str; break;
+        case OPT_TOKEN: token = v.str; break;
+        case OPT_EMAIL: email = v.str; break;
+        case OPT_PASSWORD: password = v.str; break;
         }
     }
-    if (optind >= argc) {
-        fprintf(stderr, "ticketctl admin: which call? (try --help)\n");
-        return 2;
+    if (c != TK_OPT_END)
+        return tk_opt_exit(c);
+    argc -= shift;
+    argv += shift;
+    if (!call) {
+        if (optind >= argc)
+            return tk_opt_error(set, "which call?");
+        for (size_t i = 0; i < NCALLS; i++)
+            if (!strcmp(argv[optind], calls[i].name))
+                call = &calls[i];
+        if (!call)
+            return tk_opt_error(set, "unknown call '%s'", argv[optind]);
+        optind++;
     }
+    set = &call->set;
     static tk_dev_env env; /* the stack's nginx target (dev up --instances N) when no --url */
     if (!base && state && tk_dev_env_read(state, &env, NULL, 0) == 0 && env.target[0])
         base = env.target;
     if (!base)
         base = "http://127.0.0.1:8080";
-    const admin_call *call = NULL;
-    for (size_t i = 0; i < NCALLS; i++)
-        if (!strcmp(argv[optind], calls[i].name))
-            call = &calls[i];
-    if (!call) {
-        fprintf(stderr, "admin: unknown call '%s' (ticketctl admin --help lists them)\n", argv[optind]);
-        return 2;
-    }
-    optind++;
-    if ((email != NULL) != (password != NULL)) {
-        fprintf(stderr, "admin: --email and --password go together\n");
-        return 2;
-    }
+    if ((email != NULL) != (password != NULL))
+        return tk_opt_error(set, "--email and --password go together");
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = 1;
     char *tok = NULL, *text = NULL, *resp = NULL;
@@ -252,8 +272,7 @@ int cmd_admin(int argc, char **argv)
     }
     if (!strcmp(call->name, "login")) {
         if (!tok) {
-            fprintf(stderr, "admin: login needs --email and --password\n");
-            rc = 2;
+            rc = tk_opt_error(set, "login needs --email and --password");
             goto out;
         }
         printf("%s\n", tok);
@@ -265,8 +284,7 @@ int cmd_admin(int argc, char **argv)
         char *end;
         unsigned long long id = optind < argc ? strtoull(argv[optind], &end, 10) : 0;
         if (optind >= argc || *end || id == 0) {
-            fprintf(stderr, "admin: %s wants an id first (%s)\n", call->name, call->help);
-            rc = 2;
+            rc = tk_opt_error(set, "wants an id first (%s)", call->set.synopsis);
             goto out;
         }
         optind++;
@@ -283,8 +301,7 @@ int cmd_admin(int argc, char **argv)
         }
         text = json_dumps(body, JSON_COMPACT);
     } else if (optind < argc) {
-        fprintf(stderr, "admin: %s takes no fields\n", call->name);
-        rc = 2;
+        rc = tk_opt_error(set, "takes no fields");
         goto out;
     }
     if (!token)

@@ -11,7 +11,6 @@
 #include "ticketctl/online.h"
 
 #include <stddef.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -30,135 +29,176 @@ enum { OPT_FROM = 256, OPT_MODEL, OPT_TREES, OPT_SAMPLE, OPT_SEED, OPT_WINDOW, O
        OPT_REFIT, OPT_TRAINWIN, OPT_LIK, OPT_LIKSHORT, OPT_SUPPRESS, OPT_SUPPROB, OPT_STEP,
        OPT_NABRANGE, OPT_GROWRANGE };
 
-static const struct option longopts[] = {
-    {"from", required_argument, NULL, OPT_FROM},
-    {"model", required_argument, NULL, OPT_MODEL},
-    {"trees", required_argument, NULL, OPT_TREES},
-    {"sample", required_argument, NULL, OPT_SAMPLE},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"window", required_argument, NULL, OPT_WINDOW},
-    {"topic", required_argument, NULL, OPT_TOPIC},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"labels", required_argument, NULL, OPT_LABELS},
-    {"threshold", required_argument, NULL, OPT_THRESHOLD},
-    {"points", required_argument, NULL, OPT_POINTS},
-    {"dims", required_argument, NULL, OPT_DIMS},
-    {"repeat", required_argument, NULL, OPT_REPEAT},
-    {"webhook", required_argument, NULL, OPT_WEBHOOK},
-    {"metric", required_argument, NULL, OPT_METRIC},
-    {"kafka-brokers", required_argument, NULL, OPT_KAFKA},
-    {"mysql", required_argument, NULL, OPT_MYSQL},
-    {"state", required_argument, NULL, OPT_STATE},
-    {"rearm", required_argument, NULL, OPT_REARM},
-    {"idle-exit", required_argument, NULL, OPT_IDLE},
-    {"from-beginning", no_argument, NULL, OPT_BEGIN},
-    {"verbose", no_argument, NULL, OPT_VERBOSE},
-    {"no-store", no_argument, NULL, OPT_NOSTORE},
-    {"persist", required_argument, NULL, OPT_PERSIST},
-    {"since", required_argument, NULL, OPT_SINCE},
-    {"detector", required_argument, NULL, OPT_DETECTOR},
-    {"nab-results", required_argument, NULL, OPT_NABRES},
-    {"refit", required_argument, NULL, OPT_REFIT},
-    {"train-window", required_argument, NULL, OPT_TRAINWIN},
-    {"likelihood", required_argument, NULL, OPT_LIK},
-    {"likelihood-short", required_argument, NULL, OPT_LIKSHORT},
-    {"suppress", required_argument, NULL, OPT_SUPPRESS},
-    {"suppress-probation", required_argument, NULL, OPT_SUPPROB},
-    {"step", required_argument, NULL, OPT_STEP},
-    {"nab-range", no_argument, NULL, OPT_NABRANGE},
-    {"grow-range", no_argument, NULL, OPT_GROWRANGE},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+/* One row per flag; each subcommand's table lists the rows it reads. */
+#define R_FROM {.id = OPT_FROM, .name = "from", .type = TK_OPT_STR, .arg = "FILE.csv", .help = "the series (NAB format: timestamp,value)"}
+#define R_FROM_X {.id = OPT_FROM, .name = "from", .type = TK_OPT_STR, .arg = "X.csv", .help = "attributes: a header line, then numbers"}
+#define R_MODEL(H) {.id = OPT_MODEL, .name = "model", .type = TK_OPT_STR, .arg = "FILE", .help = H}
+#define R_TOPIC(H) {.id = OPT_TOPIC, .name = "topic", .type = TK_OPT_STR, .arg = "NAME", .help = H}
+#define R_METRIC {.id = OPT_METRIC, .name = "metric", .type = TK_OPT_STR, .arg = "FIELD", .help = "the record field (default p99_ms)"}
+#define R_SINCE                                                                                                   \
+    {.id = OPT_SINCE, .name = "since", .type = TK_OPT_INT, .arg = "MS", .min = 0, .max = INT64_MAX,                  \
+     .help = "only records from this time on (ms since the epoch), e.g. to\nleave out a warm-up or an old incident"}
+#define R_JSON {.id = OPT_JSON, .name = "json", .type = TK_OPT_FLAG, .help = "JSON on stdout"}
+#define R_LABELS {.id = OPT_LABELS, .name = "labels", .type = TK_OPT_STR, .arg = "FILE", .help = "NAB's combined_windows.json"}
+#define R_THRESHOLD                                                                                               \
+    {.id = OPT_THRESHOLD, .name = "threshold", .type = TK_OPT_REAL, .arg = "T", .lo = -1e300, .hi = 1e300,           \
+     .help = "the fixed threshold (default: forest 0.70)"}
+#define R_PERSIST                                                                                                 \
+    {.id = OPT_PERSIST, .name = "persist", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 1000,                    \
+     .help = "an incident starts after N anomalous records in a row\n(default 2; cad 1)"}
+#define R_REARM                                                                                                   \
+    {.id = OPT_REARM, .name = "rearm", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 100000,                      \
+     .help = "... and ends after N normal ones (default 10)"}
+#define R_KAFKA TK_OPT_ROW_KAFKA(OPT_KAFKA)
+#define R_MYSQL TK_OPT_ROW_MYSQL(OPT_MYSQL)
+#define R_STATE TK_OPT_ROW_STATE(OPT_STATE)
+#define R_DETECTOR(H) {.id = OPT_DETECTOR, .name = "detector", .type = TK_OPT_STR, .arg = "NAME", .help = H}
+#define DETECTORS_HELP                                                                                            \
+    "cad (eval's default), forest (train's default), ensemble\n(forest + wgauss), relent (relative entropy, Wang "    \
+    "et al.\n2011), wgauss (NAB's windowed Gaussian), zscore (rolling z-score)"
+#define R_TREES {.id = OPT_TREES, .name = "trees", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = TK_IFOREST_MAX_TREES, .help = "trees (default 100)"}
+#define R_SAMPLE {.id = OPT_SAMPLE, .name = "sample", .type = TK_OPT_INT, .arg = "N", .min = 2, .max = TK_IFOREST_MAX_PSI, .help = "subsample size psi (default 256)"}
+#define R_SEED {.id = OPT_SEED, .name = "seed", .type = TK_OPT_INT, .arg = "S", .min = 0, .max = INT64_MAX, .help = "generator seed (default 1; fit k uses S + k)"}
+/* The detector's tuning: applied over --detector's defaults (det_opts). */
+#define R_TUNING                                                                                                  \
+    {.id = OPT_GROWRANGE, .name = "grow-range", .type = TK_OPT_FLAG,                                                 \
+     .help = "cad: the range keeps growing (default: frozen after\nprobation)"},                                     \
+    R_TREES, R_SAMPLE, R_SEED,                                                                                     \
+    {.id = OPT_WINDOW, .name = "window", .type = TK_OPT_INT, .arg = "N", .min = 2, .max = 1000000,                   \
+     .help = "feature window (forest, default 8) / statistics window\n(wgauss 6400, zscore 48)"},                   \
+    {.id = OPT_REFIT, .name = "refit", .type = TK_OPT_INT, .arg = "K", .min = 0, .max = 1000000,                     \
+     .help = "forest: refit every K records (default 64; 0 = never)"},                                               \
+    {.id = OPT_TRAINWIN, .name = "train-window", .type = TK_OPT_INT, .arg = "T", .min = 16, .max = 1000000,          \
+     .help = "forest: fit on the last T records (default 6400)"},                                                    \
+    {.id = OPT_STEP, .name = "step", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 1000000,                       \
+     .help = "wgauss: refresh the statistics every N records (default\n100)"},                                       \
+    {.id = OPT_SUPPRESS, .name = "suppress", .type = TK_OPT_INT, .arg = "N", .min = 0, .max = 1000000,               \
+     .help = "after a score s, zero the next N scores unless above s"},                                              \
+    {.id = OPT_SUPPROB, .name = "suppress-probation", .type = TK_OPT_REAL, .arg = "F", .lo = -1e300, .hi = 1e300,    \
+     .help = "suppress F x probation records (forest default 0.50)"},                                                \
+    {.id = OPT_LIK, .name = "likelihood", .type = TK_OPT_INT, .arg = "N", .min = 0, .max = 1000000,                  \
+     .help = "Numenta's anomaly likelihood over N raw scores (0 = off)"},                                            \
+    {.id = OPT_LIKSHORT, .name = "likelihood-short", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 1000000,       \
+     .help = "its short window (default 10)"}
+
+static const tk_opt train_rows[] = {
+    R_FROM, R_TOPIC("or: the --metric field of every record in this Kafka topic"),
+    R_MODEL("where to save the model"), R_METRIC, R_SINCE, R_DETECTOR("forest (default) or cad"), R_TUNING,
+    R_KAFKA, R_STATE, TK_OPT_ROW_END,
+};
+static const tk_opt detect_rows[] = {
+    R_MODEL("the model `anomaly train` wrote"),
+    R_TOPIC("the metrics topic (default ticketctl.metrics)"),
+    R_METRIC,
+    {.id = OPT_WEBHOOK, .name = "webhook", .type = TK_OPT_STR, .arg = "URL",
+     .help = "POST a Slack-style alert here once per incident"},
+    R_THRESHOLD, R_PERSIST, R_REARM,
+    {.id = OPT_BEGIN, .name = "from-beginning", .type = TK_OPT_FLAG, .help = "read the topic from its start"},
+    {.id = OPT_IDLE, .name = "idle-exit", .type = TK_OPT_DURATION, .arg = "DUR", .help = "stop after DUR without a record"},
+    {.id = OPT_VERBOSE, .name = "verbose", .type = TK_OPT_FLAG, .help = "log every scored record"},
+    {.id = OPT_NOSTORE, .name = "no-store", .type = TK_OPT_FLAG, .help = "do not store the records in anomaly_results"},
+    R_KAFKA, R_MYSQL, R_STATE, R_JSON, TK_OPT_ROW_END,
+};
+static const tk_opt score_rows[] = {R_MODEL("the model `anomaly train` wrote"), R_FROM, R_JSON, TK_OPT_ROW_END};
+static const tk_opt eval_rows[] = {
+    R_LABELS, R_DETECTOR(DETECTORS_HELP),
+    {.id = OPT_NABRES, .name = "nab-results", .type = TK_OPT_STR, .arg = "OUT",
+     .help = "write OUT/<detector>/<folder>/<detector>_<file>.csv for\nNAB's scorer"},
+    {.id = OPT_NABRANGE, .name = "nab-range", .type = TK_OPT_FLAG,
+     .help = "hand cad/relent each file's min/max as NAB does\n(LOOK-AHEAD: only to check against NAB's published runs)"},
+    R_THRESHOLD, R_PERSIST, R_REARM, R_TUNING, R_JSON, TK_OPT_ROW_END,
+};
+static const tk_opt nabscore_rows[] = {
+    R_LABELS, R_DETECTOR("the results folder's detector name (NAB's own too)"), R_THRESHOLD, R_JSON, TK_OPT_ROW_END,
+};
+static const tk_opt bench_rows[] = {
+    {.id = OPT_POINTS, .name = "points", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 100000000,
+     .help = "points to score (default 1000000)"},
+    {.id = OPT_DIMS, .name = "dims", .type = TK_OPT_INT, .arg = "D", .min = 1, .max = TK_IFOREST_MAX_DIMS,
+     .help = "attributes per point (default 3)"},
+    {.id = OPT_REPEAT, .name = "repeat", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 10000,
+     .help = "training repetitions (default 20)"},
+    R_DETECTOR(DETECTORS_HELP), R_TUNING, R_JSON, TK_OPT_ROW_END,
+};
+static const tk_opt forest_rows[] = {R_FROM_X, R_TREES, R_SAMPLE, R_SEED, TK_OPT_ROW_END};
+
+static const tk_optset train_set = {
+    .cmd = "anomaly train",
+    .synopsis = "anomaly train --from FILE.csv|--topic NAME --model OUT [--detector forest|cad] [options]",
+    .about = "Fit the forest on the last T rows of FILE.csv (NAB format) or of the --metric\n"
+             "field of every record in the Kafka topic NAME, and save it to OUT. The model\n"
+             "file holds the forest and 'online window=W train=T refit=K rows=N mean=M\n"
+             "sd=S range=LO,HI': the feature settings, the refit schedule, the training\n"
+             "size, the feature normalisation and the training range (range guard).\n"
+             "--detector cad writes a cad model instead: 'ticketctl cad model v1 rows=N\n"
+             "range=LO,HI' and the N training values, one a line (CAD learns as it goes:\n"
+             "detect replays them, its range frozen at theirs, and never refits).",
+    .opts = train_rows,
+};
+static const tk_optset detect_set = {
+    .cmd = "anomaly detect",
+    .synopsis = "anomaly detect --model M [--topic NAME] [--metric FIELD] [--webhook URL] [options]",
+    .about = "Score each new record of the metrics topic (default ticketctl.metrics, field\n"
+             "p99_ms) with the model's streaming detector. A forest, once it has seen N\n"
+             "records of its own, refits every K records on the last T; cad learns every\n"
+             "record (no refit, rest period 0). A value more than 3 training ranges outside\n"
+             "the training range is anomalous whatever the score (range guard). Stores every\n"
+             "record in anomaly_results (unless --no-store) and POSTs a Slack-style alert to\n"
+             "--webhook once per incident (an incident starts after --persist anomalous\n"
+             "records in a row, default 2 (cad: 1, its score fires on the one record nothing\n"
+             "predicted), and ends after --rearm normal ones, default 10).",
+    .opts = detect_rows,
+};
+static const tk_optset score_set = {
+    .cmd = "anomaly score",
+    .synopsis = "anomaly score --model M --from FILE.csv [--json]",
+    .about = "Print timestamp,value,score per row of FILE.csv, streamed as detect does.",
+    .opts = score_rows,
+};
+static const tk_optset eval_set = {
+    .cmd = "anomaly eval",
+    .synopsis = "anomaly eval DIR --labels combined_windows.json [--detector NAME] [options]",
+    .about = "Run one detector over every labelled NAB file under DIR (the NAB data root\n"
+             "or one folder), causally, and score it with NAB's rules: three profiles,\n"
+             "NAB's corpus threshold optimisation beside a fixed threshold, and the\n"
+             "incident (persist/rearm) output as a second figure.",
+    .opts = eval_rows,
+};
+static const tk_optset nabscore_set = {
+    .cmd = "anomaly nabscore",
+    .synopsis = "anomaly nabscore DIR --labels combined_windows.json --detector NAME [--json]",
+    .about = "Score NAB results files (NAB's own results/<detector>, or eval's).",
+    .opts = nabscore_rows,
+};
+static const tk_optset bench_set = {
+    .cmd = "anomaly bench",
+    .synopsis = "anomaly bench [--points N] [--trees N] [--sample N] [--dims D] [options]",
+    .about = "Time training and scoring on synthetic data, and the streaming forest's\n"
+             "cost per record (one thread).",
+    .opts = bench_rows,
+};
+static const tk_optset forest_set = {
+    .cmd = "anomaly forest",
+    .synopsis = "anomaly forest --from X.csv [--trees N] [--sample N] [--seed S]",
+    .about = "The bare Isolation Forest: train on every row of a CSV of attributes\n"
+             "(header line, then numbers), print one score per row.",
+    .opts = forest_rows,
 };
 
-static void usage(FILE *out)
-{
-    tk_online_params f;
-    tk_online_defaults(TK_ONLINE_FOREST, &f);
-    fprintf(out,
-            "usage: ticketctl anomaly train --from FILE.csv|--topic NAME --model OUT [--detector forest|cad]\n"
-            "                               [--trees N] [--sample N] [--seed S] [--window N] [--refit K]\n"
-            "                               [--train-window T]\n"
-            "       ticketctl anomaly detect --model M [--topic NAME] [--metric FIELD] [--webhook URL]\n"
-            "                               [--threshold T] [--persist N] [--rearm N] [--from-beginning]\n"
-            "       ticketctl anomaly score --model M --from FILE.csv [--json]\n"
-            "       ticketctl anomaly eval DIR --labels combined_windows.json [--detector NAME]\n"
-            "                               [--nab-results OUT] [--threshold T] [--seed S] [--json]\n"
-            "                               [--grow-range] [--nab-range]\n"
-            "       ticketctl anomaly nabscore DIR --labels combined_windows.json --detector NAME [--json]\n"
-            "       ticketctl anomaly bench [--points N] [--trees N] [--sample N] [--dims D]\n"
-            "       ticketctl anomaly forest --from X.csv [--trees N] [--sample N] [--seed S]\n"
-            "\n"
-            "Causal streaming anomaly detectors (lib/online.c) on metric series: every record\n"
-            "is scored before it is learnt, and scores are in [0,1]. The forest is an\n"
-            "Isolation Forest (Liu, Ting & Zhou, ICDM 2008) on scale-free features, refitted\n"
-            "every K records on the trailing T records. cad is the contextual anomaly detector\n"
-            "(CAD OSE, as in NAB) with a causal range: eval's default, the best measured on NAB.\n"
-            "\n"
-            "train    fit the forest on the last T rows of FILE.csv (NAB format) or of the --metric\n"
-            "         field of every record in the Kafka topic NAME, and save it to OUT. The model\n"
-            "         file holds the forest and 'online window=W train=T refit=K rows=N mean=M\n"
-            "         sd=S range=LO,HI': the feature settings, the refit schedule, the training\n"
-            "         size, the feature normalisation and the training range (range guard).\n"
-            "         --detector cad writes a cad model instead: 'ticketctl cad model v1 rows=N\n"
-            "         range=LO,HI' and the N training values, one a line (CAD learns as it goes:\n"
-            "         detect replays them, its range frozen at theirs, and never refits)\n"
-            "detect   score each new record of the metrics topic (default ticketctl.metrics, field\n"
-            "         p99_ms) with the model's streaming detector. A forest, once it has seen N\n"
-            "         records of its own, refits every K records on the last T; cad learns every\n"
-            "         record (no refit, rest period 0). A value more than 3 training\n"
-            "         ranges outside the training range is anomalous whatever the score (range\n"
-            "         guard). Stores every record in anomaly_results (unless --no-store) and POSTs\n"
-            "         a Slack-style alert to --webhook once per incident (an incident starts after\n"
-            "         --persist anomalous records in a row, default 2 (cad: 1, its score fires\n"
-            "         on the one record nothing predicted), and ends after --rearm normal ones,\n"
-            "         default 10)\n"
-            "score    print timestamp,value,score per row of FILE.csv, streamed as detect does\n"
-            "eval     run one detector over every labelled NAB file under DIR (the NAB data root\n"
-            "         or one folder), causally, and score it with NAB's rules: three profiles,\n"
-            "         NAB's corpus threshold optimisation beside a fixed threshold, and the\n"
-            "         incident (persist/rearm) output as a second figure; --nab-results OUT\n"
-            "         writes OUT/<detector>/<folder>/<detector>_<file>.csv for NAB's scorer\n"
-            "nabscore score NAB results files (NAB's own results/<detector>, or eval's)\n"
-            "bench    time training and scoring on synthetic data, and the streaming forest's\n"
-            "         cost per record (one thread)\n"
-            "forest   the bare Isolation Forest: train on every row of a CSV of attributes\n"
-            "         (header line, then numbers), print one score per row\n"
-            "\n"
-            "  --detector NAME    cad (eval's default), forest (train's default), ensemble\n"
-            "                     (forest + wgauss), relent (relative entropy, Wang et al. 2011),\n"
-            "                     wgauss (NAB's windowed Gaussian), zscore (rolling z-score)\n"
-            "  --grow-range       cad: the range keeps growing (default: frozen after probation)\n"
-            "  --nab-range        eval: hand cad/relent each file's min/max as NAB does\n"
-            "                     (LOOK-AHEAD: only to check against NAB's published runs)\n"
-            "  --trees N          trees (default %u)\n"
-            "  --sample N         subsample size psi (default %u)\n"
-            "  --seed S           generator seed (default %llu; fit k uses S + k)\n"
-            "  --window N         feature window (forest, default %u) / statistics window\n"
-            "                     (wgauss 6400, zscore 48)\n"
-            "  --refit K          forest: refit every K records (default %u; 0 = never)\n"
-            "  --train-window T   forest: fit on the last T records (default %u)\n"
-            "  --step N           wgauss: refresh the statistics every N records (default 100)\n"
-            "  --suppress N       after a score s, zero the next N scores unless above s\n"
-            "  --suppress-probation F   suppress F x probation records (forest default %.2f)\n"
-            "  --likelihood N     Numenta's anomaly likelihood over N raw scores (0 = off)\n"
-            "  --likelihood-short N     its short window (default 10)\n"
-            "  --threshold T      eval/detect: the fixed threshold (default: forest %.2f)\n"
-            "  --persist N --rearm N    incident logic (default 2 (cad 1) and 10; eval's alert figure too)\n"
-            "  --points N         bench: points to score (default 1000000)\n"
-            "  --dims D           bench: attributes per point (default 3)\n"
-            "  --repeat N         bench: training repetitions (default 20)\n"
-            "  --metric FIELD     train --topic / detect: record field (default p99_ms)\n"
-            "  --since MS         train --topic: only records from this time on (ms since\n"
-            "                     the epoch), e.g. to leave out a warm-up or an old incident\n"
-            "  --idle-exit DUR    detect: stop after DUR without a record\n"
-            "  --verbose          detect: log every scored record\n"
-            "  --kafka-brokers L --mysql URL --state DIR   backends (default: the dev stack)\n"
-            "  --json             JSON on stdout\n"
-            "  -h, --help         this help\n",
-            f.forest.trees, f.forest.psi, (unsigned long long)f.forest.seed, f.window, f.refit, f.train_window,
-            f.suppress_probation, TK_DETECT_THRESHOLD);
-}
+static const tk_optset *const anomaly_subs[] = {&train_set,    &detect_set, &score_set,  &eval_set,
+                                                &nabscore_set, &bench_set,  &forest_set, NULL};
+
+const tk_optset tk_optset_anomaly = {
+    .cmd = "anomaly",
+    .synopsis = "anomaly train|detect|score|eval|nabscore|bench|forest [options]",
+    .about = "Causal streaming anomaly detectors (lib/online.c) on metric series: every record\n"
+             "is scored before it is learnt, and scores are in [0,1]. The forest is an\n"
+             "Isolation Forest (Liu, Ting & Zhou, ICDM 2008) on scale-free features, refitted\n"
+             "every K records on the trailing T records. cad is the contextual anomaly detector\n"
+             "(CAD OSE, as in NAB) with a causal range: eval's default, the best measured on NAB.",
+    .opts = tk_opt_no_rows,
+    .subs = anomaly_subs,
+};
 
 typedef struct opts {
     const char *from, *model, *labels, *topic;
@@ -171,28 +211,6 @@ typedef struct opts {
     tk_online_params online; /* the --detector's defaults with the options applied */
     int64_t points, dims, repeat;
 } opts;
-
-static int parse_u(const char *name, const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    if (tk_parse_i64(s, min, max, out) != 0) {
-        fprintf(stderr, "anomaly: --%s wants a whole number in %lld..%lld, got '%s'\n", name, (long long)min,
-                (long long)max, s);
-        return -1;
-    }
-    return 0;
-}
-
-static int parse_d(const char *name, const char *s, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !isfinite(v)) {
-        fprintf(stderr, "anomaly: --%s wants a number, got '%s'\n", name, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
 
 /* Detector options are applied after --detector's defaults, whatever their
  * order on the command line: one row per option. */
@@ -219,100 +237,78 @@ static const det_opt det_opts[] = {
 };
 #define NDET_OPTS (sizeof det_opts / sizeof det_opts[0])
 
-static int apply_det_opt(const det_opt *d, const char *arg, tk_online_params *p)
+static void apply_det_opt(const det_opt *d, const tk_optval *v, tk_online_params *p)
 {
-    int64_t v = 0;
-    double x = 0;
-    if (d->kind == 4 ? parse_d(d->name, arg, &x) : parse_u(d->name, arg, d->min, d->max, &v))
-        return -1;
     switch (d->kind) {
-    case 0: *(unsigned *)((char *)p + d->off) = (unsigned)v; break;
-    case 1: p->forest.trees = (uint32_t)v; break;
-    case 2: p->forest.psi = (uint32_t)v; break;
-    case 3: p->forest.seed = (uint64_t)v; break;
-    default: p->suppress_probation = x; p->suppress = 0; break;
+    case 0: *(unsigned *)((char *)p + d->off) = (unsigned)v->i; break;
+    case 1: p->forest.trees = (uint32_t)v->i; break;
+    case 2: p->forest.psi = (uint32_t)v->i; break;
+    case 3: p->forest.seed = (uint64_t)v->i; break;
+    default: p->suppress_probation = v->d; p->suppress = 0; break;
     }
-    return 0;
 }
 
-/* Parse options after the subcommand word; returns 0, 1 (help shown) or 2. */
-static int parse_opts(int argc, char **argv, opts *o)
+/* Parse the options after the subcommand word with its table; returns -1
+ * to go on, else the exit code (0 after --help, 2 usage). */
+static int parse_opts(const tk_optset *set, int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof *o);
     o->points = 1000000;
     o->dims = 3;
     o->repeat = 20;
-    const char *given[NDET_OPTS] = {0};
+    tk_optval given[NDET_OPTS];
+    int have[NDET_OPTS] = {0};
     int c;
-    optind = 1;
-    opterr = 0; /* one line of ours instead (tk_opt_getopt_hint) */
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    tk_optparse p = {0};
+    tk_optval v;
+    while ((c = tk_opt_next(&p, set, argc, argv, &v)) > 0) {
         size_t k = 0;
         while (k < NDET_OPTS && det_opts[k].opt != c)
             k++;
         if (k < NDET_OPTS) {
-            given[k] = optarg;
+            given[k] = v;
+            have[k] = 1;
             continue;
         }
         switch (c) {
-        case OPT_FROM: o->from = optarg; break;
-        case OPT_MODEL: o->model = optarg; break;
-        case OPT_LABELS: o->labels = optarg; break;
-        case OPT_TOPIC: o->topic = optarg; break;
+        case OPT_FROM: o->from = v.str; break;
+        case OPT_MODEL: o->model = v.str; break;
+        case OPT_LABELS: o->labels = v.str; break;
+        case OPT_TOPIC: o->topic = v.str; break;
         case OPT_JSON: o->json = 1; break;
-        case OPT_THRESHOLD:
-            if (parse_d("threshold", optarg, &o->threshold)) return 2;
-            o->threshold_set = 1;
-            break;
-        case OPT_DETECTOR: o->detector = optarg; break;
-        case OPT_NABRES: o->nab_results = optarg; break;
-        case OPT_POINTS:
-            if (parse_u("points", optarg, 1, 100000000, &o->points)) return 2;
-            break;
-        case OPT_DIMS:
-            if (parse_u("dims", optarg, 1, TK_IFOREST_MAX_DIMS, &o->dims)) return 2;
-            break;
-        case OPT_REPEAT:
-            if (parse_u("repeat", optarg, 1, 10000, &o->repeat)) return 2;
-            break;
-        case OPT_WEBHOOK: o->webhook = optarg; break;
-        case OPT_METRIC: o->metric = optarg; break;
-        case OPT_KAFKA: o->kafka = optarg; break;
-        case OPT_MYSQL: o->mysql = optarg; break;
-        case OPT_STATE: o->state = optarg; break;
-        case OPT_REARM:
-            if (parse_u("rearm", optarg, 1, 100000, &o->rearm)) return 2;
-            break;
-        case OPT_IDLE:
-            if (tk_parse_duration_ms(optarg, &o->idle_exit_ms)) {
-                fprintf(stderr, "anomaly: bad --idle-exit '%s'\n", optarg);
-                return 2;
-            }
-            break;
+        case OPT_THRESHOLD: o->threshold = v.d, o->threshold_set = 1; break;
+        case OPT_DETECTOR: o->detector = v.str; break;
+        case OPT_NABRES: o->nab_results = v.str; break;
+        case OPT_POINTS: o->points = v.i; break;
+        case OPT_DIMS: o->dims = v.i; break;
+        case OPT_REPEAT: o->repeat = v.i; break;
+        case OPT_WEBHOOK: o->webhook = v.str; break;
+        case OPT_METRIC: o->metric = v.str; break;
+        case OPT_KAFKA: o->kafka = v.str; break;
+        case OPT_MYSQL: o->mysql = v.str; break;
+        case OPT_STATE: o->state = v.str; break;
+        case OPT_REARM: o->rearm = v.i; break;
+        case OPT_IDLE: o->idle_exit_ms = v.i; break;
         case OPT_BEGIN: o->from_beginning = 1; break;
         case OPT_VERBOSE: o->verbose = 1; break;
         case OPT_NOSTORE: o->no_store = 1; break;
         case OPT_NABRANGE: o->nab_range = 1; break;
         case OPT_GROWRANGE: o->grow_range = 1; break;
-        case OPT_SINCE:
-            if (parse_u("since", optarg, 0, INT64_MAX, &o->since_ms)) return 2;
-            break;
-        case OPT_PERSIST:
-            if (parse_u("persist", optarg, 1, 1000, &o->persist)) return 2;
-            break;
-        case 'h': usage(stdout); return 1;
-        default: return tk_opt_getopt_hint("anomaly", longopts, argv);
+        case OPT_SINCE: o->since_ms = v.i; break;
+        case OPT_PERSIST: o->persist = v.i; break;
         }
     }
+    if (c != TK_OPT_END)
+        return tk_opt_exit(c);
     /* (nabscore's --detector names any results folder, e.g. NAB's own) */
     tk_online_kind kind = TK_ONLINE_FOREST;
     o->detector_known = !o->detector || tk_online_kind_parse(o->detector, &kind) == 0;
     tk_online_defaults(kind, &o->online);
     for (size_t k = 0; k < NDET_OPTS; k++)
-        if (given[k] && apply_det_opt(&det_opts[k], given[k], &o->online) != 0)
-            return 2;
+        if (have[k])
+            apply_det_opt(&det_opts[k], &given[k], &o->online);
     o->online.grow_range = o->grow_range;
-    return 0;
+    return -1;
 }
 
 static int do_train(const opts *o)
@@ -879,40 +875,37 @@ static int do_detect(const opts *o)
 typedef struct subcommand {
     const char *name;
     int positional; /* positional arguments wanted after the options */
+    const tk_optset *set;
 } subcommand;
 
-static const subcommand subs[] = {{"train", 0}, {"score", 0}, {"eval", 1}, {"bench", 0}, {"detect", 0},
-                                  {"nabscore", 1}, {"forest", 0}};
+static const subcommand subs[] = {{"train", 0, &train_set},   {"score", 0, &score_set},
+                                  {"eval", 1, &eval_set},     {"bench", 0, &bench_set},
+                                  {"detect", 0, &detect_set}, {"nabscore", 1, &nabscore_set},
+                                  {"forest", 0, &forest_set}};
 
 int cmd_anomaly(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2)
+        return tk_opt_error(&tk_optset_anomaly, "which one: train, detect, score, eval, nabscore, bench or forest?");
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        tk_opt_help(&tk_optset_anomaly, stdout);
+        return 0;
     }
     size_t k = 0;
     for (; k < sizeof subs / sizeof subs[0]; k++)
         if (!strcmp(argv[1], subs[k].name))
             break;
-    if (k == sizeof subs / sizeof subs[0]) {
-        fprintf(stderr, "anomaly: unknown subcommand '%s' (train, detect, score, eval, nabscore, bench, forest)\n",
-                argv[1]);
-        return 2;
-    }
+    if (k == sizeof subs / sizeof subs[0])
+        return tk_opt_error(&tk_optset_anomaly,
+                            "unknown subcommand '%s' (train, detect, score, eval, nabscore, bench or forest)", argv[1]);
     opts o;
-    int prc = parse_opts(argc - 1, argv + 1, &o);
-    if (prc)
-        return prc == 1 ? 0 : 2;
-    if (o.topic && k != 0 && k != 4) {
-        fprintf(stderr, "anomaly %s: --topic is only for train and detect\n", subs[k].name);
-        return 2;
-    }
+    int prc = parse_opts(subs[k].set, argc - 1, argv + 1, &o);
+    if (prc >= 0)
+        return prc;
     int extra = argc - 1 - optind;
-    if (extra != subs[k].positional) {
-        fprintf(stderr, "anomaly %s: %s\n", subs[k].name,
-                subs[k].positional ? "one DIR argument, please" : "unexpected extra arguments");
-        return 2;
-    }
+    if (extra != subs[k].positional)
+        return tk_opt_error(subs[k].set, "%s",
+                            subs[k].positional ? "one DIR argument, please" : "unexpected extra arguments");
     switch (k) {
     case 0: return do_train(&o);
     case 1: return do_score(&o);

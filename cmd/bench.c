@@ -18,7 +18,6 @@
 #include "ticketctl/waitload.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <time.h>
@@ -28,14 +27,6 @@
 #include <unistd.h>
 
 enum {
-    OPT_USERS = 'u',
-    OPT_RAMP = 'r',
-    OPT_DURATION = 'd',
-    OPT_THINK = 'k',
-    OPT_TARGET = 't',
-    OPT_THREADS = 'T',
-    OPT_OUT = 'o',
-    OPT_HELP = 'h',
     OPT_SERVER_PID = 256,
     OPT_TIMEOUT,
     OPT_MYSQL,
@@ -67,132 +58,108 @@ enum {
     OPT_WAITING_SCHEDULE,
 };
 
-static const struct option longopts[] = {
-    {"users", required_argument, NULL, OPT_USERS},
-    {"ramp", required_argument, NULL, OPT_RAMP},
-    {"duration", required_argument, NULL, OPT_DURATION},
-    {"think-time", required_argument, NULL, OPT_THINK},
-    {"target", required_argument, NULL, OPT_TARGET},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"out", required_argument, NULL, OPT_OUT},
-    {"out-jsonl", required_argument, NULL, OPT_OUT_JSONL},
-    {"junit", required_argument, NULL, OPT_JUNIT},
-    {"server-pid", required_argument, NULL, OPT_SERVER_PID},
-    {"mysql-pid", required_argument, NULL, OPT_MYSQL_PID},
-    {"redis-pid", required_argument, NULL, OPT_REDIS_PID},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"mysql", required_argument, NULL, OPT_MYSQL},
-    {"redis", required_argument, NULL, OPT_REDIS},
-    {"kafka-brokers", required_argument, NULL, OPT_KAFKA},
-    {"state", required_argument, NULL, OPT_STATE},
-    {"no-invariants", no_argument, NULL, OPT_NO_INVARIANTS},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"rate", required_argument, NULL, OPT_RATE},
-    {"stages", required_argument, NULL, OPT_STAGES},
-    {"model", required_argument, NULL, OPT_MODEL},
-    {"url", required_argument, NULL, OPT_URL},
-    {"connections", required_argument, NULL, OPT_CONNECTIONS},
-    {"max-delay", required_argument, NULL, OPT_MAX_DELAY},
-    {"threshold", required_argument, NULL, OPT_THRESHOLD},
-    {"max-cpu", required_argument, NULL, OPT_MAX_CPU},
-    {"max-loop-lag", required_argument, NULL, OPT_MAX_LAG},
-    {"queue", required_argument, NULL, OPT_QUEUE},
-    {"strategy", required_argument, NULL, OPT_STRATEGY},
-    {"engine", required_argument, NULL, OPT_ENGINE},
-    {"queue-ops", required_argument, NULL, OPT_QUEUE_OPS},
-    {"pipeline", required_argument, NULL, OPT_PIPELINE},
-    {"queue-reset", no_argument, NULL, OPT_QUEUE_RESET},
-    {"waiting", required_argument, NULL, OPT_WAITING},
-    {"waiting-schedule", required_argument, NULL, OPT_WAITING_SCHEDULE},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
+static const tk_opt bench_rows[] = {
+    {.id = 'u', .name = "users", .short_name = 'u', .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 10000000,
+     .help = "virtual users (seeded users 1..N must exist; default 100)"},
+    {.id = 'r', .name = "ramp", .short_name = 'r', .type = TK_OPT_DURATION, .arg = "DUR",
+     .help = "start the users linearly over DUR (default 10s, at most\nhalf the duration unless given)"},
+    {.id = 'd', .name = "duration", .short_name = 'd', .type = TK_OPT_DURATION, .arg = "DUR", .min = 1,
+     .help = "whole run, ramp included (default 60s)"},
+    {.id = 'k', .name = "think-time", .short_name = 'k', .type = TK_OPT_DURATION, .arg = "MS",
+     .help = "mean think time between steps, +-50% (default 1000)"},
+    {.id = 't', .name = "target", .short_name = 't', .type = TK_OPT_STR, .arg = "URL",
+     .help = "server base URL (default http://127.0.0.1:8080)"},
+    {.id = 'T', .name = "threads", .short_name = 'T', .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 1024,
+     .help = "event-loop threads (default: one per CPU)"},
+    {.id = OPT_TIMEOUT, .name = "timeout", .type = TK_OPT_DURATION, .arg = "DUR", .min = 1,
+     .help = "per-request timeout (default 10s)"},
+    {.id = 'o', .name = "out", .short_name = 'o', .type = TK_OPT_STR, .arg = "FILE",
+     .help = "results JSON (default reports/out/bench-<UTC>.json)"},
+    {.id = OPT_OUT_JSONL, .name = "out-jsonl", .type = TK_OPT_STR, .arg = "FILE",
+     .help = "while the run goes on, one JSON line per second (the\nresults' timeseries entry); '-' for stdout"},
+    {.id = OPT_JUNIT, .name = "junit", .type = TK_OPT_STR, .arg = "FILE",
+     .help = "the thresholds, invariants and generator self-check as\nJUnit XML for CI (ticketctl report --junit)"},
+    {.id = OPT_SERVER_PID, .name = "server-pid", .type = TK_OPT_INT, .arg = "PID", .min = 1, .max = 4194304,
+     .help = "a server process (repeatable): its CPU per flow over the\nsteady window, and the first one's peak RSS "
+             "(default:\nwhoever listens on the target's port, or the dev stack's\ninstances)"},
+    {.id = OPT_MYSQL_PID, .name = "mysql-pid", .type = TK_OPT_INT, .arg = "PID", .min = 1, .max = 4194304,
+     .help = "mariadbd for the CPU per flow (default: the listener of\n--mysql, else the dev stack's)"},
+    {.id = OPT_REDIS_PID, .name = "redis-pid", .type = TK_OPT_INT, .arg = "PID", .min = 1, .max = 4194304,
+     .help = "redis-server for the CPU per flow (default: the listener\nof --redis, else the dev stack's)"},
+    {.id = OPT_NO_INVARIANTS, .name = "no-invariants", .type = TK_OPT_FLAG, .help = "skip the MariaDB invariant checks"},
+    {.id = OPT_JSON, .name = "json", .type = TK_OPT_FLAG,
+     .help = "print the results JSON on stdout instead of the summary"},
+    TK_OPT_ROW_MYSQL(OPT_MYSQL),
+    TK_OPT_ROW_REDIS(OPT_REDIS),
+    TK_OPT_ROW_KAFKA(OPT_KAFKA),
+    TK_OPT_ROW_STATE(OPT_STATE),
+    {.id = OPT_MODEL, .name = "model", .type = TK_OPT_CHOICE, .choices = "closed|open", .group = "\nload models:",
+     .help = "closed (default): VUs loop; open: iterations arrive at a\nrate whether or not the server keeps up"},
+    {.id = OPT_RATE, .name = "rate", .type = TK_OPT_REAL, .arg = "R", .lo = 0, .lo_open = 1, .hi = 1e7,
+     .help = "open model at R ITERATIONS per second (an iteration is\none pass of the 7 steps, or one request with "
+             "--url);\nwith --ramp the rate goes 0 -> R over the ramp first"},
+    {.id = OPT_STAGES, .name = "stages", .type = TK_OPT_STR, .arg = "SPEC",
+     .help = "staged profile DUR:FROM-TO or DUR:VALUE, comma separated,\ne.g. 60s:0-5000,120s:5000; rates "
+             "(iterations/s) in the\nopen model, VUs in the closed one; sets the duration"},
+    {.id = OPT_MAX_DELAY, .name = "max-delay", .type = TK_OPT_DURATION, .arg = "DUR",
+     .help = "open model: an iteration that found no free VU waits at\nmost DUR for one, then counts as dropped "
+             "(default: the\n--timeout; 0 drops at once); --users is the VU pool"},
+    {.id = OPT_URL, .name = "url", .type = TK_OPT_STR, .arg = "PATH",
+     .help = "single-endpoint mode: GET <target>PATH in a loop (no\nlogin, think time 0 and no ramp unless given, "
+             "no\ninvariant checks), comparable with wrk"},
+    {.id = OPT_CONNECTIONS, .name = "connections", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 10000000,
+     .help = "the same as --users (one connection per VU)"},
+    {.id = OPT_ENGINE, .name = "engine", .type = TK_OPT_CHOICE, .choices = "auto|lean|curl",
+     .help = "HTTP engine (default auto: the lean HTTP/1.1 keep-alive\nengine on http:// targets, libcurl on "
+             "https://); curl is\nthe peer to measure lean against"},
+    {.id = OPT_STRATEGY, .name = "strategy", .type = TK_OPT_STR, .arg = "NAME",
+     .help = "lock strategy of holds, sent as X-Lock-Strategy (the\nserver must run `serve "
+             "--allow-strategy-header`);\ndefault: the server's own (`ticketctl scenario strategies`)"},
+    {.id = OPT_QUEUE, .name = "queue", .type = TK_OPT_CHOICE, .choices = "none|redis|mysql",
+     .help = "waiting room (the server must run `serve --queue` with\nthe same backend): after picking a schedule a "
+             "VU takes a\nqueue token, polls until admitted (honouring\npoll_after_ms), then holds and pays with "
+             "X-Queue-Token;\nreports arrival->admission p50/p95 and fairness"},
+    {.id = OPT_QUEUE_OPS, .name = "queue-ops", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 100000000,
+     .help = "instead of HTTP: N users enqueue then poll straight\nthrough lib/queue.c's Redis backend over "
+             "--connections\nconnections (default 50), --pipeline P calls in flight\nper connection (default 1); "
+             "prints and writes ops/s\n(scripts/bench-queue)"},
+    {.id = OPT_PIPELINE, .name = "pipeline", .type = TK_OPT_INT, .arg = "P", .min = 1, .max = 64,
+     .help = "--queue-ops: calls in flight per connection (default 1)"},
+    {.id = OPT_QUEUE_RESET, .name = "queue-reset", .type = TK_OPT_FLAG,
+     .help = "empty every waiting-room queue (Redis and MariaDB) and exit"},
+    {.id = OPT_WAITING, .name = "waiting", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 50000000,
+     .help = "with --queue redis: instead of the booking flow, N\nsimulated users wait in one schedule's waiting "
+             "room\n(lib/waitload.c, as `queue simulate`): --connections pool\n(default 128), --rate arrivals/s "
+             "(default 5000),\n--duration at most (default 10m); enqueue, poll and\nadmission rates, fairness, "
+             "server and Redis CPU and RSS"},
+    {.id = OPT_WAITING_SCHEDULE, .name = "waiting-schedule", .type = TK_OPT_INT, .arg = "ID", .min = 1,
+     .max = INT64_MAX, .help = "the schedule they wait for (default: the lowest id)"},
+    {.id = OPT_THRESHOLD, .name = "threshold", .type = TK_OPT_STR, .arg = "EXPR", .group = "\ngates:",
+     .help = "[step.]metric OP value, repeatable: 'p95<100ms',\n'error_rate<0.1%', 'tps>5000', "
+             "'double_bookings==0',\n'reserve.p99<200ms', 'dropped==0' (see threshold.h)"},
+    {.id = OPT_MAX_CPU, .name = "max-cpu", .type = TK_OPT_REAL, .arg = "FRAC", .lo = 0, .lo_open = 1, .hi = 1,
+     .help = "mark the run invalid when a load thread's CPU/wall\nexceeds FRAC (default 0.90)"},
+    {.id = OPT_MAX_LAG, .name = "max-loop-lag", .type = TK_OPT_REAL, .arg = "MS", .lo = 0, .lo_open = 1, .hi = 1e9,
+     .help = "... or the event-loop lag p99 exceeds MS (default 25)"},
+    TK_OPT_ROW_END,
 };
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: ticketctl bench [options]\n\n"
-            "Run virtual users through the booking flow (balance, charge, concerts, dates,\n"
-            "seats, reserve, pay) against a running server, then check the data\n"
-            "invariants in MariaDB, evaluate the thresholds and write the results JSON.\n\n"
-            "  -u, --users N          virtual users (seeded users 1..N must exist; default 100)\n"
-            "  -r, --ramp DUR         start the users linearly over DUR (default 10s, at most\n"
-            "                         half the duration unless given)\n"
-            "  -d, --duration DUR     whole run, ramp included (default 60s)\n"
-            "  -k, --think-time MS    mean think time between steps, +-50%% (default 1000)\n"
-            "  -t, --target URL       server base URL (default http://127.0.0.1:8080)\n"
-            "  -T, --threads N        event-loop threads (default: one per CPU)\n"
-            "      --timeout DUR      per-request timeout (default 10s)\n"
-            "  -o, --out FILE         results JSON (default reports/out/bench-<UTC>.json)\n"
-            "      --out-jsonl FILE   while the run goes on, one JSON line per second (the results'\n"
-            "                         timeseries entry); '-' for stdout\n"
-            "      --junit FILE       the thresholds, invariants and generator self-check as JUnit\n"
-            "                         XML for CI (ticketctl report --junit)\n"
-            "      --server-pid PID   a server process (repeatable): its CPU per flow over the steady\n"
-            "                         window, and the first one's peak RSS (default: whoever listens\n"
-            "                         on the target's port, or the dev stack's instances)\n"
-            "      --mysql-pid PID --redis-pid PID\n"
-            "                         mariadbd / redis-server for the CPU per flow (default: the\n"
-            "                         listeners of --mysql / --redis, else the dev stack's)\n"
-            "      --no-invariants    skip the MariaDB invariant checks\n"
-            "      --json             print the results JSON on stdout instead of the summary\n"
-            "      --mysql URL --redis URL --kafka-brokers LIST --state DIR\n"
-            "                         backends (for the invariant checks)\n\n"
-            "Load models:\n"
-            "      --model closed|open  closed (default): VUs loop; open: iterations arrive\n"
-            "                         at a rate whether or not the server keeps up\n"
-            "      --rate R           open model at R ITERATIONS per second (an iteration is\n"
-            "                         one pass of the 7 steps, or one request with --url);\n"
-            "                         with --ramp the rate goes 0 -> R over the ramp first\n"
-            "      --stages SPEC      staged profile DUR:FROM-TO or DUR:VALUE, comma separated,\n"
-            "                         e.g. 60s:0-5000,120s:5000; rates (iterations/s) in the\n"
-            "                         open model, VUs in the closed one; sets the duration\n"
-            "      --max-delay DUR    open model: an iteration that found no free VU waits at\n"
-            "                         most DUR for one, then counts as dropped (default: the\n"
-            "                         --timeout; 0 drops at once); --users is the VU pool\n"
-            "      --url PATH         single-endpoint mode: GET <target>PATH in a loop (no\n"
-            "                         login, think time 0 and no ramp unless given, no\n"
-            "                         invariant checks), comparable with wrk\n"
-            "      --connections N    the same as --users (one connection per VU)\n"
-            "      --engine auto|lean|curl  HTTP engine (default auto: the lean HTTP/1.1 keep-alive\n"
-            "                         engine on http:// targets, libcurl on https://); curl is\n"
-            "                         the peer to measure lean against\n"
-            "      --strategy NAME    lock strategy of holds, sent as X-Lock-Strategy (the server\n"
-            "                         must run `serve --allow-strategy-header`); default: the\n"
-            "                         server's own (`ticketctl scenario strategies`)\n"
-            "      --queue none|redis|mysql  waiting room (the server must run `serve --queue`\n"
-            "                         with the same backend): after picking a schedule a VU\n"
-            "                         takes a queue token, polls until admitted (honouring\n"
-            "                         poll_after_ms), then holds and pays with X-Queue-Token;\n"
-            "                         reports arrival->admission p50/p95 and fairness\n"
-            "      --queue-ops N      instead of HTTP: N users enqueue then poll straight through\n"
-            "                         lib/queue.c's Redis backend over --connections connections\n"
-            "                         (default 50), --pipeline P calls in flight per connection\n"
-            "                         (default 1); prints and writes ops/s (scripts/bench-queue)\n"
-            "      --queue-reset      empty every waiting-room queue (Redis and MariaDB) and exit\n"
-            "      --waiting N        with --queue redis: instead of the booking flow, N simulated users\n"
-            "                         wait in one schedule's waiting room (lib/waitload.c, as `queue\n"
-            "                         simulate`): --connections pool (default 128), --rate arrivals/s\n"
-            "                         (default 5000), --duration at most (default 10m); enqueue, poll\n"
-            "                         and admission rates, fairness, server and Redis CPU and RSS\n"
-            "      --waiting-schedule ID  the schedule they wait for (default: the lowest id)\n\n"
-            "Latency is measured from when each request should have been sent (the\n"
-            "schedule in the open model), corrected for coordinated omission; the\n"
-            "uncorrected figures are in the results beside it.\n\n"
-            "Gates:\n"
-            "      --threshold EXPR   [step.]metric OP value, repeatable: 'p95<100ms',\n"
-            "                         'error_rate<0.1%%', 'tps>5000', 'double_bookings==0',\n"
-            "                         'reserve.p99<200ms', 'dropped==0' (see threshold.h)\n"
-            "      --max-cpu FRAC     mark the run invalid when a load thread's CPU/wall\n"
-            "                         exceeds FRAC (default 0.90)\n"
-            "      --max-loop-lag MS  ... or the event-loop lag p99 exceeds MS (default 25)\n"
-            "  -h, --help             this help\n\n"
-            "DUR is like 250ms, 60s, 2m or plain milliseconds.\n"
-            "Exit status: 0 run done, every invariant and threshold holds; 1 an invariant\n"
-            "failed or the run could not start; 2 usage error; 3 a threshold failed (and\n"
-            "every invariant held). A saturated generator is reported (\"valid\": false)\n"
-            "but does not change the exit status.\n");
-}
+const tk_optset tk_optset_bench = {
+    .cmd = "bench",
+    .synopsis = "bench [options]",
+    .about = "Run virtual users through the booking flow (balance, charge, concerts, dates,\n"
+             "seats, reserve, pay) against a running server, then check the data\n"
+             "invariants in MariaDB, evaluate the thresholds and write the results JSON.",
+    .opts = bench_rows,
+    .epilog = "Latency is measured from when each request should have been sent (the\n"
+              "schedule in the open model), corrected for coordinated omission; the\n"
+              "uncorrected figures are in the results beside it.\n\n"
+              "DUR is like 250ms, 60s, 2m or plain milliseconds.\n"
+              "Exit status: 0 run done, every invariant and threshold holds; 1 an invariant\n"
+              "failed or the run could not start; 2 usage error; 3 a threshold failed (and\n"
+              "every invariant held). A saturated generator is reported (\"valid\": false)\n"
+              "but does not change the exit status.",
+};
 
 static int is_tty;
 
@@ -410,268 +377,150 @@ static int metric_lookup(const char *scope, const char *metric, double *value, v
     return tk_bench_metric(ud, scope, metric, value);
 }
 
-int cmd_bench(int argc, char **argv)
+/* Everything the flags say; cfg is what lib/bench runs. */
+typedef struct bench_args {
+    tk_bench_config cfg;
+    const char *out, *mysql, *redis, *state, *stages, *jsonl, *junit;
+    int check, json, ramp_given, think_given, users_given, duration_given, delay_given;
+    int model; /* -1 unset, 0 closed, 1 open */
+    double rate;
+    tk_threshold th[TK_THRESHOLDS_MAX];
+    size_t nth;
+    int64_t queue_ops, pipeline, waiting, waiting_sched;
+    int queue_reset;
+    int server_pids[TK_CPU_MAX_PIDS];
+    int nserver_pids;
+} bench_args;
+
+/* Parse argv into a (values checked by the table). Returns -1 when the
+ * run should go on, else the exit code (0 after --help, 2 usage). */
+static int parse_args(int argc, char **argv, bench_args *a)
 {
-    tk_bench_config cfg = {
-        .target = "http://127.0.0.1:8080",
-        .users = 100,
-        .ramp_ms = 10000,
-        .duration_ms = 60000,
-        .think_ms = 1000,
-        .timeout_ms = 10000,
-    };
-    const char *out = NULL, *mysql = NULL, *state = NULL, *stages_arg = NULL, *jsonl_path = NULL, *junit_path = NULL;
-    int check = 1, json = 0, ramp_given = 0, think_given = 0, users_given = 0, duration_given = 0, delay_given = 0;
-    int model = -1; /* -1 unset, 0 closed, 1 open */
-    double rate = 0;
-    static tk_threshold th[TK_THRESHOLDS_MAX];
-    size_t nth = 0;
+    const tk_optset *set = &tk_optset_bench;
+    tk_bench_config *cfg = &a->cfg;
     char terr[512];
-    int64_t v, queue_ops = 0, pipeline = 1, waiting = 0, waiting_sched = 0;
-    int queue_reset = 0;
-    static int server_pids[TK_CPU_MAX_PIDS];
-    int nserver_pids = 0;
-    char state_dir[1024];
-    const char *redis = NULL;
-    int opt;
-    optind = 1;
-    opterr = 0; /* one line of ours instead (tk_opt_getopt_hint) */
-    while ((opt = getopt_long(argc, argv, "u:r:d:k:t:T:o:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_USERS:
-        case OPT_CONNECTIONS:
-            if (tk_parse_i64(optarg, 1, 10000000, &v) != 0)
-                goto bad;
-            cfg.users = (int)v;
-            users_given = 1;
-            break;
-        case OPT_RAMP:
-            if (tk_parse_duration_ms(optarg, &cfg.ramp_ms) != 0)
-                goto bad;
-            ramp_given = 1;
-            break;
-        case OPT_DURATION:
-            if (tk_parse_duration_ms(optarg, &cfg.duration_ms) != 0 || cfg.duration_ms <= 0)
-                goto bad;
-            duration_given = 1;
-            break;
-        case OPT_THINK:
-            if (tk_parse_duration_ms(optarg, &cfg.think_ms) != 0)
-                goto bad;
-            think_given = 1;
-            break;
-        case OPT_RATE: {
-            char *end;
-            rate = strtod(optarg, &end);
-            if (end == optarg || *end || !(rate > 0) || rate > 1e7)
-                goto bad;
-            break;
-        }
-        case OPT_STAGES:
-            stages_arg = optarg;
-            break;
-        case OPT_MODEL:
-            if (strcmp(optarg, "open") == 0)
-                model = 1;
-            else if (strcmp(optarg, "closed") == 0)
-                model = 0;
-            else
-                goto bad;
-            break;
-        case OPT_URL:
-            cfg.url_path = optarg;
-            break;
-        case OPT_QUEUE_OPS:
-            if (tk_parse_i64(optarg, 1, 100000000, &queue_ops) != 0)
-                goto bad;
-            break;
-        case OPT_WAITING: /* --waiting N [--waiting-schedule ID]: tk_waitload_run */
-        case OPT_WAITING_SCHEDULE:
-            if (tk_parse_i64(optarg, 1, opt == OPT_WAITING ? 50000000 : INT64_MAX, &v) != 0)
-                goto bad;
-            *(opt == OPT_WAITING ? &waiting : &waiting_sched) = v;
-            break;
-        case OPT_QUEUE_RESET:
-            queue_reset = 1;
-            break;
-        case OPT_PIPELINE:
-            if (tk_parse_i64(optarg, 1, 64, &pipeline) != 0)
-                goto bad;
-            break;
-        case OPT_ENGINE:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "lean") && strcmp(optarg, "curl"))
-                goto bad;
-            cfg.engine = optarg;
-            break;
+    tk_optparse p = {0};
+    tk_optval v;
+    int c;
+    while ((c = tk_opt_next(&p, set, argc, argv, &v)) > 0) {
+        switch (c) {
+        case 'u':
+        case OPT_CONNECTIONS: cfg->users = (int)v.i, a->users_given = 1; break;
+        case 'r': cfg->ramp_ms = v.i, a->ramp_given = 1; break;
+        case 'd': cfg->duration_ms = v.i, a->duration_given = 1; break;
+        case 'k': cfg->think_ms = v.i, a->think_given = 1; break;
+        case OPT_RATE: a->rate = v.d; break;
+        case OPT_STAGES: a->stages = v.str; break;
+        case OPT_MODEL: a->model = (int)v.i; break; /* closed|open */
+        case OPT_URL: cfg->url_path = v.str; break;
+        case OPT_QUEUE_OPS: a->queue_ops = v.i; break;
+        case OPT_WAITING: a->waiting = v.i; break; /* --waiting N [--waiting-schedule ID]: tk_waitload_run */
+        case OPT_WAITING_SCHEDULE: a->waiting_sched = v.i; break;
+        case OPT_QUEUE_RESET: a->queue_reset = 1; break;
+        case OPT_PIPELINE: a->pipeline = v.i; break;
+        case OPT_ENGINE: cfg->engine = v.str; break;
         case OPT_STRATEGY: {
             const char *why;
-            if (!tk_strategy_for_serve(optarg, &why)) {
-                fprintf(stderr, "bench: --strategy %s: %s\n", optarg, why);
-                return 2;
-            }
-            cfg.strategy = optarg;
+            if (!tk_strategy_for_serve(v.str, &why))
+                return tk_opt_error(set, "--strategy: \"%s\": %s", v.str, why);
+            cfg->strategy = v.str;
             break;
         }
-        case OPT_QUEUE:
-            if (strcmp(optarg, "none") && strcmp(optarg, "redis") && strcmp(optarg, "mysql"))
-                goto bad;
-            cfg.queue = optarg;
-            break;
-        case OPT_MAX_DELAY:
-            if (tk_parse_duration_ms(optarg, &cfg.max_delay_ms) != 0)
-                goto bad;
-            delay_given = 1;
-            break;
+        case OPT_QUEUE: cfg->queue = v.str; break;
+        case OPT_MAX_DELAY: cfg->max_delay_ms = v.i, a->delay_given = 1; break;
         case OPT_THRESHOLD:
-            if (nth >= TK_THRESHOLDS_MAX) {
-                fprintf(stderr, "ticketctl bench: at most %d thresholds\n", TK_THRESHOLDS_MAX);
-                return 2;
-            }
-            if (tk_threshold_parse(optarg, &th[nth], terr, sizeof terr) != 0) {
-                fprintf(stderr, "ticketctl bench: %s\n", terr);
-                return 2;
-            }
-            nth++;
+            if (a->nth >= TK_THRESHOLDS_MAX)
+                return tk_opt_error(set, "--threshold: at most %d", TK_THRESHOLDS_MAX);
+            if (tk_threshold_parse(v.str, &a->th[a->nth], terr, sizeof terr) != 0)
+                return tk_opt_error(set, "--threshold: %s", terr);
+            a->nth++;
             break;
-        case OPT_MAX_CPU: {
-            char *end;
-            cfg.max_cpu = strtod(optarg, &end);
-            if (end == optarg || *end || !(cfg.max_cpu > 0) || cfg.max_cpu > 1)
-                goto bad;
-            break;
-        }
-        case OPT_MAX_LAG: {
-            char *end;
-            cfg.max_lag_ms = strtod(optarg, &end);
-            if (end == optarg || *end || !(cfg.max_lag_ms > 0))
-                goto bad;
-            break;
-        }
-        case OPT_TARGET:
-            cfg.target = optarg;
-            break;
-        case OPT_THREADS:
-            if (tk_parse_i64(optarg, 1, 1024, &v) != 0)
-                goto bad;
-            cfg.threads = (int)v;
-            break;
-        case OPT_OUT:
-            out = optarg;
-            break;
-        case OPT_OUT_JSONL:
-            jsonl_path = optarg;
-            break;
-        case OPT_JUNIT:
-            junit_path = optarg;
-            break;
+        case OPT_MAX_CPU: cfg->max_cpu = v.d; break;
+        case OPT_MAX_LAG: cfg->max_lag_ms = v.d; break;
+        case 't': cfg->target = v.str; break;
+        case 'T': cfg->threads = (int)v.i; break;
+        case 'o': a->out = v.str; break;
+        case OPT_OUT_JSONL: a->jsonl = v.str; break;
+        case OPT_JUNIT: a->junit = v.str; break;
         case OPT_SERVER_PID:
-            if (tk_parse_i64(optarg, 1, 4194304, &v) != 0)
-                goto bad;
-            if (nserver_pids >= TK_CPU_MAX_PIDS) {
-                fprintf(stderr, "ticketctl bench: at most %d --server-pid\n", TK_CPU_MAX_PIDS);
-                return 2;
-            }
-            if (!cfg.server_pid)
-                cfg.server_pid = (int)v;
-            server_pids[nserver_pids++] = (int)v;
+            if (a->nserver_pids >= TK_CPU_MAX_PIDS)
+                return tk_opt_error(set, "--server-pid: at most %d", TK_CPU_MAX_PIDS);
+            if (!cfg->server_pid)
+                cfg->server_pid = (int)v.i;
+            a->server_pids[a->nserver_pids++] = (int)v.i;
             break;
-        case OPT_MYSQL_PID:
-        case OPT_REDIS_PID:
-            if (tk_parse_i64(optarg, 1, 4194304, &v) != 0)
-                goto bad;
-            *(opt == OPT_MYSQL_PID ? &cfg.cpu.mysql_pid : &cfg.cpu.redis_pid) = (int)v;
-            break;
-        case OPT_TIMEOUT:
-            if (tk_parse_duration_ms(optarg, &cfg.timeout_ms) != 0 || cfg.timeout_ms <= 0)
-                goto bad;
-            break;
-        case OPT_MYSQL:
-            mysql = optarg;
-            break;
-        case OPT_STATE:
-            state = optarg;
-            break;
-        case OPT_REDIS:
-            redis = optarg; /* --queue-ops only; the HTTP bench needs only MariaDB */
-            break;
-        case OPT_KAFKA:
-            break; /* accepted for symmetry with the other commands; bench needs only MariaDB */
-        case OPT_NO_INVARIANTS:
-            check = 0;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case OPT_HELP:
-            usage(stdout);
-            return 0;
-        default:
-            return tk_opt_getopt_hint("bench", longopts, argv);
+        case OPT_MYSQL_PID: cfg->cpu.mysql_pid = (int)v.i; break;
+        case OPT_REDIS_PID: cfg->cpu.redis_pid = (int)v.i; break;
+        case OPT_TIMEOUT: cfg->timeout_ms = v.i; break;
+        case OPT_MYSQL: a->mysql = v.str; break;
+        case OPT_STATE: a->state = v.str; break;
+        case OPT_REDIS: a->redis = v.str; break; /* --queue-ops and --waiting; the HTTP bench needs only MariaDB */
+        case OPT_KAFKA: break; /* accepted for symmetry with the other commands */
+        case OPT_NO_INVARIANTS: a->check = 0; break;
+        case OPT_JSON: a->json = 1; break;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "ticketctl bench: unexpected argument '%s' (try --help)\n", argv[optind]);
-        return 2;
+    if (c != TK_OPT_END)
+        return tk_opt_exit(c);
+    if (optind < argc)
+        return tk_opt_error(set, "unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
+/* --waiting N: simulated users in one schedule's waiting room. */
+static int waiting_run(const bench_args *a)
+{
+    const tk_bench_config *cfg = &a->cfg;
+    if (!cfg->queue || strcmp(cfg->queue, "redis") != 0)
+        return tk_opt_error(&tk_optset_bench, "--waiting needs --queue redis");
+    tk_waitload_config wc;
+    tk_waitload_config_default(&wc);
+    wc.target = cfg->target;
+    wc.sale = (uint64_t)a->waiting_sched;
+    wc.users = a->waiting;
+    wc.progress = !a->json;
+    wc.server_pid = cfg->server_pid;
+    wc.redis_pid = cfg->cpu.redis_pid;
+    if (a->users_given)
+        wc.connections = cfg->users > 4096 ? 4096 : cfg->users;
+    if (a->rate > 0)
+        wc.enqueue_per_s = a->rate;
+    if (a->duration_given)
+        wc.max_seconds = cfg->duration_ms / 1000 > 0 ? cfg->duration_ms / 1000 : 1;
+    return queue_waiting_run(&wc, NULL, a->state, a->redis, a->mysql, a->out, "ticketctl bench --waiting");
+}
+
+/* The load model, ramp and stages from the flags that interact (--model,
+ * --rate, --stages, --ramp, --duration, --url). Returns 0, or 2 with the
+ * one-line error printed. */
+static int plan_load(bench_args *a, tk_bench_stage *stages /* TK_BENCH_MAX_STAGES */)
+{
+    const tk_optset *set = &tk_optset_bench;
+    tk_bench_config *cfg = &a->cfg;
+    char terr[512];
+    int model = a->model < 0 ? a->rate > 0 : a->model;
+    if (a->rate > 0 && !model)
+        return tk_opt_error(set, "--rate needs the open model");
+    if (a->rate > 0 && a->stages)
+        return tk_opt_error(set, "give either --rate or --stages");
+    if (model && !a->rate && !a->stages)
+        return tk_opt_error(set, "the open model needs --rate or --stages");
+    cfg->open_model = model;
+    if (cfg->url_path) { /* single endpoint: closed loop as wrk unless told otherwise */
+        if (!a->think_given)
+            cfg->think_ms = 0;
+        if (!a->ramp_given)
+            cfg->ramp_ms = 0;
+        a->check = 0;
     }
-    if (queue_reset)
-        return queue_reset_run(mysql, redis, state);
-    if (waiting > 0) {
-        if (!cfg.queue || strcmp(cfg.queue, "redis") != 0) {
-            fprintf(stderr, "ticketctl bench: --waiting needs --queue redis\n");
-            return 2;
-        }
-        tk_waitload_config wc;
-        tk_waitload_config_default(&wc);
-        wc.target = cfg.target;
-        wc.sale = (uint64_t)waiting_sched;
-        wc.users = waiting;
-        wc.progress = !json;
-        wc.server_pid = cfg.server_pid;
-        wc.redis_pid = cfg.cpu.redis_pid;
-        if (users_given)
-            wc.connections = cfg.users > 4096 ? 4096 : cfg.users;
-        if (rate > 0)
-            wc.enqueue_per_s = rate;
-        if (duration_given)
-            wc.max_seconds = cfg.duration_ms / 1000 > 0 ? cfg.duration_ms / 1000 : 1;
-        return queue_waiting_run(&wc, NULL, state, redis, mysql, out, "ticketctl bench --waiting");
-    }
-    if (queue_ops > 0)
-        return queue_ops_run(queue_ops, users_given ? cfg.users : 50, (int)pipeline, mysql, redis, state, out, json);
-    /* load model */
-    if (model < 0)
-        model = rate > 0 ? 1 : 0;
-    if (rate > 0 && !model) {
-        fprintf(stderr, "ticketctl bench: --rate needs the open model\n");
-        return 2;
-    }
-    if (rate > 0 && stages_arg) {
-        fprintf(stderr, "ticketctl bench: give either --rate or --stages\n");
-        return 2;
-    }
-    if (model && !rate && !stages_arg) {
-        fprintf(stderr, "ticketctl bench: the open model needs --rate or --stages\n");
-        return 2;
-    }
-    cfg.open_model = model;
-    if (cfg.url_path) { /* single endpoint: closed loop as wrk unless told otherwise */
-        if (!think_given)
-            cfg.think_ms = 0;
-        if (!ramp_given)
-            cfg.ramp_ms = 0;
-        check = 0;
-    }
-    if (model && !ramp_given)
-        cfg.ramp_ms = 0;
-    if (model && !delay_given)
-        cfg.max_delay_ms = cfg.timeout_ms;
-    static tk_bench_stage stages[TK_BENCH_MAX_STAGES];
-    if (stages_arg) {
-        int n = tk_bench_parse_stages(stages_arg, stages, TK_BENCH_MAX_STAGES, terr, sizeof terr);
-        if (n < 0) {
-            fprintf(stderr, "ticketctl bench: --stages: %s\n", terr);
-            return 2;
-        }
+    if (model && !a->ramp_given)
+        cfg->ramp_ms = 0;
+    if (model && !a->delay_given)
+        cfg->max_delay_ms = cfg->timeout_ms;
+    if (a->stages) {
+        int n = tk_bench_parse_stages(a->stages, stages, TK_BENCH_MAX_STAGES, terr, sizeof terr);
+        if (n < 0)
+            return tk_opt_error(set, "--stages: %s", terr);
         int64_t sum = 0;
         double top = 0;
         for (int i = 0; i < n; i++) {
@@ -679,79 +528,44 @@ int cmd_bench(int argc, char **argv)
             top = stages[i].from > top ? stages[i].from : top;
             top = stages[i].to > top ? stages[i].to : top;
         }
-        if (duration_given && sum != cfg.duration_ms) {
-            fprintf(stderr, "ticketctl bench: the stages last %lld ms but --duration is %lld ms\n", (long long)sum,
-                    (long long)cfg.duration_ms);
-            return 2;
-        }
-        cfg.duration_ms = sum;
-        if (!model && !users_given)
-            cfg.users = (int)top + ((double)(int)top < top);
-        if (!model && top > cfg.users) {
-            fprintf(stderr, "ticketctl bench: the stages want %.0f VUs, more than --users %d\n", top, cfg.users);
-            return 2;
-        }
-        cfg.stages = stages;
-        cfg.nstages = (size_t)n;
-        cfg.ramp_ms = 0;
+        if (a->duration_given && sum != cfg->duration_ms)
+            return tk_opt_error(set, "the stages last %lld ms but --duration is %lld ms", (long long)sum,
+                                (long long)cfg->duration_ms);
+        cfg->duration_ms = sum;
+        if (!model && !a->users_given)
+            cfg->users = (int)top + ((double)(int)top < top);
+        if (!model && top > cfg->users)
+            return tk_opt_error(set, "the stages want %.0f VUs, more than --users %d", top, cfg->users);
+        cfg->stages = stages;
+        cfg->nstages = (size_t)n;
+        cfg->ramp_ms = 0;
     } else if (model) { /* --rate R [--ramp DUR]: 0 -> R over the ramp, then R */
-        if (cfg.ramp_ms > cfg.duration_ms) {
-            fprintf(stderr, "ticketctl bench: --ramp must not be longer than --duration\n");
-            return 2;
-        }
+        if (cfg->ramp_ms > cfg->duration_ms)
+            return tk_opt_error(set, "--ramp must not be longer than --duration");
         size_t n = 0;
-        if (cfg.ramp_ms > 0)
-            stages[n++] = (tk_bench_stage){cfg.ramp_ms, 0, rate};
-        if (cfg.duration_ms > cfg.ramp_ms)
-            stages[n++] = (tk_bench_stage){cfg.duration_ms - cfg.ramp_ms, rate, rate};
-        cfg.stages = stages;
-        cfg.nstages = n;
+        if (cfg->ramp_ms > 0)
+            stages[n++] = (tk_bench_stage){cfg->ramp_ms, 0, a->rate};
+        if (cfg->duration_ms > cfg->ramp_ms)
+            stages[n++] = (tk_bench_stage){cfg->duration_ms - cfg->ramp_ms, a->rate, a->rate};
+        cfg->stages = stages;
+        cfg->nstages = n;
     }
-    if (!ramp_given && cfg.ramp_ms > cfg.duration_ms / 2)
-        cfg.ramp_ms = cfg.duration_ms / 2; /* the default ramp fits short runs */
-    if (cfg.ramp_ms > cfg.duration_ms) {
-        fprintf(stderr, "ticketctl bench: --ramp must not be longer than --duration\n");
-        return 2;
-    }
+    if (!a->ramp_given && cfg->ramp_ms > cfg->duration_ms / 2)
+        cfg->ramp_ms = cfg->duration_ms / 2; /* the default ramp fits short runs */
+    if (cfg->ramp_ms > cfg->duration_ms)
+        return tk_opt_error(set, "--ramp must not be longer than --duration");
+    return 0;
+}
 
-    long nofile = tk_raise_nofile((long)cfg.users + 1024);
-    if (nofile > 0 && nofile < (long)cfg.users + 64)
-        fprintf(stderr, "ticketctl bench: warning: open-file limit %ld is low for %d users\n", nofile, cfg.users);
-
+/* The invariants (unless skipped) and thresholds of r: 0 all held, 1 an
+ * invariant failed, 3 a threshold failed. */
+static int gate(const bench_args *a, tk_bench_result *r)
+{
     char err[512];
-    if (tk_bench_probe(cfg.target, cfg.timeout_ms, err, sizeof err) != 0) {
-        fprintf(stderr, "ticketctl bench: %s\n", err);
-        return 1;
-    }
-    /* CPU per flow: the processes to sample (cpustat.h finds what is not given) */
-    cfg.cpu.server_pids = server_pids;
-    cfg.cpu.nserver = nserver_pids;
-    cfg.cpu.mysql_url = mysql;
-    cfg.cpu.redis_url = redis;
-    if (tk_dev_state_dir(state, state_dir, sizeof state_dir, err, sizeof err) == 0)
-        cfg.cpu.state_dir = state_dir;
-    is_tty = isatty(STDERR_FILENO);
-    progress_ctx pc = {.users = cfg.users};
-    if (jsonl_path && !(pc.jsonl = strcmp(jsonl_path, "-") ? fopen(jsonl_path, "w") : stdout)) {
-        fprintf(stderr, "ticketctl bench: --out-jsonl %s: %s\n", jsonl_path, strerror(errno));
-        return 1;
-    }
-    cfg.progress = on_progress;
-    cfg.progress_ud = &pc;
-    tk_bench_result *r = tk_bench_run(&cfg, err, sizeof err);
-    if (pc.jsonl && pc.jsonl != stdout)
-        fclose(pc.jsonl);
-    if (is_tty)
-        fprintf(stderr, "\n");
-    if (!r) {
-        fprintf(stderr, "ticketctl bench: %s\n", err);
-        return 1;
-    }
-
     int rc = 0;
-    if (check) {
+    if (a->check) {
         r->invariants_checked = 1;
-        int n = tk_invariants_check_url(mysql, state, r->invariants, TK_INVARIANTS_MAX, err, sizeof err);
+        int n = tk_invariants_check_url(a->mysql, a->state, r->invariants, TK_INVARIANTS_MAX, err, sizeof err);
         if (n < 0) {
             r->ninvariants = 1;
             snprintf(r->invariants[0].name, sizeof r->invariants[0].name, "invariants checked");
@@ -764,32 +578,99 @@ int cmd_bench(int argc, char **argv)
             rc = 1;
     }
     int th_failed = 0;
-    for (size_t i = 0; i < nth; i++) {
-        tk_threshold_eval(&th[i], metric_lookup, r, &r->thresholds[i]);
+    for (size_t i = 0; i < a->nth; i++) {
+        tk_threshold_eval(&a->th[i], metric_lookup, r, &r->thresholds[i]);
         if (!r->thresholds[i].ok) {
             th_failed++;
             fprintf(stderr, "ticketctl bench: threshold failed: %s: %s\n", r->thresholds[i].text,
                     r->thresholds[i].detail);
         }
     }
-    r->nthresholds = nth;
+    r->nthresholds = a->nth;
     if (th_failed && rc == 0)
         rc = 3;
     if (!r->valid)
         fprintf(stderr, "ticketctl bench: warning: results not valid: %s\n", r->invalid_reason);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    static bench_args a; /* large (thresholds); one run per process */
+    memset(&a, 0, sizeof a);
+    a.cfg = (tk_bench_config){
+        .target = "http://127.0.0.1:8080",
+        .users = 100,
+        .ramp_ms = 10000,
+        .duration_ms = 60000,
+        .think_ms = 1000,
+        .timeout_ms = 10000,
+    };
+    a.check = 1;
+    a.model = -1;
+    a.pipeline = 1;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    tk_bench_config *cfg = &a.cfg;
+    if (a.queue_reset)
+        return queue_reset_run(a.mysql, a.redis, a.state);
+    if (a.waiting > 0)
+        return waiting_run(&a);
+    if (a.queue_ops > 0)
+        return queue_ops_run(a.queue_ops, a.users_given ? cfg->users : 50, (int)a.pipeline, a.mysql, a.redis, a.state,
+                             a.out, a.json);
+    static tk_bench_stage stages[TK_BENCH_MAX_STAGES];
+    if (plan_load(&a, stages) != 0)
+        return 2;
+
+    long nofile = tk_raise_nofile((long)cfg->users + 1024);
+    if (nofile > 0 && nofile < (long)cfg->users + 64)
+        fprintf(stderr, "ticketctl bench: warning: open-file limit %ld is low for %d users\n", nofile, cfg->users);
+
+    char err[512], state_dir[1024];
+    if (tk_bench_probe(cfg->target, cfg->timeout_ms, err, sizeof err) != 0) {
+        fprintf(stderr, "ticketctl bench: %s\n", err);
+        return 1;
+    }
+    /* CPU per flow: the processes to sample (cpustat.h finds what is not given) */
+    cfg->cpu.server_pids = a.server_pids;
+    cfg->cpu.nserver = a.nserver_pids;
+    cfg->cpu.mysql_url = a.mysql;
+    cfg->cpu.redis_url = a.redis;
+    if (tk_dev_state_dir(a.state, state_dir, sizeof state_dir, err, sizeof err) == 0)
+        cfg->cpu.state_dir = state_dir;
+    is_tty = isatty(STDERR_FILENO);
+    progress_ctx pc = {.users = cfg->users};
+    if (a.jsonl && !(pc.jsonl = strcmp(a.jsonl, "-") ? fopen(a.jsonl, "w") : stdout)) {
+        fprintf(stderr, "ticketctl bench: --out-jsonl %s: %s\n", a.jsonl, strerror(errno));
+        return 1;
+    }
+    cfg->progress = on_progress;
+    cfg->progress_ud = &pc;
+    tk_bench_result *r = tk_bench_run(cfg, err, sizeof err);
+    if (pc.jsonl && pc.jsonl != stdout)
+        fclose(pc.jsonl);
+    if (is_tty)
+        fprintf(stderr, "\n");
+    if (!r) {
+        fprintf(stderr, "ticketctl bench: %s\n", err);
+        return 1;
+    }
+    rc = gate(&a, r);
 
     char path[1024];
-    if (out)
-        snprintf(path, sizeof path, "%s", out);
+    if (a.out)
+        snprintf(path, sizeof path, "%s", a.out);
     else if (tk_bench_default_path(path, sizeof path) != 0)
         snprintf(path, sizeof path, "reports/out/bench.json");
     if (tk_bench_write_json(r, path, err, sizeof err) != 0) {
         fprintf(stderr, "ticketctl bench: %s\n", err);
         rc = 1;
-    } else if (junit_path && write_junit(path, junit_path) != 0) {
+    } else if (a.junit && write_junit(path, a.junit) != 0) {
         rc = 1;
     }
-    if (json) {
+    if (a.json) {
         char *text = tk_bench_result_json(r);
         if (text)
             printf("%s\n", text);
@@ -799,6 +680,4 @@ int cmd_bench(int argc, char **argv)
     }
     tk_bench_result_free(r);
     return rc;
-bad:
-    return tk_opt_getopt_bad("bench", longopts, opt, optarg);
 }

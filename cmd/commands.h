@@ -34,20 +34,20 @@ int queue_waiting_run(struct tk_waitload_config *cfg, const char *keyfile, const
                       const char *mysql, const char *outfile, const char *who);
 
 /* The command table (main.c): name, entry, one-line summary, option table.
- * Help text, completions and the man page are all derived from it: from the
- * option table when there is one, else from the command's own --help
- * (docgen.c). */
+ * Help text, completions and the man page are all derived from each
+ * command's option table (opt.c, docgen.c). */
 struct tk_optset;
 typedef struct tk_command {
     const char *name;
     int (*fn)(int argc, char **argv);
     const char *summary;
-    const struct tk_optset *opts; /* its option table (opt.h), or NULL: docgen reads its --help */
+    const struct tk_optset *opts; /* its option table (opt.h): parser, --help, man page, completions */
 } tk_command;
 
-/* The option tables of the commands that have one (each in its file). */
+/* Every command's option table (each in its file). */
 extern const struct tk_optset tk_optset_report, tk_optset_seed, tk_optset_tune, tk_optset_scenario, tk_optset_notify,
-    tk_optset_migrate, tk_optset_version, tk_optset_completion, tk_optset_man, tk_optset_openapi;
+    tk_optset_migrate, tk_optset_version, tk_optset_completion, tk_optset_man, tk_optset_openapi, tk_optset_bench,
+    tk_optset_serve, tk_optset_dev, tk_optset_queue, tk_optset_admin, tk_optset_anomaly;
 
 /* The top-level usage text (main.c). */
 void tk_usage(FILE *out);

@@ -4,7 +4,6 @@
 #include "opt.h"
 #include "ticketctl/devstack.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +24,7 @@ typedef struct dev_opts {
 typedef struct dev_sub {
     const char *name;
     int (*fn)(const dev_opts *o);
-    const char *summary; /* NULL: hidden */
+    const struct tk_optset *set; /* its options and help */
 } dev_sub;
 
 static int print_env(const tk_dev_env *env)
@@ -203,123 +202,142 @@ static int dev_restart(const dev_opts *o)
 static int dev_kafka_down(const dev_opts *o) { return dev_kafka_fault(o, 1); }
 static int dev_kafka_up(const dev_opts *o) { return dev_kafka_fault(o, 0); }
 
-static const dev_sub subs[] = {
-    {"up", dev_up, "start the stack (no-op if running); prints the env (--instances N: also N serve + nginx)"},
-    {"down", dev_down, "stop the processes the stack started (--purge: delete data)"},
-    {"status", dev_status, "per component running/stopped; exit 3 unless all run (--json)"},
-    {"env", dev_env, "print the stack's settings as shell export lines"},
-    {"restart", dev_restart, "rolling restart of the --instances serves behind nginx (0 failed requests)"},
-    {"kafka-down", dev_kafka_down, "fault injection: the Kafka broker refuses connections"},
-    {"kafka-up", dev_kafka_up, "end the kafka-down fault"},
-    {"kafka-broker", dev_kafka_broker, NULL}, /* internal: the broker process */
+/* The ranges the help text states. */
+_Static_assert(TK_DEV_MAX_INSTANCES == 16 && TK_DEV_MAX_RNODES / 2 == 8, "dev up --help states 0-16 and 3-8");
+
+enum { OPT_STATE = 256, OPT_JSON, OPT_PURGE, OPT_INSTANCES, OPT_PORT, OPT_SERVE_ARGS, OPT_DURABLE, OPT_RCLUSTER };
+
+#define STATE_ROW                                                                                                  \
+    {.id = OPT_STATE, .name = "state", .type = TK_OPT_STR, .arg = "DIR",                                            \
+     .help = "state dir (default $TICKETCTL_STATE or ./.ticketctl)"}
+
+static const tk_opt state_rows[] = {STATE_ROW, TK_OPT_ROW_END};
+
+static const tk_opt up_rows[] = {
+    STATE_ROW,
+    {.id = OPT_INSTANCES, .name = "instances", .type = TK_OPT_INT, .arg = "N", .min = 0, .max = TK_DEV_MAX_INSTANCES,
+     .help = "also run N `ticketctl serve` instances (0-16) on free loopback\n"
+             "ports behind nginx (Debian nginx-light, config generated in\n<state>/nginx/); again on a running "
+             "stack it scales (0: stop them)"},
+    {.id = OPT_PORT, .name = "port", .type = TK_OPT_INT, .arg = "P", .min = 1, .max = 65535,
+     .help = "with --instances: nginx's port on 127.0.0.1 (default: a free one)"},
+    {.id = OPT_SERVE_ARGS, .name = "serve-args", .type = TK_OPT_STR, .arg = "'FLAGS'",
+     .help = "with --instances: extra serve flags, split on blanks (e.g.\n'--workers 4 --loops 1'); recorded, and "
+             "reused when scaling\nwithout it; running instances keep theirs (scale to 0 to\nchange them)"},
+    {.id = OPT_DURABLE, .name = "durable", .type = TK_OPT_FLAG,
+     .help = "MariaDB commits durably until `dev down`:\ninnodb_flush_log_at_trx_commit=1, binary log on with\n"
+             "sync_binlog=1 (a running default-mode MariaDB restarts)"},
+    {.id = OPT_RCLUSTER, .name = "redis-cluster", .type = TK_OPT_INT, .arg = "N", .min = 3,
+     .max = TK_DEV_MAX_RNODES / 2,
+     .help = "Redis is a Redis Cluster of N masters (3-8) with one replica\n"
+             "each on loopback until `dev down` (cluster-node-timeout 1000\nms, created with redis-cli --cluster "
+             "create);\nTICKETCTL_REDIS=redis-cluster://h:p,..."},
+    TK_OPT_ROW_END,
 };
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: ticketctl dev <up|down|status|env|kafka-down|kafka-up> [--state DIR] [--json] [--purge]\n"
-                 "       ticketctl dev up --instances N [--port P] [--serve-args 'FLAGS'] [--state DIR]\n"
-                 "       ticketctl dev up --redis-cluster 3 [--state DIR]\n\n");
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
-        if (subs[i].summary)
-            fprintf(out, "  %-10s %s\n", subs[i].name, subs[i].summary);
-    fprintf(out, "\noptions:\n"
-                 "  --state DIR  state dir (default $TICKETCTL_STATE or ./.ticketctl)\n"
-                 "  --json       status: machine-readable output\n"
-                 "  --purge      down: also delete data and logs\n"
-                 "  --instances N\n"
-                 "               up: also run N `ticketctl serve` instances (0-%d) on free loopback\n"
-                 "               ports behind nginx (Debian nginx-light, config generated in\n"
-                 "               <state>/nginx/); again on a running stack it scales (0: stop them)\n"
-                 "  --port P     up --instances: nginx's port on 127.0.0.1 (default: a free one)\n"
-                 "  --serve-args 'FLAGS'\n"
-                 "               up --instances: extra serve flags, split on blanks (e.g. '--workers 4\n"
-                 "               --loops 1'); recorded, and reused when scaling without it; running\n"
-                 "               instances keep theirs (scale to 0 to change them)\n"
-                 "  --durable    up: MariaDB commits durably until `dev down`: innodb_flush_log_at_trx_commit=1,\n"
-                 "               binary log on with sync_binlog=1 (a running default-mode MariaDB restarts)\n"
-                 "  --redis-cluster N\n"
-                 "               up: Redis is a Redis Cluster of N masters (3-%d) with one replica each\n"
-                 "               on loopback until `dev down` (cluster-node-timeout 1000 ms, created with\n"
-                 "               redis-cli --cluster create); TICKETCTL_REDIS=redis-cluster://h:p,...\n"
-                 "  -h, --help   this text\n\n"
-                 "Use it from a shell with: eval \"$(ticketctl dev up)\"\n"
-                 "With instances, the env has TICKETCTL_TARGET (nginx): bench --target \"$TICKETCTL_TARGET\"\n",
-            TK_DEV_MAX_INSTANCES, TK_DEV_MAX_RNODES / 2);
-}
+static const tk_opt down_rows[] = {
+    STATE_ROW,
+    {.id = OPT_PURGE, .name = "purge", .type = TK_OPT_FLAG, .help = "also delete data and logs"},
+    TK_OPT_ROW_END,
+};
+
+static const tk_opt status_rows[] = {
+    STATE_ROW,
+    {.id = OPT_JSON, .name = "json", .type = TK_OPT_FLAG, .help = "machine-readable output"},
+    TK_OPT_ROW_END,
+};
+
+static const tk_optset up_set = {
+    .cmd = "dev up",
+    .synopsis = "dev up [--state DIR] [--durable]\ndev up --instances N [--port P] [--serve-args 'FLAGS'] [--state DIR]\n"
+                "dev up --redis-cluster 3 [--state DIR]",
+    .about = "Start the stack (a no-op if it runs); print its env as export lines.\n"
+             "With --instances N, also N serve instances behind nginx.",
+    .opts = up_rows,
+    .epilog = "Use it from a shell with: eval \"$(ticketctl dev up)\"\n"
+              "With instances, the env has TICKETCTL_TARGET (nginx): bench --target \"$TICKETCTL_TARGET\"",
+};
+static const tk_optset down_set = {
+    .cmd = "dev down",
+    .synopsis = "dev down [--purge] [--state DIR]",
+    .about = "Stop the processes the stack started (--purge: also delete data).",
+    .opts = down_rows,
+};
+static const tk_optset status_set = {
+    .cmd = "dev status",
+    .synopsis = "dev status [--json] [--state DIR]",
+    .about = "Per component running/stopped; exit 3 unless all run.",
+    .opts = status_rows,
+};
+/* The subcommands whose only option is --state. */
+#define STATE_ONLY_SET(VAR, NAME, ABOUT)                                                                        \
+    static const tk_optset VAR = {                                                                              \
+        .cmd = "dev " NAME, .synopsis = "dev " NAME " [--state DIR]", .about = ABOUT, .opts = state_rows}
+STATE_ONLY_SET(env_set, "env", "Print the stack's settings as shell export lines.");
+STATE_ONLY_SET(restart_set, "restart", "Rolling restart of the --instances serves behind nginx (0 failed requests).");
+STATE_ONLY_SET(kafka_down_set, "kafka-down", "Fault injection: the Kafka broker refuses connections.");
+STATE_ONLY_SET(kafka_up_set, "kafka-up", "End the kafka-down fault.");
+/* internal: the mock broker process (started by `dev up`), not listed */
+STATE_ONLY_SET(kafka_broker_set, "kafka-broker", "The dev stack's mock Kafka broker process (started by `dev up`).");
+
+static const tk_optset *const dev_subs[] = {&up_set,         &down_set,     &status_set, &env_set, &restart_set,
+                                            &kafka_down_set, &kafka_up_set, NULL};
+
+const tk_optset tk_optset_dev = {
+    .cmd = "dev",
+    .synopsis = "dev up|down|status|env|restart|kafka-down|kafka-up [options]",
+    .about = "The private local stack: MariaDB, Redis and a mock Kafka on free loopback\n"
+             "ports, with its state (data, logs, stack.env) in one directory.",
+    .opts = tk_opt_no_rows,
+    .subs = dev_subs,
+};
+
+static const dev_sub subs[] = {
+    {"up", dev_up, &up_set},
+    {"down", dev_down, &down_set},
+    {"status", dev_status, &status_set},
+    {"env", dev_env, &env_set},
+    {"restart", dev_restart, &restart_set},
+    {"kafka-down", dev_kafka_down, &kafka_down_set},
+    {"kafka-up", dev_kafka_up, &kafka_up_set},
+    {"kafka-broker", dev_kafka_broker, &kafka_broker_set},
+};
 
 int cmd_dev(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"state", required_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'j'},
-        {"purge", no_argument, NULL, 'p'},
-        {"instances", required_argument, NULL, 'i'},
-        {"port", required_argument, NULL, 'P'},
-        {"serve-args", required_argument, NULL, 'a'},
-        {"durable", no_argument, NULL, 'D'},
-        {"redis-cluster", required_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    if (argc < 2)
+        return tk_opt_error(&tk_optset_dev, "missing subcommand");
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        tk_opt_help(&tk_optset_dev, stdout);
+        return 0;
+    }
+    const dev_sub *sub = NULL;
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+        if (!strcmp(argv[1], subs[i].name))
+            sub = &subs[i];
+    if (!sub)
+        return tk_opt_error(&tk_optset_dev, "unknown subcommand '%s'", argv[1]);
     dev_opts o = {.instances = -1};
+    tk_optparse p = {0};
+    tk_optval v;
     int c;
-    int64_t v;
-    optind = 1;
-    opterr = 0; /* one line of ours instead (tk_opt_getopt_hint) */
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = tk_opt_next(&p, sub->set, argc - 1, argv + 1, &v)) > 0) {
         switch (c) {
-        case 's': o.state = optarg; break;
-        case 'j': o.json = 1; break;
-        case 'p': o.purge = 1; break;
-        case 'i':
-            if (tk_parse_i64(optarg, 0, TK_DEV_MAX_INSTANCES, &v) != 0) {
-                fprintf(stderr, "ticketctl dev: --instances must be 0 to %d, not '%s'\n", TK_DEV_MAX_INSTANCES, optarg);
-                return 2;
-            }
-            o.instances = (int)v;
-            break;
-        case 'P':
-            if (tk_parse_i64(optarg, 1, 65535, &v) != 0) {
-                fprintf(stderr, "ticketctl dev: --port must be 1 to 65535, not '%s'\n", optarg);
-                return 2;
-            }
-            o.port = (int)v;
-            break;
-        case 'a': o.serve_args = optarg; break;
-        case 'D': o.durable = 1; break;
-        case 'R':
-            if (tk_parse_i64(optarg, 3, TK_DEV_MAX_RNODES / 2, &v) != 0) {
-                fprintf(stderr, "ticketctl dev: --redis-cluster must be 3 to %d masters, not '%s'\n",
-                        TK_DEV_MAX_RNODES / 2, optarg);
-                return 2;
-            }
-            o.redis_cluster = (int)v;
-            break;
-        case 'h': usage(stdout); return 0;
-        default: return tk_opt_getopt_hint("dev", longopts, argv);
+        case OPT_STATE: o.state = v.str; break;
+        case OPT_JSON: o.json = 1; break;
+        case OPT_PURGE: o.purge = 1; break;
+        case OPT_INSTANCES: o.instances = (int)v.i; break;
+        case OPT_PORT: o.port = (int)v.i; break;
+        case OPT_SERVE_ARGS: o.serve_args = v.str; break;
+        case OPT_DURABLE: o.durable = 1; break;
+        case OPT_RCLUSTER: o.redis_cluster = (int)v.i; break;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "ticketctl dev: %s (try --help)\n", optind >= argc ? "missing subcommand" : "too many arguments");
-        return 2;
-    }
-    const char *name = argv[optind];
-    if ((o.json && strcmp(name, "status") != 0) || (o.purge && strcmp(name, "down") != 0)) {
-        fprintf(stderr, "ticketctl dev %s: %s does not apply\n", name, o.json ? "--json" : "--purge");
-        return 2;
-    }
-    if ((o.instances >= 0 || o.port || o.serve_args || o.durable || o.redis_cluster) && strcmp(name, "up") != 0) {
-        fprintf(stderr, "ticketctl dev %s: --instances, --port, --serve-args, --durable and --redis-cluster apply to up only\n",
-                name);
-        return 2;
-    }
-    if ((o.port || o.serve_args) && o.instances < 1) {
-        fprintf(stderr, "ticketctl dev up: --port and --serve-args need --instances N (N >= 1)\n");
-        return 2;
-    }
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
-        if (!strcmp(name, subs[i].name))
-            return subs[i].fn(&o);
-    fprintf(stderr, "ticketctl dev: unknown subcommand '%s' (try --help)\n", name);
-    return 2;
+    if (c != TK_OPT_END)
+        return tk_opt_exit(c);
+    if (optind != argc - 1)
+        return tk_opt_error(sub->set, "takes no arguments, not '%s'", argv[optind + 1]);
+    if ((o.port || o.serve_args) && o.instances < 1)
+        return tk_opt_error(sub->set, "--port and --serve-args need --instances N (N >= 1)");
+    return sub->fn(&o);
 }

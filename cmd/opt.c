@@ -49,43 +49,6 @@ int tk_opt_error(const tk_optset *set, const char *fmt, ...)
     return 2;
 }
 
-int tk_opt_getopt_bad(const char *cmd, const struct option *longopts, int id, const char *value)
-{
-    const char *name = NULL;
-    for (const struct option *o = longopts; o && o->name; o++)
-        if (o->val == id && !o->flag) {
-            name = o->name;
-            break;
-        }
-    if (name)
-        fprintf(stderr, "ticketctl %s: --%s: \"%s\" is not valid (try --help)\n", cmd, name, value ? value : "");
-    else if (id > 0 && id < 256)
-        fprintf(stderr, "ticketctl %s: -%c: \"%s\" is not valid (try --help)\n", cmd, id, value ? value : "");
-    else
-        fprintf(stderr, "ticketctl %s: \"%s\" is not valid (try --help)\n", cmd, value ? value : "");
-    return 2;
-}
-
-int tk_opt_getopt_hint(const char *cmd, const struct option *longopts, char **argv)
-{
-    const char *bad = optind > 0 ? argv[optind - 1] : "";
-    if (!strncmp(bad, "--", 2)) {
-        size_t n = strcspn(bad + 2, "=");
-        for (const struct option *o = longopts; o && o->name; o++)
-            if (strlen(o->name) == n && !strncmp(o->name, bad + 2, n)) {
-                fprintf(stderr, "ticketctl %s: --%s %s (try --help)\n", cmd, o->name,
-                        o->has_arg == no_argument ? "takes no value" : "needs a value");
-                return 2;
-            }
-        fprintf(stderr, "ticketctl %s: unknown option '%.80s' (try --help)\n", cmd, bad);
-    } else if (optopt > 0 && optopt < 256) {
-        fprintf(stderr, "ticketctl %s: unknown option, or no value, '-%c' (try --help)\n", cmd, optopt);
-    } else {
-        fprintf(stderr, "ticketctl %s: unknown option '%.80s' (try --help)\n", cmd, bad);
-    }
-    return 2;
-}
-
 int tk_opt_exit(int rc) { return rc == TK_OPT_HELP ? 0 : 2; }
 
 const tk_opt tk_opt_no_rows[] = {TK_OPT_ROW_END};

@@ -78,15 +78,6 @@ int tk_opt_exit(int rc);
  * usage-error exit code, so `return tk_opt_error(...)` reads well. */
 int tk_opt_error(const tk_optset *set, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* For the commands still parsed with a plain getopt_long array (bench,
- * serve, dev, queue, admin, anomaly): a bad value of option `id` (the
- * array's val) as one line naming the flag, "ticketctl CMD: --NAME: "VALUE"
- * is not valid (try --help)"; returns 2. tk_opt_getopt_hint is the one line
- * for getopt_long's '?' (an unknown option, or one missing its value), run
- * with opterr = 0, instead of the whole usage; returns 2. */
-int tk_opt_getopt_bad(const char *cmd, const struct option *longopts, int id, const char *value);
-int tk_opt_getopt_hint(const char *cmd, const struct option *longopts, char **argv);
-
 /* For a command without options or operands: parse argv (--help, or an
  * error for anything else). Returns -1 when the command should run, else
  * its exit code (0 after --help, 2 after the one-line error). */

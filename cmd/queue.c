@@ -3,7 +3,6 @@
 #include "commands.h"
 #include "opt.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <mysql.h>
@@ -17,33 +16,62 @@
 #include "ticketctl/db.h"
 #include "ticketctl/waitload.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: ticketctl queue simulate --target URL --schedule ID --waiting N [options]\n"
-            "\n"
-            "Simulate N users waiting in the waiting room of schedule ID on a `serve --queue redis`:\n"
-            "each takes a place, polls with its queue token alone at the server's poll_after_ms,\n"
-            "and leaves once admitted (after --session). Users need not be seeded: their JWTs are\n"
-            "minted with the server's key. Prints a summary; --out writes a results JSON.\n"
-            "\n"
-            "  --target URL            http://127.0.0.1:PORT of the server\n"
-            "  --schedule ID           the sale (schedule id)\n"
-            "  --waiting N             users to simulate (<= 256 bytes each)\n"
-            "  --first-user N          user ids N.. (default 1)\n"
-            "  --connections N         keep-alive connection pool (default 128)\n"
-            "  --enqueue-rate N        arrivals per second (default 5000)\n"
-            "  --session DUR           an admitted user leaves after DUR (default 0)\n"
-            "  --max-time DUR          stop after DUR whatever is left (default 10m)\n"
-            "  --jwt-secret-file FILE  the server's HS256 key (default <state>/jwt.secret)\n"
-            "  --state DIR             the dev stack (for the key and the Redis sample)\n"
-            "  --redis URL             sample the admitted set's size each second (redis:// or\n"
-            "                          redis-cluster://h:p,h:p)\n"
-            "  --server-pid PID --redis-pid PID  CPU and RSS of the server and Redis\n"
-            "  --out FILE              results JSON\n"
-            "  --quiet                 no progress lines\n"
-            "Exit: 0 everyone admitted, 1 not (stopped early or users lost), 2 usage.\n");
-}
+enum {
+    OPT_TARGET = 256, OPT_SCHEDULE, OPT_WAITING, OPT_FIRST_USER, OPT_CONNECTIONS, OPT_RATE, OPT_SESSION, OPT_MAX_TIME,
+    OPT_SECRET, OPT_STATE, OPT_REDIS, OPT_SERVER_PID, OPT_REDIS_PID, OPT_OUT, OPT_QUIET,
+};
+
+static const tk_opt simulate_rows[] = {
+    {.id = OPT_TARGET, .name = "target", .type = TK_OPT_STR, .arg = "URL", .help = "http://127.0.0.1:PORT of the server"},
+    {.id = OPT_SCHEDULE, .name = "schedule", .type = TK_OPT_INT, .arg = "ID", .min = 1, .max = INT64_MAX,
+     .help = "the sale (schedule id)"},
+    {.id = OPT_WAITING, .name = "waiting", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 50000000,
+     .help = "users to simulate (<= 256 bytes each)"},
+    {.id = OPT_FIRST_USER, .name = "first-user", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = INT64_MAX / 2,
+     .help = "user ids N.. (default 1)"},
+    {.id = OPT_CONNECTIONS, .name = "connections", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 4096,
+     .help = "keep-alive connection pool (default 128)"},
+    {.id = OPT_RATE, .name = "enqueue-rate", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 10000000,
+     .help = "arrivals per second (default 5000)"},
+    {.id = OPT_SESSION, .name = "session", .type = TK_OPT_DURATION, .arg = "DUR",
+     .help = "an admitted user leaves after DUR (default 0)"},
+    {.id = OPT_MAX_TIME, .name = "max-time", .type = TK_OPT_DURATION, .arg = "DUR", .min = 1000,
+     .help = "stop after DUR whatever is left (default 10m)"},
+    {.id = OPT_SECRET, .name = "jwt-secret-file", .type = TK_OPT_STR, .arg = "FILE",
+     .help = "the server's HS256 key (default <state>/jwt.secret)"},
+    {.id = OPT_STATE, .name = "state", .type = TK_OPT_STR, .arg = "DIR",
+     .help = "the dev stack (for the key and the Redis sample)"},
+    {.id = OPT_REDIS, .name = "redis", .type = TK_OPT_STR, .arg = "URL",
+     .help = "sample the admitted set's size each second (redis:// or\nredis-cluster://h:p,h:p)"},
+    {.id = OPT_SERVER_PID, .name = "server-pid", .type = TK_OPT_INT, .arg = "PID", .min = 1, .max = 1 << 22,
+     .help = "CPU and RSS of the server"},
+    {.id = OPT_REDIS_PID, .name = "redis-pid", .type = TK_OPT_INT, .arg = "PID", .min = 1, .max = 1 << 22,
+     .help = "CPU and RSS of Redis"},
+    {.id = OPT_OUT, .name = "out", .type = TK_OPT_STR, .arg = "FILE", .help = "results JSON"},
+    {.id = OPT_QUIET, .name = "quiet", .type = TK_OPT_FLAG, .help = "no progress lines"},
+    TK_OPT_ROW_END,
+};
+
+static const tk_optset simulate_set = {
+    .cmd = "queue simulate",
+    .synopsis = "queue simulate --target URL --schedule ID --waiting N [options]",
+    .about = "Simulate N users waiting in the waiting room of schedule ID on a `serve --queue redis`:\n"
+             "each takes a place, polls with its queue token alone at the server's poll_after_ms,\n"
+             "and leaves once admitted (after --session). Users need not be seeded: their JWTs are\n"
+             "minted with the server's key. Prints a summary; --out writes a results JSON.",
+    .opts = simulate_rows,
+    .epilog = "Exit: 0 everyone admitted, 1 not (stopped early or users lost), 2 usage.",
+};
+
+static const tk_optset *const queue_subs[] = {&simulate_set, NULL};
+
+const tk_optset tk_optset_queue = {
+    .cmd = "queue",
+    .synopsis = "queue simulate --target URL --schedule ID --waiting N [options]",
+    .about = "The waiting room from a script.",
+    .opts = tk_opt_no_rows,
+    .subs = queue_subs,
+};
 
 static unsigned char *read_key(const char *path, size_t *len)
 {
@@ -145,85 +173,50 @@ int queue_waiting_run(tk_waitload_config *cfg, const char *keyfile, const char *
 
 static int simulate(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"target", required_argument, NULL, 't'},       {"schedule", required_argument, NULL, 's'},
-        {"waiting", required_argument, NULL, 'n'},      {"first-user", required_argument, NULL, 'f'},
-        {"connections", required_argument, NULL, 'c'},  {"enqueue-rate", required_argument, NULL, 'e'},
-        {"session", required_argument, NULL, 'S'},      {"max-time", required_argument, NULL, 'T'},
-        {"jwt-secret-file", required_argument, NULL, 'j'}, {"state", required_argument, NULL, 'd'},
-        {"redis", required_argument, NULL, 'r'},        {"server-pid", required_argument, NULL, 'P'},
-        {"redis-pid", required_argument, NULL, 'R'},    {"out", required_argument, NULL, 'o'},
-        {"quiet", no_argument, NULL, 'q'},              {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     tk_waitload_config cfg;
     tk_waitload_config_default(&cfg);
     cfg.progress = 1;
     const char *keyfile = NULL, *state = NULL, *redis = NULL, *outfile = NULL;
-    int64_t v;
     int c;
-    opterr = 0; /* one line of ours instead (tk_opt_getopt_hint) */
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    tk_optparse p = {0};
+    tk_optval v;
+    while ((c = tk_opt_next(&p, &simulate_set, argc, argv, &v)) > 0) {
         switch (c) {
-        case 't': cfg.target = optarg; break;
-        case 's':
-            if (tk_parse_i64(optarg, 1, INT64_MAX, &v)) goto bad;
-            cfg.sale = (uint64_t)v;
-            break;
-        case 'n':
-            if (tk_parse_i64(optarg, 1, 50000000, &v)) goto bad;
-            cfg.users = v;
-            break;
-        case 'f':
-            if (tk_parse_i64(optarg, 1, INT64_MAX / 2, &v)) goto bad;
-            cfg.first_user = (uint64_t)v;
-            break;
-        case 'c':
-            if (tk_parse_i64(optarg, 1, 4096, &v)) goto bad;
-            cfg.connections = (int)v;
-            break;
-        case 'e':
-            if (tk_parse_i64(optarg, 1, 10000000, &v)) goto bad;
-            cfg.enqueue_per_s = (double)v;
-            break;
-        case 'S':
-            if (tk_parse_duration_ms(optarg, &v) || v < 0) goto bad;
-            cfg.session_ms = v;
-            break;
-        case 'T':
-            if (tk_parse_duration_ms(optarg, &v) || v < 1000) goto bad;
-            cfg.max_seconds = v / 1000;
-            break;
-        case 'j': keyfile = optarg; break;
-        case 'd': state = optarg; break;
-        case 'r': redis = optarg; break;
-        case 'P':
-            if (tk_parse_i64(optarg, 1, 1 << 22, &v)) goto bad;
-            cfg.server_pid = (pid_t)v;
-            break;
-        case 'R':
-            if (tk_parse_i64(optarg, 1, 1 << 22, &v)) goto bad;
-            cfg.redis_pid = (pid_t)v;
-            break;
-        case 'o': outfile = optarg; break;
-        case 'q': cfg.progress = 0; break;
-        case 'h': usage(stdout); return 0;
-        default: return tk_opt_getopt_hint("queue simulate", opts, argv);
+        case OPT_TARGET: cfg.target = v.str; break;
+        case OPT_SCHEDULE: cfg.sale = (uint64_t)v.i; break;
+        case OPT_WAITING: cfg.users = v.i; break;
+        case OPT_FIRST_USER: cfg.first_user = (uint64_t)v.i; break;
+        case OPT_CONNECTIONS: cfg.connections = (int)v.i; break;
+        case OPT_RATE: cfg.enqueue_per_s = (double)v.i; break;
+        case OPT_SESSION: cfg.session_ms = v.i; break;
+        case OPT_MAX_TIME: cfg.max_seconds = v.i / 1000; break;
+        case OPT_SECRET: keyfile = v.str; break;
+        case OPT_STATE: state = v.str; break;
+        case OPT_REDIS: redis = v.str; break;
+        case OPT_SERVER_PID: cfg.server_pid = (pid_t)v.i; break;
+        case OPT_REDIS_PID: cfg.redis_pid = (pid_t)v.i; break;
+        case OPT_OUT: outfile = v.str; break;
+        case OPT_QUIET: cfg.progress = 0; break;
         }
     }
-    if (!cfg.target || !cfg.sale || !cfg.users) {
-        fprintf(stderr, "queue simulate: --target, --schedule and --waiting are required\n");
-        return 2;
-    }
+    if (c != TK_OPT_END)
+        return tk_opt_exit(c);
+    if (optind != argc)
+        return tk_opt_error(&simulate_set, "unexpected argument '%s'", argv[optind]);
+    if (!cfg.target || !cfg.sale || !cfg.users)
+        return tk_opt_error(&simulate_set, "--target, --schedule and --waiting are required");
     return queue_waiting_run(&cfg, keyfile, state, redis, NULL, outfile, "queue simulate");
-bad:
-    return tk_opt_getopt_bad("queue simulate", opts, c, optarg);
 }
 
 int cmd_queue(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "simulate"))
         return simulate(argc - 1, argv + 1);
-    usage(argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? stdout : stderr);
-    return argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? 0 : 2;
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
+        tk_opt_help(&tk_optset_queue, stdout);
+        return 0;
+    }
+    if (argc < 2)
+        return tk_opt_error(&tk_optset_queue, "which one: simulate?");
+    return tk_opt_error(&tk_optset_queue, "unknown subcommand '%s' (simulate)", argv[1]);
 }

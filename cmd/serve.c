@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,65 +18,115 @@
 #include "ticketctl/storebatch.h"
 #include "ticketctl/strategy.h"
 
-static void usage(FILE *out)
+enum {
+    OPT_HOST = 256, OPT_PORT, OPT_PORT_FILE, OPT_LOOPS, OPT_WORKERS, OPT_HOLD_TTL, OPT_SWEEP, OPT_CACHE_TTL,
+    OPT_TOKEN_TTL, OPT_STRATEGY, OPT_STRATEGY_HEADER, OPT_QUEUE, OPT_NEW_PER_MIN, OPT_ADMIT_RATE, OPT_CAPACITY,
+    OPT_CALLS, OPT_SAFETY, OPT_ACTIVE, OPT_ADMITTED_CAP, OPT_QUEUEING, OPT_ADMITTED_TTL, OPT_TICK, OPT_POLL_MAX,
+    OPT_PRE_QUEUE, OPT_OPENS_IN, OPT_SECRET, OPT_MYSQL, OPT_REDIS, OPT_KAFKA, OPT_STATE, OPT_NO_MIGRATE,
+    OPT_NO_RELAY, OPT_RETENTION, OPT_FAULT, OPT_REQ_TIMEOUT, OPT_ACCESS_LOG, OPT_QUIET, OPT_DB_BATCH,
+};
+
+static const tk_opt serve_rows[] = {
+    {.id = OPT_HOST, .name = "host", .type = TK_OPT_STR, .arg = "ADDR", .help = "listen address (default 127.0.0.1)"},
+    {.id = OPT_PORT, .name = "port", .type = TK_OPT_INT, .arg = "N", .min = 0, .max = 65535,
+     .help = "listen port (default 8080; 0 = any free port)"},
+    {.id = OPT_PORT_FILE, .name = "port-file", .type = TK_OPT_STR, .arg = "FILE",
+     .help = "write the bound port to FILE once listening"},
+    {.id = OPT_LOOPS, .name = "loops", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 64,
+     .help = "event loops (default: one per CPU)"},
+    {.id = OPT_WORKERS, .name = "workers", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 512,
+     .help = "database worker threads (default 1 per loop, at least 2)"},
+    {.id = OPT_DB_BATCH, .name = "db-batch", .type = TK_OPT_INT, .arg = "K", .min = 1, .max = TK_DB_BATCH_MAX,
+     .help = "a worker that takes a payment, hold or charge also takes up\nto K-1 more of that kind already queued: one round trip,\n"
+             "one commit, a savepoint each (default 1: one at a time;\nat most 32)"},
+    {.id = OPT_HOLD_TTL, .name = "hold-ttl", .type = TK_OPT_INT, .arg = "SECONDS", .min = 1, .max = 86400,
+     .help = "how long a hold lasts before it expires (default 600)"},
+    {.id = OPT_SWEEP, .name = "sweep-interval", .type = TK_OPT_DURATION, .arg = "DUR", .min = 10,
+     .help = "how often expired holds are freed (default 1s; at most 1h)"},
+    {.id = OPT_CACHE_TTL, .name = "cache-ttl", .type = TK_OPT_DURATION, .arg = "DUR", .min = 1,
+     .help = "response cache lifetime (default 5s; at most 1h)"},
+    {.id = OPT_TOKEN_TTL, .name = "token-ttl", .type = TK_OPT_INT, .arg = "SECONDS", .min = 1, .max = 30 * 86400,
+     .help = "access token lifetime (default 3600)"},
+    {.id = OPT_STRATEGY, .name = "strategy", .type = TK_OPT_STR, .arg = "NAME",
+     .help = "lock strategy of seat holds (default redis-atomic):\noptimistic, pessimistic, pessimistic-nowait,\n"
+             "pessimistic-skip-locked, redis-lock, redis-atomic, db-unique\n(`ticketctl scenario strategies`; the "
+             "database arbiter stays)"},
+    {.id = OPT_STRATEGY_HEADER, .name = "allow-strategy-header", .type = TK_OPT_FLAG,
+     .help = "let a request pick the strategy by X-Lock-Strategy\n(for `bench --strategy`; off: such a request is a "
+             "400)"},
+    {.id = OPT_QUEUE, .name = "queue", .type = TK_OPT_CHOICE, .choices = "none|redis|mysql", .group = "waiting room:",
+     .help = "waiting room in front of hold and pay (default none);\nwith one, hold and pay need an admitted "
+             "X-Queue-Token"},
+    {.id = OPT_NEW_PER_MIN, .name = "new-users-per-minute", .type = TK_OPT_STR, .arg = "M",
+     .help = "admit at most M new users a minute to each schedule"},
+    {.id = OPT_ADMIT_RATE, .name = "admit-rate", .type = TK_OPT_STR, .arg = "N[/min]",
+     .help = "or: N users a minute, all schedules together (split\nby queue length; default 6636)"},
+    {.id = OPT_CAPACITY, .name = "capacity-tps", .type = TK_OPT_REAL, .arg = "X", .lo = 0, .lo_open = 1, .hi = 1e9,
+     .help = "or compute the rate: floor(X / N) * 60 * F, with N\n--calls-per-user and F --safety"},
+    {.id = OPT_CALLS, .name = "calls-per-user", .type = TK_OPT_REAL, .arg = "N", .lo = 0, .lo_open = 1, .hi = 1e9,
+     .help = "API calls one user makes (default 7)"},
+    {.id = OPT_SAFETY, .name = "safety", .type = TK_OPT_REAL, .arg = "F", .lo = 0, .lo_open = 1, .hi = 1,
+     .help = "the share of the capacity to admit (default 0.7)"},
+    {.id = OPT_ACTIVE, .name = "active-users", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 10000000,
+     .help = "at most N admitted at once per schedule (default 1000);\na slot frees on pay, leave or timeout"},
+    {.id = OPT_ADMITTED_CAP, .name = "admitted-cap", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 10000000,
+     .help = "the same as --active-users"},
+    {.id = OPT_QUEUEING, .name = "queueing", .type = TK_OPT_CHOICE, .choices = "fifo|random",
+     .help = "admit in arrival order (default) or draw uniformly among\nthose waiting at each tick (redis)"},
+    {.id = OPT_ADMITTED_TTL, .name = "admitted-ttl", .type = TK_OPT_DURATION, .arg = "DUR", .min = 100,
+     .help = "an admission lasts DUR unless paid (default 10m; at most\n24h)"},
+    {.id = OPT_TICK, .name = "queue-tick", .type = TK_OPT_DURATION, .arg = "DUR", .min = 10,
+     .help = "admission period (default 1s; at most 1m)"},
+    {.id = OPT_POLL_MAX, .name = "poll-max", .type = TK_OPT_DURATION, .arg = "DUR", .min = 100,
+     .help = "the longest poll_after_ms hint (default 10s; Cloudflare:\n20s; at most 10m)"},
+    {.id = OPT_PRE_QUEUE, .name = "pre-queue", .type = TK_OPT_FLAG,
+     .help = "shuffle who arrived before the sale opens, then FIFO\n(redis)"},
+    {.id = OPT_OPENS_IN, .name = "opens-in", .type = TK_OPT_DURATION, .arg = "DUR",
+     .help = "the sale opens DUR after start (with --pre-queue; default\n0; at most 24h)"},
+    {.id = OPT_SECRET, .name = "jwt-secret-file", .type = TK_OPT_STR, .arg = "FILE", .group = "backends:",
+     .help = "HS256 key file (default: TICKETCTL_JWT_SECRET, else\n<state>/jwt.secret, created on first use)"},
+    TK_OPT_ROW_MYSQL(OPT_MYSQL),
+    TK_OPT_ROW_REDIS(OPT_REDIS),
+    TK_OPT_ROW_KAFKA(OPT_KAFKA),
+    TK_OPT_ROW_STATE(OPT_STATE),
+    {.id = OPT_NO_MIGRATE, .name = "no-migrate", .type = TK_OPT_FLAG, .help = "do not apply schema migrations at start"},
+    {.id = OPT_NO_RELAY, .name = "no-relay", .type = TK_OPT_FLAG,
+     .help = "do not publish the outbox to Kafka from this process"},
+    {.id = OPT_RETENTION, .name = "outbox-retention", .type = TK_OPT_DURATION, .arg = "DUR", .min = 1000,
+     .help = "keep published events this long (default 24h) so that a\nbroker that loses its log gets them again"},
+    {.id = OPT_FAULT, .name = "fault-latency", .type = TK_OPT_DURATION, .arg = "DUR", .min = 1,
+     .help = "fault drill: SIGUSR1 adds DUR to every database-bound\nrequest, SIGUSR2 ends it (off unless given; at "
+             "most 1m)"},
+    {.id = OPT_REQ_TIMEOUT, .name = "request-timeout", .type = TK_OPT_DURATION, .arg = "DUR", .min = 100,
+     .help = "a request's deadline (default 2s; 100ms to 10m): one still\nwaiting for a worker then gets 503 "
+             "BACKEND_UNAVAILABLE\nwith Retry-After; MariaDB calls get read/write timeouts of\nabout half of it and "
+             "max_statement_time equal to it\n(unless the --mysql URL sets read-timeout/write-timeout/\n"
+             "max-statement-time)"},
+    {.id = OPT_ACCESS_LOG, .name = "access-log", .type = TK_OPT_STR, .arg = "FILE|-",
+     .help = "one JSON line per request (time, method, route, status,\nus, request_id, user_id) appended to FILE, or "
+             "stdout"},
+    {.id = OPT_QUIET, .name = "quiet", .type = TK_OPT_FLAG, .help = "no log lines"},
+    TK_OPT_ROW_END,
+};
+
+const tk_optset tk_optset_serve = {
+    .cmd = "serve",
+    .synopsis = "serve [options]",
+    .about = "Run the reservation HTTP API (docs/API.md) on MariaDB + Redis.",
+    .opts = serve_rows,
+    .epilog = "DUR is like 250ms, 60s, 2m or plain milliseconds.",
+};
+
+/* A duration flag's upper bound (the table holds the lower one). */
+static int at_most(const tk_opt *rows, int id, const tk_optval *v, int64_t max_ms)
 {
-    fprintf(out,
-            "usage: ticketctl serve [options]\n\n"
-            "Run the reservation HTTP API (docs/API.md) on MariaDB + Redis.\n\n"
-            "  --host ADDR            listen address (default 127.0.0.1)\n"
-            "  --port N               listen port (default 8080; 0 = any free port)\n"
-            "  --port-file FILE       write the bound port to FILE once listening\n"
-            "  --loops N              event loops (default: one per CPU)\n"
-            "  --workers N            database worker threads (default 1 per loop, at least 2)\n"
-            "  --db-batch K           a worker that takes a payment, hold or charge also takes up to\n"
-            "                         K-1 more of that kind already queued: one round trip, one\n"
-            "                         commit, a savepoint each\n"
-            "                         (default 1: one at a time; at most 32)\n"
-            "  --hold-ttl SECONDS     how long a hold lasts before it expires (default 600)\n"
-            "  --sweep-interval DUR   how often expired holds are freed (default 1s)\n"
-            "  --cache-ttl DUR        response cache lifetime (default 5s)\n"
-            "  --token-ttl SECONDS    access token lifetime (default 3600)\n"
-            "  --strategy NAME        lock strategy of seat holds (default redis-atomic):\n"
-            "                         optimistic, pessimistic, pessimistic-nowait,\n"
-            "                         pessimistic-skip-locked, redis-lock, redis-atomic, db-unique\n"
-            "                         (`ticketctl scenario strategies`; the database arbiter stays)\n"
-            "  --allow-strategy-header  let a request pick the strategy by X-Lock-Strategy\n"
-            "                         (for `bench --strategy`; off: such a request is a 400)\n"
-            "  --queue none|redis|mysql  waiting room in front of hold and pay (default none);\n"
-            "                         with one, hold and pay need an admitted X-Queue-Token\n"
-            "  --new-users-per-minute M  admit at most M new users a minute to each schedule\n"
-            "  --admit-rate N[/min]   or: N users a minute, all schedules together (split\n"
-            "                         by queue length; default 6636)\n"
-            "  --capacity-tps X --calls-per-user N --safety F\n"
-            "                         or compute the rate: floor(X / N) * 60 * F (default N 7, F 0.7)\n"
-            "  --active-users N       at most N admitted at once per schedule (default 1000;\n"
-            "                         also --admitted-cap); a slot frees on pay, leave or timeout\n"
-            "  --queueing fifo|random admit in arrival order (default) or draw uniformly among\n"
-            "                         those waiting at each tick (redis)\n"
-            "  --admitted-ttl DUR     an admission lasts DUR unless paid (default 10m)\n"
-            "  --queue-tick DUR       admission period (default 1s)\n"
-            "  --poll-max DUR         the longest poll_after_ms hint (default 10s; Cloudflare: 20s)\n"
-            "  --pre-queue            shuffle who arrived before the sale opens, then FIFO (redis)\n"
-            "  --opens-in DUR         the sale opens DUR after start (with --pre-queue; default 0)\n"
-            "  --jwt-secret-file FILE HS256 key file (default: TICKETCTL_JWT_SECRET, else\n"
-            "                         <state>/jwt.secret, created on first use)\n"
-            "  --mysql URL --redis URL --kafka-brokers LIST --state DIR\n"
-            "                         backends (default: the dev stack, started if needed)\n"
-            "  --no-migrate           do not apply schema migrations at start\n"
-            "  --no-relay             do not publish the outbox to Kafka from this process\n"
-            "  --outbox-retention DUR keep published events this long (default 24h) so that a\n"
-            "                         broker that loses its log gets them again\n"
-            "  --fault-latency DUR    fault drill: SIGUSR1 adds DUR to every database-bound\n"
-            "                         request, SIGUSR2 ends it (off unless given)\n"
-            "  --request-timeout DUR  a request's deadline (default 2s): one still waiting for a\n"
-            "                         worker then gets 503 BACKEND_UNAVAILABLE with Retry-After;\n"
-            "                         MariaDB calls get read/write timeouts of about half of it\n"
-            "                         and max_statement_time equal to it (unless the --mysql\n"
-            "                         URL sets read-timeout/write-timeout/max-statement-time)\n"
-            "  --access-log FILE|-    one JSON line per request (time, method, route, status, us,\n"
-            "                         request_id, user_id) appended to FILE, or stdout\n"
-            "  --quiet                no log lines\n"
-            "  -h, --help\n");
+    if (v->i <= max_ms)
+        return 0;
+    const char *name = "?";
+    for (const tk_opt *o = rows; o->name; o++)
+        if (o->id == id)
+            name = o->name;
+    return tk_opt_error(&tk_optset_serve, "--%s: %s is longer than %lld ms", name, v->str, (long long)max_ms);
 }
 
 /* Load or create the HS256 key: 32 random bytes, hex in a 0600 file. */
@@ -111,155 +160,88 @@ static int load_secret(const char *path, unsigned char *key, size_t *keylen, cha
 
 int cmd_serve(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"host", required_argument, NULL, 'H'},       {"port", required_argument, NULL, 'p'},
-        {"port-file", required_argument, NULL, 'P'},  {"loops", required_argument, NULL, 'l'},
-        {"workers", required_argument, NULL, 'w'},    {"hold-ttl", required_argument, NULL, 't'},
-        {"sweep-interval", required_argument, NULL, 's'}, {"cache-ttl", required_argument, NULL, 'c'},
-        {"token-ttl", required_argument, NULL, 'T'},  {"jwt-secret-file", required_argument, NULL, 'j'},
-        {"mysql", required_argument, NULL, 'm'},      {"redis", required_argument, NULL, 'r'},
-        {"kafka-brokers", required_argument, NULL, 'k'}, {"state", required_argument, NULL, 'S'},
-        {"no-migrate", no_argument, NULL, 'n'},       {"no-relay", no_argument, NULL, 'R'},
-        {"fault-latency", required_argument, NULL, 'F'},       {"quiet", no_argument, NULL, 'q'},
-        {"strategy", required_argument, NULL, 'y'},   {"allow-strategy-header", no_argument, NULL, 'Y'},
-        {"queue", required_argument, NULL, 1000},     {"admit-rate", required_argument, NULL, 1001},
-        {"capacity-tps", required_argument, NULL, 1002}, {"calls-per-user", required_argument, NULL, 1003},
-        {"safety", required_argument, NULL, 1004},    {"admitted-cap", required_argument, NULL, 1005},
-        {"admitted-ttl", required_argument, NULL, 1006}, {"queue-tick", required_argument, NULL, 1007},
-        {"pre-queue", no_argument, NULL, 1008},       {"opens-in", required_argument, NULL, 1009},
-        {"new-users-per-minute", required_argument, NULL, 1010}, {"active-users", required_argument, NULL, 1005},
-        {"queueing", required_argument, NULL, 1011}, {"poll-max", required_argument, NULL, 1012},
-        {"outbox-retention", required_argument, NULL, 1100},
-        {"request-timeout", required_argument, NULL, 1101}, {"access-log", required_argument, NULL, 1102},
-        {"db-batch", required_argument, NULL, 1103},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
-    };
     tk_server_config cfg = {.port = 8080};
     const char *mysql = NULL, *redis = NULL, *kafka = NULL, *state = NULL, *secret_file = NULL;
     int migrate = 1, c;
-    int64_t v;
     /* waiting room (queue.h) */
     tk_queue_config_default(&cfg.queue);
     double capacity_tps = 0, calls_per_user = 7, safety = 0.7, d;
     int64_t opens_in_ms = 0;
     char *end;
-    optind = 1;
-    opterr = 0; /* one line of ours instead (tk_opt_getopt_hint) */
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'H': cfg.host = optarg; break;
-        case 'p':
-            if (tk_parse_i64(optarg, 0, 65535, &v)) goto bad;
-            cfg.port = (int)v;
-            break;
-        case 'P': cfg.port_file = optarg; break;
-        case 'l':
-            if (tk_parse_i64(optarg, 1, 64, &v)) goto bad;
-            cfg.loops = (int)v;
-            break;
-        case 'w':
-            if (tk_parse_i64(optarg, 1, 512, &v)) goto bad;
-            cfg.workers = (int)v;
-            break;
-        case 't':
-            if (tk_parse_i64(optarg, 1, 86400, &v)) goto bad;
-            cfg.hold_ttl_s = (int)v;
-            break;
-        case 's':
-            if (tk_parse_duration_ms(optarg, &v) || v < 10 || v > 3600000) goto bad;
-            cfg.sweep_interval_ms = (int)v;
-            break;
-        case 'c':
-            if (tk_parse_duration_ms(optarg, &v) || v < 1 || v > 3600000) goto bad;
-            cfg.cache_ttl_ms = (int)v;
-            break;
-        case 'T':
-            if (tk_parse_i64(optarg, 1, 30 * 86400, &v)) goto bad;
-            cfg.token_ttl_s = (int)v;
-            break;
-        case 'j': secret_file = optarg; break;
-        case 'm': mysql = optarg; break;
-        case 'r': redis = optarg; break;
-        case 'k': kafka = optarg; break;
-        case 'S': state = optarg; break;
-        case 'n': migrate = 0; break;
-        case 'R': cfg.no_relay = 1; break;
-        case 1100:
-            if (tk_parse_duration_ms(optarg, &v) || v < 1000) goto bad;
-            cfg.outbox_retention_s = v / 1000;
-            break;
-        case 1101:
-            if (tk_parse_duration_ms(optarg, &v) || v < 100 || v > 600000) goto bad;
-            cfg.request_timeout_ms = (int)v;
-            break;
-        case 1102: cfg.access_log = optarg; break;
-        case 1103:
-            if (tk_parse_i64(optarg, 1, TK_DB_BATCH_MAX, &v)) goto bad;
-            cfg.db_batch = (int)v;
-            break;
-        case 'F':
-            if (tk_parse_duration_ms(optarg, &v) || v < 1 || v > 60000) goto bad;
-            cfg.fault_latency_ms = (int)v;
-            break;
-        case 'q': cfg.quiet = 1; break;
-        case 'y': {
-            const char *why;
-            if (!(cfg.strategy = tk_strategy_for_serve(optarg, &why))) {
-                fprintf(stderr, "serve: --strategy %s: %s\n", optarg, why);
+    static const int64_t max_ms[][2] = {{OPT_SWEEP, 3600000},      {OPT_CACHE_TTL, 3600000},
+                                        {OPT_RETENTION, INT64_MAX}, {OPT_REQ_TIMEOUT, 600000},
+                                        {OPT_FAULT, 60000},        {OPT_POLL_MAX, 600000},
+                                        {OPT_ADMITTED_TTL, 86400000}, {OPT_TICK, 60000},
+                                        {OPT_OPENS_IN, 86400000}};
+    tk_optparse p = {0};
+    tk_optval v;
+    while ((c = tk_opt_next(&p, &tk_optset_serve, argc, argv, &v)) > 0) {
+        for (size_t i = 0; i < sizeof max_ms / sizeof max_ms[0]; i++)
+            if (max_ms[i][0] == c && at_most(serve_rows, c, &v, max_ms[i][1]))
                 return 2;
-            }
+        switch (c) {
+        case OPT_HOST: cfg.host = v.str; break;
+        case OPT_PORT: cfg.port = (int)v.i; break;
+        case OPT_PORT_FILE: cfg.port_file = v.str; break;
+        case OPT_LOOPS: cfg.loops = (int)v.i; break;
+        case OPT_WORKERS: cfg.workers = (int)v.i; break;
+        case OPT_DB_BATCH: cfg.db_batch = (int)v.i; break;
+        case OPT_HOLD_TTL: cfg.hold_ttl_s = (int)v.i; break;
+        case OPT_SWEEP: cfg.sweep_interval_ms = (int)v.i; break;
+        case OPT_CACHE_TTL: cfg.cache_ttl_ms = (int)v.i; break;
+        case OPT_TOKEN_TTL: cfg.token_ttl_s = (int)v.i; break;
+        case OPT_SECRET: secret_file = v.str; break;
+        case OPT_MYSQL: mysql = v.str; break;
+        case OPT_REDIS: redis = v.str; break;
+        case OPT_KAFKA: kafka = v.str; break;
+        case OPT_STATE: state = v.str; break;
+        case OPT_NO_MIGRATE: migrate = 0; break;
+        case OPT_NO_RELAY: cfg.no_relay = 1; break;
+        case OPT_RETENTION: cfg.outbox_retention_s = v.i / 1000; break;
+        case OPT_REQ_TIMEOUT: cfg.request_timeout_ms = (int)v.i; break;
+        case OPT_ACCESS_LOG: cfg.access_log = v.str; break;
+        case OPT_FAULT: cfg.fault_latency_ms = (int)v.i; break;
+        case OPT_QUIET: cfg.quiet = 1; break;
+        case OPT_STRATEGY: {
+            const char *why;
+            if (!(cfg.strategy = tk_strategy_for_serve(v.str, &why)))
+                return tk_opt_error(&tk_optset_serve, "--strategy: \"%s\": %s", v.str, why);
             break;
         }
-        case 'Y': cfg.strategy_header = 1; break;
-        case 1000:
-            if (tk_queue_kind_parse(optarg, &cfg.queue.kind)) goto bad;
+        case OPT_STRATEGY_HEADER: cfg.strategy_header = 1; break;
+        case OPT_QUEUE:
+            if (tk_queue_kind_parse(v.str, &cfg.queue.kind))
+                return tk_opt_error(&tk_optset_serve, "--queue: \"%s\" is not valid", v.str);
             break;
-        case 1001:
-        case 1010:
-            d = strtod(optarg, &end);
-            if (end == optarg || (*end && strcmp(end, "/min")) || !(d > 0) || d > 1e9) goto bad;
+        case OPT_ADMIT_RATE:
+        case OPT_NEW_PER_MIN:
+            d = strtod(v.str, &end);
+            if (end == v.str || (*end && strcmp(end, "/min")) || !(d > 0) || d > 1e9)
+                return tk_opt_error(&tk_optset_serve, "--%s: \"%s\" is not a rate (N or N/min, 0 < N <= 1e9)",
+                                    c == OPT_ADMIT_RATE ? "admit-rate" : "new-users-per-minute", v.str);
             cfg.queue.admit_per_min = d;
-            cfg.queue.rate_per_sale = c == 1010;
+            cfg.queue.rate_per_sale = c == OPT_NEW_PER_MIN;
             break;
-        case 1011:
-            if (tk_queue_queueing_parse(optarg, &cfg.queue.queueing)) goto bad;
+        case OPT_QUEUEING:
+            if (tk_queue_queueing_parse(v.str, &cfg.queue.queueing))
+                return tk_opt_error(&tk_optset_serve, "--queueing: \"%s\" is not valid", v.str);
             break;
-        case 1012:
-            if (tk_parse_duration_ms(optarg, &v) || v < 100 || v > 600000) goto bad;
-            cfg.queue.poll_max_ms = v;
-            break;
-        case 1002:
-        case 1003:
-        case 1004:
-            d = strtod(optarg, &end);
-            if (end == optarg || *end || !(d > 0) || d > 1e9 || (c == 1004 && d > 1)) goto bad;
-            *(c == 1002 ? &capacity_tps : c == 1003 ? &calls_per_user : &safety) = d;
-            break;
-        case 1005:
-            if (tk_parse_i64(optarg, 1, 10000000, &v)) goto bad;
-            cfg.queue.admitted_cap = v;
-            break;
-        case 1006:
-            if (tk_parse_duration_ms(optarg, &v) || v < 100 || v > 86400000) goto bad;
-            cfg.queue.admitted_ttl_ms = v;
-            break;
-        case 1007:
-            if (tk_parse_duration_ms(optarg, &v) || v < 10 || v > 60000) goto bad;
-            cfg.queue.tick_ms = v;
-            break;
-        case 1008: cfg.queue.pre_queue = 1; break;
-        case 1009:
-            if (tk_parse_duration_ms(optarg, &v) || v < 0 || v > 86400000) goto bad;
-            opens_in_ms = v;
-            break;
-        case 'h': usage(stdout); return 0;
-        default: return tk_opt_getopt_hint("serve", opts, argv);
+        case OPT_POLL_MAX: cfg.queue.poll_max_ms = v.i; break;
+        case OPT_CAPACITY: capacity_tps = v.d; break;
+        case OPT_CALLS: calls_per_user = v.d; break;
+        case OPT_SAFETY: safety = v.d; break;
+        case OPT_ACTIVE:
+        case OPT_ADMITTED_CAP: cfg.queue.admitted_cap = v.i; break;
+        case OPT_ADMITTED_TTL: cfg.queue.admitted_ttl_ms = v.i; break;
+        case OPT_TICK: cfg.queue.tick_ms = v.i; break;
+        case OPT_PRE_QUEUE: cfg.queue.pre_queue = 1; break;
+        case OPT_OPENS_IN: opens_in_ms = v.i; break;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "serve: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+    if (c != TK_OPT_END)
+        return tk_opt_exit(c);
+    if (optind != argc)
+        return tk_opt_error(&tk_optset_serve, "unexpected argument '%s'", argv[optind]);
 
     if (capacity_tps > 0) /* the rate from a measured capacity (queue.h) */
         cfg.queue.admit_per_min = tk_queue_rate_from_capacity(capacity_tps, calls_per_user, safety);
@@ -356,6 +338,4 @@ int cmd_serve(int argc, char **argv)
         return 1;
     }
     return 0;
-bad:
-    return tk_opt_getopt_bad("serve", opts, c, optarg);
 }

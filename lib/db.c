@@ -779,6 +779,52 @@ static const migration migrations[] = {
 #undef TK_ITEM_DECLS
 #undef TK_ITEM_ON_ERROR
 #undef TK_BATCH_PROC
+    /* The request id in outbox events (issue 15.8). The events are written
+     * inside the procedures, so the id travels as the session variable
+     * @tk_rid: a BEFORE INSERT trigger copies it into outbox.request_id
+     * unless the statement names one, with no change to the procedures.
+     * (Not a DEFAULT (@tk_rid): MariaDB 10.11 evaluates a user variable in
+     * a column default through a cached item, so a session that never set
+     * it got another session's value. Tried: wrong ids.) Each hot-path
+     * procedure gets a wrapper NAME_rid(p_rid, ...) that sets @tk_rid,
+     * calls NAME and clears it again, on success and on error alike, so
+     * the id never outlives the call (a worker's connection serves many
+     * requests, and other SQL on it writes events too); tk_charge writes
+     * none and has no wrapper. The store calls the
+     * wrapper when the server gave it the request's id
+     * (tk_store_set_request_id): still one statement and one round trip,
+     * no multi-statements. The relay (lib/outbox.c) sends it as the Kafka
+     * header x-request-id and as the event's "request_id" field. The
+     * trigger needs the TRIGGER privilege and, with the binary log on,
+     * SUPER or log_bin_trust_function_creators, like the procedures. */
+#define TK_RID_WRAPPER(NAME, PARAMS, ARGS)                                                                      \
+    "DROP PROCEDURE IF EXISTS " NAME "_rid",                                                                      \
+        "CREATE PROCEDURE " NAME "_rid(IN p_rid VARCHAR(64), " PARAMS ")\n"                                       \
+        "BEGIN\n"                                                                                                 \
+        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN SET @tk_rid = NULL; RESIGNAL; END;\n"                      \
+        "  SET @tk_rid = p_rid;\n"                                                                                \
+        "  CALL " NAME "(" ARGS ");\n"                                                                            \
+        "  SET @tk_rid = NULL;\n"                                                                                 \
+        "END"
+    {14, "request id in outbox events", {
+        "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS request_id VARCHAR(64) NULL",
+        "DROP TRIGGER IF EXISTS tk_outbox_request_id",
+        "CREATE TRIGGER tk_outbox_request_id BEFORE INSERT ON outbox FOR EACH ROW\n"
+        "  SET NEW.request_id = COALESCE(NEW.request_id, @tk_rid)",
+        TK_RID_WRAPPER("tk_hold", "IN p_user BIGINT UNSIGNED, IN p_seat BIGINT UNSIGNED, IN p_ttl INT",
+                       "p_user, p_seat, p_ttl"),
+        TK_RID_WRAPPER("tk_reserve_as",
+                       "IN p_user BIGINT UNSIGNED, IN p_seat BIGINT UNSIGNED, IN p_ttl INT, IN p_mode INT, "
+                       "IN p_arg BIGINT UNSIGNED",
+                       "p_user, p_seat, p_ttl, p_mode, p_arg"),
+        TK_RID_WRAPPER("tk_pay", "IN p_user BIGINT UNSIGNED, IN p_res BIGINT UNSIGNED, IN p_key VARCHAR(64)",
+                       "p_user, p_res, p_key"),
+        TK_RID_WRAPPER("tk_emit",
+                       "IN p_type VARCHAR(48), IN p_res BIGINT UNSIGNED, IN p_user BIGINT UNSIGNED, "
+                       "IN p_seat BIGINT UNSIGNED, IN p_amount BIGINT",
+                       "p_type, p_res, p_user, p_seat, p_amount"),
+        NULL}},
+#undef TK_RID_WRAPPER
 };
 
 int tk_db_schema_version(void)

@@ -349,8 +349,12 @@ static int sample_backlog(tk_relay *r, MYSQL *db)
 /* One round. Returns the number of rows published, or -1 on a DB error. */
 static int relay_round(tk_relay *r, MYSQL *db)
 {
-    static const char sel[] = "SELECT id, topic, event_key, payload FROM outbox WHERE published_at IS NULL "
-                              "ORDER BY id LIMIT 500";
+    /* The request id (migration 14) goes as the header x-request-id and
+     * as the event's "request_id" field, added here so the procedures'
+     * payloads stay as they are. */
+    static const char sel[] = "SELECT id, topic, event_key,"
+                              " IF(request_id IS NULL, payload, JSON_SET(payload, '$.request_id', request_id)),"
+                              " request_id FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 500";
     if (mysql_real_query(db, sel, sizeof sel - 1) != 0)
         return -1;
     MYSQL_RES *res = mysql_store_result(db);
@@ -373,10 +377,17 @@ static int relay_round(tk_relay *r, MYSQL *db)
         p[i].id = strtoull(row[0], NULL, 10);
         snprintf(p[i].topic, sizeof p[i].topic, "%s", row[1]);
         p[i].offset = -1;
+        rd_kafka_headers_t *hdrs = NULL;
+        if (row[4] && len[4]) {
+            hdrs = rd_kafka_headers_new(1);
+            rd_kafka_header_add(hdrs, "x-request-id", -1, row[4], (ssize_t)len[4]);
+        }
         rd_kafka_resp_err_t e = rd_kafka_producev(
             r->rk, RD_KAFKA_V_TOPIC(row[1]), RD_KAFKA_V_KEY(row[2], len[2]),
             RD_KAFKA_V_VALUE(row[3], len[3]), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&p[i]),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        if (e && hdrs) /* the headers are the message's only once it is queued */
+            rd_kafka_headers_destroy(hdrs);
         if (e) { /* queue full or the like: stop here, keep order */
             p[i].state = -1;
             break;

@@ -238,9 +238,14 @@ static int run_kind(tk_store *s, const batch_kind *k, void *items, int n)
     for (int i = 0; i < n; i++) {
         char *it = base + (size_t)i * k->size;
         tk_rc *rc = (tk_rc *)(void *)(it + k->rc_at);
-        if (b == BATCH_ALONE || (b == BATCH_OK && !strcmp(rows->code[i], "SQLERR")))
+        const char *rid = it + k->rid_at;
+        if (b == BATCH_ALONE || (b == BATCH_OK && !strcmp(rows->code[i], "SQLERR"))) {
+            if (rid[0]) /* its events carry its request id (migration 14) */
+                tk_store_set_request_id(s, rid);
             k->alone(s, it); /* rolled back (whole, or to its savepoint): as the single call answers it */
-        else /* BATCH_FAILED: run_batch's error on s, for every item */
+            if (rid[0])
+                tk_store_set_request_id(s, NULL);
+        } else /* BATCH_FAILED: run_batch's error on s, for every item */
             *rc = b == BATCH_FAILED ? TK_EBACKEND : k->answer(s, it, rows->code[i], rows->v[i]);
         keep_answer(s, *rc, it + k->code_at, it + k->msg_at);
     }

@@ -400,9 +400,11 @@ static void run_batch(tk_server *srv, int kind, tk_job *jobs[], int n, tk_worker
             job_reply_error(jobs[i], 503, "BUSY", "out of memory");
             continue;
         }
+        tk_store_set_request_id(w->store, jobs[i]->request_id); /* a hold run whole in begin: its events */
         int go = kind == TK_BATCH_PAY    ? job_pay_begin(jobs[i], w, &items->pay[m])
                  : kind == TK_BATCH_HOLD ? job_hold_begin(jobs[i], w, &items->hold[m])
                                          : job_charge_begin(jobs[i], w, &items->charge[m]);
+        tk_store_set_request_id(w->store, NULL);
         if (!go)
             continue;
         char *rid = kind == TK_BATCH_PAY    ? items->pay[m].request_id
@@ -480,8 +482,11 @@ static void *worker_main(void *arg)
             ;
         else if (mariadb_known_down(srv)) /* would block up to 2 read timeouts: past the deadline */
             reply_backend_down(j);
-        else
+        else {
+            tk_store_set_request_id(w->store, j->request_id); /* into the job's outbox events */
             run_handler(srv, j, w);
+            tk_store_set_request_id(w->store, NULL);
+        }
         atomic_fetch_sub(&srv->busy_workers, 1);
         post_done(j);
     }

@@ -124,7 +124,22 @@ static void test_batch_one_fails(void **state)
         item(5, 999999999, "b1-u5x"), /* no such reservation */
         item(5, res[4], "b1-u5"),
     };
+    snprintf(it[0].request_id, sizeof it[0].request_id, "rid-b1-u1");
+    snprintf(it[3].request_id, sizeof it[3].request_id, "rid-b1-u4");
     assert_int_equal(tk_store_pay_batch(s, it, 7), 7);
+    /* each item's events carry its own request id (migration 14), and the
+     * session's @tk_rid is cleared after the batch */
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox WHERE request_id = 'rid-b1-u1'"), 2);
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox WHERE request_id = 'rid-b1-u4'"
+                                       " AND type IN ('payment.failed', 'reservation.canceled')"), 2);
+    assert_int_equal(itest_sql_i64(&E, "SELECT COUNT(*) FROM outbox WHERE event_key = %lld AND request_id IS NULL"
+                                       " AND type = 'payment.completed'", res[1]), 1);
+    assert_int_equal(mysql_query(tk_store_db(s), "SELECT @tk_rid IS NULL"), 0);
+    MYSQL_RES *rr = mysql_store_result(tk_store_db(s));
+    MYSQL_ROW row = rr ? mysql_fetch_row(rr) : NULL;
+    assert_non_null(row);
+    assert_string_equal(row[0], "1");
+    mysql_free_result(rr);
     int paid[] = {0, 1, 2, 6};
     for (int k = 0; k < 4; k++) {
         tk_pay_item *p = &it[paid[k]];

@@ -57,12 +57,16 @@ int itest_seed(itest_env *e, const char *args)
     return itest_run(e, "seed --reset %s", args);
 }
 
-int itest_server_start(itest_env *e, const char *extra)
+int itest_server_start(itest_env *e, const char *extra) { return itest_server_start_log(e, extra, NULL); }
+
+int itest_server_start_log(itest_env *e, const char *extra, const char *log_path)
 {
-    char portfile[1100], cmd[8192];
+    char portfile[1100], cmd[8192], log[1100] = "--quiet";
     snprintf(portfile, sizeof portfile, "%s/itest-port.%d", e->state, (int)getpid());
     unlink(portfile);
-    snprintf(cmd, sizeof cmd, "exec '%s' serve --quiet --port 0 --port-file '%s' --state '%s' %s", e->bin, portfile,
+    if (log_path)
+        snprintf(log, sizeof log, "2>'%s'", log_path);
+    snprintf(cmd, sizeof cmd, "exec '%s' serve %s --port 0 --port-file '%s' --state '%s' %s", e->bin, log, portfile,
              e->state, extra ? extra : "");
     pid_t pid = fork();
     if (pid < 0)

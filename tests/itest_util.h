@@ -34,6 +34,8 @@ int itest_stack(itest_env *e);
 int itest_seed(itest_env *e, const char *args);
 /* Start `ticketctl serve --port 0 <extra>` and wait until /readyz answers 200. 0 or -1. */
 int itest_server_start(itest_env *e, const char *extra);
+/* The same without --quiet: the server's log lines (stderr) go to log_path. */
+int itest_server_start_log(itest_env *e, const char *extra, const char *log_path);
 /* SIGTERM the server and wait; returns its exit status (0 = clean) or -1. */
 int itest_server_stop(itest_env *e);
 /* Close e->db (the stack keeps running for the next test binary). */

@@ -27,7 +27,7 @@ man1=$root/usr/share/man/man1/ticketctl.1
 [ -s "$man1" ] || fail "no man page"
 grep -q '^\.TH TICKETCTL 1' "$man1" || fail "man page header"
 grep -q '^\.SS bench' "$man1" || fail "man page lacks the bench command"
-grep -q 'think\\-time' "$man1" || fail "man page lacks bench's options (from bench --help)"
+grep -q 'think\\-time' "$man1" || fail "man page lacks bench's options (from its option table)"
 if command -v groff >/dev/null; then
   warn=$(groff -man -Tutf8 -ww -z "$man1" 2>&1 || true)
   [ -z "$warn" ] || fail "groff warns about the man page: $warn"
@@ -39,11 +39,12 @@ words=$(PATH="$root/usr/bin:$PATH" bash -c '
   source "$1"
   COMP_WORDS=(ticketctl be); COMP_CWORD=1; _ticketctl; echo "${COMPREPLY[*]}"
   COMP_WORDS=(ticketctl dev ""); COMP_CWORD=2; _ticketctl; echo "${COMPREPLY[*]}"
+  COMP_WORDS=(ticketctl dev up ""); COMP_CWORD=3; _ticketctl; echo "${COMPREPLY[*]}"
   COMP_WORDS=(ticketctl bench --thr); COMP_CWORD=2; _ticketctl; echo "${COMPREPLY[*]}"' _ "$comp")
 echo "$words" | sed -n 1p | grep -qx 'bench' || fail "completing 'ticketctl be' gave: $(echo "$words" | sed -n 1p)"
 echo "$words" | sed -n 2p | grep -qw 'up' || fail "completing 'ticketctl dev' lacks 'up'"
-echo "$words" | sed -n 2p | grep -qw -- '--instances' || fail "completing 'ticketctl dev' lacks '--instances'"
-echo "$words" | sed -n 3p | grep -q -- '--threads.*--threshold\|--threshold.*--threads' || fail "completing 'bench --thr' gave: $(echo "$words" | sed -n 3p)"
+echo "$words" | sed -n 3p | grep -qw -- '--instances' || fail "completing 'ticketctl dev up' lacks '--instances'"
+echo "$words" | sed -n 4p | grep -q -- '--threads.*--threshold\|--threshold.*--threads' || fail "completing 'bench --thr' gave: $(echo "$words" | sed -n 4p)"
 [ -s "$root/usr/share/zsh/vendor-completions/_ticketctl" ] || fail "no zsh completion"
 
 "$bin" scenario list --dir "$root/usr/share/ticketctl/scenarios" >"$tmp/scen.txt" && grep -q 'flash-sale' "$tmp/scen.txt" || fail "shipped scenarios"

@@ -42,6 +42,17 @@ int tk_store_ping(tk_store *s);
  * beside the store's (lib/admin.c, lib/catalog.c): same thread rules;
  * owned by the store. */
 struct st_mysql *tk_store_db(tk_store *s);
+/* The request id of the job this store now serves (issue 15.8), set by
+ * the server before the handler and cleared (NULL) after it: the events the
+ * store writes (hold, reserve, pay, cancel) carry it
+ * in outbox.request_id (migration 14), and the relay sends it with the
+ * event. 1-64 of [A-Za-z0-9._:+=/-] (the server's X-Request-Id rule);
+ * anything else, or NULL, clears it. Costs no round trip: the store then
+ * calls the procedures' NAME_rid wrappers instead. Copied. */
+void tk_store_set_request_id(tk_store *s, const char *request_id);
+/* The id set above, or "" (for modules writing events with their own SQL:
+ * they may set outbox.request_id themselves). Owned by the store. */
+const char *tk_store_request_id(const tk_store *s);
 
 typedef struct tk_user {
     uint64_t id;
