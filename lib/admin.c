@@ -3,6 +3,7 @@
  * connection: strings are escaped with mysql_real_escape_string, integers
  * formatted by us, as in lib/store.c. */
 #include "ticketctl/admin.h"
+#include "ticketctl/catalog.h"
 #include "ticketctl/db.h"
 
 #include <jansson.h>
@@ -195,6 +196,58 @@ static tk_rc concert_fields_ok(tk_store *s, const char *title, const char *venue
     return TK_OK;
 }
 
+/* The search index of concert id (migration 15), in the caller's
+ * transaction: its words from the row's current title and venue
+ * (tk_catalog_words; the concert_words triggers keep search_terms) with
+ * the bits of those that have one, then
+ * its sort key (tk_concert_rekey, which also copies it to the words). */
+static int concert_reindex(tk_store *s, uint64_t id)
+{
+    MYSQL *db = tk_store_db(s);
+    unsigned long long cid = (unsigned long long)id;
+    if (q(s, "SELECT CONCAT(title, ' ', venue) FROM concerts WHERE id = %llu", cid) != 0)
+        return -1;
+    MYSQL_RES *res = mysql_store_result(db);
+    if (!res)
+        return -1;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    char words[32][TK_CATALOG_WORD_LEN];
+    size_t n = row && row[0] ? tk_catalog_words(row[0], words, 32) : 0;
+    mysql_free_result(res);
+    if (q(s, "DELETE FROM concert_words WHERE concert_id = %llu", cid) != 0)
+        return -1;
+    if (n == 0)
+        goto rekey;
+    char sql[32 * (2 * TK_CATALOG_WORD_LEN + 64) + 128], e[2 * TK_CATALOG_WORD_LEN + 1];
+    /* the bits of its words that have one (search_terms.bit), carried by every row of it */
+    size_t o = (size_t)snprintf(sql, sizeof sql, "SELECT bit FROM search_terms WHERE bit IS NOT NULL AND word IN (");
+    for (size_t i = 0; i < n; i++) {
+        mysql_real_escape_string(db, e, words[i], (unsigned long)strlen(words[i]));
+        o += (size_t)snprintf(sql + o, sizeof sql - o, "%s'%s'", i ? ", " : "", e);
+    }
+    o += (size_t)snprintf(sql + o, sizeof sql - o, ")");
+    if (mysql_real_query(db, sql, (unsigned long)o) != 0 || !(res = mysql_store_result(db)))
+        return -1;
+    unsigned long long sig[2] = {0, 0};
+    while ((row = mysql_fetch_row(res))) {
+        int bit = row[0] ? atoi(row[0]) : -1;
+        if (bit >= 0 && bit < 128)
+            sig[bit / 64] |= 1ULL << (bit % 64);
+    }
+    mysql_free_result(res);
+    o = (size_t)snprintf(sql, sizeof sql, "INSERT INTO concert_words (concert_id, word, sig0, sig1) VALUES ");
+    for (size_t i = 0; i < n; i++) {
+        mysql_real_escape_string(db, e, words[i], (unsigned long)strlen(words[i]));
+        o += (size_t)snprintf(sql + o, sizeof sql - o, "%s(%llu, '%s', %llu, %llu)", i ? ", " : "", cid, e, sig[0],
+                              sig[1]);
+    }
+    if (mysql_real_query(db, sql, (unsigned long)o) != 0)
+        return -1;
+rekey:;
+    char err[256];
+    return tk_catalog_rekey(db, id, err, sizeof err);
+}
+
 static tk_rc concert_create_body(tk_store *s, void *arg)
 {
     struct concert_args *a = arg;
@@ -205,6 +258,8 @@ static tk_rc concert_create_body(tk_store *s, void *arg)
     if (q(s, "INSERT INTO concerts (title, venue, sale_opens_at) VALUES ('%s', '%s', '%s')", t, v, at) != 0)
         return db_fail(s);
     a->id = mysql_insert_id(tk_store_db(s));
+    if (concert_reindex(s, a->id) != 0)
+        return db_fail(s);
     if (emit(s, "concert.created", a->id,
              json_pack("{s:I, s:s, s:s, s:I}", "concert_id", (json_int_t)a->id, "title", a->title, "venue", a->venue,
                        "sale_opens_at_ms", (json_int_t)a->opens_ms)) != 0)
@@ -258,7 +313,8 @@ static tk_rc concert_update_body(tk_store *s, void *arg)
         sql_time(a->opens_ms, at);
         n += (size_t)snprintf(set + n, sizeof set - n, "%ssale_opens_at = '%s'", n ? ", " : "", at);
     }
-    if (q(s, "UPDATE concerts SET %s WHERE id = %llu", set, (unsigned long long)a->id) != 0)
+    if (q(s, "UPDATE concerts SET %s WHERE id = %llu", set, (unsigned long long)a->id) != 0 ||
+        concert_reindex(s, a->id) != 0)
         return db_fail(s);
     json_t *p = json_pack("{s:I}", "concert_id", (json_int_t)a->id);
     if (a->title)
@@ -324,6 +380,7 @@ static tk_rc concert_delete_body(tk_store *s, void *arg)
           " WHERE cs.concert_id = %llu",
           (unsigned long long)a->id) != 0 ||
         q(s, "DELETE FROM concert_schedules WHERE concert_id = %llu", (unsigned long long)a->id) != 0 ||
+        q(s, "DELETE FROM concert_words WHERE concert_id = %llu", (unsigned long long)a->id) != 0 ||
         q(s, "DELETE FROM concerts WHERE id = %llu", (unsigned long long)a->id) != 0)
         return db_fail(s);
     return emit(s, "concert.deleted", a->id,

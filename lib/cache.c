@@ -58,6 +58,13 @@ static uint64_t fnv1a(const char *s)
     return h;
 }
 
+int64_t tk_cache_key_ttl_ms(const char *key, int64_t ttl_ms)
+{
+    if (!strncmp(key, TK_CACHE_LIST_PREFIX, sizeof TK_CACHE_LIST_PREFIX - 1) && ttl_ms > TK_CACHE_LIST_TTL_MS)
+        return TK_CACHE_LIST_TTL_MS;
+    return ttl_ms;
+}
+
 tk_cache *tk_cache_new(size_t max_entries, int64_t ttl_ms)
 {
     tk_cache *c = calloc(1, sizeof *c);
@@ -176,7 +183,7 @@ int tk_cache_put(tk_cache *c, const char *key, const char *body, size_t len, uin
         free(e->body);
         e->body = copy;
         e->len = len;
-        e->expires_ms = (int64_t)tk_mono_ms() + c->ttl_ms;
+        e->expires_ms = (int64_t)tk_mono_ms() + tk_cache_key_ttl_ms(key, c->ttl_ms);
     }
     pthread_mutex_unlock(&sh->mu);
     return rc;
@@ -549,7 +556,8 @@ int tk_cache_l2_put(tk_cache_bus *b, redisContext *rc, const char *view, const c
     memcpy(v, stamp, sl);
     v[sl] = '|';
     memcpy(v + sl + 1, body, len);
-    redisReply *r = redisCommand(rc, "SET %s %b PX %lld", key, v, sl + 1 + len, (long long)ttl_ms);
+    redisReply *r = redisCommand(rc, "SET %s %b PX %lld", key, v, sl + 1 + len,
+                                 (long long)tk_cache_key_ttl_ms(view, ttl_ms)); /* lists: short-lived */
     free(v);
     if (!r)
         return -1;

@@ -825,6 +825,95 @@ static const migration migrations[] = {
                        "p_type, p_res, p_user, p_seat, p_amount"),
         NULL}},
 #undef TK_RID_WRAPPER
+    /* The search index (issue 16.3, lib/catalog.c): "bookable" and the next
+     * show kept on the concert row, and concert_words, one row per distinct
+     * lower-cased word of a concert's title and venue carrying the concert's
+     * sort key, so that a search walks ix_concert_words_rank in result order
+     * from its rarest word and checks the others by primary-key lookups.
+     * search_terms holds each word's document frequency (how many concerts
+     * have it), which picks that rarest word and expands a prefix, and for
+     * up to 128 frequent words a bit: every concert_words row carries the
+     * bits of all its concert's words (sig0: bits 0-63, sig1: 64-127), so a
+     * frequent word is checked inside the index walk, without a lookup.
+     * The sort key changes only when a schedule crosses sold-out, is added,
+     * removed or moved (the concert_schedules triggers), when admin changes
+     * a concert (lib/admin.c), or when time passes rekey_at (the next show
+     * starts, or the sale opens): tk_catalog_rekey_due() re-keys those.
+     * next_show_at is '9999-12-31' when there is none (it sorts last).
+     * Triggers do nothing while @tk_seed_load is set: seed writes the rows
+     * in bulk itself. Version 15 (13 and 14 are other branches'). */
+    {15, "search index: sort key on concerts, concert words, term frequencies", {
+        "ALTER TABLE concerts ADD COLUMN IF NOT EXISTS bookable TINYINT NOT NULL DEFAULT 0,"
+        " ADD COLUMN IF NOT EXISTS next_show_at DATETIME(3) NOT NULL DEFAULT '9999-12-31 00:00:00',"
+        " ADD COLUMN IF NOT EXISTS rekey_at DATETIME(3) NOT NULL DEFAULT '9999-12-31 00:00:00'",
+        "CREATE INDEX IF NOT EXISTS ix_concerts_rekey ON concerts (rekey_at)",
+        /* migration 12's FULLTEXT index: the word index replaces it */
+        "DROP INDEX IF EXISTS ft_concerts_title_venue ON concerts",
+        "CREATE TABLE IF NOT EXISTS concert_words ("
+        " concert_id BIGINT UNSIGNED NOT NULL,"
+        " word VARCHAR(50) NOT NULL,"
+        " bookable TINYINT NOT NULL DEFAULT 0,"
+        " next_show_at DATETIME(3) NOT NULL DEFAULT '9999-12-31 00:00:00',"
+        " sig0 BIGINT UNSIGNED NOT NULL DEFAULT 0,"
+        " sig1 BIGINT UNSIGNED NOT NULL DEFAULT 0,"
+        " PRIMARY KEY (concert_id, word),"
+        " KEY ix_concert_words_rank (word, bookable DESC, next_show_at, concert_id, sig0, sig1)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        "CREATE TABLE IF NOT EXISTS search_terms ("
+        " word VARCHAR(50) NOT NULL PRIMARY KEY,"
+        " concerts INT UNSIGNED NOT NULL DEFAULT 0,"
+        " bit SMALLINT NULL"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        "CREATE OR REPLACE TRIGGER tk_concert_words_ai AFTER INSERT ON concert_words FOR EACH ROW\n"
+        "  IF @tk_seed_load IS NULL THEN\n"
+        "    INSERT INTO search_terms (word, concerts) VALUES (NEW.word, 1)\n"
+        "      ON DUPLICATE KEY UPDATE concerts = concerts + 1;\n"
+        "  END IF",
+        "CREATE OR REPLACE TRIGGER tk_concert_words_ad AFTER DELETE ON concert_words FOR EACH ROW\n"
+        "  IF @tk_seed_load IS NULL THEN\n"
+        "    UPDATE search_terms SET concerts = IF(concerts > 0, concerts - 1, 0) WHERE word = OLD.word;\n"
+        "  END IF",
+        "CREATE OR REPLACE PROCEDURE tk_concert_rekey(IN p_concert BIGINT UNSIGNED)\n"
+        "BEGIN\n"
+        "  DECLARE v_now DATETIME(3) DEFAULT UTC_TIMESTAMP(3);\n"
+        "  UPDATE concerts c SET\n"
+        "    c.next_show_at = COALESCE((SELECT MIN(cs.starts_at) FROM concert_schedules cs\n"
+        "      WHERE cs.concert_id = c.id AND cs.starts_at > v_now), '9999-12-31 00:00:00'),\n"
+        "    c.bookable = c.sale_opens_at <= v_now AND EXISTS (SELECT 1 FROM concert_schedules cs\n"
+        "      WHERE cs.concert_id = c.id AND cs.starts_at > v_now AND cs.available_seats > 0),\n"
+        "    c.rekey_at = LEAST(c.next_show_at, IF(c.sale_opens_at > v_now, c.sale_opens_at, '9999-12-31 00:00:00'))\n"
+        "    WHERE c.id = p_concert;\n"
+        "  UPDATE concert_words w JOIN concerts c ON c.id = w.concert_id\n"
+        "    SET w.bookable = c.bookable, w.next_show_at = c.next_show_at\n"
+        "    WHERE w.concert_id = p_concert AND (w.bookable <> c.bookable OR w.next_show_at <> c.next_show_at);\n"
+        "END",
+        "CREATE OR REPLACE TRIGGER tk_schedules_rekey_ai AFTER INSERT ON concert_schedules FOR EACH ROW\n"
+        "  IF @tk_seed_load IS NULL THEN CALL tk_concert_rekey(NEW.concert_id); END IF",
+        "CREATE OR REPLACE TRIGGER tk_schedules_rekey_ad AFTER DELETE ON concert_schedules FOR EACH ROW\n"
+        "  IF @tk_seed_load IS NULL THEN CALL tk_concert_rekey(OLD.concert_id); END IF",
+        /* the hot path's available_seats +-1 passes here: only a crossing of 0 does work */
+        "CREATE OR REPLACE TRIGGER tk_schedules_rekey_au AFTER UPDATE ON concert_schedules FOR EACH ROW\n"
+        "  IF ((OLD.available_seats > 0) <> (NEW.available_seats > 0) OR OLD.starts_at <> NEW.starts_at\n"
+        "      OR OLD.concert_id <> NEW.concert_id) AND @tk_seed_load IS NULL THEN\n"
+        "    CALL tk_concert_rekey(NEW.concert_id);\n"
+        "    IF OLD.concert_id <> NEW.concert_id THEN CALL tk_concert_rekey(OLD.concert_id); END IF;\n"
+        "  END IF",
+        /* concerts from before this migration: their words (the split of tk_catalog_words, by
+         * REGEXP_REPLACE into a JSON array; no bits), then their sort keys, set-based */
+        "INSERT IGNORE INTO concert_words (concert_id, word) SELECT c.id, LOWER(LEFT(j.w, 50)) FROM concerts c,"
+        " JSON_TABLE(CONCAT('[\"', REGEXP_REPLACE(CONCAT(c.title, ' ', c.venue),"
+        " '[^A-Za-z0-9\\\\x{80}-\\\\x{10FFFF}]+', '\",\"'), '\"]'), '$[*]' COLUMNS (w VARCHAR(200) PATH '$')) j"
+        " WHERE j.w <> ''",
+        "UPDATE concerts c SET"
+        " c.next_show_at = COALESCE((SELECT MIN(cs.starts_at) FROM concert_schedules cs"
+        " WHERE cs.concert_id = c.id AND cs.starts_at > UTC_TIMESTAMP(3)), '9999-12-31 00:00:00'),"
+        " c.bookable = c.sale_opens_at <= UTC_TIMESTAMP(3) AND EXISTS (SELECT 1 FROM concert_schedules cs"
+        " WHERE cs.concert_id = c.id AND cs.starts_at > UTC_TIMESTAMP(3) AND cs.available_seats > 0),"
+        " c.rekey_at = LEAST(c.next_show_at, IF(c.sale_opens_at > UTC_TIMESTAMP(3), c.sale_opens_at,"
+        " '9999-12-31 00:00:00'))",
+        "UPDATE concert_words w JOIN concerts c ON c.id = w.concert_id"
+        " SET w.bookable = c.bookable, w.next_show_at = c.next_show_at",
+        NULL}},
 };
 
 int tk_db_schema_version(void)

@@ -220,8 +220,8 @@ RENDER(r_concerts_page)
 }
 
 /* A keyword as people type it: two words of a random concert's title
- * (its artist and its noun), lower-cased. */
-static int search_where(tk_qgen *g, char *where, size_t wlen, char *err, size_t errlen)
+ * (its artist and its noun), lower-cased; into kw. */
+static int search_keyword(tk_qgen *g, char *kw, size_t kwlen, char *err, size_t errlen)
 {
     unsigned long long id = 0;
     if (pick(g, "concerts", &id, err, errlen) != 0)
@@ -239,28 +239,62 @@ static int search_where(tk_qgen *g, char *where, size_t wlen, char *err, size_t 
     int n = 0;
     for (char *t = strtok_r(title, " ", &save); t && n < 4; t = strtok_r(NULL, " ", &save))
         w[n++] = t;
-    char kw[120];
-    snprintf(kw, sizeof kw, "%s %s", w[0] ? w[0] : "concert", n > 2 ? w[2] : "");
+    snprintf(kw, kwlen, "%s %s", w[0] ? w[0] : "concert", n > 2 ? w[2] : "");
     for (char *c = kw; *c; c++)
         if (*c >= 'A' && *c <= 'Z')
             *c = (char)(*c - 'A' + 'a');
-    return tk_catalog_search_where(g->db, kw, where, wlen) < 0 ? tk_err(err, errlen, "keyword '%s': no word", kw) : 0;
+    return 0;
+}
+
+/* The plan of a realistic search, first page of 20 (the terms round trip runs here). */
+static int search_plan(tk_qgen *g, tk_catalog_search_plan *plan, char *err, size_t errlen)
+{
+    char kw[120];
+    if (search_keyword(g, kw, sizeof kw, err, errlen) != 0)
+        return -1;
+    return tk_catalog_search_sql(g->db, kw, 1, 20, plan, err, errlen) != 0 ? -1 : 0;
 }
 
 RENDER(r_concerts_search)
 {
-    char where[2048];
-    if (search_where(g, where, sizeof where, err, errlen) != 0)
+    static _Thread_local tk_catalog_search_plan plan;
+    if (search_plan(g, &plan, err, errlen) != 0)
         return -1;
-    return FITS(snprintf(sql, len, TK_SQL_CONCERTS_SEARCH, where, 20, 0LL));
+    if (!plan.page_sql[0])
+        return tk_err(err, errlen, "the keyword matches nothing");
+    return FITS(snprintf(sql, len, "%s", plan.page_sql));
 }
 
 RENDER(r_concerts_search_count)
 {
-    char where[2048];
-    if (search_where(g, where, sizeof where, err, errlen) != 0)
+    static _Thread_local tk_catalog_search_plan plan;
+    if (search_plan(g, &plan, err, errlen) != 0)
         return -1;
-    return FITS(snprintf(sql, len, TK_SQL_CONCERTS_SEARCH_COUNT, where));
+    if (!plan.count_sql[0])
+        return FITS(snprintf(sql, len, "SELECT %lld", plan.known_total));
+    return FITS(snprintf(sql, len, "%s", plan.count_sql));
+}
+
+/* The expansion round trip of the same keyword (tk_catalog_search_sql step 1). */
+RENDER(r_concerts_search_terms)
+{
+    char kw[120], toks[TK_CATALOG_WORDS_MAX][TK_CATALOG_WORD_LEN];
+    if (search_keyword(g, kw, sizeof kw, err, errlen) != 0)
+        return -1;
+    size_t nt = tk_catalog_words(kw, toks, TK_CATALOG_WORDS_MAX);
+    size_t o = 0;
+    for (size_t i = 0; i < nt; i++) {
+        char e[4 * TK_CATALOG_WORD_LEN + 1];
+        mysql_real_escape_string(g->db, e, toks[i], (unsigned long)strlen(toks[i]));
+        int n = snprintf(sql + o, len - o,
+                         "%s(SELECT %zu, word, concerts, bit FROM search_terms WHERE word LIKE '%s%%' AND concerts > 0"
+                         " ORDER BY word LIMIT %d)",
+                         i ? " UNION ALL " : "", i, e, TK_CATALOG_EXPAND_MAX + 1);
+        if (n < 0 || (size_t)n >= len - o)
+            return tk_err(err, errlen, "statement longer than %zu bytes", len);
+        o += (size_t)n;
+    }
+    return nt ? 0 : tk_err(err, errlen, "keyword '%s': no word", kw);
 }
 
 RENDER(r_reservations_page)
@@ -340,6 +374,8 @@ static const tk_query registry[] = {
     {"concerts.list", SQL_CONCERTS_PAGE, "lib/store.c tk_store_concerts_list, no keyword (copy)", r_concerts_page},
     {"concerts.search", TK_SQL_CONCERTS_SEARCH, "lib/catalog.c tk_catalog_search", r_concerts_search},
     {"concerts.search_count", TK_SQL_CONCERTS_SEARCH_COUNT, "lib/catalog.c tk_catalog_search", r_concerts_search_count},
+    {"concerts.search_terms", TK_SQL_CONCERTS_SEARCH_TERMS, "lib/catalog.c tk_catalog_search_sql (copy)",
+     r_concerts_search_terms},
     {"reservations.of_user_page", TK_SQL_RESERVATIONS_PAGE, "lib/catalog.c tk_catalog_reservations_of",
      r_reservations_page},
     {"reservations.lock", SQL_RESERVATION_LOCK, "lib/store.c load_reservation, proc tk_pay (copy)",

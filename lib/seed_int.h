@@ -3,6 +3,7 @@
 #ifndef TICKETCTL_SEED_INT_H
 #define TICKETCTL_SEED_INT_H
 
+#include "ticketctl/catalog.h"
 #include "ticketctl/seed.h"
 
 #include <stddef.h>
@@ -10,6 +11,12 @@
 
 /* Longest encoded row of any table, newline and NUL included. */
 #define TK_SEED_ROW_MAX 1024
+
+/* Words with a bit of their own in concert_words.sig0/sig1 (migration 15). */
+#define TK_SEED_BIT_WORDS 128
+
+/* concert_words ids: concert c's k-th word is (c - 1) x this + k + 1; the rest are holes. */
+#define TK_SEED_WORDS_PER_CONCERT 16
 
 /* Layout of seats within a schedule. */
 #define TK_SEED_SEATS_PER_ROW 20
@@ -39,6 +46,10 @@ typedef struct tk_seed_gen {
     uint64_t ph_stride;  /* point-history ids per user: 1 + 2 * kmax */
     uint64_t payments;   /* paid (CONFIRMED or CANCELED) reservations */
     uint64_t history;    /* point-history rows */
+    uint64_t words;      /* concert_words rows: each concert's distinct title and venue words */
+    /* the search's bit words (migration 15): the generator's vocabulary, word i has bit i */
+    char bit_words[TK_SEED_BIT_WORDS][TK_CATALOG_WORD_LEN];
+    int nbit_words;
 } tk_seed_gen;
 
 /* Fill *g from cfg and a password hash string (copied). A cfg->base_ms of 0

@@ -114,6 +114,8 @@ const tk_api_schema tk_api_schemas[] = {
              "page": {"type": "integer", "minimum": 1},
              "size": {"type": "integer", "minimum": 1, "maximum": 100},
              "total": {"type": "integer", "minimum": 0},
+             "total_relation": {"type": "string", "enum": ["eq", "gte"],
+                                "description": "search answers: eq when total is exact; gte when more than 100 concerts match and total is that cap (Elasticsearch's track_total_hits)"},
              "keyword": {"type": "string", "description": "the search's keyword (search answers only)"}
          }
      })},

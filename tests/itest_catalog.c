@@ -16,14 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xxhash.h>
 
 #include "itest_util.h"
 
 static itest_env E;
 static char *ADMIN, *USER1;
-static long long C[5]; /* fixture concerts 1..4 */
-static long long S[5]; /* their schedules */
+static long long C[8]; /* fixture concerts 1..6 */
+static long long S[8]; /* their schedules */
 
 #define ADMIN_PW "itest-admin-password"
 
@@ -65,7 +66,7 @@ static int setup(void **state)
 {
     (void)state;
     if (itest_stack(&E) != 0 ||
-        itest_seed(&E, "--users 10 --concerts 30 --schedules-per-concert 1 --seats-per-schedule 10 --seed 9 "
+        itest_seed(&E, "--users 10 --concerts 3000 --schedules-per-concert 1 --seats-per-schedule 10 --seed 9 "
                        "--no-progress --admin-password " ADMIN_PW " >/dev/null") != 0 ||
         itest_server_start(&E, "--workers 4") != 0)
         return -1;
@@ -84,6 +85,9 @@ static int teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
+static char last_relation[8]; /* total_relation of the last search() */
+static int last_bookable[8];  /* bookable of its items */
+
 /* ids of a search page into ids[], returning the total. */
 static long long search(const char *query, long long ids[8], size_t *n)
 {
@@ -94,8 +98,12 @@ static long long search(const char *query, long long ids[8], size_t *n)
     assert_int_equal(r.status, 200);
     json_t *items = json_object_get(r.json, "items");
     *n = json_array_size(items);
-    for (size_t i = 0; i < *n && i < 8; i++)
+    for (size_t i = 0; i < *n && i < 8; i++) {
         ids[i] = json_integer_value(json_object_get(json_array_get(items, i), "id"));
+        last_bookable[i] = json_is_true(json_object_get(json_array_get(items, i), "bookable"));
+    }
+    const char *rel = json_string_value(json_object_get(r.json, "total_relation"));
+    snprintf(last_relation, sizeof last_relation, "%s", rel ? rel : "");
     long long total = json_integer_value(json_object_get(r.json, "total"));
     itest_resp_free(&r);
     return total;
@@ -142,6 +150,98 @@ static void test_search_ranking(void **state)
     /* bad input: 4xx JSON */
     itest_http(&E, "GET", "/api/v1/concerts?keyword=zyx&size=0", NULL, NULL, NULL, &r);
     assert_int_equal(r.status, 400);
+    itest_resp_free(&r);
+}
+
+/* The word index (migration 15): its sort key follows a schedule crossing
+ * sold-out and back (the schedule triggers), totals are exact up to the cap
+ * and "gte" beyond, and multi-word, short-word and prefix matches agree with
+ * an independent count over the concerts table. */
+static void test_search_index(void **state)
+{
+    (void)state;
+    long long ids[8];
+    size_t n;
+    fixture(5, "Zyxsolo Night", "Seoul Dome", "2026-01-01T10:00:00Z", "2035-05-01T19:00:00Z", 1);
+    fixture(6, "Zyxsolo Day", "Busan Hall", "2026-01-01T10:00:00Z", "2035-06-01T19:00:00Z", 1);
+    assert_int_equal(search("keyword=zyxsolo&size=19", ids, &n), 2);
+    assert_string_equal(last_relation, "eq");
+    assert_int_equal(ids[0], C[5]);
+    assert_true(last_bookable[0] && last_bookable[1]);
+    assert_int_equal(search("keyword=zyxsolo", ids, &n), 2); /* now cached */
+    /* the last seat of 5 is held: 5 is sold out and goes after 6 */
+    long long seat = itest_sql_i64(&E, "SELECT MIN(id) FROM seats WHERE schedule_id = %lld", S[5]);
+    char body[64], path[96];
+    snprintf(body, sizeof body, "{\"seat_id\":%lld}", seat);
+    itest_resp r;
+    assert_int_equal(post("/api/v1/reservations", USER1, body, &r), 201);
+    long long res = json_integer_value(json_object_get(r.json, "id"));
+    itest_resp_free(&r);
+    assert_int_equal(search("keyword=zyxsolo&size=18", ids, &n), 2);
+    assert_int_equal(ids[0], C[6]);
+    assert_int_equal(ids[1], C[5]);
+    assert_true(last_bookable[0] && !last_bookable[1]);
+    /* the cached list follows within the lists' bound (cache.h: 2 x 50 ms), not the 5 s TTL */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long long waited_ms = 0;
+    while (search("keyword=zyxsolo", ids, &n) == 2 && ids[0] != C[6] && waited_ms < 3000) {
+        struct timespec d = {0, 5 * 1000 * 1000};
+        nanosleep(&d, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        waited_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    }
+    fprintf(stderr, "cached list showed the sold-out concert's old flag for %lld ms\n", waited_ms);
+    assert_int_equal(ids[0], C[6]);
+    assert_true(waited_ms < 1000);
+    /* cancelled: bookable again, first again */
+    snprintf(path, sizeof path, "/api/v1/reservations/%lld/cancel", res);
+    assert_int_equal(post(path, USER1, "{}", NULL), 200);
+    assert_int_equal(search("keyword=zyxsolo&size=17", ids, &n), 2);
+    assert_int_equal(ids[0], C[5]);
+    assert_true(last_bookable[0] && last_bookable[1]);
+    /* an admin rename re-indexes the words: the old word no longer finds it */
+    snprintf(path, sizeof path, "/api/v1/admin/concerts/%lld", C[6]);
+    itest_http(&E, "PATCH", path, ADMIN, "{\"title\":\"Zyxsolo Evening\"}", NULL, &r);
+    assert_int_equal(r.status, 200);
+    itest_resp_free(&r);
+    assert_int_equal(search("keyword=zyxsolo%20day", ids, &n), 0);
+    assert_int_equal(search("keyword=zyxsolo%20even", ids, &n), 1);
+    assert_int_equal(ids[0], C[6]);
+
+    /* the seeded 3,000: two whole words, the same count as a scan of the table */
+    long long want = itest_sql_i64(&E, "SELECT COUNT(*) FROM concerts WHERE CONCAT(' ', title, ' ', venue)"
+                                       " RLIKE '[^a-z0-9]bts' AND CONCAT(' ', title, ' ', venue) RLIKE '[^a-z0-9]night'");
+    assert_true(want > 0 && want < 100);
+    assert_int_equal(search("keyword=BTS%20night", ids, &n), want);
+    assert_string_equal(last_relation, "eq");
+    assert_int_equal(n, 20 > want ? want : 20);
+    /* more than the cap (100, catalog.h): the cap and "gte", and the page is still the first 20 */
+    want = itest_sql_i64(&E, "SELECT COUNT(*) FROM concerts WHERE CONCAT(' ', title, ' ', venue)"
+                             " RLIKE '[^a-z0-9]seoul' AND CONCAT(' ', title, ' ', venue) RLIKE '[^a-z0-9]tour'");
+    assert_true(want > 100);
+    assert_int_equal(search("keyword=SEOUL%20tour", ids, &n), 100);
+    assert_string_equal(last_relation, "gte");
+    assert_int_equal(n, 20);
+    /* a short word and a prefix */
+    want = itest_sql_i64(&E, "SELECT COUNT(*) FROM concerts WHERE CONCAT(' ', title, ' ', venue) RLIKE '[^a-z0-9]iu'"
+                             " AND CONCAT(' ', title, ' ', venue) RLIKE '[^a-z0-9]drea'");
+    assert_true(want > 0);
+    assert_int_equal(search("keyword=iu+drea", ids, &n), want);
+    /* one whole word: its frequency, exact past the cap */
+    want = itest_sql_i64(&E, "SELECT COUNT(*) FROM concerts WHERE CONCAT(' ', title, ' ', venue) RLIKE '[^a-z0-9]stadium([^a-z0-9]|$)'");
+    assert_true(want > 100);
+    assert_int_equal(search("keyword=Stadium", ids, &n), want);
+    assert_string_equal(last_relation, "eq");
+    /* a prefix of many words past the cap: the cap and "gte" */
+    assert_int_equal(search("keyword=s", ids, &n), 100);
+    assert_string_equal(last_relation, "gte");
+    assert_int_equal(n, 20);
+    /* bookable first over the whole result: page 1's first item is bookable */
+    assert_true(last_bookable[0]);
+    /* past the result window: 422, nothing else */
+    itest_http(&E, "GET", "/api/v1/concerts?keyword=s&page=101&size=100", NULL, NULL, NULL, &r);
+    assert_int_equal(r.status, 422);
     itest_resp_free(&r);
 }
 
@@ -272,6 +372,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_search_ranking),
+        cmocka_unit_test(test_search_index),
         cmocka_unit_test(test_concert_detail),
         cmocka_unit_test(test_my_reservations),
         cmocka_unit_test(test_etag_304),

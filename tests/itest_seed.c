@@ -24,14 +24,15 @@
 static itest_env env;
 
 static const char *const seeded[] = {"users", "concerts", "concert_schedules", "seats",
-                                     "reservations", "payments", "point_history"};
-#define NSEEDED 7
+                                     "reservations", "payments", "point_history", "concert_words"};
+#define NSEEDED 8
 
 /* The secondary indexes of the seeded tables as the migrations in lib/db.c
  * define them: table.index(non_unique):columns, sorted. */
 static const char expected_indexes[] =
-    "concerts.ft_concerts_title_venue(1):title,venue;" /* the server's collation sorts it first */
+    "concerts.ix_concerts_rekey(1):rekey_at;" /* the server's collation sorts it first */
     "concert_schedules.ix_schedules_concert(1):concert_id,starts_at;"
+    "concert_words.ix_concert_words_rank(1):word,bookable,next_show_at,concert_id,sig0,sig1;"
     "payments.uk_payments_idempotency(0):user_id,idempotency_key;"
     "payments.uk_payments_reservation(0):reservation_id;"
     "point_history.ix_point_history_user(1):user_id,id;"
@@ -87,7 +88,8 @@ static void index_signature(char *out, size_t cap)
         "SELECT CONCAT(TABLE_NAME, '.', INDEX_NAME, '(', MIN(NON_UNIQUE), '):',"
         " GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ','), ';')"
         " FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME <> 'PRIMARY'"
-        " AND TABLE_NAME IN ('users','concerts','concert_schedules','seats','reservations','payments','point_history')"
+        " AND TABLE_NAME IN ('users','concerts','concert_schedules','seats','reservations','payments','point_history',"
+        "'concert_words')"
         " GROUP BY TABLE_NAME, INDEX_NAME ORDER BY TABLE_NAME, INDEX_NAME";
     assert_int_equal(mysql_query(env.db, q), 0);
     MYSQL_RES *res = mysql_store_result(env.db);

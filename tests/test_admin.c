@@ -1,5 +1,5 @@
 /* Unit tests of the box office's pure parts: ISO-8601 times (lib/admin.c),
- * seat blocks, the keyword search condition (lib/catalog.c), and the admin
+ * seat blocks, the search index's words (lib/catalog.c), and the admin
  * route table (server/admin_routes.c). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,38 +46,40 @@ static void test_seat_block_count(void **state)
     assert_int_equal(tk_seat_block_count(&b), 0);
 }
 
-static void test_search_where(void **state)
+static void test_search_words(void **state)
 {
     (void)state;
-    MYSQL *db = mysql_init(NULL); /* escaping needs only the handle's character set */
-    assert_non_null(db);
-    char w[2048];
-    assert_int_equal(tk_catalog_search_where(db, "Golden  dream", w, sizeof w), 2);
-    assert_string_equal(w, "MATCH(c.title, c.venue) AGAINST('+Golden* +dream*' IN BOOLEAN MODE)");
-    /* short words and stopwords: substring filters; punctuation splits a word */
-    assert_int_equal(tk_catalog_search_where(db, "IU the tour", w, sizeof w), 1);
-    assert_string_equal(w, "MATCH(c.title, c.venue) AGAINST('+tour*' IN BOOLEAN MODE)"
-                           " AND (c.title LIKE '%IU%' OR c.venue LIKE '%IU%')"
-                           " AND (c.title LIKE '%the%' OR c.venue LIKE '%the%')");
-    assert_int_equal(tk_catalog_search_where(db, "Lim-Young-woong", w, sizeof w), 3);
-    assert_string_equal(w, "MATCH(c.title, c.venue) AGAINST('+Lim* +Young* +woong*' IN BOOLEAN MODE)");
-    assert_int_equal(tk_catalog_search_where(db, "AC/DC", w, sizeof w), 0);
-    assert_string_equal(w, "1 AND (c.title LIKE '%AC/DC%' OR c.venue LIKE '%AC/DC%')");
-    /* boolean-mode operators and quotes cannot get through */
-    assert_int_equal(tk_catalog_search_where(db, "abc') OR 1=1 -- \"x\" +y* @z", w, sizeof w), 1);
-    assert_null(strstr(w, "'abc')"));
-    assert_non_null(strstr(w, "AGAINST('+abc*' IN BOOLEAN MODE)"));
-    assert_null(strstr(w, "abc'"));
-    assert_non_null(strstr(w, "LIKE '%\\\"x\\\"%'")); /* the quotes escaped */
-    assert_non_null(strstr(w, "LIKE '%1=1%'"));
-    /* wildcards of LIKE are matched literally */
-    assert_int_equal(tk_catalog_search_where(db, "5%", w, sizeof w), 0);
-    assert_string_equal(w, "1 AND (c.title LIKE '%5\\\\%%' OR c.venue LIKE '%5\\\\%%')");
+    char w[TK_CATALOG_WORDS_MAX][TK_CATALOG_WORD_LEN];
+    /* split on whitespace and punctuation, ASCII lower-cased, each word once */
+    assert_int_equal(tk_catalog_words("Golden  DREAM golden", w, TK_CATALOG_WORDS_MAX), 2);
+    assert_string_equal(w[0], "golden");
+    assert_string_equal(w[1], "dream");
+    assert_int_equal(tk_catalog_words("Lim-Young-woong, Seoul", w, TK_CATALOG_WORDS_MAX), 4);
+    assert_string_equal(w[0], "lim");
+    assert_string_equal(w[2], "woong");
+    assert_string_equal(w[3], "seoul");
+    /* quotes, SQL and LIKE wildcards are never part of a word */
+    assert_int_equal(tk_catalog_words("abc') OR 1=1 -- \"x\" 5% a_b", w, TK_CATALOG_WORDS_MAX), 7);
+    assert_string_equal(w[0], "abc");
+    assert_string_equal(w[1], "or");
+    assert_string_equal(w[2], "1");
+    assert_string_equal(w[3], "x");
+    assert_string_equal(w[4], "5");
+    assert_string_equal(w[5], "a");
+    assert_string_equal(w[6], "b");
+    /* at most max words */
+    assert_int_equal(tk_catalog_words("a b c d e", w, 3), 3);
+    /* UTF-8 is kept whole, and a long word is cut on a character boundary */
+    assert_int_equal(tk_catalog_words("\xec\x84\x9c\xec\x9a\xb8 Dome", w, TK_CATALOG_WORDS_MAX), 2);
+    assert_string_equal(w[0], "\xec\x84\x9c\xec\x9a\xb8");
+    char long_word[200] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(long_word, "\xec\x84\x9c"); /* 120 bytes of 3-byte characters */
+    assert_int_equal(tk_catalog_words(long_word, w, 1), 1);
+    assert_int_equal(strlen(w[0]), 48); /* 16 characters: 50 bytes would split the 17th */
     /* no word */
-    assert_int_equal(tk_catalog_search_where(db, "   ", w, sizeof w), -1);
-    assert_int_equal(tk_catalog_search_where(db, NULL, w, sizeof w), -1);
-    assert_int_equal(tk_catalog_search_where(db, "golden", w, 10), -1);
-    mysql_close(db);
+    assert_int_equal(tk_catalog_words("  ,; ", w, TK_CATALOG_WORDS_MAX), 0);
+    assert_int_equal(tk_catalog_words(NULL, w, TK_CATALOG_WORDS_MAX), 0);
 }
 
 static void test_admin_routes(void **state)
@@ -107,7 +109,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_time),
         cmocka_unit_test(test_seat_block_count),
-        cmocka_unit_test(test_search_where),
+        cmocka_unit_test(test_search_words),
         cmocka_unit_test(test_admin_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -155,7 +155,7 @@ static void test_rows_parse_back(void **state)
     make_gen(&g, 9, 0);
     char row[TK_SEED_ROW_MAX], f[12][256];
     for (int t = 0; t < TK_SEED_NTABLES; t++)
-        for (uint64_t id = 1; id <= tk_seed_table_rows(&g, t); id += 37) {
+        for (uint64_t id = 1; t != TK_SEED_CONCERT_WORDS && id <= tk_seed_table_rows(&g, t); id += 37) {
             assert_true(tk_seed_row(&g, t, id, TK_SEED_FMT_CSV, row, sizeof row) > 0);
             assert_int_equal(parse_csv_line(row, f, 12), count_columns(t));
             assert_int_equal(strtoull(f[0], NULL, 10), id);
@@ -166,7 +166,7 @@ static void test_rows_parse_back(void **state)
     assert_string_equal(f[3], hash);
     /* A venue holds a comma too ("KSPO Dome, Seoul"). */
     tk_seed_row(&g, TK_SEED_CONCERTS, 5, TK_SEED_FMT_CSV, row, sizeof row);
-    assert_int_equal(parse_csv_line(row, f, 12), 5);
+    assert_int_equal(parse_csv_line(row, f, 12), 8);
     assert_non_null(strstr(f[2], ", "));
     assert_non_null(strstr(f[1], " 5")); /* title ends with the concert id */
     /* Sale opened before the anchor day; shows start after it. */
@@ -189,6 +189,46 @@ static void test_rows_parse_back(void **state)
     assert_int_equal(tk_seed_row(&g, TK_SEED_USERS, 0, TK_SEED_FMT_CSV, row, sizeof row), 0);
     assert_int_equal(tk_seed_row(&g, TK_SEED_USERS, 2001, TK_SEED_FMT_CSV, row, sizeof row), 0);
     assert_int_equal(tk_seed_row(&g, TK_SEED_USERS, 1, TK_SEED_FMT_CSV, row, 20), 0);
+}
+
+/* The search index rows (migration 15): every concert's distinct words,
+ * lower-case, with the concert row's sort key; the row count is exact. */
+static void test_concert_words_rows(void **state)
+{
+    (void)state;
+    tk_seed_gen g;
+    make_gen(&g, 9, 0);
+    char row[TK_SEED_ROW_MAX], crow[TK_SEED_ROW_MAX], f[12][256], c[12][256];
+    uint64_t rows = 0, max = tk_seed_table_max_id(&g, TK_SEED_CONCERT_WORDS);
+    assert_int_equal(max, tk_seed_table_rows(&g, TK_SEED_CONCERTS) * TK_SEED_WORDS_PER_CONCERT);
+    for (uint64_t id = 1; id <= max; id++) {
+        if (!tk_seed_row_exists(&g, TK_SEED_CONCERT_WORDS, id))
+            continue;
+        rows++;
+        assert_true(tk_seed_row(&g, TK_SEED_CONCERT_WORDS, id, TK_SEED_FMT_CSV, row, sizeof row) > 0);
+        assert_int_equal(parse_csv_line(row, f, 12), 6);
+        assert_true(strtoull(f[4], NULL, 10) != 0); /* the seeded words all have bits */
+        uint64_t concert = (id - 1) / TK_SEED_WORDS_PER_CONCERT + 1;
+        assert_int_equal(strtoull(f[0], NULL, 10), concert);
+        for (const char *p = f[1]; *p; p++)
+            assert_false(*p >= 'A' && *p <= 'Z');
+        tk_seed_row(&g, TK_SEED_CONCERTS, concert, TK_SEED_FMT_CSV, crow, sizeof crow);
+        assert_int_equal(parse_csv_line(crow, c, 12), 8);
+        assert_string_equal(f[2], c[5]); /* bookable */
+        assert_string_equal(f[3], c[6]); /* next_show_at */
+        /* the word is in the title or the venue, any case */
+        assert_true(strcasestr(c[1], f[1]) != NULL || strcasestr(c[2], f[1]) != NULL);
+    }
+    assert_int_equal(rows, tk_seed_table_rows(&g, TK_SEED_CONCERT_WORDS));
+    assert_true(rows >= 8 * tk_seed_table_rows(&g, TK_SEED_CONCERTS));
+    /* ci: no reservations, so every concert has seats, a future show and an open sale */
+    tk_seed_row(&g, TK_SEED_CONCERTS, 7, TK_SEED_FMT_CSV, crow, sizeof crow);
+    parse_csv_line(crow, c, 12);
+    assert_string_equal(c[5], "1");
+    tk_seed_row(&g, TK_SEED_SCHEDULES, 13, TK_SEED_FMT_CSV, row, sizeof row); /* concert 7's first */
+    parse_csv_line(row, f, 12);
+    assert_string_equal(f[1], "7");
+    assert_string_equal(c[6], f[2]);
 }
 
 static void test_grade_bands(void **state)
@@ -547,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_rows),
         cmocka_unit_test(test_different_seed_different_rows),
         cmocka_unit_test(test_rows_parse_back),
+        cmocka_unit_test(test_concert_words_rows),
         cmocka_unit_test(test_grade_bands),
         cmocka_unit_test(test_seat_places),
         cmocka_unit_test(test_quote),

@@ -17,6 +17,18 @@ typedef struct tk_cache tk_cache;
 
 /* New cache holding at most max_entries bodies, each for ttl_ms. NULL on OOM. */
 tk_cache *tk_cache_new(size_t max_entries, int64_t ttl_ms);
+
+/* Concert lists and searches ("concerts:<keyword>:<page>:<size>") carry
+ * each concert's bookable flag, which a hold, cancel, expiry or failed
+ * payment anywhere can flip (a schedule crossing sold-out, migration 15)
+ * without naming the list entries that show it. So they live at most
+ * TK_CACHE_LIST_TTL_MS in L1 and as long again in L2: an instance serves
+ * an old flag for at most 2 x 50 = 100 ms (the cache bus's bound), and the
+ * cache still absorbs a burst (single flight per key). */
+#define TK_CACHE_LIST_PREFIX "concerts:"
+#define TK_CACHE_LIST_TTL_MS 50
+/* The lifetime of key's entries (ms): ttl_ms, or TK_CACHE_LIST_TTL_MS for a list. */
+int64_t tk_cache_key_ttl_ms(const char *key, int64_t ttl_ms);
 /* Free; NULL is a no-op. */
 void tk_cache_free(tk_cache *c);
 

@@ -42,17 +42,19 @@
 /* reservations.of_user: %llu user id. */
 #define TK_SQL_RESERVATIONS_OF_USER                                                                        \
     "SELECT " TK_SQL_RES_COLS TK_SQL_RES_FROM " WHERE r.user_id = %llu ORDER BY r.id DESC LIMIT 100"
-/* concerts.search (lib/catalog.c): %s the condition of tk_catalog_search_where, %d size, %lld offset.
- * Bookable first (the sale opened, a future schedule with seats left), then the next show. */
+/* concerts.search, concerts.search_count, concerts.search_terms (lib/catalog.c): built per keyword by
+ * tk_catalog_search_sql (catalog.h); these are their shapes, for the registry's listing. */
 #define TK_SQL_CONCERTS_SEARCH                                                                             \
-    "SELECT c.id, c.title, c.venue, DATE_FORMAT(c.sale_opens_at, " TK_SQL_TS_FMT "),"                      \
-    " c.sale_opens_at <= UTC_TIMESTAMP(3) AND EXISTS (SELECT 1 FROM concert_schedules cs"                 \
-    " WHERE cs.concert_id = c.id AND cs.starts_at > UTC_TIMESTAMP(3) AND cs.available_seats > 0) AS bookable," \
-    " (SELECT MIN(cs.starts_at) FROM concert_schedules cs WHERE cs.concert_id = c.id"                      \
-    " AND cs.starts_at > UTC_TIMESTAMP(3)) AS next_at"                                                     \
-    " FROM concerts c WHERE %s ORDER BY bookable DESC, next_at IS NULL, next_at, c.id LIMIT %d OFFSET %lld"
-/* concerts.search_count: %s the same condition. */
-#define TK_SQL_CONCERTS_SEARCH_COUNT "SELECT COUNT(*) FROM concerts c WHERE %s"
+    "SELECT c.id, ... FROM ((SELECT w.concert_id, w.bookable, w.next_show_at FROM concert_words w"         \
+    " WHERE w.word = '<rarest>' AND ((w.sig0 & <bits>) | (w.sig1 & <bits>)) <> 0 ORDER BY w.bookable DESC,"  \
+    " w.next_show_at, w.concert_id LIMIT <page x size>) UNION ...) u JOIN concerts c ON c.id = u.concert_id" \
+    " ORDER BY u.bookable DESC, u.next_show_at, u.concert_id LIMIT <size> OFFSET <offset>"
+#define TK_SQL_CONCERTS_SEARCH_COUNT                                                                       \
+    "SELECT COUNT(*) FROM ((SELECT w.concert_id FROM concert_words w WHERE w.word = '<rarest>'"           \
+    " AND EXISTS (...) LIMIT <cap + 1>) UNION ...) t"
+#define TK_SQL_CONCERTS_SEARCH_TERMS                                                                       \
+    "(SELECT 0, word, concerts, bit FROM search_terms WHERE word LIKE '<word>%' AND concerts > 0"               \
+    " ORDER BY word LIMIT 65) UNION ALL ..."
 /* reservations.of_user_page (lib/catalog.c): %llu user, %s status condition ("" or " AND r.status = 'X'"),
  * %d size, %lld offset; and its count. */
 #define TK_SQL_RESERVATIONS_PAGE                                                                           \

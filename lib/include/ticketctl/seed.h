@@ -107,6 +107,7 @@ enum {
     TK_SEED_RESERVATIONS,
     TK_SEED_PAYMENTS,
     TK_SEED_POINT_HISTORY,
+    TK_SEED_CONCERT_WORDS, /* the search index (migration 15): each concert's words */
     TK_SEED_NTABLES
 };
 
