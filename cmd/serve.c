@@ -15,6 +15,7 @@
 #include "ticketctl/backend.h"
 #include "ticketctl/common.h"
 #include "ticketctl/db.h"
+#include "ticketctl/storebatch.h"
 #include "ticketctl/strategy.h"
 
 enum {
@@ -22,7 +23,7 @@ enum {
     OPT_TOKEN_TTL, OPT_STRATEGY, OPT_STRATEGY_HEADER, OPT_QUEUE, OPT_NEW_PER_MIN, OPT_ADMIT_RATE, OPT_CAPACITY,
     OPT_CALLS, OPT_SAFETY, OPT_ACTIVE, OPT_ADMITTED_CAP, OPT_QUEUEING, OPT_ADMITTED_TTL, OPT_TICK, OPT_POLL_MAX,
     OPT_PRE_QUEUE, OPT_OPENS_IN, OPT_SECRET, OPT_MYSQL, OPT_REDIS, OPT_KAFKA, OPT_STATE, OPT_NO_MIGRATE,
-    OPT_NO_RELAY, OPT_RETENTION, OPT_FAULT, OPT_REQ_TIMEOUT, OPT_ACCESS_LOG, OPT_QUIET,
+    OPT_NO_RELAY, OPT_RETENTION, OPT_FAULT, OPT_REQ_TIMEOUT, OPT_ACCESS_LOG, OPT_QUIET, OPT_DB_BATCH,
 };
 
 static const tk_opt serve_rows[] = {
@@ -35,6 +36,9 @@ static const tk_opt serve_rows[] = {
      .help = "event loops (default: one per CPU)"},
     {.id = OPT_WORKERS, .name = "workers", .type = TK_OPT_INT, .arg = "N", .min = 1, .max = 512,
      .help = "database worker threads (default 1 per loop, at least 2)"},
+    {.id = OPT_DB_BATCH, .name = "db-batch", .type = TK_OPT_INT, .arg = "K", .min = 1, .max = TK_DB_BATCH_MAX,
+     .help = "a worker that takes a payment, hold or charge also takes up\nto K-1 more of that kind already queued: one round trip,\n"
+             "one commit, a savepoint each (default 1: one at a time;\nat most 32)"},
     {.id = OPT_HOLD_TTL, .name = "hold-ttl", .type = TK_OPT_INT, .arg = "SECONDS", .min = 1, .max = 86400,
      .help = "how long a hold lasts before it expires (default 600)"},
     {.id = OPT_SWEEP, .name = "sweep-interval", .type = TK_OPT_DURATION, .arg = "DUR", .min = 10,
@@ -181,6 +185,7 @@ int cmd_serve(int argc, char **argv)
         case OPT_PORT_FILE: cfg.port_file = v.str; break;
         case OPT_LOOPS: cfg.loops = (int)v.i; break;
         case OPT_WORKERS: cfg.workers = (int)v.i; break;
+        case OPT_DB_BATCH: cfg.db_batch = (int)v.i; break;
         case OPT_HOLD_TTL: cfg.hold_ttl_s = (int)v.i; break;
         case OPT_SWEEP: cfg.sweep_interval_ms = (int)v.i; break;
         case OPT_CACHE_TTL: cfg.cache_ttl_ms = (int)v.i; break;

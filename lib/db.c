@@ -24,6 +24,150 @@ typedef struct migration {
     const char *sql[16];
 } migration;
 
+/* The body of tk_pay (migration 9) and of tk_pay_item (migration 13, the
+ * same payment as one item of a batch transaction): DECLS and ON_ERROR are
+ * the extra declarations and the SQLEXCEPTION handler, BEGIN_, ROLLBACK_ and
+ * COMMIT_ the transaction control (a transaction of its own, or a savepoint
+ * of the batch's). */
+#define TK_PAY_BODY(DECLS, ON_ERROR, BEGIN_, ROLLBACK_, COMMIT_)\
+        "BEGIN\n"                                                                                                     \
+        "  DECLARE v_owner BIGINT UNSIGNED DEFAULT NULL;\n"                                                           \
+        "  DECLARE v_seat, v_sched, v_concert, v_pay_id, v_pay_res BIGINT UNSIGNED DEFAULT NULL;\n"                   \
+        "  DECLARE v_price, v_pay_amount, v_points BIGINT DEFAULT NULL;\n"                                            \
+        "  DECLARE v_status VARCHAR(12);\n"                                                                           \
+        "  DECLARE v_expired INT;\n"                                                                                  \
+        "  DECLARE v_ev1, v_ev2 CHAR(36);\n"                                                                          \
+        DECLS                                                                                                         \
+        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"                                                       \
+        ON_ERROR                                                                                                      \
+        BEGIN_                                                                                                        \
+        /* lock the reservation first: payments of it serialise here */                                               \
+        "  SELECT r.user_id, r.seat_id, r.schedule_id, cs.concert_id, r.price, r.status,\n"                           \
+        "         r.expires_at <= UTC_TIMESTAMP(3)\n"                                                                 \
+        "    INTO v_owner, v_seat, v_sched, v_concert, v_price, v_status, v_expired\n"                                \
+        "    FROM reservations r JOIN concert_schedules cs ON cs.id = r.schedule_id\n"                                \
+        "    WHERE r.id = p_res FOR UPDATE;\n"                                                                        \
+        "  IF v_owner IS NULL OR v_owner <> p_user THEN\n"                                                            \
+        "    " ROLLBACK_ " SELECT 'NOT_FOUND', 0, 0, 0, 0, 0, 0;\n"                                                   \
+        "  ELSE\n"                                                                                                    \
+        "    SELECT id, reservation_id, amount INTO v_pay_id, v_pay_res, v_pay_amount\n"                              \
+        "      FROM payments WHERE user_id = p_user AND idempotency_key = p_key;\n"                                   \
+        "    IF v_pay_id IS NOT NULL AND v_pay_res <> p_res THEN\n"                                                   \
+        "      " ROLLBACK_ " SELECT 'IDEMPOTENCY_KEY_REUSED', 0, 0, 0, 0, 0, 0;\n"                                    \
+        "    ELSEIF v_pay_id IS NOT NULL THEN\n"                                                                      \
+        "      SELECT points INTO v_points FROM users WHERE id = p_user;\n"                                           \
+        "      " COMMIT_ " SELECT 'REPLAY', v_pay_id, v_pay_amount, v_points, v_seat, v_sched, v_concert;\n"          \
+        "    ELSEIF v_status = 'CONFIRMED' THEN\n"                                                                    \
+        "      " ROLLBACK_ " SELECT 'ALREADY_PAID', 0, 0, 0, 0, 0, 0;\n"                                              \
+        "    ELSEIF v_status <> 'PENDING' THEN\n"                                                                     \
+        "      " ROLLBACK_ " SELECT 'INVALID_STATE', 0, 0, 0, 0, 0, 0;\n"                                             \
+        "    ELSE\n"                                                                                                  \
+        "      SET v_ev1 = UUID(), v_ev2 = UUID();\n"                                                                 \
+        "      IF v_expired THEN\n"                                                                                   \
+        /* the sweeper has not reached it yet: expire it now */                                                       \
+        "        UPDATE reservations SET status = 'EXPIRED', live_seat_id = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"\
+        "        UPDATE seats SET status = 'AVAILABLE', version = version + 1 WHERE id = v_seat;\n"                   \
+        "        UPDATE concert_schedules SET available_seats = available_seats + 1 WHERE id = v_sched;\n"            \
+        "        INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"                             \
+        "          " TK_OUTBOX_ROW("v_ev1", "'reservation.expired'", "p_res", "p_user", "v_seat", "v_price") ";\n"    \
+        "        " COMMIT_ " SELECT 'HOLD_EXPIRED', 0, 0, 0, v_seat, v_sched, v_concert;\n"                           \
+        "      ELSE\n"                                                                                                \
+        /* the debit locks the balance and checks it in one statement */                                              \
+        "       UPDATE users SET points = (@tk_points := points - v_price) WHERE id = p_user AND points >= v_price;\n"\
+        "       IF ROW_COUNT() <> 1 THEN\n"                                                                           \
+        /* compensation: a failed payment releases the hold */                                                        \
+        "        SELECT points INTO v_points FROM users WHERE id = p_user FOR UPDATE;\n"                              \
+        "        UPDATE reservations SET status = 'CANCELED', live_seat_id = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"\
+        "        UPDATE seats SET status = 'AVAILABLE', version = version + 1 WHERE id = v_seat;\n"                   \
+        "        UPDATE concert_schedules SET available_seats = available_seats + 1 WHERE id = v_sched;\n"            \
+        "        INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"                             \
+        "          " TK_OUTBOX_ROW("v_ev1", "'payment.failed'", "p_res", "p_user", "v_seat", "v_price") ",\n"         \
+        "          " TK_OUTBOX_ROW("v_ev2", "'reservation.canceled'", "p_res", "p_user", "v_seat", "v_price") ";\n"   \
+        "        " COMMIT_ " SELECT 'INSUFFICIENT_POINTS', 0, v_price, v_points, v_seat, v_sched, v_concert;\n"       \
+        "      ELSE\n"                                                                                                \
+        "        INSERT INTO point_history (user_id, amount, type, balance_after, ref_id)\n"                          \
+        "          VALUES (p_user, -v_price, 'PAY', @tk_points, p_res);\n"                                            \
+        "        INSERT INTO payments (reservation_id, user_id, amount, idempotency_key, status)\n"                   \
+        "          VALUES (p_res, p_user, v_price, p_key, 'COMPLETED');\n"                                            \
+        "        SET v_pay_id = LAST_INSERT_ID();\n"                                                                  \
+        "        UPDATE reservations SET status = 'CONFIRMED', updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"     \
+        "        UPDATE seats SET status = 'SOLD', version = version + 1 WHERE id = v_seat;\n"                        \
+        "        INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"                             \
+        "          " TK_OUTBOX_ROW("v_ev1", "'payment.completed'", "p_res", "p_user", "v_seat", "v_price") ",\n"      \
+        "          " TK_OUTBOX_ROW("v_ev2", "'reservation.confirmed'", "p_res", "p_user", "v_seat", "v_price") ";\n"  \
+        "        " COMMIT_ " SELECT 'OK', v_pay_id, v_price, @tk_points, v_seat, v_sched, v_concert;\n"               \
+        "       END IF;\n"                                                                                            \
+        "      END IF;\n"                                                                                             \
+        "    END IF;\n"                                                                                               \
+        "  END IF;\n"                                                                                                 \
+        "END"
+
+/* The body of tk_hold (migration 9) and of tk_hold_item (migration 13), as
+ * TK_PAY_BODY. */
+#define TK_HOLD_BODY(DECLS, ON_ERROR, BEGIN_, ROLLBACK_, COMMIT_)\
+        "BEGIN\n"                                                                                                     \
+        "  DECLARE v_sched, v_concert, v_id BIGINT UNSIGNED DEFAULT NULL;\n"                                          \
+        "  DECLARE v_price BIGINT;\n"                                                                                 \
+        "  DECLARE v_started INT DEFAULT 0;\n"                                                                        \
+        "  DECLARE v_n INT DEFAULT 0;\n"                                                                              \
+        "  DECLARE v_now DATETIME(3) DEFAULT UTC_TIMESTAMP(3);\n"                                                     \
+        "  DECLARE v_ev CHAR(36) DEFAULT UUID();\n"                                                                   \
+        DECLS                                                                                                         \
+        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"                                                       \
+        ON_ERROR                                                                                                      \
+        BEGIN_                                                                                                        \
+        /* the arbiter: of N racing holders exactly one changes the row */                                            \
+        "  UPDATE seats SET status = 'HELD', version = version + 1 WHERE id = p_seat AND status = 'AVAILABLE';\n"     \
+        "  IF ROW_COUNT() = 1 THEN\n"                                                                                 \
+        "    SELECT s.schedule_id, s.price, cs.concert_id, cs.starts_at <= v_now\n"                                   \
+        "      INTO v_sched, v_price, v_concert, v_started\n"                                                         \
+        "      FROM seats s JOIN concert_schedules cs ON cs.id = s.schedule_id WHERE s.id = p_seat;\n"                \
+        "  END IF;\n"                                                                                                 \
+        "  IF v_sched IS NULL OR v_started THEN\n"                                                                    \
+        "    " ROLLBACK_ "\n"                                                                                         \
+        /* a plain SELECT ... INTO is a consistent read (see tk_reserve_as) */                                        \
+        "    SELECT COUNT(*) INTO v_n FROM seats WHERE id = p_seat;\n"                                                \
+        "    SELECT IF(v_started, 'SHOW_STARTED', IF(v_n > 0, 'SEAT_TAKEN', 'NOT_FOUND')), 0, 0, 0, 0, 0, 0;\n"       \
+        "  ELSE\n"                                                                                                    \
+        "    INSERT INTO reservations (user_id, seat_id, schedule_id, price, status, live_seat_id,\n"                 \
+        "                              expires_at, created_at, updated_at)\n"                                         \
+        "      VALUES (p_user, p_seat, v_sched, v_price, 'PENDING', p_seat,\n"                                        \
+        "              v_now + INTERVAL p_ttl SECOND, v_now, v_now);\n"                                               \
+        "    SET v_id = LAST_INSERT_ID();\n"                                                                          \
+        "    UPDATE concert_schedules SET available_seats = available_seats - 1 WHERE id = v_sched;\n"                \
+        "    INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"                                 \
+        "      " TK_OUTBOX_ROW("v_ev", "'reservation.held'", "v_id", "p_user", "p_seat", "v_price") ";\n"             \
+        "    " COMMIT_ "\n"                                                                                           \
+        "    SELECT 'OK', v_id, v_sched, v_concert, v_price,\n"                                                       \
+        "           CAST(UNIX_TIMESTAMP(v_now + INTERVAL p_ttl SECOND) * 1000 AS SIGNED),\n"                          \
+        "           CAST(UNIX_TIMESTAMP(v_now) * 1000 AS SIGNED);\n"                                                  \
+        "  END IF;\n"                                                                                                 \
+        "END"
+
+/* The body of tk_charge (migration 9) and of tk_charge_item (migration
+ * 13), as TK_PAY_BODY. */
+#define TK_CHARGE_BODY(DECLS, ON_ERROR, BEGIN_, ROLLBACK_, COMMIT_)\
+        "BEGIN\n"                                                                                                     \
+        "  DECLARE v_points BIGINT DEFAULT NULL;\n"                                                                   \
+        DECLS                                                                                                         \
+        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"                                                       \
+        ON_ERROR                                                                                                      \
+        BEGIN_                                                                                                        \
+        "  UPDATE users SET points = (@tk_points := points + p_amount)\n"                                             \
+        "    WHERE id = p_user AND points <= p_max - p_amount;\n"                                                     \
+        "  IF ROW_COUNT() = 1 THEN\n"                                                                                 \
+        "    INSERT INTO point_history (user_id, amount, type, balance_after)\n"                                      \
+        "      VALUES (p_user, p_amount, 'CHARGE', @tk_points);\n"                                                    \
+        "    " COMMIT_ "\n"                                                                                           \
+        "    SELECT 'OK', @tk_points, LAST_INSERT_ID(), 0, 0, 0, 0;\n"                                                \
+        "  ELSE\n"                                                                                                    \
+        "    " ROLLBACK_ "\n"                                                                                         \
+        "    SELECT points INTO v_points FROM users WHERE id = p_user;\n"                                             \
+        "    IF v_points IS NULL THEN SELECT 'NOT_FOUND', 0, 0, 0, 0, 0, 0;\n"                                        \
+        "    ELSE SELECT 'BALANCE_LIMIT', v_points, 0, 0, 0, 0, 0; END IF;\n"                                         \
+        "  END IF;\n"                                                                                                 \
+        "END"
+
 static const migration migrations[] = {
     {1, "core schema", {
         "CREATE TABLE IF NOT EXISTS users ("
@@ -524,140 +668,19 @@ static const migration migrations[] = {
     {9, "leaner hot-path procedures", {
         "DROP PROCEDURE IF EXISTS tk_charge",
         "CREATE PROCEDURE tk_charge(IN p_user BIGINT UNSIGNED, IN p_amount BIGINT, IN p_max BIGINT)\n"
-        "BEGIN\n"
-        "  DECLARE v_points BIGINT DEFAULT NULL;\n"
-        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"
-        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n"
-        "  START TRANSACTION;\n"
-        "  UPDATE users SET points = (@tk_points := points + p_amount)\n"
-        "    WHERE id = p_user AND points <= p_max - p_amount;\n"
-        "  IF ROW_COUNT() = 1 THEN\n"
-        "    INSERT INTO point_history (user_id, amount, type, balance_after)\n"
-        "      VALUES (p_user, p_amount, 'CHARGE', @tk_points);\n"
-        "    COMMIT;\n"
-        "    SELECT 'OK', @tk_points, LAST_INSERT_ID(), 0, 0, 0, 0;\n"
-        "  ELSE\n"
-        "    ROLLBACK;\n"
-        "    SELECT points INTO v_points FROM users WHERE id = p_user;\n"
-        "    IF v_points IS NULL THEN SELECT 'NOT_FOUND', 0, 0, 0, 0, 0, 0;\n"
-        "    ELSE SELECT 'BALANCE_LIMIT', v_points, 0, 0, 0, 0, 0; END IF;\n"
-        "  END IF;\n"
-        "END",
+        TK_CHARGE_BODY("", "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n",
+                       "  START TRANSACTION;\n", "ROLLBACK;", "COMMIT;"),
 
         "DROP PROCEDURE IF EXISTS tk_hold",
         "CREATE PROCEDURE tk_hold(IN p_user BIGINT UNSIGNED, IN p_seat BIGINT UNSIGNED, IN p_ttl INT)\n"
-        "BEGIN\n"
-        "  DECLARE v_sched, v_concert, v_id BIGINT UNSIGNED DEFAULT NULL;\n"
-        "  DECLARE v_price BIGINT;\n"
-        "  DECLARE v_started INT DEFAULT 0;\n"
-        "  DECLARE v_n INT DEFAULT 0;\n"
-        "  DECLARE v_now DATETIME(3) DEFAULT UTC_TIMESTAMP(3);\n"
-        "  DECLARE v_ev CHAR(36) DEFAULT UUID();\n"
-        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"
-        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n"
-        "  START TRANSACTION;\n"
-        /* the arbiter: of N racing holders exactly one changes the row */
-        "  UPDATE seats SET status = 'HELD', version = version + 1 WHERE id = p_seat AND status = 'AVAILABLE';\n"
-        "  IF ROW_COUNT() = 1 THEN\n"
-        "    SELECT s.schedule_id, s.price, cs.concert_id, cs.starts_at <= v_now\n"
-        "      INTO v_sched, v_price, v_concert, v_started\n"
-        "      FROM seats s JOIN concert_schedules cs ON cs.id = s.schedule_id WHERE s.id = p_seat;\n"
-        "  END IF;\n"
-        "  IF v_sched IS NULL OR v_started THEN\n"
-        "    ROLLBACK;\n"
-        /* a plain SELECT ... INTO is a consistent read (see tk_reserve_as) */
-        "    SELECT COUNT(*) INTO v_n FROM seats WHERE id = p_seat;\n"
-        "    SELECT IF(v_started, 'SHOW_STARTED', IF(v_n > 0, 'SEAT_TAKEN', 'NOT_FOUND')), 0, 0, 0, 0, 0, 0;\n"
-        "  ELSE\n"
-        "    INSERT INTO reservations (user_id, seat_id, schedule_id, price, status, live_seat_id,\n"
-        "                              expires_at, created_at, updated_at)\n"
-        "      VALUES (p_user, p_seat, v_sched, v_price, 'PENDING', p_seat,\n"
-        "              v_now + INTERVAL p_ttl SECOND, v_now, v_now);\n"
-        "    SET v_id = LAST_INSERT_ID();\n"
-        "    UPDATE concert_schedules SET available_seats = available_seats - 1 WHERE id = v_sched;\n"
-        "    INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"
-        "      " TK_OUTBOX_ROW("v_ev", "'reservation.held'", "v_id", "p_user", "p_seat", "v_price") ";\n"
-        "    COMMIT;\n"
-        "    SELECT 'OK', v_id, v_sched, v_concert, v_price,\n"
-        "           CAST(UNIX_TIMESTAMP(v_now + INTERVAL p_ttl SECOND) * 1000 AS SIGNED),\n"
-        "           CAST(UNIX_TIMESTAMP(v_now) * 1000 AS SIGNED);\n"
-        "  END IF;\n"
-        "END",
+        TK_HOLD_BODY("", "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n",
+                     "  START TRANSACTION;\n", "ROLLBACK;", "COMMIT;"),
 
         "DROP PROCEDURE IF EXISTS tk_pay",
         "CREATE PROCEDURE tk_pay(IN p_user BIGINT UNSIGNED, IN p_res BIGINT UNSIGNED, IN p_key VARCHAR(64))\n"
-        "BEGIN\n"
-        "  DECLARE v_owner BIGINT UNSIGNED DEFAULT NULL;\n"
-        "  DECLARE v_seat, v_sched, v_concert, v_pay_id, v_pay_res BIGINT UNSIGNED DEFAULT NULL;\n"
-        "  DECLARE v_price, v_pay_amount, v_points BIGINT DEFAULT NULL;\n"
-        "  DECLARE v_status VARCHAR(12);\n"
-        "  DECLARE v_expired INT;\n"
-        "  DECLARE v_ev1, v_ev2 CHAR(36);\n"
-        "  DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;\n"
-        "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n"
-        "  START TRANSACTION;\n"
-        /* lock the reservation first: payments of it serialise here */
-        "  SELECT r.user_id, r.seat_id, r.schedule_id, cs.concert_id, r.price, r.status,\n"
-        "         r.expires_at <= UTC_TIMESTAMP(3)\n"
-        "    INTO v_owner, v_seat, v_sched, v_concert, v_price, v_status, v_expired\n"
-        "    FROM reservations r JOIN concert_schedules cs ON cs.id = r.schedule_id\n"
-        "    WHERE r.id = p_res FOR UPDATE;\n"
-        "  IF v_owner IS NULL OR v_owner <> p_user THEN\n"
-        "    ROLLBACK; SELECT 'NOT_FOUND', 0, 0, 0, 0, 0, 0;\n"
-        "  ELSE\n"
-        "    SELECT id, reservation_id, amount INTO v_pay_id, v_pay_res, v_pay_amount\n"
-        "      FROM payments WHERE user_id = p_user AND idempotency_key = p_key;\n"
-        "    IF v_pay_id IS NOT NULL AND v_pay_res <> p_res THEN\n"
-        "      ROLLBACK; SELECT 'IDEMPOTENCY_KEY_REUSED', 0, 0, 0, 0, 0, 0;\n"
-        "    ELSEIF v_pay_id IS NOT NULL THEN\n"
-        "      SELECT points INTO v_points FROM users WHERE id = p_user;\n"
-        "      COMMIT; SELECT 'REPLAY', v_pay_id, v_pay_amount, v_points, v_seat, v_sched, v_concert;\n"
-        "    ELSEIF v_status = 'CONFIRMED' THEN\n"
-        "      ROLLBACK; SELECT 'ALREADY_PAID', 0, 0, 0, 0, 0, 0;\n"
-        "    ELSEIF v_status <> 'PENDING' THEN\n"
-        "      ROLLBACK; SELECT 'INVALID_STATE', 0, 0, 0, 0, 0, 0;\n"
-        "    ELSE\n"
-        "      SET v_ev1 = UUID(), v_ev2 = UUID();\n"
-        "      IF v_expired THEN\n"
-        /* the sweeper has not reached it yet: expire it now */
-        "        UPDATE reservations SET status = 'EXPIRED', live_seat_id = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"
-        "        UPDATE seats SET status = 'AVAILABLE', version = version + 1 WHERE id = v_seat;\n"
-        "        UPDATE concert_schedules SET available_seats = available_seats + 1 WHERE id = v_sched;\n"
-        "        INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"
-        "          " TK_OUTBOX_ROW("v_ev1", "'reservation.expired'", "p_res", "p_user", "v_seat", "v_price") ";\n"
-        "        COMMIT; SELECT 'HOLD_EXPIRED', 0, 0, 0, v_seat, v_sched, v_concert;\n"
-        "      ELSE\n"
-        /* the debit locks the balance and checks it in one statement */
-        "       UPDATE users SET points = (@tk_points := points - v_price) WHERE id = p_user AND points >= v_price;\n"
-        "       IF ROW_COUNT() <> 1 THEN\n"
-        /* compensation: a failed payment releases the hold */
-        "        SELECT points INTO v_points FROM users WHERE id = p_user FOR UPDATE;\n"
-        "        UPDATE reservations SET status = 'CANCELED', live_seat_id = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"
-        "        UPDATE seats SET status = 'AVAILABLE', version = version + 1 WHERE id = v_seat;\n"
-        "        UPDATE concert_schedules SET available_seats = available_seats + 1 WHERE id = v_sched;\n"
-        "        INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"
-        "          " TK_OUTBOX_ROW("v_ev1", "'payment.failed'", "p_res", "p_user", "v_seat", "v_price") ",\n"
-        "          " TK_OUTBOX_ROW("v_ev2", "'reservation.canceled'", "p_res", "p_user", "v_seat", "v_price") ";\n"
-        "        COMMIT; SELECT 'INSUFFICIENT_POINTS', 0, v_price, v_points, v_seat, v_sched, v_concert;\n"
-        "      ELSE\n"
-        "        INSERT INTO point_history (user_id, amount, type, balance_after, ref_id)\n"
-        "          VALUES (p_user, -v_price, 'PAY', @tk_points, p_res);\n"
-        "        INSERT INTO payments (reservation_id, user_id, amount, idempotency_key, status)\n"
-        "          VALUES (p_res, p_user, v_price, p_key, 'COMPLETED');\n"
-        "        SET v_pay_id = LAST_INSERT_ID();\n"
-        "        UPDATE reservations SET status = 'CONFIRMED', updated_at = UTC_TIMESTAMP(3) WHERE id = p_res;\n"
-        "        UPDATE seats SET status = 'SOLD', version = version + 1 WHERE id = v_seat;\n"
-        "        INSERT INTO outbox (event_id, topic, event_key, type, payload) VALUES\n"
-        "          " TK_OUTBOX_ROW("v_ev1", "'payment.completed'", "p_res", "p_user", "v_seat", "v_price") ",\n"
-        "          " TK_OUTBOX_ROW("v_ev2", "'reservation.confirmed'", "p_res", "p_user", "v_seat", "v_price") ";\n"
-        "        COMMIT; SELECT 'OK', v_pay_id, v_price, @tk_points, v_seat, v_sched, v_concert;\n"
-        "       END IF;\n"
-        "      END IF;\n"
-        "    END IF;\n"
-        "  END IF;\n"
-        "END",
+        TK_PAY_BODY("", "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n",
+                    "  START TRANSACTION;\n", "ROLLBACK;", "COMMIT;"),
         NULL}},
-#undef TK_OUTBOX_ROW
     /* Where Kafka put each event, so a broker that loses its log (the
      * embedded one after kill -9, or a real one after an unclean leader
      * election) can be detected and the lost tail re-published from the
@@ -689,6 +712,73 @@ static const migration migrations[] = {
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         "CREATE FULLTEXT INDEX IF NOT EXISTS ft_concerts_title_venue ON concerts (title, venue)",
         NULL}},
+#define TK_ITEM_DECLS "  DECLARE v_errno INT DEFAULT 0;\n"
+#define TK_ITEM_ON_ERROR                                                                                       \
+    "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN\n"                                                          \
+    "    GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO;\n"                                                  \
+    "    IF v_errno IN (1205, 1213) THEN RESIGNAL; END IF;\n"                                                  \
+    "    ROLLBACK TO SAVEPOINT tk_item;\n"                                                                      \
+    "    SELECT 'SQLERR', v_errno, 0, 0, 0, 0, 0;\n"                                                            \
+    "  END;\n"
+/* A batch procedure: items a JSON array of arrays, each the 3 arguments of
+ * one CALL item(...) and optionally the item's request id, which the
+ * item's events carry (@tk_rid, read by the outbox's request_id of
+ * migration 14; always cleared after), all in one transaction. */
+#define TK_BATCH_PROC(name, item)                                                                              \
+    "CREATE PROCEDURE " name "(IN p_items TEXT)\n"                                                             \
+    "BEGIN\n"                                                                                                  \
+    "  DECLARE i INT DEFAULT 0;\n"                                                                             \
+    "  DECLARE n INT DEFAULT JSON_LENGTH(p_items);\n"                                                          \
+    "  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN SET @tk_rid = NULL; ROLLBACK; RESIGNAL; END;\n"             \
+    "  START TRANSACTION;\n"                                                                                   \
+    "  WHILE i < n DO\n"                                                                                       \
+    "    SET @tk_rid = JSON_VALUE(p_items, CONCAT('$[', i, '][3]'));\n"                                        \
+    "    CALL " item "(JSON_VALUE(p_items, CONCAT('$[', i, '][0]')),\n"                                        \
+    "                  JSON_VALUE(p_items, CONCAT('$[', i, '][1]')),\n"                                        \
+    "                  JSON_VALUE(p_items, CONCAT('$[', i, '][2]')));\n"                                       \
+    "    SET i = i + 1;\n"                                                                                     \
+    "  END WHILE;\n"                                                                                           \
+    "  SET @tk_rid = NULL;\n"                                                                                  \
+    "  COMMIT;\n"                                                                                              \
+    "END"
+    /* Batched payments, holds and charges (serve --db-batch, issue 11.3):
+     * tk_pay_batch runs the payments of several users in one CALL and one
+     * commit, tk_hold_batch their holds ([user_id, seat_id, ttl_s] items,
+     * tk_hold_item: tk_hold under the savepoint), tk_charge_batch their
+     * point charges ([user_id, amount, max balance], tk_charge_item). Each item is
+     * tk_pay_item: tk_pay's logic and events unchanged, under the savepoint
+     * tk_item instead of a transaction of its own, so a refused item rolls
+     * back to it and never fails the others. An SQL error of one item (a
+     * duplicate key, a CHECK) rolls back to the savepoint and answers
+     * 'SQLERR', errno: the server runs that item again alone
+     * (lib/storebatch.c). A deadlock or lock wait timeout (1213, 1205) ends
+     * the whole batch (rolled back), and the server runs every item alone.
+     * Items: a JSON array of [user_id, reservation_id, idempotency_key].
+     * One result row per item, in order, of tk_pay's shape. */
+    {13, "batched payments, holds and charges", {
+        "DROP PROCEDURE IF EXISTS tk_pay_item",
+        "CREATE PROCEDURE tk_pay_item(IN p_user BIGINT UNSIGNED, IN p_res BIGINT UNSIGNED, IN p_key VARCHAR(64))\n"
+        TK_PAY_BODY(TK_ITEM_DECLS, TK_ITEM_ON_ERROR, "  SAVEPOINT tk_item;\n", "ROLLBACK TO SAVEPOINT tk_item;", ""),
+        "DROP PROCEDURE IF EXISTS tk_pay_batch",
+        TK_BATCH_PROC("tk_pay_batch", "tk_pay_item"),
+        "DROP PROCEDURE IF EXISTS tk_hold_item",
+        "CREATE PROCEDURE tk_hold_item(IN p_user BIGINT UNSIGNED, IN p_seat BIGINT UNSIGNED, IN p_ttl INT)\n"
+        TK_HOLD_BODY(TK_ITEM_DECLS, TK_ITEM_ON_ERROR, "  SAVEPOINT tk_item;\n", "ROLLBACK TO SAVEPOINT tk_item;", ""),
+        "DROP PROCEDURE IF EXISTS tk_hold_batch",
+        TK_BATCH_PROC("tk_hold_batch", "tk_hold_item"),
+        "DROP PROCEDURE IF EXISTS tk_charge_item",
+        "CREATE PROCEDURE tk_charge_item(IN p_user BIGINT UNSIGNED, IN p_amount BIGINT, IN p_max BIGINT)\n"
+        TK_CHARGE_BODY(TK_ITEM_DECLS, TK_ITEM_ON_ERROR, "  SAVEPOINT tk_item;\n", "ROLLBACK TO SAVEPOINT tk_item;", ""),
+        "DROP PROCEDURE IF EXISTS tk_charge_batch",
+        TK_BATCH_PROC("tk_charge_batch", "tk_charge_item"),
+        NULL}},
+#undef TK_OUTBOX_ROW
+#undef TK_PAY_BODY
+#undef TK_HOLD_BODY
+#undef TK_CHARGE_BODY
+#undef TK_ITEM_DECLS
+#undef TK_ITEM_ON_ERROR
+#undef TK_BATCH_PROC
     /* The request id in outbox events (issue 15.8). The events are written
      * inside the procedures, so the id travels as the session variable
      * @tk_rid: a BEFORE INSERT trigger copies it into outbox.request_id

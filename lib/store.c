@@ -328,6 +328,12 @@ tk_rc tk_store_points_charge(tk_store *s, uint64_t user_id, int64_t amount, int6
                          (long long)amount, TK_BALANCE_MAX);
     if (rc != TK_OK)
         return rc;
+    return tk_store_charge_answer(s, code, v, balance, history_id);
+}
+
+tk_rc tk_store_charge_answer(tk_store *s, const char *code, const int64_t v[6], int64_t *balance,
+                             uint64_t *history_id)
+{
     if (!strcmp(code, "NOT_FOUND"))
         return fail(s, TK_ENOTFOUND, "NOT_FOUND", "no such user");
     if (!strcmp(code, "BALANCE_LIMIT"))
@@ -713,6 +719,12 @@ tk_rc tk_store_reserve_as(tk_store *s, uint64_t user_id, uint64_t seat_id, int h
                         (unsigned long long)seat_id);
         return rc;
     }
+    return tk_store_hold_answer(s, user_id, seat_id, arg, code, v, out);
+}
+
+tk_rc tk_store_hold_answer(tk_store *s, uint64_t user_id, uint64_t seat_id, uint64_t arg, const char *code,
+                           const int64_t v[6], tk_reservation *out)
+{
     if (!strcmp(code, "SEAT_TAKEN"))
         return fail(s, TK_ECONFLICT, "SEAT_TAKEN", "seat %llu is already held or sold", (unsigned long long)seat_id);
     if (!strcmp(code, "NOT_FOUND"))
@@ -833,6 +845,12 @@ tk_rc tk_store_pay(tk_store *s, uint64_t user_id, uint64_t reservation_id, const
                          (unsigned long long)reservation_id, key);
     if (rc != TK_OK)
         return rc;
+    return tk_store_pay_answer(s, user_id, reservation_id, code, v, out, res);
+}
+
+tk_rc tk_store_pay_answer(tk_store *s, uint64_t user_id, uint64_t reservation_id, const char *code,
+                          const int64_t v[6], tk_payment *out, tk_reservation *res)
+{
     if (res) {
         memset(res, 0, sizeof *res);
         res->id = reservation_id;

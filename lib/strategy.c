@@ -734,20 +734,43 @@ tk_rc tk_strategy_serve_hold(const tk_strategy *st, tk_serve_hold_ctx *c, uint64
         return serve_optimistic(c, user_id, seat_id, hold_ttl_s, out);
     if (st->serve_redis == TK_SERVE_REDIS_LOCK && c->redis)
         return serve_redis_lock(c, user_id, seat_id, hold_ttl_s, out);
-    tk_rc hold = TK_EBACKEND;
+    int held;
+    tk_rc rc = tk_strategy_serve_hold_gate(st, c, user_id, seat_id, hold_ttl_s, &held);
+    if (rc != TK_OK)
+        return rc;
+    tk_seat_guard guard = st->serve_guard == TK_GUARD_FENCE ? TK_GUARD_ARBITER : (tk_seat_guard)st->serve_guard;
+    rc = tk_store_reserve_as(c->store, user_id, seat_id, hold_ttl_s, guard, 0, out);
+    tk_strategy_serve_hold_done(c, user_id, seat_id, rc, held);
+    return rc;
+}
+
+int tk_strategy_serve_batchable(const tk_strategy *st)
+{
+    return st && !tk_strategy_serve_refusal(st) && st->serve_guard == TK_GUARD_ARBITER &&
+           st->serve_redis != TK_SERVE_REDIS_LOCK;
+}
+
+tk_rc tk_strategy_serve_hold_gate(const tk_strategy *st, tk_serve_hold_ctx *c, uint64_t user_id, uint64_t seat_id,
+                                  int hold_ttl_s, int *held)
+{
+    c->redis_rejected = 0;
+    *held = 0;
     if (st->serve_redis == TK_SERVE_REDIS_HOLD && c->redis) {
-        hold = tk_hold_acquire(c->redis, c->gen, c->schedule_id, seat_id, user_id, (int64_t)hold_ttl_s * 1000 + 5000);
+        tk_rc hold = tk_hold_acquire(c->redis, c->gen, c->schedule_id, seat_id, user_id, (int64_t)hold_ttl_s * 1000 + 5000);
         if (hold == TK_ECONFLICT) { /* someone holds it: no database work at all */
             c->redis_rejected = 1;
             return tk_store_fail(c->store, TK_ECONFLICT, "SEAT_TAKEN", "seat %llu is already held or sold",
                                  (unsigned long long)seat_id);
         }
+        *held = hold == TK_OK;
     }
-    tk_seat_guard guard = st->serve_guard == TK_GUARD_FENCE ? TK_GUARD_ARBITER : (tk_seat_guard)st->serve_guard;
-    tk_rc rc = tk_store_reserve_as(c->store, user_id, seat_id, hold_ttl_s, guard, 0, out);
-    if (rc != TK_OK && hold == TK_OK)
+    return TK_OK;
+}
+
+void tk_strategy_serve_hold_done(tk_serve_hold_ctx *c, uint64_t user_id, uint64_t seat_id, tk_rc rc, int held)
+{
+    if (rc != TK_OK && held)
         tk_hold_release(c->redis, c->gen, c->schedule_id, seat_id, user_id);
-    return rc;
 }
 
 /* ---- the table ------------------------------------------------------------------------------ */

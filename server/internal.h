@@ -157,6 +157,7 @@ typedef struct tk_metrics {
     _Atomic uint64_t holds_expired;
     _Atomic uint64_t holds[TK_METRIC_STRATEGIES][TK_HOLD_OUTCOMES]; /* by strategy index (strategy.h) */
     _Atomic uint64_t payments[TK_PAY_OUTCOMES];
+    _Atomic uint64_t db_batches; /* --db-batch: store calls that carried more than one job */
 } tk_metrics;
 
 /* Count a hold's outcome under its lock strategy, a payment's outcome

@@ -235,6 +235,8 @@ char *tk_metrics_render(tk_server *srv, size_t *len)
     sb_printf(&b, "ticketctl_worker_lane_jobs_total{lane=\"low\"} %llu\n", (unsigned long long)atomic_load(&m->lane_jobs[1]));
     family(&b, "ticketctl_worker_queue_waits_total", "counter", "Jobs that found every database worker busy.");
     sb_printf(&b, "ticketctl_worker_queue_waits_total %llu\n", (unsigned long long)atomic_load(&m->queue_waits));
+    family(&b, "ticketctl_db_batches_total", "counter", "Store calls (serve --db-batch) that carried more than one job.");
+    sb_printf(&b, "ticketctl_db_batches_total %llu\n", (unsigned long long)atomic_load(&m->db_batches));
     family(&b, "ticketctl_workers", "gauge", "Database worker threads (the MariaDB/Redis connection pool).");
     sb_printf(&b, "ticketctl_workers %d\n", srv->nworkers);
     family(&b, "ticketctl_workers_busy", "gauge", "Database workers running a job now.");

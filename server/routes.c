@@ -293,22 +293,40 @@ static void h_balance(tk_job *j, tk_worker *w)
         job_reply_json(j, 200, json_pack("{s:I}", "balance", (json_int_t)u.points));
 }
 
-static void h_charge(tk_job *j, tk_worker *w)
+int job_charge_begin(tk_job *j, tk_worker *w, tk_charge_item *it)
 {
+    (void)w;
     json_t *b = job_body_object(j);
     if (!b)
-        return;
-    int64_t amount, balance;
-    uint64_t hist;
-    if (job_want_int(j, b, "amount", TK_CHARGE_MAX, &amount) == 0) {
-        tk_rc rc = tk_store_points_charge(w->store, j->claims.user_id, amount, &balance, &hist);
-        if (rc != TK_OK)
-            job_reply_store(j, rc, w->store);
-        else
-            job_reply_json(j, 200, json_pack("{s:I, s:I}", "balance", (json_int_t)balance, "history_id",
-                                             (json_int_t)hist));
+        return 0;
+    int64_t amount;
+    int due = job_want_int(j, b, "amount", TK_CHARGE_MAX, &amount) == 0;
+    if (due) {
+        memset(it, 0, sizeof *it);
+        it->user_id = j->claims.user_id;
+        it->amount = amount;
     }
     json_decref(b);
+    return due;
+}
+
+void job_charge_end(tk_job *j, tk_worker *w, const tk_charge_item *it)
+{
+    (void)w;
+    if (it->rc != TK_OK)
+        job_reply_error(j, tk_rc_http_status(it->rc), it->code, "%s", it->msg);
+    else
+        job_reply_json(j, 200, json_pack("{s:I, s:I}", "balance", (json_int_t)it->balance, "history_id",
+                                         (json_int_t)it->history_id));
+}
+
+static void h_charge(tk_job *j, tk_worker *w)
+{
+    tk_charge_item it;
+    if (job_charge_begin(j, w, &it)) {
+        tk_store_charge_batch(w->store, &it, 1);
+        job_charge_end(j, w, &it);
+    }
 }
 
 static void h_history(tk_job *j, tk_worker *w)
@@ -415,20 +433,9 @@ static void h_seats(tk_job *j, tk_worker *w)
 
 /* ---- reservations and payments -------------------------------------------- */
 
-static void h_reserve(tk_job *j, tk_worker *w)
+/* The worker's hold context, current for this job (lock strategy state). */
+static tk_serve_hold_ctx *hold_ctx(tk_worker *w)
 {
-    uint64_t schedule_id = 0; /* the seat's, when the gate read it: hold keys' hash tag (hold.h) */
-    if (queue_gate_hold(j, w, &schedule_id) != 0) /* waiting room: an admitted queue token (queue_routes.c) */
-        return;
-    tk_server *srv = w->srv;
-    json_t *b = job_body_object(j);
-    if (!b)
-        return;
-    int64_t seat_id;
-    if (job_want_int(j, b, "seat_id", INT64_MAX, &seat_id) != 0)
-        goto out;
-    /* the lock strategy (strategy.h): by default redis-atomic, a Redis
-     * SET NX PX per seat in front of the database arbiter */
     tk_serve_hold_ctx *hc = &w->hold;
     if (!hc->store) {
         hc->params = tk_strategy_serve_params();
@@ -436,22 +443,88 @@ static void h_reserve(tk_job *j, tk_worker *w)
     }
     hc->store = w->store;
     hc->redis = w->redis;
-    hc->gen = atomic_load(&srv->data_gen);
-    hc->schedule_id = schedule_id;
-    const tk_strategy *st = j->strategy ? j->strategy : srv->cfg.strategy;
-    tk_reservation r;
-    tk_rc rc = tk_strategy_serve_hold(st, hc, j->claims.user_id, (uint64_t)seat_id, srv->cfg.hold_ttl_s, &r);
-    tk_metrics_hold(&srv->metrics, st, rc);
-    if (hc->redis_rejected)
+    hc->gen = atomic_load(&w->srv->data_gen);
+    return hc;
+}
+
+static const tk_strategy *job_strategy(const tk_job *j, const tk_worker *w)
+{
+    return j->strategy ? j->strategy : w->srv->cfg.strategy;
+}
+
+/* The reply to a hold's outcome rc (r: the reservation on TK_OK; code/msg
+ * the refusal). */
+static void hold_reply(tk_job *j, tk_worker *w, tk_rc rc, const tk_reservation *r, const char *code, const char *msg)
+{
+    tk_server *srv = w->srv;
+    tk_metrics_hold(&srv->metrics, job_strategy(j, w), rc);
+    if (w->hold.redis_rejected)
         atomic_fetch_add(&srv->metrics.holds_redis_rejected, 1);
     if (rc != TK_OK) {
-        job_reply_store(j, rc, w->store);
+        job_reply_error(j, tk_rc_http_status(rc), code, "%s", msg);
+        return;
+    }
+    seat_views_after_hold(w, r);
+    job_reply_json(j, 201, tk_reservation_json(r));
+}
+
+int job_hold_begin(tk_job *j, tk_worker *w, tk_hold_item *it)
+{
+    uint64_t schedule_id = 0; /* the seat's, when the gate read it: hold keys' hash tag (hold.h) */
+    if (queue_gate_hold(j, w, &schedule_id) != 0) /* waiting room: an admitted queue token (queue_routes.c) */
+        return 0;
+    json_t *b = job_body_object(j);
+    if (!b)
+        return 0;
+    int64_t seat_id;
+    int due = 0;
+    if (job_want_int(j, b, "seat_id", INT64_MAX, &seat_id) != 0)
+        goto out;
+    /* the lock strategy (strategy.h): by default redis-atomic, a Redis
+     * SET NX PX per seat in front of the database arbiter */
+    tk_serve_hold_ctx *hc = hold_ctx(w);
+    hc->schedule_id = schedule_id;
+    const tk_strategy *st = job_strategy(j, w);
+    int ttl = w->srv->cfg.hold_ttl_s;
+    tk_rc rc;
+    if (!tk_strategy_serve_batchable(st)) { /* the whole hold here, alone */
+        tk_reservation r;
+        rc = tk_strategy_serve_hold(st, hc, j->claims.user_id, (uint64_t)seat_id, ttl, &r);
+        hold_reply(j, w, rc, &r, tk_store_errcode(w->store), tk_store_errmsg(w->store));
         goto out;
     }
-    seat_views_after_hold(w, &r);
-    job_reply_json(j, 201, tk_reservation_json(&r));
+    memset(it, 0, sizeof *it);
+    rc = tk_strategy_serve_hold_gate(st, hc, j->claims.user_id, (uint64_t)seat_id, ttl, &it->redis_held);
+    if (rc != TK_OK) {
+        hold_reply(j, w, rc, NULL, tk_store_errcode(w->store), tk_store_errmsg(w->store));
+        goto out;
+    }
+    it->user_id = j->claims.user_id;
+    it->seat_id = (uint64_t)seat_id;
+    it->gate_schedule_id = schedule_id;
+    it->ttl_s = ttl;
+    due = 1;
 out:
     json_decref(b);
+    return due;
+}
+
+void job_hold_end(tk_job *j, tk_worker *w, const tk_hold_item *it)
+{
+    tk_serve_hold_ctx *hc = hold_ctx(w);
+    hc->redis_rejected = 0;
+    hc->schedule_id = it->gate_schedule_id;
+    tk_strategy_serve_hold_done(hc, it->user_id, it->seat_id, it->rc, it->redis_held);
+    hold_reply(j, w, it->rc, &it->res, it->code, it->msg);
+}
+
+static void h_reserve(tk_job *j, tk_worker *w)
+{
+    tk_hold_item it;
+    if (job_hold_begin(j, w, &it)) {
+        tk_store_hold_batch(w->store, &it, 1);
+        job_hold_end(j, w, &it);
+    }
 }
 
 /* The caller's reservations: page, size, status. */
@@ -484,43 +557,73 @@ static void h_cancel(tk_job *j, tk_worker *w)
     job_reply_json(j, 200, o);
 }
 
-static void h_pay(tk_job *j, tk_worker *w)
+int job_pay_begin(tk_job *j, tk_worker *w, tk_pay_item *it)
 {
     if (queue_gate_pay(j, w) != 0) /* waiting room: an admitted queue token (queue_routes.c) */
-        return;
+        return 0;
     json_t *b = job_body_object(j);
     if (!b)
-        return;
+        return 0;
     int64_t res_id;
+    int due = 0;
     if (job_want_int(j, b, "reservation_id", INT64_MAX, &res_id) != 0)
         goto out;
     if (!j->idem_key[0]) {
         job_reply_error(j, 422, "VALIDATION", "an Idempotency-Key header (1 to 64 characters) is required");
         goto out;
     }
-    tk_payment p;
-    tk_reservation r;
-    memset(&r, 0, sizeof r);
-    tk_rc rc = tk_store_pay(w->store, j->claims.user_id, (uint64_t)res_id, j->idem_key, &p, &r);
+    memset(it, 0, sizeof *it);
+    it->user_id = j->claims.user_id;
+    it->reservation_id = (uint64_t)res_id;
+    snprintf(it->idem_key, sizeof it->idem_key, "%s", j->idem_key);
+    due = 1;
+out:
+    json_decref(b);
+    return due;
+}
+
+void job_pay_end(tk_job *j, tk_worker *w, const tk_pay_item *it)
+{
+    tk_rc rc = it->rc;
+    const tk_payment *p = &it->pay;
+    const tk_reservation *r = &it->res;
     tk_metrics_payment(&w->srv->metrics, rc);
     uint64_t gen = atomic_load(&w->srv->data_gen);
     if (rc == TK_EFUNDS || rc == TK_EEXPIRED) { /* the hold was released */
-        tk_hold_release(w->redis, gen, r.schedule_id, r.seat_id, r.user_id);
-        tk_views_changed(w, r.concert_id, r.schedule_id);
+        tk_hold_release(w->redis, gen, r->schedule_id, r->seat_id, r->user_id);
+        tk_views_changed(w, r->concert_id, r->schedule_id);
     }
     if (rc != TK_OK) {
-        job_reply_store(j, rc, w->store);
-        goto out;
+        job_reply_error(j, tk_rc_http_status(rc), it->code, "%s", it->msg);
+        return;
     }
-    if (!p.replay)
-        tk_hold_persist(w->redis, gen, r.schedule_id, r.seat_id);
+    if (!p->replay)
+        tk_hold_persist(w->redis, gen, r->schedule_id, r->seat_id);
     queue_after_pay(j, w); /* paid: free the waiting-room slot early */
-    job_reply_json(j, p.replay ? 200 : 201,
-                   json_pack("{s:I, s:I, s:I, s:s, s:I}", "id", (json_int_t)p.id, "reservation_id",
-                             (json_int_t)p.reservation_id, "amount", (json_int_t)p.amount, "status", "COMPLETED",
-                             "balance", (json_int_t)p.balance));
-out:
-    json_decref(b);
+    job_reply_json(j, p->replay ? 200 : 201,
+                   json_pack("{s:I, s:I, s:I, s:s, s:I}", "id", (json_int_t)p->id, "reservation_id",
+                             (json_int_t)p->reservation_id, "amount", (json_int_t)p->amount, "status", "COMPLETED",
+                             "balance", (json_int_t)p->balance));
+}
+
+static void h_pay(tk_job *j, tk_worker *w)
+{
+    tk_pay_item it;
+    if (job_pay_begin(j, w, &it)) {
+        tk_store_pay_batch(w->store, &it, 1);
+        job_pay_end(j, w, &it);
+    }
+}
+
+int tk_route_batch_kind(const tk_route *r)
+{
+    if (r && r->fn == h_pay)
+        return TK_BATCH_PAY;
+    if (r && r->fn == h_reserve)
+        return TK_BATCH_HOLD;
+    if (r && r->fn == h_charge)
+        return TK_BATCH_CHARGE;
+    return 0;
 }
 
 /* ---- operations ----------------------------------------------------------- */

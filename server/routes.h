@@ -5,6 +5,7 @@
 #define TICKETCTL_SERVER_ROUTES_H
 
 #include "internal.h"
+#include "ticketctl/storebatch.h"
 
 /* A string field of min..max bytes (no NUL inside), or reply 422 and return NULL. */
 const char *job_want_string(tk_job *j, json_t *o, const char *name, size_t min, size_t max);
@@ -31,6 +32,27 @@ void tk_views_purge(tk_worker *w);
  * 304 when the request's If-None-Match names it (or is "*"), else the
  * status unchanged. Other replies: etag and cc are "" and the status stays. */
 int tk_http_validators(const tk_job *j, int status, char etag[24], const char **cc);
+
+/* serve --db-batch (server.c): the payment, hold and charge routes in three steps,
+ * so that a worker can run several queued jobs of one kind in one batch
+ * (storebatch.h). job_*_begin checks the waiting room and the request (and
+ * for a hold the lock strategy's Redis step): 1 when *it is filled and the
+ * store call is due, 0 when the job was answered (a 4xx, SEAT_TAKEN by
+ * Redis, or a hold under a strategy that cannot batch, run whole).
+ * job_*_end answers the job from the item's outcome (what the handler did
+ * after the store call: metrics, Redis hold release or persist, cached
+ * views, the reply). */
+int job_pay_begin(tk_job *j, tk_worker *w, tk_pay_item *it);
+void job_pay_end(tk_job *j, tk_worker *w, const tk_pay_item *it);
+int job_hold_begin(tk_job *j, tk_worker *w, tk_hold_item *it);
+void job_hold_end(tk_job *j, tk_worker *w, const tk_hold_item *it);
+int job_charge_begin(tk_job *j, tk_worker *w, tk_charge_item *it);
+void job_charge_end(tk_job *j, tk_worker *w, const tk_charge_item *it);
+/* The batch kind of route r: TK_BATCH_PAY (POST /api/v1/payments),
+ * TK_BATCH_HOLD (POST /api/v1/reservations), TK_BATCH_CHARGE (POST
+ * /api/v1/points/charge), or 0. */
+enum { TK_BATCH_PAY = 1, TK_BATCH_HOLD = 2, TK_BATCH_CHARGE = 3 };
+int tk_route_batch_kind(const tk_route *r);
 
 /* The admin table (admin_routes.c). */
 extern const tk_route tk_admin_routes[];

@@ -341,6 +341,100 @@ static void run_handler(tk_server *srv, tk_job *j, tk_worker *w)
         tk_cache_flight_end(srv->cache, j->cache_key);
 }
 
+/* Answer a job the worker took without running its handler (deadline
+ * passed, MariaDB known down): 1 when answered. */
+static int job_refused(tk_server *srv, tk_job *j)
+{
+    if (j->deadline_us && tk_mono_us() > j->deadline_us) { /* waited past its deadline: do not start it */
+        reply_deadline(srv, j);
+        return 1;
+    }
+    if (mariadb_known_down(srv)) { /* would block up to 2 read timeouts: past the deadline */
+        reply_backend_down(j);
+        return 1;
+    }
+    return 0;
+}
+
+/* --db-batch K: with the queue lock held and a job of batch kind `kind`
+ * (routes.h) just taken, take up to max more of that kind already queued in
+ * the bookings' lane (never waits for more to arrive), looking at most
+ * 4 (max + 1) jobs deep. Fills more[], returns how many. */
+static int take_batch(tk_server *srv, int kind, tk_job *more[], int max)
+{
+    int n = 0, looked = 0;
+    tk_job *prev = NULL;
+    for (tk_job *j = srv->q_head, *next; j && n < max && looked < 4 * (max + 1); j = next, looked++) {
+        next = j->next;
+        if (tk_route_batch_kind(j->route) != kind) {
+            prev = j;
+            continue;
+        }
+        if (prev)
+            prev->next = next;
+        else
+            srv->q_head = next;
+        if (srv->q_tail == j)
+            srv->q_tail = prev;
+        j->next = NULL;
+        more[n++] = j;
+        atomic_fetch_sub(&srv->metrics.queued, 1);
+    }
+    return n;
+}
+
+/* The jobs[0..n-1] of one batch kind in one store call (storebatch.h):
+ * each checked and answered as its handler would, those that reach the
+ * store run together. */
+static void run_batch(tk_server *srv, int kind, tk_job *jobs[], int n, tk_worker *w)
+{
+    union {
+        tk_pay_item pay[TK_DB_BATCH_MAX];
+        tk_hold_item hold[TK_DB_BATCH_MAX];
+        tk_charge_item charge[TK_DB_BATCH_MAX];
+    } *items = malloc(sizeof *items);
+    tk_job *due[TK_DB_BATCH_MAX];
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (job_refused(srv, jobs[i]))
+            continue;
+        if (!items) {
+            job_reply_error(jobs[i], 503, "BUSY", "out of memory");
+            continue;
+        }
+        tk_store_set_request_id(w->store, jobs[i]->request_id); /* a hold run whole in begin: its events */
+        int go = kind == TK_BATCH_PAY    ? job_pay_begin(jobs[i], w, &items->pay[m])
+                 : kind == TK_BATCH_HOLD ? job_hold_begin(jobs[i], w, &items->hold[m])
+                                         : job_charge_begin(jobs[i], w, &items->charge[m]);
+        tk_store_set_request_id(w->store, NULL);
+        if (!go)
+            continue;
+        char *rid = kind == TK_BATCH_PAY    ? items->pay[m].request_id
+                    : kind == TK_BATCH_HOLD ? items->hold[m].request_id
+                                            : items->charge[m].request_id;
+        snprintf(rid, sizeof items->pay[m].request_id, "%s", jobs[i]->request_id);
+        due[m++] = jobs[i];
+    }
+    if (m > 0) {
+        int batched = kind == TK_BATCH_PAY    ? tk_store_pay_batch(w->store, items->pay, m)
+                      : kind == TK_BATCH_HOLD ? tk_store_hold_batch(w->store, items->hold, m)
+                                              : tk_store_charge_batch(w->store, items->charge, m);
+        if (batched > 1)
+            atomic_fetch_add(&srv->metrics.db_batches, 1);
+    }
+    for (int i = 0; i < m; i++) {
+        if (kind == TK_BATCH_PAY)
+            job_pay_end(due[i], w, &items->pay[i]);
+        else if (kind == TK_BATCH_HOLD)
+            job_hold_end(due[i], w, &items->hold[i]);
+        else
+            job_charge_end(due[i], w, &items->charge[i]);
+    }
+    free(items);
+    for (int i = 0; i < n; i++)
+        post_done(jobs[i]);
+}
+
 static void *worker_main(void *arg)
 {
     tk_worker *w = arg;
@@ -362,6 +456,14 @@ static void *worker_main(void *arg)
         atomic_fetch_sub(&srv->metrics.queued, 1);
         atomic_fetch_sub(&srv->metrics.queued_low, low);
         atomic_fetch_add(&srv->metrics.lane_jobs[low], 1);
+        tk_job *batch[TK_DB_BATCH_MAX];
+        int nbatch = 0;
+        int kind = srv->cfg.db_batch > 1 && !low ? tk_route_batch_kind(j->route) : 0;
+        if (kind) {
+            batch[nbatch++] = j;
+            nbatch += take_batch(srv, kind, batch + 1, srv->cfg.db_batch - 1);
+            atomic_fetch_add(&srv->metrics.lane_jobs[0], (uint64_t)(nbatch - 1)); /* bookings' lane */
+        }
         atomic_fetch_add(&srv->busy_workers, 1);
         pthread_mutex_unlock(&srv->qmu);
 
@@ -374,6 +476,11 @@ static void *worker_main(void *arg)
         int fault_ms = atomic_load(&srv->inject_latency_ms);
         if (fault_ms > 0) /* injected latency fault (tests, drills) */
             usleep((useconds_t)fault_ms * 1000);
+        if (nbatch > 0) {
+            run_batch(srv, kind, batch, nbatch, w);
+            atomic_fetch_sub(&srv->busy_workers, 1);
+            continue;
+        }
         if (j->deadline_us && tk_mono_us() > j->deadline_us) /* waited past its deadline: do not start it */
             reply_deadline(srv, j);
         else if (j->cache_key[0] && cache_answer(srv, j))

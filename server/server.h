@@ -44,6 +44,11 @@ typedef struct tk_server_config {
     int request_timeout_ms;    /* a request's deadline (0: 2000): queued past it, it gets 503 */
     const char *access_log;    /* JSON lines, one per request, to this file ("-": stdout), or NULL */
     int quiet;
+    /* --db-batch K (storebatch.h): a worker that takes a payment, hold or
+     * charge also takes up to K-1 more of that kind already queued and runs
+     * them in one round trip and one commit; 0 or 1: one job per store call
+     * (the default path) */
+    int db_batch;
 } tk_server_config;
 
 /* Run until SIGTERM or SIGINT, then drain in-flight requests (at most 10 s)

@@ -172,6 +172,26 @@ typedef struct tk_payment {
 tk_rc tk_store_pay(tk_store *s, uint64_t user_id, uint64_t reservation_id, const char *idem_key,
                    tk_payment *out, tk_reservation *res);
 
+/* The answer of one tk_charge row (code, then v[0..5]): *balance and
+ * *history_id (may be NULL) like tk_store_points_charge, its tk_rc; a
+ * refusal is recorded on s. */
+tk_rc tk_store_charge_answer(tk_store *s, const char *code, const int64_t v[6], int64_t *balance,
+                             uint64_t *history_id);
+
+/* The answer of one tk_hold or tk_reserve_as row (code, then v[0..5]; arg:
+ * the version or fencing token the caller presented, for the message):
+ * fills *out like tk_store_reserve_as and returns its tk_rc; a refusal is
+ * recorded on s. */
+tk_rc tk_store_hold_answer(tk_store *s, uint64_t user_id, uint64_t seat_id, uint64_t arg, const char *code,
+                           const int64_t v[6], tk_reservation *out);
+
+/* The answer of one tk_pay row (code, then v[0..5]: tk_pay's 6 columns, for
+ * tk_store_pay and the batch, storebatch.h): fills *out and *res like
+ * tk_store_pay and returns its tk_rc; a refusal is recorded on s
+ * (tk_store_errcode/errmsg). */
+tk_rc tk_store_pay_answer(tk_store *s, uint64_t user_id, uint64_t reservation_id, const char *code,
+                          const int64_t v[6], tk_payment *out, tk_reservation *res);
+
 /* Expire up to `limit` PENDING holds whose expires_at has passed, freeing
  * their seats. Fills up to `limit` entries of `out` (may be NULL) with the
  * expired reservations. Returns the number expired (>= 0) or -1. */

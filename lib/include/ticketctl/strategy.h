@@ -172,6 +172,19 @@ const tk_strategy *tk_strategy_for_serve(const char *name, const char **why);
 tk_rc tk_strategy_serve_hold(const tk_strategy *st, tk_serve_hold_ctx *c, uint64_t user_id, uint64_t seat_id,
                              int hold_ttl_s, struct tk_reservation *out);
 
+/* serve --db-batch (storebatch.h): tk_strategy_serve_hold in steps, for the
+ * strategies whose database step is the arbiter alone (redis-atomic, the
+ * default): tk_strategy_serve_batchable says which (1) . The gate is the
+ * Redis step in front: TK_OK when the database step is due (*held: a Redis
+ * hold was taken), else TK_ECONFLICT "SEAT_TAKEN" on c->store
+ * (c->redis_rejected). After the database step (tk_store_reserve or a
+ * batch item) with outcome rc, done releases a Redis hold the database
+ * refused. */
+int tk_strategy_serve_batchable(const tk_strategy *st);
+tk_rc tk_strategy_serve_hold_gate(const tk_strategy *st, tk_serve_hold_ctx *c, uint64_t user_id, uint64_t seat_id,
+                                  int hold_ttl_s, int *held);
+void tk_strategy_serve_hold_done(tk_serve_hold_ctx *c, uint64_t user_id, uint64_t seat_id, tk_rc rc, int held);
+
 /* Lua source of the redis-atomic hold script: KEYS[1] seat key, KEYS[2]
  * remaining-seat counter, ARGV[1] owner, ARGV[2] key TTL in ms; returns 1
  * (held, counter decremented), 0 (seat already held) or -1 (sold out).
