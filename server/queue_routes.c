@@ -128,9 +128,10 @@ static int sale_rates(uint64_t sale, double *rate, double *admit_rate)
     pthread_rwlock_rdlock(&wr.state_lock);
     const tk_queue_sale_state *st =
         wr.nstates ? bsearch(&key, wr.states, (size_t)wr.nstates, sizeof key, cmp_state) : NULL;
-    state_rates(st && st->rate > 0 ? st : NULL, rate, admit_rate);
+    int has = st && st->rate > 0; /* st is the admission thread's once the lock is dropped */
+    state_rates(has ? st : NULL, rate, admit_rate);
     pthread_rwlock_unlock(&wr.state_lock);
-    return st && st->rate > 0;
+    return has;
 }
 
 /* The stateless answer for a verified token (queue.h): 1 with *out, the
