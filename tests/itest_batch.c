@@ -445,18 +445,7 @@ static void *pay_all(void *arg)
     return NULL;
 }
 
-/* A counter of /metrics: its sample line "\nNAME VALUE"; -1 when absent. */
-static long long metric(const char *name)
-{
-    itest_resp r;
-    itest_http(&E, "GET", "/metrics", NULL, NULL, NULL, &r);
-    char line[128];
-    snprintf(line, sizeof line, "\n%s ", name);
-    const char *at = r.body ? strstr(r.body, line) : NULL;
-    long long v = at ? strtoll(at + strlen(line), NULL, 10) : -1;
-    itest_resp_free(&r);
-    return v;
-}
+static long long metric(const char *series) { return itest_metric(&E, series); }
 
 static void test_serve_batch_kill9(void **state)
 {

@@ -51,18 +51,7 @@ static int teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
-/* The value of the sample line starting with `series ` in /metrics, or -1. */
-static long long metric(const char *series)
-{
-    itest_resp r;
-    itest_http(&E, "GET", "/metrics", NULL, NULL, NULL, &r);
-    char pat[160];
-    snprintf(pat, sizeof pat, "\n%s ", series);
-    const char *p = r.body ? strstr(r.body, pat) : NULL;
-    long long d = p ? atoll(p + strlen(pat)) : -1;
-    itest_resp_free(&r);
-    return d;
-}
+static long long metric(const char *series) { return itest_metric(&E, series); }
 
 static long long queue_depth(void) { return metric("ticketctl_worker_queue_depth"); }
 

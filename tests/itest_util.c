@@ -473,3 +473,15 @@ int itest_consume(itest_env *e, const char *topic, json_t *expected, int timeout
     rd_kafka_destroy(rk);
     return got;
 }
+
+long long itest_metric(itest_env *e, const char *series)
+{
+    itest_resp r;
+    itest_http(e, "GET", "/metrics", NULL, NULL, NULL, &r);
+    char pat[256];
+    snprintf(pat, sizeof pat, "\n%s ", series);
+    const char *at = r.body ? strstr(r.body, pat) : NULL;
+    long long v = at ? strtoll(at + strlen(pat), NULL, 10) : -1;
+    itest_resp_free(&r);
+    return v;
+}

@@ -68,6 +68,10 @@ long long itest_sql_i64(itest_env *e, const char *fmt, ...) __attribute__((forma
 int itest_run(itest_env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 
+/* The integer value of the /metrics sample line "SERIES VALUE" (SERIES
+ * with its labels, if any, exactly as exposed), or -1 when it is absent. */
+long long itest_metric(itest_env *e, const char *series);
+
 /* Called by itest_consume() for every event it parsed (ev is borrowed). */
 typedef void (*itest_event_fn)(const rd_kafka_message_t *m, json_t *ev, void *arg);
 
