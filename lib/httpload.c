@@ -7,29 +7,38 @@
  * the connection array, a header buffer per connection (HEAD_MAX, used only
  * when a response head arrives in pieces), one receive buffer per thread.
  *
- * Per request: send() of the shared request buffer (the write event only
- * while connecting or on a short write), the persistent read event fires,
- * one recv(), the parser below, three to five tk_hist_record() calls (plus
- * one or two bucket increments in the closed model, for the correction), and
- * the connection joins the thread's after-batch queue. Only once every
- * callback of the loop round has run (every answer that epoll reported has
- * been read and timestamped) does the thread walk that queue and send the
- * next requests (closed model, no think time), arm think timers, or hand the
- * connections to waiting iterations / the idle stack (open model).
+ * Per request: send() of the shared request buffer, the persistent
+ * (edge-triggered) read event fires, recv() until a short read, the parser
+ * below, three to five tk_hist_record() calls (plus one or two bucket
+ * increments in the closed model, for the correction), and the connection
+ * joins the thread's after-batch queue. Only once every callback of the loop
+ * round has run (every answer that epoll reported has been read and
+ * timestamped) does the thread walk that queue: it arms think timers, hands
+ * connections to waiting iterations / the idle stack (open model), or, in
+ * the closed model with no think time, arms each connection's write event.
  *
- * Why after the batch (issue 17): sending from inside the read callback put
- * a send() - which on loopback runs the server's TCP receive and wakes its
- * thread - between the arrival of the other answers of the same epoll round
- * and their timestamps. Measured with the loop's cached time (the instant
- * epoll returned) against the clock at each answer's completion: p99 of that
- * in-batch wait 80-150 us (max 4-17 ms when the woken server preempted the
- * bench thread) sending inline, 16-18 us (max about 1 ms) after the batch;
- * involuntary context switches of the bench threads roughly halved. wrk
- * behaves the same way: response_complete() only re-arms the write event,
- * the request goes out in the next aeProcessEvents() round, and its clock
- * (c->start) starts at that write. So the clocks here start at the send and
- * stop when the answer is complete, as wrk's do, and no answer waits for our
- * own sends.
+ * When the next request goes out (issue 17). In the closed model with no
+ * think time the next request is sent from the connection's write event in
+ * the next loop round, as wrk does (response_complete() re-arms AE_WRITABLE,
+ * socket_writeable() sends and takes c->start): the clock starts at that
+ * send and stops when the answer is complete. Sending every due request at
+ * the end of the round instead (this engine until then) is 14 % cheaper per
+ * request, but on a quiet 2-core box its p99 was 1.3-1.6x wrk's. Kernel
+ * receive timestamps (SO_TIMESTAMPNS, scripts/sockwait.c) on both tools'
+ * sockets in the same setup showed where: the server's part (send to the
+ * answer's arrival) was the same for both, p99 0.66-0.81 ms; the answers'
+ * wait in the socket until the generator read them was not, p99 1.9-2.4 ms
+ * against wrk's 1.5 ms, p99.9 3.6-3.8 against 2.4-2.7 ms. The wait is the
+ * generator's own scheduling on CPUs it shares with the server. Sending the
+ * same requests later without the write event (after the next round, or
+ * first in it through event_active()) did not shorten it; the write event
+ * did, to wrk's (A/B runs in docs/LOADGEN.md).
+ *
+ * Why never from inside a read callback: a send() on loopback runs the
+ * server's TCP receive and wakes its thread, between the arrival of the
+ * other answers of the same epoll round and their timestamps (p99 of that
+ * in-batch wait 80-150 us, max 4-17 ms when the woken server preempted the
+ * bench thread, against 16-18 us after the batch).
  *
  * Response parser: the head is located by its blank line ("\r\n\r\n"),
  * then the status line and three headers are read (Content-Length,
@@ -94,6 +103,7 @@ typedef struct hl_conn {
     uint8_t line_empty;   /* chunk trailer: the current line is empty so far */
     uint8_t ndig;         /* hex digits of the chunk size line */
     uint8_t queued;       /* on the thread's after-batch queue */
+    uint8_t armed;        /* the next request goes out from the write event (closed, no think) */
     int deferred_err;     /* connect failed synchronously: reported from the timer */
     int status;
     size_t sent, hlen;
@@ -518,6 +528,7 @@ static void conn_close(hl_conn *c)
         c->fd = -1;
     }
     c->reused = 0;
+    c->armed = 0;
 }
 
 static void parser_reset(hl_conn *c)
@@ -549,6 +560,17 @@ static void conn_go_idle(hl_conn *c)
     t->idle[t->nidle++] = c;
 }
 
+/* Closed model, no think time, a kept-alive connection: send the next request
+ * from its write event, in the next loop round, as wrk does (the top of the
+ * file, "When the next request goes out"); the clock starts at that write. */
+static void conn_arm(hl_conn *c)
+{
+    c->sent = 0;
+    c->state = C_WRITING;
+    c->armed = 1;
+    event_add(&c->wev, NULL); /* until the write, the timeout scan sees the last request's start */
+}
+
 /* The request is over (answered or failed): what the connection does next. */
 static void conn_next(hl_conn *c)
 {
@@ -576,7 +598,10 @@ static void conn_next(hl_conn *c)
             return;
         }
         c->t_intended = 0;
-        conn_send(c);
+        if (c->fd >= 0)
+            conn_arm(c);
+        else
+            conn_send(c);
         return;
     }
     c->active = 0;
@@ -702,7 +727,11 @@ static int conn_connect(hl_conn *c)
         return -1;
     c->fd = fd;
     c->reused = 0;
-    event_assign(&c->rev, c->t->base, fd, EV_READ | EV_PERSIST, on_read, c);
+    /* edge-triggered: on_read reads until a short read, which on TCP drains
+     * the socket, so no answer is left behind; epoll then does not poll the
+     * socket again on its next wait, as a level-triggered event makes it do
+     * (tcp_poll() in ep_send_events(), 2.5 % of the engine's CPU in perf) */
+    event_assign(&c->rev, c->t->base, fd, EV_READ | EV_PERSIST | EV_ET, on_read, c);
     event_assign(&c->wev, c->t->base, fd, EV_WRITE, on_write, c);
     event_add(&c->rev, NULL);
     event_add(&c->wev, NULL); /* connected (or failed) when writable */
@@ -742,6 +771,10 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
         }
         c->state = C_WRITING;
     }
+    if (c->armed) {
+        c->armed = 0;
+        c->t_start = tk_mono_us();
+    }
     if (c->state == C_WRITING)
         conn_write(c);
 }
@@ -780,10 +813,13 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             conn_broken(c);
             return;
         }
-        if (c->state == C_IDLE || c->state == C_CONNECTING) {
+        if (c->state == C_IDLE || c->state == C_CONNECTING || c->armed) {
+            int armed = c->armed;
             conn_close(c); /* bytes nobody asked for: drop the connection */
             if (c->state == C_CONNECTING)
                 conn_finish(c, TK_BERR_READ);
+            else if (armed)
+                conn_send(c); /* the request not yet sent goes out on a fresh connection */
             return;
         }
         c->got += (uint64_t)n;
@@ -799,6 +835,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             if (c->sent < t->run->reqlen)
                 c->keep = 0; /* answered before we finished sending */
             conn_finish(c, -1);
+            if ((size_t)n == RBUF && c->fd >= 0)
+                continue; /* edge-triggered: drain; more bytes now are bytes nobody asked for (above) */
             return;
         }
         if ((size_t)n < RBUF)
