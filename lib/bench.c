@@ -12,8 +12,7 @@
  * read by tk_jscan (jscan.h), the small ones by jansson. With no think
  * time the next request goes out only once the whole loop round has been
  * read (after_batch_send), so our sends never delay the clock of an answer
- * already received, and on the lean transport from the VU's write event in
- * the next round, as wrk sends (issue 17).
+ * already received (issue 17).
  *
  * The run skeleton is loadgen.c's, shared with httpload.c: once a second
  * each thread folds its "current second" histogram and counters into a
@@ -766,11 +765,6 @@ void tk_benchflow_resend(vu *v)
     vu_send(v);
 }
 
-void tk_benchflow_send(vu *v)
-{
-    vu_send(v);
-}
-
 static void on_vu_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -889,19 +883,15 @@ static void thr_teardown(thr *t)
     t->sec_hist = NULL;
 }
 
-/* After one round of callbacks: the requests made due in it with no think
- * time. Every answer epoll reported in the round has been read and
+/* After one round of callbacks: send the requests made due in it with no
+ * think time. Every answer epoll reported in the round has been read and
  * timestamped by then, so our own sends (which on loopback run the
  * server's receive path) never sit between an answer's arrival and its
- * clock. The lean transport sends them from each VU's write event in the
- * next round (tk_benchlean_arm(), as wrk; httpload.c's header has the
- * measurements, issue 17); libcurl's requests go out now. */
+ * clock (issue 17; as httpload.c and wrk). */
 static void after_batch_send(void *item)
 {
     vu *v = item;
     v->queued = 0;
-    if (v->t->b->lean && tk_benchlean_arm(v))
-        return; /* sent from its write event in the next round (benchlean.c) */
     vu_send(v);
 }
 

@@ -66,7 +66,6 @@ typedef struct vu {
     struct event rev, wev; /* read: persistent while fd is open; write: one-shot */
     int fd;
     uint8_t cstate, reused, retried, deferred_err, resend;
-    uint8_t armed;    /* the next request goes out from the write event (no think time) */
     uint64_t t_write; /* µs, the request's first byte was written */
     uint64_t got;     /* bytes of the answer so far */
     char *wrest;      /* the unsent rest of a request (short write), else NULL */
@@ -161,10 +160,6 @@ void tk_benchflow_done(vu *v, int kind, int status, const char *body, size_t len
  * fresh connection; the same Idempotency-Key). */
 void tk_benchflow_resend(vu *v);
 
-/* Build and send v's next request now (the lean transport's write event,
- * once armed by tk_benchlean_arm()). */
-void tk_benchflow_send(vu *v);
-
 /* ---- the lean transport (benchlean.c) ---- */
 
 /* Resolve the target into b (b->url set). 0, or -1 with err. */
@@ -176,12 +171,6 @@ void tk_benchlean_thr_free(thr *t);
  * its kept-alive connection (connecting first when needed). Never reports
  * the outcome synchronously. */
 void tk_benchlean_send(vu *v, const char *path, const char *body, int kind);
-/* No think time: send v's next request from its connection's write event in
- * the next loop round, as wrk does and httpload.c (see there: on a shared
- * 2-core box this keeps the answers' wait for the generator to wrk's). 1
- * when armed (v is idle on a kept-alive connection; tk_benchflow_send()
- * follows), 0 when the caller sends now. */
-int tk_benchlean_arm(vu *v);
 /* Requests older than the timeout at mono time now: counted as timeouts. */
 void tk_benchlean_timeouts(thr *t, uint64_t now);
 /* v's timer fired with a deferred connect failure: report it. */

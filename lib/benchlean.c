@@ -17,10 +17,17 @@
  * request to the read that completes its answer, as wrk and httpload.c
  * measure; connect time is left out (as curl's pretransfer clock and wrk
  * do). The flow never sends from inside a read callback: the next request
- * goes out from the VU's think timer or, with no think time, from the VU's
- * write event in the next loop round (tk_benchlean_arm(), armed from the
- * thread's after-batch queue once every answer of the round has been read
- * and timestamped; as wrk and httpload.c, whose header says why).
+ * goes out from the VU's think timer or, with no think time, from the
+ * thread's after-batch queue once every answer of the loop round has been
+ * read and timestamped (bench.c).
+ *
+ * Not from the write event in the next round, as httpload.c now sends for
+ * one endpoint (issue 17, docs/LOADGEN.md). In the flow, that was measured
+ * with scripts/sockwait.c in 4 interleaved rounds, reseeded, at 50 VUs with
+ * no think time. It cost 7 % more CPU per request (101 against 109 thousand
+ * requests per CPU-second), and the answers' wait in the socket did not
+ * shorten (p99 1.17-1.33 ms against 1.01-1.29). The steps' p99 there is
+ * 13-20 ms, set by the server, not by the generator.
  *
  * Errors by kind as httpload.c: connect, timeout (no complete answer within
  * timeout_ms of the request, found by the thread's 100 ms scan), read
@@ -76,7 +83,6 @@ static void lean_close(vu *v)
         v->fd = -1;
     }
     v->reused = 0;
-    v->armed = 0;
 }
 
 /* The request is over: reset the per-request state. */
@@ -175,11 +181,6 @@ static void on_lean_write(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     vu *v = arg;
-    if (v->armed) {
-        v->armed = 0;
-        tk_benchflow_send(v); /* the clock starts at this write */
-        return;
-    }
     if (v->cstate == L_CONNECTING) {
         int e = 0;
         socklen_t len = sizeof e;
@@ -221,10 +222,7 @@ static void on_lean_read(evutil_socket_t fd, short what, void *arg)
             return;
         if (n <= 0) { /* closed (or reset) by the server */
             if (v->cstate == L_IDLE) {
-                int armed = v->armed;
                 lean_close(v); /* an idle kept-alive connection: reconnect on the next request */
-                if (armed)
-                    tk_benchflow_send(v); /* it is due now */
                 return;
             }
             if (v->cstate == L_CONNECTING) {
@@ -241,12 +239,10 @@ static void on_lean_read(evutil_socket_t fd, short what, void *arg)
             return;
         }
         if (v->cstate != L_READING && v->cstate != L_WRITING) {
-            int connecting = v->cstate == L_CONNECTING, armed = v->armed;
+            int connecting = v->cstate == L_CONNECTING;
             lean_close(v); /* bytes nobody asked for: drop the connection */
             if (connecting)
                 lean_fail(v, TK_BERR_READ);
-            else if (armed)
-                tk_benchflow_send(v); /* the request not yet sent goes out on a fresh connection */
             return;
         }
         v->got += (uint64_t)n;
@@ -420,15 +416,6 @@ void tk_benchlean_send(vu *v, const char *path, const char *body, int kind)
     }
     v->cstate = L_WRITING;
     lean_write(v, v->t->sbuf, n);
-}
-
-int tk_benchlean_arm(vu *v)
-{
-    if (v->fd < 0 || v->cstate != L_IDLE)
-        return 0;
-    v->armed = 1;
-    event_add(&v->wev, NULL);
-    return 1;
 }
 
 void tk_benchlean_deferred(vu *v)
