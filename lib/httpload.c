@@ -568,7 +568,8 @@ static void conn_arm(hl_conn *c)
     c->sent = 0;
     c->state = C_WRITING;
     c->armed = 1;
-    event_add(&c->wev, NULL); /* until the write, the timeout scan sees the last request's start */
+    c->t_start = tk_mono_us(); /* until the write: the timeout scan must not see the last request's start */
+    event_add(&c->wev, NULL);
 }
 
 /* The request is over (answered or failed): what the connection does next. */
